@@ -1,0 +1,371 @@
+import { posix } from 'node:path';
+import type { Job } from 'bullmq';
+import type { ObjectSource } from '../src/adapters/ports.js';
+import type { ReceiptStore } from '../src/adapters/receipt-store.js';
+import type { SftpConnection } from '../src/adapters/sftp-connection.js';
+import type { FerryConfig } from '../src/config/load-config.js';
+import type { PartnerConfig } from '../src/config/schema.js';
+import { classifyError } from '../src/core/classify-error.js';
+import { computeDeliveryId, tempNameFor } from '../src/core/delivery-id.js';
+import { deriveRemoteName } from '../src/core/remote-name.js';
+import { FerryError, PermanentError, toJobError } from '../src/errors.js';
+import { hitFailpoint } from '../src/failpoints.js';
+import type { DeliveryRecord } from '../src/ledger/delivery-record.js';
+import type { Ledger } from '../src/ledger/redis-ledger.js';
+import { safeText, type Logger } from '../src/observability/logger.js';
+import { DeliverJobData, type DeliverResult } from '../src/queues/payloads.js';
+
+export interface DeliverDeps {
+  getConfig(): FerryConfig;
+  source: ObjectSource;
+  ledger: Ledger;
+  receipts: ReceiptStore;
+  /** Runs `fn` on a pooled, pinned, authenticated connection to the partner (holds a cross-process slot). */
+  withSession<T>(partner: PartnerConfig, fn: (session: SftpConnection) => Promise<T>): Promise<T>;
+  logger: Logger;
+  now(): Date;
+  ferryVersion: string;
+}
+
+type Identity = Pick<DeliveryRecord, 'deliveryId' | 'partnerId' | 'bucket' | 'key' | 'etag'>;
+
+/**
+ * The deliver processor: one S3 object version to one partner, every step safe to repeat
+ * (ARCHITECTURE "Delivery algorithm"). The ledger and the S3 receipt — not BullMQ — decide
+ * whether the object was already delivered.
+ */
+export function createDeliverProcessor(deps: DeliverDeps) {
+  return async function deliver(job: Job): Promise<DeliverResult> {
+    const data = parsePayload(job);
+    const partner = deps.getConfig().partners.get(data.partnerId);
+    if (!partner) {
+      throw new PermanentError('ERR_PARTNER_UNKNOWN', `partner ${data.partnerId} is not configured`);
+    }
+    checkIdentity(job, data, partner);
+
+    const id: Identity = {
+      deliveryId: data.deliveryId,
+      partnerId: data.partnerId,
+      bucket: data.bucket,
+      key: data.key,
+      etag: data.etag,
+    };
+    const log = deps.logger.child({
+      partnerId: partner.id,
+      deliveryId: id.deliveryId,
+      trackingId: id.deliveryId,
+      jobId: job.id,
+      s3Key: safeText(data.key),
+      attempt: job.attemptsMade + 1,
+    });
+    const startedAt = deps.now();
+
+    const known = await deps.ledger.get(id.deliveryId);
+    if (known?.status === 'delivered') {
+      log.info({ outcome: 'already-delivered', remotePath: known.remotePath }, 'delivery already recorded');
+      return { outcome: 'already-delivered', deliveryId: id.deliveryId, remotePath: known.remotePath, bytes: 0 };
+    }
+    if (known?.status === 'quarantined' || known?.status === 'skipped') {
+      log.info({ outcome: known.status, reason: known.reason }, 'delivery already settled');
+      return { outcome: known.status, deliveryId: id.deliveryId, bytes: 0, reason: known.reason };
+    }
+    const receipt = await deps.receipts.read(partner.id, id.deliveryId);
+    if (receipt) {
+      // Redis lost the record (e.g. restarted empty); the receipt is the durable witness.
+      await deps.ledger.record({
+        ...id,
+        status: 'delivered',
+        size: receipt.bytes,
+        sha256: receipt.sha256,
+        remotePath: receipt.target.path,
+        deliveredAt: receipt.deliveredAt,
+      });
+      log.info({ outcome: 'already-delivered', remotePath: receipt.target.path }, 'delivery restored from receipt');
+      return { outcome: 'already-delivered', deliveryId: id.deliveryId, remotePath: receipt.target.path, bytes: 0 };
+    }
+
+    const named = deriveRemoteName(data.key, partner.source.prefix);
+    if (!named.ok) {
+      await deps.ledger.record({ ...id, status: 'quarantined', reason: named.reason });
+      log.error(
+        { outcome: 'quarantined', errCode: 'ERR_KEY_HOSTILE', reason: named.reason, alert: true },
+        'object key quarantined: never sent to the partner',
+      );
+      throw new PermanentError('ERR_KEY_HOSTILE', `object key quarantined: ${named.reason}`);
+    }
+    const remotePath = posix.join(partner.target.directory, named.name);
+    const tempPath =
+      partner.target.publish === 'rename'
+        ? posix.join(partner.target.directory, tempNameFor(named.name, id.deliveryId))
+        : remotePath;
+    const plog = log.child({ remotePath: safeText(remotePath) });
+
+    try {
+      const outcome = await deps.withSession(partner, (session) =>
+        transfer({ deps, session, partner, id, known, remotePath, tempPath, log: plog }),
+      );
+      if (outcome.kind === 'skipped') {
+        await deps.ledger.record({ ...id, status: 'skipped', reason: outcome.reason });
+        plog.warn({ outcome: 'skipped', reason: outcome.reason }, 'delivery skipped');
+        return { outcome: 'skipped', deliveryId: id.deliveryId, bytes: 0, reason: outcome.reason };
+      }
+      const deliveredAt = deps.now();
+      await deps.receipts.write({
+        version: 1,
+        deliveryId: id.deliveryId,
+        trackingId: id.deliveryId,
+        partnerId: partner.id,
+        source: { bucket: id.bucket, key: id.key, etag: id.etag, size: outcome.size },
+        target: {
+          host: partner.target.host,
+          port: partner.target.port,
+          path: remotePath,
+          mode: `0${partner.target.fileMode.toString(8)}`,
+        },
+        sha256: outcome.sha256,
+        bytes: outcome.size,
+        attempts: job.attemptsMade + 1,
+        publish: partner.target.publish,
+        startedAt: startedAt.toISOString(),
+        deliveredAt: deliveredAt.toISOString(),
+        durationMs: deliveredAt.getTime() - startedAt.getTime(),
+        ferryVersion: deps.ferryVersion,
+      });
+      await hitFailpoint('after_receipt');
+      await deps.ledger.record({
+        ...id,
+        status: 'delivered',
+        size: outcome.size,
+        sha256: outcome.sha256,
+        remotePath,
+        deliveredAt: deliveredAt.toISOString(),
+      });
+      await hitFailpoint('after_ledger');
+      plog.info(
+        {
+          outcome: 'delivered',
+          bytes: outcome.uploaded,
+          size: outcome.size,
+          sha256: outcome.sha256,
+          recovered: outcome.kind === 'recovered',
+          durationMs: deliveredAt.getTime() - startedAt.getTime(),
+        },
+        outcome.kind === 'recovered' ? 'delivery recovered after a lost acknowledgement' : 'delivery completed',
+      );
+      await hitFailpoint('before_complete');
+      return {
+        outcome: 'delivered',
+        deliveryId: id.deliveryId,
+        remotePath,
+        bytes: outcome.uploaded,
+        sha256: outcome.sha256,
+      };
+    } catch (err) {
+      const classified = classifyError(err, 'sftp');
+      if (classified.intent === 'skip') {
+        await deps.ledger.record({ ...id, status: 'skipped', reason: classified.code });
+        plog.warn({ outcome: 'skipped', errCode: classified.code }, 'source object gone or changed: skipped');
+        return { outcome: 'skipped', deliveryId: id.deliveryId, bytes: 0, reason: classified.code };
+      }
+      const attempts = job.opts.attempts ?? 1;
+      const final = classified.intent === 'permanent' || job.attemptsMade + 1 >= attempts;
+      await deps.ledger.noteAttempt(id.deliveryId, { code: classified.code, message: classified.message });
+      if (final) {
+        await deps.ledger.record({
+          ...id,
+          status: 'failed',
+          lastErrorCode: classified.code,
+          lastError: classified.message,
+        });
+      }
+      plog.error(
+        {
+          errCode: classified.code,
+          err: classified.message,
+          willRetry: !final,
+          alert: final,
+          ...classified.details,
+        },
+        final ? 'delivery failed for good' : 'delivery attempt failed; will retry',
+      );
+      throw toJobError(classified);
+    }
+  };
+}
+
+function parsePayload(job: Job): DeliverJobData {
+  const parsed = DeliverJobData.safeParse(job.data);
+  if (!parsed.success) {
+    throw new PermanentError('ERR_PAYLOAD_INVALID', `deliver job ${job.id ?? '?'} has invalid data`);
+  }
+  return parsed.data;
+}
+
+/** Job data is untrusted (Bull Board can add and edit jobs): recompute its identity from config. */
+function checkIdentity(job: Job, data: DeliverJobData, partner: PartnerConfig): void {
+  const expected = computeDeliveryId(data);
+  if (expected !== data.deliveryId || job.id !== data.deliveryId) {
+    throw new PermanentError('ERR_PAYLOAD_INVALID', 'delivery id does not match the object identity');
+  }
+  if (data.bucket !== partner.source.bucket || !data.key.startsWith(partner.source.prefix)) {
+    throw new PermanentError('ERR_KEY_OUTSIDE_PREFIX', `key is outside the partner's source prefix`);
+  }
+}
+
+type TransferOutcome =
+  | { kind: 'uploaded' | 'recovered'; size: number; sha256: string; uploaded: number }
+  | { kind: 'skipped'; reason: string };
+
+interface TransferContext {
+  deps: DeliverDeps;
+  session: SftpConnection;
+  partner: PartnerConfig;
+  id: Identity;
+  known: DeliveryRecord | undefined;
+  remotePath: string;
+  tempPath: string;
+  log: Logger;
+}
+
+/** Everything that happens on the SFTP connection: look, upload, verify, publish. */
+async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
+  const { deps, session, partner, id, known, remotePath, tempPath, log } = ctx;
+  const rename = partner.target.publish === 'rename';
+  const finalStat = await session.stat(remotePath);
+  // Our intent is recorded (a failed-for-good record keeps it): an earlier attempt got as far as publishing.
+  const ours =
+    known?.status === 'publishing' || (known?.status === 'failed' && known.sha256 !== undefined);
+
+  // Look before you write.
+  if (ours && rename && known?.size !== undefined && known.sha256) {
+    if (finalStat && finalStat.size === known.size) {
+      return { kind: 'recovered', size: known.size, sha256: known.sha256, uploaded: 0 };
+    }
+    const tempStat = await session.stat(tempPath);
+    if (tempStat && tempStat.size === known.size) {
+      await publish(session, partner, tempPath, remotePath, finalStat !== undefined);
+      return { kind: 'recovered', size: known.size, sha256: known.sha256, uploaded: 0 };
+    }
+    throw new PermanentError(
+      'ERR_DELIVERY_AMBIGUOUS',
+      `${remotePath} was being published but neither it nor the temp file is there (the partner may have taken it); not resending without an operator`,
+    );
+  }
+
+  if (finalStat && !(ours && !rename)) {
+    if (partner.target.onExisting === 'skip') return { kind: 'skipped', reason: 'remote-exists' };
+    if (partner.target.onExisting === 'fail') {
+      throw new PermanentError('ERR_REMOTE_EXISTS', `${remotePath} already exists on the partner (onExisting: fail)`);
+    }
+  }
+
+  const body = await deps.source.open(id.bucket, id.key, id.etag);
+  const expected = body.contentLength;
+  if (!rename) {
+    // direct: the final name is written in place; record intent first so a retry knows the partial file is ours.
+    await deps.ledger.record({ ...id, status: 'publishing', size: expected, remotePath });
+  }
+  const uploaded = await uploadWithWatchdog(ctx, body.stream, expected);
+  await hitFailpoint('after_temp_upload');
+  try {
+    const stat = await session.stat(tempPath);
+    // ssh2 can report success on a truncated write (a full partner disk): trust only the server's size.
+    if (!stat || stat.size !== expected || uploaded.bytes !== expected) {
+      throw new FerryError(
+        'ERR_SIZE_MISMATCH',
+        `uploaded ${stat?.size ?? 'no'} bytes on the partner, read ${uploaded.bytes}, S3 says ${expected}`,
+        { details: { expectedBytes: expected, remoteBytes: stat?.size, readBytes: uploaded.bytes } },
+      );
+    }
+    await hitFailpoint('after_verify');
+    if (rename) {
+      await deps.ledger.record({ ...id, status: 'publishing', size: expected, sha256: uploaded.sha256, remotePath });
+      await hitFailpoint('after_intent');
+      await publish(session, partner, tempPath, remotePath, finalStat !== undefined);
+      await hitFailpoint('after_rename');
+    }
+  } catch (err) {
+    if (rename) await removeQuietly(session, tempPath, log);
+    throw err;
+  }
+  return { kind: 'uploaded', size: expected, sha256: uploaded.sha256, uploaded: uploaded.bytes };
+}
+
+async function uploadWithWatchdog(
+  ctx: TransferContext,
+  stream: NodeJS.ReadableStream & import('node:stream').Readable,
+  expected: number,
+) {
+  const { deps, session, partner, tempPath, log } = ctx;
+  const stallMs = deps.getConfig().service.worker.stallTimeoutSeconds * 1000;
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      controller.abort(
+        new FerryError('ERR_TRANSFER_STALLED', `no progress for ${stallMs / 1000} s`, {
+          details: { stallTimeoutSeconds: stallMs / 1000 },
+        }),
+      );
+    }, stallMs);
+  };
+  arm();
+  try {
+    const result = await session.upload(tempPath, stream, {
+      mode: partner.target.fileMode,
+      signal: controller.signal,
+      onProgress: arm,
+    });
+    log.debug({ bytes: result.bytes, expectedBytes: expected }, 'upload acknowledged');
+    return result;
+  } catch (err) {
+    stream.destroy();
+    await removeQuietly(session, tempPath, log);
+    if (controller.signal.aborted && controller.signal.reason instanceof FerryError) throw controller.signal.reason;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Moves the verified temp file to its final name per `onExisting`; never removes the partner's file first unless the new one is verified. */
+async function publish(
+  session: SftpConnection,
+  partner: PartnerConfig,
+  from: string,
+  to: string,
+  finalExists: boolean,
+): Promise<void> {
+  try {
+    if (partner.target.onExisting === 'overwrite' && session.supportsPosixRename) {
+      await session.posixRename(from, to);
+    } else if (partner.target.onExisting === 'overwrite' && finalExists) {
+      // No atomic replace on this server: the new file is verified, so replacing is safe, if not atomic.
+      await session.remove(to);
+      await session.rename(from, to);
+    } else {
+      await session.rename(from, to);
+    }
+  } catch (err) {
+    const classified = classifyError(err, 'sftp');
+    if (classified.code === 'ERR_SFTP_PERMISSION' || classified.code === 'ERR_SFTP_RENAME_UNSUPPORTED') {
+      throw new PermanentError(
+        'ERR_SFTP_RENAME_UNSUPPORTED',
+        `the server refused to rename ${from} to ${to}; check the directory's permissions or set publish: direct`,
+        { cause: err },
+      );
+    }
+    throw classified;
+  }
+}
+
+async function removeQuietly(session: SftpConnection, path: string, log: Logger): Promise<void> {
+  if (!session.alive) return;
+  try {
+    await session.remove(path);
+  } catch (err) {
+    const code = classifyError(err, 'sftp').code;
+    if (code !== 'ERR_SFTP_NO_SUCH_PATH') log.warn({ errCode: code }, 'could not remove temp file');
+  }
+}

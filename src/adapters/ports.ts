@@ -1,0 +1,60 @@
+// The small interfaces the processors see. Only src/main.ts builds the real ones.
+import type { Readable } from 'node:stream';
+
+/** One object as ListObjectsV2 reports it. */
+export interface SourceObject {
+  bucket: string;
+  key: string;
+  /** ETag without surrounding quotes; with the key it identifies the object version. */
+  etag: string;
+  size: number;
+  lastModified: Date;
+}
+
+export interface ObjectBody {
+  stream: Readable;
+  contentLength: number;
+}
+
+export interface ObjectSource {
+  /** Streams the listing page by page (never the whole listing in memory). */
+  listPages(bucket: string, prefix: string, pageSize?: number): AsyncIterable<SourceObject[]>;
+  /** GetObject pinned to the listed version (IfMatch); throws FerryError ERR_SOURCE_GONE / ERR_SOURCE_CHANGED. */
+  open(bucket: string, key: string, etag: string, signal?: AbortSignal): Promise<ObjectBody>;
+  /** Writes a small object (receipts, demo uploads). */
+  put(bucket: string, key: string, body: string | Buffer, contentType?: string): Promise<void>;
+  /** Reads a small object; undefined when it does not exist. */
+  getText(bucket: string, key: string): Promise<string | undefined>;
+}
+
+export interface RemoteStat {
+  size: number;
+  mode: number;
+}
+
+export interface UploadResult {
+  bytes: number;
+  sha256: string;
+}
+
+/** One authenticated SFTP connection to a partner (pinned host key already checked). */
+export interface SftpSession {
+  readonly supportsPosixRename: boolean;
+  stat(path: string): Promise<RemoteStat | undefined>;
+  /**
+   * Streams `source` into `path` (created or truncated with `mode`), with many writes in flight.
+   * Resolves once every write is acknowledged; the caller verifies the size with stat().
+   */
+  upload(
+    path: string,
+    source: Readable,
+    options: { mode: number; signal?: AbortSignal; onProgress?: (bytes: number) => void },
+  ): Promise<UploadResult>;
+  /** Plain SFTP rename: fails when `to` exists (OpenSSH). */
+  rename(from: string, to: string): Promise<void>;
+  /** posix-rename@openssh.com: atomically replaces `to`. */
+  posixRename(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  /** True while the underlying SSH connection is usable. */
+  readonly alive: boolean;
+}

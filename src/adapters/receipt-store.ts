@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { FerryError } from '../errors.js';
+import type { ObjectSource } from './ports.js';
+
+/** The durable witness of one delivery: written to S3 after the ledger says delivered. */
+export interface DeliveryReceipt {
+  version: 1;
+  deliveryId: string;
+  trackingId: string;
+  partnerId: string;
+  source: { bucket: string; key: string; etag: string; size: number };
+  target: { host: string; port: number; path: string; mode: string };
+  sha256: string;
+  bytes: number;
+  attempts: number;
+  publish: 'rename' | 'direct';
+  startedAt: string;
+  deliveredAt: string;
+  durationMs: number;
+  ferryVersion: string;
+}
+
+export interface ReceiptStore {
+  write(receipt: DeliveryReceipt): Promise<void>;
+  /** The stored receipt, or undefined when none exists; throws ERR_RECEIPT_INVALID on a corrupt one. */
+  read(partnerId: string, deliveryId: string): Promise<DeliveryReceipt | undefined>;
+  keyFor(partnerId: string, deliveryId: string): string;
+}
+
+// Receipts outlive deploys and can be edited by hand: validate what comes back before trusting it.
+const receiptSchema = z.object({
+  version: z.literal(1),
+  deliveryId: z.string(),
+  trackingId: z.string(),
+  partnerId: z.string(),
+  source: z.object({ bucket: z.string(), key: z.string(), etag: z.string(), size: z.number() }),
+  target: z.object({ host: z.string(), port: z.number(), path: z.string(), mode: z.string() }),
+  sha256: z.string(),
+  bytes: z.number(),
+  attempts: z.number(),
+  publish: z.enum(['rename', 'direct']),
+  startedAt: z.string(),
+  deliveredAt: z.string(),
+  durationMs: z.number(),
+  ferryVersion: z.string(),
+}) satisfies z.ZodType<DeliveryReceipt>;
+
+/**
+ * Receipts as JSON objects at `<prefix><partnerId>/<deliveryId>.json`. A non-empty prefix gets a
+ * trailing `/` if it lacks one, so `receipts` and `receipts/` name the same place.
+ */
+export function createReceiptStore(
+  source: ObjectSource,
+  location: { bucket: string; prefix: string },
+): ReceiptStore {
+  const prefix =
+    location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
+  const keyFor = (partnerId: string, deliveryId: string): string =>
+    `${prefix}${partnerId}/${deliveryId}.json`;
+
+  return {
+    keyFor,
+
+    async write(receipt) {
+      const body = `${JSON.stringify(receipt, null, 2)}\n`;
+      await source.put(
+        location.bucket,
+        keyFor(receipt.partnerId, receipt.deliveryId),
+        body,
+        'application/json',
+      );
+    },
+
+    async read(partnerId, deliveryId) {
+      const key = keyFor(partnerId, deliveryId);
+      const text = await source.getText(location.bucket, key);
+      if (text === undefined) return undefined;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (err) {
+        throw invalid(location.bucket, key, err);
+      }
+      const result = receiptSchema.safeParse(parsed);
+      if (!result.success || result.data.deliveryId !== deliveryId || result.data.partnerId !== partnerId) {
+        throw invalid(location.bucket, key, result.error);
+      }
+      return result.data;
+    },
+  };
+}
+
+function invalid(bucket: string, key: string, cause: unknown): FerryError {
+  return new FerryError(
+    'ERR_RECEIPT_INVALID',
+    `receipt s3://${bucket}/${key} is not a valid delivery receipt`,
+    {
+      cause,
+      details: { bucket, key },
+    },
+  );
+}

@@ -1,0 +1,119 @@
+import { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  paginateListObjectsV2,
+  type GetObjectCommandOutput,
+} from '@aws-sdk/client-s3';
+import { classifyError } from '../core/classify-error.js';
+import { FerryError } from '../errors.js';
+import type { ObjectBody, ObjectSource, SourceObject } from './ports.js';
+
+/**
+ * The S3 client every Ferry process uses. Credentials come from the standard AWS chain (env, SSO,
+ * web identity, shared config, container/instance role), never from Ferry's config. SDK retries stay
+ * short; BullMQ's job backoff handles longer outages.
+ */
+export function createS3Client(config: {
+  region: string;
+  endpoint?: string;
+  forcePathStyle: boolean;
+}): S3Client {
+  return new S3Client({
+    region: config.region,
+    forcePathStyle: config.forcePathStyle,
+    maxAttempts: 3,
+    ...(config.endpoint === undefined
+      ? {}
+      : {
+          endpoint: config.endpoint,
+          // S3-compatible stores (s3rver, older MinIO) predate the SDK's default CRC checksums.
+          requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+          responseChecksumValidation: 'WHEN_REQUIRED' as const,
+        }),
+  });
+}
+
+/** ObjectSource over an S3 client: paged listings, version-pinned reads, small writes. */
+export function createS3Source(client: S3Client): ObjectSource {
+  return {
+    async *listPages(bucket, prefix, pageSize) {
+      const pages = paginateListObjectsV2(
+        { client, ...(pageSize === undefined ? {} : { pageSize }) },
+        { Bucket: bucket, Prefix: prefix },
+      );
+      try {
+        for await (const page of pages) {
+          const objects: SourceObject[] = [];
+          for (const item of page.Contents ?? []) {
+            if (item.Key === undefined) continue;
+            objects.push({
+              bucket,
+              key: item.Key,
+              etag: stripQuotes(item.ETag ?? ''),
+              size: item.Size ?? 0,
+              lastModified: item.LastModified ?? new Date(0),
+            });
+          }
+          if (objects.length > 0) yield objects;
+        }
+      } catch (err) {
+        throw classifyError(err, 's3');
+      }
+    },
+
+    async open(bucket, key, etag, signal): Promise<ObjectBody> {
+      let response: GetObjectCommandOutput;
+      try {
+        // IfMatch pins the listed version: an overwritten object answers 412 instead of other bytes.
+        response = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: `"${etag}"` }),
+          signal === undefined ? {} : { abortSignal: signal },
+        );
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        throw classifyError(err, 's3');
+      }
+      const body = response.Body;
+      if (!(body instanceof Readable) || response.ContentLength === undefined) {
+        // Never leave a body unread: it would hold its socket.
+        if (body instanceof Readable) body.destroy();
+        throw new FerryError('ERR_UNKNOWN', `GetObject for ${key} returned no streamable body or length`, {
+          details: { bucket, key },
+        });
+      }
+      return { stream: body, contentLength: response.ContentLength };
+    },
+
+    async put(bucket, key, body, contentType) {
+      try {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: body,
+            ...(contentType === undefined ? {} : { ContentType: contentType }),
+          }),
+        );
+      } catch (err) {
+        throw classifyError(err, 's3');
+      }
+    },
+
+    async getText(bucket, key) {
+      try {
+        const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return (await response.Body?.transformToString('utf8')) ?? '';
+      } catch (err) {
+        // Only a missing key means "absent"; a missing bucket is a configuration error, not an empty answer.
+        if (err instanceof Error && err.name === 'NoSuchKey') return undefined;
+        throw classifyError(err, 's3');
+      }
+    },
+  };
+}
+
+function stripQuotes(etag: string): string {
+  return etag.replace(/^"(.*)"$/, '$1');
+}

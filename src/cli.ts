@@ -1,0 +1,152 @@
+// The `ferry` command. Each subcommand returns an exit code; bin/ferry.js sets it.
+import { parseArgs } from 'node:util';
+import { formatProblem, loadConfig, resolveConfigDir, type FerryConfig } from './config/load-config.js';
+import { runValidate } from './config/validate-command.js';
+import { FerryError } from './errors.js';
+import { startFerry, type Role } from './main.js';
+import { createLogger } from './observability/logger.js';
+import { runSweepCommand } from './commands/sweep-command.js';
+import { FERRY_VERSION } from './version.js';
+
+const USAGE = `ferry ${FERRY_VERSION} — deliver S3 exports to partner SFTP servers, exactly once
+
+Usage:
+  ferry validate [--config DIR]
+  ferry start    [--config DIR] [--role all|scheduler|worker|web] [--insecure-admin]
+  ferry sweep    <partner> [--config DIR] [--wait] [--timeout SECONDS]
+  ferry demo     [--files N] [--size BYTES] [--once] [--keep]
+  ferry version
+
+--config defaults to $FERRY_CONFIG, then ./config. Environment overrides ferry.yaml:
+REDIS_URL, S3_ENDPOINT, S3_FORCE_PATH_STYLE, AWS_REGION, FERRY_ADMIN_USER, FERRY_ADMIN_PASSWORD,
+FERRY_HTTP_PORT, LOG_LEVEL.
+`;
+
+const ROLES: readonly Role[] = ['all', 'scheduler', 'worker', 'web'];
+
+/** Entry point: parses argv, runs one subcommand, returns its exit code. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [command, ...rest] = argv;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  try {
+    switch (command) {
+      case 'validate': {
+        const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
+        return await runValidate(resolveConfigDir(values.config, env), env, out);
+      }
+      case 'start': {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            config: { type: 'string' },
+            role: { type: 'string', default: 'all' },
+            'insecure-admin': { type: 'boolean', default: false },
+          },
+        });
+        const role = values.role as Role;
+        if (!ROLES.includes(role)) {
+          err(`ferry start: --role must be one of ${ROLES.join(', ')}`);
+          return 2;
+        }
+        const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
+        if (!config) return 1;
+        return await runStart(config, role, env, values['insecure-admin']);
+      }
+      case 'sweep': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            config: { type: 'string' },
+            wait: { type: 'boolean', default: false },
+            timeout: { type: 'string', default: '600' },
+          },
+        });
+        const partnerId = positionals[0];
+        const timeoutSeconds = Number(values.timeout);
+        if (!partnerId || positionals.length > 1 || !(timeoutSeconds > 0)) {
+          err('usage: ferry sweep <partner> [--wait] [--timeout SECONDS]');
+          return 2;
+        }
+        const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
+        if (!config) return 1;
+        return await runSweepCommand({ config, partnerId, wait: values.wait, timeoutSeconds, out, err });
+      }
+      case 'demo': {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            files: { type: 'string', default: '6' },
+            size: { type: 'string', default: '2048' },
+            once: { type: 'boolean', default: false },
+            keep: { type: 'boolean', default: false },
+          },
+        });
+        const { runDemo } = await import('./demo/run-demo.js');
+        return await runDemo({
+          filesPerPartner: Number(values.files),
+          fileSize: Number(values.size),
+          once: values.once,
+          keep: values.keep,
+          out,
+          env,
+        });
+      }
+      case 'version':
+      case '--version':
+        out(FERRY_VERSION);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        err(`ferry: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof FerryError) {
+      err(`ferry ${command}: ${e.code}: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      err(`ferry ${command}: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+async function loadOrReport(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  err: (line: string) => void,
+): Promise<FerryConfig | undefined> {
+  const result = await loadConfig(dir, env);
+  if (result.ok) return result.config;
+  for (const p of result.problems) err(formatProblem(p));
+  return undefined;
+}
+
+async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv, insecureAdmin: boolean) {
+  const logger = createLogger({ level: config.service.log.level, name: role });
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason instanceof Error ? reason.message : String(reason), alert: true }, 'unhandled rejection');
+  });
+  const running = await startFerry({ config, role, env, logger, insecureAdmin });
+  logger.info({ role, partners: [...config.partners.keys()], version: FERRY_VERSION }, 'ferry started');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down: finishing in-flight deliveries');
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await running.close();
+  logger.info('ferry stopped');
+  return 0;
+}

@@ -1,0 +1,134 @@
+// `ferry sweep <partner> [--wait]`: asks the running service to sweep now, optionally follows every delivery.
+import type { Job, Queue } from 'bullmq';
+import type { FerryConfig } from '../config/load-config.js';
+import {
+  formatSummary,
+  summarizeOutcomes,
+  summaryExitCode,
+  type DeliveryOutcome,
+} from '../core/summarize-deliveries.js';
+import { createRedisKeys } from '../ledger/redis-keys.js';
+import { createRedisLedger, type Ledger } from '../ledger/redis-ledger.js';
+import { JOB } from '../queues/names.js';
+import type { DeliverResult, SweepResult } from '../queues/payloads.js';
+import { createQueues } from '../queues/queues.js';
+import { createRedisConnection } from '../queues/redis-connection.js';
+
+export interface SweepCommandOptions {
+  config: FerryConfig;
+  partnerId: string;
+  wait: boolean;
+  timeoutSeconds: number;
+  out(line: string): void;
+  err(line: string): void;
+  /** Poll interval for job states (the CLI polls; it holds no blocking Redis connection). */
+  pollMs?: number;
+}
+
+type Observed = DeliveryOutcome | 'pending';
+
+export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
+  const partner = o.config.partners.get(o.partnerId);
+  if (!partner) {
+    o.err(`ferry sweep: unknown partner "${o.partnerId}" (configured: ${[...o.config.partners.keys()].join(', ')})`);
+    return 2;
+  }
+  if (!partner.enabled) {
+    o.err(`ferry sweep: partner "${o.partnerId}" is disabled`);
+    return 2;
+  }
+  const svc = o.config.service;
+  const redis = createRedisConnection(svc.redis.url, 'producer');
+  await redis.connect();
+  const queues = createQueues(redis, svc.redis.prefix);
+  const ledger = createRedisLedger(redis, createRedisKeys(svc.redis.prefix));
+  const pollMs = o.pollMs ?? 250;
+  const deadline = Date.now() + o.timeoutSeconds * 1000;
+  try {
+    const job = await queues.sweep.add(
+      JOB.sweep,
+      { v: 1, partnerId: partner.id, reason: 'manual' },
+      { jobId: `sweep-manual-${partner.id}-${Date.now()}`, attempts: 1 },
+    );
+    o.out(`sweep queued for ${partner.id} (job ${job.id ?? '?'})`);
+    if (!o.wait) return 0;
+
+    const sweep = await waitForSweep(queues.sweep, job.id ?? '', deadline, pollMs);
+    if (sweep === 'timeout') {
+      o.err(`ferry sweep: timed out waiting for the sweep to run (is a worker running?)`);
+      return 1;
+    }
+    if (sweep === 'failed') {
+      const failed = await queues.sweep.getJob(job.id ?? '');
+      o.err(`ferry sweep: the sweep failed: ${failed?.failedReason ?? 'unknown reason'}`);
+      return 1;
+    }
+    o.out(
+      `sweep listed ${sweep.listed} objects: ${sweep.eligible} eligible, ${sweep.pending.length} to deliver, ` +
+        `${sweep.settled.delivered + sweep.settled.quarantined + sweep.settled.skipped} already settled`,
+    );
+
+    const outcomes = new Map<string, Observed>(sweep.pending.map((id) => [id, 'pending']));
+    let lastLine = '';
+    for (;;) {
+      await refresh(outcomes, queues.deliver, ledger);
+      const done = [...outcomes.values()].filter((v) => v !== 'pending').length;
+      const line = `deliveries: ${done}/${outcomes.size} settled`;
+      if (line !== lastLine) {
+        o.err(line);
+        lastLine = line;
+      }
+      if (done === outcomes.size || Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+    const summary = summarizeOutcomes(outcomes.values());
+    summary.alreadyDelivered += sweep.settled.delivered;
+    summary.quarantined += sweep.settled.quarantined;
+    summary.skipped += sweep.settled.skipped;
+    const timedOut = summary.pending > 0;
+    o.out(formatSummary(summary) + (timedOut ? `, still pending ${summary.pending} (timed out)` : ''));
+    return summaryExitCode(summary, timedOut);
+  } finally {
+    await queues.close();
+    await redis.quit().catch(() => undefined);
+  }
+}
+
+async function waitForSweep(
+  queue: Queue,
+  jobId: string,
+  deadline: number,
+  pollMs: number,
+): Promise<SweepResult | 'failed' | 'timeout'> {
+  for (;;) {
+    const job = await queue.getJob(jobId);
+    const state = job ? await job.getState() : 'unknown';
+    if (job && state === 'completed') return job.returnvalue as SweepResult;
+    if (state === 'failed') return 'failed';
+    if (Date.now() >= deadline) return 'timeout';
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/** Settles what can be settled: the job's own result first, the ledger when the job is gone. */
+async function refresh(outcomes: Map<string, Observed>, queue: Queue, ledger: Ledger): Promise<void> {
+  const open = [...outcomes].filter(([, v]) => v === 'pending').map(([id]) => id);
+  for (let i = 0; i < open.length; i += 200) {
+    const batch = open.slice(i, i + 200);
+    const statuses = await ledger.getStatuses(batch);
+    await Promise.all(
+      batch.map(async (id) => {
+        const job: Job | undefined = await queue.getJob(id);
+        const state = job ? await job.getState() : 'missing';
+        const status = statuses.get(id);
+        if (state === 'completed' && job) {
+          outcomes.set(id, (job.returnvalue as DeliverResult).outcome);
+        } else if (state === 'failed') {
+          outcomes.set(id, status === 'quarantined' ? 'quarantined' : 'failed');
+        } else if (state === 'missing' && status && status !== 'publishing') {
+          outcomes.set(id, status === 'failed' ? 'failed' : status);
+        }
+      }),
+    );
+  }
+}

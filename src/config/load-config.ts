@@ -1,0 +1,333 @@
+// Reads <dir>/ferry.yaml and <dir>/partners/*.yaml, validates everything, and reports every problem at once,
+// each at its file:line:col. A config is returned only when there is no problem at all.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { z } from 'zod';
+import { applyEnvOverrides, isPlainObject, type OverriddenFields } from './apply-env-overrides.js';
+import { formatPath, sortProblems, type ConfigProblem } from './config-problem.js';
+import { deepFreeze, freezeMap } from './deep-freeze.js';
+import { findInlineSecrets, type InlineSecret } from './find-inline-secrets.js';
+import { locatePath, parseYamlSource, type YamlPath, type YamlSource } from './parse-yaml-source.js';
+import {
+  ferryFileSchema,
+  partnerDefaultsSchema,
+  partnerSchema,
+  type PartnerConfig,
+  type ServiceConfig,
+} from './schema.js';
+
+export { formatProblem, type ConfigProblem } from './config-problem.js';
+
+/** A validated, deep-frozen configuration. */
+export interface FerryConfig {
+  dir: string;
+  service: ServiceConfig;
+  /** By partner id. */
+  partners: ReadonlyMap<string, PartnerConfig>;
+  /** Partner id → the file it was read from. */
+  partnerFiles: ReadonlyMap<string, string>;
+}
+
+export type ConfigResult = { ok: true; config: FerryConfig } | { ok: false; problems: ConfigProblem[] };
+
+/** The config directory: the --config flag, else $FERRY_CONFIG, else ./config. */
+export function resolveConfigDir(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (flag !== undefined && flag !== '') return flag;
+  const fromEnv = env.FERRY_CONFIG;
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : './config';
+}
+
+const PARTNER_FILE = /\.ya?ml$/;
+
+/**
+ * Loads and validates the config directory. Never throws for bad config: every problem found (YAML
+ * syntax, schema, inline secrets, duplicate ids or targets across files, bad environment overrides) is
+ * returned, sorted by file and line. Environment variables override ferry.yaml before validation.
+ */
+export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<ConfigResult> {
+  const dirStat = await stat(dir).catch(() => undefined);
+  if (!dirStat?.isDirectory()) {
+    return {
+      ok: false,
+      problems: [{ file: dir, line: 0, col: 0, path: '', message: 'config directory not found' }],
+    };
+  }
+  const problems: ConfigProblem[] = [];
+  const { service, defaults } = await loadServiceFile(dir, env, problems);
+  const partners = await loadPartnerFiles(dir, defaults, problems);
+
+  if (problems.length > 0 || service === undefined) return { ok: false, problems: sortProblems(problems) };
+  const config: FerryConfig = deepFreeze({
+    dir,
+    service: deepFreeze(resolveServiceFiles(service, dir)),
+    partners: freezeMap(partners.map((p) => [p.partner.id, deepFreeze(resolvePartnerFiles(p.partner, dir))])),
+    partnerFiles: freezeMap(partners.map((p) => [p.partner.id, p.file])),
+  });
+  return { ok: true, config };
+}
+
+async function loadServiceFile(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  problems: ConfigProblem[],
+): Promise<{ service?: ServiceConfig; defaults?: unknown }> {
+  const file = join(dir, 'ferry.yaml');
+  const read = await readYaml(file, problems);
+  if (read === 'unreadable') return {};
+  const source = read === 'missing' ? undefined : read;
+  const secrets = source ? findInlineSecrets(source) : [];
+  problems.push(...(source?.syntaxProblems ?? []), ...secrets.map((s) => s.problem));
+  if (source !== undefined && source.syntaxProblems.length > 0) return {};
+
+  const value = source?.value ?? {}; // an absent or empty ferry.yaml means "all defaults"
+  const raw: unknown = isPlainObject(value) ? structuredClone(value) : value;
+  let overridden: OverriddenFields = new Map();
+  if (isPlainObject(raw)) {
+    const applied = applyEnvOverrides(raw, env);
+    problems.push(...applied.problems);
+    overridden = applied.overridden;
+  }
+  const parsed = validate(ferryFileSchema, raw, { file, source, secrets, overridden });
+  if (read === 'missing') {
+    // Only receipts.bucket has no default; say why it is missing.
+    for (const p of parsed.problems) if (p.file === file) p.message += ` (${file} does not exist)`;
+  }
+  problems.push(...parsed.problems);
+  const defaultsRaw = isPlainObject(raw) ? raw.defaults : undefined;
+  const defaults = partnerDefaultsSchema.safeParse(defaultsRaw ?? {}).success ? defaultsRaw : undefined;
+  if (parsed.data === undefined) return { defaults };
+  const { defaults: _defaults, ...service } = parsed.data;
+  return { service, defaults };
+}
+
+async function loadPartnerFiles(
+  dir: string,
+  defaults: unknown,
+  problems: ConfigProblem[],
+): Promise<Array<{ file: string; partner: PartnerConfig; source: YamlSource }>> {
+  const partnersDir = join(dir, 'partners');
+  let names: string[];
+  try {
+    const entries = await readdir(partnersDir, { withFileTypes: true });
+    names = entries
+      .filter((e) => (e.isFile() || e.isSymbolicLink()) && PARTNER_FILE.test(e.name) && !/^[._]/.test(e.name))
+      .map((e) => e.name)
+      .sort();
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return [];
+    problems.push({
+      file: partnersDir,
+      line: 0,
+      col: 0,
+      path: '',
+      message: `cannot be read (${errorCode(err)})`,
+    });
+    return [];
+  }
+
+  const valid: Array<{ file: string; partner: PartnerConfig; source: YamlSource }> = [];
+  const idOwners = new Map<string, string>();
+  for (const name of names) {
+    const file = join(partnersDir, name);
+    const source = await readYaml(file, problems);
+    if (typeof source === 'string') continue; // unreadable (reported) or vanished since readdir
+    problems.push(...source.syntaxProblems);
+    const secrets = findInlineSecrets(source);
+    problems.push(...secrets.map((s) => s.problem));
+    if (source.syntaxProblems.length > 0) continue;
+    if (source.value === null || source.value === undefined) {
+      problems.push({
+        file,
+        line: 1,
+        col: 1,
+        path: '',
+        message: 'file is empty: a partner needs id, schedule, source and target',
+      });
+      continue;
+    }
+
+    const rawId = isPlainObject(source.value) ? source.value.id : undefined;
+    if (typeof rawId === 'string') {
+      const owner = idOwners.get(rawId);
+      if (owner === undefined) {
+        idOwners.set(rawId, file);
+      } else {
+        const { line, col } = locatePath(source, ['id']);
+        problems.push({
+          file,
+          line,
+          col,
+          path: 'id',
+          message: `duplicate partner id "${rawId}": already used by ${owner}`,
+        });
+      }
+    }
+
+    const parsed = validate(partnerSchema, withDefaults(defaults, source.value), { file, source, secrets });
+    problems.push(...parsed.problems);
+    if (parsed.data !== undefined) valid.push({ file, partner: parsed.data, source });
+  }
+
+  // Two partners writing into the same remote directory would overwrite (or "skip") each other's files.
+  const targets = new Map<string, { id: string; file: string }>();
+  for (const { file, partner, source } of valid) {
+    const { host, port, directory } = partner.target;
+    const key = `${host.toLowerCase()}\0${port}\0${directory}`;
+    const first = targets.get(key);
+    if (first === undefined) {
+      targets.set(key, { id: partner.id, file });
+      continue;
+    }
+    const { line, col } = locatePath(source, ['target', 'directory']);
+    problems.push({
+      file,
+      line,
+      col,
+      path: 'target.directory',
+      message: `same host, port and directory as partner "${first.id}" (${first.file})`,
+    });
+  }
+  return valid;
+}
+
+async function readYaml(
+  file: string,
+  problems: ConfigProblem[],
+): Promise<YamlSource | 'missing' | 'unreadable'> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return 'missing';
+    problems.push({ file, line: 0, col: 0, path: '', message: `cannot be read (${errorCode(err)})` });
+    return 'unreadable';
+  }
+  return parseYamlSource(file, text);
+}
+
+interface ValidationContext {
+  file: string;
+  source: YamlSource | undefined;
+  secrets: readonly InlineSecret[];
+  overridden?: OverriddenFields;
+}
+
+/** Runs a schema and turns each issue into a located problem (unknown keys: one problem per key). */
+function validate<S extends z.ZodType>(
+  schema: S,
+  raw: unknown,
+  ctx: ValidationContext,
+): { data?: z.output<S>; problems: ConfigProblem[] } {
+  const result = schema.safeParse(raw, { error: describeIssue });
+  if (result.success) return { data: result.data, problems: [] };
+
+  const secretPaths = ctx.secrets.map((s) => formatPath(s.path));
+  const problems: ConfigProblem[] = [];
+  const add = (path: YamlPath, at: 'key' | 'value', message: string): void => {
+    const dotted = formatPath(path);
+    // An inline secret is already reported; a second "unknown field" for it is noise.
+    if (secretPaths.some((s) => dotted === s || dotted.startsWith(`${s}.`) || dotted.startsWith(`${s}[`)))
+      return;
+    const envName = ctx.overridden?.get(dotted);
+    if (envName !== undefined) {
+      problems.push({
+        file: 'environment',
+        line: 0,
+        col: 0,
+        path: envName,
+        message: `${message} (overrides ${dotted})`,
+      });
+      return;
+    }
+    const { line, col } = ctx.source ? locatePath(ctx.source, path, at) : { line: 0, col: 0 };
+    problems.push({ file: ctx.file, line, col, path: dotted, message });
+  };
+
+  for (const issue of result.error.issues) {
+    const path = issue.path.filter((seg): seg is string | number => typeof seg !== 'symbol');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) add([...path, key], 'key', 'unknown field');
+    } else if (path.length === 0 && issue.code === 'invalid_type') {
+      add(path, 'value', 'must be a mapping of field: value lines');
+    } else {
+      add(path, 'value', issue.message);
+    }
+  }
+  return { problems };
+}
+
+/** Plain-language messages for zod's generic issues; schema-specific messages are set in schema.ts. */
+function describeIssue(iss: z.core.$ZodRawIssue): string | undefined {
+  switch (iss.code) {
+    case 'invalid_type':
+      return iss.input === undefined ? 'required' : mustBe(iss.expected, iss.input);
+    case 'too_small':
+      if (iss.origin === 'array') return `must have at least ${String(iss.minimum)} entries`;
+      if (iss.origin === 'string') return 'must not be empty';
+      return iss.inclusive
+        ? `must be at least ${String(iss.minimum)}`
+        : `must be greater than ${String(iss.minimum)}`;
+    case 'too_big':
+      if (iss.origin === 'array') return `must have at most ${String(iss.maximum)} entries`;
+      if (iss.origin === 'string') return `must be at most ${String(iss.maximum)} characters`;
+      return iss.inclusive
+        ? `must be at most ${String(iss.maximum)}`
+        : `must be less than ${String(iss.maximum)}`;
+    case 'invalid_value':
+      return `must be one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'unrecognized_keys':
+      return 'unknown field';
+    case 'invalid_format':
+      return 'has an invalid format';
+    default:
+      return 'is not valid';
+  }
+}
+
+function mustBe(expected: string, input: unknown): string {
+  switch (expected) {
+    case 'int':
+      return typeof input === 'number' ? 'must be a whole number' : 'must be a number';
+    case 'number':
+      return 'must be a number';
+    case 'string':
+      return 'must be a string';
+    case 'boolean':
+      return 'must be true or false';
+    case 'array':
+      return 'must be a list';
+    case 'object':
+      return 'must be a mapping';
+    default:
+      return `must be ${expected}`;
+  }
+}
+
+/** ferry.yaml `defaults` under the partner's own values (the partner wins; lists are replaced, not merged). */
+function withDefaults(defaults: unknown, value: unknown): unknown {
+  if (value === undefined) return structuredClone(defaults);
+  if (!isPlainObject(defaults) || !isPlainObject(value)) return value;
+  const out: Record<string, unknown> = { ...value };
+  for (const [key, fallback] of Object.entries(defaults)) out[key] = withDefaults(fallback, value[key]);
+  return out;
+}
+
+// Relative secret files are relative to the config directory, not to wherever the process started.
+function resolvePartnerFiles(partner: PartnerConfig, dir: string): PartnerConfig {
+  const auth = { ...partner.target.auth };
+  for (const key of ['privateKeyFile', 'passphraseFile', 'passwordFile'] as const) {
+    const ref = auth[key];
+    if (ref !== undefined && !isAbsolute(ref)) auth[key] = resolve(dir, ref);
+  }
+  return { ...partner, target: { ...partner.target, auth } };
+}
+
+function resolveServiceFiles(service: ServiceConfig, dir: string): ServiceConfig {
+  const file = service.http.adminPassword?.file;
+  if (file === undefined || isAbsolute(file)) return service;
+  return { ...service, http: { ...service.http, adminPassword: { file: resolve(dir, file) } } };
+}
+
+function errorCode(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'unknown error';
+}

@@ -1,0 +1,90 @@
+// A delivery is one object version for one partner. Its id is the BullMQ job id, the ledger key, the
+// receipt name and the temp-file suffix, so it must be stable, short and safe in all of those places.
+import { createHash } from 'node:crypto';
+import { FerryError } from '../errors.js';
+
+/** What makes a delivery unique: the partner and the exact object version (the ETag). */
+export interface DeliveryIdentity {
+  partnerId: string;
+  bucket: string;
+  key: string;
+  etag: string;
+}
+
+/** Max bytes of one file name on common file systems (ext4, xfs, NTFS in UTF-16 units). */
+const MAX_NAME_BYTES = 255;
+const HASH_HEX_LENGTH = 32;
+const TEMP_HASH_LENGTH = 12;
+// Partner ids end up in job ids (no ':'), Redis keys and S3 receipt paths (no '/').
+const PARTNER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const DELIVERY_ID_PATTERN = /^dlv-([A-Za-z0-9][A-Za-z0-9._-]*)-([0-9a-f]{32})$/;
+
+/** Strips the quotes S3 puts around ETags (`"abc"` → `abc`) so listed and fetched ETags compare equal. */
+export function normalizeEtag(etag: string): string {
+  const trimmed = etag.trim();
+  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')
+    ? trimmed.slice(1, -1)
+    : trimmed;
+}
+
+/**
+ * Computes the delivery id: `dlv-<partnerId>-<32 hex of sha256(partnerId\0bucket\0key\0etag)>`.
+ * The NUL separators keep `("a", "bc")` and `("ab", "c")` apart. The result never contains ':' and is
+ * never all digits (BullMQ job-id rules). Throws ERR_CONFIG_INVALID for a partner id that would break
+ * those rules.
+ */
+export function computeDeliveryId(id: DeliveryIdentity): string {
+  if (!PARTNER_ID_PATTERN.test(id.partnerId)) {
+    throw new FerryError(
+      'ERR_CONFIG_INVALID',
+      `partner id ${JSON.stringify(id.partnerId)} is not usable in a delivery id`,
+      {
+        details: { partnerId: id.partnerId },
+      },
+    );
+  }
+  const hash = createHash('sha256')
+    .update([id.partnerId, id.bucket, id.key, normalizeEtag(id.etag)].join('\0'), 'utf8')
+    .digest('hex')
+    .slice(0, HASH_HEX_LENGTH);
+  return `dlv-${id.partnerId}-${hash}`;
+}
+
+/** True when `value` has the shape computeDeliveryId produces (job data is untrusted). */
+export function isDeliveryId(value: unknown): value is string {
+  return typeof value === 'string' && DELIVERY_ID_PATTERN.test(value);
+}
+
+/** Returns the 32-hex hash part of a delivery id; throws ERR_PAYLOAD_INVALID for anything else. */
+export function deliveryHash(deliveryId: string): string {
+  const match = DELIVERY_ID_PATTERN.exec(deliveryId);
+  if (match?.[2] === undefined) {
+    throw new FerryError('ERR_PAYLOAD_INVALID', `not a delivery id: ${JSON.stringify(deliveryId)}`);
+  }
+  return match[2];
+}
+
+/**
+ * The temp name a delivery uploads to before publishing: `.<finalName>.<hash[0..12]>.part`.
+ * Deterministic, so a retry overwrites its own temp file instead of leaving another one. The final-name
+ * part is cut (on a character boundary) so the whole name stays within 255 UTF-8 bytes.
+ */
+export function tempNameFor(finalName: string, deliveryId: string): string {
+  const suffix = `.${deliveryHash(deliveryId).slice(0, TEMP_HASH_LENGTH)}.part`;
+  const budget = MAX_NAME_BYTES - 1 - Buffer.byteLength(suffix, 'utf8');
+  return `.${truncateUtf8(finalName, budget)}${suffix}`;
+}
+
+/** Longest prefix of `text` that fits in `maxBytes` UTF-8 bytes without splitting a code point. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  let out = '';
+  let bytes = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char, 'utf8');
+    if (bytes + size > maxBytes) break;
+    out += char;
+    bytes += size;
+  }
+  return out;
+}

@@ -1,0 +1,92 @@
+import { UnrecoverableError } from 'bullmq';
+
+/**
+ * Every error Ferry raises carries a stable code and what a retry should do about it.
+ * The README's "Error codes" table lists the same set; keep them in step.
+ */
+export const ERROR_CODES = {
+  ERR_CONFIG_INVALID: 'permanent',
+  ERR_PAYLOAD_INVALID: 'permanent',
+  ERR_PARTNER_UNKNOWN: 'permanent',
+  ERR_KEY_OUTSIDE_PREFIX: 'permanent',
+  ERR_KEY_HOSTILE: 'permanent',
+  ERR_HOST_KEY_MISMATCH: 'permanent',
+  ERR_SFTP_AUTH: 'permanent',
+  ERR_SFTP_ALGORITHMS: 'permanent',
+  ERR_SFTP_PERMISSION: 'permanent',
+  ERR_SFTP_NO_SUCH_PATH: 'permanent',
+  ERR_SFTP_RENAME_UNSUPPORTED: 'permanent',
+  ERR_REMOTE_EXISTS: 'permanent',
+  ERR_DELIVERY_AMBIGUOUS: 'permanent',
+  ERR_SECRET_MISSING: 'permanent',
+  ERR_SFTP_UNREACHABLE: 'transient',
+  ERR_SFTP_CONNECTION_LOST: 'transient',
+  ERR_SFTP_TIMEOUT: 'transient',
+  ERR_SFTP_FAILURE: 'transient',
+  ERR_TRANSFER_STALLED: 'transient',
+  ERR_SIZE_MISMATCH: 'transient',
+  ERR_SLOT_TIMEOUT: 'transient',
+  ERR_S3_UNAVAILABLE: 'transient',
+  ERR_S3_ACCESS_DENIED: 'permanent',
+  ERR_S3_CREDENTIALS: 'permanent',
+  ERR_RECEIPT_INVALID: 'permanent',
+  ERR_SOURCE_GONE: 'skip',
+  ERR_SOURCE_CHANGED: 'skip',
+  ERR_REDIS_UNAVAILABLE: 'transient',
+  ERR_REDIS_POLICY: 'permanent',
+  ERR_UNKNOWN: 'transient',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+/** transient: back off and retry; permanent: fail now and alert; skip: complete without delivering. */
+export type RetryIntent = (typeof ERROR_CODES)[ErrorCode];
+
+export interface FerryErrorOptions {
+  cause?: unknown;
+  /** Structured facts for logs and alerts (never secrets). */
+  details?: Record<string, unknown>;
+}
+
+/** Base of every error Ferry throws on purpose. */
+export class FerryError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: FerryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FerryError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  get intent(): RetryIntent {
+    return ERROR_CODES[this.code];
+  }
+}
+
+/**
+ * Thrown when retrying cannot help until a person changes config, a secret or the partner's server.
+ * Extends BullMQ's UnrecoverableError so the job goes straight to "failed" with no more attempts.
+ */
+export class PermanentError extends UnrecoverableError {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: FerryErrorOptions = {}) {
+    super(`${code}: ${message}`);
+    if (options.cause !== undefined) this.cause = options.cause;
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+/** Turns a classified FerryError into what BullMQ acts on: permanent → UnrecoverableError, else itself. */
+export function toJobError(err: FerryError): Error {
+  if (err.intent === 'permanent') {
+    return new PermanentError(err.code, err.message, { cause: err.cause, details: err.details });
+  }
+  const out = new Error(`${err.code}: ${err.message}`, { cause: err.cause });
+  out.name = 'FerryError';
+  Object.assign(out, { code: err.code });
+  return out;
+}

@@ -1,0 +1,38 @@
+// Named crash points for fault tests (ARCHITECTURE "Faults"). Inert unless FERRY_FAILPOINTS is set,
+// e.g. FERRY_FAILPOINTS="after_rename=kill,after_verify=throw,after_temp_upload=sleep:2000".
+
+export const FAILPOINTS = [
+  'after_temp_upload',
+  'after_verify',
+  'after_intent',
+  'after_rename',
+  'after_receipt',
+  'after_ledger',
+  'before_complete',
+] as const;
+export type FailpointName = (typeof FAILPOINTS)[number];
+
+type Action = { kind: 'kill' } | { kind: 'throw' } | { kind: 'sleep'; ms: number };
+
+function parse(spec: string | undefined): Map<string, Action> {
+  const out = new Map<string, Action>();
+  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [name, action = 'throw'] = part.split('=');
+    if (!name) continue;
+    if (action === 'kill') out.set(name, { kind: 'kill' });
+    else if (action.startsWith('sleep:')) out.set(name, { kind: 'sleep', ms: Number(action.slice(6)) || 0 });
+    else out.set(name, { kind: 'throw' });
+  }
+  return out;
+}
+
+const active = parse(process.env.FERRY_FAILPOINTS);
+
+/** Runs the configured action for `name`, if any. A no-op in production. */
+export async function hitFailpoint(name: FailpointName): Promise<void> {
+  const action = active.get(name);
+  if (!action) return;
+  if (action.kind === 'kill') process.kill(process.pid, 'SIGKILL');
+  if (action.kind === 'sleep') await new Promise((resolve) => setTimeout(resolve, action.ms));
+  if (action.kind === 'throw') throw new Error(`failpoint ${name}`);
+}

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { classifyError } from '../core/classify-error.js';
+import { FerryError } from '../errors.js';
+import { createLuaScript } from './lua-script.js';
+import type { RedisKeys } from './redis-keys.js';
+
+export interface SlotLease {
+  readonly holder: string;
+  /** Gives the slot back; never rejects (an unreleased lease expires on its own). No-op once lost. */
+  release(): Promise<void>;
+}
+
+export interface Semaphore {
+  /**
+   * Waits (polling with jitter, ~50–250 ms, abortable by signal, bounded by timeoutMs → FerryError
+   * ERR_SLOT_TIMEOUT) until fewer than `max` live leases exist, then takes one. The lease is renewed
+   * every leaseMs/3 until released; a crashed process's lease expires after leaseMs.
+   * An abort rejects with the signal's reason. Without timeoutMs it waits until aborted.
+   */
+  acquire(
+    name: string,
+    max: number,
+    options?: { signal?: AbortSignal; timeoutMs?: number },
+  ): Promise<SlotLease>;
+  /** Live (unexpired) leases. */
+  count(name: string): Promise<number>;
+  /** Stops renew timers (does not release). */
+  close(): void;
+}
+
+const DEFAULT_LEASE_MS = 30_000;
+const POLL_MIN_MS = 50;
+const POLL_JITTER_MS = 200;
+
+// Every script reads the Redis clock, so the skew between worker hosts never shortens or stretches a lease.
+const NOW_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+// Keep the set itself alive as long as its longest lease, so a removed partner leaves nothing behind.
+const KEEP_KEY_LUA = `
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+`;
+
+// KEYS: slots set. ARGV: holder, leaseMs, max.
+const ACQUIRE_LUA = `${NOW_LUA}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+${KEEP_KEY_LUA}
+return 1
+`;
+
+// KEYS: slots set. ARGV: holder, leaseMs. 0 = the lease expired (another holder may own the slot now).
+const RENEW_LUA = `${NOW_LUA}
+local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expiry or tonumber(expiry) <= now then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 0
+end
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+${KEEP_KEY_LUA}
+return 1
+`;
+
+// KEYS: slots set.
+const COUNT_LUA = `${NOW_LUA}
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+`;
+
+const acquireScript = createLuaScript(ACQUIRE_LUA);
+const renewScript = createLuaScript(RENEW_LUA);
+const countScript = createLuaScript(COUNT_LUA);
+
+/** Per-partner connection slots, shared by every worker process through one sorted set of leases. */
+export function createRedisSemaphore(
+  redis: Redis,
+  keys: RedisKeys,
+  options: { leaseMs?: number } = {},
+): Semaphore {
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const timers = new Set<NodeJS.Timeout>();
+
+  function startLease(key: string, holder: string): SlotLease {
+    let state: 'held' | 'lost' | 'released' = 'held';
+    let renewing = false;
+    const timer = setInterval(
+      () => {
+        if (renewing || state !== 'held') return;
+        renewing = true;
+        renewScript
+          .run(redis, [key], [holder, leaseMs])
+          .then((alive) => {
+            if (alive === 0 && state === 'held') {
+              state = 'lost';
+              stop();
+            }
+          })
+          // A failed renewal is retried on the next tick; if Redis stays away the lease simply expires.
+          .catch(() => undefined)
+          .finally(() => {
+            renewing = false;
+          });
+      },
+      Math.max(1, Math.floor(leaseMs / 3)),
+    );
+    timer.unref();
+    timers.add(timer);
+    const stop = (): void => {
+      clearInterval(timer);
+      timers.delete(timer);
+    };
+
+    return {
+      holder,
+      async release() {
+        stop();
+        if (state !== 'held') return;
+        state = 'released';
+        await redis.zrem(key, holder).catch(() => undefined);
+      },
+    };
+  }
+
+  return {
+    async acquire(name, max, { signal, timeoutMs } = {}) {
+      const key = keys.slots(name);
+      const holder = `${process.pid}:${randomUUID()}`;
+      const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+      for (;;) {
+        signal?.throwIfAborted();
+        const taken = await runGuarded(() => acquireScript.run(redis, [key], [holder, leaseMs, max]));
+        if (taken === 1) {
+          const lease = startLease(key, holder);
+          if (signal?.aborted) {
+            await lease.release();
+            signal.throwIfAborted();
+          }
+          return lease;
+        }
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) {
+          throw new FerryError(
+            'ERR_SLOT_TIMEOUT',
+            `no free connection slot for ${name} within ${timeoutMs} ms`,
+            {
+              details: { partnerId: name, max, timeoutMs },
+            },
+          );
+        }
+        await pause(Math.min(remaining, POLL_MIN_MS + Math.random() * POLL_JITTER_MS), signal);
+      }
+    },
+
+    async count(name) {
+      const live = await runGuarded(() => countScript.run(redis, [keys.slots(name)], []));
+      return Number(live);
+    },
+
+    close() {
+      for (const timer of timers) clearInterval(timer);
+      timers.clear();
+    },
+  };
+}
+
+async function runGuarded<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw classifyError(err, 'redis');
+  }
+}
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

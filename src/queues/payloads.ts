@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+// Job data holds ids only: it is clear text in Redis, editable in Bull Board, and outlives deploys.
+// Processors parse it (it is `unknown`) and recompute everything else from config + S3.
+
+export const SweepJobData = z
+  .object({
+    v: z.literal(1).default(1),
+    partnerId: z.string().min(1).max(63),
+    reason: z.enum(['schedule', 'manual']).default('schedule'),
+  })
+  .strict();
+export type SweepJobData = z.infer<typeof SweepJobData>;
+
+export const DeliverJobData = z
+  .object({
+    v: z.literal(1),
+    deliveryId: z.string().regex(/^dlv-[a-z0-9_-]+-[0-9a-f]{32}$/),
+    partnerId: z.string().min(1).max(63),
+    bucket: z.string().min(1),
+    key: z.string().min(1).max(1024),
+    etag: z.string().min(1),
+    size: z.number().int().nonnegative(),
+  })
+  .strict();
+export type DeliverJobData = z.infer<typeof DeliverJobData>;
+
+/** What a sweep job returns (visible in Bull Board, read by `ferry sweep --wait`). */
+export interface SweepResult {
+  partnerId: string;
+  listed: number;
+  eligible: number;
+  enqueued: number;
+  /** Objects the ledger had already settled, by status. */
+  settled: { delivered: number; quarantined: number; skipped: number };
+  /** Objects not eligible, by reason (zero-byte, not-included, settling, …). */
+  skipped: Record<string, number>;
+  /** Deliveries this sweep found not yet done (new or still queued); `sweep --wait` follows these. */
+  pending: string[];
+  durationMs: number;
+}
+
+/** What a deliver job returns. */
+export interface DeliverResult {
+  outcome: 'delivered' | 'already-delivered' | 'skipped' | 'quarantined';
+  deliveryId: string;
+  remotePath?: string;
+  bytes: number;
+  sha256?: string;
+  reason?: string;
+}

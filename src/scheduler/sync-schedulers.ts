@@ -1,0 +1,50 @@
+import type { Queue } from 'bullmq';
+import type { FerryConfig } from '../config/load-config.js';
+import { partnerIdFromSchedulerId, schedulerIdFor } from '../core/schedule.js';
+import type { Logger } from '../observability/logger.js';
+import { JOB } from '../queues/names.js';
+import { SWEEP_JOB_OPTIONS } from '../queues/queues.js';
+
+export interface SyncResult {
+  upserted: string[];
+  unchanged: string[];
+  removed: string[];
+}
+
+/**
+ * Makes the sweep queue's job schedulers match the config: one per enabled partner (cron + timezone,
+ * stable id), none for removed or disabled ones. Safe to run from several processes at once: ids are
+ * stable and unchanged schedulers are left alone rather than re-upserted.
+ */
+export async function syncSchedulers(queue: Queue, config: FerryConfig, logger: Logger): Promise<SyncResult> {
+  const result: SyncResult = { upserted: [], unchanged: [], removed: [] };
+  const existing = new Map((await queue.getJobSchedulers(0, -1)).map((s) => [s.key, s]));
+  for (const partner of config.partners.values()) {
+    if (!partner.enabled) continue;
+    const id = schedulerIdFor(partner.id);
+    const current = existing.get(id);
+    if (current && current.pattern === partner.schedule.cron && current.tz === partner.schedule.timezone) {
+      result.unchanged.push(id);
+      continue;
+    }
+    await queue.upsertJobScheduler(
+      id,
+      { pattern: partner.schedule.cron, tz: partner.schedule.timezone },
+      { name: JOB.sweep, data: { v: 1, partnerId: partner.id, reason: 'schedule' }, opts: SWEEP_JOB_OPTIONS },
+    );
+    result.upserted.push(id);
+  }
+  for (const id of existing.keys()) {
+    const partnerId = partnerIdFromSchedulerId(id);
+    if (partnerId === undefined) continue;
+    const partner = config.partners.get(partnerId);
+    if (!partner || !partner.enabled) {
+      await queue.removeJobScheduler(id);
+      result.removed.push(id);
+    }
+  }
+  if (result.upserted.length || result.removed.length) {
+    logger.info({ upserted: result.upserted, removed: result.removed }, 'job schedulers updated');
+  }
+  return result;
+}

@@ -1,0 +1,99 @@
+// Helpers for tests that run the whole pipeline against the harness services.
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { loadConfig, formatProblem, type FerryConfig } from '../../src/config/load-config.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
+
+export interface SeededObject {
+  key: string;
+  body: Buffer;
+  sha256: string;
+}
+
+/** Puts objects with random (or given) bodies; returns what was written. */
+export async function putObjects(
+  client: S3Client,
+  bucket: string,
+  objects: { key: string; size?: number; body?: Buffer }[],
+): Promise<SeededObject[]> {
+  const out: SeededObject[] = [];
+  for (const o of objects) {
+    const body = o.body ?? randomBytes(o.size ?? 1024);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: o.key, Body: body }));
+    out.push({ key: o.key, body, sha256: sha256(body) });
+  }
+  return out;
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The partner directory as a test sees it: final files with their sha256 and mode, and leftover temp files. */
+export async function readPartnerDir(dir: string): Promise<{
+  finals: Map<string, { sha256: string; mode: number; size: number; mtimeMs: number; ino: number }>;
+  temps: string[];
+}> {
+  const finals = new Map<string, { sha256: string; mode: number; size: number; mtimeMs: number; ino: number }>();
+  const temps: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (name.startsWith('.')) {
+      temps.push(name);
+      continue;
+    }
+    const path = join(dir, name);
+    const st = await stat(path);
+    finals.set(name, {
+      sha256: sha256(await readFile(path)),
+      mode: st.mode & 0o777,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      ino: st.ino,
+    });
+  }
+  return { finals, temps };
+}
+
+/** Awaits a condition that has no event to await (e.g. another process's effect), bounded in time. */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A logger whose JSON lines are kept for assertions (and the canary-secret check). */
+export function captureLogger(level = 'debug'): { logger: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+  const sink = new PassThrough();
+  const chunks: string[] = [];
+  sink.on('data', (c: Buffer) => chunks.push(c.toString('utf8')));
+  const logger = createLogger({ level, name: 'test' }, sink);
+  const text = () => chunks.join('');
+  return {
+    logger,
+    text,
+    lines: () =>
+      text()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+/** Loads a config dir or throws with every problem listed. */
+export async function loadConfigOrThrow(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<FerryConfig> {
+  const result = await loadConfig(dir, env);
+  if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
+  return result.config;
+}

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import {
+  computeDeliveryId,
+  deliveryHash,
+  isDeliveryId,
+  normalizeEtag,
+  tempNameFor,
+  type DeliveryIdentity,
+} from '../../../src/core/delivery-id.js';
+import { FerryError } from '../../../src/errors.js';
+
+function identity(overrides: Partial<DeliveryIdentity> = {}): DeliveryIdentity {
+  return { partnerId: 'acme', bucket: 'exports', key: 'acme/orders.csv', etag: 'abc123', ...overrides };
+}
+
+describe('computeDeliveryId', () => {
+  it('keeps the persisted format: dlv-<partner>-<32 hex of sha256(partner\\0bucket\\0key\\0etag)>', () => {
+    expect(computeDeliveryId(identity())).toBe('dlv-acme-30daa40bddbe09035a9be36c0dae6f39');
+  });
+
+  it('is deterministic for the same identity', () => {
+    expect(computeDeliveryId(identity())).toBe(computeDeliveryId(identity()));
+  });
+
+  it.each([
+    ['a quoted ETag', '"abc123"'],
+    ['an ETag with surrounding spaces', '  abc123 '],
+  ])('treats %s like the bare ETag', (_label, etag) => {
+    expect(computeDeliveryId(identity({ etag }))).toBe(computeDeliveryId(identity()));
+  });
+
+  it.each<[string, Partial<DeliveryIdentity>]>([
+    ['another partner', { partnerId: 'globex' }],
+    ['another bucket', { bucket: 'other' }],
+    ['another key', { key: 'acme/orders2.csv' }],
+    ['a new ETag (re-exported object)', { etag: 'def456' }],
+  ])('changes for %s', (_label, overrides) => {
+    expect(computeDeliveryId(identity(overrides))).not.toBe(computeDeliveryId(identity()));
+  });
+
+  it('does not let field boundaries shift into each other', () => {
+    const a = computeDeliveryId(identity({ bucket: 'ab', key: 'c' }));
+    const b = computeDeliveryId(identity({ bucket: 'a', key: 'bc' }));
+    expect(a).not.toBe(b);
+  });
+
+  it.each(['acme', 'acme-eu', 'acme_2', '123', 'a.b'])(
+    'produces a valid BullMQ job id for partner %j (no ":", not all digits)',
+    (partnerId) => {
+      const id = computeDeliveryId(identity({ partnerId }));
+      expect(id).not.toContain(':');
+      expect(id).not.toMatch(/^\d+$/);
+      expect(isDeliveryId(id)).toBe(true);
+    },
+  );
+
+  it.each(['', 'a:b', 'a/b', '-acme', '.acme', 'ac me', 'acme\n'])(
+    'refuses partner id %j that would break job ids or paths',
+    (partnerId) => {
+      expect(() => computeDeliveryId(identity({ partnerId }))).toThrow(FerryError);
+    },
+  );
+});
+
+describe('normalizeEtag', () => {
+  it.each([
+    ['"abc"', 'abc'],
+    ['abc', 'abc'],
+    ['"abc-3"', 'abc-3'],
+    ['"', '"'],
+    ['""', ''],
+  ])('normalises %j to %j', (input, expected) => {
+    expect(normalizeEtag(input)).toBe(expected);
+  });
+});
+
+describe('deliveryHash', () => {
+  it('returns the 32-hex part of a delivery id', () => {
+    expect(deliveryHash('dlv-acme-eu-30daa40bddbe09035a9be36c0dae6f39')).toBe(
+      '30daa40bddbe09035a9be36c0dae6f39',
+    );
+  });
+
+  it.each(['', 'acme', 'dlv-acme', 'dlv-acme-XYZ', 'dlv--30daa40bddbe09035a9be36c0dae6f39', '1234'])(
+    'rejects %j as not a delivery id',
+    (value) => {
+      expect(isDeliveryId(value)).toBe(false);
+      expect(() => deliveryHash(value)).toThrow(expect.objectContaining({ code: 'ERR_PAYLOAD_INVALID' }));
+    },
+  );
+});
+
+describe('tempNameFor', () => {
+  const deliveryId = 'dlv-acme-30daa40bddbe09035a9be36c0dae6f39';
+
+  it('hides the temp file and tags it with the first 12 hash characters', () => {
+    expect(tempNameFor('orders.csv', deliveryId)).toBe('.orders.csv.30daa40bddbe.part');
+  });
+
+  it('is the same for every attempt of a delivery, so a retry overwrites its own temp file', () => {
+    expect(tempNameFor('orders.csv', deliveryId)).toBe(tempNameFor('orders.csv', deliveryId));
+  });
+
+  it('differs between deliveries of the same name', () => {
+    const other = computeDeliveryId(identity({ etag: 'new' }));
+    expect(tempNameFor('orders.csv', other)).not.toBe(tempNameFor('orders.csv', deliveryId));
+  });
+
+  it.each([
+    ['a 255-byte ASCII name', 'a'.repeat(251) + '.csv'],
+    ['a name of 2-byte characters', 'ä'.repeat(127)],
+    ['a name of 4-byte characters', '𝔸'.repeat(63)],
+  ])('keeps the temp name within 255 UTF-8 bytes for %s', (_label, name) => {
+    const temp = tempNameFor(name, deliveryId);
+    expect(Buffer.byteLength(temp, 'utf8')).toBeLessThanOrEqual(255);
+    expect(temp.startsWith('.')).toBe(true);
+    expect(temp.endsWith('.30daa40bddbe.part')).toBe(true);
+    // Truncation never splits a character into invalid UTF-8.
+    expect(Buffer.from(temp, 'utf8').toString('utf8')).toBe(temp);
+    expect(temp).not.toContain('\ufffd');
+  });
+
+  it('keeps short names whole', () => {
+    const name = 'x'.repeat(236);
+    expect(tempNameFor(name, deliveryId)).toBe(`.${name}.30daa40bddbe.part`);
+    expect(tempNameFor(name + 'y', deliveryId)).toBe(`.${name}.30daa40bddbe.part`);
+  });
+});
