@@ -136,16 +136,15 @@ async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv,
   process.on('unhandledRejection', (reason) => {
     logger.error({ err: reason instanceof Error ? reason.message : String(reason), alert: true }, 'unhandled rejection');
   });
+  // Listen for signals before starting anything: a SIGTERM during startup still shuts down cleanly.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
   const running = await startFerry({ config, role, env, logger, insecureAdmin });
   logger.info({ role, partners: [...config.partners.keys()], version: FERRY_VERSION }, 'ferry started');
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'shutting down: finishing in-flight deliveries');
-      resolve();
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  const signal = await stopped;
+  logger.info({ signal }, 'shutting down: finishing in-flight deliveries');
   await running.close();
   logger.info('ferry stopped');
   return 0;

@@ -83,7 +83,8 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
 
   const keys = createRedisKeys(svc.redis.prefix);
   const ledger = createRedisLedger(redis, keys);
-  const semaphore = createRedisSemaphore(redis, keys, { leaseMs: 30_000 });
+  // A crashed process's connection slots come back after this lease.
+  const semaphore = createRedisSemaphore(redis, keys, { leaseMs: svc.worker.slotLeaseSeconds * 1000 });
   const source = createS3Source(createS3Client(svc.s3));
   const receipts = createReceiptStore(source, svc.receipts);
 

@@ -132,11 +132,13 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
     };
 
     const timer = setTimeout(() => {
-      fail(new FerryError('ERR_SFTP_TIMEOUT', `SFTP connect to ${where} timed out after ${readyTimeoutMs} ms`));
+      fail(
+        new FerryError('ERR_SFTP_TIMEOUT', `SFTP connect to ${where} timed out after ${readyTimeoutMs} ms`),
+      );
     }, readyTimeoutMs);
 
-    // Attached before anything can emit, and kept for the connection's life (a late ssh2 'error'
-    // event without a listener would crash the process).
+    // Attached before anything can emit; createConnection puts its own listener in place before this
+    // one goes (an ssh2 'error' event without a listener would crash the process).
     client.on('error', fail);
     client.on('close', () => {
       fail(new FerryError('ERR_SFTP_CONNECTION_LOST', `SFTP connection to ${where} closed during set-up`));
@@ -186,8 +188,17 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
       try {
         client.connect(config);
       } catch (err) {
-        // ssh2 throws synchronously for config it cannot use (e.g. an unreadable private key).
-        fail(err);
+        // ssh2 throws synchronously for settings it cannot use, in practice an unparseable private key
+        // or a wrong passphrase: a secret problem, permanent like a refused login.
+        fail(
+          new FerryError(
+            'ERR_SFTP_AUTH',
+            `cannot use the client credentials for ${where}: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          ),
+        );
       }
     };
 
@@ -231,8 +242,11 @@ function createConnection({ client, sock, sftp, where }: ConnectionParts): SftpC
   // Same test ssh2's ext_openssh_rename applies before sending the request.
   const supportsPosixRename = extensions['posix-rename@openssh.com'] === '1';
 
+  // The last error ssh2 reported (keepalive timeout, reset…): kept as the cause of later rejections.
+  let lastError: unknown;
   const lost = (): FerryError =>
     new FerryError('ERR_SFTP_CONNECTION_LOST', `SFTP connection ${id} to ${where} is closed`, {
+      cause: lastError,
       details: { connectionId: id },
     });
 
@@ -252,8 +266,11 @@ function createConnection({ client, sock, sftp, where }: ConnectionParts): SftpC
 
   // Errors after set-up surface through the operations (and 'close'); these listeners only make sure
   // no 'error' event is ever unhandled.
-  client.on('error', noop);
-  sftp.on('error', noop);
+  const remember = (err: unknown): void => {
+    lastError = err;
+  };
+  client.on('error', remember);
+  sftp.on('error', remember);
   client.on('close', markDead);
   client.on('end', markDead);
   sftp.on('close', () => {
@@ -363,9 +380,13 @@ function createConnection({ client, sock, sftp, where }: ConnectionParts): SftpC
 
     async posixRename(from: string, to: string): Promise<void> {
       if (!supportsPosixRename) {
-        throw new FerryError('ERR_SFTP_RENAME_UNSUPPORTED', `${where} does not offer posix-rename@openssh.com`, {
-          details: { connectionId: id },
-        });
+        throw new FerryError(
+          'ERR_SFTP_RENAME_UNSUPPORTED',
+          `${where} does not offer posix-rename@openssh.com`,
+          {
+            details: { connectionId: id },
+          },
+        );
       }
       await request<void>((done) => sftp.ext_openssh_rename(from, to, done));
     },

@@ -19,7 +19,11 @@ export interface SftpPoolOptions {
 
 export interface SftpPool {
   /** Runs `fn` with a connection to that partner: an idle one if there is one, else a new one. */
-  withSession<T>(partnerKey: string, fn: (session: SftpConnection) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  withSession<T>(
+    partnerKey: string,
+    fn: (session: SftpConnection) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T>;
   /** Close idle connections for a partner (e.g. config changed); busy ones are closed when returned. */
   evict(partnerKey: string): Promise<void>;
   /** Close everything (shutdown): waits for sessions in use to be returned, closes them, releases slots. */
@@ -89,12 +93,18 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
     const set = entries.get(entry.partnerKey);
     set?.delete(entry);
     if (set?.size === 0) entries.delete(entry.partnerKey);
-    logger?.debug({ partnerKey: entry.partnerKey, connectionId: entry.connection.id, reason }, 'sftp connection retired');
+    logger?.debug(
+      { partnerKey: entry.partnerKey, connectionId: entry.connection.id, reason },
+      'sftp connection retired',
+    );
     const cleanup = (async () => {
       try {
         await entry.connection.close();
       } catch (err) {
-        logger?.warn({ partnerKey: entry.partnerKey, connectionId: entry.connection.id, err }, 'sftp close failed');
+        logger?.warn(
+          { partnerKey: entry.partnerKey, connectionId: entry.connection.id, err },
+          'sftp close failed',
+        );
       }
       try {
         await entry.lease.release();
@@ -126,7 +136,10 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
   const checkin = (entry: Entry, discard: boolean): void => {
     if (entry.retired) return;
     if (discard || closed || entry.retireOnReturn || !entry.connection.alive) {
-      retire(entry, !entry.connection.alive ? 'dead' : discard ? 'connection-error' : 'returned-while-closing');
+      retire(
+        entry,
+        !entry.connection.alive ? 'dead' : discard ? 'connection-error' : 'returned-while-closing',
+      );
     } else if (!handOff(entry)) {
       makeIdle(entry);
     }
@@ -149,7 +162,9 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
   };
 
   const poolClosed = (): FerryError =>
-    new FerryError('ERR_SFTP_CONNECTION_LOST', 'the SFTP connection pool is closed', { details: { pool: 'closed' } });
+    new FerryError('ERR_SFTP_CONNECTION_LOST', 'the SFTP connection pool is closed', {
+      details: { pool: 'closed' },
+    });
 
   /** Waits for a slot, unless a connection for the same partner is returned first. */
   const waitForSlotOrHandOff = (
@@ -171,7 +186,9 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
         done: false,
         give(entry) {
           if (!finish()) return;
-          stopWaiting.abort(new FerryError('ERR_SLOT_TIMEOUT', 'slot no longer needed: a connection was reused'));
+          stopWaiting.abort(
+            new FerryError('ERR_SLOT_TIMEOUT', 'slot no longer needed: a connection was reused'),
+          );
           resolve({ entry });
         },
         cancel(err) {
@@ -310,5 +327,7 @@ function isConnectionLevel(err: unknown): boolean {
 }
 
 function toError(reason: unknown): Error {
-  return reason instanceof Error ? reason : Object.assign(new Error('aborted', { cause: reason }), { name: 'AbortError' });
+  return reason instanceof Error
+    ? reason
+    : Object.assign(new Error('aborted', { cause: reason }), { name: 'AbortError' });
 }

@@ -122,7 +122,9 @@ async function refresh(outcomes: Map<string, Observed>, queue: Queue, ledger: Le
         const state = job ? await job.getState() : 'missing';
         const status = statuses.get(id);
         if (state === 'completed' && job) {
-          outcomes.set(id, (job.returnvalue as DeliverResult).outcome);
+          // The job object may predate its completion: read the result afresh.
+          const result = (job.returnvalue ?? (await queue.getJob(id))?.returnvalue) as DeliverResult | null;
+          if (result) outcomes.set(id, result.outcome);
         } else if (state === 'failed') {
           outcomes.set(id, status === 'quarantined' ? 'quarantined' : 'failed');
         } else if (state === 'missing' && status && status !== 'publishing') {

@@ -226,8 +226,9 @@ function validate<S extends z.ZodType>(
   const add = (path: YamlPath, at: 'key' | 'value', message: string): void => {
     const dotted = formatPath(path);
     // An inline secret is already reported; a second "unknown field" for it is noise.
-    if (secretPaths.some((s) => dotted === s || dotted.startsWith(`${s}.`) || dotted.startsWith(`${s}[`)))
+    if (secretPaths.some((s) => dotted === s || dotted.startsWith(`${s}.`) || dotted.startsWith(`${s}[`))) {
       return;
+    }
     const envName = ctx.overridden?.get(dotted);
     if (envName !== undefined) {
       problems.push({

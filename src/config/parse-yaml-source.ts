@@ -24,19 +24,28 @@ export function parseYamlSource(file: string, text: string): YamlSource {
   const source: YamlSource = { file, doc, lineCounter, syntaxProblems: [], value: undefined };
   const problems = new Map<number, ConfigProblem>(); // one per line: later errors on a line are echoes of the first
 
-  const add = (offset: number, message: string, replace = false): void => {
+  const add = (offset: number, message: string): void => {
     const { line, col } = positionOf(source, offset);
-    if (problems.has(line) && !replace) return;
-    problems.set(line, { file, line, col, path: pathAtOffset(doc, offset), message });
+    if (!problems.has(line)) {
+      problems.set(line, { file, line, col, path: pathAtOffset(doc, offset), message });
+    }
   };
 
   // `cron: */5 * * * *` parses as an alias to the anchor "/5"; the parser only complains about what follows.
   visit(doc, {
     Alias(_key, node) {
-      if (node.resolve(doc) === undefined && node.range) add(node.range[0], ALIAS_HINT, true);
+      if (node.resolve(doc) === undefined && node.range) add(node.range[0], ALIAS_HINT);
     },
   });
+  // After a structural error (bad indent, tab, unclosed bracket) the parser loses its place and every
+  // following line errors too: report the first one. Duplicate keys and aliases do not cascade.
+  let structural = false;
   for (const err of doc.errors) {
+    if (problems.has(positionOf(source, err.pos[0]).line)) continue; // e.g. the rest of an alias line
+    if (err.code !== 'DUPLICATE_KEY') {
+      if (structural) continue;
+      structural = true;
+    }
     const message =
       err.code === 'DUPLICATE_KEY'
         ? 'duplicate key (YAML keys must be unique)'

@@ -25,7 +25,7 @@ function whenValid(...fields: string[]): { when: (payload: z.core.ParsePayload) 
   return { when: (payload) => !payload.issues.some((issue) => fields.includes(String(issue.path?.[0]))) };
 }
 
-/** True when Intl knows the IANA zone name (the same check Node's cron handling relies on). */
+/** True when the runtime's Intl zone data knows the IANA name ("UTC", "America/New_York"). */
 export function isValidTimezone(name: string): boolean {
   if (name.trim() === '') return false;
   try {
@@ -348,15 +348,19 @@ export const serviceSchema = z.strictObject({
     })
     .prefault({}),
   http: httpSchema.prefault({}),
-  receipts: z.strictObject({
-    bucket: z
-      .string()
-      .regex(S3_BUCKET, 'must be an S3 bucket name (3-63 lowercase letters, digits, "." or "-")'),
-    prefix: z
-      .string()
-      .refine((p) => p === '' || p.endsWith('/'), 'must end with "/" (or be "" for the bucket root)')
-      .default('ferry/receipts/'),
-  }),
+  // A missing section is read as {} so the error names the field people must add (receipts.bucket).
+  receipts: z.preprocess(
+    (section) => section ?? {},
+    z.strictObject({
+      bucket: z
+        .string()
+        .regex(S3_BUCKET, 'must be an S3 bucket name (3-63 lowercase letters, digits, "." or "-")'),
+      prefix: z
+        .string()
+        .refine((p) => p === '' || p.endsWith('/'), 'must end with "/" (or be "" for the bucket root)')
+        .default('ferry/receipts/'),
+    }),
+  ),
   worker: z
     .strictObject({
       concurrency: z.int().min(1).max(1024).default(4),
@@ -367,6 +371,7 @@ export const serviceSchema = z.strictObject({
       idleTimeoutSeconds: positiveInt.default(30),
       lockDurationSeconds: positiveInt.default(60),
       stalledIntervalSeconds: positiveInt.default(30),
+      slotLeaseSeconds: positiveInt.default(30),
     })
     .prefault({}),
   sweep: z.strictObject({ pageSize: z.int().min(1).max(1000).default(1000) }).prefault({}),

@@ -32,7 +32,8 @@ async function connect(
   overrides: { hostKeys?: string[]; privateKey?: string; server?: SshdHandle } = {},
 ): Promise<SftpConnection> {
   const server = overrides.server ?? sshd;
-  const key = overrides.privateKey ?? (server === sshd ? privateKey : await readFile(server.privateKeyPath, 'utf8'));
+  const key =
+    overrides.privateKey ?? (server === sshd ? privateKey : await readFile(server.privateKeyPath, 'utf8'));
   const connection = await connectSftp({
     host: server.host,
     port: server.port,
@@ -62,14 +63,19 @@ function irregularChunks(data: Buffer): Buffer[] {
   return chunks;
 }
 
-/** A source that never ends: the upload only stops when aborted. */
-function endlessSource(): Readable {
+/** A source that never ends (the upload only stops when aborted); `pulled` counts bytes handed out. */
+function endlessSource(): Readable & { pulled: number } {
   const block = randomBytes(64 * 1024);
-  return new Readable({
-    read() {
-      this.push(block);
-    },
-  });
+  const source = Object.assign(
+    new Readable({
+      read() {
+        source.pulled += block.length;
+        this.push(block);
+      },
+    }),
+    { pulled: 0 },
+  );
+  return source;
 }
 
 function fakeFingerprint(): string {
@@ -176,7 +182,9 @@ describe('SFTP adapter against OpenSSH sshd', () => {
     expect(mismatch.message).toContain(wrongPin);
     expect(mismatch.details).toMatchObject({ presented: sshd.hostKeyFingerprint, pinned: [wrongPin] });
     // sshd logs the end of the pre-auth connection; no auth attempt may appear before it.
-    const log = await logAfter(logOffset, (text) => /Disconnected from|Connection (closed|reset) by/.test(text));
+    const log = await logAfter(logOffset, (text) =>
+      /Disconnected from|Connection (closed|reset) by/.test(text),
+    );
     expect(log).toMatch(/Connection from 127\.0\.0\.1/);
     expect(log).not.toMatch(/Accepted|Failed publickey|Postponed publickey|userauth/i);
   });
@@ -187,6 +195,12 @@ describe('SFTP adapter against OpenSSH sshd', () => {
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'stranger', '-f', keyPath]);
 
     const err = await connect({ privateKey: await readFile(keyPath, 'utf8') }).catch((e: unknown) => e);
+
+    expectFerryError(err, 'ERR_SFTP_AUTH');
+  });
+
+  it('rejects with ERR_SFTP_AUTH when the private key cannot be parsed', async () => {
+    const err = await connect({ privateKey: 'not a key' }).catch((e: unknown) => e);
 
     expectFerryError(err, 'ERR_SFTP_AUTH');
   });
@@ -244,17 +258,21 @@ describe('SFTP adapter against OpenSSH sshd', () => {
     const source = endlessSource();
     const controller = new AbortController();
     const reason = new FerryError('ERR_TRANSFER_STALLED', 'test abort');
+    let maxAhead = 0;
 
     const upload = session.upload(join(sshd.inbound, 'aborted.bin'), source, {
       mode: 0o640,
       signal: controller.signal,
       onProgress: (bytes) => {
-        if (bytes >= 2 * MiB) controller.abort(reason);
+        maxAhead = Math.max(maxAhead, source.pulled - bytes);
+        if (bytes >= 8 * MiB) controller.abort(reason);
       },
     });
 
     await expect(upload).rejects.toBe(reason);
     expect(source.destroyed).toBe(true);
+    // Back-pressure: never more than 32 × 64 KiB in flight plus a chunk or two buffered.
+    expect(maxAhead).toBeLessThanOrEqual(2 * MiB + 256 * 1024);
     expect(session.alive).toBe(true);
     expect(await session.stat(join(sshd.inbound, 'aborted.bin'))).toBeDefined();
   });

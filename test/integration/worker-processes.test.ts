@@ -69,7 +69,7 @@ beforeAll(async () => {
       { id: 'big', prefix: 'big/' },
     ],
     worker:
-      'concurrency: 4, idleTimeoutSeconds: 1, lockDurationSeconds: 3, stalledIntervalSeconds: 1, stallTimeoutSeconds: 20',
+      'concurrency: 4, idleTimeoutSeconds: 1, lockDurationSeconds: 3, stalledIntervalSeconds: 1, stallTimeoutSeconds: 20, slotLeaseSeconds: 3',
   });
   s3 = s3ClientFor(services.s3);
   redis = new Redis(services.redis.url);
@@ -174,7 +174,7 @@ describe('worker processes', () => {
     const queue = new Queue('sweep', { connection: redis, prefix: '{ferry}' });
     const schedulerFor = async (id: string) => (await queue.getJobSchedulers(0, -1)).find((s) => s.key === id);
 
-    const target = fixture.partnerDirs.big!;
+    const target = join(services.sshd.inbound, 'late');
     await writePartnerFile(fixture.dir, services, { id: 'late', prefix: 'late/', cron: '*/5 * * * *' }, target);
     await waitFor(() => schedulerFor('sweep-late'), 'the new partner to be scheduled', 15_000);
 

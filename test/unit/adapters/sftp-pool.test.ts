@@ -1,0 +1,340 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { SftpConnection } from '../../../src/adapters/sftp-connection.js';
+import { createSftpPool, type SftpPoolOptions, type SlotLease } from '../../../src/adapters/sftp-pool.js';
+import { FerryError } from '../../../src/errors.js';
+
+interface FakeConnection extends SftpConnection {
+  readonly partnerKey: string;
+  closeCalls: number;
+  /** Simulates the server dropping the connection. */
+  die(): void;
+}
+
+function fakeConnection(partnerKey: string, n: number): FakeConnection {
+  let alive = true;
+  const listeners: Array<() => void> = [];
+  const die = (): void => {
+    if (!alive) return;
+    alive = false;
+    for (const listener of listeners.splice(0)) listener();
+  };
+  const unused = (): Promise<never> => Promise.reject(new Error('not used by the pool'));
+  return {
+    id: `fake-${partnerKey}-${n}`,
+    partnerKey,
+    closeCalls: 0,
+    get alive() {
+      return alive;
+    },
+    supportsPosixRename: true,
+    stat: unused,
+    upload: unused,
+    rename: unused,
+    posixRename: unused,
+    remove: unused,
+    onClose(listener) {
+      if (alive) listeners.push(listener);
+      else listener();
+    },
+    close() {
+      this.closeCalls++;
+      die();
+      return Promise.resolve();
+    },
+    die,
+  };
+}
+
+/** A fake cross-process semaphore (optionally capped) and connection factory that record what happened. */
+function fakes(options: { capacity?: number; failConnect?: boolean } = {}) {
+  const capacity = options.capacity ?? Infinity;
+  let held = 0;
+  const queue: Array<() => void> = [];
+  const connections: FakeConnection[] = [];
+  const acquireSlot = vi.fn((_partnerKey: string, signal?: AbortSignal): Promise<SlotLease> => {
+    const lease = (): SlotLease => {
+      let released = false;
+      return {
+        release: () => {
+          if (!released) {
+            released = true;
+            held--;
+            queue.shift()?.();
+          }
+          return Promise.resolve();
+        },
+      };
+    };
+    if (held < capacity) {
+      held++;
+      return Promise.resolve(lease());
+    }
+    return new Promise<SlotLease>((resolve, reject) => {
+      const grant = (): void => {
+        held++;
+        resolve(lease());
+      };
+      queue.push(grant);
+      signal?.addEventListener('abort', () => {
+        const index = queue.indexOf(grant);
+        if (index >= 0) queue.splice(index, 1);
+        reject(signal.reason as Error);
+      });
+    });
+  });
+  const connect = vi.fn((partnerKey: string): Promise<SftpConnection> => {
+    if (options.failConnect) return Promise.reject(new FerryError('ERR_SFTP_AUTH', 'bad key'));
+    const connection = fakeConnection(partnerKey, connections.length + 1);
+    connections.push(connection);
+    return Promise.resolve(connection);
+  });
+  return { acquireSlot, connect, connections, held: () => held };
+}
+
+function poolWith(f: ReturnType<typeof fakes>, overrides: Partial<SftpPoolOptions> = {}) {
+  return createSftpPool({
+    connect: f.connect,
+    acquireSlot: f.acquireSlot,
+    idleTimeoutMs: 30_000,
+    ...overrides,
+  });
+}
+
+/** Lets the pool's background close/release promises settle. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('createSftpPool', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('reuses an idle connection for the same partner', async () => {
+    const f = fakes();
+    const pool = poolWith(f);
+
+    const first = await pool.withSession('p1', (session) => Promise.resolve(session.id));
+    const second = await pool.withSession('p1', (session) => Promise.resolve(session.id));
+
+    expect(second).toBe(first);
+    expect(f.connect).toHaveBeenCalledTimes(1);
+    expect(f.held()).toBe(1);
+    expect(pool.stats()).toEqual({ open: 1, idle: 1, byPartner: { p1: { open: 1, idle: 1 } } });
+    await pool.close();
+  });
+
+  it('opens one connection per concurrent session and per partner', async () => {
+    const f = fakes();
+    const pool = poolWith(f);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+
+    const sessions = Promise.all([
+      pool.withSession('p1', () => gate),
+      pool.withSession('p1', () => gate),
+      pool.withSession('p2', () => gate),
+    ]);
+    await settle();
+    expect(pool.stats()).toEqual({
+      open: 3,
+      idle: 0,
+      byPartner: { p1: { open: 2, idle: 0 }, p2: { open: 1, idle: 0 } },
+    });
+    release();
+    await sessions;
+
+    expect(f.held()).toBe(3);
+    expect(pool.stats().idle).toBe(3);
+    await pool.close();
+  });
+
+  it('closes an idle connection and releases its slot after the idle timeout', async () => {
+    vi.useFakeTimers();
+    const f = fakes();
+    const pool = poolWith(f, { idleTimeoutMs: 10_000 });
+    await pool.withSession('p1', () => Promise.resolve());
+
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(f.connections[0]!.closeCalls).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+
+    expect(f.connections[0]!.closeCalls).toBe(1);
+    expect(f.held()).toBe(0);
+    expect(pool.stats().open).toBe(0);
+  });
+
+  it('restarts the idle timer each time a connection is reused', async () => {
+    vi.useFakeTimers();
+    const f = fakes();
+    const pool = poolWith(f, { idleTimeoutMs: 10_000 });
+    await pool.withSession('p1', () => Promise.resolve());
+    await vi.advanceTimersByTimeAsync(8_000);
+    await pool.withSession('p1', () => Promise.resolve());
+
+    await vi.advanceTimersByTimeAsync(8_000);
+
+    expect(f.connections[0]!.closeCalls).toBe(0);
+    expect(f.connect).toHaveBeenCalledTimes(1);
+    await pool.close();
+  });
+
+  it('drops a connection that dies while idle and releases its slot', async () => {
+    const f = fakes();
+    const pool = poolWith(f);
+    await pool.withSession('p1', () => Promise.resolve());
+
+    f.connections[0]!.die();
+    await settle();
+
+    expect(f.held()).toBe(0);
+    expect(pool.stats().open).toBe(0);
+    await pool.withSession('p1', () => Promise.resolve());
+    expect(f.connect).toHaveBeenCalledTimes(2);
+    await pool.close();
+  });
+
+  it('does not return a connection that died while in use', async () => {
+    const f = fakes();
+    const pool = poolWith(f);
+
+    await pool.withSession('p1', () => {
+      f.connections[0]!.die();
+      return Promise.resolve();
+    });
+    await settle();
+
+    expect(f.held()).toBe(0);
+    expect(pool.stats().open).toBe(0);
+    const next = await pool.withSession('p1', (session) => Promise.resolve(session.id));
+    expect(next).toBe(f.connections[1]!.id);
+    await pool.close();
+  });
+
+  it('releases the slot when connecting fails', async () => {
+    const f = fakes({ failConnect: true });
+    const pool = poolWith(f);
+
+    await expect(pool.withSession('p1', () => Promise.resolve())).rejects.toMatchObject({
+      code: 'ERR_SFTP_AUTH',
+    });
+
+    expect(f.held()).toBe(0);
+    expect(pool.stats().open).toBe(0);
+    await pool.close();
+  });
+
+  it('closes the connection when the session fails with a connection-level error', async () => {
+    const f = fakes();
+    const pool = poolWith(f);
+    const lost = new FerryError('ERR_SFTP_CONNECTION_LOST', 'reset');
+
+    await expect(pool.withSession('p1', () => Promise.reject(lost))).rejects.toBe(lost);
+    await settle();
+
+    expect(f.connections[0]!.closeCalls).toBe(1);
+    expect(f.held()).toBe(0);
+    await pool.close();
+  });
+
+  it('keeps the connection after an error that is about the file, not the connection', async () => {
+    const f = fakes();
+    const pool = poolWith(f);
+    const denied = new FerryError('ERR_SFTP_PERMISSION', 'denied');
+
+    await expect(pool.withSession('p1', () => Promise.reject(denied))).rejects.toBe(denied);
+
+    expect(f.connections[0]!.closeCalls).toBe(0);
+    expect(pool.stats().idle).toBe(1);
+    await pool.close();
+  });
+
+  it('hands a returned connection to a session waiting for a slot of the same partner', async () => {
+    const f = fakes({ capacity: 1 });
+    const pool = poolWith(f);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+
+    const first = pool.withSession('p1', (session) => gate.then(() => session.id));
+    await settle();
+    const second = pool.withSession('p1', (session) => Promise.resolve(session.id));
+    await settle();
+    release();
+
+    expect(await second).toBe(await first);
+    expect(f.connect).toHaveBeenCalledTimes(1);
+    expect(f.held()).toBe(1);
+    await pool.close();
+    expect(f.held()).toBe(0);
+  });
+
+  it('rejects with the abort reason while waiting for a slot', async () => {
+    const f = fakes({ capacity: 0 });
+    const pool = poolWith(f);
+    const controller = new AbortController();
+    const reason = new FerryError('ERR_SLOT_TIMEOUT', 'gave up');
+
+    const waiting = pool.withSession('p1', () => Promise.resolve(), controller.signal);
+    controller.abort(reason);
+
+    await expect(waiting).rejects.toBe(reason);
+    expect(f.connect).not.toHaveBeenCalled();
+    await pool.close();
+  });
+
+  it('evict closes idle connections now and busy ones when they are returned', async () => {
+    const f = fakes();
+    const pool = poolWith(f);
+    await pool.withSession('p1', () => Promise.resolve());
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const busy = pool.withSession('p1', () => gate);
+    const other = pool.withSession('p1', () => gate);
+    await settle();
+
+    await pool.evict('p1');
+    expect(f.connections.filter((c) => c.closeCalls > 0)).toHaveLength(0);
+    release();
+    await Promise.all([busy, other]);
+    await settle();
+
+    expect(f.connections.every((c) => c.closeCalls === 1)).toBe(true);
+    expect(f.held()).toBe(0);
+    await pool.close();
+  });
+
+  it('close waits for sessions in use, then closes every connection and releases every slot', async () => {
+    const f = fakes();
+    const pool = poolWith(f);
+    await pool.withSession('p2', () => Promise.resolve());
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const inUse = pool.withSession('p1', () => gate.then(() => 'done'));
+    await settle();
+
+    let closed = false;
+    const closing = pool.close().then(() => {
+      closed = true;
+    });
+    await settle();
+    expect(closed).toBe(false);
+    expect(f.connections.find((c) => c.partnerKey === 'p2')!.closeCalls).toBe(1);
+
+    release();
+    expect(await inUse).toBe('done');
+    await closing;
+
+    expect(f.connections.every((c) => c.closeCalls === 1)).toBe(true);
+    expect(f.held()).toBe(0);
+    expect(pool.stats().open).toBe(0);
+  });
+
+  it('refuses new sessions once closed', async () => {
+    const f = fakes();
+    const pool = poolWith(f);
+    await pool.close();
+
+    await expect(pool.withSession('p1', () => Promise.resolve())).rejects.toMatchObject({
+      code: 'ERR_SFTP_CONNECTION_LOST',
+    });
+    expect(f.acquireSlot).not.toHaveBeenCalled();
+  });
+});
