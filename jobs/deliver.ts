@@ -63,7 +63,12 @@ export function createDeliverProcessor(deps: DeliverDeps) {
     const known = await deps.ledger.get(id.deliveryId);
     if (known?.status === 'delivered') {
       log.info({ outcome: 'already-delivered', remotePath: known.remotePath }, 'delivery already recorded');
-      return { outcome: 'already-delivered', deliveryId: id.deliveryId, remotePath: known.remotePath, bytes: 0 };
+      return {
+        outcome: 'already-delivered',
+        deliveryId: id.deliveryId,
+        remotePath: known.remotePath,
+        bytes: 0,
+      };
     }
     if (known?.status === 'quarantined' || known?.status === 'skipped') {
       log.info({ outcome: known.status, reason: known.reason }, 'delivery already settled');
@@ -80,8 +85,16 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         remotePath: receipt.target.path,
         deliveredAt: receipt.deliveredAt,
       });
-      log.info({ outcome: 'already-delivered', remotePath: receipt.target.path }, 'delivery restored from receipt');
-      return { outcome: 'already-delivered', deliveryId: id.deliveryId, remotePath: receipt.target.path, bytes: 0 };
+      log.info(
+        { outcome: 'already-delivered', remotePath: receipt.target.path },
+        'delivery restored from receipt',
+      );
+      return {
+        outcome: 'already-delivered',
+        deliveryId: id.deliveryId,
+        remotePath: receipt.target.path,
+        bytes: 0,
+      };
     }
 
     const named = deriveRemoteName(data.key, partner.source.prefix);
@@ -150,7 +163,9 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           recovered: outcome.kind === 'recovered',
           durationMs: deliveredAt.getTime() - startedAt.getTime(),
         },
-        outcome.kind === 'recovered' ? 'delivery recovered after a lost acknowledgement' : 'delivery completed',
+        outcome.kind === 'recovered'
+          ? 'delivery recovered after a lost acknowledgement'
+          : 'delivery completed',
       );
       await hitFailpoint('before_complete');
       return {
@@ -233,8 +248,7 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
   const rename = partner.target.publish === 'rename';
   const finalStat = await session.stat(remotePath);
   // Our intent is recorded (a failed-for-good record keeps it): an earlier attempt got as far as publishing.
-  const ours =
-    known?.status === 'publishing' || (known?.status === 'failed' && known.sha256 !== undefined);
+  const ours = known?.status === 'publishing' || (known?.status === 'failed' && known.sha256 !== undefined);
 
   // Look before you write.
   if (ours && rename && known?.size !== undefined && known.sha256) {
@@ -255,7 +269,10 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
   if (finalStat && !(ours && !rename)) {
     if (partner.target.onExisting === 'skip') return { kind: 'skipped', reason: 'remote-exists' };
     if (partner.target.onExisting === 'fail') {
-      throw new PermanentError('ERR_REMOTE_EXISTS', `${remotePath} already exists on the partner (onExisting: fail)`);
+      throw new PermanentError(
+        'ERR_REMOTE_EXISTS',
+        `${remotePath} already exists on the partner (onExisting: fail)`,
+      );
     }
   }
 
@@ -279,7 +296,13 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
     }
     await hitFailpoint('after_verify');
     if (rename) {
-      await deps.ledger.record({ ...id, status: 'publishing', size: expected, sha256: uploaded.sha256, remotePath });
+      await deps.ledger.record({
+        ...id,
+        status: 'publishing',
+        size: expected,
+        sha256: uploaded.sha256,
+        remotePath,
+      });
       await hitFailpoint('after_intent');
       await publish(session, partner, tempPath, remotePath, finalStat !== undefined);
       await hitFailpoint('after_rename');
@@ -322,7 +345,9 @@ async function uploadWithWatchdog(
   } catch (err) {
     stream.destroy();
     await removeQuietly(session, tempPath, log);
-    if (controller.signal.aborted && controller.signal.reason instanceof FerryError) throw controller.signal.reason;
+    if (controller.signal.aborted && controller.signal.reason instanceof FerryError) {
+      throw controller.signal.reason;
+    }
     throw err;
   } finally {
     clearTimeout(timer);

@@ -19,7 +19,6 @@ export interface SweepDeps {
   now(): Date;
 }
 
-
 /**
  * The sweep processor: a level-triggered reconciler. It lists the partner's whole prefix page by page,
  * filters, and enqueues every object version the ledger has not settled. Repeating it is harmless.
@@ -27,7 +26,9 @@ export interface SweepDeps {
 export function createSweepProcessor(deps: SweepDeps) {
   return async function sweep(job: Job): Promise<SweepResult> {
     const parsed = SweepJobData.safeParse(job.data);
-    if (!parsed.success) throw new PermanentError('ERR_PAYLOAD_INVALID', `sweep job ${job.id ?? '?'} has invalid data`);
+    if (!parsed.success) {
+      throw new PermanentError('ERR_PAYLOAD_INVALID', `sweep job ${job.id ?? '?'} has invalid data`);
+    }
     const { partnerId } = parsed.data;
     const config = deps.getConfig();
     const partner = config.partners.get(partnerId);

@@ -134,7 +134,10 @@ async function loadOrReport(
 async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv, insecureAdmin: boolean) {
   const logger = createLogger({ level: config.service.log.level, name: role });
   process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason instanceof Error ? reason.message : String(reason), alert: true }, 'unhandled rejection');
+    logger.error(
+      { err: reason instanceof Error ? reason.message : String(reason), alert: true },
+      'unhandled rejection',
+    );
   });
   // Listen for signals before starting anything: a SIGTERM during startup still shuts down cleanly.
   const stopped = new Promise<NodeJS.Signals>((resolve) => {

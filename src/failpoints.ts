@@ -16,7 +16,10 @@ type Action = { kind: 'kill' } | { kind: 'throw' } | { kind: 'sleep'; ms: number
 
 function parse(spec: string | undefined): Map<string, Action> {
   const out = new Map<string, Action>();
-  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (spec ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name, action = 'throw'] = part.split('=');
     if (!name) continue;
     if (action === 'kill') out.set(name, { kind: 'kill' });

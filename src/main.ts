@@ -67,10 +67,14 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const runs = (r: Exclude<Role, 'all'>) => role === 'all' || role === r;
   const svc = config.service;
   // Refuse bad settings before opening any connection, so a refused start exits cleanly.
-  const credentials = runs('web') ? await adminCredentials(config, env, options.insecureAdmin === true) : undefined;
+  const credentials = runs('web')
+    ? await adminCredentials(config, env, options.insecureAdmin === true)
+    : undefined;
 
   const redis = createRedisConnection(svc.redis.url, 'worker');
-  redis.on('error', (err: Error) => logger.warn({ errCode: 'ERR_REDIS_UNAVAILABLE', err: err.message }, 'redis error'));
+  redis.on('error', (err: Error) =>
+    logger.warn({ errCode: 'ERR_REDIS_UNAVAILABLE', err: err.message }, 'redis error'),
+  );
   try {
     await assertRedisPolicy(redis);
   } catch (err) {
@@ -93,7 +97,8 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const workers: Worker[] = [];
 
   if (runs('worker')) {
-    const partnersByKey = () => new Map([...getConfig().partners.values()].map((p) => [connectionKeyFor(p), p]));
+    const partnersByKey = () =>
+      new Map([...getConfig().partners.values()].map((p) => [connectionKeyFor(p), p]));
     const w = svc.worker;
     const sftpPool = createSftpPool({
       idleTimeoutMs: w.idleTimeoutSeconds * 1000,
@@ -101,7 +106,10 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       acquireSlot: async (partnerKey, signal) => {
         const partner = partnersByKey().get(partnerKey);
         if (!partner) throw new FerryError('ERR_PARTNER_UNKNOWN', `no partner for connection ${partnerKey}`);
-        return semaphore.acquire(partner.id, partner.target.maxConnections, { signal, timeoutMs: 10 * 60_000 });
+        return semaphore.acquire(partner.id, partner.target.maxConnections, {
+          signal,
+          timeoutMs: 10 * 60_000,
+        });
       },
       connect: async (partnerKey) => {
         const partner = partnersByKey().get(partnerKey);
@@ -155,14 +163,19 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
           backoffStrategy: (attemptsMade: number, _type?: string, _err?: Error, job?: MinimalJob) => {
             const partnerId = (job?.data as { partnerId?: unknown } | undefined)?.partnerId;
             const partner = typeof partnerId === 'string' ? getConfig().partners.get(partnerId) : undefined;
-            return computeBackoffMs(attemptsMade, partner?.retry ?? { backoffSeconds: 30, maxBackoffSeconds: 3600 });
+            return computeBackoffMs(
+              attemptsMade,
+              partner?.retry ?? { backoffSeconds: 30, maxBackoffSeconds: 3600 },
+            );
           },
         },
       },
     );
     for (const worker of [sweepWorker, deliverWorker]) {
       worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
-      worker.on('stalled', (jobId) => logger.warn({ jobId, alert: true }, 'job stalled: its worker stopped renewing the lock'));
+      worker.on('stalled', (jobId) =>
+        logger.warn({ jobId, alert: true }, 'job stalled: its worker stopped renewing the lock'),
+      );
       workers.push(worker);
     }
   }
@@ -193,7 +206,9 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       logger.info({ partners: [...config.partners.keys()] }, 'config reloaded');
       for (const [id, p] of previous.partners) {
         const next = config.partners.get(id);
-        if (pool && (!next || connectionKeyFor(next) !== connectionKeyFor(p))) void pool.evict(connectionKeyFor(p));
+        if (pool && (!next || connectionKeyFor(next) !== connectionKeyFor(p))) {
+          void pool.evict(connectionKeyFor(p));
+        }
       }
       if (runs('scheduler')) {
         syncSchedulers(queues.sweep, config, logger).catch((err: unknown) =>
@@ -254,7 +269,10 @@ async function adminCredentials(
   if (http.adminUser && http.adminPassword) {
     return { user: http.adminUser, password: await resolveSecret(http.adminPassword, env) };
   }
-  const loopback = http.host === 'localhost' || http.host === '::1' || (isIP(http.host) === 4 && http.host.startsWith('127.'));
+  const loopback =
+    http.host === 'localhost' ||
+    http.host === '::1' ||
+    (isIP(http.host) === 4 && http.host.startsWith('127.'));
   if (insecure && loopback) return undefined;
   throw new FerryError(
     'ERR_CONFIG_INVALID',

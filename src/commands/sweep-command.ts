@@ -30,7 +30,9 @@ type Observed = DeliveryOutcome | 'pending';
 export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
   const partner = o.config.partners.get(o.partnerId);
   if (!partner) {
-    o.err(`ferry sweep: unknown partner "${o.partnerId}" (configured: ${[...o.config.partners.keys()].join(', ')})`);
+    o.err(
+      `ferry sweep: unknown partner "${o.partnerId}" (configured: ${[...o.config.partners.keys()].join(', ')})`,
+    );
     return 2;
   }
   if (!partner.enabled) {

@@ -4,7 +4,6 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { writeFerryConfig } from '../../test/support/ferry-fixture.js';
 import { s3ClientFor, startServices, type Services } from '../../test/support/services.js';
@@ -89,7 +88,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       AWS_REGION: 'us-east-1',
     };
     // The AWS SDK's default credential chain reads process.env.
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    });
     const loaded = await loadConfig(configDir, { ...env, FERRY_HTTP_PORT: undefined, REDIS_URL: undefined });
     if (!loaded.ok) {
       for (const p of loaded.problems) o.out(formatProblem(p));
@@ -114,8 +116,12 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const url = `http://127.0.0.1:${ferry.httpPort ?? httpPort}/admin`;
     o.out('');
     o.out(`Bull Board: ${url}   user: admin   password: ${password}`);
-    o.out(`config:     ${configDir}   (partners sweep every minute; try: REDIS_URL=${redis.url} npx ferry sweep acme --wait --config ${configDir})`);
-    o.out(`partners:   ${PARTNERS.map((p) => `${p.id} → sftp://${sshd.username}@127.0.0.1:${sshd.port}${fixture.partnerDirs[p.id] ?? ''}`).join('\n            ')}`);
+    o.out(
+      `config:     ${configDir}   (partners sweep every minute; try: REDIS_URL=${redis.url} npx ferry sweep acme --wait --config ${configDir})`,
+    );
+    o.out(
+      `partners:   ${PARTNERS.map((p) => `${p.id} → sftp://${sshd.username}@127.0.0.1:${sshd.port}${fixture.partnerDirs[p.id] ?? ''}`).join('\n            ')}`,
+    );
     o.out(o.once ? 'delivering…' : 'delivering… (Ctrl-C stops everything the demo started)');
     o.out('');
 
@@ -144,16 +150,24 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     await redisConn.connect();
     const queues = createQueues(redisConn, svc.redis.prefix);
     for (const p of PARTNERS) {
-      await queues.sweep.add(JOB.sweep, { v: 1, partnerId: p.id, reason: 'manual' }, { jobId: `sweep-demo-${p.id}-${Date.now()}` });
+      await queues.sweep.add(
+        JOB.sweep,
+        { v: 1, partnerId: p.id, reason: 'manual' },
+        { jobId: `sweep-demo-${p.id}-${Date.now()}` },
+      );
     }
     await queues.close();
     await redisConn.quit();
 
     if (o.once) {
       await allDelivered;
-      const onDisk = (await Promise.all(PARTNERS.map((p) => readdir(fixture.partnerDirs[p.id] ?? '')))).flat();
+      const onDisk = (
+        await Promise.all(PARTNERS.map((p) => readdir(fixture.partnerDirs[p.id] ?? '')))
+      ).flat();
       const finals = onDisk.filter((n) => !n.startsWith('.'));
-      o.out(`demo: ${finals.length} files on the partner servers, ${onDisk.length - finals.length} temp files, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      o.out(
+        `demo: ${finals.length} files on the partner servers, ${onDisk.length - finals.length} temp files, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
       return finals.length === total && onDisk.length === finals.length ? 0 : 1;
     }
     await new Promise<void>((resolve) => {

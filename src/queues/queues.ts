@@ -32,7 +32,11 @@ export function deliverJobOptions(partner: PartnerConfig, deliveryId: string): J
 }
 
 export function createQueues(connection: ConnectionOptions, prefix: string): FerryQueues {
-  const sweep = new Queue<SweepJobData>(QUEUE.sweep, { connection, prefix, defaultJobOptions: SWEEP_JOB_OPTIONS });
+  const sweep = new Queue<SweepJobData>(QUEUE.sweep, {
+    connection,
+    prefix,
+    defaultJobOptions: SWEEP_JOB_OPTIONS,
+  });
   const deliver = new Queue<DeliverJobData>(QUEUE.deliver, { connection, prefix });
   return {
     sweep: sweep as Queue,
@@ -44,10 +48,16 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Fer
 }
 
 /** Enqueue deliveries in bulk; the job id makes a repeat add a no-op while the job exists. */
-export async function enqueueDeliveries(queue: Queue, partner: PartnerConfig, jobs: DeliverJobData[]): Promise<void> {
+export async function enqueueDeliveries(
+  queue: Queue,
+  partner: PartnerConfig,
+  jobs: DeliverJobData[],
+): Promise<void> {
   for (let i = 0; i < jobs.length; i += 500) {
     await queue.addBulk(
-      jobs.slice(i, i + 500).map((data) => ({ name: JOB.deliver, data, opts: deliverJobOptions(partner, data.deliveryId) })),
+      jobs
+        .slice(i, i + 500)
+        .map((data) => ({ name: JOB.deliver, data, opts: deliverJobOptions(partner, data.deliveryId) })),
     );
   }
 }

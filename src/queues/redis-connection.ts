@@ -19,7 +19,7 @@ export function createRedisConnection(url: string, role: 'worker' | 'producer'):
 export async function assertRedisPolicy(redis: Redis): Promise<void> {
   let policy: string | undefined;
   try {
-    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    const reply = await redis.config('GET', 'maxmemory-policy');
     policy = reply[1];
   } catch {
     return; // CONFIG is disabled on some managed Redis; they document their policy elsewhere.

@@ -9,7 +9,13 @@ import { runSweepCommand } from '../../src/commands/sweep-command.js';
 import { computeDeliveryId } from '../../src/core/delivery-id.js';
 import { startFerry, type RunningFerry } from '../../src/main.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
-import { captureLogger, loadConfigOrThrow, putObjects, readPartnerDir, waitFor } from '../support/pipeline.js';
+import {
+  captureLogger,
+  loadConfigOrThrow,
+  putObjects,
+  readPartnerDir,
+  waitFor,
+} from '../support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../support/services.js';
 
 const ADMIN_PASSWORD = 'test-admin-password-7f3a';
@@ -125,15 +131,24 @@ describe('the delivery pipeline', () => {
     const [a, b] = await Promise.all([sweep('acme'), sweep('acme')]);
     expect(a.code).toBe(0);
     expect(b.code).toBe(0);
-    const completions = logs.lines().filter((l) => l.msg === 'delivery completed' && String(l.s3Key).includes('concurrent_'));
+    const completions = logs
+      .lines()
+      .filter((l) => l.msg === 'delivery completed' && String(l.s3Key).includes('concurrent_'));
     expect(completions).toHaveLength(2);
     const dir = await readPartnerDir(fixture.partnerDirs.acme!);
     expect(dir.finals.has('concurrent_1.csv') && dir.finals.has('concurrent_2.csv')).toBe(true);
   });
 
   it('uploads nothing when a completed job is retried from Bull Board', async () => {
-    const etag = (await s3.send(new GetObjectCommand({ Bucket: fixture.bucket, Key: 'acme/daily/orders_1.csv' }))).ETag!;
-    const id = computeDeliveryId({ partnerId: 'acme', bucket: fixture.bucket, key: 'acme/daily/orders_1.csv', etag });
+    const etag = (
+      await s3.send(new GetObjectCommand({ Bucket: fixture.bucket, Key: 'acme/daily/orders_1.csv' }))
+    ).ETag!;
+    const id = computeDeliveryId({
+      partnerId: 'acme',
+      bucket: fixture.bucket,
+      key: 'acme/daily/orders_1.csv',
+      etag,
+    });
     const before = await readPartnerDir(fixture.partnerDirs.acme!);
     const auth = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
     const base = `http://127.0.0.1:${ferry.httpPort}/admin/api/queues/deliver/${id}`;
@@ -175,7 +190,19 @@ describe('the delivery pipeline', () => {
     await s3.send(new DeleteObjectCommand({ Bucket: fixture.bucket, Key: key }));
     const queue = new Queue('deliver', { connection: redis, prefix: '{ferry}' });
     const id = computeDeliveryId({ partnerId: 'acme', bucket: fixture.bucket, key, etag });
-    await queue.add('deliver', { v: 1, deliveryId: id, partnerId: 'acme', bucket: fixture.bucket, key, etag: etag.replace(/"/g, ''), size: 10 }, { jobId: id });
+    await queue.add(
+      'deliver',
+      {
+        v: 1,
+        deliveryId: id,
+        partnerId: 'acme',
+        bucket: fixture.bucket,
+        key,
+        etag: etag.replace(/"/g, ''),
+        size: 10,
+      },
+      { jobId: id },
+    );
     const job = await waitFor(async () => {
       const j = await queue.getJob(id);
       return j && (await j.getState()) === 'completed' ? j : undefined;
@@ -187,10 +214,23 @@ describe('the delivery pipeline', () => {
 
   it('rejects forged job data whose id does not match the object', async () => {
     const queue = new Queue('deliver', { connection: redis, prefix: '{ferry}' });
-    const forged = computeDeliveryId({ partnerId: 'acme', bucket: fixture.bucket, key: 'acme/daily/x.csv', etag: 'abc' });
+    const forged = computeDeliveryId({
+      partnerId: 'acme',
+      bucket: fixture.bucket,
+      key: 'acme/daily/x.csv',
+      etag: 'abc',
+    });
     await queue.add(
       'deliver',
-      { v: 1, deliveryId: forged, partnerId: 'acme', bucket: fixture.bucket, key: 'hostile/fine.csv', etag: 'abc', size: 1 },
+      {
+        v: 1,
+        deliveryId: forged,
+        partnerId: 'acme',
+        bucket: fixture.bucket,
+        key: 'hostile/fine.csv',
+        etag: 'abc',
+        size: 1,
+      },
       { jobId: forged, attempts: 3 },
     );
     const job = await waitFor(async () => {

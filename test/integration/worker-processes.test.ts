@@ -113,14 +113,23 @@ describe('worker processes', () => {
   });
 
   it('delivers once when a worker is SIGKILLed mid-transfer and another takes the job over', async () => {
-    const [object] = await putObjects(s3, fixture.bucket, [{ key: 'big/kill-me.bin', size: 64 * 1024 * 1024 }]);
+    const [object] = await putObjects(s3, fixture.bucket, [
+      { key: 'big/kill-me.bin', size: 64 * 1024 * 1024 },
+    ]);
     const victim = start(['--role', 'worker']);
     await victim.waitForLine(/ferry started/);
     const sweeping = sweepAndWait('big');
-    const temp = await waitFor(async () => {
-      const { temps } = await readPartnerDir(fixture.partnerDirs.big!).catch(() => ({ temps: [] as string[] }));
-      return temps[0];
-    }, 'the temp file to appear', 30_000, 5);
+    const temp = await waitFor(
+      async () => {
+        const { temps } = await readPartnerDir(fixture.partnerDirs.big!).catch(() => ({
+          temps: [] as string[],
+        }));
+        return temps[0];
+      },
+      'the temp file to appear',
+      30_000,
+      5,
+    );
     await fileReaches(join(fixture.partnerDirs.big!, temp), 1024 * 1024);
     victim.kill('SIGKILL');
     expect(await victim.exited).toBe('SIGKILL');
@@ -138,14 +147,21 @@ describe('worker processes', () => {
   });
 
   it('finishes an in-flight delivery on SIGTERM, then exits 0', async () => {
-    const [object] = await putObjects(s3, fixture.bucket, [{ key: 'big/graceful.bin', size: 48 * 1024 * 1024 }]);
+    const [object] = await putObjects(s3, fixture.bucket, [
+      { key: 'big/graceful.bin', size: 48 * 1024 * 1024 },
+    ]);
     const worker = start(['--role', 'worker']);
     await worker.waitForLine(/ferry started/);
     const sweeping = sweepAndWait('big');
-    const temp = await waitFor(async () => {
-      const { temps } = await readPartnerDir(fixture.partnerDirs.big!);
-      return temps[0];
-    }, 'the temp file to appear', 30_000, 5);
+    const temp = await waitFor(
+      async () => {
+        const { temps } = await readPartnerDir(fixture.partnerDirs.big!);
+        return temps[0];
+      },
+      'the temp file to appear',
+      30_000,
+      5,
+    );
     expect(temp).toBeDefined();
     worker.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
@@ -172,25 +188,47 @@ describe('worker processes', () => {
     const scheduler = start(['--role', 'scheduler']);
     await scheduler.waitForLine(/ferry started/);
     const queue = new Queue('sweep', { connection: redis, prefix: '{ferry}' });
-    const schedulerFor = async (id: string) => (await queue.getJobSchedulers(0, -1)).find((s) => s.key === id);
+    const schedulerFor = async (id: string) =>
+      (await queue.getJobSchedulers(0, -1)).find((s) => s.key === id);
 
     const target = join(services.sshd.inbound, 'late');
-    await writePartnerFile(fixture.dir, services, { id: 'late', prefix: 'late/', cron: '*/5 * * * *' }, target);
+    await writePartnerFile(
+      fixture.dir,
+      services,
+      { id: 'late', prefix: 'late/', cron: '*/5 * * * *' },
+      target,
+    );
     await waitFor(() => schedulerFor('sweep-late'), 'the new partner to be scheduled', 15_000);
 
-    await writePartnerFile(fixture.dir, services, { id: 'late', prefix: 'late/', cron: '15 3 * * *', timezone: 'Europe/Paris' }, target);
-    const changed = await waitFor(async () => {
-      const s = await schedulerFor('sweep-late');
-      return s?.pattern === '15 3 * * *' ? s : undefined;
-    }, 'the changed schedule', 15_000);
+    await writePartnerFile(
+      fixture.dir,
+      services,
+      { id: 'late', prefix: 'late/', cron: '15 3 * * *', timezone: 'Europe/Paris' },
+      target,
+    );
+    const changed = await waitFor(
+      async () => {
+        const s = await schedulerFor('sweep-late');
+        return s?.pattern === '15 3 * * *' ? s : undefined;
+      },
+      'the changed schedule',
+      15_000,
+    );
     expect(changed.tz).toBe('Europe/Paris');
 
-    await writeFile(join(fixture.dir, 'partners', 'late.yaml'), 'id: late\nschedule: { cron: "*/5 * * * *"\n');
+    await writeFile(
+      join(fixture.dir, 'partners', 'late.yaml'),
+      'id: late\nschedule: { cron: "*/5 * * * *"\n',
+    );
     await scheduler.waitForLine(/config reload rejected/, 15_000);
     expect((await schedulerFor('sweep-late'))?.pattern).toBe('15 3 * * *');
 
     await rm(join(fixture.dir, 'partners', 'late.yaml'));
-    await waitFor(async () => ((await schedulerFor('sweep-late')) ? undefined : true), 'the partner to be unscheduled', 15_000);
+    await waitFor(
+      async () => ((await schedulerFor('sweep-late')) ? undefined : true),
+      'the partner to be unscheduled',
+      15_000,
+    );
     await queue.close();
   });
 
@@ -206,7 +244,10 @@ describe('worker processes', () => {
     expect(await refused.exited).not.toBe(0);
     expect(refused.output()).toMatch(/admin credentials/);
 
-    const insecure = spawnFerry(['start', '--role', 'web', '--insecure-admin', '--config', bare.dir], noCreds);
+    const insecure = spawnFerry(
+      ['start', '--role', 'web', '--insecure-admin', '--config', bare.dir],
+      noCreds,
+    );
     running.push(insecure);
     const line = await insecure.waitForLine(/Bull Board listening/);
     const url = (JSON.parse(line) as { url: string }).url;

@@ -3,7 +3,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 // From test/support/ (vitest) or dist/test/support/ (compiled): the launcher lives in <repo>/bin.
-const BIN = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url)).replace(/\/dist\/bin\/ferry\.js$/, '/bin/ferry.js');
+const BIN = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url)).replace(
+  /\/dist\/bin\/ferry\.js$/,
+  '/bin/ferry.js',
+);
 
 export interface FerryProcess {
   child: ChildProcess;
@@ -26,8 +29,8 @@ export function spawnFerry(args: string[], env: NodeJS.ProcessEnv = process.env)
     text += chunk.toString('utf8');
     for (const l of listeners) l();
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
   });
@@ -53,7 +56,9 @@ export function spawnFerry(args: string[], env: NodeJS.ProcessEnv = process.env)
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; output:\n${text.slice(-4000)}`));
+          reject(
+            new Error(`no line matching ${pattern} within ${timeoutMs} ms; output:\n${text.slice(-4000)}`),
+          );
         }, timeoutMs);
         const onExit = () => {
           check();

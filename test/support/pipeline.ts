@@ -37,7 +37,10 @@ export async function readPartnerDir(dir: string): Promise<{
   finals: Map<string, { sha256: string; mode: number; size: number; mtimeMs: number; ino: number }>;
   temps: string[];
 }> {
-  const finals = new Map<string, { sha256: string; mode: number; size: number; mtimeMs: number; ino: number }>();
+  const finals = new Map<
+    string,
+    { sha256: string; mode: number; size: number; mtimeMs: number; ino: number }
+  >();
   const temps: string[] = [];
   for (const name of await readdir(dir)) {
     if (name.startsWith('.')) {
@@ -74,7 +77,11 @@ export async function waitFor<T>(
 }
 
 /** A logger whose JSON lines are kept for assertions (and the canary-secret check). */
-export function captureLogger(level = 'debug'): { logger: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+export function captureLogger(level = 'debug'): {
+  logger: Logger;
+  lines: () => Record<string, unknown>[];
+  text: () => string;
+} {
   const sink = new PassThrough();
   const chunks: string[] = [];
   sink.on('data', (c: Buffer) => chunks.push(c.toString('utf8')));
@@ -92,7 +99,10 @@ export function captureLogger(level = 'debug'): { logger: Logger; lines: () => R
 }
 
 /** Loads a config dir or throws with every problem listed. */
-export async function loadConfigOrThrow(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<FerryConfig> {
+export async function loadConfigOrThrow(
+  dir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<FerryConfig> {
   const result = await loadConfig(dir, env);
   if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
   return result.config;

@@ -9,6 +9,11 @@ export interface TcpProxy {
   readonly maxOpen: number;
   /** Connections accepted so far. */
   readonly accepted: number;
+  /**
+   * The next `connections` accepted connections stop forwarding (both ways, sockets left open) once the
+   * client has sent `afterBytes` bytes: a blackholed link, as a dead NAT or firewall makes one.
+   */
+  blackhole(options: { afterBytes: number; connections?: number }): void;
   close(): Promise<void>;
 }
 
@@ -18,8 +23,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let maxOpen = 0;
   let accepted = 0;
   const sockets = new Set<Socket>();
+  let blackholeBudget = 0;
+  let blackholeAfter = 0;
   const server: Server = createServer((client) => {
     accepted += 1;
+    const holeAfter = blackholeBudget > 0 ? blackholeAfter : undefined;
+    if (blackholeBudget > 0) blackholeBudget -= 1;
     open += 1;
     maxOpen = Math.max(maxOpen, open);
     const upstream = connect(targetPort, '127.0.0.1');
@@ -37,8 +46,27 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     };
     client.on('error', done).on('close', done);
     upstream.on('error', done).on('close', done);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (holeAfter === undefined) {
+      client.pipe(upstream);
+      upstream.pipe(client);
+      return;
+    }
+    let sent = 0;
+    let dead = false;
+    client.on('data', (chunk: Buffer) => {
+      if (dead) return;
+      const room = holeAfter - sent;
+      sent += chunk.length;
+      if (room <= chunk.length) {
+        upstream.write(chunk.subarray(0, Math.max(room, 0)));
+        dead = true;
+        return;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!dead) client.write(chunk);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -53,6 +81,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     get accepted() {
       return accepted;
+    },
+    blackhole({ afterBytes, connections = 1 }) {
+      blackholeAfter = afterBytes;
+      blackholeBudget = connections;
     },
     close: () =>
       new Promise<void>((resolve) => {
