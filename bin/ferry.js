@@ -3,6 +3,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// The AWS SDK is pinned to a release that supports Node 20 (package.json); its warning about future
+// releases needing Node 22 says nothing about this install.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const cli = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
 if (!existsSync(cli)) {
   process.stderr.write('ferry: dist/ is missing; run `npm run build` (npm ci does it for you)\n');

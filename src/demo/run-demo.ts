@@ -122,6 +122,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     o.out(
       `partners:   ${PARTNERS.map((p) => `${p.id} → sftp://${sshd.username}@127.0.0.1:${sshd.port}${fixture.partnerDirs[p.id] ?? ''}`).join('\n            ')}`,
     );
+    o.out(`services:   redis-server pid ${redis.pid}, sshd pid ${sshd.pid}, s3rver pid ${s3.pid}`);
     o.out(o.once ? 'delivering…' : 'delivering… (Ctrl-C stops everything the demo started)');
     o.out('');
 

@@ -14,7 +14,7 @@ import {
   loadConfigOrThrow,
   putObjects,
   readPartnerDir,
-  waitFor,
+  waitForJobState,
 } from '../support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../support/services.js';
 
@@ -157,10 +157,7 @@ describe('the delivery pipeline', () => {
     const res = await fetch(`${base}/retry`, { method: 'PUT', headers: { authorization: auth } });
     expect(res.status).toBe(204);
     const queue = new Queue('deliver', { connection: redis, prefix: '{ferry}' });
-    const job = await waitFor(async () => {
-      const j = await queue.getJob(id);
-      return j && (await j.getState()) === 'completed' && j.attemptsStarted > 1 ? j : undefined;
-    }, 'the retried job to complete');
+    const job = await waitForJobState(queue, id, 'completed', (j) => j.attemptsStarted > 1);
     expect(job.returnvalue).toMatchObject({ outcome: 'already-delivered', bytes: 0 });
     await queue.close();
     expect(await readPartnerDir(fixture.partnerDirs.acme!)).toEqual(before);
@@ -203,10 +200,7 @@ describe('the delivery pipeline', () => {
       },
       { jobId: id },
     );
-    const job = await waitFor(async () => {
-      const j = await queue.getJob(id);
-      return j && (await j.getState()) === 'completed' ? j : undefined;
-    }, 'the job to complete');
+    const job = await waitForJobState(queue, id, 'completed');
     expect(job.returnvalue).toMatchObject({ outcome: 'skipped', reason: 'ERR_SOURCE_GONE' });
     await queue.close();
     expect((await readPartnerDir(fixture.partnerDirs.acme!)).finals.has('gone.csv')).toBe(false);
@@ -233,10 +227,7 @@ describe('the delivery pipeline', () => {
       },
       { jobId: forged, attempts: 3 },
     );
-    const job = await waitFor(async () => {
-      const j = await queue.getJob(forged);
-      return j && (await j.getState()) === 'failed' ? j : undefined;
-    }, 'the forged job to fail');
+    const job = await waitForJobState(queue, forged, 'failed');
     expect(job.failedReason).toMatch(/ERR_PAYLOAD_INVALID/);
     expect(job.attemptsMade).toBe(1);
     await queue.close();

@@ -107,3 +107,18 @@ export async function loadConfigOrThrow(
   if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
   return result.config;
 }
+
+/** Awaits a job reaching `state`, then returns it read afresh (a job object read earlier can be stale). */
+export async function waitForJobState(
+  queue: import('bullmq').Queue,
+  jobId: string,
+  state: 'completed' | 'failed',
+  predicate: (job: import('bullmq').Job) => boolean = () => true,
+): Promise<import('bullmq').Job> {
+  return waitFor(async () => {
+    const seen = await queue.getJob(jobId);
+    if (!seen || (await seen.getState()) !== state) return undefined;
+    const job = await queue.getJob(jobId);
+    return job && predicate(job) ? job : undefined;
+  }, `job ${jobId} to be ${state}`);
+}
