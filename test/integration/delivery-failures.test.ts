@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { execFile } from 'node:child_process';
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +101,7 @@ beforeAll(async () => {
     replacing: { id: 'replacing', onExisting: 'overwrite' },
     direct: { id: 'direct', publish: 'direct', fileMode: '0600' },
     flaky: { id: 'flaky', port: proxy.port, attempts: 3, backoffSeconds: 1 },
+    readonly: { id: 'readonly', attempts: 5 },
   };
   fixture = await writeFerryConfig(services, {
     partners: Object.values(partners),
@@ -240,6 +241,16 @@ describe('delivery failures', () => {
     const dir = await readPartnerDir(fixture.partnerDirs.flaky!);
     expect(dir.temps).toEqual([]);
     expect(dir.finals.get('big.bin')?.sha256).toBe(object!.sha256);
+  });
+
+  it('fails at once, without retrying, when the partner directory is not writable', async () => {
+    await chmod(fixture.partnerDirs.readonly!, 0o555);
+    await putObjects(s3, fixture.bucket, [{ key: 'readonly/orders.csv', size: 100 }]);
+    expect((await sweep('readonly')).code).toBe(1);
+    const job = await onlyJobOf('readonly');
+    expect(job.attemptsMade).toBe(1);
+    expect(job.failedReason).toMatch(/ERR_SFTP_PERMISSION/);
+    expect((await readPartnerDir(fixture.partnerDirs.readonly!)).temps).toEqual([]);
   });
 
   it('uses a passphrase-protected key and keeps its passphrase out of logs, job data and Redis', async () => {

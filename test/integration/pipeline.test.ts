@@ -14,6 +14,7 @@ import {
   loadConfigOrThrow,
   putObjects,
   readPartnerDir,
+  waitFor,
   waitForJobState,
 } from '../support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../support/services.js';
@@ -50,6 +51,7 @@ beforeAll(async () => {
     partners: [
       { id: 'acme', prefix: 'acme/daily/', include: ['*.csv'] },
       { id: 'hostile', prefix: 'hostile/' },
+      { id: 'ticking', prefix: 'ticking/', cron: '*/1 * * * * *', timezone: 'Asia/Tokyo' },
     ],
     worker: 'concurrency: 4, stallTimeoutSeconds: 10',
   });
@@ -104,7 +106,9 @@ describe('the delivery pipeline', () => {
     const parsed = JSON.parse(await receipt.Body!.transformToString()) as Record<string, unknown>;
     expect(parsed).toMatchObject({ deliveryId: id, sha256: seeded[0]!.sha256, bytes: 10_000 });
 
-    const deliveryLines = logs.lines().filter((l) => l.msg === 'delivery completed');
+    const deliveryLines = logs
+      .lines()
+      .filter((l) => l.msg === 'delivery completed' && l.partnerId === 'acme');
     expect(deliveryLines).toHaveLength(3);
     for (const l of deliveryLines) {
       expect(l).toMatchObject({ partnerId: 'acme', trackingId: expect.stringMatching(/^dlv-acme-/) });
@@ -204,6 +208,38 @@ describe('the delivery pipeline', () => {
     expect(job.returnvalue).toMatchObject({ outcome: 'skipped', reason: 'ERR_SOURCE_GONE' });
     await queue.close();
     expect((await readPartnerDir(fixture.partnerDirs.acme!)).finals.has('gone.csv')).toBe(false);
+  });
+
+  it("sweeps on the partner's cron schedule and delivers new objects without anyone asking", async () => {
+    const [object] = await putObjects(s3, fixture.bucket, [{ key: 'ticking/scheduled.csv', size: 2048 }]);
+    const delivered = await waitFor(async () => {
+      const dir = await readPartnerDir(fixture.partnerDirs.ticking!);
+      return dir.finals.get('scheduled.csv');
+    }, 'the scheduled sweep to deliver');
+    expect(delivered.sha256).toBe(object!.sha256);
+    const queue = new Queue('sweep', { connection: redis, prefix: '{ferry}' });
+    const scheduler = (await queue.getJobSchedulers(0, -1)).find((s) => s.key === 'sweep-ticking');
+    expect(scheduler).toMatchObject({ pattern: '*/1 * * * * *', tz: 'Asia/Tokyo' });
+    await queue.close();
+  });
+
+  it('answers /healthz and /readyz without credentials', async () => {
+    const base = `http://127.0.0.1:${ferry.httpPort}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+
+  it('refuses a job for a key outside the partner prefix even when its id is consistent', async () => {
+    const queue = new Queue('deliver', { connection: redis, prefix: '{ferry}' });
+    const identity = { partnerId: 'acme', bucket: fixture.bucket, key: 'hostile/fine.csv', etag: 'abc' };
+    const id = computeDeliveryId(identity);
+    await queue.add('deliver', { v: 1, deliveryId: id, ...identity, size: 10 }, { jobId: id, attempts: 3 });
+    const job = await waitForJobState(queue, id, 'failed');
+    expect(job.failedReason).toMatch(/ERR_KEY_OUTSIDE_PREFIX/);
+    expect(job.attemptsMade).toBe(1);
+    await queue.close();
   });
 
   it('rejects forged job data whose id does not match the object', async () => {
