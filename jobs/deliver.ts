@@ -14,6 +14,7 @@ import type { DeliveryRecord } from '../src/ledger/delivery-record.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
 import { safeText, type Logger } from '../src/observability/logger.js';
 import { DeliverJobData, type DeliverResult } from '../src/queues/payloads.js';
+import { withClassifiedErrors } from './job-errors.js';
 
 export interface DeliverDeps {
   getConfig(): FerryConfig;
@@ -35,177 +36,185 @@ type Identity = Pick<DeliveryRecord, 'deliveryId' | 'partnerId' | 'bucket' | 'ke
  * whether the object was already delivered.
  */
 export function createDeliverProcessor(deps: DeliverDeps) {
-  return async function deliver(job: Job): Promise<DeliverResult> {
-    const data = parsePayload(job);
-    const partner = deps.getConfig().partners.get(data.partnerId);
-    if (!partner) {
-      throw new PermanentError('ERR_PARTNER_UNKNOWN', `partner ${data.partnerId} is not configured`);
-    }
-    checkIdentity(job, data, partner);
-
-    const id: Identity = {
-      deliveryId: data.deliveryId,
-      partnerId: data.partnerId,
-      bucket: data.bucket,
-      key: data.key,
-      etag: data.etag,
-    };
-    const log = deps.logger.child({
-      partnerId: partner.id,
-      deliveryId: id.deliveryId,
-      trackingId: id.deliveryId,
-      jobId: job.id,
-      s3Key: safeText(data.key),
-      attempt: job.attemptsMade + 1,
-    });
-    const startedAt = deps.now();
-
-    const known = await deps.ledger.get(id.deliveryId);
-    if (known?.status === 'delivered') {
-      log.info({ outcome: 'already-delivered', remotePath: known.remotePath }, 'delivery already recorded');
-      return {
-        outcome: 'already-delivered',
-        deliveryId: id.deliveryId,
-        remotePath: known.remotePath,
-        bytes: 0,
-      };
-    }
-    if (known?.status === 'quarantined' || known?.status === 'skipped') {
-      log.info({ outcome: known.status, reason: known.reason }, 'delivery already settled');
-      return { outcome: known.status, deliveryId: id.deliveryId, bytes: 0, reason: known.reason };
-    }
-    const receipt = await deps.receipts.read(partner.id, id.deliveryId);
-    if (receipt) {
-      // Redis lost the record (e.g. restarted empty); the receipt is the durable witness.
-      await deps.ledger.record({
-        ...id,
-        status: 'delivered',
-        size: receipt.bytes,
-        sha256: receipt.sha256,
-        remotePath: receipt.target.path,
-        deliveredAt: receipt.deliveredAt,
-      });
-      log.info(
-        { outcome: 'already-delivered', remotePath: receipt.target.path },
-        'delivery restored from receipt',
-      );
-      return {
-        outcome: 'already-delivered',
-        deliveryId: id.deliveryId,
-        remotePath: receipt.target.path,
-        bytes: 0,
-      };
-    }
-
-    const named = deriveRemoteName(data.key, partner.source.prefix);
-    if (!named.ok) {
-      await deps.ledger.record({ ...id, status: 'quarantined', reason: named.reason });
-      log.error(
-        { outcome: 'quarantined', errCode: 'ERR_KEY_HOSTILE', reason: named.reason, alert: true },
-        'object key quarantined: never sent to the partner',
-      );
-      throw new PermanentError('ERR_KEY_HOSTILE', `object key quarantined: ${named.reason}`);
-    }
-    const remotePath = posix.join(partner.target.directory, named.name);
-    const tempPath =
-      partner.target.publish === 'rename'
-        ? posix.join(partner.target.directory, tempNameFor(named.name, id.deliveryId))
-        : remotePath;
-    const plog = log.child({ remotePath: safeText(remotePath) });
-
-    try {
-      const outcome = await deps.withSession(partner, (session) =>
-        transfer({ deps, session, partner, id, known, remotePath, tempPath, log: plog }),
-      );
-      if (outcome.kind === 'skipped') {
-        await deps.ledger.record({ ...id, status: 'skipped', reason: outcome.reason });
-        plog.warn({ outcome: 'skipped', reason: outcome.reason }, 'delivery skipped');
-        return { outcome: 'skipped', deliveryId: id.deliveryId, bytes: 0, reason: outcome.reason };
+  return withClassifiedErrors(
+    'deliver',
+    's3',
+    deps.logger,
+    async function deliver(job: Job): Promise<DeliverResult> {
+      const data = parsePayload(job);
+      const partner = deps.getConfig().partners.get(data.partnerId);
+      if (!partner) {
+        throw new PermanentError('ERR_PARTNER_UNKNOWN', `partner ${data.partnerId} is not configured`);
       }
-      const deliveredAt = deps.now();
-      await deps.receipts.write({
-        version: 1,
+      checkIdentity(job, data, partner);
+
+      const id: Identity = {
+        deliveryId: data.deliveryId,
+        partnerId: data.partnerId,
+        bucket: data.bucket,
+        key: data.key,
+        etag: data.etag,
+      };
+      const log = deps.logger.child({
+        partnerId: partner.id,
         deliveryId: id.deliveryId,
         trackingId: id.deliveryId,
-        partnerId: partner.id,
-        source: { bucket: id.bucket, key: id.key, etag: id.etag, size: outcome.size },
-        target: {
-          host: partner.target.host,
-          port: partner.target.port,
-          path: remotePath,
-          mode: `0${partner.target.fileMode.toString(8)}`,
-        },
-        sha256: outcome.sha256,
-        bytes: outcome.size,
-        attempts: job.attemptsMade + 1,
-        publish: partner.target.publish,
-        startedAt: startedAt.toISOString(),
-        deliveredAt: deliveredAt.toISOString(),
-        durationMs: deliveredAt.getTime() - startedAt.getTime(),
-        ferryVersion: deps.ferryVersion,
+        jobId: job.id,
+        s3Key: safeText(data.key),
+        attempt: job.attemptsMade + 1,
       });
-      await hitFailpoint('after_receipt');
-      await deps.ledger.record({
-        ...id,
-        status: 'delivered',
-        size: outcome.size,
-        sha256: outcome.sha256,
-        remotePath,
-        deliveredAt: deliveredAt.toISOString(),
-      });
-      await hitFailpoint('after_ledger');
-      plog.info(
-        {
-          outcome: 'delivered',
-          bytes: outcome.uploaded,
-          size: outcome.size,
-          sha256: outcome.sha256,
-          recovered: outcome.kind === 'recovered',
-          durationMs: deliveredAt.getTime() - startedAt.getTime(),
-        },
-        outcome.kind === 'recovered'
-          ? 'delivery recovered after a lost acknowledgement'
-          : 'delivery completed',
-      );
-      await hitFailpoint('before_complete');
-      return {
-        outcome: 'delivered',
-        deliveryId: id.deliveryId,
-        remotePath,
-        bytes: outcome.uploaded,
-        sha256: outcome.sha256,
-      };
-    } catch (err) {
-      const classified = classifyError(err, 'sftp');
-      if (classified.intent === 'skip') {
-        await deps.ledger.record({ ...id, status: 'skipped', reason: classified.code });
-        plog.warn({ outcome: 'skipped', errCode: classified.code }, 'source object gone or changed: skipped');
-        return { outcome: 'skipped', deliveryId: id.deliveryId, bytes: 0, reason: classified.code };
+      const startedAt = deps.now();
+
+      const known = await deps.ledger.get(id.deliveryId);
+      if (known?.status === 'delivered') {
+        log.info({ outcome: 'already-delivered', remotePath: known.remotePath }, 'delivery already recorded');
+        return {
+          outcome: 'already-delivered',
+          deliveryId: id.deliveryId,
+          remotePath: known.remotePath,
+          bytes: 0,
+        };
       }
-      const attempts = job.opts.attempts ?? 1;
-      const final = classified.intent === 'permanent' || job.attemptsMade + 1 >= attempts;
-      await deps.ledger.noteAttempt(id.deliveryId, { code: classified.code, message: classified.message });
-      if (final) {
+      if (known?.status === 'quarantined' || known?.status === 'skipped') {
+        log.info({ outcome: known.status, reason: known.reason }, 'delivery already settled');
+        return { outcome: known.status, deliveryId: id.deliveryId, bytes: 0, reason: known.reason };
+      }
+      const receipt = await deps.receipts.read(partner.id, id.deliveryId);
+      if (receipt) {
+        // Redis lost the record (e.g. restarted empty); the receipt is the durable witness.
         await deps.ledger.record({
           ...id,
-          status: 'failed',
-          lastErrorCode: classified.code,
-          lastError: classified.message,
+          status: 'delivered',
+          size: receipt.bytes,
+          sha256: receipt.sha256,
+          remotePath: receipt.target.path,
+          deliveredAt: receipt.deliveredAt,
         });
+        log.info(
+          { outcome: 'already-delivered', remotePath: receipt.target.path },
+          'delivery restored from receipt',
+        );
+        return {
+          outcome: 'already-delivered',
+          deliveryId: id.deliveryId,
+          remotePath: receipt.target.path,
+          bytes: 0,
+        };
       }
-      plog.error(
-        {
-          errCode: classified.code,
-          err: classified.message,
-          willRetry: !final,
-          alert: final,
-          ...classified.details,
-        },
-        final ? 'delivery failed for good' : 'delivery attempt failed; will retry',
-      );
-      throw toJobError(classified);
-    }
-  };
+
+      const named = deriveRemoteName(data.key, partner.source.prefix);
+      if (!named.ok) {
+        await deps.ledger.record({ ...id, status: 'quarantined', reason: named.reason });
+        log.error(
+          { outcome: 'quarantined', errCode: 'ERR_KEY_HOSTILE', reason: named.reason, alert: true },
+          'object key quarantined: never sent to the partner',
+        );
+        throw new PermanentError('ERR_KEY_HOSTILE', `object key quarantined: ${named.reason}`);
+      }
+      const remotePath = posix.join(partner.target.directory, named.name);
+      const tempPath =
+        partner.target.publish === 'rename'
+          ? posix.join(partner.target.directory, tempNameFor(named.name, id.deliveryId))
+          : remotePath;
+      const plog = log.child({ remotePath: safeText(remotePath) });
+
+      try {
+        const outcome = await deps.withSession(partner, (session) =>
+          transfer({ deps, session, partner, id, known, remotePath, tempPath, log: plog }),
+        );
+        if (outcome.kind === 'skipped') {
+          await deps.ledger.record({ ...id, status: 'skipped', reason: outcome.reason });
+          plog.warn({ outcome: 'skipped', reason: outcome.reason }, 'delivery skipped');
+          return { outcome: 'skipped', deliveryId: id.deliveryId, bytes: 0, reason: outcome.reason };
+        }
+        const deliveredAt = deps.now();
+        await deps.receipts.write({
+          version: 1,
+          deliveryId: id.deliveryId,
+          trackingId: id.deliveryId,
+          partnerId: partner.id,
+          source: { bucket: id.bucket, key: id.key, etag: id.etag, size: outcome.size },
+          target: {
+            host: partner.target.host,
+            port: partner.target.port,
+            path: remotePath,
+            mode: `0${partner.target.fileMode.toString(8)}`,
+          },
+          sha256: outcome.sha256,
+          bytes: outcome.size,
+          attempts: job.attemptsMade + 1,
+          publish: partner.target.publish,
+          startedAt: startedAt.toISOString(),
+          deliveredAt: deliveredAt.toISOString(),
+          durationMs: deliveredAt.getTime() - startedAt.getTime(),
+          ferryVersion: deps.ferryVersion,
+        });
+        await hitFailpoint('after_receipt');
+        await deps.ledger.record({
+          ...id,
+          status: 'delivered',
+          size: outcome.size,
+          sha256: outcome.sha256,
+          remotePath,
+          deliveredAt: deliveredAt.toISOString(),
+        });
+        await hitFailpoint('after_ledger');
+        plog.info(
+          {
+            outcome: 'delivered',
+            bytes: outcome.uploaded,
+            size: outcome.size,
+            sha256: outcome.sha256,
+            recovered: outcome.kind === 'recovered',
+            durationMs: deliveredAt.getTime() - startedAt.getTime(),
+          },
+          outcome.kind === 'recovered'
+            ? 'delivery recovered after a lost acknowledgement'
+            : 'delivery completed',
+        );
+        await hitFailpoint('before_complete');
+        return {
+          outcome: 'delivered',
+          deliveryId: id.deliveryId,
+          remotePath,
+          bytes: outcome.uploaded,
+          sha256: outcome.sha256,
+        };
+      } catch (err) {
+        const classified = classifyError(err, 'sftp');
+        if (classified.intent === 'skip') {
+          await deps.ledger.record({ ...id, status: 'skipped', reason: classified.code });
+          plog.warn(
+            { outcome: 'skipped', errCode: classified.code },
+            'source object gone or changed: skipped',
+          );
+          return { outcome: 'skipped', deliveryId: id.deliveryId, bytes: 0, reason: classified.code };
+        }
+        const attempts = job.opts.attempts ?? 1;
+        const final = classified.intent === 'permanent' || job.attemptsMade + 1 >= attempts;
+        await deps.ledger.noteAttempt(id.deliveryId, { code: classified.code, message: classified.message });
+        if (final) {
+          await deps.ledger.record({
+            ...id,
+            status: 'failed',
+            lastErrorCode: classified.code,
+            lastError: classified.message,
+          });
+        }
+        plog.error(
+          {
+            errCode: classified.code,
+            err: classified.message,
+            willRetry: !final,
+            alert: final,
+            ...classified.details,
+          },
+          final ? 'delivery failed for good' : 'delivery attempt failed; will retry',
+        );
+        throw toJobError(classified);
+      }
+    },
+  );
 }
 
 function parsePayload(job: Job): DeliverJobData {

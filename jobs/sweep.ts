@@ -8,6 +8,7 @@ import { PermanentError } from '../src/errors.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
 import type { Logger } from '../src/observability/logger.js';
 import { SweepJobData, type DeliverJobData, type SweepResult } from '../src/queues/payloads.js';
+import { withClassifiedErrors } from './job-errors.js';
 
 export interface SweepDeps {
   getConfig(): FerryConfig;
@@ -24,83 +25,88 @@ export interface SweepDeps {
  * filters, and enqueues every object version the ledger has not settled. Repeating it is harmless.
  */
 export function createSweepProcessor(deps: SweepDeps) {
-  return async function sweep(job: Job): Promise<SweepResult> {
-    const parsed = SweepJobData.safeParse(job.data);
-    if (!parsed.success) {
-      throw new PermanentError('ERR_PAYLOAD_INVALID', `sweep job ${job.id ?? '?'} has invalid data`);
-    }
-    const { partnerId } = parsed.data;
-    const config = deps.getConfig();
-    const partner = config.partners.get(partnerId);
-    const started = Date.now();
-    const result: SweepResult = {
-      partnerId,
-      listed: 0,
-      eligible: 0,
-      enqueued: 0,
-      settled: { delivered: 0, quarantined: 0, skipped: 0 },
-      skipped: {},
-      pending: [],
-      durationMs: 0,
-    };
-    const log = deps.logger.child({ partnerId, jobId: job.id, reason: parsed.data.reason });
-    if (!partner || !partner.enabled) {
-      log.warn({ configured: Boolean(partner) }, 'sweep skipped: partner not configured or disabled');
-      return result;
-    }
+  return withClassifiedErrors(
+    'sweep',
+    's3',
+    deps.logger,
+    async function sweep(job: Job): Promise<SweepResult> {
+      const parsed = SweepJobData.safeParse(job.data);
+      if (!parsed.success) {
+        throw new PermanentError('ERR_PAYLOAD_INVALID', `sweep job ${job.id ?? '?'} has invalid data`);
+      }
+      const { partnerId } = parsed.data;
+      const config = deps.getConfig();
+      const partner = config.partners.get(partnerId);
+      const started = Date.now();
+      const result: SweepResult = {
+        partnerId,
+        listed: 0,
+        eligible: 0,
+        enqueued: 0,
+        settled: { delivered: 0, quarantined: 0, skipped: 0 },
+        skipped: {},
+        pending: [],
+        durationMs: 0,
+      };
+      const log = deps.logger.child({ partnerId, jobId: job.id, reason: parsed.data.reason });
+      if (!partner || !partner.enabled) {
+        log.warn({ configured: Boolean(partner) }, 'sweep skipped: partner not configured or disabled');
+        return result;
+      }
 
-    const now = deps.now();
-    for await (const page of deps.source.listPages(
-      partner.source.bucket,
-      partner.source.prefix,
-      config.service.sweep.pageSize,
-    )) {
-      result.listed += page.length;
-      const selection = selectObjects<SourceObject>(page, partner.source, now);
-      for (const s of selection.skipped) result.skipped[s.reason] = (result.skipped[s.reason] ?? 0) + 1;
-      result.eligible += selection.eligible.length;
-      if (selection.eligible.length === 0) continue;
+      const now = deps.now();
+      for await (const page of deps.source.listPages(
+        partner.source.bucket,
+        partner.source.prefix,
+        config.service.sweep.pageSize,
+      )) {
+        result.listed += page.length;
+        const selection = selectObjects<SourceObject>(page, partner.source, now);
+        for (const s of selection.skipped) result.skipped[s.reason] = (result.skipped[s.reason] ?? 0) + 1;
+        result.eligible += selection.eligible.length;
+        if (selection.eligible.length === 0) continue;
 
-      const candidates = selection.eligible.map((o) => ({
-        object: o,
-        deliveryId: computeDeliveryId({ partnerId, bucket: o.bucket, key: o.key, etag: o.etag }),
-      }));
-      const statuses = await deps.ledger.getStatuses(candidates.map((c) => c.deliveryId));
-      const jobs: DeliverJobData[] = [];
-      for (const c of candidates) {
-        const status = statuses.get(c.deliveryId);
-        if (status === 'delivered' || status === 'quarantined' || status === 'skipped') {
-          result.settled[status] += 1;
-          continue;
+        const candidates = selection.eligible.map((o) => ({
+          object: o,
+          deliveryId: computeDeliveryId({ partnerId, bucket: o.bucket, key: o.key, etag: o.etag }),
+        }));
+        const statuses = await deps.ledger.getStatuses(candidates.map((c) => c.deliveryId));
+        const jobs: DeliverJobData[] = [];
+        for (const c of candidates) {
+          const status = statuses.get(c.deliveryId);
+          if (status === 'delivered' || status === 'quarantined' || status === 'skipped') {
+            result.settled[status] += 1;
+            continue;
+          }
+          jobs.push({
+            v: 1,
+            deliveryId: c.deliveryId,
+            partnerId,
+            bucket: c.object.bucket,
+            key: c.object.key,
+            etag: c.object.etag,
+            size: c.object.size,
+          });
         }
-        jobs.push({
-          v: 1,
-          deliveryId: c.deliveryId,
-          partnerId,
-          bucket: c.object.bucket,
-          key: c.object.key,
-          etag: c.object.etag,
-          size: c.object.size,
-        });
+        if (jobs.length > 0) {
+          await deps.enqueueDeliveries(partner, jobs);
+          result.enqueued += jobs.length;
+          for (const j of jobs) result.pending.push(j.deliveryId);
+        }
       }
-      if (jobs.length > 0) {
-        await deps.enqueueDeliveries(partner, jobs);
-        result.enqueued += jobs.length;
-        for (const j of jobs) result.pending.push(j.deliveryId);
-      }
-    }
-    result.durationMs = Date.now() - started;
-    log.info(
-      {
-        listed: result.listed,
-        eligible: result.eligible,
-        enqueued: result.enqueued,
-        settled: result.settled,
-        skipped: result.skipped,
-        durationMs: result.durationMs,
-      },
-      `sweep found ${result.enqueued} objects to deliver`,
-    );
-    return result;
-  };
+      result.durationMs = Date.now() - started;
+      log.info(
+        {
+          listed: result.listed,
+          eligible: result.eligible,
+          enqueued: result.enqueued,
+          settled: result.settled,
+          skipped: result.skipped,
+          durationMs: result.durationMs,
+        },
+        `sweep found ${result.enqueued} objects to deliver`,
+      );
+      return result;
+    },
+  );
 }

@@ -147,7 +147,16 @@ async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv,
   const running = await startFerry({ config, role, env, logger, insecureAdmin });
   logger.info({ role, partners: [...config.partners.keys()], version: FERRY_VERSION }, 'ferry started');
   const signal = await stopped;
-  logger.info({ signal }, 'shutting down: finishing in-flight deliveries');
+  logger.info({ signal }, 'shutting down: finishing in-flight deliveries (signal again to stop at once)');
+  const force = (again: NodeJS.Signals) => {
+    logger.warn(
+      { signal: again },
+      'stopping at once: in-flight deliveries will be retried by another worker',
+    );
+    process.exit(1);
+  };
+  process.once('SIGTERM', force);
+  process.once('SIGINT', force);
   await running.close();
   logger.info('ferry stopped');
   return 0;

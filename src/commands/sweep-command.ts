@@ -105,7 +105,11 @@ async function waitForSweep(
   for (;;) {
     const job = await queue.getJob(jobId);
     const state = job ? await job.getState() : 'unknown';
-    if (job && state === 'completed') return job.returnvalue as SweepResult;
+    if (state === 'completed') {
+      // The job object may predate its completion: read the result afresh.
+      const result = (await queue.getJob(jobId))?.returnvalue as SweepResult | null | undefined;
+      if (result) return result;
+    }
     if (state === 'failed') return 'failed';
     if (Date.now() >= deadline) return 'timeout';
     await new Promise((resolve) => setTimeout(resolve, pollMs));

@@ -1,0 +1,17 @@
+// `npm run bench -- <name> [options]`: each bench starts its own services, runs Ferry and a baseline in
+// the same run, and prints one line per figure plus the ratio. Speed is measured here, never asserted in tests.
+
+import { runSweepBatchBench } from './sweep-batch.js';
+
+const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
+  'sweep-batch': runSweepBatchBench,
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const bench = name ? BENCHES[name] : undefined;
+if (!bench) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [options]\n`);
+  process.exit(2);
+}
+await bench(rest);
+process.exit(0);
