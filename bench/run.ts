@@ -1,5 +1,6 @@
 // `npm run bench -- <name> [options]`: each bench starts its own services, runs Ferry and a baseline in
 // the same run, and prints one line per figure plus the ratio. Speed is measured here, never asserted in tests.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // pinned SDK: see bin/ferry.js
 
 import { runSweepBatchBench } from './sweep-batch.js';
 

@@ -50,6 +50,7 @@ export async function runSweepBatchBench(args: string[]): Promise<void> {
       seeded.push(...(await putObjects(s3, fixture.bucket, batch)));
     }
     for (const o of seeded) await writeFile(join(local, o.key.split('/')[1]!), o.body);
+    seeded.length = 0; // let the bodies go before measuring Ferry's memory
     s3.destroy();
 
     // Baseline: OpenSSH sftp, one connection, the same bytes from local disk to the same sshd.
@@ -91,6 +92,8 @@ export async function runSweepBatchBench(args: string[]): Promise<void> {
       watch: false,
     });
     const t1 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const s3cpu0 = await cpuSecondsOf(services.s3.pid);
     const lines: string[] = [];
     const code = await runSweepCommand({
       config,
@@ -102,6 +105,8 @@ export async function runSweepBatchBench(args: string[]): Promise<void> {
       pollMs: 50,
     });
     const ferryS = (performance.now() - t1) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const s3cpu = (await cpuSecondsOf(services.s3.pid)) - s3cpu0;
     await ferry.close();
     const delivered = (await readdir(fixture.partnerDirs.bench!)).filter((n) => !n.startsWith('.')).length;
     const mb = (files * size) / 1e6;
@@ -113,9 +118,19 @@ export async function runSweepBatchBench(args: string[]): Promise<void> {
       `${label}: openssh-sftp put (local disk, 1 connection) ${baselineS.toFixed(2)} s (${(files / baselineS).toFixed(0)} files/s), copied ${baselineCount}/${files}`,
     );
     console.log(`${label}: ratio ferry/openssh time ${(ferryS / baselineS).toFixed(2)}`);
+    console.log(
+      `${label}: cpu during the ferry run: ferry ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, s3rver ${s3cpu.toFixed(2)} s, peak RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
+    );
     console.log(`${label}: summary: ${lines[lines.length - 1] ?? ''}`);
     await rm(local, { recursive: true, force: true });
   } finally {
     await services.stop();
   }
+}
+
+/** utime + stime of a process from /proc, in seconds. */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }

@@ -72,8 +72,8 @@ export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
 
     const outcomes = new Map<string, Observed>(sweep.pending.map((id) => [id, 'pending']));
     let lastLine = '';
-    for (;;) {
-      await refresh(outcomes, queues.deliver, ledger);
+    for (let poll = 0; ; poll += 1) {
+      await refresh(outcomes, queues.deliver, ledger, poll % 8 === 0);
       const done = [...outcomes.values()].filter((v) => v !== 'pending').length;
       const line = `deliveries: ${done}/${outcomes.size} settled`;
       if (line !== lastLine) {
@@ -116,20 +116,29 @@ async function waitForSweep(
   }
 }
 
-/** Settles what can be settled: the job's own result first, the ledger when the job is gone. */
-async function refresh(outcomes: Map<string, Observed>, queue: Queue, ledger: Ledger): Promise<void> {
+/**
+ * Settles what can be settled. The ledger (one pipelined read per 500 ids) says which deliveries reached
+ * a terminal status; only those jobs are read, for their exact outcome. Every `fullEvery`-th poll reads
+ * every open job too, for failures that never reach the ledger (e.g. a payload rejected before it).
+ */
+async function refresh(
+  outcomes: Map<string, Observed>,
+  queue: Queue,
+  ledger: Ledger,
+  full: boolean,
+): Promise<void> {
   const open = [...outcomes].filter(([, v]) => v === 'pending').map(([id]) => id);
-  for (let i = 0; i < open.length; i += 200) {
-    const batch = open.slice(i, i + 200);
-    const statuses = await ledger.getStatuses(batch);
+  const statuses = await ledger.getStatuses(open);
+  const toRead = full ? open : open.filter((id) => (statuses.get(id) ?? 'publishing') !== 'publishing');
+  for (let i = 0; i < toRead.length; i += 100) {
     await Promise.all(
-      batch.map(async (id) => {
+      toRead.slice(i, i + 100).map(async (id) => {
         const job: Job | undefined = await queue.getJob(id);
         const state = job ? await job.getState() : 'missing';
         const status = statuses.get(id);
-        if (state === 'completed' && job) {
+        if (state === 'completed') {
           // The job object may predate its completion: read the result afresh.
-          const result = (job.returnvalue ?? (await queue.getJob(id))?.returnvalue) as DeliverResult | null;
+          const result = (await queue.getJob(id))?.returnvalue as DeliverResult | null | undefined;
           if (result) outcomes.set(id, result.outcome);
         } else if (state === 'failed') {
           outcomes.set(id, status === 'quarantined' ? 'quarantined' : 'failed');

@@ -17,4 +17,16 @@ describe('ferry demo', () => {
       .map(Number);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
   });
+
+  it('runs until Ctrl-C, then stops everything it started and exits 0', async () => {
+    const demo = spawnFerry(['demo', '--files', '2', '--size', '1000']);
+    await demo.waitForLine(/\(4\/4\)/, 60_000);
+    demo.kill('SIGINT');
+    expect(await demo.exited).toBe(0);
+    const pids = /redis-server pid (\d+), sshd pid (\d+), s3rver pid (\d+)/
+      .exec(demo.output())!
+      .slice(1)
+      .map(Number);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
+  });
 });
