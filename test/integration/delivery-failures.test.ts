@@ -7,7 +7,6 @@ import { appendFile, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSweepCommand } from '../../src/commands/sweep-command.js';
 import { startFerry, type RunningFerry } from '../../src/main.js';
 import {
   writeFerryConfig,
@@ -18,9 +17,11 @@ import {
 import { getFreePort } from '../support/free-port.js';
 import {
   captureLogger,
+  dumpRedisAsText,
   loadConfigOrThrow,
   putObjects,
   readPartnerDir,
+  sweepAndWait,
   waitFor,
 } from '../support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../support/services.js';
@@ -42,19 +43,7 @@ let closedPort: number;
 let partners: Record<string, PartnerFixture>;
 const logs = captureLogger();
 
-async function sweep(partnerId: string) {
-  const out: string[] = [];
-  const code = await runSweepCommand({
-    config: ferry.getConfig(),
-    partnerId,
-    wait: true,
-    timeoutSeconds: 60,
-    out: (l) => out.push(l),
-    err: () => undefined,
-    pollMs: 50,
-  });
-  return { code, summary: out[out.length - 1] ?? '' };
-}
+const sweep = (partnerId: string) => sweepAndWait(ferry.getConfig(), partnerId);
 
 async function onlyJobOf(partnerId: string): Promise<Job> {
   const jobs = await deliverQueue.getJobs(['failed', 'completed', 'delayed', 'waiting', 'active']);
@@ -265,15 +254,7 @@ describe('delivery failures', () => {
     expect((await sweep('wrongpass')).code).toBe(1);
     expect((await onlyJobOf('wrongpass')).failedReason).toMatch(/ERR_SFTP_AUTH/);
 
-    const dump: string[] = [];
-    for (const key of await redis.keys('*')) {
-      const type = await redis.type(key);
-      if (type === 'hash') dump.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'string') dump.push((await redis.get(key)) ?? '');
-      else if (type === 'list') dump.push(JSON.stringify(await redis.lrange(key, '0', '-1')));
-      else if (type === 'zset') dump.push(JSON.stringify(await redis.zrange(key, '0', '-1')));
-    }
-    const everything = logs.text() + dump.join('\n');
+    const everything = logs.text() + (await dumpRedisAsText(redis));
     expect(everything).not.toContain(CANARY);
     expect(everything).not.toContain(WRONG_CANARY);
     expect(everything).not.toContain('PRIVATE KEY');

@@ -5,15 +5,16 @@ import { Redis } from 'ioredis';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSweepCommand } from '../../src/commands/sweep-command.js';
 import { computeDeliveryId } from '../../src/core/delivery-id.js';
 import { startFerry, type RunningFerry } from '../../src/main.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
 import {
   captureLogger,
+  dumpRedisAsText,
   loadConfigOrThrow,
   putObjects,
   readPartnerDir,
+  sweepAndWait,
   waitFor,
   waitForJobState,
 } from '../support/pipeline.js';
@@ -28,19 +29,7 @@ let ferry: RunningFerry;
 let redis: Redis;
 const logs = captureLogger();
 
-async function sweep(partnerId: string) {
-  const out: string[] = [];
-  const code = await runSweepCommand({
-    config: ferry.getConfig(),
-    partnerId,
-    wait: true,
-    timeoutSeconds: 60,
-    out: (l) => out.push(l),
-    err: () => undefined,
-    pollMs: 50,
-  });
-  return { code, summary: out[out.length - 1] ?? '' };
-}
+const sweep = (partnerId: string) => sweepAndWait(ferry.getConfig(), partnerId);
 
 beforeAll(async () => {
   services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
@@ -279,15 +268,7 @@ describe('the delivery pipeline', () => {
   });
 
   it('keeps secrets out of logs and Redis', async () => {
-    const dump: string[] = [];
-    for (const key of await redis.keys('*')) {
-      const type = await redis.type(key);
-      if (type === 'hash') dump.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'string') dump.push((await redis.get(key)) ?? '');
-      else if (type === 'list') dump.push(JSON.stringify(await redis.lrange(key, '0', '-1')));
-      else if (type === 'zset') dump.push(JSON.stringify(await redis.zrange(key, '0', '-1')));
-    }
-    const everything = logs.text() + dump.join('\n');
+    const everything = logs.text() + (await dumpRedisAsText(redis));
     expect(everything).not.toContain(ADMIN_PASSWORD);
     expect(everything).not.toContain('PRIVATE KEY');
     await writeFile(join(services.sshd.dir, 'logs-for-debugging.ndjson'), logs.text());

@@ -5,10 +5,9 @@ import { Redis } from 'ioredis';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runSweepCommand } from '../../src/commands/sweep-command.js';
 import { writeFerryConfig, writePartnerFile, type FerryFixture } from '../support/ferry-fixture.js';
 import { spawnFerry, type FerryProcess } from '../support/ferry-process.js';
-import { loadConfigOrThrow, putObjects, readPartnerDir, waitFor } from '../support/pipeline.js';
+import { loadConfigOrThrow, putObjects, readPartnerDir, sweepAndWait, waitFor } from '../support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -26,19 +25,8 @@ function start(args: string[], extraEnv: NodeJS.ProcessEnv = {}): FerryProcess {
   return p;
 }
 
-async function sweepAndWait(partnerId: string) {
-  const out: string[] = [];
-  const code = await runSweepCommand({
-    config: await loadConfigOrThrow(fixture.dir, env),
-    partnerId,
-    wait: true,
-    timeoutSeconds: 90,
-    out: (l) => out.push(l),
-    err: () => undefined,
-    pollMs: 100,
-  });
-  return { code, summary: out[out.length - 1] ?? '' };
-}
+const sweepAndWaitFor = async (partnerId: string) =>
+  sweepAndWait(await loadConfigOrThrow(fixture.dir, env), partnerId, 90);
 
 /** Resolves once `path` exists with at least `bytes` bytes (polling: the writer is another process). */
 function fileReaches(path: string, bytes: number) {
@@ -99,7 +87,7 @@ describe('worker processes', () => {
     const a = start(['--role', 'worker']);
     const b = start(['--role', 'worker']);
     await Promise.all([a.waitForLine(/ferry started/), b.waitForLine(/ferry started/)]);
-    const { code, summary } = await sweepAndWait('capped');
+    const { code, summary } = await sweepAndWaitFor('capped');
     expect(summary).toMatch(/^delivered 20, /);
     expect(code).toBe(0);
     expect(proxy.maxOpen).toBe(1);
@@ -118,7 +106,7 @@ describe('worker processes', () => {
     ]);
     const victim = start(['--role', 'worker']);
     await victim.waitForLine(/ferry started/);
-    const sweeping = sweepAndWait('big');
+    const sweeping = sweepAndWaitFor('big');
     const temp = await waitFor(
       async () => {
         const { temps } = await readPartnerDir(fixture.partnerDirs.big!).catch(() => ({
@@ -152,7 +140,7 @@ describe('worker processes', () => {
     ]);
     const worker = start(['--role', 'worker']);
     await worker.waitForLine(/ferry started/);
-    const sweeping = sweepAndWait('big');
+    const sweeping = sweepAndWaitFor('big');
     const temp = await waitFor(
       async () => {
         const { temps } = await readPartnerDir(fixture.partnerDirs.big!);

@@ -122,3 +122,38 @@ export async function waitForJobState(
     return job && predicate(job) ? job : undefined;
   }, `job ${jobId} to be ${state}`);
 }
+
+/** `ferry sweep <partner> --wait` in-process: the exit code and the summary line. */
+export async function sweepAndWait(
+  config: FerryConfig,
+  partnerId: string,
+  timeoutSeconds = 60,
+): Promise<{ code: number; summary: string }> {
+  const { runSweepCommand } = await import('../../src/commands/sweep-command.js');
+  const out: string[] = [];
+  const code = await runSweepCommand({
+    config,
+    partnerId,
+    wait: true,
+    timeoutSeconds,
+    out: (l) => out.push(l),
+    err: () => undefined,
+    pollMs: 50,
+  });
+  return { code, summary: out[out.length - 1] ?? '' };
+}
+
+/** Every value Ferry keeps in Redis, as text: for "no secret in Redis" checks. */
+export async function dumpRedisAsText(redis: import('ioredis').Redis): Promise<string> {
+  const dump: string[] = [];
+  for (const key of await redis.keys('*')) {
+    const type = await redis.type(key);
+    if (type === 'hash') dump.push(JSON.stringify(await redis.hgetall(key)));
+    else if (type === 'string') dump.push((await redis.get(key)) ?? '');
+    else if (type === 'list') dump.push(JSON.stringify(await redis.lrange(key, '0', '-1')));
+    else if (type === 'zset') dump.push(JSON.stringify(await redis.zrange(key, '0', '-1')));
+    else if (type === 'set') dump.push(JSON.stringify(await redis.smembers(key)));
+    else if (type === 'stream') dump.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+  }
+  return dump.join('\n');
+}
