@@ -1,5 +1,6 @@
 // Named crash points for fault tests (ARCHITECTURE "Faults"). Inert unless FERRY_FAILPOINTS is set,
-// e.g. FERRY_FAILPOINTS="after_rename=kill,after_verify=throw,after_temp_upload=sleep:2000".
+// e.g. FERRY_FAILPOINTS="after_rename=kill,after_verify=throw,after_temp_upload=sleep:2000,after_intent=busy:5000"
+// (busy blocks the event loop, as a CPU-bound bug would, so BullMQ cannot renew the job's lock).
 
 export const FAILPOINTS = [
   'after_temp_upload',
@@ -12,7 +13,8 @@ export const FAILPOINTS = [
 ] as const;
 export type FailpointName = (typeof FAILPOINTS)[number];
 
-type Action = { kind: 'kill' } | { kind: 'throw' } | { kind: 'sleep'; ms: number };
+type Action =
+  { kind: 'kill' } | { kind: 'throw' } | { kind: 'sleep'; ms: number } | { kind: 'busy'; ms: number };
 
 function parse(spec: string | undefined): Map<string, Action> {
   const out = new Map<string, Action>();
@@ -24,12 +26,18 @@ function parse(spec: string | undefined): Map<string, Action> {
     if (!name) continue;
     if (action === 'kill') out.set(name, { kind: 'kill' });
     else if (action.startsWith('sleep:')) out.set(name, { kind: 'sleep', ms: Number(action.slice(6)) || 0 });
+    else if (action.startsWith('busy:')) out.set(name, { kind: 'busy', ms: Number(action.slice(5)) || 0 });
     else out.set(name, { kind: 'throw' });
   }
   return out;
 }
 
-const active = parse(process.env.FERRY_FAILPOINTS);
+let active = parse(process.env.FERRY_FAILPOINTS);
+
+/** Replaces the active failpoints (in-process tests; workers in their own process use FERRY_FAILPOINTS). */
+export function configureFailpoints(spec: string | undefined): void {
+  active = parse(spec);
+}
 
 /** Runs the configured action for `name`, if any. A no-op in production. */
 export async function hitFailpoint(name: FailpointName): Promise<void> {
@@ -37,5 +45,11 @@ export async function hitFailpoint(name: FailpointName): Promise<void> {
   if (!action) return;
   if (action.kind === 'kill') process.kill(process.pid, 'SIGKILL');
   if (action.kind === 'sleep') await new Promise((resolve) => setTimeout(resolve, action.ms));
+  if (action.kind === 'busy') {
+    const until = Date.now() + action.ms;
+    while (Date.now() < until) {
+      // spin: the point is to starve the event loop
+    }
+  }
   if (action.kind === 'throw') throw new Error(`failpoint ${name}`);
 }

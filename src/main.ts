@@ -1,4 +1,5 @@
 // Composition root: the only place that builds real adapters and hands them to the processors.
+import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import { isIP } from 'node:net';
@@ -39,6 +40,8 @@ export interface StartOptions {
   insecureAdmin?: boolean;
   /** Watch config/partners for changes (default true). */
   watch?: boolean;
+  /** Test seams: replace a real client (e.g. an S3 client with fault-injecting middleware). */
+  overrides?: { s3Client?: S3Client };
 }
 
 export interface RunningFerry {
@@ -89,7 +92,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const ledger = createRedisLedger(redis, keys);
   // A crashed process's connection slots come back after this lease.
   const semaphore = createRedisSemaphore(redis, keys, { leaseMs: svc.worker.slotLeaseSeconds * 1000 });
-  const source = createS3Source(createS3Client(svc.s3));
+  const source = createS3Source(options.overrides?.s3Client ?? createS3Client(svc.s3));
   const receipts = createReceiptStore(source, svc.receipts);
 
   const closers: (() => Promise<void>)[] = [];
