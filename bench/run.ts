@@ -2,10 +2,12 @@
 // the same run, and prints one line per figure plus the ratio. Speed is measured here, never asserted in tests.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // pinned SDK: see bin/ferry.js
 
+import { runSoak } from './soak.js';
 import { runSweepBatchBench } from './sweep-batch.js';
 
-const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
+const BENCHES: Record<string, (args: string[]) => Promise<number | void>> = {
   'sweep-batch': runSweepBatchBench,
+  soak: runSoak,
 };
 
 const [name, ...rest] = process.argv.slice(2);
@@ -14,5 +16,4 @@ if (!bench) {
   process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [options]\n`);
   process.exit(2);
 }
-await bench(rest);
-process.exit(0);
+process.exit((await bench(rest)) ?? 0);
