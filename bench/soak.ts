@@ -38,9 +38,13 @@ export async function runSoak(args: string[]): Promise<number> {
   const quietMs = Number(values['quiet-seconds']) * 1000;
   const faultEveryMs = Number(values['fault-every']) * 1000;
   const started = Date.now();
-  const log = (line: string) => process.stdout.write(`[soak ${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s] ${line}\n`);
+  const log = (line: string) =>
+    process.stdout.write(`[soak ${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s] ${line}\n`);
 
-  const services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'], redis: { persistence: 'aof' } });
+  const services = await startServices({
+    buckets: ['warehouse-exports', 'ferry-audit'],
+    redis: { persistence: 'aof' },
+  });
   const sftpProxy = await startTcpProxy(services.sshd.port);
   const s3Proxy = await startTcpProxy(services.s3.port);
   const workers: FerryProcess[] = [];
@@ -63,7 +67,10 @@ export async function runSoak(args: string[]): Promise<number> {
     });
     // S3 through its own fault proxy.
     const ferryYaml = join(fixture.dir, 'ferry.yaml');
-    await writeFile(ferryYaml, (await readFile(ferryYaml, 'utf8')).replace(services.s3.endpoint, `http://127.0.0.1:${s3Proxy.port}`));
+    await writeFile(
+      ferryYaml,
+      (await readFile(ferryYaml, 'utf8')).replace(services.s3.endpoint, `http://127.0.0.1:${s3Proxy.port}`),
+    );
     for (const id of PARTNERS) observers.set(id, await observePartnerDir(fixture.partnerDirs[id]!));
 
     const runDir = join(fixture.dir, '..');
@@ -112,7 +119,15 @@ export async function runSoak(args: string[]): Promise<number> {
     };
 
     const injectFaults = async () => {
-      const kinds = ['worker-kill', 'redis-kill', 'sftp-reset', 'sftp-blackhole', 's3-reset', 's3-throttle', 'sftp-throttle'] as const;
+      const kinds = [
+        'worker-kill',
+        'redis-kill',
+        'sftp-reset',
+        'sftp-blackhole',
+        's3-reset',
+        's3-throttle',
+        'sftp-throttle',
+      ] as const;
       while (Date.now() < produceUntil) {
         await new Promise((r) => setTimeout(r, faultEveryMs));
         if (Date.now() >= produceUntil) break;
@@ -143,7 +158,11 @@ export async function runSoak(args: string[]): Promise<number> {
             await transient(sftpProxy, { kind: 'blackhole', afterBytes: randomInt(1_000, 2_000_000) });
             break;
           case 's3-reset':
-            await transient(s3Proxy, { kind: 'reset', afterBytes: randomInt(1_000, 2_000_000), direction: 'down' });
+            await transient(s3Proxy, {
+              kind: 'reset',
+              afterBytes: randomInt(1_000, 2_000_000),
+              direction: 'down',
+            });
             break;
           case 's3-throttle':
             await transient(s3Proxy, { kind: 'throttle', bytesPerSecond: 2_000_000 });
@@ -156,7 +175,9 @@ export async function runSoak(args: string[]): Promise<number> {
     };
 
     await Promise.all([produce(), injectFaults()]);
-    log(`quiet period: ${putAt.size} objects put (${(bytesPut / 1e6).toFixed(0)} MB), ${faults.length} faults; waiting for convergence`);
+    log(
+      `quiet period: ${putAt.size} objects put (${(bytesPut / 1e6).toFixed(0)} MB), ${faults.length} faults; waiting for convergence`,
+    );
 
     const deliveredAll = async () => {
       let count = 0;
@@ -166,7 +187,13 @@ export async function runSoak(args: string[]): Promise<number> {
     const deadline = Math.max(started + totalMs, Date.now() + 30_000) - Date.now();
     await waitFor(deliveredAll, 'every object to be delivered', deadline, 1000).catch(() => undefined);
 
-    const figures: UniversalFigures = { lost: 0, duplicates: 0, partialVisible: 0, orphanTemps: 0, problems: [] };
+    const figures: UniversalFigures = {
+      lost: 0,
+      duplicates: 0,
+      partialVisible: 0,
+      orphanTemps: 0,
+      problems: [],
+    };
     const latencies: number[] = [];
     for (const id of PARTNERS) {
       const events = observers.get(id)!.events();
@@ -192,19 +219,36 @@ export async function runSoak(args: string[]): Promise<number> {
     }
     s3.destroy();
     latencies.sort((a, b) => a - b);
-    const p = (q: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]! : NaN);
+    const p = (q: number) =>
+      latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]! : NaN;
     const logText = await readFile(logFile, 'utf8').catch(() => '');
     const unhandled = (logText.match(/unhandled rejection|uncaughtException/g) ?? []).length;
     const secretLeak = logText.includes(env.FERRY_ADMIN_PASSWORD) ? 1 : 0;
-    const faultCounts = faults.reduce<Record<string, number>>((acc, k) => ({ ...acc, [k]: (acc[k] ?? 0) + 1 }), {});
+    const faultCounts = faults.reduce<Record<string, number>>(
+      (acc, k) => ({ ...acc, [k]: (acc[k] ?? 0) + 1 }),
+      {},
+    );
     const delivered = latencies.length;
 
     console.log('');
-    console.log(`soak ${values.minutes} min: ${putAt.size} objects (${(bytesPut / 1e6).toFixed(0)} MB) to 3 partners, ${faults.length} faults ${JSON.stringify(faultCounts)}`);
-    console.log(`soak: delivered ${delivered}, duplicates ${figures.duplicates}, partial ${figures.partialVisible}, lost ${figures.lost}, orphans ${figures.orphanTemps}, unhandled ${unhandled}, secrets in logs ${secretLeak}`);
-    console.log(`soak: delivery latency (put → published) p50 ${(p(0.5) / 1000).toFixed(1)} s, p99 ${(p(0.99) / 1000).toFixed(1)} s, max ${(p(1) / 1000).toFixed(1)} s`);
+    console.log(
+      `soak ${values.minutes} min: ${putAt.size} objects (${(bytesPut / 1e6).toFixed(0)} MB) to 3 partners, ${faults.length} faults ${JSON.stringify(faultCounts)}`,
+    );
+    console.log(
+      `soak: delivered ${delivered}, duplicates ${figures.duplicates}, partial ${figures.partialVisible}, lost ${figures.lost}, orphans ${figures.orphanTemps}, unhandled ${unhandled}, secrets in logs ${secretLeak}`,
+    );
+    console.log(
+      `soak: delivery latency (put → published) p50 ${(p(0.5) / 1000).toFixed(1)} s, p99 ${(p(0.99) / 1000).toFixed(1)} s, max ${(p(1) / 1000).toFixed(1)} s`,
+    );
     for (const problem of figures.problems.slice(0, 20)) console.log(`soak: problem: ${problem}`);
-    const ok = figures.lost + figures.duplicates + figures.partialVisible + figures.orphanTemps + unhandled + secretLeak === 0;
+    const ok =
+      figures.lost +
+        figures.duplicates +
+        figures.partialVisible +
+        figures.orphanTemps +
+        unhandled +
+        secretLeak ===
+      0;
     console.log(`soak: ${ok ? 'PASS' : 'FAIL'}`);
     return ok ? 0 : 1;
   } finally {

@@ -10,7 +10,7 @@ import { computeDeliveryId, tempNameFor } from '../src/core/delivery-id.js';
 import { deriveRemoteName } from '../src/core/remote-name.js';
 import { FerryError, PermanentError, toJobError } from '../src/errors.js';
 import { hitFailpoint } from '../src/failpoints.js';
-import type { DeliveryRecord } from '../src/ledger/delivery-record.js';
+import { isSettled, type DeliveryRecord } from '../src/ledger/delivery-record.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
 import { safeText, type Logger } from '../src/observability/logger.js';
 import { DeliverJobData, type DeliverResult } from '../src/queues/payloads.js';
@@ -75,7 +75,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           bytes: 0,
         };
       }
-      if (known?.status === 'quarantined' || known?.status === 'skipped') {
+      if ((known?.status === 'quarantined' || known?.status === 'skipped') && isSettled(known)) {
         log.info({ outcome: known.status, reason: known.reason }, 'delivery already settled');
         return { outcome: known.status, deliveryId: id.deliveryId, bytes: 0, reason: known.reason };
       }
@@ -120,7 +120,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
 
       try {
         const outcome = await deps.withSession(partner, (session) =>
-          transfer({ deps, session, partner, id, known, remotePath, tempPath, log: plog }),
+          transfer({ deps, session, partner, id, known, remotePath, tempPath, log: plog, job }),
         );
         if (outcome.kind === 'skipped') {
           await deps.ledger.record({ ...id, status: 'skipped', reason: outcome.reason });
@@ -182,6 +182,11 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         };
       } catch (err) {
         const classified = classifyError(err, 'sftp');
+        if (classified.code === 'ERR_JOB_LOCK_LOST') {
+          // Not a failed delivery: the run that owns the job now finishes it. Record and alert nothing.
+          plog.warn({ errCode: classified.code }, classified.message);
+          throw toJobError(classified);
+        }
         if (classified.intent === 'skip') {
           await deps.ledger.record({ ...id, status: 'skipped', reason: classified.code });
           plog.warn(
@@ -249,6 +254,7 @@ interface TransferContext {
   remotePath: string;
   tempPath: string;
   log: Logger;
+  job: Job;
 }
 
 /** Everything that happens on the SFTP connection: look, upload, verify, publish. */
@@ -313,11 +319,15 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
         remotePath,
       });
       await hitFailpoint('after_intent');
+      await assertJobLockHeld(ctx);
       await publish(session, partner, tempPath, remotePath, finalStat !== undefined);
       await hitFailpoint('after_rename');
+    } else {
+      await assertJobLockHeld(ctx);
     }
   } catch (err) {
-    if (rename) await removeQuietly(session, tempPath, log);
+    // After a lost lock the temp file belongs to the run that took the job over: leave it alone.
+    if (rename && !isLockLost(err)) await removeQuietly(session, tempPath, log);
     throw err;
   }
   return { kind: 'uploaded', size: expected, sha256: uploaded.sha256, uploaded: uploaded.bytes };
@@ -343,6 +353,27 @@ async function uploadWithWatchdog(
     }, stallMs);
   };
   arm();
+  // A run that lost its job lock stops writing at once: the run that takes the job over rewrites the
+  // same temp file, and ending before it starts keeps BullMQ's lock renewal (kept per job id) on it.
+  const token = ctx.job.token;
+  const lockMs = deps.getConfig().service.worker.lockDurationSeconds * 1000;
+  const lockCheck =
+    token === undefined
+      ? undefined
+      : setInterval(() => {
+          ctx.job.extendLock(token, lockMs).then(
+            (held) => {
+              if (held !== 1) controller.abort(lockLostError());
+            },
+            () => undefined, // Redis away: BullMQ's own renewal reports it; the next check decides
+          );
+        }, lockMs / 2);
+  // The upload passes a source error through unchanged (and destroys the source without one on its own
+  // failures): an error the S3 body emitted is an S3 fault, not one of the SFTP link it was piped into.
+  let bodyError: unknown;
+  stream.once('error', (err) => {
+    bodyError = err;
+  });
   try {
     const result = await session.upload(tempPath, stream, {
       mode: partner.target.fileMode,
@@ -353,14 +384,39 @@ async function uploadWithWatchdog(
     return result;
   } catch (err) {
     stream.destroy();
-    await removeQuietly(session, tempPath, log);
-    if (controller.signal.aborted && controller.signal.reason instanceof FerryError) {
-      throw controller.signal.reason;
-    }
+    const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
+    if (!isLockLost(reason)) await removeQuietly(session, tempPath, log);
+    if (reason instanceof FerryError) throw reason;
+    if (bodyError !== undefined && err === bodyError) throw classifyError(err, 's3');
     throw err;
   } finally {
     clearTimeout(timer);
+    clearInterval(lockCheck);
   }
+}
+
+function lockLostError(): FerryError {
+  return new FerryError(
+    'ERR_JOB_LOCK_LOST',
+    'lost the job lock (another run owns this delivery now); stopped before publishing',
+  );
+}
+
+function isLockLost(err: unknown): boolean {
+  return err instanceof FerryError && err.code === 'ERR_JOB_LOCK_LOST';
+}
+
+/**
+ * Publishing is only safe while this run still holds the job's lock. Once it expired (a blocked event
+ * loop, Redis away for longer than the lock), BullMQ hands the job to another run, which truncates and
+ * rewrites the same temp file: a size check cannot tell, so publishing it could expose a file with a
+ * hole in it. Extending the lock proves ownership for another lock period, long enough to rename.
+ */
+async function assertJobLockHeld(ctx: TransferContext): Promise<void> {
+  const { job, deps } = ctx;
+  if (job.token === undefined) return; // not run by a Worker (no lock to hold)
+  const lockMs = deps.getConfig().service.worker.lockDurationSeconds * 1000;
+  if ((await job.extendLock(job.token, lockMs)) !== 1) throw lockLostError();
 }
 
 /** Moves the verified temp file to its final name per `onExisting`; never removes the partner's file first unless the new one is verified. */
@@ -375,9 +431,18 @@ async function publish(
     if (partner.target.onExisting === 'overwrite' && session.supportsPosixRename) {
       await session.posixRename(from, to);
     } else if (partner.target.onExisting === 'overwrite' && finalExists) {
-      // No atomic replace on this server: the new file is verified, so replacing is safe, if not atomic.
-      await session.remove(to);
-      await session.rename(from, to);
+      // No atomic replace on this server. The partner's file is moved aside, not deleted, so a server
+      // that refuses renames loses nothing; the final name is missing only between the two renames.
+      const aside = `${from.replace(/\.part$/, '')}.old`;
+      await session.remove(aside).catch(() => undefined); // left by a crash between the renames
+      await session.rename(to, aside);
+      try {
+        await session.rename(from, to);
+      } catch (err) {
+        await session.rename(aside, to).catch(() => undefined);
+        throw err;
+      }
+      await session.remove(aside).catch(() => undefined);
     } else {
       await session.rename(from, to);
     }

@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { classifyError, type ErrorSource } from '../src/core/classify-error.js';
-import { toJobError } from '../src/errors.js';
+import { FerryError, toJobError } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 
 /**
@@ -17,10 +17,11 @@ export function withClassifiedErrors<R>(
     try {
       return await processor(job);
     } catch (err) {
-      // Already classified and logged by the processor itself.
+      // Already classified and logged by the processor itself (what toJobError returns). A FerryError
+      // instance was not: it still has to be logged, and a permanent one turned into UnrecoverableError.
       if (
         err instanceof UnrecoverableError ||
-        (err instanceof Error && err.name === 'FerryError' && 'code' in err)
+        (err instanceof Error && !(err instanceof FerryError) && err.name === 'FerryError' && 'code' in err)
       ) {
         throw err;
       }

@@ -5,6 +5,7 @@ import type { PartnerConfig } from '../src/config/schema.js';
 import { computeDeliveryId } from '../src/core/delivery-id.js';
 import { selectObjects } from '../src/core/select-objects.js';
 import { PermanentError } from '../src/errors.js';
+import { isSettled } from '../src/ledger/delivery-record.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
 import type { Logger } from '../src/observability/logger.js';
 import { SweepJobData, type DeliverJobData, type SweepResult } from '../src/queues/payloads.js';
@@ -71,10 +72,17 @@ export function createSweepProcessor(deps: SweepDeps) {
           deliveryId: computeDeliveryId({ partnerId, bucket: o.bucket, key: o.key, etag: o.etag }),
         }));
         const statuses = await deps.ledger.getStatuses(candidates.map((c) => c.deliveryId));
+        const reopened = await reopenedSkips(
+          deps.ledger,
+          candidates.filter((c) => statuses.get(c.deliveryId) === 'skipped').map((c) => c.deliveryId),
+        );
         const jobs: DeliverJobData[] = [];
         for (const c of candidates) {
           const status = statuses.get(c.deliveryId);
-          if (status === 'delivered' || status === 'quarantined' || status === 'skipped') {
+          if (
+            (status === 'delivered' || status === 'quarantined' || status === 'skipped') &&
+            !reopened.has(c.deliveryId)
+          ) {
             result.settled[status] += 1;
             continue;
           }
@@ -109,4 +117,13 @@ export function createSweepProcessor(deps: SweepDeps) {
       return result;
     },
   );
+}
+
+/**
+ * Skipped deliveries whose skip no longer holds: the object was gone or had changed when it was read,
+ * and this very version is listed again (e.g. deleted and re-exported with the same bytes).
+ */
+async function reopenedSkips(ledger: Ledger, skippedIds: readonly string[]): Promise<Set<string>> {
+  const records = await Promise.all(skippedIds.map((id) => ledger.get(id)));
+  return new Set(records.flatMap((r) => (r !== undefined && !isSettled(r) ? [r.deliveryId] : [])));
 }

@@ -1,10 +1,17 @@
 // The `ferry` command. Each subcommand returns an exit code; bin/ferry.js sets it.
 import { parseArgs } from 'node:util';
-import { formatProblem, loadConfig, resolveConfigDir, type FerryConfig } from './config/load-config.js';
+import {
+  formatProblem,
+  formatWarning,
+  loadConfig,
+  resolveConfigDir,
+  type FerryConfig,
+} from './config/load-config.js';
 import { runValidate } from './config/validate-command.js';
 import { FerryError } from './errors.js';
 import { startFerry, type Role } from './main.js';
 import { createLogger } from './observability/logger.js';
+import { runIamPolicy } from './commands/iam-policy-command.js';
 import { runSweepCommand } from './commands/sweep-command.js';
 import { FERRY_VERSION } from './version.js';
 
@@ -15,11 +22,12 @@ Usage:
   ferry start    [--config DIR] [--role all|scheduler|worker|web] [--insecure-admin]
   ferry sweep    <partner> [--config DIR] [--wait] [--timeout SECONDS]
   ferry demo     [--files N] [--size BYTES] [--once] [--keep]
+  ferry iam-policy [--config DIR]   least-privilege AWS IAM policy (JSON) for the configured partners
   ferry version
 
 --config defaults to $FERRY_CONFIG, then ./config. Environment overrides ferry.yaml:
 REDIS_URL, S3_ENDPOINT, S3_FORCE_PATH_STYLE, AWS_REGION, FERRY_ADMIN_USER, FERRY_ADMIN_PASSWORD,
-FERRY_HTTP_PORT, LOG_LEVEL.
+FERRY_VIEWER_USER, FERRY_VIEWER_PASSWORD, FERRY_HTTP_PORT, LOG_LEVEL.
 `;
 
 const ROLES: readonly Role[] = ['all', 'scheduler', 'worker', 'web'];
@@ -72,6 +80,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
         if (!config) return 1;
         return await runSweepCommand({ config, partnerId, wait: values.wait, timeoutSeconds, out, err });
+      }
+      case 'iam-policy': {
+        const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
+        return await runIamPolicy(resolveConfigDir(values.config, env), env, out, err);
       }
       case 'demo': {
         const { values } = parseArgs({
@@ -126,6 +138,7 @@ async function loadOrReport(
   err: (line: string) => void,
 ): Promise<FerryConfig | undefined> {
   const result = await loadConfig(dir, env);
+  for (const w of result.warnings ?? []) err(formatWarning(w));
   if (result.ok) return result.config;
   for (const p of result.problems) err(formatProblem(p));
   return undefined;

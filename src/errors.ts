@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   ERR_REMOTE_EXISTS: 'permanent',
   ERR_DELIVERY_AMBIGUOUS: 'permanent',
   ERR_SECRET_MISSING: 'permanent',
+  ERR_PROXY_DENIED: 'permanent',
   ERR_SFTP_UNREACHABLE: 'transient',
   ERR_SFTP_CONNECTION_LOST: 'transient',
   ERR_SFTP_TIMEOUT: 'transient',
@@ -33,6 +34,8 @@ export const ERROR_CODES = {
   ERR_SOURCE_GONE: 'skip',
   ERR_SOURCE_CHANGED: 'skip',
   ERR_REDIS_UNAVAILABLE: 'transient',
+  ERR_JOB_LOCK_LOST: 'transient',
+  ERR_JOB_STALLED: 'permanent',
   ERR_REDIS_POLICY: 'permanent',
   ERR_UNKNOWN: 'transient',
 } as const;

@@ -11,13 +11,14 @@ import { createS3Client, createS3Source } from './adapters/s3-source.js';
 import { connectSftp } from './adapters/sftp-connection.js';
 import { createSftpPool, type SftpPool } from './adapters/sftp-pool.js';
 import type { ConfigResult, FerryConfig } from './config/load-config.js';
-import { formatProblem } from './config/load-config.js';
-import type { PartnerConfig } from './config/schema.js';
+import { formatProblem, formatWarning } from './config/load-config.js';
+import type { EgressProxySetting, PartnerConfig, ServiceConfig } from './config/schema.js';
 import { resolvePartnerAuth, resolveSecret } from './config/secrets.js';
+import { legacyAlgorithmsIn } from './config/ssh-algorithms.js';
 import { watchConfig } from './config/watch-config.js';
 import { computeBackoffMs } from './core/backoff.js';
 import { FerryError } from './errors.js';
-import type { AdminCredentials } from './http/basic-auth.js';
+import type { DashboardUser } from './http/basic-auth.js';
 import { createHttpApp } from './http/create-app.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
 import { createRedisLedger } from './ledger/redis-ledger.js';
@@ -52,11 +53,34 @@ export interface RunningFerry {
   close(): Promise<void>;
 }
 
+/**
+ * The egress proxy a partner's connections use: its own `target.proxy`, else ferry.yaml `sftp.proxy`;
+ * `proxy: direct` opts a partner out of the global one.
+ */
+export function egressProxyFor(
+  partner: PartnerConfig,
+  sftp: ServiceConfig['sftp'],
+): EgressProxySetting | undefined {
+  const own = partner.target.proxy;
+  if (own === 'direct') return undefined;
+  return own ?? sftp?.proxy;
+}
+
 /** A key for "same partner, same connection settings": pooled connections never outlive a config change. */
-export function connectionKeyFor(partner: PartnerConfig): string {
+export function connectionKeyFor(partner: PartnerConfig, sftp?: ServiceConfig['sftp']): string {
   const t = partner.target;
   const h = createHash('sha256')
-    .update(JSON.stringify([t.host, t.port, t.username, t.hostKeys, t.auth]))
+    .update(
+      JSON.stringify([
+        t.host,
+        t.port,
+        t.username,
+        t.hostKeys,
+        t.auth,
+        t.algorithms ?? null,
+        egressProxyFor(partner, sftp) ?? null,
+      ]),
+    )
     .digest('hex')
     .slice(0, 12);
   return `${partner.id}#${h}`;
@@ -70,9 +94,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const runs = (r: Exclude<Role, 'all'>) => role === 'all' || role === r;
   const svc = config.service;
   // Refuse bad settings before opening any connection, so a refused start exits cleanly.
-  const credentials = runs('web')
-    ? await adminCredentials(config, env, options.insecureAdmin === true)
-    : undefined;
+  const users = runs('web') ? await dashboardUsers(config, env, options.insecureAdmin === true) : undefined;
 
   const redis = createRedisConnection(svc.redis.url, 'worker');
   redis.on('error', (err: Error) =>
@@ -100,8 +122,8 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const workers: Worker[] = [];
 
   if (runs('worker')) {
-    const partnersByKey = () =>
-      new Map([...getConfig().partners.values()].map((p) => [connectionKeyFor(p), p]));
+    const keyOf = (p: PartnerConfig) => connectionKeyFor(p, getConfig().service.sftp);
+    const partnersByKey = () => new Map([...getConfig().partners.values()].map((p) => [keyOf(p), p]));
     const w = svc.worker;
     const sftpPool = createSftpPool({
       idleTimeoutMs: w.idleTimeoutSeconds * 1000,
@@ -118,16 +140,45 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         const partner = partnersByKey().get(partnerKey);
         if (!partner) throw new FerryError('ERR_PARTNER_UNKNOWN', `no partner for connection ${partnerKey}`);
         const auth = await resolvePartnerAuth(partner.target.auth, env);
-        return connectSftp({
+        const proxy = egressProxyFor(partner, getConfig().service.sftp);
+        const connection = await connectSftp({
           host: partner.target.host,
           port: partner.target.port,
           username: partner.target.username,
           hostKeys: partner.target.hostKeys,
           auth,
+          ...(partner.target.algorithms === undefined ? {} : { algorithms: partner.target.algorithms }),
+          ...(proxy === undefined
+            ? {}
+            : {
+                proxy: {
+                  protocol: proxy.protocol,
+                  host: proxy.host,
+                  port: proxy.port,
+                  ...(proxy.username === undefined ? {} : { username: proxy.username }),
+                  // Read at connect time, like the SFTP credentials: a rotated secret needs no reload.
+                  ...(proxy.password === undefined
+                    ? {}
+                    : { password: await resolveSecret(proxy.password, env) }),
+                },
+              }),
           readyTimeoutMs: w.connectTimeoutSeconds * 1000,
           keepaliveIntervalMs: w.keepaliveIntervalSeconds * 1000,
           keepaliveCountMax: w.keepaliveCountMax,
         });
+        const legacy = legacyAlgorithmsIn(partner.target.algorithms);
+        if (legacy.length > 0) {
+          logger.warn(
+            {
+              partnerId: partner.id,
+              connectionId: connection.id,
+              legacyAlgorithms: legacy,
+              negotiated: connection.negotiated,
+            },
+            'SFTP connection allows legacy SSH algorithms named in the partner config',
+          );
+        }
+        return connection;
       },
     });
     pool = sftpPool;
@@ -151,7 +202,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         source,
         ledger,
         receipts,
-        withSession: (partner, fn) => sftpPool.withSession(connectionKeyFor(partner), fn),
+        withSession: (partner, fn) => sftpPool.withSession(keyOf(partner), fn),
         logger,
         now: () => new Date(),
         ferryVersion: FERRY_VERSION,
@@ -162,6 +213,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         concurrency: w.concurrency,
         lockDuration: w.lockDurationSeconds * 1000,
         stalledInterval: w.stalledIntervalSeconds * 1000,
+        maxStalledCount: w.maxStalledCount,
         settings: {
           backoffStrategy: (attemptsMade: number, _type?: string, _err?: Error, job?: MinimalJob) => {
             const partnerId = (job?.data as { partnerId?: unknown } | undefined)?.partnerId;
@@ -179,6 +231,17 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       worker.on('stalled', (jobId) =>
         logger.warn({ jobId, alert: true }, 'job stalled: its worker stopped renewing the lock'),
       );
+      // Failures the processor never saw (a job that stalled more than maxStalledCount times) still alert.
+      worker.on('failed', (job, err) => {
+        if (!job || err.name === 'UnrecoverableError' || err.name === 'FerryError') return; // the processor logged it
+        void job.getState().then((state) => {
+          if (state !== 'failed') return;
+          logger.error(
+            { jobId: job.id, queue: worker.name, err: err.message, alert: true, errCode: 'ERR_JOB_STALLED' },
+            'job failed for good outside its processor',
+          );
+        });
+      });
       workers.push(worker);
     }
   }
@@ -207,10 +270,14 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       const previous = config;
       config = result.config;
       logger.info({ partners: [...config.partners.keys()] }, 'config reloaded');
+      if (result.warnings?.length) {
+        logger.warn({ warnings: result.warnings.map(formatWarning) }, 'reloaded config has warnings');
+      }
       for (const [id, p] of previous.partners) {
         const next = config.partners.get(id);
-        if (pool && (!next || connectionKeyFor(next) !== connectionKeyFor(p))) {
-          void pool.evict(connectionKeyFor(p));
+        const before = connectionKeyFor(p, previous.service.sftp);
+        if (pool && (!next || connectionKeyFor(next, config.service.sftp) !== before)) {
+          void pool.evict(before);
         }
       }
       if (runs('scheduler')) {
@@ -227,7 +294,9 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   if (runs('web')) {
     const app = createHttpApp({
       queues,
-      credentials,
+      users,
+      trustedOrigins: svc.http.trustedOrigins ?? [],
+      logger,
       ready: async () => (await redis.ping()) === 'PONG',
     });
     server = await new Promise<Server>((resolve, reject) => {
@@ -263,15 +332,38 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   };
 }
 
-async function adminCredentials(
+/**
+ * Every dashboard login with its password read now: operators (adminUser and `operators`) may act,
+ * viewers (viewerUser and `viewers`) only look. undefined = no auth (--insecure-admin on loopback).
+ */
+async function dashboardUsers(
   config: FerryConfig,
   env: NodeJS.ProcessEnv,
   insecure: boolean,
-): Promise<AdminCredentials | undefined> {
+): Promise<DashboardUser[] | undefined> {
   const http = config.service.http;
+  const users: DashboardUser[] = [];
   if (http.adminUser && http.adminPassword) {
-    return { user: http.adminUser, password: await resolveSecret(http.adminPassword, env) };
+    users.push({
+      user: http.adminUser,
+      role: 'operator',
+      password: await resolveSecret(http.adminPassword, env),
+    });
   }
+  for (const login of http.operators ?? []) {
+    users.push({ user: login.user, role: 'operator', password: await resolveSecret(login.password, env) });
+  }
+  if (http.viewerUser && http.viewerPassword) {
+    users.push({
+      user: http.viewerUser,
+      role: 'viewer',
+      password: await resolveSecret(http.viewerPassword, env),
+    });
+  }
+  for (const login of http.viewers ?? []) {
+    users.push({ user: login.user, role: 'viewer', password: await resolveSecret(login.password, env) });
+  }
+  if (users.length > 0) return users;
   const loopback =
     http.host === 'localhost' ||
     http.host === '::1' ||
@@ -281,6 +373,6 @@ async function adminCredentials(
     'ERR_CONFIG_INVALID',
     insecure
       ? `--insecure-admin is only allowed on a loopback address (http.host is ${http.host})`
-      : 'the web role needs admin credentials: set FERRY_ADMIN_USER and FERRY_ADMIN_PASSWORD (or http.adminUser + adminPasswordEnv/File), or pass --insecure-admin on a loopback address',
+      : 'the web role needs admin credentials (a dashboard login): set FERRY_ADMIN_USER and FERRY_ADMIN_PASSWORD (or http.adminUser + adminPasswordEnv/File, or http.operators), or pass --insecure-admin on a loopback address',
   );
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { connect as connectTcp, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import {
   Client,
@@ -13,9 +13,17 @@ import {
   type ServerHostKeyAlgorithm,
   type SFTPWrapper,
 } from 'ssh2';
+import {
+  effectiveAlgorithms,
+  hostKeyAlgorithmsFor,
+  MODERN_ALGORITHMS,
+  parseHostKeyPin,
+  type AlgorithmOverrides,
+} from '../config/ssh-algorithms.js';
 import { classifyError } from '../core/classify-error.js';
 import { fingerprintOfKey, isPinned } from '../core/host-key.js';
 import { FerryError } from '../errors.js';
+import { openEgressSocket, type EgressProxy } from './egress-proxy.js';
 import { abortReason, pipelinedUpload, sftpRequestError } from './pipelined-upload.js';
 import type { RemoteStat, SftpSession, UploadResult } from './ports.js';
 
@@ -23,8 +31,16 @@ export interface SftpConnectOptions {
   host: string;
   port: number;
   username: string;
-  /** Pinned 'SHA256:…' fingerprints; the server's key must match one of them before we authenticate. */
+  /**
+   * Pins: 'SHA256:…' (any key type) or '<key type> SHA256:…' (e.g. 'ssh-ed25519 SHA256:…'). The
+   * server's key must match one of them before we authenticate; when every pin names its type, only
+   * those types' host-key algorithms are offered.
+   */
   hostKeys: readonly string[];
+  /** Per-category replacements of the modern algorithm lists (a partner's `target.algorithms`). */
+  algorithms?: AlgorithmOverrides;
+  /** Connect through this egress proxy instead of directly (the proxy resolves `host`). */
+  proxy?: EgressProxy;
   auth: { privateKey?: string; passphrase?: string; password?: string };
   /** Bound on TCP connect + SSH handshake + auth + opening the SFTP subsystem. */
   readyTimeoutMs: number;
@@ -32,7 +48,17 @@ export interface SftpConnectOptions {
   keepaliveCountMax: number;
 }
 
+/** What the handshake settled on (client-to-server direction; Ferry offers the same lists both ways). */
+export interface NegotiatedAlgorithms {
+  kex: string;
+  serverHostKey: string;
+  cipher: string;
+  hmac: string;
+}
+
 export interface SftpConnection extends SftpSession {
+  /** The algorithms in use, when ssh2 reported them. */
+  readonly negotiated?: NegotiatedAlgorithms;
   /** Ends the connection; bounded (the socket is destroyed if the server does not answer) and idempotent. */
   close(): Promise<void>;
   readonly id: string;
@@ -49,39 +75,15 @@ interface AlgorithmAllowList {
 }
 
 /**
- * What Ferry negotiates (reliability-anchors §6.2): no SHA-1, no CBC, no ssh-rsa/ssh-dss signatures,
- * no compression. The server host key types are limited so a server cannot pick an unpinned key type.
+ * What Ferry negotiates unless a partner's `target.algorithms` says otherwise (reliability-anchors
+ * §6.2; the lists live in config/ssh-algorithms.ts): no SHA-1, no CBC, no ssh-rsa/ssh-dss signatures,
+ * no compression. Host-key types are further limited to the pinned ones when the pins name them.
  */
 export const SFTP_ALGORITHMS: AlgorithmAllowList = Object.freeze({
-  kex: Object.freeze<KexAlgorithm[]>([
-    'curve25519-sha256',
-    'curve25519-sha256@libssh.org',
-    'diffie-hellman-group16-sha512',
-    'diffie-hellman-group18-sha512',
-    'diffie-hellman-group-exchange-sha256',
-  ]),
-  cipher: Object.freeze<CipherAlgorithm[]>([
-    'aes128-gcm@openssh.com',
-    'aes256-gcm@openssh.com',
-    'aes128-ctr',
-    'aes192-ctr',
-    'aes256-ctr',
-    'chacha20-poly1305@openssh.com',
-  ]),
-  hmac: Object.freeze<MacAlgorithm[]>([
-    'hmac-sha2-256-etm@openssh.com',
-    'hmac-sha2-512-etm@openssh.com',
-    'hmac-sha2-256',
-    'hmac-sha2-512',
-  ]),
-  serverHostKey: Object.freeze<ServerHostKeyAlgorithm[]>([
-    'ssh-ed25519',
-    'ecdsa-sha2-nistp256',
-    'ecdsa-sha2-nistp384',
-    'ecdsa-sha2-nistp521',
-    'rsa-sha2-512',
-    'rsa-sha2-256',
-  ]),
+  kex: MODERN_ALGORITHMS.kex as readonly KexAlgorithm[],
+  cipher: MODERN_ALGORITHMS.cipher as readonly CipherAlgorithm[],
+  hmac: MODERN_ALGORITHMS.hmac as readonly MacAlgorithm[],
+  serverHostKey: MODERN_ALGORITHMS.serverHostKey as readonly ServerHostKeyAlgorithm[],
   compress: Object.freeze<CompressionAlgorithm[]>(['none']),
 });
 
@@ -104,26 +106,34 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
 
   return new Promise<SftpConnection>((resolve, reject) => {
     const client = new Client();
-    // Our own socket so TCP_NODELAY is on before the first handshake byte.
-    const sock = connectTcp({ host, port });
-    sock.setNoDelay(true);
+    // Aborted when set-up fails, so a proxy handshake still running stops and closes its socket.
+    const abort = new AbortController();
+    let sock: Socket | undefined;
     let settled = false;
     // Set by our hostVerifier when it refuses a key; ssh2 then fails the handshake.
     let refusedKey: string | undefined;
+    let refusedType: string | undefined;
+    let negotiated: NegotiatedAlgorithms | undefined;
+    const pins = options.hostKeys.flatMap((pin) => parseHostKeyPin(pin) ?? []);
 
     const fail = (err: unknown): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      abort.abort(err);
       client.destroy();
-      sock.destroy();
+      sock?.destroy();
       if (refusedKey !== undefined) {
         const pinned = [...options.hostKeys];
+        const presented = refusedType === undefined ? refusedKey : `${refusedType} ${refusedKey}`;
         reject(
           new FerryError(
             'ERR_HOST_KEY_MISMATCH',
-            `host key ${refusedKey} presented by ${where} matches none of the pinned fingerprints (${pinned.join(', ') || 'none'})`,
-            { cause: err, details: { host, port, presented: refusedKey, pinned } },
+            `host key ${presented} presented by ${where} matches none of the pinned host keys (${pinned.join(', ') || 'none'})`,
+            {
+              cause: err,
+              details: { host, port, presented: refusedKey, presentedType: refusedType, pinned },
+            },
           ),
         );
         return;
@@ -143,6 +153,18 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
     client.on('close', () => {
       fail(new FerryError('ERR_SFTP_CONNECTION_LOST', `SFTP connection to ${where} closed during set-up`));
     });
+    client.on('handshake', (n) => {
+      negotiated = { kex: n.kex, serverHostKey: n.serverHostKey, cipher: n.cs.cipher, hmac: n.cs.mac };
+    });
+
+    const lists = effectiveAlgorithms(options.algorithms);
+    const algorithms = toSsh2Algorithms({
+      kex: lists.kex as readonly KexAlgorithm[],
+      cipher: lists.cipher as readonly CipherAlgorithm[],
+      hmac: lists.hmac as readonly MacAlgorithm[],
+      serverHostKey: hostKeyAlgorithmsFor(options.hostKeys, lists.serverHostKey) as ServerHostKeyAlgorithm[],
+      compress: SFTP_ALGORITHMS.compress,
+    });
 
     const startSsh = (socket: Socket): void => {
       const config: ConnectConfig = {
@@ -156,11 +178,17 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
         tryKeyboard: false,
         hostVerifier: (key: Buffer): boolean => {
           const presented = fingerprintOfKey(key);
-          if (isPinned(presented, options.hostKeys)) return true;
+          const keyType = keyTypeOfBlob(key);
+          // A typed pin only vouches for a key of that type; a bare fingerprint for any type.
+          const candidates = pins
+            .filter((pin) => pin.keyType === undefined || pin.keyType === keyType)
+            .map((pin) => pin.fingerprint);
+          if (isPinned(presented, candidates)) return true;
           refusedKey = presented;
+          refusedType = keyType;
           return false;
         },
-        algorithms: toSsh2Algorithms(SFTP_ALGORITHMS),
+        algorithms,
         readyTimeout: readyTimeoutMs,
         keepaliveInterval: options.keepaliveIntervalMs,
         keepaliveCountMax: options.keepaliveCountMax,
@@ -179,7 +207,7 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
             settled = true;
             clearTimeout(timer);
             client.off('error', fail);
-            resolve(createConnection({ client, sock: socket, sftp, where }));
+            resolve(createConnection({ client, sock: socket, sftp, where, negotiated }));
           });
         } catch (err) {
           fail(err);
@@ -189,7 +217,8 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
         client.connect(config);
       } catch (err) {
         // ssh2 throws synchronously for settings it cannot use, in practice an unparseable private key
-        // or a wrong passphrase: a secret problem, permanent like a refused login.
+        // or a wrong passphrase (algorithm names are checked by the config schema): a secret problem,
+        // permanent like a refused login.
         fail(
           new FerryError(
             'ERR_SFTP_AUTH',
@@ -202,14 +231,35 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
       }
     };
 
-    const onSocketError = (err: Error): void => fail(err);
-    sock.once('error', onSocketError);
-    sock.once('connect', () => {
-      // From here on ssh2 listens for socket errors and re-emits them on the client.
-      sock.off('error', onSocketError);
-      if (!settled) startSsh(sock);
-    });
+    // Our own socket (direct or through the egress proxy) so TCP_NODELAY is on before the first
+    // handshake byte: ssh2 never sets it, and Nagle costs ~40 ms per stop-and-wait request.
+    openEgressSocket({ host, port }, options.proxy, { signal: abort.signal }).then((socket) => {
+      if (settled) {
+        socket.destroy();
+        return;
+      }
+      sock = socket;
+      if (socket.destroyed) {
+        fail(
+          new FerryError(
+            'ERR_SFTP_CONNECTION_LOST',
+            `connection to ${where} closed before the SSH handshake`,
+          ),
+        );
+        return;
+      }
+      // ssh2 attaches its socket listeners synchronously in connect() and re-emits errors on the client.
+      startSsh(socket);
+    }, fail);
   });
+}
+
+/** The key type at the start of an SSH public key blob (uint32 length + name), e.g. "ssh-ed25519". */
+function keyTypeOfBlob(blob: Buffer): string | undefined {
+  if (blob.length < 4) return undefined;
+  const length = blob.readUInt32BE(0);
+  if (length === 0 || length > 64 || blob.length < 4 + length) return undefined;
+  return blob.subarray(4, 4 + length).toString('latin1');
 }
 
 function toSsh2Algorithms(list: AlgorithmAllowList): Algorithms {
@@ -229,9 +279,10 @@ interface ConnectionParts {
   sock: Socket;
   sftp: SFTPWrapper;
   where: string;
+  negotiated: NegotiatedAlgorithms | undefined;
 }
 
-function createConnection({ client, sock, sftp, where }: ConnectionParts): SftpConnection {
+function createConnection({ client, sock, sftp, where, negotiated }: ConnectionParts): SftpConnection {
   const id = `sftp-${++connectionCount}-${randomUUID().slice(0, 8)}`;
   let alive = true;
   let closing: Promise<void> | undefined;
@@ -327,6 +378,7 @@ function createConnection({ client, sock, sftp, where }: ConnectionParts): SftpC
 
   const connection: SftpConnection = {
     id,
+    ...(negotiated === undefined ? {} : { negotiated }),
     get alive() {
       return alive;
     },

@@ -1,6 +1,7 @@
 // `ferry sweep <partner> [--wait]`: asks the running service to sweep now, optionally follows every delivery.
 import type { Job, Queue } from 'bullmq';
 import type { FerryConfig } from '../config/load-config.js';
+import { FerryError } from '../errors.js';
 import {
   formatSummary,
   summarizeOutcomes,
@@ -41,7 +42,17 @@ export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
   }
   const svc = o.config.service;
   const redis = createRedisConnection(svc.redis.url, 'producer');
-  await redis.connect();
+  // Without a listener ioredis prints every connection error with a stack; we report it once, below.
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    lastError = err;
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw redisUnavailable(svc.redis.url, lastError ?? err);
+  }
   const queues = createQueues(redis, svc.redis.prefix);
   const ledger = createRedisLedger(redis, createRedisKeys(svc.redis.prefix));
   const pollMs = o.pollMs ?? 250;
@@ -90,6 +101,10 @@ export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
     const timedOut = summary.pending > 0;
     o.out(formatSummary(summary) + (timedOut ? `, still pending ${summary.pending} (timed out)` : ''));
     return summaryExitCode(summary, timedOut);
+  } catch (err) {
+    // Producers fail fast instead of waiting for Redis (the next sweep or a rerun tries again).
+    if (redis.status !== 'ready') throw redisUnavailable(svc.redis.url, lastError ?? err);
+    throw err;
   } finally {
     await queues.close();
     await redis.quit().catch(() => undefined);
@@ -141,11 +156,26 @@ async function refresh(
           const result = (await queue.getJob(id))?.returnvalue as DeliverResult | null | undefined;
           if (result) outcomes.set(id, result.outcome);
         } else if (state === 'failed') {
-          outcomes.set(id, status === 'quarantined' ? 'quarantined' : 'failed');
+          // The ledger was read before the job: a quarantine recorded in between would pass for a failure.
+          const settled = status === 'quarantined' ? status : (await ledger.get(id))?.status;
+          outcomes.set(id, settled === 'quarantined' ? 'quarantined' : 'failed');
         } else if (state === 'missing' && status && status !== 'publishing') {
           outcomes.set(id, status === 'failed' ? 'failed' : status);
         }
       }),
     );
   }
+}
+
+/** A clear error naming where Redis was expected, never the URL's password. */
+function redisUnavailable(url: string, cause: unknown): FerryError {
+  let where = 'the configured address';
+  try {
+    const u = new URL(url);
+    where = `${u.hostname}:${u.port || '6379'}`;
+  } catch {
+    // keep the generic wording
+  }
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new FerryError('ERR_REDIS_UNAVAILABLE', `cannot reach Redis at ${where} (${reason})`, { cause });
 }

@@ -11,6 +11,8 @@ export interface EnvOverrides {
 
 /** Where the admin password reference points when FERRY_ADMIN_PASSWORD is set (its value is never read here). */
 export const ADMIN_PASSWORD_ENV = 'FERRY_ADMIN_PASSWORD';
+/** The same for the read-only dashboard login. */
+export const VIEWER_PASSWORD_ENV = 'FERRY_VIEWER_PASSWORD';
 
 type Parse = (value: string) => { ok: true; value: unknown } | { ok: false; message: string };
 
@@ -33,14 +35,15 @@ const OVERRIDES: ReadonlyArray<{ env: string; path: readonly [string, string]; p
   { env: 'S3_FORCE_PATH_STYLE', path: ['s3', 'forcePathStyle'], parse: asBoolean },
   { env: 'AWS_REGION', path: ['s3', 'region'], parse: asString },
   { env: 'FERRY_ADMIN_USER', path: ['http', 'adminUser'], parse: asString },
+  { env: 'FERRY_VIEWER_USER', path: ['http', 'viewerUser'], parse: asString },
   { env: 'FERRY_HTTP_PORT', path: ['http', 'port'], parse: asPort },
   { env: 'LOG_LEVEL', path: ['log', 'level'], parse: asString },
 ];
 
 /**
  * Writes the environment's values into `raw` (the parsed ferry.yaml, mutated in place).
- * Empty variables count as unset. FERRY_ADMIN_PASSWORD only records that the password lives in that
- * variable; the value itself never enters the config.
+ * Empty variables count as unset. FERRY_ADMIN_PASSWORD and FERRY_VIEWER_PASSWORD only record that the
+ * password lives in that variable; the value itself never enters the config.
  */
 export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): EnvOverrides {
   const problems: ConfigProblem[] = [];
@@ -58,13 +61,16 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
     section[path[1]] = parsed.value;
     overridden.set(path.join('.'), name);
   }
-  if ((env[ADMIN_PASSWORD_ENV] ?? '') !== '') {
+  for (const [name, kind] of [
+    [ADMIN_PASSWORD_ENV, 'admin'],
+    [VIEWER_PASSWORD_ENV, 'viewer'],
+  ] as const) {
+    if ((env[name] ?? '') === '') continue;
     const http = sectionOf(raw, 'http');
-    if (http !== undefined) {
-      delete http.adminPasswordFile;
-      http.adminPasswordEnv = ADMIN_PASSWORD_ENV;
-      overridden.set('http.adminPasswordEnv', ADMIN_PASSWORD_ENV);
-    }
+    if (http === undefined) continue;
+    delete http[`${kind}PasswordFile`];
+    http[`${kind}PasswordEnv`] = name;
+    overridden.set(`http.${kind}PasswordEnv`, name);
   }
   return { problems, overridden };
 }

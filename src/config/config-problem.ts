@@ -18,6 +18,15 @@ export function formatProblem(p: ConfigProblem): string {
   return p.path === '' ? `${where}: ${p.message}` : `${where}: ${p.path}: ${p.message}`;
 }
 
+/**
+ * A warning in the same place-first format, marked like a compiler warning:
+ * `path/to/file.yaml:LINE:COL: warning: field.path: message`.
+ */
+export function formatWarning(p: ConfigProblem): string {
+  const where = p.line > 0 ? `${p.file}:${p.line}:${p.col}` : p.file;
+  return p.path === '' ? `${where}: warning: ${p.message}` : `${where}: warning: ${p.path}: ${p.message}`;
+}
+
 /** `['target', 'hostKeys', 0]` → `target.hostKeys[0]`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';

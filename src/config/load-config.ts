@@ -12,11 +12,14 @@ import {
   ferryFileSchema,
   partnerDefaultsSchema,
   partnerSchema,
+  type DashboardLogin,
   type PartnerConfig,
+  type PasswordRef,
   type ServiceConfig,
 } from './schema.js';
+import { ALGORITHM_CATEGORIES, isLegacyAlgorithm } from './ssh-algorithms.js';
 
-export { formatProblem, type ConfigProblem } from './config-problem.js';
+export { formatProblem, formatWarning, type ConfigProblem } from './config-problem.js';
 
 /** A validated, deep-frozen configuration. */
 export interface FerryConfig {
@@ -28,7 +31,13 @@ export interface FerryConfig {
   partnerFiles: ReadonlyMap<string, string>;
 }
 
-export type ConfigResult = { ok: true; config: FerryConfig } | { ok: false; problems: ConfigProblem[] };
+/**
+ * `warnings` are things that work but deserve a second look (e.g. a legacy SSH algorithm); they never
+ * make a config invalid. loadConfig always sets them; other producers of a ConfigResult may leave them out.
+ */
+export type ConfigResult =
+  | { ok: true; config: FerryConfig; warnings?: ConfigProblem[] }
+  | { ok: false; problems: ConfigProblem[]; warnings?: ConfigProblem[] };
 
 /** The config directory: the --config flag, else $FERRY_CONFIG, else ./config. */
 export function resolveConfigDir(flag: string | undefined, env: NodeJS.ProcessEnv): string {
@@ -53,17 +62,20 @@ export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.e
     };
   }
   const problems: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
   const { service, defaults } = await loadServiceFile(dir, env, problems);
-  const partners = await loadPartnerFiles(dir, defaults, problems);
+  const partners = await loadPartnerFiles(dir, defaults, problems, warnings);
 
-  if (problems.length > 0 || service === undefined) return { ok: false, problems: sortProblems(problems) };
+  if (problems.length > 0 || service === undefined) {
+    return { ok: false, problems: sortProblems(problems), warnings: sortProblems(warnings) };
+  }
   const config: FerryConfig = deepFreeze({
     dir,
     service: deepFreeze(resolveServiceFiles(service, dir)),
     partners: freezeMap(partners.map((p) => [p.partner.id, deepFreeze(resolvePartnerFiles(p.partner, dir))])),
     partnerFiles: freezeMap(partners.map((p) => [p.partner.id, p.file])),
   });
-  return { ok: true, config };
+  return { ok: true, config, warnings: sortProblems(warnings) };
 }
 
 async function loadServiceFile(
@@ -104,6 +116,7 @@ async function loadPartnerFiles(
   dir: string,
   defaults: unknown,
   problems: ConfigProblem[],
+  warnings: ConfigProblem[],
 ): Promise<Array<{ file: string; partner: PartnerConfig; source: YamlSource }>> {
   const partnersDir = join(dir, 'partners');
   let names: string[];
@@ -163,6 +176,7 @@ async function loadPartnerFiles(
       }
     }
 
+    warnings.push(...legacyAlgorithmWarnings(file, source));
     const parsed = validate(partnerSchema, withDefaults(defaults, source.value), { file, source, secrets });
     problems.push(...parsed.problems);
     if (parsed.data !== undefined) valid.push({ file, partner: parsed.data, source });
@@ -320,13 +334,60 @@ function resolvePartnerFiles(partner: PartnerConfig, dir: string): PartnerConfig
     const ref = auth[key];
     if (ref !== undefined && !isAbsolute(ref)) auth[key] = resolve(dir, ref);
   }
-  return { ...partner, target: { ...partner.target, auth } };
+  const target = { ...partner.target, auth };
+  const proxy = partner.target.proxy;
+  if (proxy !== undefined && proxy !== 'direct' && proxy.password !== undefined) {
+    target.proxy = { ...proxy, password: resolveRef(proxy.password, dir) };
+  }
+  return { ...partner, target };
 }
 
 function resolveServiceFiles(service: ServiceConfig, dir: string): ServiceConfig {
-  const file = service.http.adminPassword?.file;
-  if (file === undefined || isAbsolute(file)) return service;
-  return { ...service, http: { ...service.http, adminPassword: { file: resolve(dir, file) } } };
+  const http = { ...service.http };
+  if (http.adminPassword) http.adminPassword = resolveRef(http.adminPassword, dir);
+  if (http.viewerPassword) http.viewerPassword = resolveRef(http.viewerPassword, dir);
+  const withPath = (logins: DashboardLogin[] | undefined) =>
+    logins?.map((login) => ({ ...login, password: resolveRef(login.password, dir) }));
+  if (http.operators) http.operators = withPath(http.operators);
+  if (http.viewers) http.viewers = withPath(http.viewers);
+  const out: ServiceConfig = { ...service, http };
+  const proxy = service.sftp?.proxy;
+  if (proxy?.password !== undefined) {
+    out.sftp = { ...service.sftp, proxy: { ...proxy, password: resolveRef(proxy.password, dir) } };
+  }
+  return out;
+}
+
+function resolveRef(ref: PasswordRef, dir: string): PasswordRef {
+  return ref.file === undefined || isAbsolute(ref.file) ? ref : { file: resolve(dir, ref.file) };
+}
+
+/**
+ * A warning per legacy algorithm a partner file names (read from the YAML itself, so the warnings
+ * show even when the file has errors too). Unknown names are the schema's business.
+ */
+function legacyAlgorithmWarnings(file: string, source: YamlSource): ConfigProblem[] {
+  const target = isPlainObject(source.value) ? source.value.target : undefined;
+  const algorithms = isPlainObject(target) ? target.algorithms : undefined;
+  if (!isPlainObject(algorithms)) return [];
+  const out: ConfigProblem[] = [];
+  for (const category of ALGORITHM_CATEGORIES) {
+    const list = algorithms[category];
+    if (!Array.isArray(list)) continue;
+    list.forEach((name: unknown, i) => {
+      if (typeof name !== 'string' || !isLegacyAlgorithm(category, name)) return;
+      const path: YamlPath = ['target', 'algorithms', category, i];
+      const { line, col } = locatePath(source, path);
+      out.push({
+        file,
+        line,
+        col,
+        path: formatPath(path),
+        message: `legacy algorithm "${name}" is outside Ferry's modern list; keep it only while the partner's server needs it (every connect logs a warning)`,
+      });
+    });
+  }
+  return out;
 }
 
 function errorCode(err: unknown): string {

@@ -3,11 +3,19 @@
 import { posix } from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import {
+  ALGORITHM_CATEGORIES,
+  HOST_KEY_TYPES,
+  SUPPORTED_ALGORITHMS,
+  effectiveAlgorithms,
+  formatHostKeyPin,
+  hostKeyAlgorithmsFor,
+  parseHostKeyPin,
+  type AlgorithmCategory,
+} from './ssh-algorithms.js';
 
 const PARTNER_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-// ssh-keygen -lf prints "SHA256:" + unpadded base64 of the 32-byte digest (43 chars); some tools add the "=".
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 const FILE_MODE = /^0?[0-7]{3}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
@@ -101,13 +109,172 @@ const minAgeField = z.int().min(0);
 const attemptsField = z.int().min(1).max(100);
 const backoffField = z.number().positive();
 
-const fingerprintField = z
-  .string()
-  .regex(
-    FINGERPRINT,
-    'must be a SHA256 fingerprint as "ssh-keygen -lf" prints it: "SHA256:" followed by 43 base64 characters',
-  )
-  .transform((fp) => fp.replace(/=$/, ''));
+const fingerprintField = z.string().check((ctx) => {
+  const pin = parseHostKeyPin(ctx.value);
+  if (pin !== undefined) return;
+  const typed = /^\S+ +SHA256:/.test(ctx.value.trim());
+  ctx.issues.push({
+    code: 'custom',
+    input: ctx.value,
+    message: typed
+      ? `names an unknown key type: use one of ${Object.keys(HOST_KEY_TYPES).join(', ')} (or the bare "SHA256:…" fingerprint for any type)`
+      : 'must be a SHA256 fingerprint as "ssh-keygen -lf" prints it: "SHA256:" followed by 43 base64 characters',
+  });
+});
+
+// "[key type ]SHA256:…": canonical text, no "=" padding. Only valid pins reach the transform.
+const hostKeyPinField = fingerprintField.transform((pin) => formatHostKeyPin(parseHostKeyPin(pin)!));
+
+const algorithmListField = (category: AlgorithmCategory) =>
+  z
+    .array(z.string())
+    .min(1, 'must list at least one algorithm (leave the field out for the defaults)')
+    .check((ctx) => {
+      const seen = new Set<string>();
+      ctx.value.forEach((name, i) => {
+        if (!SUPPORTED_ALGORITHMS[category].includes(name)) {
+          ctx.issues.push({
+            code: 'custom',
+            input: name,
+            path: [i],
+            message: `unknown ${category} algorithm; supported: ${SUPPORTED_ALGORITHMS[category].join(', ')}`,
+          });
+        } else if (seen.has(name)) {
+          ctx.issues.push({ code: 'custom', input: name, path: [i], message: 'listed twice' });
+        }
+        seen.add(name);
+      });
+    });
+
+/** `target.algorithms`: each category given replaces Ferry's modern list for that category. */
+const algorithmsSchema = z.strictObject(
+  Object.fromEntries(ALGORITHM_CATEGORIES.map((c) => [c, algorithmListField(c).optional()])) as Record<
+    AlgorithmCategory,
+    z.ZodOptional<ReturnType<typeof algorithmListField>>
+  >,
+);
+
+/** An egress proxy: where the SSH connection's TCP stream goes first. Never holds the password. */
+export interface EgressProxySetting {
+  protocol: 'socks5' | 'http';
+  host: string;
+  port: number;
+  /** For SOCKS5 username/password auth or HTTP Basic proxy auth. */
+  username?: string;
+  /** Where the proxy password is read at connect time: an environment variable or a file. */
+  password?: { env?: string; file?: string };
+}
+
+// socks5://[user@]host:port or http://[user@]host:port; host is a name, IPv4 or [IPv6].
+const PROXY_URL = /^(socks5|http):\/\/(?:([^@/:\s]+)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})\/?$/;
+const PROXY_URL_MESSAGE =
+  'must be socks5://[user@]host:port or http://[user@]host:port (HTTP CONNECT), with an explicit port';
+
+/** Why the proxy URL is unusable, or undefined. The message never echoes the URL (it may hold a password). */
+export function checkProxyUrl(url: string): string | undefined {
+  if (/^[A-Za-z0-9+.-]+:\/\/[^@/\s]*:[^@/\s]*@/.test(url)) {
+    return 'must not contain a password: name it with proxyPasswordEnv or proxyPasswordFile';
+  }
+  const match = PROXY_URL.exec(url);
+  if (!match) return PROXY_URL_MESSAGE;
+  const port = Number(match[4]);
+  if (port < 1 || port > 65535) return 'has a port outside 1-65535';
+  if (match[2] !== undefined) {
+    try {
+      decodeURIComponent(match[2]);
+    } catch {
+      return 'has a user name with invalid %-escapes';
+    }
+  }
+  return undefined;
+}
+
+/** Parses a URL that checkProxyUrl accepted. */
+export function parseProxyUrl(url: string): Omit<EgressProxySetting, 'password'> {
+  const [, protocol, user, host, port] = PROXY_URL.exec(url)!;
+  return {
+    protocol: protocol as 'socks5' | 'http',
+    host: host!.startsWith('[') ? host!.slice(1, -1) : host!,
+    port: Number(port),
+    ...(user === undefined ? {} : { username: decodeURIComponent(user) }),
+  };
+}
+
+const proxyUrlField = z.string().check((ctx) => {
+  const problem = checkProxyUrl(ctx.value);
+  if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+});
+
+// A partner may also say "direct": no proxy, whatever ferry.yaml's sftp.proxy says.
+const partnerProxyField = z.string().check((ctx) => {
+  if (ctx.value === 'direct') return;
+  const problem = checkProxyUrl(ctx.value);
+  if (problem !== undefined) {
+    const message = problem === PROXY_URL_MESSAGE ? `${problem}, or "direct"` : problem;
+    ctx.issues.push({ code: 'custom', message, input: ctx.value });
+  }
+});
+
+const PROXY_FIELDS = ['proxy', 'proxyPasswordEnv', 'proxyPasswordFile'] as const;
+
+/** Cross-field rules of proxy + proxyPasswordEnv/File (partner target and ferry.yaml `sftp`). */
+function checkProxyFields(
+  value: { proxy?: string; proxyPasswordEnv?: string; proxyPasswordFile?: string },
+  ctx: z.core.$RefinementCtx,
+  allowDirect: boolean,
+): void {
+  const hasPassword = value.proxyPasswordEnv !== undefined || value.proxyPasswordFile !== undefined;
+  if (value.proxyPasswordEnv !== undefined && value.proxyPasswordFile !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'set proxyPasswordEnv or proxyPasswordFile, not both',
+      path: ['proxyPasswordFile'],
+    });
+  }
+  const direct = allowDirect && value.proxy === 'direct';
+  if (value.proxy === undefined || direct) {
+    if (hasPassword) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'only allowed with a proxy URL that names a user',
+        path: [value.proxyPasswordEnv !== undefined ? 'proxyPasswordEnv' : 'proxyPasswordFile'],
+      });
+    }
+    return;
+  }
+  const { username } = parseProxyUrl(value.proxy);
+  if (username === undefined && hasPassword) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'only allowed with a proxy URL that names a user (socks5://user@host:port)',
+      path: [value.proxyPasswordEnv !== undefined ? 'proxyPasswordEnv' : 'proxyPasswordFile'],
+    });
+  }
+  if (username !== undefined && !hasPassword) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'a proxy user needs proxyPasswordEnv or proxyPasswordFile',
+      path: ['proxy'],
+    });
+  }
+}
+
+/** Folds proxy + proxyPassword* into one setting (undefined: none configured here). */
+function toProxySetting(value: {
+  proxy?: string;
+  proxyPasswordEnv?: string;
+  proxyPasswordFile?: string;
+}): EgressProxySetting | 'direct' | undefined {
+  if (value.proxy === undefined) return undefined;
+  if (value.proxy === 'direct') return 'direct';
+  const password =
+    value.proxyPasswordEnv !== undefined
+      ? { env: value.proxyPasswordEnv }
+      : value.proxyPasswordFile !== undefined
+        ? { file: value.proxyPasswordFile }
+        : undefined;
+  return { ...parseProxyUrl(value.proxy), ...(password === undefined ? {} : { password }) };
+}
 
 const directoryField = z
   .string()
@@ -216,7 +383,7 @@ export const partnerSchema = z.strictObject({
       port: portField.default(22),
       username: nonEmptyText,
       hostKeys: z
-        .array(fingerprintField, {
+        .array(hostKeyPinField, {
           error: (iss) =>
             iss.input === undefined
               ? 'required: pin at least one host key fingerprint (ssh-keygen -lf <host key>.pub)'
@@ -229,6 +396,10 @@ export const partnerSchema = z.strictObject({
       publish: publishField.default('rename'),
       onExisting: onExistingField.default('fail'),
       maxConnections: maxConnectionsField.default(2),
+      algorithms: algorithmsSchema.optional(),
+      proxy: partnerProxyField.optional(),
+      proxyPasswordEnv: envNameField.optional(),
+      proxyPasswordFile: fileRefField.optional(),
     })
     .superRefine(
       (target, ctx) => {
@@ -242,7 +413,29 @@ export const partnerSchema = z.strictObject({
         }
       },
       whenValid('publish', 'onExisting'),
-    ),
+    )
+    .superRefine((target, ctx) => checkProxyFields(target, ctx, true), whenValid(...PROXY_FIELDS))
+    .superRefine(
+      (target, ctx) => {
+        // Typed pins restrict the host-key algorithms; that set must not end up empty.
+        const allowed = effectiveAlgorithms(target.algorithms).serverHostKey;
+        if (hostKeyAlgorithmsFor(target.hostKeys, allowed).length === 0) {
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              'the pinned key types allow none of the host-key algorithms in use; add the one the server needs to algorithms.serverHostKey',
+            path: ['hostKeys'],
+          });
+        }
+      },
+      whenValid('hostKeys', 'algorithms'),
+    )
+    .transform(({ proxy, proxyPasswordEnv, proxyPasswordFile, ...target }) => {
+      const out: typeof target & { proxy?: EgressProxySetting | 'direct' } = target;
+      const setting = toProxySetting({ proxy, proxyPasswordEnv, proxyPasswordFile });
+      if (setting !== undefined) out.proxy = setting;
+      return out;
+    }),
   retry: retrySchema.prefault({}),
 });
 
@@ -270,51 +463,172 @@ export const partnerDefaultsSchema = z.strictObject({
     .optional(),
 });
 
-interface HttpSettings {
+/** Where a password is read at startup: an environment variable or a file (never the value). */
+export interface PasswordRef {
+  env?: string;
+  file?: string;
+}
+
+/** One dashboard login: operators may act (retry, clean, edit), viewers only look. */
+export interface DashboardLogin {
+  user: string;
+  password: PasswordRef;
+}
+
+export interface HttpSettings {
   host: string;
   port: number;
-  /** Bull Board / admin login; set whenever adminPassword is (defaults to "admin"). */
+  /** Operator login (the original single admin); set whenever adminPassword is (defaults to "admin"). */
   adminUser?: string;
-  /** Where the admin password is read at startup: an environment variable or a file (never the value). */
-  adminPassword?: { env?: string; file?: string };
+  adminPassword?: PasswordRef;
+  /** Read-only login set by FERRY_VIEWER_USER/FERRY_VIEWER_PASSWORD (defaults to "viewer"). */
+  viewerUser?: string;
+  viewerPassword?: PasswordRef;
+  /** More operator logins. */
+  operators?: DashboardLogin[];
+  /** More read-only logins. */
+  viewers?: DashboardLogin[];
+  /** Origins (scheme://host[:port]) besides the Host header's own that may send state-changing requests. */
+  trustedOrigins?: string[];
+}
+
+// Basic auth splits "user:password" at the first ":", so a user name cannot contain one.
+const loginUserField = nonEmptyText.refine((u) => !u.includes(':'), 'must not contain ":"');
+
+const loginSchema = z
+  .strictObject({
+    user: loginUserField,
+    passwordEnv: envNameField.optional(),
+    passwordFile: fileRefField.optional(),
+  })
+  .superRefine(
+    (login, ctx) => {
+      if (login.passwordEnv === undefined && login.passwordFile === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'needs passwordEnv or passwordFile', path: [] });
+      }
+      if (login.passwordEnv !== undefined && login.passwordFile !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'set passwordEnv or passwordFile, not both',
+          path: ['passwordFile'],
+        });
+      }
+    },
+    whenValid('passwordEnv', 'passwordFile'),
+  )
+  .transform((login): DashboardLogin => ({
+    user: login.user,
+    password: login.passwordEnv !== undefined ? { env: login.passwordEnv } : { file: login.passwordFile },
+  }));
+
+const originField = z
+  .string()
+  .refine(
+    (o) => /^https?:\/\/[^/\s]+\/?$/.test(o) && URL.canParse(o),
+    'must be an origin like "https://ferry.example.com" (scheme, host and optional port; no path)',
+  )
+  .transform((o) => new URL(o).origin);
+
+/** The single-login fields (admin*, viewer*): the user needs a password reference. */
+function checkSingleLogin(
+  http: Record<string, unknown>,
+  ctx: z.core.$RefinementCtx,
+  kind: 'admin' | 'viewer',
+  envHint: string,
+): void {
+  const env = http[`${kind}PasswordEnv`];
+  const file = http[`${kind}PasswordFile`];
+  if (env !== undefined && file !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `set ${kind}PasswordEnv or ${kind}PasswordFile, not both`,
+      path: [`${kind}PasswordFile`],
+    });
+  }
+  if (http[`${kind}User`] !== undefined && env === undefined && file === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `needs ${kind}PasswordEnv or ${kind}PasswordFile (or ${envHint} in the environment)`,
+      path: [`${kind}User`],
+    });
+  }
 }
 
 const httpSchema = z
   .strictObject({
     host: nonEmptyText.default('127.0.0.1'),
     port: z.int().min(0).max(65535).default(3000),
-    adminUser: nonEmptyText.optional(),
+    adminUser: loginUserField.optional(),
     adminPasswordEnv: envNameField.optional(),
     adminPasswordFile: fileRefField.optional(),
+    viewerUser: loginUserField.optional(),
+    viewerPasswordEnv: envNameField.optional(),
+    viewerPasswordFile: fileRefField.optional(),
+    operators: z.array(loginSchema).optional(),
+    viewers: z.array(loginSchema).optional(),
+    trustedOrigins: z.array(originField).optional(),
   })
   .superRefine(
-    (http, ctx) => {
-      if (http.adminPasswordEnv !== undefined && http.adminPasswordFile !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'set adminPasswordEnv or adminPasswordFile, not both',
-          path: ['adminPasswordFile'],
-        });
-      }
-      if (
-        http.adminUser !== undefined &&
-        http.adminPasswordEnv === undefined &&
-        http.adminPasswordFile === undefined
-      ) {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'needs adminPasswordEnv or adminPasswordFile (or FERRY_ADMIN_PASSWORD in the environment)',
-          path: ['adminUser'],
-        });
-      }
-    },
+    (http, ctx) => checkSingleLogin(http, ctx, 'admin', 'FERRY_ADMIN_PASSWORD'),
     whenValid('adminUser', 'adminPasswordEnv', 'adminPasswordFile'),
   )
-  .transform(({ adminPasswordEnv, adminPasswordFile, ...rest }): HttpSettings => {
-    if (adminPasswordEnv === undefined && adminPasswordFile === undefined) return rest;
-    const adminPassword: { env?: string; file?: string } =
-      adminPasswordEnv !== undefined ? { env: adminPasswordEnv } : { file: adminPasswordFile };
-    return { ...rest, adminUser: rest.adminUser ?? 'admin', adminPassword };
+  .superRefine(
+    (http, ctx) => checkSingleLogin(http, ctx, 'viewer', 'FERRY_VIEWER_PASSWORD'),
+    whenValid('viewerUser', 'viewerPasswordEnv', 'viewerPasswordFile'),
+  )
+  .transform((input, ctx): HttpSettings => {
+    const { adminPasswordEnv, adminPasswordFile, viewerPasswordEnv, viewerPasswordFile, ...rest } = input;
+    const out: HttpSettings = { host: rest.host, port: rest.port };
+    if (adminPasswordEnv !== undefined || adminPasswordFile !== undefined) {
+      out.adminUser = rest.adminUser ?? 'admin';
+      out.adminPassword =
+        adminPasswordEnv !== undefined ? { env: adminPasswordEnv } : { file: adminPasswordFile };
+    } else if (rest.adminUser !== undefined) {
+      out.adminUser = rest.adminUser;
+    }
+    if (viewerPasswordEnv !== undefined || viewerPasswordFile !== undefined) {
+      out.viewerUser = rest.viewerUser ?? 'viewer';
+      out.viewerPassword =
+        viewerPasswordEnv !== undefined ? { env: viewerPasswordEnv } : { file: viewerPasswordFile };
+    } else if (rest.viewerUser !== undefined) {
+      out.viewerUser = rest.viewerUser;
+    }
+    if (rest.operators !== undefined) out.operators = rest.operators;
+    if (rest.viewers !== undefined) out.viewers = rest.viewers;
+    if (rest.trustedOrigins !== undefined) out.trustedOrigins = rest.trustedOrigins;
+
+    // One name, one role: a login listed twice would get whichever role matched first.
+    const seen = new Set<string>();
+    const claim = (user: string | undefined, path: (string | number)[]): void => {
+      if (user === undefined) return;
+      if (seen.has(user)) {
+        ctx.issues.push({
+          code: 'custom',
+          message: 'this user name is already used by another login',
+          path,
+          input: user,
+        });
+      }
+      seen.add(user);
+    };
+    if (out.adminPassword) claim(out.adminUser, ['adminUser']);
+    if (out.viewerPassword) claim(out.viewerUser, ['viewerUser']);
+    out.operators?.forEach((login, i) => claim(login.user, ['operators', i, 'user']));
+    out.viewers?.forEach((login, i) => claim(login.user, ['viewers', i, 'user']));
+    return out;
+  });
+
+/** ferry.yaml `sftp`: settings every partner connection shares unless the partner overrides them. */
+const sftpSchema = z
+  .strictObject({
+    proxy: proxyUrlField.optional(),
+    proxyPasswordEnv: envNameField.optional(),
+    proxyPasswordFile: fileRefField.optional(),
+  })
+  .superRefine((sftp, ctx) => checkProxyFields(sftp, ctx, false), whenValid(...PROXY_FIELDS))
+  .transform((sftp): { proxy?: EgressProxySetting } => {
+    const proxy = toProxySetting(sftp);
+    return proxy === undefined || proxy === 'direct' ? {} : { proxy };
   });
 
 /** Service settings (ferry.yaml without `defaults`). */
@@ -348,6 +662,7 @@ export const serviceSchema = z.strictObject({
     })
     .prefault({}),
   http: httpSchema.prefault({}),
+  sftp: sftpSchema.optional(),
   // A missing section is read as {} so the error names the field people must add (receipts.bucket).
   receipts: z.preprocess(
     (section) => section ?? {},
@@ -371,6 +686,8 @@ export const serviceSchema = z.strictObject({
       idleTimeoutSeconds: positiveInt.default(30),
       lockDurationSeconds: positiveInt.default(60),
       stalledIntervalSeconds: positiveInt.default(30),
+      // How many times a job may lose its worker (crash, lock expiry) before BullMQ fails it.
+      maxStalledCount: z.int().min(0).max(100).default(3),
       slotLeaseSeconds: positiveInt.default(30),
     })
     .prefault({}),

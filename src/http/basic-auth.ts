@@ -1,19 +1,38 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 
-export interface AdminCredentials {
+/** operator: may act (retry, clean, add, edit…); viewer: may only look. */
+export type DashboardRole = 'operator' | 'viewer';
+
+export interface DashboardUser {
   user: string;
   password: string;
+  role: DashboardRole;
+}
+
+/** Who the request authenticated as (set by basicAuth; an unauthenticated loopback board acts as operator). */
+export interface Caller {
+  user?: string;
+  role: DashboardRole;
 }
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-/** HTTP basic auth with constant-time comparison (of digests, so lengths leak nothing either). */
-export function basicAuth(credentials: AdminCredentials, realm = 'ferry'): RequestHandler {
-  const expectedUser = digest(credentials.user);
-  const expectedPassword = digest(credentials.password);
+/** The caller basicAuth (or its absence) recorded on the response. */
+export function callerOf(res: Response): Caller {
+  const caller = res.locals.caller as Caller | undefined;
+  return caller ?? { role: 'operator' };
+}
+
+/**
+ * HTTP basic auth against several logins, each with a role. Every login is compared, in constant time
+ * (digests, so lengths leak nothing either), whatever matched before: timing tells nothing about which
+ * user names exist. On success the caller is kept in `res.locals.caller`.
+ */
+export function basicAuth(users: readonly DashboardUser[], realm = 'ferry'): RequestHandler {
+  const expected = users.map((u) => ({ user: digest(u.user), password: digest(u.password), caller: u }));
   return (req, res, next) => {
     const header = req.headers.authorization ?? '';
     const [scheme, encoded] = header.split(' ');
@@ -21,9 +40,19 @@ export function basicAuth(credentials: AdminCredentials, realm = 'ferry'): Reque
       const decoded = Buffer.from(encoded, 'base64').toString('utf8');
       const sep = decoded.indexOf(':');
       if (sep >= 0) {
-        const userOk = timingSafeEqual(digest(decoded.slice(0, sep)), expectedUser);
-        const passwordOk = timingSafeEqual(digest(decoded.slice(sep + 1)), expectedPassword);
-        if (userOk && passwordOk) return next();
+        const user = digest(decoded.slice(0, sep));
+        const password = digest(decoded.slice(sep + 1));
+        let matched: DashboardUser | undefined;
+        for (const e of expected) {
+          const userOk = timingSafeEqual(user, e.user);
+          const passwordOk = timingSafeEqual(password, e.password);
+          if (userOk && passwordOk && matched === undefined) matched = e.caller;
+        }
+        if (matched !== undefined) {
+          res.locals.caller = { user: matched.user, role: matched.role } satisfies Caller;
+          next();
+          return;
+        }
       }
     }
     res.setHeader('WWW-Authenticate', `Basic realm="${realm}", charset="UTF-8"`);

@@ -1,19 +1,33 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { FerryQueues } from '../queues/queues.js';
-import { basicAuth, type AdminCredentials } from './basic-auth.js';
+import { basicAuth, callerOf, type DashboardUser } from './basic-auth.js';
+import { redactJobData } from './redact-job-data.js';
+import { sameOriginGuard } from './same-origin-guard.js';
 
 export interface HttpAppDeps {
   queues: FerryQueues;
-  /** undefined only with --insecure-admin on a loopback address (checked by the caller). */
-  credentials: AdminCredentials | undefined;
+  /** Dashboard logins; undefined only with --insecure-admin on a loopback address (checked by the caller). */
+  users: readonly DashboardUser[] | undefined;
+  /** Origins besides the Host header's own allowed to send state-changing requests (reverse proxies). */
+  trustedOrigins?: readonly string[];
+  /** Audit trail: who changed what on the dashboard, and what was refused. */
+  logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Resolves true when Redis answers and the roles of this process are running. */
   ready(): Promise<boolean>;
 }
 
-/** Express app: /healthz and /readyz (no auth, no data), Bull Board at /admin behind basic auth. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Express app: /healthz and /readyz (no auth, no data), Bull Board at /admin behind basic auth.
+ * Operators get a board that can retry, clean, add and edit; viewers get a read-only board (Bull
+ * Board's readOnlyMode) at the same URL, and every non-GET request of theirs is refused with 403
+ * before it reaches Bull Board. State-changing requests must come from the dashboard's own origin
+ * (sameOriginGuard). Job data is shown redacted to its id fields on both boards.
+ */
 export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -28,18 +42,69 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     );
   });
 
+  const operatorBoard = createBoard(deps.queues, false);
+  const viewerBoard = createBoard(deps.queues, true);
+  const log = deps.logger;
+
+  if (deps.users) app.use('/admin', basicAuth(deps.users));
+  const readOnlyForViewers: RequestHandler = (req, res, next) => {
+    const caller = callerOf(res);
+    if (caller.role === 'operator' || SAFE_METHODS.has(req.method)) {
+      next();
+      return;
+    }
+    log?.warn(
+      { user: caller.user, role: caller.role, method: req.method, path: req.originalUrl },
+      'dashboard action refused: viewers are read-only',
+    );
+    res.status(403).json({ error: 'read-only login: this action needs an operator' });
+  };
+  app.use('/admin', readOnlyForViewers);
+  app.use(
+    '/admin',
+    sameOriginGuard({
+      trustedOrigins: deps.trustedOrigins ?? [],
+      onRefused: (reason) => log?.warn({ reason }, 'dashboard action refused: cross-site request'),
+    }),
+  );
+  const audit: RequestHandler = (req, res, next) => {
+    if (!SAFE_METHODS.has(req.method)) {
+      const caller = callerOf(res);
+      res.once('finish', () =>
+        log?.info(
+          {
+            user: caller.user ?? '(no auth)',
+            method: req.method,
+            path: req.originalUrl,
+            status: res.statusCode,
+          },
+          'dashboard action',
+        ),
+      );
+    }
+    next();
+  };
+  app.use('/admin', audit);
+  app.use('/admin', (req, res, next) => {
+    const board = callerOf(res).role === 'operator' ? operatorBoard : viewerBoard;
+    board(req, res, next);
+  });
+  return app;
+}
+
+/** One Bull Board over Ferry's queues, mounted at /admin; read-only for viewers. */
+function createBoard(queues: FerryQueues, readOnly: boolean): express.Router {
   const board = new ExpressAdapter();
   board.setBasePath('/admin');
-  const adapters = [deps.queues.sweep, deps.queues.deliver].map((q) => {
-    const adapter = new BullMQAdapter(q, { allowRetries: true, readOnlyMode: false });
+  const adapters = [queues.sweep, queues.deliver].map((q) => {
+    const adapter = new BullMQAdapter(q, { allowRetries: !readOnly, readOnlyMode: readOnly });
+    adapter.setFormatter('data', (data: unknown) => redactJobData(q.name, data));
     return adapter;
   });
   createBullBoard({
     queues: adapters,
     serverAdapter: board,
-    options: { uiConfig: { boardTitle: 'Ferry' } },
+    options: { uiConfig: { boardTitle: readOnly ? 'Ferry (read-only)' : 'Ferry' } },
   });
-  if (deps.credentials) app.use('/admin', basicAuth(deps.credentials));
-  app.use('/admin', board.getRouter() as express.Router);
-  return app;
+  return board.getRouter() as express.Router;
 }

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors.js';
+
 export type DeliveryStatus = 'publishing' | 'delivered' | 'quarantined' | 'skipped' | 'failed';
 
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
@@ -32,4 +34,21 @@ export interface DeliveryRecord {
 /** True for a string that names a known status (values read back from Redis are untrusted). */
 export function isDeliveryStatus(value: unknown): value is DeliveryStatus {
   return typeof value === 'string' && (DELIVERY_STATUSES as readonly string[]).includes(value);
+}
+
+// Skips that record what one read found, not a decision about the object version.
+const SOURCE_SKIP_REASONS: ReadonlySet<string> = new Set<ErrorCode>([
+  'ERR_SOURCE_GONE',
+  'ERR_SOURCE_CHANGED',
+]);
+
+/**
+ * True when a record settles its delivery for good: delivered, quarantined, or skipped for a reason
+ * that still holds. A skip because the object was gone or had changed when it was read settles only
+ * that read: if the same version is listed again (deleted and re-exported with the same bytes, or
+ * changed and changed back), it must still be delivered.
+ */
+export function isSettled(record: Pick<DeliveryRecord, 'status' | 'reason'>): boolean {
+  if (record.status === 'skipped') return !SOURCE_SKIP_REASONS.has(record.reason ?? '');
+  return record.status === 'delivered' || record.status === 'quarantined';
 }

@@ -47,17 +47,34 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Fer
   };
 }
 
-/** Enqueue deliveries in bulk; the job id makes a repeat add a no-op while the job exists. */
+/**
+ * Enqueue deliveries in bulk; the job id makes a repeat add a no-op while the job waits, runs or has
+ * failed. A completed job is replaced: callers ask only for deliveries the ledger has not settled, so
+ * a completed one ended without settling (e.g. skipped because its object was gone, and it is back).
+ */
 export async function enqueueDeliveries(
   queue: Queue,
   partner: PartnerConfig,
   jobs: DeliverJobData[],
 ): Promise<void> {
   for (let i = 0; i < jobs.length; i += 500) {
+    const batch = jobs.slice(i, i + 500);
+    await removeCompleted(
+      queue,
+      batch.map((data) => data.deliveryId),
+    );
     await queue.addBulk(
-      jobs
-        .slice(i, i + 500)
-        .map((data) => ({ name: JOB.deliver, data, opts: deliverJobOptions(partner, data.deliveryId) })),
+      batch.map((data) => ({ name: JOB.deliver, data, opts: deliverJobOptions(partner, data.deliveryId) })),
     );
   }
+}
+
+/** Removes those of `jobIds` that are completed (ZSCORE on the completed set: O(log n) each). */
+async function removeCompleted(queue: Queue, jobIds: readonly string[]): Promise<void> {
+  const client = await queue.getBackend().client;
+  const completedKey = queue.keys.completed!;
+  const scores = await Promise.all(jobIds.map((id) => client.zscore(completedKey, id)));
+  const completed = jobIds.filter((_, i) => scores[i] !== null);
+  // remove() leaves a job another worker has locked, which is the job we want anyway.
+  await Promise.all(completed.map((id) => queue.remove(id)));
 }

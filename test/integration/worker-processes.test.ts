@@ -230,7 +230,7 @@ describe('worker processes', () => {
     const refused = spawnFerry(['start', '--role', 'web', '--config', bare.dir], noCreds);
     running.push(refused);
     expect(await refused.exited).not.toBe(0);
-    expect(refused.output()).toMatch(/admin credentials/);
+    expect(refused.output()).toMatch(/needs admin credentials/);
 
     const insecure = spawnFerry(
       ['start', '--role', 'web', '--insecure-admin', '--config', bare.dir],

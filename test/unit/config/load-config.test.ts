@@ -141,6 +141,7 @@ describe('loadConfig with a valid directory', () => {
         idleTimeoutSeconds: 30,
         lockDurationSeconds: 60,
         stalledIntervalSeconds: 30,
+        maxStalledCount: 3,
         slotLeaseSeconds: 30,
       },
       sweep: { pageSize: 1000 },

@@ -1,0 +1,118 @@
+// `ferry iam-policy`: the least-privilege AWS IAM identity policy for the configured partners.
+import type { FerryConfig } from '../config/load-config.js';
+import { formatProblem, loadConfig } from '../config/load-config.js';
+
+export interface IamStatement {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string | string[];
+  Resource: string | string[];
+  Condition?: { StringLike: { 's3:prefix': string[] } };
+}
+
+export interface IamPolicy {
+  Version: '2012-10-17';
+  Statement: IamStatement[];
+}
+
+/**
+ * The S3 permissions Ferry uses and nothing more, for every enabled partner:
+ * - `s3:ListBucket` on each source bucket, only for the partners' prefixes (`s3:prefix` condition);
+ * - `s3:GetObject` on `<bucket>/<prefix>*` of each partner (reads pin the version with If-Match, which
+ *   needs no extra permission);
+ * - `s3:PutObject` + `s3:GetObject` on `<receipts bucket>/<receipts prefix><partner>/*` (write a receipt,
+ *   read it back when Redis forgot the delivery), and `s3:ListBucket` on those prefixes so a missing
+ *   receipt answers 404, not 403 (S3 evaluates that implicit check with the key as `s3:prefix`).
+ * No delete, no tagging, no wildcard actions, no `Resource: "*"`. A partner prefix of "" (the whole
+ * bucket) gets an unconditioned ListBucket on that bucket, since nothing narrower would work.
+ * `*`, `?` and `$` in prefixes are written as IAM's `${*}`, `${?}`, `${$}` so they match literally.
+ */
+export function buildIamPolicy(config: FerryConfig): IamPolicy {
+  const partners = [...config.partners.values()]
+    .filter((p) => p.enabled)
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const { bucket: receiptsBucket, prefix: rawReceiptsPrefix } = config.service.receipts;
+  // Same normalisation as the receipt store: a non-empty prefix always ends with "/".
+  const receiptsPrefix =
+    rawReceiptsPrefix === '' || rawReceiptsPrefix.endsWith('/') ? rawReceiptsPrefix : `${rawReceiptsPrefix}/`;
+
+  // bucket → prefixes that may be listed ("" = the whole bucket).
+  const listable = new Map<string, Set<string>>();
+  const addListable = (bucket: string, prefix: string): void => {
+    const prefixes = listable.get(bucket) ?? new Set<string>();
+    prefixes.add(prefix);
+    listable.set(bucket, prefixes);
+  };
+  const readable = new Set<string>();
+  const receipts = new Set<string>();
+  for (const p of partners) {
+    const partnerReceipts = `${receiptsPrefix}${p.id}/`;
+    addListable(p.source.bucket, p.source.prefix);
+    addListable(receiptsBucket, partnerReceipts);
+    readable.add(objectArn(p.source.bucket, p.source.prefix));
+    receipts.add(objectArn(receiptsBucket, partnerReceipts));
+  }
+
+  const statements: IamStatement[] = [];
+  [...listable.keys()].sort().forEach((bucket, i) => {
+    const prefixes = [...listable.get(bucket)!].sort();
+    const sid = `ListConfiguredPrefixes${i + 1}`;
+    if (prefixes.includes('')) {
+      statements.push({ Sid: sid, Effect: 'Allow', Action: 's3:ListBucket', Resource: bucketArn(bucket) });
+      return;
+    }
+    statements.push({
+      Sid: sid,
+      Effect: 'Allow',
+      Action: 's3:ListBucket',
+      Resource: bucketArn(bucket),
+      Condition: { StringLike: { 's3:prefix': prefixes.map((prefix) => `${escapeIam(prefix)}*`) } },
+    });
+  });
+  if (readable.size > 0) {
+    statements.push({
+      Sid: 'ReadPartnerExports',
+      Effect: 'Allow',
+      Action: 's3:GetObject',
+      Resource: [...readable].sort(),
+    });
+  }
+  if (receipts.size > 0) {
+    statements.push({
+      Sid: 'WriteAndReadReceipts',
+      Effect: 'Allow',
+      Action: ['s3:GetObject', 's3:PutObject'],
+      Resource: [...receipts].sort(),
+    });
+  }
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+/** `ferry iam-policy [--config DIR]`: prints the policy JSON (exit 0), or the config problems (exit 1). */
+export async function runIamPolicy(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<number> {
+  const result = await loadConfig(dir, env);
+  if (!result.ok) {
+    for (const problem of result.problems) err(formatProblem(problem));
+    return 1;
+  }
+  out(JSON.stringify(buildIamPolicy(result.config), null, 2));
+  return 0;
+}
+
+function bucketArn(bucket: string): string {
+  return `arn:aws:s3:::${bucket}`;
+}
+
+function objectArn(bucket: string, prefix: string): string {
+  return `arn:aws:s3:::${bucket}/${escapeIam(prefix)}*`;
+}
+
+// IAM reads * and ? in resources and conditions as wildcards; ${*} ${?} ${$} are the literal characters.
+function escapeIam(text: string): string {
+  return text.replace(/[*?$]/g, (c) => `\${${c}}`);
+}

@@ -1,0 +1,298 @@
+// Config surface of the security hardening: egress proxies (partner target.proxy, ferry.yaml sftp.proxy)
+// and dashboard logins (operators, viewers, FERRY_VIEWER_*), trusted origins.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatProblem, loadConfig, type ConfigResult } from '../../../src/config/load-config.js';
+import { checkProxyUrl, partnerSchema, serviceSchema } from '../../../src/config/schema.js';
+import { egressProxyFor } from '../../../src/main.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+
+const FP = 'SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4';
+const CANARY = 'proxy-pass-canary-19ab';
+
+function partnerInput(target: Record<string, unknown> = {}) {
+  return {
+    id: 'acme',
+    schedule: { cron: '0 2 * * *' },
+    source: { bucket: 'warehouse-exports', prefix: 'acme/' },
+    target: {
+      host: 'sftp.acme.example',
+      username: 'ferry',
+      hostKeys: [FP],
+      auth: { privateKeyFile: '/run/secrets/acme' },
+      directory: '/inbound',
+      ...target,
+    },
+  };
+}
+
+function messagesOf(schema: typeof partnerSchema | typeof serviceSchema, input: unknown): string[] {
+  const result = schema.safeParse(input);
+  return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+}
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function configDir(ferryYaml: string, partners: Record<string, string> = {}): Promise<string> {
+  const dir = await makeTempDir('security-config');
+  dirs.push(dir);
+  await mkdir(join(dir, 'partners'));
+  await writeFile(join(dir, 'ferry.yaml'), ferryYaml);
+  for (const [name, text] of Object.entries(partners)) await writeFile(join(dir, 'partners', name), text);
+  return dir;
+}
+
+function printed(result: ConfigResult, dir: string): string[] {
+  return result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, ''));
+}
+
+describe('target.proxy', () => {
+  it('parses socks5 and http proxies, with a user and a password reference', () => {
+    const socks = partnerSchema.parse(
+      partnerInput({ proxy: 'socks5://ferry%40acme@10.0.0.5:1080', proxyPasswordEnv: 'EGRESS_PASSWORD' }),
+    );
+    expect(socks.target.proxy).toEqual({
+      protocol: 'socks5',
+      host: '10.0.0.5',
+      port: 1080,
+      username: 'ferry@acme',
+      password: { env: 'EGRESS_PASSWORD' },
+    });
+    expect(socks.target).not.toHaveProperty('proxyPasswordEnv');
+    const http = partnerSchema.parse(partnerInput({ proxy: 'http://[fd00::5]:3128' }));
+    expect(http.target.proxy).toEqual({ protocol: 'http', host: 'fd00::5', port: 3128 });
+    expect(partnerSchema.parse(partnerInput({ proxy: 'direct' })).target.proxy).toBe('direct');
+    expect(partnerSchema.parse(partnerInput()).target).not.toHaveProperty('proxy');
+  });
+
+  it.each([
+    ['socks5://proxy.internal', /with an explicit port/],
+    ['https://proxy.internal:443', /must be socks5:\/\/\[user@\]host:port or http:/],
+    ['socks4://proxy.internal:1080', /must be socks5/],
+    ['http://proxy.internal:3128/path', /must be socks5/],
+    ['socks5://proxy.internal:70000', /port outside 1-65535/],
+    [
+      `socks5://ferry:${CANARY}@proxy.internal:1080`,
+      /must not contain a password: name it with proxyPasswordEnv/,
+    ],
+  ])('rejects %s without echoing it', (url, message) => {
+    const messages = messagesOf(partnerSchema, partnerInput({ proxy: url }));
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(message);
+    expect(messages[0]).not.toContain(CANARY);
+    expect(checkProxyUrl(url)).toBeDefined();
+  });
+
+  it('pairs a proxy user with exactly one password reference', () => {
+    expect(messagesOf(partnerSchema, partnerInput({ proxy: 'socks5://ferry@proxy.internal:1080' }))).toEqual([
+      'target.proxy: a proxy user needs proxyPasswordEnv or proxyPasswordFile',
+    ]);
+    expect(
+      messagesOf(
+        partnerSchema,
+        partnerInput({ proxy: 'socks5://proxy.internal:1080', proxyPasswordEnv: 'X' }),
+      ),
+    ).toEqual([
+      'target.proxyPasswordEnv: only allowed with a proxy URL that names a user (socks5://user@host:port)',
+    ]);
+    expect(messagesOf(partnerSchema, partnerInput({ proxyPasswordFile: '/run/secrets/x' }))).toEqual([
+      'target.proxyPasswordFile: only allowed with a proxy URL that names a user',
+    ]);
+    expect(
+      messagesOf(
+        partnerSchema,
+        partnerInput({ proxy: 'socks5://u@p:1080', proxyPasswordEnv: 'X', proxyPasswordFile: '/x' }),
+      ),
+    ).toEqual(['target.proxyPasswordFile: set proxyPasswordEnv or proxyPasswordFile, not both']);
+  });
+
+  it('rejects an inline proxy password field as an inline secret', async () => {
+    const dir = await configDir('receipts: { bucket: ferry-audit }\n', {
+      'acme.yaml': [
+        'id: acme',
+        "schedule: { cron: '0 2 * * *' }",
+        'source: { bucket: warehouse-exports, prefix: acme/ }',
+        'target:',
+        '  host: sftp.acme.example',
+        '  username: ferry',
+        `  hostKeys: ['${FP}']`,
+        '  auth: { privateKeyFile: /run/secrets/acme }',
+        '  directory: /inbound',
+        '  proxy: socks5://ferry@proxy.internal:1080',
+        `  proxyPassword: ${CANARY}`,
+        '',
+      ].join('\n'),
+    });
+    const result = await loadConfig(dir, {});
+    const lines = printed(result, dir);
+    expect(lines).toContain(
+      'partners/acme.yaml:11:3: target.proxyPassword: secrets must be references (passwordEnv, passwordFile, privateKeyFile, privateKeyEnv, passphraseEnv)',
+    );
+    expect(lines.join('\n')).not.toContain(CANARY);
+  });
+});
+
+describe('ferry.yaml sftp.proxy', () => {
+  const partnerYaml = (extra: string) =>
+    [
+      'id: acme',
+      "schedule: { cron: '0 2 * * *' }",
+      'source: { bucket: warehouse-exports, prefix: acme/ }',
+      'target:',
+      '  host: sftp.acme.example',
+      '  username: ferry',
+      `  hostKeys: ['${FP}']`,
+      '  auth: { privateKeyFile: /run/secrets/acme }',
+      '  directory: /inbound',
+      extra,
+      '',
+    ].join('\n');
+
+  it('is the default egress for partners without their own; proxy: direct opts out', async () => {
+    const dir = await configDir(
+      'receipts: { bucket: ferry-audit }\nsftp: { proxy: "socks5://egress@10.0.0.9:1080", proxyPasswordFile: secrets/egress }\n',
+      {
+        'acme.yaml': partnerYaml(''),
+        'beta.yaml': partnerYaml('  proxy: direct').replace(/acme/g, 'beta'),
+        'gamma.yaml': partnerYaml('  proxy: "http://10.0.0.10:3128"').replace(/acme/g, 'gamma'),
+      },
+    );
+    const result = await loadConfig(dir, {});
+    if (!result.ok) throw new Error(printed(result, dir).join('\n'));
+    const { service, partners } = result.config;
+    expect(service.sftp).toEqual({
+      proxy: {
+        protocol: 'socks5',
+        host: '10.0.0.9',
+        port: 1080,
+        username: 'egress',
+        password: { file: join(dir, 'secrets/egress') },
+      },
+    });
+    expect(egressProxyFor(partners.get('acme')!, service.sftp)).toBe(service.sftp?.proxy);
+    expect(egressProxyFor(partners.get('beta')!, service.sftp)).toBeUndefined();
+    expect(egressProxyFor(partners.get('gamma')!, service.sftp)).toEqual({
+      protocol: 'http',
+      host: '10.0.0.10',
+      port: 3128,
+    });
+  });
+
+  it('resolves a relative partner proxyPasswordFile against the config directory', async () => {
+    const dir = await configDir('receipts: { bucket: ferry-audit }\n', {
+      'acme.yaml': partnerYaml('  proxy: "socks5://u@p.internal:1080"\n  proxyPasswordFile: secrets/p'),
+    });
+    const result = await loadConfig(dir, {});
+    if (!result.ok) throw new Error(printed(result, dir).join('\n'));
+    expect(result.config.partners.get('acme')!.target.proxy).toMatchObject({
+      password: { file: join(dir, 'secrets/p') },
+    });
+  });
+
+  it('does not accept "direct" globally', () => {
+    expect(
+      messagesOf(serviceSchema, { receipts: { bucket: 'ferry-audit' }, sftp: { proxy: 'direct' } }),
+    ).toEqual([expect.stringMatching(/^sftp\.proxy: must be socks5/)]);
+  });
+});
+
+describe('dashboard logins', () => {
+  it('reads operators and viewers lists and keeps the single admin login an operator', () => {
+    const service = serviceSchema.parse({
+      receipts: { bucket: 'ferry-audit' },
+      http: {
+        adminPasswordEnv: 'FERRY_ADMIN_PASSWORD',
+        operators: [{ user: 'ops', passwordFile: '/run/secrets/ops' }],
+        viewers: [{ user: 'audit', passwordEnv: 'AUDIT_PASSWORD' }],
+        trustedOrigins: ['https://ferry.example.com/', 'http://10.0.0.1:8080'],
+      },
+    });
+    expect(service.http).toEqual({
+      host: '127.0.0.1',
+      port: 3000,
+      adminUser: 'admin',
+      adminPassword: { env: 'FERRY_ADMIN_PASSWORD' },
+      operators: [{ user: 'ops', password: { file: '/run/secrets/ops' } }],
+      viewers: [{ user: 'audit', password: { env: 'AUDIT_PASSWORD' } }],
+      trustedOrigins: ['https://ferry.example.com', 'http://10.0.0.1:8080'],
+    });
+  });
+
+  it('rejects logins without a password reference, with two, with ":" in the name, or used twice', () => {
+    const messages = messagesOf(serviceSchema, {
+      receipts: { bucket: 'ferry-audit' },
+      http: {
+        viewerUser: 'audit',
+        operators: [
+          { user: 'ops' },
+          { user: 'a:b', passwordEnv: 'X' },
+          { user: 'two', passwordEnv: 'X', passwordFile: '/x' },
+        ],
+        trustedOrigins: ['https://ferry.example.com/admin'],
+      },
+    });
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        'http.viewerUser: needs viewerPasswordEnv or viewerPasswordFile (or FERRY_VIEWER_PASSWORD in the environment)',
+        'http.operators.0: needs passwordEnv or passwordFile',
+        'http.operators.1.user: must not contain ":"',
+        'http.operators.2.passwordFile: set passwordEnv or passwordFile, not both',
+        expect.stringMatching(/^http\.trustedOrigins\.0: must be an origin/),
+      ]),
+    );
+    expect(
+      messagesOf(serviceSchema, {
+        receipts: { bucket: 'ferry-audit' },
+        http: {
+          adminPasswordEnv: 'A',
+          viewers: [
+            { user: 'admin', passwordEnv: 'B' },
+            { user: 'x', passwordEnv: 'C' },
+            { user: 'x', passwordEnv: 'D' },
+          ],
+        },
+      }),
+    ).toEqual([
+      'http.viewers.0.user: this user name is already used by another login',
+      'http.viewers.2.user: this user name is already used by another login',
+    ]);
+  });
+
+  it('takes the viewer login from FERRY_VIEWER_USER and FERRY_VIEWER_PASSWORD, never the password value', async () => {
+    const dir = await configDir(
+      'receipts: { bucket: ferry-audit }\nhttp: { viewerPasswordFile: secrets/v }\n',
+    );
+    const result = await loadConfig(dir, {
+      FERRY_VIEWER_USER: 'auditor',
+      FERRY_VIEWER_PASSWORD: CANARY,
+      FERRY_ADMIN_PASSWORD: 'admin-canary',
+    });
+    if (!result.ok) throw new Error(printed(result, dir).join('\n'));
+    expect(result.config.service.http).toEqual({
+      host: '127.0.0.1',
+      port: 3000,
+      adminUser: 'admin',
+      adminPassword: { env: 'FERRY_ADMIN_PASSWORD' },
+      viewerUser: 'auditor',
+      viewerPassword: { env: 'FERRY_VIEWER_PASSWORD' },
+    });
+    expect(JSON.stringify(result.config)).not.toContain(CANARY);
+  });
+
+  it('defaults the viewer user name and resolves relative password files', async () => {
+    const dir = await configDir(
+      'receipts: { bucket: ferry-audit }\nhttp: { viewerPasswordFile: secrets/v, viewers: [{ user: b, passwordFile: secrets/b }] }\n',
+    );
+    const result = await loadConfig(dir, {});
+    if (!result.ok) throw new Error(printed(result, dir).join('\n'));
+    expect(result.config.service.http).toMatchObject({
+      viewerUser: 'viewer',
+      viewerPassword: { file: join(dir, 'secrets/v') },
+      viewers: [{ user: 'b', password: { file: join(dir, 'secrets/b') } }],
+    });
+  });
+});

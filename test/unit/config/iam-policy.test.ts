@@ -1,0 +1,204 @@
+// The least-privilege IAM policy `ferry iam-policy` generates, checked against the partner configs
+// (reliability-anchors G6), and the committed deploy/iam-policy.json kept equal to the generator's output.
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  buildIamPolicy,
+  runIamPolicy,
+  type IamPolicy,
+  type IamStatement,
+} from '../../../src/commands/iam-policy-command.js';
+import { loadConfig, type FerryConfig } from '../../../src/config/load-config.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const FP = 'SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+function partnerYaml(id: string, bucket: string, prefix: string, enabled = true): string {
+  return [
+    `id: ${id}`,
+    `enabled: ${enabled}`,
+    "schedule: { cron: '0 2 * * *' }",
+    `source: { bucket: ${bucket}, prefix: '${prefix}' }`,
+    'target:',
+    `  host: sftp.${id}.example`,
+    '  username: ferry',
+    `  hostKeys: ['${FP}']`,
+    `  auth: { privateKeyFile: /run/secrets/${id} }`,
+    '  directory: /inbound',
+    '',
+  ].join('\n');
+}
+
+async function configFrom(ferryYaml: string, partners: Record<string, string>): Promise<string> {
+  const dir = await makeTempDir('iam');
+  dirs.push(dir);
+  await mkdir(join(dir, 'partners'));
+  await writeFile(join(dir, 'ferry.yaml'), ferryYaml);
+  for (const [name, text] of Object.entries(partners)) await writeFile(join(dir, 'partners', name), text);
+  return dir;
+}
+
+async function load(dir: string): Promise<FerryConfig> {
+  const result = await loadConfig(dir, {});
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  return result.config;
+}
+
+const OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject'];
+const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** The least-privilege rules every generated policy must satisfy for `config`. */
+function expectLeastPrivilege(policy: IamPolicy, config: FerryConfig): void {
+  const enabled = [...config.partners.values()].filter((p) => p.enabled);
+  const { bucket: receiptsBucket, prefix: receiptsPrefix } = config.service.receipts;
+  const allowed = new Set(['s3:ListBucket', 's3:GetObject', 's3:PutObject']);
+  for (const s of policy.Statement) {
+    expect(s.Effect).toBe('Allow');
+    for (const action of list(s.Action)) {
+      expect(action).not.toContain('*');
+      expect(allowed.has(action), `unexpected action ${action}`).toBe(true);
+    }
+    for (const resource of list(s.Resource)) {
+      expect(resource).not.toBe('*');
+      expect(resource).toMatch(/^arn:aws:s3:::[a-z0-9.-]+(\/.*)?$/);
+    }
+    if (list(s.Action).some((a) => OBJECT_ACTIONS.includes(a))) {
+      for (const resource of list(s.Resource)) expect(resource).toMatch(/^arn:aws:s3:::[a-z0-9.-]+\/.+\*$/);
+    }
+  }
+
+  const listing = policy.Statement.filter((s) => list(s.Action).includes('s3:ListBucket'));
+  for (const s of listing) {
+    expect(list(s.Action)).toEqual(['s3:ListBucket']);
+    expect(list(s.Resource)).toHaveLength(1);
+    expect(list(s.Resource)[0]).toMatch(/^arn:aws:s3:::[a-z0-9.-]+$/);
+    expect(s.Condition?.StringLike['s3:prefix'].length).toBeGreaterThan(0);
+  }
+  const listablePrefixes = (bucket: string): string[] =>
+    listing
+      .filter((s) => list(s.Resource)[0] === `arn:aws:s3:::${bucket}`)
+      .flatMap((s) => s.Condition?.StringLike['s3:prefix'] ?? []);
+  const readable = (s: IamStatement) => list(s.Action).includes('s3:GetObject');
+  const writable = (s: IamStatement) => list(s.Action).includes('s3:PutObject');
+  const getResources = policy.Statement.filter(readable).flatMap((s) => list(s.Resource));
+  const putResources = policy.Statement.filter(writable).flatMap((s) => list(s.Resource));
+
+  for (const p of enabled) {
+    expect(listablePrefixes(p.source.bucket)).toContain(`${p.source.prefix}*`);
+    expect(getResources).toContain(`arn:aws:s3:::${p.source.bucket}/${p.source.prefix}*`);
+    expect(listablePrefixes(receiptsBucket)).toContain(`${receiptsPrefix}${p.id}/*`);
+    expect(putResources).toContain(`arn:aws:s3:::${receiptsBucket}/${receiptsPrefix}${p.id}/*`);
+  }
+  // Reads only partner exports and receipts; writes only receipts.
+  const expectedGets = enabled.flatMap((p) => [
+    `arn:aws:s3:::${p.source.bucket}/${p.source.prefix}*`,
+    `arn:aws:s3:::${receiptsBucket}/${receiptsPrefix}${p.id}/*`,
+  ]);
+  expect(new Set(getResources)).toEqual(new Set(expectedGets));
+  expect(new Set(putResources)).toEqual(
+    new Set(enabled.map((p) => `arn:aws:s3:::${receiptsBucket}/${receiptsPrefix}${p.id}/*`)),
+  );
+}
+
+describe('ferry iam-policy', () => {
+  it('grants a multi-partner config only list-prefix, get-exports and put/get-receipts', async () => {
+    const dir = await configFrom('receipts: { bucket: ferry-audit, prefix: audit/receipts/ }\n', {
+      'acme.yaml': partnerYaml('acme', 'warehouse-exports', 'acme/daily/'),
+      'globex.yaml': partnerYaml('globex', 'warehouse-exports', 'globex/'),
+      'initech.yaml': partnerYaml('initech', 'initech-exports', 'out/'),
+      'dormant.yaml': partnerYaml('dormant', 'dormant-exports', 'x/', false),
+    });
+    const config = await load(dir);
+    const policy = buildIamPolicy(config);
+    expectLeastPrivilege(policy, config);
+    const text = JSON.stringify(policy);
+    expect(text).not.toContain('DeleteObject');
+    expect(text).not.toContain('dormant');
+    // One ListBucket statement per bucket, each with the prefixes of that bucket only.
+    expect(
+      policy.Statement.filter((s) => s.Action === 's3:ListBucket').map((s) => [
+        s.Resource,
+        s.Condition?.StringLike['s3:prefix'],
+      ]),
+    ).toEqual([
+      [
+        'arn:aws:s3:::ferry-audit',
+        ['audit/receipts/acme/*', 'audit/receipts/globex/*', 'audit/receipts/initech/*'],
+      ],
+      ['arn:aws:s3:::initech-exports', ['out/*']],
+      ['arn:aws:s3:::warehouse-exports', ['acme/daily/*', 'globex/*']],
+    ]);
+  });
+
+  it('writes IAM wildcard characters in prefixes literally', async () => {
+    const dir = await configFrom('receipts: { bucket: ferry-audit }\n', {
+      'odd.yaml': partnerYaml('odd', 'warehouse-exports', 'we*ird?/$x/'),
+    });
+    const policy = buildIamPolicy(await load(dir));
+    const text = JSON.stringify(policy);
+    expect(text).toContain('warehouse-exports/we${*}ird${?}/${$}x/*');
+    expect(text).toContain('"we${*}ird${?}/${$}x/*"');
+  });
+
+  it('lists a whole bucket without a condition only for a partner whose prefix is ""', async () => {
+    const dir = await configFrom('receipts: { bucket: ferry-audit }\n', {
+      'all.yaml': partnerYaml('all', 'all-exports', ''),
+    });
+    const policy = buildIamPolicy(await load(dir));
+    const whole = policy.Statement.find((s) => s.Resource === 'arn:aws:s3:::all-exports');
+    expect(whole).toEqual({
+      Sid: expect.any(String),
+      Effect: 'Allow',
+      Action: 's3:ListBucket',
+      Resource: 'arn:aws:s3:::all-exports',
+    });
+    expect(JSON.stringify(policy)).toContain('"arn:aws:s3:::all-exports/*"');
+  });
+
+  it('matches the committed deploy/iam-policy.json for config/ferry.yaml and the example partner', async () => {
+    const dir = await makeTempDir('iam-shipped');
+    dirs.push(dir);
+    await mkdir(join(dir, 'partners'));
+    await cp(join(REPO, 'config', 'ferry.yaml'), join(dir, 'ferry.yaml'));
+    await cp(join(REPO, 'config', 'partners', '_example.yaml'), join(dir, 'partners', 'example.yaml'));
+    const lines: string[] = [];
+    expect(
+      await runIamPolicy(
+        dir,
+        {},
+        (l) => lines.push(l),
+        () => undefined,
+      ),
+    ).toBe(0);
+    const generated = JSON.parse(lines.join('\n')) as IamPolicy;
+    const committed = JSON.parse(
+      await readFile(join(REPO, 'deploy', 'iam-policy.json'), 'utf8'),
+    ) as IamPolicy;
+    expect(committed).toEqual(generated);
+    expectLeastPrivilege(committed, await load(dir));
+  });
+
+  it('prints the config problems and exits 1 for an invalid config', async () => {
+    const dir = await configFrom('receipts: {}\n', {});
+    const out: string[] = [];
+    const err: string[] = [];
+    expect(
+      await runIamPolicy(
+        dir,
+        {},
+        (l) => out.push(l),
+        (l) => err.push(l),
+      ),
+    ).toBe(1);
+    expect(out).toEqual([]);
+    expect(err.join('\n')).toMatch(/receipts\.bucket: required/);
+  });
+});
