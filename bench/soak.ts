@@ -213,7 +213,10 @@ export async function runSoak(args: string[]): Promise<number> {
       figures.problems.push(...f.problems);
       for (const key of keys) {
         const name = key.slice(id.length + 1);
-        const published = events.find((e) => e.event === 'MOVED_TO' && e.name === name);
+        // OpenSSH publishes a plain rename as link+unlink (inotify CREATE), posix-rename as MOVED_TO.
+        const published = events.find(
+          (e) => (e.event === 'MOVED_TO' || e.event === 'CREATE') && e.name === name,
+        );
         if (published) latencies.push(published.atMs - putAt.get(key)!);
       }
     }
