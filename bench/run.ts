@@ -2,11 +2,15 @@
 // the same run, and prints one line per figure plus the ratio. Speed is measured here, never asserted in tests.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // pinned SDK: see bin/ferry.js
 
+import { runLargeFileBench } from './large-file.js';
+import { runSmallFilesBench } from './small-files.js';
 import { runSoak } from './soak.js';
 import { runSweepBatchBench } from './sweep-batch.js';
 
 const BENCHES: Record<string, (args: string[]) => Promise<number | void>> = {
   'sweep-batch': runSweepBatchBench,
+  'large-file': runLargeFileBench,
+  'small-files': runSmallFilesBench,
   soak: runSoak,
 };
 

@@ -1,0 +1,366 @@
+// Shared helpers for the benches that compare Ferry with the tools a user would pick instead: OpenSSH
+// `sftp -b` and rclone against the harness sshd, a delay proxy that adds round-trip time in front of sshd,
+// and /proc readings (peak RSS, CPU) of a Ferry child process.
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { promisify } from 'node:util';
+import { spawnFerry, type FerryProcess } from '../test/support/ferry-process.js';
+import type { FerryConfig } from '../src/config/load-config.js';
+import { sweepAndWait } from '../test/support/pipeline.js';
+import type { Services } from '../test/support/services.js';
+
+const run = promisify(execFile);
+
+/** The cipher ssh2 (and so Ferry) negotiates first on a CPU with AES-NI; OpenSSH's client prefers chacha20. */
+export const AES128_GCM = 'aes128-gcm@openssh.com';
+
+/** Client-side files for OpenSSH and rclone: a known_hosts that pins the harness host key on every port given. */
+export interface SshClientFiles {
+  dir: string;
+  knownHosts: string;
+}
+
+/** Writes `<dir>/known_hosts` with the harness sshd's host key for each port (sshd itself and any proxy). */
+export async function writeSshClientFiles(
+  services: Services,
+  dir: string,
+  ports: number[],
+): Promise<SshClientFiles> {
+  await mkdir(dir, { recursive: true });
+  const [type, key] = (await readFile(join(services.sshd.dir, 'ssh_host_ed25519_key.pub'), 'utf8')).split(
+    ' ',
+  );
+  const knownHosts = join(dir, 'known_hosts');
+  await writeFile(knownHosts, ports.map((port) => `[127.0.0.1]:${port} ${type} ${key}\n`).join(''));
+  return { dir, knownHosts };
+}
+
+/** Creates a directory on the SFTP server (a local path: the harness has no chroot) owned by the SFTP user. */
+export async function makeRemoteDir(services: Services, path: string): Promise<void> {
+  await mkdir(path, { recursive: true });
+  const owner = await stat(services.sshd.inbound);
+  await chown(path, owner.uid, owner.gid);
+}
+
+export interface OpensshBatchOptions {
+  services: Services;
+  files: SshClientFiles;
+  /** The port to dial: sshd's, or a delay proxy's in front of it. */
+  port: number;
+  /** sftp batch commands, one per line (e.g. `put /local/file /remote/file`). */
+  commands: string[];
+  /** `-c` cipher; OpenSSH's default (chacha20-poly1305) when omitted. */
+  cipher?: string;
+}
+
+/** Runs one `sftp -b` session (one connection) and returns its wall time in seconds, process start included. */
+export async function runOpensshBatch(options: OpensshBatchOptions): Promise<number> {
+  const { services, files, port } = options;
+  const batch = join(files.dir, `batch-${process.pid}-${Date.now()}`);
+  await writeFile(batch, options.commands.join('\n') + '\n');
+  const args = [
+    '-q',
+    '-b',
+    batch,
+    '-i',
+    services.sshd.privateKeyPath,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${files.knownHosts}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'BatchMode=yes',
+    ...(options.cipher === undefined ? [] : ['-c', options.cipher]),
+    '-P',
+    String(port),
+    `${services.sshd.username}@127.0.0.1`,
+  ];
+  const started = performance.now();
+  await run('sftp', args, { maxBuffer: 64 * 1024 * 1024 });
+  return (performance.now() - started) / 1000;
+}
+
+/** Writes `<dir>/rclone.conf` with an `s3` remote (s3rver) and an `sftp` remote (harness sshd via `port`). */
+export async function writeRcloneConfig(
+  services: Services,
+  files: SshClientFiles,
+  port: number,
+): Promise<string> {
+  const { s3, sshd } = services;
+  const path = join(files.dir, 'rclone.conf');
+  await writeFile(
+    path,
+    [
+      '[s3]',
+      'type = s3',
+      'provider = Other',
+      `access_key_id = ${s3.accessKeyId}`,
+      `secret_access_key = ${s3.secretAccessKey}`,
+      `endpoint = ${s3.endpoint}`,
+      `region = ${s3.region}`,
+      'force_path_style = true',
+      'no_check_bucket = true',
+      '',
+      '[sftp]',
+      'type = sftp',
+      'host = 127.0.0.1',
+      `port = ${port}`,
+      `user = ${sshd.username}`,
+      `key_file = ${sshd.privateKeyPath}`,
+      `known_hosts_file = ${files.knownHosts}`,
+      // The harness sshd forces internal-sftp: no shell for rclone's md5sum/sha1sum probes.
+      'shell_type = none',
+      'disable_hashcheck = true',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return path;
+}
+
+/** Runs `rclone <args>` with that config (at its default transfers/checkers); returns wall seconds. */
+export async function runRclone(configPath: string, args: string[]): Promise<number> {
+  // The endpoint is plain HTTP; an inherited AWS_CA_BUNDLE makes rclone's S3 client refuse to start.
+  const { AWS_CA_BUNDLE: _unused, ...env } = process.env;
+  const started = performance.now();
+  await run('rclone', ['--config', configPath, '--retries', '1', ...args], {
+    env,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return (performance.now() - started) / 1000;
+}
+
+/** Installs rclone with apt when missing (Debian's 1.60); the benches compare Ferry with it. */
+export async function ensureRclone(log: (line: string) => void): Promise<void> {
+  try {
+    await run('rclone', ['version']);
+  } catch {
+    log('rclone not found: apt-get install -y rclone…');
+    await run('apt-get', ['install', '-y', 'rclone'], { maxBuffer: 64 * 1024 * 1024 });
+  }
+}
+
+/** Peak and current resident set size of a process, in KiB (/proc/<pid>/status VmHWM / VmRSS). */
+export async function memoryOf(pid: number): Promise<{ peakKiB: number; rssKiB: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): number =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { peakKiB: field('VmHWM'), rssKiB: field('VmRSS') };
+}
+
+let clockTicks: number | undefined;
+
+/** utime + stime of a process so far, in milliseconds (/proc/<pid>/stat). */
+export async function cpuMsOf(pid: number): Promise<number> {
+  if (clockTicks === undefined) {
+    const { stdout } = await run('getconf', ['CLK_TCK']);
+    clockTicks = Number(stdout.trim()) || 100;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the whole line.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+}
+
+/** utime + stime of a process and all its living descendants, in ms (sshd forks one process per session). */
+export async function treeCpuMsOf(pid: number): Promise<number> {
+  let total = 0;
+  for (const child of await descendantsOf(pid)) total += await cpuMsOf(child).catch(() => 0);
+  return total + (await cpuMsOf(pid));
+}
+
+async function descendantsOf(pid: number): Promise<number[]> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  const direct = children.split(' ').filter(Boolean).map(Number);
+  const nested = await Promise.all(direct.map((child) => descendantsOf(child)));
+  return [...direct, ...nested.flat()];
+}
+
+/** Starts `ferry start --role worker` (the compiled CLI) and waits until it is up. */
+export async function startFerryWorker(configDir: string, env: NodeJS.ProcessEnv): Promise<FerryProcess> {
+  const worker = spawnFerry(['start', '--role', 'worker', '--config', configDir], env);
+  await worker.waitForLine(/ferry started/, 60_000);
+  return worker;
+}
+
+/** Stops a worker started by startFerryWorker (SIGTERM, then SIGKILL after 10 s). */
+export async function stopFerryWorker(worker: FerryProcess): Promise<void> {
+  worker.kill('SIGTERM');
+  const timer = setTimeout(() => worker.kill('SIGKILL'), 10_000);
+  await worker.exited;
+  clearTimeout(timer);
+}
+
+export interface FerrySweepRun {
+  /** `ferry sweep --wait`: sweep start → every delivery settled (last receipt written). */
+  seconds: number;
+  /** Date.now() when the sweep was requested (to compare with file mtimes). */
+  startedAtMs: number;
+  summary: string;
+  /** The worker's VmHWM: its peak RSS over its whole life (start-up included). */
+  peakKiB: number;
+  /** The worker's CPU during the sweep. */
+  cpuMs: number;
+}
+
+/**
+ * Starts a fresh worker process (so its VmHWM is this run's peak), sweeps one partner and waits for every
+ * delivery, reads the worker's CPU and peak RSS from /proc, then stops it. Throws when a delivery failed.
+ */
+export async function runFerrySweep(
+  configDir: string,
+  env: NodeJS.ProcessEnv,
+  config: FerryConfig,
+  partnerId: string,
+  log: (line: string) => void,
+): Promise<FerrySweepRun> {
+  await syncDisks();
+  const worker = await startFerryWorker(configDir, env);
+  try {
+    log(`ferry (partner ${partnerId})…`);
+    const cpu0 = await cpuMsOf(worker.pid);
+    const startedAtMs = Date.now();
+    const started = performance.now();
+    const { code, summary } = await sweepAndWait(config, partnerId, 3600);
+    const seconds = (performance.now() - started) / 1000;
+    const cpuMs = (await cpuMsOf(worker.pid)) - cpu0;
+    const { peakKiB } = await memoryOf(worker.pid);
+    if (code !== 0) throw new Error(`ferry sweep ${partnerId} exited ${code}: ${summary}`);
+    return { seconds, startedAtMs, summary, peakKiB, cpuMs };
+  } catch (err) {
+    log(`ferry worker output (tail):\n${worker.output().slice(-4000)}`);
+    throw err;
+  } finally {
+    await stopFerryWorker(worker);
+  }
+}
+
+export interface DelayProxy {
+  port: number;
+  pid: number;
+  close(): Promise<void>;
+}
+
+// Runs in its own node process, so the bench's own work (e.g. the SFTP writer alone) cannot delay it.
+// Every chunk is forwarded `delay` ms after it arrived, without limiting bandwidth (the test tcp-proxy's
+// delay fault waits per chunk in sequence, which caps throughput at chunk/delay).
+const DELAY_PROXY_SOURCE = `
+const net = require('node:net');
+const [targetPort, delay] = process.argv.slice(1).map(Number);
+function pump(from, to) {
+  const queue = [];
+  let timer = null;
+  const flush = () => {
+    timer = null;
+    const now = performance.now();
+    while (queue.length > 0 && queue[0].at <= now) {
+      if (!to.write(queue.shift().chunk)) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+    }
+    if (queue.length > 0) timer = setTimeout(flush, Math.max(0, queue[0].at - now));
+    else if (from.readableEnded) to.end();
+  };
+  from.on('data', (chunk) => {
+    queue.push({ at: performance.now() + delay, chunk });
+    if (!timer) timer = setTimeout(flush, delay);
+  });
+  from.on('end', () => { if (queue.length === 0 && !timer) to.end(); });
+  from.on('error', () => to.destroy());
+}
+const server = net.createServer((client) => {
+  const upstream = net.connect(targetPort, '127.0.0.1');
+  client.setNoDelay(true);
+  upstream.setNoDelay(true);
+  pump(client, upstream);
+  pump(upstream, client);
+  client.on('close', () => upstream.destroy());
+  upstream.on('close', () => client.destroy());
+  upstream.on('error', () => client.destroy());
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write('listening ' + server.address().port + '\\n'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/**
+ * Starts a TCP proxy in front of 127.0.0.1:<targetPort> that adds `rttMs` of round-trip time (half each
+ * way) in a child process; every client (Ferry, OpenSSH, rclone) dials its port instead of sshd's.
+ */
+export async function startDelayProxy(targetPort: number, rttMs: number): Promise<DelayProxy> {
+  const child = spawn(process.execPath, ['-e', DELAY_PROXY_SOURCE, String(targetPort), String(rttMs / 2)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  let text = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const match = /listening (\d+)/.exec(text);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`delay proxy exited (${code}) before listening`)));
+  });
+  return {
+    port,
+    pid: child.pid ?? -1,
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+      process.removeListener('exit', killOnExit);
+    },
+  };
+}
+
+/** Writes `size` random bytes to `path` (16 MiB at a time); returns their sha256. */
+export async function writeRandomFile(path: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  for (let written = 0; written < size;) {
+    const chunk = randomBytes(Math.min(16 * 1024 * 1024, size - written));
+    hash.update(chunk);
+    written += chunk.length;
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return hash.digest('hex');
+}
+
+/** `sync`: flush the previous run's written pages so they do not compete with the next measurement. */
+export async function syncDisks(): Promise<void> {
+  await run('sync');
+}
+
+/** Bytes as the bench labels show them: 1GiB, 10MiB, 512KiB or 10000000B. */
+export function formatSize(bytes: number): string {
+  for (const [unit, factor] of [
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ] as const) {
+    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${unit}`;
+  }
+  return `${bytes}B`;
+}
+
+/** MB/s (10^6 bytes per second). */
+export function mbPerSecond(bytes: number, seconds: number): number {
+  return bytes / 1e6 / seconds;
+}
+
+/** "met" or "MISSED" for a figure against its target. */
+export function verdict(ok: boolean): string {
+  return ok ? 'met' : 'MISSED';
+}
