@@ -18,6 +18,7 @@ import { getFreePort } from '../support/free-port.js';
 import {
   captureLogger,
   dumpRedisAsText,
+  jobsOfPartner,
   loadConfigOrThrow,
   putObjects,
   readPartnerDir,
@@ -46,8 +47,7 @@ const logs = captureLogger();
 const sweep = (partnerId: string) => sweepAndWait(ferry.getConfig(), partnerId);
 
 async function onlyJobOf(partnerId: string): Promise<Job> {
-  const jobs = await deliverQueue.getJobs(['failed', 'completed', 'delayed', 'waiting', 'active']);
-  const mine = jobs.filter((j) => (j.data as { partnerId: string }).partnerId === partnerId);
+  const mine = await jobsOfPartner(deliverQueue, partnerId);
   expect(mine).toHaveLength(1);
   return mine[0]!;
 }

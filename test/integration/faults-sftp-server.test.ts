@@ -17,6 +17,7 @@ import { observePartnerDir, type PartnerEvent, type PartnerObserver } from '../s
 import {
   captureLogger,
   dumpRedisAsText,
+  jobsOfPartner,
   loadConfigOrThrow,
   putObjects,
   readPartnerDir,
@@ -70,10 +71,7 @@ function on(variant: string, partner: PartnerFixture): PartnerFixture {
   };
 }
 
-async function jobsOf(partnerId: string): Promise<Job[]> {
-  const jobs = await deliverQueue.getJobs(['failed', 'completed', 'delayed', 'waiting', 'active']);
-  return jobs.filter((j) => (j.data as { partnerId: string }).partnerId === partnerId);
-}
+const jobsOf = (partnerId: string): Promise<Job[]> => jobsOfPartner(deliverQueue, partnerId);
 
 async function onlyJobOf(partnerId: string): Promise<Job> {
   const mine = await jobsOf(partnerId);

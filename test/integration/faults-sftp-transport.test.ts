@@ -22,6 +22,7 @@ import { observePartnerDir, type PartnerEvent, type PartnerObserver } from '../s
 import {
   captureLogger,
   dumpRedisAsText,
+  jobsOfPartner,
   loadConfigOrThrow,
   putObjects,
   readPartnerDir,
@@ -49,10 +50,7 @@ const observers: PartnerObserver[] = [];
 const logs = captureLogger();
 const ADMIN_CANARY = `canary-admin-${randomBytes(12).toString('hex')}`;
 
-async function jobsOf(partnerId: string): Promise<Job[]> {
-  const jobs = await deliverQueue.getJobs(['failed', 'completed', 'delayed', 'waiting', 'active']);
-  return jobs.filter((j) => (j.data as { partnerId: string }).partnerId === partnerId);
-}
+const jobsOf = (partnerId: string): Promise<Job[]> => jobsOfPartner(deliverQueue, partnerId);
 
 async function onlyJobOf(partnerId: string): Promise<Job> {
   const mine = await jobsOf(partnerId);

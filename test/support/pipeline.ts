@@ -157,3 +157,12 @@ export async function dumpRedisAsText(redis: import('ioredis').Redis): Promise<s
   }
   return dump.join('\n');
 }
+
+/** The deliver jobs of one partner, in any state (job data holds the partner id). */
+export async function jobsOfPartner(
+  queue: import('bullmq').Queue,
+  partnerId: string,
+): Promise<import('bullmq').Job[]> {
+  const jobs = await queue.getJobs(['failed', 'completed', 'delayed', 'waiting', 'active']);
+  return jobs.filter((j) => (j.data as { partnerId?: unknown }).partnerId === partnerId);
+}
