@@ -7,7 +7,7 @@ import { appendFile, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFerry, type RunningFerry } from '../../src/main.js';
+import { type RunningFerry } from '../../src/main.js';
 import {
   writeFerryConfig,
   writePartnerFile,
@@ -19,13 +19,14 @@ import {
   captureLogger,
   dumpRedisAsText,
   jobsOfPartner,
-  loadConfigOrThrow,
   putObjects,
   readPartnerDir,
+  startTestFerry,
   sweepAndWait,
+  type TestFerry,
   waitFor,
 } from '../support/pipeline.js';
-import { s3ClientFor, startServices, type Services } from '../support/services.js';
+import { startServices, type Services } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 const run = promisify(execFile);
@@ -39,6 +40,7 @@ let s3: S3Client;
 let ferry: RunningFerry;
 let redis: Redis;
 let deliverQueue: Queue;
+let testFerry: TestFerry | undefined;
 let proxy: TcpProxy;
 let closedPort: number;
 let partners: Record<string, PartnerFixture>;
@@ -97,22 +99,12 @@ beforeAll(async () => {
     worker:
       'concurrency: 4, keepaliveIntervalSeconds: 1, keepaliveCountMax: 2, stallTimeoutSeconds: 4, connectTimeoutSeconds: 5',
   });
-  s3 = s3ClientFor(services.s3);
-  redis = new Redis(services.redis.url);
-  deliverQueue = new Queue('deliver', { connection: redis, prefix: '{ferry}' });
-  ferry = await startFerry({
-    config: await loadConfigOrThrow(fixture.dir),
-    role: 'all',
-    env: process.env,
-    logger: logs.logger,
-  });
+  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
+  ({ s3, redis, deliverQueue, ferry } = testFerry);
 });
 
 afterAll(async () => {
-  await ferry?.close();
-  await deliverQueue?.close();
-  redis?.disconnect();
-  s3?.destroy();
+  await testFerry?.close();
   await proxy?.close();
   await services?.stop();
 });

@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runSweepCommand } from '../../src/commands/sweep-command.js';
-import { expectUniversalFigures, measureUniversalFigures } from '../support/convergence.js';
+import { expectPartnerConverged } from '../support/convergence.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
 import { spawnFerry, type FerryProcess } from '../support/ferry-process.js';
 import { observePartnerDir, type PartnerObserver } from '../support/partner-observer.js';
@@ -69,17 +69,7 @@ const sweepAndWaitFor = async (partnerId: string) =>
 
 async function expectConverged(partnerId: string, keys: string[], observer: PartnerObserver) {
   await observer.stop();
-  expectUniversalFigures(
-    await measureUniversalFigures({
-      s3,
-      bucket: fixture.bucket,
-      keys,
-      partnerDir: fixture.partnerDirs[partnerId]!,
-      events: observer.events(),
-      publish: 'rename',
-      prefix: `${partnerId}/`,
-    }),
-  );
+  await expectPartnerConverged({ s3, fixture, partnerId, keys, events: observer.events() });
 }
 
 function expectCleanOutput(p: FerryProcess): void {

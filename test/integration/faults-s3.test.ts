@@ -21,7 +21,7 @@ import { createRedisLedger, type Ledger } from '../../src/ledger/redis-ledger.js
 import { startFerry, type RunningFerry } from '../../src/main.js';
 import { JOB, QUEUE } from '../../src/queues/names.js';
 import type { SweepResult } from '../../src/queues/payloads.js';
-import { expectUniversalFigures, measureUniversalFigures } from '../support/convergence.js';
+import { expectPartnerConverged } from '../support/convergence.js';
 import { writeFerryConfig, type FerryFixture, type PartnerFixture } from '../support/ferry-fixture.js';
 import { observePartnerDir, type PartnerEvent, type PartnerObserver } from '../support/partner-observer.js';
 import {
@@ -155,17 +155,7 @@ async function expectConverged(
 ): Promise<void> {
   const observer = observers.get(partnerId)!;
   await observer.sync();
-  const figures = await measureUniversalFigures({
-    s3: seeder,
-    bucket: fixture.bucket,
-    keys,
-    partnerDir: fixture.partnerDirs[partnerId]!,
-    events: observer.events(),
-    publish: 'rename',
-    prefix: `${partnerId}/`,
-    ...(settled === undefined ? {} : { settled }),
-  });
-  expectUniversalFigures(figures);
+  await expectPartnerConverged({ s3: seeder, fixture, partnerId, keys, events: observer.events(), settled });
 }
 
 /** A final name appears by rename: OpenSSH's plain SFTP rename is link + unlink (CREATE), posix-rename is MOVED_TO. */

@@ -13,19 +13,20 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { Client } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFerry, type RunningFerry } from '../../src/main.js';
+import { type RunningFerry } from '../../src/main.js';
 import { expectUniversalFigures, measureUniversalFigures } from '../support/convergence.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
 import { observePartnerDir, type PartnerObserver } from '../support/partner-observer.js';
 import {
   captureLogger,
   dumpRedisAsText,
-  loadConfigOrThrow,
   putObjects,
+  startTestFerry,
   sweepAndWait,
+  type TestFerry,
   waitFor,
 } from '../support/pipeline.js';
-import { s3ClientFor, startServices, type Services } from '../support/services.js';
+import { startServices, type Services } from '../support/services.js';
 
 const run = promisify(execFile);
 const OBJECT_SIZE = 8 * 1024 * 1024;
@@ -36,6 +37,7 @@ let s3: S3Client;
 let ferry: RunningFerry;
 let redis: Redis;
 let deliverQueue: Queue;
+let testFerry: TestFerry | undefined;
 let partnerDir: string;
 let observer: PartnerObserver | undefined;
 /** Why the tmpfs could not be mounted (only a permission refusal is tolerated), or undefined when mounted. */
@@ -72,23 +74,13 @@ beforeAll(async () => {
     if (!/permission denied|must be superuser|not permitted|only root/i.test(text)) throw err;
     mountRefused = text.trim();
   }
-  s3 = s3ClientFor(services.s3);
-  redis = new Redis(services.redis.url);
-  deliverQueue = new Queue('deliver', { connection: redis, prefix: '{ferry}' });
-  ferry = await startFerry({
-    config: await loadConfigOrThrow(fixture.dir),
-    role: 'all',
-    env: process.env,
-    logger: logs.logger,
-  });
+  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
+  ({ s3, redis, deliverQueue, ferry } = testFerry);
 });
 
 afterAll(async () => {
   await observer?.stop();
-  await ferry?.close();
-  await deliverQueue?.close();
-  redis?.disconnect();
-  s3?.destroy();
+  await testFerry?.close();
   // A lazy unmount if a session still holds a file open, so the run dir can always be removed.
   if (mounted) await run('umount', [partnerDir]).catch(() => run('umount', ['-l', partnerDir]));
   await services?.stop();

@@ -10,21 +10,22 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Client } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFerry, type RunningFerry } from '../../src/main.js';
-import { expectUniversalFigures, measureUniversalFigures } from '../support/convergence.js';
+import { type RunningFerry } from '../../src/main.js';
+import { expectPartnerConverged } from '../support/convergence.js';
 import { writeFerryConfig, type FerryFixture, type PartnerFixture } from '../support/ferry-fixture.js';
 import { observePartnerDir, type PartnerEvent, type PartnerObserver } from '../support/partner-observer.js';
 import {
   captureLogger,
   dumpRedisAsText,
   jobsOfPartner,
-  loadConfigOrThrow,
   putObjects,
   readPartnerDir,
+  startTestFerry,
   sweepAndWait,
+  type TestFerry,
   waitFor,
 } from '../support/pipeline.js';
-import { s3ClientFor, startServices, type Services } from '../support/services.js';
+import { startServices, type Services } from '../support/services.js';
 import { readSshdLog, startSshd, type SshdHandle, type SshdOptions } from '../support/sshd.js';
 
 // ssh2's SFTP client class: its setstat-family methods are spied on to prove Ferry never sends one.
@@ -43,6 +44,7 @@ let s3: S3Client;
 let ferry: RunningFerry;
 let redis: Redis;
 let deliverQueue: Queue;
+let testFerry: TestFerry | undefined;
 const variants: Record<string, SshdHandle> = {};
 const observers: PartnerObserver[] = [];
 const logs = captureLogger();
@@ -97,18 +99,7 @@ async function expectConverged(
 ): Promise<PartnerEvent[]> {
   await observer.stop();
   const events = observer.events();
-  expectUniversalFigures(
-    await measureUniversalFigures({
-      s3,
-      bucket: fixture.bucket,
-      keys: options.keys,
-      partnerDir: fixture.partnerDirs[partnerId]!,
-      events,
-      publish: options.publish ?? 'rename',
-      settled: options.settled,
-      prefix: `${partnerId}/`,
-    }),
-  );
+  await expectPartnerConverged({ s3, fixture, partnerId, events, ...options });
   return events;
 }
 
@@ -140,23 +131,13 @@ beforeAll(async () => {
     worker:
       'concurrency: 4, lockDurationSeconds: 5, stalledIntervalSeconds: 2, keepaliveIntervalSeconds: 1, keepaliveCountMax: 2, stallTimeoutSeconds: 8, connectTimeoutSeconds: 5, idleTimeoutSeconds: 30',
   });
-  s3 = s3ClientFor(services.s3);
-  redis = new Redis(services.redis.url);
-  deliverQueue = new Queue('deliver', { connection: redis, prefix: '{ferry}' });
-  ferry = await startFerry({
-    config: await loadConfigOrThrow(fixture.dir),
-    role: 'all',
-    env: process.env,
-    logger: logs.logger,
-  });
+  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
+  ({ s3, redis, deliverQueue, ferry } = testFerry);
 });
 
 afterAll(async () => {
   await Promise.all(observers.map((o) => o.stop()));
-  await ferry?.close();
-  await deliverQueue?.close();
-  redis?.disconnect();
-  s3?.destroy();
+  await testFerry?.close();
   await Promise.all(Object.values(variants).map((v) => v.stop()));
   await services?.stop();
 });

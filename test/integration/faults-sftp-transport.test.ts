@@ -15,20 +15,21 @@ import { connectSftp } from '../../src/adapters/sftp-connection.js';
 import { configureFailpoints } from '../../src/failpoints.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { createRedisLedger } from '../../src/ledger/redis-ledger.js';
-import { startFerry, type RunningFerry } from '../../src/main.js';
-import { expectUniversalFigures, measureUniversalFigures } from '../support/convergence.js';
+import { type RunningFerry } from '../../src/main.js';
+import { expectPartnerConverged } from '../support/convergence.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
 import { observePartnerDir, type PartnerEvent, type PartnerObserver } from '../support/partner-observer.js';
 import {
   captureLogger,
   dumpRedisAsText,
   jobsOfPartner,
-  loadConfigOrThrow,
   putObjects,
   readPartnerDir,
+  startTestFerry,
   sweepAndWait,
+  type TestFerry,
 } from '../support/pipeline.js';
-import { s3ClientFor, startServices, type Services } from '../support/services.js';
+import { startServices, type Services } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 const run = promisify(execFile);
@@ -45,6 +46,7 @@ let s3: S3Client;
 let ferry: RunningFerry;
 let redis: Redis;
 let deliverQueue: Queue;
+let testFerry: TestFerry | undefined;
 const proxies: Record<string, TcpProxy> = {};
 const observers: PartnerObserver[] = [];
 const logs = captureLogger();
@@ -72,17 +74,7 @@ async function expectConverged(
 ): Promise<PartnerEvent[]> {
   await observer.stop();
   const events = observer.events();
-  expectUniversalFigures(
-    await measureUniversalFigures({
-      s3,
-      bucket: fixture.bucket,
-      keys,
-      partnerDir: fixture.partnerDirs[partnerId]!,
-      events,
-      publish: 'rename',
-      prefix: `${partnerId}/`,
-    }),
-  );
+  await expectPartnerConverged({ s3, fixture, partnerId, keys, events });
   return events;
 }
 
@@ -124,24 +116,14 @@ beforeAll(async () => {
     worker:
       'concurrency: 8, lockDurationSeconds: 10, stalledIntervalSeconds: 5, keepaliveIntervalSeconds: 1, keepaliveCountMax: 2, stallTimeoutSeconds: 30, connectTimeoutSeconds: 5',
   });
-  s3 = s3ClientFor(services.s3);
-  redis = new Redis(services.redis.url);
-  deliverQueue = new Queue('deliver', { connection: redis, prefix: '{ferry}' });
-  ferry = await startFerry({
-    config: await loadConfigOrThrow(fixture.dir),
-    role: 'all',
-    env: process.env,
-    logger: logs.logger,
-  });
+  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
+  ({ s3, redis, deliverQueue, ferry } = testFerry);
 });
 
 afterAll(async () => {
   configureFailpoints(undefined);
   await Promise.all(observers.map((o) => o.stop()));
-  await ferry?.close();
-  await deliverQueue?.close();
-  redis?.disconnect();
-  s3?.destroy();
+  await testFerry?.close();
   await Promise.all(Object.values(proxies).map((p) => p.close()));
   await services?.stop();
 });

@@ -15,7 +15,11 @@ import type { FailpointName } from '../../src/failpoints.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { createRedisLedger, type Ledger } from '../../src/ledger/redis-ledger.js';
 import type { DeliverJobData, DeliverResult } from '../../src/queues/payloads.js';
-import { expectUniversalFigures, measureUniversalFigures } from '../support/convergence.js';
+import {
+  expectPartnerConverged,
+  expectUniversalFigures,
+  measureUniversalFigures,
+} from '../support/convergence.js';
 import {
   writeFerryConfig,
   writePartnerFile,
@@ -92,17 +96,7 @@ async function deliveryIdOf(partnerId: string, key: string): Promise<string> {
 
 /** Converged: every key delivered once, byte-identical, published only by rename, no temp left. */
 async function expectConverged(partnerId: string, keys: string[], events: PartnerEvent[]): Promise<void> {
-  expectUniversalFigures(
-    await measureUniversalFigures({
-      s3,
-      bucket: fixture.bucket,
-      keys,
-      partnerDir: fixture.partnerDirs[partnerId]!,
-      events,
-      publish: 'rename',
-      prefix: `${partnerId}/`,
-    }),
-  );
+  await expectPartnerConverged({ s3, fixture, partnerId, keys, events });
 }
 
 /** No secret and no unhandled rejection in what a process printed. */

@@ -120,3 +120,30 @@ async function readObject(s3: S3Client, bucket: string, key: string): Promise<Bu
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
+
+/**
+ * The universal figures for one partner of a test fixture (keys under `<partnerId>/`, delivered into
+ * that partner's directory): measures and throws unless all are 0.
+ */
+export async function expectPartnerConverged(input: {
+  s3: S3Client;
+  fixture: { bucket: string; partnerDirs: Record<string, string> };
+  partnerId: string;
+  keys: string[];
+  events: PartnerEvent[];
+  publish?: 'rename' | 'direct';
+  settled?: MeasureInput['settled'];
+}): Promise<void> {
+  expectUniversalFigures(
+    await measureUniversalFigures({
+      s3: input.s3,
+      bucket: input.fixture.bucket,
+      keys: input.keys,
+      partnerDir: input.fixture.partnerDirs[input.partnerId]!,
+      events: input.events,
+      publish: input.publish ?? 'rename',
+      prefix: `${input.partnerId}/`,
+      ...(input.settled === undefined ? {} : { settled: input.settled }),
+    }),
+  );
+}

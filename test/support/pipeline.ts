@@ -166,3 +166,47 @@ export async function jobsOfPartner(
   const jobs = await queue.getJobs(['failed', 'completed', 'delayed', 'waiting', 'active']);
   return jobs.filter((j) => (j.data as { partnerId?: unknown }).partnerId === partnerId);
 }
+
+/** Ferry with every role in this process, plus the clients a test inspects it with. */
+export interface TestFerry {
+  ferry: import('../../src/main.js').RunningFerry;
+  redis: import('ioredis').Redis;
+  deliverQueue: import('bullmq').Queue;
+  s3: import('@aws-sdk/client-s3').S3Client;
+  close(): Promise<void>;
+}
+
+/** Starts Ferry (role all) on a fixture's config dir against the harness services. */
+export async function startTestFerry(
+  services: import('./services.js').Services,
+  configDir: string,
+  logger: Logger,
+): Promise<TestFerry> {
+  const [{ Redis }, { Queue }, { startFerry }, { s3ClientFor }] = await Promise.all([
+    import('ioredis'),
+    import('bullmq'),
+    import('../../src/main.js'),
+    import('./services.js'),
+  ]);
+  const s3 = s3ClientFor(services.s3);
+  const redis = new Redis(services.redis.url);
+  const deliverQueue = new Queue('deliver', { connection: redis, prefix: '{ferry}' });
+  const ferry = await startFerry({
+    config: await loadConfigOrThrow(configDir),
+    role: 'all',
+    env: process.env,
+    logger,
+  });
+  return {
+    ferry,
+    redis,
+    deliverQueue,
+    s3,
+    async close() {
+      await ferry.close();
+      await deliverQueue.close();
+      redis.disconnect();
+      s3.destroy();
+    },
+  };
+}
