@@ -1,7 +1,13 @@
 // A minimal HTTP CONNECT proxy (RFC 9110 §9.3.6) for egress tests, with optional Basic proxy auth and
 // its own tiny name table; counts what it relays. Shares its accounting with the SOCKS5 test proxy.
 import { createServer, type Server, type Socket } from 'node:net';
-import { createProxyState, readerFor, type TestProxy, type TestProxyOptions } from './socks-proxy.js';
+import {
+  createProxyState,
+  listenTestProxy,
+  readerFor,
+  type TestProxy,
+  type TestProxyOptions,
+} from './socks-proxy.js';
 
 const MAX_HEAD = 16 * 1024;
 
@@ -63,27 +69,5 @@ export async function startConnectProxy(options: TestProxyOptions = {}): Promise
     );
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    get accepted() {
-      return state.counts.accepted;
-    },
-    get relayed() {
-      return state.counts.relayed;
-    },
-    get refused() {
-      return state.counts.refused;
-    },
-    get destinations() {
-      return [...state.destinations];
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of state.sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return listenTestProxy(server, state, 'http');
 }

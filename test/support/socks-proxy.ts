@@ -143,29 +143,7 @@ export async function startSocksProxy(options: TestProxyOptions = {}): Promise<T
     );
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    url: `socks5://127.0.0.1:${port}`,
-    get accepted() {
-      return state.counts.accepted;
-    },
-    get relayed() {
-      return state.counts.relayed;
-    },
-    get refused() {
-      return state.counts.refused;
-    },
-    get destinations() {
-      return [...state.destinations];
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of state.sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return listenTestProxy(server, state, 'socks5');
 }
 
 /**
@@ -215,4 +193,35 @@ function ipv6Text(bytes: Buffer): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
   return groups.join(':');
+}
+
+/** Binds a test proxy server to a free loopback port and exposes its counters. */
+export async function listenTestProxy(
+  server: Server,
+  state: ReturnType<typeof createProxyState>,
+  scheme: 'http' | 'socks5',
+): Promise<TestProxy> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    url: `${scheme}://127.0.0.1:${port}`,
+    get accepted() {
+      return state.counts.accepted;
+    },
+    get relayed() {
+      return state.counts.relayed;
+    },
+    get refused() {
+      return state.counts.refused;
+    },
+    get destinations() {
+      return [...state.destinations];
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of state.sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
