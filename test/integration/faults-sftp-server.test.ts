@@ -60,6 +60,9 @@ const VARIANTS: Record<string, SshdOptions> = {
   // ClientAliveInterval/ClientAliveCountMax cannot drop a client that answers keepalives (and a zero
   // count disables the drop, sshd_config(5)); ChannelTimeout closes an SFTP session idle for 2 s.
   idle: { extraConfig: ['ChannelTimeout session:*=2', 'UnusedConnectionTimeout 2'] },
+  readonly: { sftpFlags: ['-R'] },
+  // Restarted with a new host key mid-test (a MITM, or an unannounced key change): its own instance.
+  rotated: {},
 };
 
 /** A partner served by one of the sshd variants (same SFTP user, its own port, key and host key). */
@@ -126,6 +129,8 @@ beforeAll(async () => {
       on('noposix', { id: 'noposix', onExisting: 'overwrite', attempts: 3 }),
       on('norename', { id: 'norenameoverwrite', onExisting: 'overwrite', attempts: 3 }),
       on('idle', { id: 'idle', attempts: 3 }),
+      on('readonly', { id: 'roserver', attempts: 3 }),
+      on('rotated', { id: 'rotated', attempts: 3 }),
       { id: 'atomic', onExisting: 'overwrite', attempts: 3 },
     ],
     worker:
@@ -326,6 +331,52 @@ describe('SFTP server variants', () => {
     for (const secret of [ADMIN_CANARY, 'PRIVATE KEY', ...keyBody]) {
       expect(everything).not.toContain(secret);
     }
+  });
+  it('fails for good, without retrying, when the server is read-only (internal-sftp -R), leaving nothing', async () => {
+    const observer = await observe('roserver');
+    await putObjects(s3, fixture.bucket, [{ key: 'roserver/orders.csv', size: 1000 }]);
+    const { code } = await sweep('roserver');
+    expect(code).toBe(1);
+    const job = await onlyJobOf('roserver');
+    expect(job.attemptsMade).toBe(1);
+    expect(job.failedReason).toMatch(/ERR_SFTP_PERMISSION/);
+    const events = await expectConverged('roserver', observer, {
+      keys: ['roserver/orders.csv'],
+      settled: { 'roserver/orders.csv': 'failed' },
+    });
+    expect(events).toEqual([]);
+  });
+
+  it('refuses a server whose host key changed on the same port, before authenticating, naming both fingerprints', async () => {
+    const sshd = variants.rotated!;
+    const pinned = sshd.hostKeyFingerprint;
+    await putObjects(s3, fixture.bucket, [{ key: 'rotated/before.csv', size: 1000 }]);
+    expect((await sweep('rotated')).summary).toMatch(/^delivered 1,/);
+
+    await sshd.start({ newHostKey: true });
+    expect(sshd.hostKeyFingerprint).not.toBe(pinned);
+    const authBefore = ((await readSshdLog(sshd)).match(/Accepted publickey|Failed publickey/g) ?? []).length;
+    const observer = await observe('rotated');
+    await putObjects(s3, fixture.bucket, [{ key: 'rotated/after.csv', size: 1000 }]);
+    const { code, summary } = await sweep('rotated');
+    expect(code).toBe(1);
+    expect(summary).toMatch(/failed 1/);
+    const failed = (await jobsOf('rotated')).filter((j) => j.failedReason);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.attemptsMade).toBe(1);
+    expect(failed[0]!.failedReason).toMatch(/ERR_HOST_KEY_MISMATCH/);
+    const alert = logs
+      .lines()
+      .find((l) => l.partnerId === 'rotated' && l.errCode === 'ERR_HOST_KEY_MISMATCH');
+    expect(alert).toMatchObject({ alert: true, presented: sshd.hostKeyFingerprint, pinned: [pinned] });
+    // No credential was offered to the impostor, and nothing reached the directory.
+    const authAfter = ((await readSshdLog(sshd)).match(/Accepted publickey|Failed publickey/g) ?? []).length;
+    expect(authAfter).toBe(authBefore);
+    const events = await expectConverged('rotated', observer, {
+      keys: ['rotated/after.csv'],
+      settled: { 'rotated/after.csv': 'failed' },
+    });
+    expect(events).toEqual([]);
   });
 });
 
