@@ -12,6 +12,9 @@ import { FerryError } from './errors.js';
 import { startFerry, type Role } from './main.js';
 import { createLogger } from './observability/logger.js';
 import { runIamPolicy } from './commands/iam-policy-command.js';
+import { proxyFromFlags, runHostKeyCommand } from './commands/host-key-command.js';
+import { runTestConnection } from './commands/test-connection-command.js';
+import { parseHostAddress } from './core/host-key-scan.js';
 import { runSweepCommand } from './commands/sweep-command.js';
 import { FERRY_VERSION } from './version.js';
 
@@ -23,6 +26,10 @@ Usage:
   ferry sweep    <partner> [--config DIR] [--wait] [--timeout SECONDS]
   ferry demo     [--files N] [--size BYTES] [--once] [--keep]
   ferry iam-policy [--config DIR]   least-privilege AWS IAM policy (JSON) for the configured partners
+  ferry host-key <host[:port]> [--timeout SECONDS] [--proxy URL] [--proxy-password-env VAR]
+                                    hostKeys pins for every key the server offers (confirm out of band!)
+  ferry test-connection <partner> [--config DIR] [--timeout SECONDS]
+                                    checks reach, host key, login, directory, write/rename/stat/delete
   ferry version
 
 --config defaults to $FERRY_CONFIG, then ./config. Environment overrides ferry.yaml:
@@ -84,6 +91,56 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       case 'iam-policy': {
         const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
         return await runIamPolicy(resolveConfigDir(values.config, env), env, out, err);
+      }
+      case 'host-key': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            timeout: { type: 'string', default: '10' },
+            proxy: { type: 'string' },
+            'proxy-password-env': { type: 'string' },
+          },
+        });
+        const address = positionals.length === 1 ? parseHostAddress(positionals[0]!) : undefined;
+        const timeoutSeconds = Number(values.timeout);
+        if (!address || !(timeoutSeconds > 0)) {
+          err(
+            'usage: ferry host-key <host[:port]> [--timeout SECONDS] [--proxy URL] [--proxy-password-env VAR]',
+          );
+          return 2;
+        }
+        const proxy = await proxyFromFlags(values.proxy, values['proxy-password-env'], env);
+        return await runHostKeyCommand({
+          address,
+          timeoutMs: timeoutSeconds * 1000,
+          ...(proxy === undefined ? {} : { proxy }),
+          out,
+          err,
+        });
+      }
+      case 'test-connection': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { config: { type: 'string' }, timeout: { type: 'string' } },
+        });
+        const partnerId = positionals[0];
+        const timeoutSeconds = values.timeout === undefined ? undefined : Number(values.timeout);
+        if (!partnerId || positionals.length > 1 || (timeoutSeconds !== undefined && !(timeoutSeconds > 0))) {
+          err('usage: ferry test-connection <partner> [--config DIR] [--timeout SECONDS]');
+          return 2;
+        }
+        const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
+        if (!config) return 1;
+        return await runTestConnection({
+          config,
+          partnerId,
+          env,
+          out,
+          err,
+          ...(timeoutSeconds === undefined ? {} : { timeoutMs: timeoutSeconds * 1000 }),
+        });
       }
       case 'demo': {
         const { values } = parseArgs({
