@@ -13,7 +13,7 @@ import { createRedisLedger, type Ledger } from '../ledger/redis-ledger.js';
 import { JOB } from '../queues/names.js';
 import type { DeliverResult, SweepResult } from '../queues/payloads.js';
 import { createQueues } from '../queues/queues.js';
-import { createRedisConnection } from '../queues/redis-connection.js';
+import { createRedisConnection, describeRedisTarget } from '../queues/redis-connection.js';
 
 export interface SweepCommandOptions {
   config: FerryConfig;
@@ -41,7 +41,7 @@ export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
     return 2;
   }
   const svc = o.config.service;
-  const redis = createRedisConnection(svc.redis.url, 'producer');
+  const redis = createRedisConnection(svc.redis, 'producer');
   // Without a listener ioredis prints every connection error with a stack; we report it once, below.
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => {
@@ -51,7 +51,7 @@ export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw redisUnavailable(svc.redis.url, lastError ?? err);
+    throw redisUnavailable(describeRedisTarget(svc.redis), lastError ?? err);
   }
   const queues = createQueues(redis, svc.redis.prefix);
   const ledger = createRedisLedger(redis, createRedisKeys(svc.redis.prefix));
@@ -103,7 +103,7 @@ export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
     return summaryExitCode(summary, timedOut);
   } catch (err) {
     // Producers fail fast instead of waiting for Redis (the next sweep or a rerun tries again).
-    if (redis.status !== 'ready') throw redisUnavailable(svc.redis.url, lastError ?? err);
+    if (redis.status !== 'ready') throw redisUnavailable(describeRedisTarget(svc.redis), lastError ?? err);
     throw err;
   } finally {
     await queues.close();
@@ -167,15 +167,8 @@ async function refresh(
   }
 }
 
-/** A clear error naming where Redis was expected, never the URL's password. */
-function redisUnavailable(url: string, cause: unknown): FerryError {
-  let where = 'the configured address';
-  try {
-    const u = new URL(url);
-    where = `${u.hostname}:${u.port || '6379'}`;
-  } catch {
-    // keep the generic wording
-  }
+/** A clear error naming where Redis was expected (describeRedisTarget: never the URL's password). */
+function redisUnavailable(where: string, cause: unknown): FerryError {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return new FerryError('ERR_REDIS_UNAVAILABLE', `cannot reach Redis at ${where} (${reason})`, { cause });
+  return new FerryError('ERR_REDIS_UNAVAILABLE', `cannot reach ${where} (${reason})`, { cause });
 }

@@ -29,8 +29,20 @@ const asPort: Parse = (value) =>
     ? { ok: true, value: Number(value) }
     : { ok: false, message: 'must be a port number (0-65535)' };
 
+// "redis://a:6379, redis://b:6379" → a list; each entry is validated (and blamed on the variable) by the schema.
+const asList: Parse = (value) => {
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  return items.length > 0
+    ? { ok: true, value: items }
+    : { ok: false, message: 'must list URLs separated by commas' };
+};
+
 const OVERRIDES: ReadonlyArray<{ env: string; path: readonly [string, string]; parse: Parse }> = [
   { env: 'REDIS_URL', path: ['redis', 'url'], parse: asString },
+  { env: 'FERRY_REDIS_CLUSTER', path: ['redis', 'cluster'], parse: asList },
   { env: 'S3_ENDPOINT', path: ['s3', 'endpoint'], parse: asString },
   { env: 'S3_FORCE_PATH_STYLE', path: ['s3', 'forcePathStyle'], parse: asBoolean },
   { env: 'AWS_REGION', path: ['s3', 'region'], parse: asString },
@@ -60,6 +72,9 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
     if (section === undefined) continue;
     section[path[1]] = parsed.value;
     overridden.set(path.join('.'), name);
+    if (Array.isArray(parsed.value)) {
+      parsed.value.forEach((_, i) => overridden.set(`${path.join('.')}[${i}]`, name));
+    }
   }
   for (const [name, kind] of [
     [ADMIN_PASSWORD_ENV, 'admin'],

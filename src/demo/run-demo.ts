@@ -147,7 +147,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     });
 
     // Sweep right away instead of waiting for the first cron tick.
-    const redisConn = createRedisConnection(redis.url, 'producer');
+    const redisConn = createRedisConnection({ url: redis.url }, 'producer');
     await redisConn.connect();
     const queues = createQueues(redisConn, svc.redis.prefix);
     for (const p of PARTNERS) {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** A Lua script run by SHA, loaded on first use (and again after a Redis restart or SCRIPT FLUSH). */
 export interface LuaScript {
-  run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  run(redis: Redis | Cluster, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
 }
 
 /** Wraps a Lua source so callers send its SHA and the server caches the body. */

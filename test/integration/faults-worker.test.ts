@@ -435,7 +435,7 @@ function spawnEnqueuer(configDir: string, data: DeliverJobData, times: number): 
     if (!loaded.ok) throw new Error('invalid config');
     const data = JSON.parse(json);
     const partner = loaded.config.partners.get(data.partnerId);
-    const redis = createRedisConnection(loaded.config.service.redis.url, 'producer');
+    const redis = createRedisConnection(loaded.config.service.redis, 'producer');
     await redis.connect();
     const queues = createQueues(redis, loaded.config.service.redis.prefix);
     process.stdout.write('ready\\n');

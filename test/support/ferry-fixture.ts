@@ -29,6 +29,8 @@ export interface FerryFixtureOptions {
   bucket?: string;
   receiptsBucket?: string;
   redisPrefix?: string;
+  /** Seed node URLs of a Redis Cluster (redis.cluster) instead of the harness redis-server. */
+  redisCluster?: string[];
   /** Extra `worker:` settings (YAML flow-map body), e.g. 'concurrency: 4, lockDurationSeconds: 5'. */
   worker?: string;
   httpPort?: number;
@@ -58,7 +60,7 @@ export async function writeFerryConfig(
   await writeFile(
     join(dir, 'ferry.yaml'),
     [
-      `redis: { url: "${redis.url}", prefix: "${options.redisPrefix ?? '{ferry}'}" }`,
+      `redis: { ${options.redisCluster ? `cluster: ${JSON.stringify(options.redisCluster)}` : `url: "${redis.url}"`}, prefix: "${options.redisPrefix ?? '{ferry}'}" }`,
       `s3: { region: us-east-1, endpoint: "${s3.endpoint}", forcePathStyle: true }`,
       options.adminUser === null
         ? `http: { host: 127.0.0.1, port: ${options.httpPort ?? 0} }`

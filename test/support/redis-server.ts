@@ -10,6 +10,8 @@ export interface RedisServerOptions {
   persistence?: 'aof' | 'none';
   maxmemoryPolicy?: string;
   port?: number;
+  /** More redis-server options, e.g. ['--cluster-enabled', 'yes'] (see redis-cluster.ts). */
+  extraArgs?: readonly string[];
 }
 
 export interface RedisServerHandle {
@@ -81,6 +83,7 @@ function redisArgs(dir: string, port: number, options: RedisServerOptions): stri
     '--maxmemory-policy',
     options.maxmemoryPolicy ?? 'noeviction',
     ...persistence,
+    ...(options.extraArgs ?? []),
   ];
 }
 
