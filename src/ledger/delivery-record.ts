@@ -52,3 +52,20 @@ export function isSettled(record: Pick<DeliveryRecord, 'status' | 'reason'>): bo
   if (record.status === 'skipped') return !SOURCE_SKIP_REASONS.has(record.reason ?? '');
   return record.status === 'delivered' || record.status === 'quarantined';
 }
+
+/**
+ * False when no S3 receipt can exist for this delivery given its record: receipts are written only
+ * after the publish intent (status publishing, with remotePath) is recorded, and a later failed or
+ * skipped record keeps the intent's fields.
+ */
+export function receiptMayExist(
+  record: Pick<DeliveryRecord, 'status' | 'sha256' | 'remotePath'> | undefined,
+): boolean {
+  if (record === undefined) return false;
+  return (
+    record.status === 'publishing' ||
+    record.status === 'delivered' ||
+    record.sha256 !== undefined ||
+    record.remotePath !== undefined
+  );
+}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { classifyError } from '../core/classify-error.js';
 import { FerryError } from '../errors.js';
 import { isDeliveryStatus, type DeliveryRecord, type DeliveryStatus } from './delivery-record.js';
@@ -10,6 +10,8 @@ export type LedgerUpdate = Omit<Partial<DeliveryRecord>, 'createdAt' | 'updatedA
 
 export interface Ledger {
   get(deliveryId: string): Promise<DeliveryRecord | undefined>;
+  /** get() plus the ledger-trust epoch, read in the same round trip (see ledger-trust.ts). */
+  getWithTrustEpoch(deliveryId: string): Promise<{ record?: DeliveryRecord; trustEpoch?: string }>;
   /** Status per id, looked up in pipelined batches (500 per round trip); missing ids are absent from the map. */
   getStatuses(deliveryIds: readonly string[]): Promise<Map<string, DeliveryStatus>>;
   /**
@@ -73,11 +75,26 @@ const recordScript = createLuaScript(RECORD_LUA);
 const noteAttemptScript = createLuaScript(NOTE_ATTEMPT_LUA);
 
 /** The Redis ledger index: one hash per delivery plus a per-partner sorted set of ids. */
-export function createRedisLedger(redis: Redis, keys: RedisKeys): Ledger {
+export function createRedisLedger(redis: Redis | Cluster, keys: RedisKeys): Ledger {
   return {
     async get(deliveryId) {
       const hash = await guard(() => redis.hgetall(keys.delivery(deliveryId)));
       return parseRecord(hash);
+    },
+
+    async getWithTrustEpoch(deliveryId) {
+      const replies = await guard(() =>
+        redis.pipeline().hgetall(keys.delivery(deliveryId)).hget(keys.ledgerTrust, 'epoch').exec(),
+      );
+      const [hashErr, hash] = replies?.[0] ?? [null, {}];
+      const [epochErr, epoch] = replies?.[1] ?? [null, null];
+      if (hashErr) throw classifyError(hashErr, 'redis');
+      if (epochErr) throw classifyError(epochErr, 'redis');
+      const record = parseRecord((hash ?? {}) as Record<string, string>);
+      return {
+        ...(record === undefined ? {} : { record }),
+        ...(typeof epoch === 'string' ? { trustEpoch: epoch } : {}),
+      };
     },
 
     async getStatuses(deliveryIds) {
