@@ -14,6 +14,12 @@ export interface SftpPoolOptions {
    */
   acquireSlot(partnerKey: string, signal?: AbortSignal): Promise<SlotLease>;
   idleTimeoutMs: number;
+  /**
+   * True while another process waits for one of this partner's slots: an idle connection then gives
+   * its slot back at once instead of after `idleTimeoutMs` (checked every `wantedCheckMs`, default 1 s).
+   */
+  wantedElsewhere?(partnerKey: string): Promise<boolean>;
+  wantedCheckMs?: number;
   logger?: { debug(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
@@ -145,6 +151,33 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
     }
     wakeClose();
   };
+
+  // Idle connections hold cross-process slots: hand one back per partner and tick when others wait.
+  let checkingWanted = false;
+  const wantedTimer =
+    options.wantedElsewhere &&
+    setInterval(() => {
+      if (checkingWanted || closed) return;
+      const idleByPartner = new Map<string, Entry>();
+      for (const [partnerKey, set] of entries) {
+        const idle = [...set].find((e) => !e.busy && !e.retired);
+        if (idle) idleByPartner.set(partnerKey, idle);
+      }
+      if (idleByPartner.size === 0) return;
+      checkingWanted = true;
+      void Promise.all(
+        [...idleByPartner].map(async ([partnerKey, entry]) => {
+          if ((await options.wantedElsewhere!(partnerKey)) && !entry.busy && !entry.retired) {
+            retire(entry, 'wanted-elsewhere');
+          }
+        }),
+      )
+        .catch(() => undefined) // Redis away: the idle timeout still applies
+        .finally(() => {
+          checkingWanted = false;
+        });
+    }, options.wantedCheckMs ?? 1000);
+  if (wantedTimer) wantedTimer.unref();
 
   const takeIdle = (partnerKey: string): Entry | undefined => {
     for (const entry of entries.get(partnerKey) ?? []) {
@@ -289,6 +322,7 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
     close() {
       closing ??= (async () => {
         closed = true;
+        if (wantedTimer) clearInterval(wantedTimer);
         for (const waiter of [...waiters]) waiter.cancel(poolClosed());
         for (;;) {
           for (const set of [...entries.values()]) {

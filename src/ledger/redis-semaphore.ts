@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { classifyError } from '../core/classify-error.js';
 import { FerryError } from '../errors.js';
 import { createLuaScript } from './lua-script.js';
@@ -25,6 +25,8 @@ export interface Semaphore {
   ): Promise<SlotLease>;
   /** Live (unexpired) leases. */
   count(name: string): Promise<number>;
+  /** True while another process has been waiting for a slot of `name` within the last few seconds. */
+  wantedElsewhere(name: string): Promise<boolean>;
   /** Stops renew timers (does not release). */
   close(): void;
 }
@@ -32,6 +34,8 @@ export interface Semaphore {
 const DEFAULT_LEASE_MS = 30_000;
 const POLL_MIN_MS = 50;
 const POLL_JITTER_MS = 200;
+// How long one failed acquire advertises that a slot is wanted (it is refreshed on every poll).
+const WANTED_MS = 2_000;
 
 // Every script reads the Redis clock, so the skew between worker hosts never shortens or stretches a lease.
 const NOW_LUA = `
@@ -76,12 +80,14 @@ const countScript = createLuaScript(COUNT_LUA);
 
 /** Per-partner connection slots, shared by every worker process through one sorted set of leases. */
 export function createRedisSemaphore(
-  redis: Redis,
+  redis: Redis | Cluster,
   keys: RedisKeys,
   options: { leaseMs?: number } = {},
 ): Semaphore {
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const timers = new Set<NodeJS.Timeout>();
+  // Marks this process's "slot wanted" signals, so its own pool does not give connections away to itself.
+  const processToken = randomUUID();
 
   function startLease(key: string, holder: string): SlotLease {
     let state: 'held' | 'lost' | 'released' = 'held';
@@ -140,6 +146,8 @@ export function createRedisSemaphore(
           }
           return lease;
         }
+        // Tells pools elsewhere to give back idle connections (and their slots) instead of keeping them.
+        await redis.set(keys.slotsWanted(name), processToken, 'PX', WANTED_MS).catch(() => undefined);
         const remaining = deadline - Date.now();
         if (remaining <= 0) {
           throw new FerryError(
@@ -152,6 +160,11 @@ export function createRedisSemaphore(
         }
         await pause(Math.min(remaining, POLL_MIN_MS + Math.random() * POLL_JITTER_MS), signal);
       }
+    },
+
+    async wantedElsewhere(name) {
+      const by = await runGuarded(() => redis.get(keys.slotsWanted(name)));
+      return by !== null && by !== processToken;
     },
 
     async count(name) {

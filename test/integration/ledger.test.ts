@@ -6,6 +6,7 @@ import type { DeliveryStatus } from '../../src/ledger/delivery-record.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { createRedisLedger, type LedgerUpdate } from '../../src/ledger/redis-ledger.js';
 import { createRedisSemaphore, type SlotLease } from '../../src/ledger/redis-semaphore.js';
+import { waitFor } from '../support/pipeline.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
 const keys = createRedisKeys('{ferry-test}');
@@ -218,6 +219,23 @@ describe('redis semaphore', () => {
 
     expect(await semaphore.count(name)).toBe(0);
     semaphore.close();
+  });
+
+  it('tells the holding process, not the waiting one, that another process wants a slot', async () => {
+    const name = `slots-${++uniq}`;
+    const holder = createRedisSemaphore(redisA, keys);
+    const waiter = createRedisSemaphore(redisB, keys);
+    const lease = await holder.acquire(name, 1);
+    expect(await holder.wantedElsewhere(name)).toBe(false);
+
+    const waiting = waiter.acquire(name, 1);
+    await waitFor(async () => (await holder.wantedElsewhere(name)) || undefined, 'the wanted signal');
+    expect(await waiter.wantedElsewhere(name)).toBe(false);
+
+    await lease.release();
+    await (await waiting).release();
+    holder.close();
+    waiter.close();
   });
 
   it("hands a crashed holder's slot to a waiter once the lease expires", async () => {

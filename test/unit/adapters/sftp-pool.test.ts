@@ -162,6 +162,29 @@ describe('createSftpPool', () => {
     expect(pool.stats().open).toBe(0);
   });
 
+  it('gives an idle connection and its slot back within a check when another process waits for the partner', async () => {
+    vi.useFakeTimers();
+    const f = fakes();
+    let wanted = new Set<string>();
+    const pool = poolWith(f, {
+      wantedElsewhere: (partnerKey) => Promise.resolve(wanted.has(partnerKey)),
+      wantedCheckMs: 1000,
+    });
+    await pool.withSession('p1', () => Promise.resolve());
+    await pool.withSession('p2', () => Promise.resolve());
+
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(f.held()).toBe(2); // nobody waits: both stay pooled
+
+    wanted = new Set(['p1']);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(f.connections[0]!.closeCalls).toBe(1);
+    expect(f.connections[1]!.closeCalls).toBe(0);
+    expect(f.held()).toBe(1);
+    expect(pool.stats().byPartner).toEqual({ p2: { open: 1, idle: 1 } });
+    await pool.close();
+  });
+
   it('restarts the idle timer each time a connection is reused', async () => {
     vi.useFakeTimers();
     const f = fakes();
