@@ -17,12 +17,20 @@ export interface HttpAppDeps {
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Resolves true when Redis answers and the roles of this process are running. */
   ready(): Promise<boolean>;
+  /** Served at /metrics behind the dashboard logins (a viewer may read it). */
+  metrics?: MetricsSource;
+}
+
+/** What /metrics serves: Prometheus text from src/observability/metrics.ts. */
+export interface MetricsSource {
+  readonly contentType: string;
+  render(): Promise<string>;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * Express app: /healthz and /readyz (no auth, no data), Bull Board at /admin behind basic auth.
+ * Express app: /healthz and /readyz (no auth, no data), Bull Board at /admin and /metrics behind basic auth.
  * Operators get a board that can retry, clean, add and edit; viewers get a read-only board (Bull
  * Board's readOnlyMode) at the same URL, and every non-GET request of theirs is refused with 403
  * before it reaches Bull Board. State-changing requests must come from the dashboard's own origin
@@ -41,6 +49,11 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       () => res.status(503).json({ status: 'not ready' }),
     );
   });
+
+  if (deps.metrics) {
+    if (deps.users) app.use('/metrics', basicAuth(deps.users));
+    app.get('/metrics', serveMetrics(deps.metrics));
+  }
 
   const operatorBoard = createBoard(deps.queues, false);
   const viewerBoard = createBoard(deps.queues, true);
@@ -90,6 +103,29 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     board(req, res, next);
   });
   return app;
+}
+
+/**
+ * The metrics listener (ferry.yaml `metrics.port`, any role): /metrics without auth, for Prometheus on
+ * an internal network, and /healthz. Nothing else: no dashboard, no job data.
+ */
+export function createMetricsApp(metrics: MetricsSource): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/metrics', serveMetrics(metrics));
+  return app;
+}
+
+function serveMetrics(metrics: MetricsSource): RequestHandler {
+  return (_req, res) => {
+    metrics.render().then(
+      (text) => res.type(metrics.contentType).send(text),
+      () => res.status(500).type('text/plain').send('metrics unavailable\n'),
+    );
+  };
 }
 
 /** One Bull Board over Ferry's queues, mounted at /admin; read-only for viewers. */

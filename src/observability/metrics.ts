@@ -1,0 +1,305 @@
+// Prometheus metrics of one Ferry process (each process exposes its own; Prometheus adds `instance`).
+import { UnrecoverableError } from 'bullmq';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** How one deliver job run ended: its result's outcome, or `failed` / `retry` when it threw. */
+export type DeliveryOutcome =
+  'delivered' | 'already-delivered' | 'skipped' | 'quarantined' | 'failed' | 'retry';
+
+export const DELIVERY_OUTCOMES: readonly DeliveryOutcome[] = [
+  'delivered',
+  'already-delivered',
+  'skipped',
+  'quarantined',
+  'failed',
+  'retry',
+];
+
+/** What one finished sweep of a partner found. */
+export interface SweepFigures {
+  seconds: number;
+  /** Objects listed under the prefix. */
+  seen: number;
+  /** Deliveries handed to the queue (an id that already has a job is not added twice). */
+  enqueued: number;
+  /** Age of the oldest listed object not yet delivered (new, queued or failed); 0 when none. */
+  oldestUndeliveredAgeSeconds: number;
+}
+
+export type ConfigReloadResult = 'applied' | 'rejected';
+
+/** What the processors and the config watcher report. Every method is cheap and never throws. */
+export interface Metrics {
+  deliveryFinished(partner: string, outcome: DeliveryOutcome, bytes: number, seconds: number): void;
+  sweepFinished(partner: string, figures: SweepFigures): void;
+  configReloaded(result: ConfigReloadResult): void;
+}
+
+/** The default of every processor: reports nothing. */
+export const NO_METRICS: Metrics = {
+  deliveryFinished: () => undefined,
+  sweepFinished: () => undefined,
+  configReloaded: () => undefined,
+};
+
+/** The part of a BullMQ queue the queue gauges read. */
+export interface CountableQueue {
+  readonly name: string;
+  getJobCounts(...types: QueueState[]): Promise<Record<string, number>>;
+}
+
+export type QueueState = 'waiting' | 'active' | 'delayed' | 'failed' | 'completed';
+const QUEUE_STATES: readonly QueueState[] = ['waiting', 'active', 'delayed', 'failed', 'completed'];
+
+export interface MetricsSources {
+  /** Queues whose job counts are read at scrape time (at most once per `queueCountsTtlMs`). */
+  queues?: readonly CountableQueue[];
+  /** Open SFTP connections per partner, read at scrape time (worker processes). */
+  openConnections?: () => Iterable<readonly [partner: string, open: number]>;
+  /** How long queue counts are reused between scrapes (default 5 s). */
+  queueCountsTtlMs?: number;
+  /** A scrape gives up on queue counts after this long (Redis away) and leaves them out (default 2 s). */
+  queueCountsTimeoutMs?: number;
+  /** Node.js process metrics (CPU, memory, event loop lag, GC), prefixed `ferry_` (default true). */
+  processMetrics?: boolean;
+  /** Milliseconds clock for the queue-count cache (tests). */
+  nowMs?: () => number;
+  /** Told when queue counts could not be read for a scrape. */
+  onCollectError?: (err: unknown) => void;
+}
+
+/** The metrics of this process: what the processors report, plus a Prometheus text rendering. */
+export interface FerryMetrics extends Metrics {
+  /** The Content-Type of `render()`'s output (Prometheus text format 0.0.4). */
+  readonly contentType: string;
+  /** Every series in Prometheus text format; reads the scrape-time sources. */
+  render(): Promise<string>;
+}
+
+/** Delivery durations: 10 ms (an already-delivered check) to 1 h (a large file over a slow link). */
+export const DELIVERY_DURATION_BUCKETS = [
+  0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600,
+];
+/** Sweep durations: a small prefix lists in ~10 ms, a prefix of millions of objects in minutes. */
+export const SWEEP_DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/** Builds a registry of `ferry_*` instruments; nothing is shared between two calls (tests start many). */
+export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const nowMs = sources.nowMs ?? Date.now;
+
+  const deliveries = new Counter({
+    name: 'ferry_deliveries_total',
+    help: 'Deliver job runs by how they ended (failed: BullMQ will not retry it; retry: it will).',
+    labelNames: ['partner', 'outcome'] as const,
+    registers,
+  });
+  const deliveredBytes = new Counter({
+    name: 'ferry_delivered_bytes_total',
+    help: 'Bytes uploaded to partners by delivered runs.',
+    labelNames: ['partner'] as const,
+    registers,
+  });
+  const deliveryDuration = new Histogram({
+    name: 'ferry_delivery_duration_seconds',
+    help: 'Duration of delivered runs, from job start (slot wait included) to the ledger record.',
+    labelNames: ['partner'] as const,
+    buckets: DELIVERY_DURATION_BUCKETS,
+    registers,
+  });
+  const sweepDuration = new Histogram({
+    name: 'ferry_sweep_duration_seconds',
+    help: 'Duration of completed sweeps: listing, ledger lookups and enqueueing.',
+    labelNames: ['partner'] as const,
+    buckets: SWEEP_DURATION_BUCKETS,
+    registers,
+  });
+  const sweepSeen = new Gauge({
+    name: 'ferry_sweep_objects_seen',
+    help: "Objects listed under the partner's prefix by the last sweep this process ran.",
+    labelNames: ['partner'] as const,
+    registers,
+  });
+  const sweepEnqueued = new Counter({
+    name: 'ferry_sweep_objects_enqueued_total',
+    help: 'Deliveries sweeps handed to the queue (one that already has a job is not added twice).',
+    labelNames: ['partner'] as const,
+    registers,
+  });
+  const oldestUndelivered = new Gauge({
+    name: 'ferry_oldest_undelivered_age_seconds',
+    help: 'Age, at that sweep, of the oldest object the last sweep this process ran found undelivered (0: none).',
+    labelNames: ['partner'] as const,
+    registers,
+  });
+  const lastSweep = new Gauge({
+    name: 'ferry_sweep_last_finished_timestamp_seconds',
+    help: 'When the last sweep this process ran finished (Unix time): tells which process has the freshest sweep gauges.',
+    labelNames: ['partner'] as const,
+    registers,
+  });
+  const configReloads = new Counter({
+    name: 'ferry_config_reloads_total',
+    help: 'Config reloads after a change on disk: applied, or rejected (the previous config keeps running).',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  // Reloads are rare: show both series from the start, so `increase()` sees the first rejection.
+  for (const result of ['applied', 'rejected'] as const) configReloads.inc({ result }, 0);
+
+  if (sources.queues && sources.queues.length > 0) {
+    const readCounts = cachedQueueCounts(
+      sources.queues,
+      sources.queueCountsTtlMs ?? 5000,
+      sources.queueCountsTimeoutMs ?? 2000,
+      nowMs,
+    );
+    new Gauge({
+      name: 'ferry_queue_jobs',
+      help: 'Jobs in each BullMQ queue by state (read from Redis, cached a few seconds; the same in every process).',
+      labelNames: ['queue', 'state'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        try {
+          for (const [queue, counts] of await readCounts()) {
+            for (const state of QUEUE_STATES) this.set({ queue, state }, counts[state] ?? 0);
+          }
+        } catch (err) {
+          // Left out rather than stale: an absent series is what Prometheus alerts can see.
+          sources.onCollectError?.(err);
+        }
+      },
+    });
+  }
+
+  const openConnections = sources.openConnections;
+  if (openConnections) {
+    new Gauge({
+      name: 'ferry_sftp_connections_open',
+      help: "SFTP connections this process's pool holds open per partner, idle or busy.",
+      labelNames: ['partner'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [partner, open] of openConnections()) this.inc({ partner }, open);
+      },
+    });
+  }
+
+  if (sources.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'ferry_' });
+
+  return {
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    deliveryFinished(partner, outcome, bytes, seconds) {
+      deliveries.inc({ partner, outcome });
+      if (bytes > 0) deliveredBytes.inc({ partner }, bytes);
+      if (outcome === 'delivered') deliveryDuration.observe({ partner }, Math.max(0, seconds));
+    },
+    sweepFinished(partner, figures) {
+      sweepDuration.observe({ partner }, Math.max(0, figures.seconds));
+      sweepSeen.set({ partner }, figures.seen);
+      sweepEnqueued.inc({ partner }, figures.enqueued);
+      oldestUndelivered.set({ partner }, Math.max(0, figures.oldestUndeliveredAgeSeconds));
+      lastSweep.set({ partner }, nowMs() / 1000);
+    },
+    configReloaded(result) {
+      configReloads.inc({ result });
+    },
+  };
+}
+
+/**
+ * Queue counts for a scrape: reused for `ttlMs`, one Redis read in flight at a time whatever the number
+ * of concurrent scrapes, and abandoned after `timeoutMs` (BullMQ's connections wait for Redis forever).
+ */
+function cachedQueueCounts(
+  queues: readonly CountableQueue[],
+  ttlMs: number,
+  timeoutMs: number,
+  nowMs: () => number,
+): () => Promise<[string, Record<string, number>][]> {
+  let cached: { at: number; value: [string, Record<string, number>][] } | undefined;
+  let inFlight: Promise<[string, Record<string, number>][]> | undefined;
+  return () => {
+    if (cached && nowMs() - cached.at < ttlMs) return Promise.resolve(cached.value);
+    inFlight ??= withTimeout(
+      Promise.all(
+        queues.map(
+          async (q) => [q.name, await q.getJobCounts(...QUEUE_STATES)] as [string, Record<string, number>],
+        ),
+      ),
+      timeoutMs,
+    ).then(
+      (value) => {
+        cached = { at: nowMs(), value };
+        inFlight = undefined;
+        return value;
+      },
+      (err: unknown) => {
+        inFlight = undefined;
+        throw err;
+      },
+    );
+    return inFlight;
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`queue counts took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The part of a BullMQ job `measureDeliveries` reads. */
+interface MeasuredJob {
+  data: unknown;
+  attemptsMade: number;
+  opts: { attempts?: number };
+}
+
+/**
+ * Wraps the deliver processor (outside its error classification, so a thrown error is already what
+ * BullMQ acts on): each run reports its outcome, bytes and duration under the job's partner, or
+ * `unknown` for a partner that is not configured (job data is untrusted: no free-form label values).
+ * A run that lost its job lock reports nothing; the run that owns the job reports it.
+ */
+export function measureDeliveries<
+  J extends MeasuredJob,
+  R extends { outcome: DeliveryOutcome; bytes: number },
+>(
+  processor: (job: J) => Promise<R>,
+  metrics: Pick<Metrics, 'deliveryFinished'>,
+  isConfiguredPartner: (id: string) => boolean,
+  nowMs: () => number = () => performance.now(),
+): (job: J) => Promise<R> {
+  return async (job) => {
+    const started = nowMs();
+    const partnerId = (job.data as { partnerId?: unknown } | null)?.partnerId;
+    const partner = typeof partnerId === 'string' && isConfiguredPartner(partnerId) ? partnerId : 'unknown';
+    const report = (outcome: DeliveryOutcome, bytes: number): void => {
+      metrics.deliveryFinished(partner, outcome, bytes, (nowMs() - started) / 1000);
+    };
+    try {
+      const result = await processor(job);
+      report(result.outcome, result.bytes);
+      return result;
+    } catch (err) {
+      const outcome = failedOutcome(err, job);
+      if (outcome) report(outcome, 0);
+      throw err;
+    }
+  };
+}
+
+function failedOutcome(err: unknown, job: MeasuredJob): DeliveryOutcome | undefined {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (code === 'ERR_JOB_LOCK_LOST') return undefined;
+  if (code === 'ERR_KEY_HOSTILE') return 'quarantined';
+  const permanent = err instanceof UnrecoverableError;
+  return permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? 'failed' : 'retry';
+}
