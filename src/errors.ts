@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   ERR_JOB_LOCK_LOST: 'transient',
   ERR_JOB_STALLED: 'permanent',
   ERR_REDIS_POLICY: 'permanent',
+  // An alert webhook failed a try (retried) or an alert was given up (logged, counted; never fails a delivery).
+  ERR_ALERT_WEBHOOK: 'transient',
   ERR_UNKNOWN: 'transient',
 } as const;
 

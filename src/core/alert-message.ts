@@ -1,0 +1,191 @@
+// What an alert says: its kind and severity, the key repeats are counted under, the JSON body a webhook
+// receives, and its signature. Pure: the alerter (src/alerts/) does the Redis and HTTP parts.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export type AlertSeverity = 'critical' | 'error' | 'warning';
+
+/**
+ * Every kind of alert, with its default severity and a short title for the one-line text. The last
+ * three are raised by the SLA and missing-export checks (issue 5, later parts).
+ */
+export const ALERT_KINDS = {
+  'delivery-failed': { severity: 'error', title: 'delivery failed' },
+  'retries-exhausted': { severity: 'error', title: 'delivery failed after its last retry' },
+  'host-key-mismatch': { severity: 'critical', title: 'partner host key matches no pin' },
+  'auth-refused': { severity: 'critical', title: 'partner refused the login' },
+  'key-quarantined': { severity: 'warning', title: 'object key quarantined' },
+  'config-reload-rejected': { severity: 'error', title: 'config reload rejected' },
+  'worker-stalled': { severity: 'warning', title: 'job stalled' },
+  'sla-warning': { severity: 'warning', title: 'delivery SLA at risk' },
+  'sla-missed': { severity: 'error', title: 'delivery SLA missed' },
+  'missing-export': { severity: 'error', title: 'expected export missing' },
+} as const satisfies Record<string, { severity: AlertSeverity; title: string }>;
+
+export type AlertKind = keyof typeof ALERT_KINDS;
+
+/** One thing worth telling a person about. Text fields are plain text; the body escapes them. */
+export interface AlertEvent {
+  kind: AlertKind;
+  partnerId?: string;
+  /** The Ferry error code (ERR_…), when there is one: part of the dedup key. */
+  errCode?: string;
+  message: string;
+  /** The delivery (= trackingId in logs and receipts). */
+  deliveryId?: string;
+  /** The S3 key, as raw text (it is made safe in the body). */
+  s3Key?: string;
+  /** Tries made, for retries-exhausted. */
+  attempts?: number;
+  /** Overrides the kind's default severity. */
+  severity?: AlertSeverity;
+}
+
+/** How many occurrences one alert stands for. `summary`: it reports repeats that were held back. */
+export interface AlertOccurrences {
+  count: number;
+  firstAt: Date;
+  lastAt: Date;
+  summary: boolean;
+}
+
+/** The JSON a webhook receives (`sentAt` is added at each try, so the body is signed per try). */
+export interface AlertBody {
+  /** One line for chat tools: Slack shows this field (`&`, `<`, `>` escaped as Slack requires). */
+  text: string;
+  kind: AlertKind;
+  severity: AlertSeverity;
+  partnerId: string | null;
+  errCode: string | null;
+  message: string;
+  deliveryId: string | null;
+  trackingId: string | null;
+  s3Key: string | null;
+  attempts: number | null;
+  count: number;
+  firstAt: string;
+  lastAt: string;
+  summary: boolean;
+  /** Unique per alert and the same on every try: receivers drop duplicates by it. */
+  alertId: string;
+  ferry: { version: string; host: string };
+}
+
+const MAX_MESSAGE = 1000;
+const MAX_TEXT_MESSAGE = 300;
+const PARTNER_LIKE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const CODE_LIKE = /^[A-Z][A-Z0-9_]{0,63}$/;
+const DELIVERY_ID = /^dlv-([A-Za-z0-9][A-Za-z0-9._-]*)-[0-9a-f]{32}$/;
+
+/**
+ * The kind of alert for a delivery that failed for good: host key and login refusals get their own
+ * kinds (someone must act on the partner side), other permanent causes are `delivery-failed`, and a
+ * transient cause that used up every attempt is `retries-exhausted`.
+ */
+export function alertKindForFailure(errCode: string, intent: 'permanent' | 'transient' | 'skip'): AlertKind {
+  if (errCode === 'ERR_HOST_KEY_MISMATCH') return 'host-key-mismatch';
+  if (errCode === 'ERR_SFTP_AUTH') return 'auth-refused';
+  if (errCode === 'ERR_KEY_HOSTILE') return 'key-quarantined';
+  return intent === 'permanent' ? 'delivery-failed' : 'retries-exhausted';
+}
+
+/** The event's severity: its own, else its kind's; a job that stalled until it failed is an error. */
+export function alertSeverity(event: Pick<AlertEvent, 'kind' | 'severity' | 'errCode'>): AlertSeverity {
+  if (event.severity !== undefined) return event.severity;
+  if (event.kind === 'worker-stalled' && event.errCode === 'ERR_JOB_STALLED') return 'error';
+  return ALERT_KINDS[event.kind].severity;
+}
+
+/**
+ * The dedup key: kind + partner + cause (the error code). Occurrences with the same key within one
+ * dedup window are one alert plus a count. Job data is untrusted, so odd ids collapse to "?".
+ */
+export function alertDedupId(event: Pick<AlertEvent, 'kind' | 'partnerId' | 'errCode'>): string {
+  const partner =
+    event.partnerId === undefined ? '-' : PARTNER_LIKE.test(event.partnerId) ? event.partnerId : '?';
+  const cause = event.errCode === undefined ? '-' : CODE_LIKE.test(event.errCode) ? event.errCode : '?';
+  return `${event.kind}:${partner}:${cause}`;
+}
+
+/** The partner id inside a delivery id (`dlv-<partner>-<32 hex>`), e.g. for a stalled job; else undefined. */
+export function partnerOfDeliveryId(jobId: string | undefined): string | undefined {
+  return jobId === undefined ? undefined : DELIVERY_ID.exec(jobId)?.[1];
+}
+
+/** Builds the webhook body for `event` standing for `occurrences`. */
+export function buildAlertBody(
+  event: AlertEvent,
+  occurrences: AlertOccurrences,
+  meta: { alertId: string; version: string; host: string },
+): AlertBody {
+  const severity = alertSeverity(event);
+  const message = truncate(plainText(event.message), MAX_MESSAGE);
+  const s3Key = event.s3Key === undefined ? null : truncate(plainText(event.s3Key), MAX_MESSAGE);
+  return {
+    text: formatAlertText(event, occurrences),
+    kind: event.kind,
+    severity,
+    partnerId: event.partnerId ?? null,
+    errCode: event.errCode ?? null,
+    message,
+    deliveryId: event.deliveryId ?? null,
+    trackingId: event.deliveryId ?? null,
+    s3Key,
+    attempts: event.attempts ?? null,
+    count: occurrences.count,
+    firstAt: occurrences.firstAt.toISOString(),
+    lastAt: occurrences.lastAt.toISOString(),
+    summary: occurrences.summary,
+    alertId: meta.alertId,
+    ferry: { version: meta.version, host: meta.host },
+  };
+}
+
+/**
+ * The one-line text, e.g. `[ferry] CRITICAL host-key-mismatch · partner acme · ERR_HOST_KEY_MISMATCH:
+ * … · key orders.csv`; a summary ends with `· 3 times since <firstAt>`. Slack-escaped, control
+ * characters shown as \uXXXX, so an S3 key cannot forge lines or mentions.
+ */
+export function formatAlertText(event: AlertEvent, occurrences: AlertOccurrences): string {
+  const parts = [`[ferry] ${alertSeverity(event).toUpperCase()} ${event.kind}`];
+  if (event.partnerId !== undefined) parts.push(`partner ${event.partnerId}`);
+  const message = truncate(plainText(event.message), MAX_TEXT_MESSAGE);
+  parts.push(event.errCode === undefined ? message : `${event.errCode}: ${message}`);
+  if (event.s3Key !== undefined) parts.push(`key ${truncate(plainText(event.s3Key), 200)}`);
+  if (event.attempts !== undefined) parts.push(`after ${event.attempts} attempts`);
+  if (occurrences.summary) {
+    parts.push(
+      `${occurrences.count} ${occurrences.count === 1 ? 'time' : 'times'} since ${occurrences.firstAt.toISOString()}`,
+    );
+  }
+  return slackEscape(parts.join(' · '));
+}
+
+/** `sha256=<hex HMAC-SHA256 of the raw body>`: the X-Ferry-Signature header. */
+export function signAlertBody(rawBody: string, secret: string): string {
+  return `sha256=${createHmac('sha256', secret).update(rawBody, 'utf8').digest('hex')}`;
+}
+
+/** Constant-time check of an X-Ferry-Signature header against the raw body (for receivers and tests). */
+export function verifyAlertSignature(rawBody: string, header: string | undefined, secret: string): boolean {
+  if (header === undefined) return false;
+  const expected = Buffer.from(signAlertBody(rawBody, secret), 'utf8');
+  const given = Buffer.from(header, 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+// Control and bidi-override characters as \uXXXX (the same set the logger neutralises).
+function plainText(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+function slackEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

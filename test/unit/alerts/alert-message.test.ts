@@ -1,0 +1,168 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  ALERT_KINDS,
+  alertDedupId,
+  alertKindForFailure,
+  alertSeverity,
+  buildAlertBody,
+  formatAlertText,
+  partnerOfDeliveryId,
+  signAlertBody,
+  verifyAlertSignature,
+  type AlertEvent,
+  type AlertOccurrences,
+} from '../../../src/core/alert-message.js';
+
+const AT = new Date('2026-11-25T10:00:00.000Z');
+const ONCE: AlertOccurrences = { count: 1, firstAt: AT, lastAt: AT, summary: false };
+const META = { alertId: 'a1b2', version: '0.1.0', host: 'worker-1' };
+
+function event(overrides: Partial<AlertEvent> = {}): AlertEvent {
+  return {
+    kind: 'delivery-failed',
+    partnerId: 'acme',
+    errCode: 'ERR_SFTP_NO_SUCH_PATH',
+    message: 'remote directory /inbound/acme does not exist',
+    deliveryId: `dlv-acme-${'0'.repeat(32)}`,
+    s3Key: 'acme/orders.csv',
+    ...overrides,
+  };
+}
+
+describe('alertKindForFailure', () => {
+  it.each([
+    ['ERR_HOST_KEY_MISMATCH', 'permanent', 'host-key-mismatch'],
+    ['ERR_SFTP_AUTH', 'permanent', 'auth-refused'],
+    ['ERR_KEY_HOSTILE', 'permanent', 'key-quarantined'],
+    ['ERR_SFTP_NO_SUCH_PATH', 'permanent', 'delivery-failed'],
+    ['ERR_REMOTE_EXISTS', 'permanent', 'delivery-failed'],
+    ['ERR_SFTP_UNREACHABLE', 'transient', 'retries-exhausted'],
+    ['ERR_SIZE_MISMATCH', 'transient', 'retries-exhausted'],
+  ] as const)('maps %s (%s) to %s', (code, intent, kind) => {
+    expect(alertKindForFailure(code, intent)).toBe(kind);
+  });
+});
+
+describe('alertSeverity', () => {
+  it('takes the kind default, an explicit severity, and raises a job that stalled for good to error', () => {
+    expect(alertSeverity({ kind: 'host-key-mismatch' })).toBe('critical');
+    expect(alertSeverity({ kind: 'key-quarantined' })).toBe('warning');
+    expect(alertSeverity({ kind: 'worker-stalled' })).toBe('warning');
+    expect(alertSeverity({ kind: 'worker-stalled', errCode: 'ERR_JOB_STALLED' })).toBe('error');
+    expect(alertSeverity({ kind: 'delivery-failed', severity: 'critical' })).toBe('critical');
+  });
+
+  it('has a severity and title for every kind, the later SLA ones included', () => {
+    expect(Object.keys(ALERT_KINDS)).toEqual(
+      expect.arrayContaining(['sla-warning', 'sla-missed', 'missing-export']),
+    );
+    for (const { severity, title } of Object.values(ALERT_KINDS)) {
+      expect(['critical', 'error', 'warning']).toContain(severity);
+      expect(title).not.toBe('');
+    }
+  });
+});
+
+describe('alertDedupId', () => {
+  it('is kind + partner + cause, so other deliveries with the same cause count as repeats', () => {
+    expect(alertDedupId(event())).toBe('delivery-failed:acme:ERR_SFTP_NO_SUCH_PATH');
+    expect(alertDedupId(event({ deliveryId: 'other', s3Key: 'acme/b.csv', message: 'x' }))).toBe(
+      'delivery-failed:acme:ERR_SFTP_NO_SUCH_PATH',
+    );
+    expect(alertDedupId({ kind: 'config-reload-rejected', errCode: 'ERR_CONFIG_INVALID' })).toBe(
+      'config-reload-rejected:-:ERR_CONFIG_INVALID',
+    );
+    expect(alertDedupId({ kind: 'worker-stalled' })).toBe('worker-stalled:-:-');
+  });
+
+  it('collapses ids from untrusted job data that could not be partner ids or codes', () => {
+    expect(alertDedupId({ kind: 'worker-stalled', partnerId: 'a:b\n', errCode: 'rm -rf' })).toBe(
+      'worker-stalled:?:?',
+    );
+  });
+});
+
+describe('partnerOfDeliveryId', () => {
+  it('reads the partner from a delivery id and nothing from other job ids', () => {
+    expect(partnerOfDeliveryId(`dlv-acme-eu-${'a'.repeat(32)}`)).toBe('acme-eu');
+    expect(partnerOfDeliveryId('sweep-manual-acme-1764097187000')).toBeUndefined();
+    expect(partnerOfDeliveryId(undefined)).toBeUndefined();
+  });
+});
+
+describe('buildAlertBody', () => {
+  it('carries every field a receiver needs, null where there is nothing to say', () => {
+    const body = buildAlertBody(event(), ONCE, META);
+    expect(body).toEqual({
+      text: expect.stringContaining('delivery-failed') as string,
+      kind: 'delivery-failed',
+      severity: 'error',
+      partnerId: 'acme',
+      errCode: 'ERR_SFTP_NO_SUCH_PATH',
+      message: 'remote directory /inbound/acme does not exist',
+      deliveryId: `dlv-acme-${'0'.repeat(32)}`,
+      trackingId: `dlv-acme-${'0'.repeat(32)}`,
+      s3Key: 'acme/orders.csv',
+      attempts: null,
+      count: 1,
+      firstAt: '2026-11-25T10:00:00.000Z',
+      lastAt: '2026-11-25T10:00:00.000Z',
+      summary: false,
+      alertId: 'a1b2',
+      ferry: { version: '0.1.0', host: 'worker-1' },
+    });
+    const bare = buildAlertBody({ kind: 'worker-stalled', message: 'stalled' }, ONCE, META);
+    expect(bare).toMatchObject({ partnerId: null, errCode: null, deliveryId: null, s3Key: null });
+  });
+
+  it('neutralises control characters in keys and messages and bounds their length', () => {
+    const body = buildAlertBody(
+      event({ s3Key: 'acme/a\r\nb\u202e.csv', message: 'x'.repeat(5000) }),
+      ONCE,
+      META,
+    );
+    expect(body.s3Key).toBe('acme/a\\u000d\\u000ab\\u202e.csv');
+    expect(body.message.length).toBe(1000);
+    expect(body.text).not.toMatch(/[\r\n]/);
+  });
+});
+
+describe('formatAlertText', () => {
+  it('is one Slack-safe line naming severity, kind, partner, code, message and key', () => {
+    expect(formatAlertText(event(), ONCE)).toBe(
+      '[ferry] ERROR delivery-failed · partner acme · ERR_SFTP_NO_SUCH_PATH: remote directory /inbound/acme does not exist · key acme/orders.csv',
+    );
+  });
+
+  it('escapes what Slack would read as mentions or links', () => {
+    const text = formatAlertText(event({ s3Key: 'acme/<!channel>&<https://evil.example|x>.csv' }), ONCE);
+    expect(text).toContain('key acme/&lt;!channel&gt;&amp;&lt;https://evil.example|x&gt;.csv');
+    expect(text).not.toMatch(/[<>]/);
+  });
+
+  it('says how many occurrences a summary stands for, and attempts when known', () => {
+    const summary = { count: 3, firstAt: AT, lastAt: new Date(AT.getTime() + 60_000), summary: true };
+    expect(formatAlertText(event({ attempts: 10 }), summary)).toMatch(
+      / · after 10 attempts · 3 times since 2026-11-25T10:00:00\.000Z$/,
+    );
+  });
+});
+
+describe('signAlertBody / verifyAlertSignature', () => {
+  const raw = JSON.stringify({ kind: 'delivery-failed', text: 'é' });
+
+  it('is sha256=<hex HMAC-SHA256 of the raw body>', () => {
+    const hex = createHmac('sha256', 'k3y').update(Buffer.from(raw, 'utf8')).digest('hex');
+    expect(signAlertBody(raw, 'k3y')).toBe(`sha256=${hex}`);
+  });
+
+  it('accepts the right signature and refuses another key, another body or none', () => {
+    const signature = signAlertBody(raw, 'k3y');
+    expect(verifyAlertSignature(raw, signature, 'k3y')).toBe(true);
+    expect(verifyAlertSignature(raw, signature, 'other')).toBe(false);
+    expect(verifyAlertSignature(`${raw} `, signature, 'k3y')).toBe(false);
+    expect(verifyAlertSignature(raw, undefined, 'k3y')).toBe(false);
+    expect(verifyAlertSignature(raw, 'sha256=00', 'k3y')).toBe(false);
+  });
+});
