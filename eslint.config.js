@@ -18,7 +18,7 @@ const ioModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.ferry-demo/', 'bin/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.ferry-demo/', 'bin/', '.tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,18 +1,22 @@
 import { posix } from 'node:path';
 import type { Job } from 'bullmq';
 import type { ObjectSource } from '../src/adapters/ports.js';
+import { noopAlerter, type Alerter } from '../src/alerts/alerter.js';
 import type { ReceiptStore } from '../src/adapters/receipt-store.js';
 import type { SftpConnection } from '../src/adapters/sftp-connection.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
+import { alertKindForFailure } from '../src/core/alert-message.js';
 import { classifyError } from '../src/core/classify-error.js';
 import { computeDeliveryId, tempNameFor } from '../src/core/delivery-id.js';
 import { deriveRemoteName } from '../src/core/remote-name.js';
 import { FerryError, PermanentError, toJobError } from '../src/errors.js';
 import { hitFailpoint } from '../src/failpoints.js';
-import { isSettled, type DeliveryRecord } from '../src/ledger/delivery-record.js';
+import { isSettled, receiptMayExist, type DeliveryRecord } from '../src/ledger/delivery-record.js';
+import { restoreFromReceipt, type LedgerTrust } from '../src/ledger/ledger-trust.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
 import { safeText, type Logger } from '../src/observability/logger.js';
+import { measureDeliveries, NO_METRICS, type Metrics } from '../src/observability/metrics.js';
 import { DeliverJobData, type DeliverResult } from '../src/queues/payloads.js';
 import { withClassifiedErrors } from './job-errors.js';
 
@@ -21,11 +25,17 @@ export interface DeliverDeps {
   source: ObjectSource;
   ledger: Ledger;
   receipts: ReceiptStore;
+  /** Whether a missing record may skip the receipt read (see src/ledger/ledger-trust.ts). */
+  trust: Pick<LedgerTrust, 'trusts'>;
   /** Runs `fn` on a pooled, pinned, authenticated connection to the partner (holds a cross-process slot). */
   withSession<T>(partner: PartnerConfig, fn: (session: SftpConnection) => Promise<T>): Promise<T>;
   logger: Logger;
   now(): Date;
   ferryVersion: string;
+  /** Webhook alerts for what a person must act on (fire-and-forget; default: none). */
+  alerts?: Alerter;
+  /** Each run's outcome, bytes and duration (default: reported nowhere). */
+  metrics?: Pick<Metrics, 'deliveryFinished'>;
 }
 
 type Identity = Pick<DeliveryRecord, 'deliveryId' | 'partnerId' | 'bucket' | 'key' | 'etag'>;
@@ -36,7 +46,7 @@ type Identity = Pick<DeliveryRecord, 'deliveryId' | 'partnerId' | 'bucket' | 'ke
  * whether the object was already delivered.
  */
 export function createDeliverProcessor(deps: DeliverDeps) {
-  return withClassifiedErrors(
+  const processor = withClassifiedErrors(
     'deliver',
     's3',
     deps.logger,
@@ -65,7 +75,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       });
       const startedAt = deps.now();
 
-      const known = await deps.ledger.get(id.deliveryId);
+      const { record: known, trustEpoch } = await deps.ledger.getWithTrustEpoch(id.deliveryId);
       if (known?.status === 'delivered') {
         log.info({ outcome: 'already-delivered', remotePath: known.remotePath }, 'delivery already recorded');
         return {
@@ -79,17 +89,14 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         log.info({ outcome: known.status, reason: known.reason }, 'delivery already settled');
         return { outcome: known.status, deliveryId: id.deliveryId, bytes: 0, reason: known.reason };
       }
-      const receipt = await deps.receipts.read(partner.id, id.deliveryId);
+      // A trusted ledger proves there is no receipt unless this delivery got as far as publishing.
+      const receipt =
+        deps.trust.trusts(trustEpoch) && !receiptMayExist(known)
+          ? undefined
+          : await deps.receipts.read(partner.id, id.deliveryId);
       if (receipt) {
         // Redis lost the record (e.g. restarted empty); the receipt is the durable witness.
-        await deps.ledger.record({
-          ...id,
-          status: 'delivered',
-          size: receipt.bytes,
-          sha256: receipt.sha256,
-          remotePath: receipt.target.path,
-          deliveredAt: receipt.deliveredAt,
-        });
+        await restoreFromReceipt(deps.ledger, receipt);
         log.info(
           { outcome: 'already-delivered', remotePath: receipt.target.path },
           'delivery restored from receipt',
@@ -109,6 +116,14 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           { outcome: 'quarantined', errCode: 'ERR_KEY_HOSTILE', reason: named.reason, alert: true },
           'object key quarantined: never sent to the partner',
         );
+        (deps.alerts ?? noopAlerter).notify({
+          kind: 'key-quarantined',
+          partnerId: partner.id,
+          errCode: 'ERR_KEY_HOSTILE',
+          message: `object key quarantined: ${named.reason}`,
+          deliveryId: id.deliveryId,
+          s3Key: data.key,
+        });
         throw new PermanentError('ERR_KEY_HOSTILE', `object key quarantined: ${named.reason}`);
       }
       const remotePath = posix.join(partner.target.directory, named.name);
@@ -216,10 +231,22 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           },
           final ? 'delivery failed for good' : 'delivery attempt failed; will retry',
         );
+        if (final) {
+          (deps.alerts ?? noopAlerter).notify({
+            kind: alertKindForFailure(classified.code, classified.intent),
+            partnerId: partner.id,
+            errCode: classified.code,
+            message: classified.message,
+            deliveryId: id.deliveryId,
+            s3Key: data.key,
+            attempts: job.attemptsMade + 1,
+          });
+        }
         throw toJobError(classified);
       }
     },
   );
+  return measureDeliveries(processor, deps.metrics ?? NO_METRICS, (id) => deps.getConfig().partners.has(id));
 }
 
 function parsePayload(job: Job): DeliverJobData {

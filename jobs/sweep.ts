@@ -8,6 +8,7 @@ import { PermanentError } from '../src/errors.js';
 import { isSettled } from '../src/ledger/delivery-record.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
 import type { Logger } from '../src/observability/logger.js';
+import type { Metrics } from '../src/observability/metrics.js';
 import { SweepJobData, type DeliverJobData, type SweepResult } from '../src/queues/payloads.js';
 import { withClassifiedErrors } from './job-errors.js';
 
@@ -19,6 +20,8 @@ export interface SweepDeps {
   enqueueDeliveries(partner: PartnerConfig, jobs: DeliverJobData[]): Promise<void>;
   logger: Logger;
   now(): Date;
+  /** What each completed sweep found (default: reported nowhere). */
+  metrics?: Pick<Metrics, 'sweepFinished'>;
 }
 
 /**
@@ -56,11 +59,13 @@ export function createSweepProcessor(deps: SweepDeps) {
       }
 
       const now = deps.now();
-      for await (const page of deps.source.listPages(
+      let oldestUndelivered = Infinity; // lastModified (ms) of the oldest object listed and not yet delivered
+      const pages = deps.source.listPages(
         partner.source.bucket,
         partner.source.prefix,
         config.service.sweep.pageSize,
-      )) {
+      );
+      for await (const page of readAhead(pages)) {
         result.listed += page.length;
         const selection = selectObjects<SourceObject>(page, partner.source, now);
         for (const s of selection.skipped) result.skipped[s.reason] = (result.skipped[s.reason] ?? 0) + 1;
@@ -95,6 +100,7 @@ export function createSweepProcessor(deps: SweepDeps) {
             etag: c.object.etag,
             size: c.object.size,
           });
+          oldestUndelivered = Math.min(oldestUndelivered, c.object.lastModified.getTime());
         }
         if (jobs.length > 0) {
           await deps.enqueueDeliveries(partner, jobs);
@@ -103,6 +109,14 @@ export function createSweepProcessor(deps: SweepDeps) {
         }
       }
       result.durationMs = Date.now() - started;
+      deps.metrics?.sweepFinished(partnerId, {
+        seconds: result.durationMs / 1000,
+        seen: result.listed,
+        enqueued: result.enqueued,
+        oldestUndeliveredAgeSeconds: Number.isFinite(oldestUndelivered)
+          ? (now.getTime() - oldestUndelivered) / 1000
+          : 0,
+      });
       log.info(
         {
           listed: result.listed,
@@ -117,6 +131,31 @@ export function createSweepProcessor(deps: SweepDeps) {
       return result;
     },
   );
+}
+
+/**
+ * Yields the pages of `pages` while the next one is already being fetched, so the ledger lookups and
+ * enqueues of one page overlap the listing of the next (at most two pages held). A listing error
+ * surfaces when its page is reached, as without read-ahead; leaving early closes the listing.
+ */
+async function* readAhead<T>(pages: AsyncIterable<T>): AsyncGenerator<T> {
+  const it = pages[Symbol.asyncIterator]();
+  let next = it.next();
+  // Not awaited when the consumer stops first: keep its rejection from going unhandled.
+  next.catch(() => undefined);
+  try {
+    for (;;) {
+      const current = await next;
+      if (current.done) return;
+      next = it.next();
+      next.catch(() => undefined);
+      yield current.value;
+    }
+  } finally {
+    // Closes the listing once the fetch in flight settles (an async generator queues return() behind
+    // it); not awaited, so an error in this page's processing is not held up by the next page's fetch.
+    it.return?.().catch(() => undefined);
+  }
 }
 
 /**

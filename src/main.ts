@@ -1,11 +1,13 @@
 // Composition root: the only place that builds real adapters and hands them to the processors.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
+import type { Express } from 'express';
 import type { Server } from 'node:http';
 import { isIP } from 'node:net';
 import { Worker, type MinimalJob } from 'bullmq';
 import { createDeliverProcessor } from '../jobs/deliver.js';
 import { createSweepProcessor } from '../jobs/sweep.js';
+import { createAlerter } from './alerts/alerter.js';
 import { createReceiptStore } from './adapters/receipt-store.js';
 import { createS3Client, createS3Source } from './adapters/s3-source.js';
 import { connectSftp } from './adapters/sftp-connection.js';
@@ -16,14 +18,17 @@ import type { EgressProxySetting, PartnerConfig, ServiceConfig } from './config/
 import { resolvePartnerAuth, resolveSecret } from './config/secrets.js';
 import { legacyAlgorithmsIn } from './config/ssh-algorithms.js';
 import { watchConfig } from './config/watch-config.js';
+import { partnerOfDeliveryId } from './core/alert-message.js';
 import { computeBackoffMs } from './core/backoff.js';
 import { FerryError } from './errors.js';
 import type { DashboardUser } from './http/basic-auth.js';
-import { createHttpApp } from './http/create-app.js';
+import { createHttpApp, createMetricsApp } from './http/create-app.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
+import { createLedgerTrust } from './ledger/ledger-trust.js';
 import { createRedisLedger } from './ledger/redis-ledger.js';
 import { createRedisSemaphore } from './ledger/redis-semaphore.js';
 import type { Logger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
 import { QUEUE } from './queues/names.js';
 import { createQueues, enqueueDeliveries } from './queues/queues.js';
 import { assertRedisPolicy, createRedisConnection } from './queues/redis-connection.js';
@@ -48,9 +53,13 @@ export interface StartOptions {
 export interface RunningFerry {
   /** The bound HTTP port when the web role runs. */
   httpPort?: number;
+  /** The bound port of the metrics listener when ferry.yaml sets `metrics.port`. */
+  metricsPort?: number;
   getConfig(): FerryConfig;
   /** Stops taking jobs, lets in-flight deliveries finish, closes connections. */
   close(): Promise<void>;
+  /** Worker role: resolves once the ledger is trusted (see src/ledger/ledger-trust.ts). */
+  ledgerTrusted(): Promise<void>;
 }
 
 /**
@@ -96,7 +105,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   // Refuse bad settings before opening any connection, so a refused start exits cleanly.
   const users = runs('web') ? await dashboardUsers(config, env, options.insecureAdmin === true) : undefined;
 
-  const redis = createRedisConnection(svc.redis.url, 'worker');
+  const redis = createRedisConnection(svc.redis, 'worker');
   redis.on('error', (err: Error) =>
     logger.warn({ errCode: 'ERR_REDIS_UNAVAILABLE', err: err.message }, 'redis error'),
   );
@@ -116,10 +125,28 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const semaphore = createRedisSemaphore(redis, keys, { leaseMs: svc.worker.slotLeaseSeconds * 1000 });
   const source = createS3Source(options.overrides?.s3Client ?? createS3Client(svc.s3));
   const receipts = createReceiptStore(source, svc.receipts);
+  const trust = createLedgerTrust({
+    redis,
+    keys,
+    ledger,
+    source,
+    receipts,
+    receiptsLocation: svc.receipts,
+    logger,
+  });
 
   const closers: (() => Promise<void>)[] = [];
+  // Every role alerts (a rejected reload is seen by each process; Redis dedup makes it one alert).
+  const alerts = createAlerter({ getConfig, redis, keys, logger, env, version: FERRY_VERSION });
+  closers.push(() => alerts.close());
   let pool: SftpPool | undefined;
   const workers: Worker[] = [];
+  const metrics = createMetrics({
+    queues: [queues.sweep, queues.deliver],
+    ...(runs('worker') ? { openConnections: () => openConnectionsByPartner(getConfig(), pool) } : {}),
+    onCollectError: (err) =>
+      logger.warn({ err: (err as Error).message }, 'metrics: queue counts unavailable'),
+  });
 
   if (runs('worker')) {
     const keyOf = (p: PartnerConfig) => connectionKeyFor(p, getConfig().service.sftp);
@@ -135,6 +162,10 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
           signal,
           timeoutMs: 10 * 60_000,
         });
+      },
+      wantedElsewhere: async (partnerKey) => {
+        const partner = partnersByKey().get(partnerKey);
+        return partner !== undefined && (await semaphore.wantedElsewhere(partner.id));
       },
       connect: async (partnerKey) => {
         const partner = partnersByKey().get(partnerKey);
@@ -192,6 +223,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         enqueueDeliveries: (partner, jobs) => enqueueDeliveries(queues.deliver, partner, jobs),
         logger,
         now: () => new Date(),
+        metrics,
       }),
       { connection: redis, prefix: svc.redis.prefix, concurrency: 2 },
     );
@@ -202,10 +234,13 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         source,
         ledger,
         receipts,
+        trust,
         withSession: (partner, fn) => sftpPool.withSession(keyOf(partner), fn),
         logger,
         now: () => new Date(),
         ferryVersion: FERRY_VERSION,
+        metrics,
+        alerts,
       }),
       {
         connection: redis,
@@ -228,9 +263,15 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     );
     for (const worker of [sweepWorker, deliverWorker]) {
       worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
-      worker.on('stalled', (jobId) =>
-        logger.warn({ jobId, alert: true }, 'job stalled: its worker stopped renewing the lock'),
-      );
+      worker.on('stalled', (jobId) => {
+        logger.warn({ jobId, alert: true }, 'job stalled: its worker stopped renewing the lock');
+        const partnerId = partnerOfDeliveryId(jobId);
+        alerts.notify({
+          kind: 'worker-stalled',
+          ...(partnerId === undefined ? {} : { partnerId, deliveryId: jobId }),
+          message: `${worker.name} job ${jobId} stalled: its worker stopped renewing the lock; another worker takes it over`,
+        });
+      });
       // Failures the processor never saw (a job that stalled more than maxStalledCount times) still alert.
       worker.on('failed', (job, err) => {
         if (!job || err.name === 'UnrecoverableError' || err.name === 'FerryError') return; // the processor logged it
@@ -240,6 +281,17 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
             { jobId: job.id, queue: worker.name, err: err.message, alert: true, errCode: 'ERR_JOB_STALLED' },
             'job failed for good outside its processor',
           );
+          // A processor's PermanentError (its class name is its own) also ends here: it alerted already.
+          if (err.name === 'PermanentError') return;
+          const data = job.data as { partnerId?: unknown; key?: unknown } | undefined;
+          alerts.notify({
+            kind: 'worker-stalled',
+            errCode: 'ERR_JOB_STALLED',
+            ...(typeof data?.partnerId === 'string' ? { partnerId: data.partnerId } : {}),
+            ...(partnerOfDeliveryId(job.id) === undefined ? {} : { deliveryId: job.id }),
+            ...(typeof data?.key === 'string' ? { s3Key: data.key } : {}),
+            message: `${worker.name} job ${job.id ?? '?'} failed for good: it lost its worker more than maxStalledCount times`,
+          });
         });
       });
       workers.push(worker);
@@ -260,11 +312,18 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
 
   if (options.watch !== false) {
     const watcher = watchConfig(config.dir, env, (result: ConfigResult) => {
+      metrics.configReloaded(result.ok ? 'applied' : 'rejected');
       if (!result.ok) {
         logger.error(
           { problems: result.problems.map(formatProblem), alert: true, errCode: 'ERR_CONFIG_INVALID' },
           'config reload rejected; the previous config keeps running',
         );
+        const problems = result.problems.map(formatProblem);
+        alerts.notify({
+          kind: 'config-reload-rejected',
+          errCode: 'ERR_CONFIG_INVALID',
+          message: `${problems.length} problem(s), the previous config keeps running: ${problems.slice(0, 3).join('; ')}`,
+        });
         return;
       }
       const previous = config;
@@ -298,24 +357,36 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       trustedOrigins: svc.http.trustedOrigins ?? [],
       logger,
       ready: async () => (await redis.ping()) === 'PONG',
+      metrics,
     });
-    server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(svc.http.port, svc.http.host, () => resolve(s));
-      s.once('error', reject);
-    });
+    server = await listen(app, svc.http.port, svc.http.host);
     const address = server.address();
     httpPort = typeof address === 'object' && address ? address.port : svc.http.port;
     logger.info({ url: `http://${svc.http.host}:${httpPort}/admin` }, 'Bull Board listening');
   }
 
+  let metricsServer: Server | undefined;
+  let metricsPort: number | undefined;
+  if (svc.metrics) {
+    const { host, port } = svc.metrics;
+    metricsServer = await listen(createMetricsApp(metrics), port, host);
+    const address = metricsServer.address();
+    metricsPort = typeof address === 'object' && address ? address.port : port;
+    logger.info({ url: `http://${host}:${metricsPort}/metrics` }, 'metrics listening');
+  }
+
+  if (runs('worker')) trust.start();
+
   let closing: Promise<void> | undefined;
   return {
     httpPort,
+    metricsPort,
     getConfig,
+    ledgerTrusted: () => trust.whenTrusted(),
     close() {
       closing ??= (async () => {
-        if (server) {
-          const s = server;
+        for (const s of [server, metricsServer]) {
+          if (!s) continue;
           await new Promise<void>((resolve) => s.close(() => resolve()));
           s.closeAllConnections();
         }
@@ -323,6 +394,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         await Promise.all(workers.map((w) => w.close()));
         await pool?.close();
         for (const c of closers) await c();
+        await trust.close();
         semaphore.close();
         await queues.close();
         await redis.quit().catch(() => undefined);
@@ -330,6 +402,24 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       return closing;
     },
   };
+}
+
+/** Starts an HTTP listener; rejects when the port cannot be bound. */
+function listen(app: Express, port: number, host: string): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const s = app.listen(port, host, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** Open pooled SFTP connections per configured partner (0 when none); pool keys are `<partnerId>#<hash>`. */
+function openConnectionsByPartner(config: FerryConfig, pool: SftpPool | undefined): Map<string, number> {
+  const open = new Map([...config.partners.keys()].map((id) => [id, 0]));
+  for (const [key, stats] of Object.entries(pool?.stats().byPartner ?? {})) {
+    const id = key.slice(0, key.indexOf('#'));
+    open.set(id, (open.get(id) ?? 0) + stats.open);
+  }
+  return open;
 }
 
 /**

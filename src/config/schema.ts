@@ -13,6 +13,7 @@ import {
   parseHostKeyPin,
   type AlgorithmCategory,
 } from './ssh-algorithms.js';
+import { checkWebhookUrl } from '../core/webhook-url.js';
 
 const PARTNER_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -30,7 +31,13 @@ const FILE_MODE_MESSAGE = 'must be a quoted octal string like "0640"';
  * every problem; it is skipped only when one of the fields it reads failed its own validation.
  */
 function whenValid(...fields: string[]): { when: (payload: z.core.ParsePayload) => boolean } {
-  return { when: (payload) => !payload.issues.some((issue) => fields.includes(String(issue.path?.[0]))) };
+  // A missing or non-mapping object (e.g. `target:` left empty) has nothing to cross-check.
+  return {
+    when: (payload) =>
+      typeof payload.value === 'object' &&
+      payload.value !== null &&
+      !payload.issues.some((issue) => fields.includes(String(issue.path?.[0]))),
+  };
 }
 
 /** True when the runtime's Intl zone data knows the IANA name ("UTC", "America/New_York"). */
@@ -356,6 +363,118 @@ const retrySchema = z
     whenValid('backoffSeconds', 'maxBackoffSeconds'),
   );
 
+/** Where a webhook URL comes from: the config itself (only a URL that visibly holds no token), or a secret reference. */
+export type WebhookRef = { url: string } | { env: string } | { file: string };
+
+/** Where alerts go: a webhook, and optionally the HMAC key that signs each body (by reference). */
+export interface AlertReceiver {
+  webhook: WebhookRef;
+  secret?: PasswordRef;
+}
+
+/** ferry.yaml `alerts`: the default receiver (partners may name their own) and the shared settings. */
+export interface AlertSettings {
+  receiver?: AlertReceiver;
+  timeoutSeconds: number;
+  dedupMinutes: number;
+}
+
+const WEBHOOK_FIELDS = ['webhook', 'webhookEnv', 'webhookFile'] as const;
+const ALERT_SECRET_FIELDS = ['secretEnv', 'secretFile'] as const;
+
+const literalWebhookField = z.string().check((ctx) => {
+  const problem = checkWebhookUrl(ctx.value, true);
+  if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+});
+
+const alertReceiverFields = {
+  webhook: literalWebhookField.optional(),
+  webhookEnv: envNameField.optional(),
+  webhookFile: fileRefField.optional(),
+  secretEnv: envNameField.optional(),
+  secretFile: fileRefField.optional(),
+};
+
+interface AlertReceiverInput {
+  webhook?: string;
+  webhookEnv?: string;
+  webhookFile?: string;
+  secretEnv?: string;
+  secretFile?: string;
+}
+
+/** One webhook source at most (exactly one when `required`), one secret source at most, a secret only with a webhook. */
+function checkAlertReceiver(value: AlertReceiverInput, ctx: z.core.$RefinementCtx, required: boolean): void {
+  const given = WEBHOOK_FIELDS.filter((k) => value[k] !== undefined);
+  if (given.length === 0 && required) {
+    ctx.addIssue({ code: 'custom', message: `needs one of ${WEBHOOK_FIELDS.join(', ')}`, path: [] });
+  }
+  for (const extra of given.slice(1)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `only one of ${WEBHOOK_FIELDS.join(', ')} may be set (${given[0]} is already set)`,
+      path: [extra],
+    });
+  }
+  if (value.secretEnv !== undefined && value.secretFile !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'set secretEnv or secretFile, not both', path: ['secretFile'] });
+  }
+  const secret = ALERT_SECRET_FIELDS.find((k) => value[k] !== undefined);
+  if (given.length === 0 && secret !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `only allowed with ${WEBHOOK_FIELDS.join(', ')} (the key signs what is sent there)`,
+      path: [secret],
+    });
+  }
+}
+
+function toAlertReceiver(value: AlertReceiverInput): AlertReceiver | undefined {
+  const webhook: WebhookRef | undefined =
+    value.webhook !== undefined
+      ? { url: value.webhook }
+      : value.webhookEnv !== undefined
+        ? { env: value.webhookEnv }
+        : value.webhookFile !== undefined
+          ? { file: value.webhookFile }
+          : undefined;
+  if (webhook === undefined) return undefined;
+  const secret =
+    value.secretEnv !== undefined
+      ? { env: value.secretEnv }
+      : value.secretFile !== undefined
+        ? { file: value.secretFile }
+        : undefined;
+  return secret === undefined ? { webhook } : { webhook, secret };
+}
+
+/** A partner's `alerts`: its own receiver, used instead of ferry.yaml's (not in addition to it). */
+const partnerAlertsSchema = z
+  .strictObject(alertReceiverFields)
+  .superRefine(
+    (alerts, ctx) => checkAlertReceiver(alerts, ctx, true),
+    whenValid(...WEBHOOK_FIELDS, ...ALERT_SECRET_FIELDS),
+  )
+  .transform((alerts): AlertReceiver => toAlertReceiver(alerts)!);
+
+/** ferry.yaml `alerts`. `dedupMinutes` may be a fraction (0.1 = 6 s); 0 sends every occurrence. */
+const alertsSchema = z
+  .strictObject({
+    ...alertReceiverFields,
+    timeoutSeconds: z.number().positive().max(300).default(10),
+    dedupMinutes: z.number().min(0).max(10080).default(60),
+  })
+  .superRefine(
+    (alerts, ctx) => checkAlertReceiver(alerts, ctx, false),
+    whenValid(...WEBHOOK_FIELDS, ...ALERT_SECRET_FIELDS),
+  )
+  .transform(({ timeoutSeconds, dedupMinutes, ...fields }): AlertSettings => {
+    const receiver = toAlertReceiver(fields);
+    return receiver === undefined
+      ? { timeoutSeconds, dedupMinutes }
+      : { receiver, timeoutSeconds, dedupMinutes };
+  });
+
 /** One partner file (partners/<name>.yaml), after ferry.yaml's `defaults` were merged in. */
 export const partnerSchema = z.strictObject({
   id: z
@@ -437,6 +556,7 @@ export const partnerSchema = z.strictObject({
       return out;
     }),
   retry: retrySchema.prefault({}),
+  alerts: partnerAlertsSchema.optional(),
 });
 
 /** ferry.yaml `defaults`: the partner fields a service may default. A partner's own value wins. */
@@ -631,23 +751,92 @@ const sftpSchema = z
     return proxy === undefined || proxy === 'direct' ? {} : { proxy };
   });
 
+/** Where Ferry's Redis is: one server (`url`) or a Redis Cluster (`cluster`: seed node URLs). */
+export type RedisTarget =
+  { url: string; cluster?: undefined } | { url?: undefined; cluster: readonly string[] };
+
+/** ferry.yaml `redis`: where Redis is, and the hash-tagged prefix of every key. */
+export type RedisSettings = RedisTarget & { prefix: string };
+
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+const REDIS_URL = /^rediss?:\/\/\S+$/;
+const REDIS_URL_MESSAGE = 'must be a redis:// or rediss:// URL';
+
+/** Why a Redis Cluster seed URL is unusable, or undefined. The message never echoes the URL (it may hold a password). */
+function checkClusterNodeUrl(url: string): string | undefined {
+  if (!REDIS_URL.test(url) || !URL.canParse(url)) return REDIS_URL_MESSAGE;
+  const { hostname, pathname, search } = new URL(url);
+  if (hostname === '') return 'must name a host, e.g. redis://10.0.0.5:6379';
+  if (pathname !== '' && pathname !== '/' && pathname !== '/0') {
+    return 'must not select a database: Redis Cluster has only database 0';
+  }
+  if (search !== '') return 'must not have ?options: set them on the cluster, not per node';
+  return undefined;
+}
+
+// Ferry reaches every node the cluster reports with the first seed's scheme and credentials.
+const clusterField = z
+  .array(
+    z.string().check((ctx) => {
+      const problem = checkClusterNodeUrl(ctx.value);
+      if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    }),
+  )
+  .min(1, 'must list at least one seed node URL (leave the field out for a single Redis server)')
+  .check((ctx) => {
+    const valid = ctx.value.flatMap((url, i) => (checkClusterNodeUrl(url) === undefined ? [{ url, i }] : []));
+    const access = ({ url }: { url: string }): string => {
+      const u = new URL(url);
+      return JSON.stringify([u.protocol, u.username, u.password]);
+    };
+    const first = valid[0];
+    for (const node of valid.slice(1)) {
+      if (first !== undefined && access(node) !== access(first)) {
+        ctx.issues.push({
+          code: 'custom',
+          input: node.url,
+          path: [node.i],
+          message: `must use the same scheme, user and password as cluster[${first.i}]: every node the cluster reports is reached with them`,
+        });
+      }
+    }
+  });
+
+const redisSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .refine((u) => REDIS_URL.test(u), REDIS_URL_MESSAGE)
+      .optional(),
+    cluster: clusterField.optional(),
+    prefix: z
+      .string()
+      .refine(
+        (p) => /^\S*\{[^{}\s]+\}\S*$/.test(p),
+        'must contain a {hash tag} so every key lands in one Redis Cluster slot, e.g. "{ferry}"',
+      )
+      .default('{ferry}'),
+  })
+  .superRefine(
+    (redis, ctx) => {
+      if (redis.url !== undefined && redis.cluster !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'set url (one Redis server, env REDIS_URL) or cluster (Redis Cluster seed nodes, env FERRY_REDIS_CLUSTER), not both',
+          path: ['cluster'],
+        });
+      }
+    },
+    whenValid('url', 'cluster'),
+  )
+  .transform(({ url, cluster, prefix }): RedisSettings =>
+    cluster !== undefined ? { cluster, prefix } : { url: url ?? DEFAULT_REDIS_URL, prefix },
+  );
+
 /** Service settings (ferry.yaml without `defaults`). */
 export const serviceSchema = z.strictObject({
-  redis: z
-    .strictObject({
-      url: z
-        .string()
-        .refine((u) => /^rediss?:\/\/\S+$/.test(u), 'must be a redis:// or rediss:// URL')
-        .default('redis://127.0.0.1:6379'),
-      prefix: z
-        .string()
-        .refine(
-          (p) => /^\S*\{[^{}\s]+\}\S*$/.test(p),
-          'must contain a {hash tag} so every key lands in one Redis Cluster slot, e.g. "{ferry}"',
-        )
-        .default('{ferry}'),
-    })
-    .prefault({}),
+  redis: redisSchema.prefault({}),
   s3: z
     .strictObject({
       region: z
@@ -662,6 +851,13 @@ export const serviceSchema = z.strictObject({
     })
     .prefault({}),
   http: httpSchema.prefault({}),
+  // A second listener serving only /metrics, without auth, in every role (worker-only processes too).
+  metrics: z
+    .strictObject({
+      port: z.int().min(0).max(65535),
+      host: nonEmptyText.default('127.0.0.1'),
+    })
+    .optional(),
   sftp: sftpSchema.optional(),
   // A missing section is read as {} so the error names the field people must add (receipts.bucket).
   receipts: z.preprocess(
@@ -693,6 +889,7 @@ export const serviceSchema = z.strictObject({
     .prefault({}),
   sweep: z.strictObject({ pageSize: z.int().min(1).max(1000).default(1000) }).prefault({}),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+  alerts: alertsSchema.optional(),
 });
 
 /** The whole ferry.yaml: service settings plus partner defaults. */

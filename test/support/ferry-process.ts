@@ -22,7 +22,12 @@ export interface FerryProcess {
 
 /** Spawns `node bin/ferry.js <args>`; killed with SIGKILL when the test process exits. */
 export function spawnFerry(args: string[], env: NodeJS.ProcessEnv = process.env): FerryProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Benches profile the child with e.g. FERRY_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (env.FERRY_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {
