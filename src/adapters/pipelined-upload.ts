@@ -1,19 +1,31 @@
 import { createHash } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 import { classifyError } from '../core/classify-error.js';
 import { FerryError } from '../errors.js';
 import type { UploadResult } from './ports.js';
 
-/** 64 KiB writes × 32 outstanding (2 MiB in flight) was the fastest streaming setting measured. */
-export const DEFAULT_WRITE_SIZE = 64 * 1024;
-export const DEFAULT_MAX_IN_FLIGHT = 32;
+/** Largest WRITE aimed for: OpenSSH's limits@openssh.com allows 255 KiB (fewer requests for both ends). */
+export const DEFAULT_WRITE_SIZE = 255 * 1024;
+/** Bytes read from the source and not yet acknowledged, at most: OpenSSH's 2 MiB channel window. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
+
+/** SSH channel packet size ssh2 uses when the channel does not say (OpenSSH's session channels: 32 KiB). */
+const DEFAULT_PACKET_SIZE = 32 * 1024;
+/** Bytes of an SFTP WRITE besides the handle and data: length, type, id, handle length, offset, data length. */
+const WRITE_HEADER_BYTES = 4 + 1 + 4 + 4 + 8 + 4;
 
 export interface PipelinedUploadOptions {
-  /** Bytes per SFTP WRITE; capped by the server's advertised max write length. */
+  /** Bytes per SFTP WRITE at most; capped by the server's max write length, rounded down to whole SSH packets. */
   writeSize?: number;
-  /** WRITE requests outstanding at most; the source is read only while fewer are in flight. */
-  maxInFlight?: number;
+  /**
+   * Bytes read from the source but not yet acknowledged by the server (in flight plus waiting to be
+   * written), at most; the source is paused above it. One source chunk may overshoot it.
+   */
+  maxBufferedBytes?: number;
+  /** The connection's socket: the writes issued together are corked into one writev. */
+  socket?: Pick<Socket, 'cork' | 'uncork'>;
   /** Abort rejects at once with `signal.reason`, even when the server stopped answering. */
   signal?: AbortSignal;
   /** Called with the number of bytes the server has acknowledged so far. */
@@ -21,9 +33,45 @@ export interface PipelinedUploadOptions {
 }
 
 /**
+ * The data length of one WRITE: at most `target` and the server's max write length, rounded down so
+ * the SFTP request (header, handle, data) fills whole SSH channel packets. A 64 KiB write on a 32 KiB
+ * packet channel would otherwise spill a few bytes into a third packet: one more packet to allocate,
+ * encrypt, send, decrypt and check on both sides for every write.
+ */
+export function writePayloadSize(
+  target: number,
+  serverMaxWrite: number | undefined,
+  packetSize: number | undefined,
+  handleLength: number,
+): number {
+  const limit = Math.max(
+    1,
+    Math.floor(Math.min(target, serverMaxWrite && serverMaxWrite > 0 ? serverMaxWrite : Infinity)),
+  );
+  const overhead = WRITE_HEADER_BYTES + handleLength;
+  const packet = packetSize && packetSize > overhead ? packetSize : DEFAULT_PACKET_SIZE;
+  const packets = Math.floor((limit + overhead) / packet);
+  return packets >= 1 ? packets * packet - overhead : limit;
+}
+
+/** The parts of ssh2's SFTP object (not in its types) the writer sizes its requests by. */
+interface SftpLimits {
+  _maxWriteLen?: number;
+  outgoing?: { packetSize?: number };
+}
+
+/**
  * Streams `source` into an open SFTP file handle with many WRITE requests in flight, then closes the
- * handle. The source is pulled only while a write slot is free, so memory stays bounded
- * (≈ maxInFlight × writeSize) whatever the file size, and a slow partner slows the source down.
+ * handle. At most `maxBufferedBytes` read from the source wait for an acknowledgement (the source is
+ * paused above it), so memory stays bounded whatever the file size, and a slow partner slows the
+ * source down.
+ *
+ * Per byte it does as little as it can, because on a fast link the client's CPU is the limit: the
+ * source flows chunk by chunk (no `read()` concatenation), each chunk is hashed once, a write is sent
+ * straight from a chunk when one holds it whole and otherwise assembled in one reusable buffer (ssh2
+ * copies the data into its own request synchronously inside `write()` when the length is within the
+ * server's max write length, as it always is here), writes fill whole SSH packets, and the writes that
+ * acknowledgements free up in one turn of the event loop go out together, corked into one syscall.
  *
  * Resolves `{ bytes, sha256 }` once every write is acknowledged and the handle is closed. Rejects on
  * the first write error (classified with `classifyError(err, 'sftp')`), on a source error (passed
@@ -36,27 +84,33 @@ export function pipelinedUpload(
   source: Readable,
   options: PipelinedUploadOptions = {},
 ): Promise<UploadResult> {
-  const { signal, onProgress } = options;
-  const maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
-  // A WRITE longer than the server's limit is split by ssh2 into serial requests, defeating the pipeline.
-  const serverMax = (sftp as unknown as { _maxWriteLen?: number })._maxWriteLen;
-  const writeSize = Math.max(
-    1,
-    Math.min(options.writeSize ?? DEFAULT_WRITE_SIZE, serverMax && serverMax > 0 ? serverMax : Infinity),
+  const { signal, onProgress, socket } = options;
+  const limits = sftp as unknown as SftpLimits;
+  // Within the server's max write length: a longer WRITE is split by ssh2 into serial requests.
+  const writeSize = writePayloadSize(
+    options.writeSize ?? DEFAULT_WRITE_SIZE,
+    limits._maxWriteLen,
+    limits.outgoing?.packetSize,
+    handle.length,
   );
+  const maxBuffered = Math.max(1, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
 
   return new Promise<UploadResult>((resolve, reject) => {
     const hash = createHash('sha256');
     let settled = false;
     let handleClosed = false;
     let sourceEnded = false;
+    let paused = false;
     let closing = false;
+    let flushQueued = false;
     let offset = 0; // next write position = bytes handed to sftp.write
     let acked = 0;
     let inFlight = 0;
-    // Bytes read from the source but not yet written; never more than one source chunk plus a partial write.
+    // Chunks read (and hashed) but not yet written; fewer than writeSize bytes unless writes are due.
     const pending: Buffer[] = [];
     let pendingLen = 0;
+    // Where a write that spans chunks is assembled; reused, as ssh2 has copied it when write() returns.
+    let scratch: Buffer | undefined;
 
     const closeHandle = (cb: (err: Error | undefined) => void): void => {
       if (handleClosed) return;
@@ -65,7 +119,7 @@ export function pipelinedUpload(
     };
 
     const detach = (): void => {
-      source.off('readable', pump);
+      source.off('data', onData);
       source.off('end', onEnd);
       source.off('error', onSourceError);
       source.off('close', onSourceClose);
@@ -99,36 +153,32 @@ export function pipelinedUpload(
       });
     };
 
+    /** The next `size` pending bytes: a view of one chunk when it holds them all, else copied into scratch. */
     const takePending = (size: number): Buffer => {
       const first = pending[0]!;
+      pendingLen -= size;
       if (first.length >= size) {
-        // Zero-copy: ssh2 copies the data into its packet synchronously inside write().
         if (first.length === size) pending.shift();
         else pending[0] = first.subarray(size);
-        pendingLen -= size;
         return first.subarray(0, size);
       }
-      const parts: Buffer[] = [];
-      let need = size;
-      while (need > 0) {
+      scratch ??= Buffer.allocUnsafeSlow(writeSize);
+      let filled = 0;
+      while (filled < size) {
         const head = pending[0]!;
-        if (head.length <= need) {
-          parts.push(head);
-          pending.shift();
-          need -= head.length;
-        } else {
-          parts.push(head.subarray(0, need));
-          pending[0] = head.subarray(need);
-          need = 0;
-        }
+        const n = Math.min(head.length, size - filled);
+        head.copy(scratch, filled, 0, n);
+        filled += n;
+        if (n === head.length) pending.shift();
+        else pending[0] = head.subarray(n);
       }
-      pendingLen -= size;
-      return Buffer.concat(parts, size);
+      return scratch.subarray(0, size);
     };
 
     const issueWrite = (data: Buffer): void => {
       const position = offset;
-      offset += data.length;
+      const length = data.length;
+      offset += length;
       inFlight++;
       const onWritten = (err: Error | undefined | null): void => {
         inFlight--;
@@ -137,12 +187,16 @@ export function pipelinedUpload(
           fail(sftpRequestError(err));
           return;
         }
-        acked += data.length;
+        acked += length;
         onProgress?.(acked);
-        pump();
+        // Replies arrive in bursts: refill once after the whole burst, not once per reply.
+        if (!flushQueued) {
+          flushQueued = true;
+          process.nextTick(flush);
+        }
       };
       try {
-        sftp.write(handle, data, 0, data.length, position, onWritten);
+        sftp.write(handle, data, 0, length, position, onWritten);
       } catch (err) {
         // write() only throws on bad arguments; never let that escape a stream event handler.
         inFlight--;
@@ -150,28 +204,46 @@ export function pipelinedUpload(
       }
     };
 
-    function pump(): void {
+    /** A full write is pending, or the rest of the data once nothing else can come before a reply. */
+    const writeDue = (): boolean =>
+      pendingLen >= writeSize || (pendingLen > 0 && (sourceEnded || (paused && inFlight === 0)));
+
+    function flush(): void {
+      flushQueued = false;
       if (settled || closing) return;
-      while (inFlight < maxInFlight) {
-        if (pendingLen >= writeSize || (sourceEnded && pendingLen > 0)) {
-          issueWrite(takePending(Math.min(writeSize, pendingLen)));
-          continue;
+      if (writeDue()) {
+        socket?.cork();
+        try {
+          while (!settled && writeDue()) issueWrite(takePending(Math.min(writeSize, pendingLen)));
+        } finally {
+          socket?.uncork();
         }
-        if (sourceEnded) break;
-        const chunk: unknown = source.read();
-        if (chunk === null) break; // 'readable' or 'end' fires when there is more
-        const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-        if (buf.length === 0) continue;
-        hash.update(buf);
-        pending.push(buf);
-        pendingLen += buf.length;
+      }
+      if (settled) return;
+      if (paused && !sourceEnded && acked + maxBuffered > offset + pendingLen) {
+        paused = false;
+        source.resume();
       }
       if (sourceEnded && pendingLen === 0 && inFlight === 0) succeed();
     }
 
+    function onData(chunk: unknown): void {
+      if (settled) return;
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+      if (buf.length === 0) return;
+      hash.update(buf);
+      pending.push(buf);
+      pendingLen += buf.length;
+      // Unacknowledged bytes = in flight (offset - acked) + pending.
+      if (!paused && offset + pendingLen - acked >= maxBuffered) {
+        paused = true;
+        source.pause();
+      }
+      if (writeDue()) flush();
+    }
     function onEnd(): void {
       sourceEnded = true;
-      pump();
+      flush();
     }
     function onSourceError(err: Error): void {
       fail(err);
@@ -198,7 +270,8 @@ export function pipelinedUpload(
     source.on('error', onSourceError);
     source.on('close', onSourceClose);
     source.on('end', onEnd);
-    source.on('readable', pump);
+    source.on('data', onData);
+    source.resume();
   });
 }
 

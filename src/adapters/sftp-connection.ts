@@ -423,7 +423,12 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
         source.destroy();
         throw lost();
       }
-      return pipelinedUpload(sftp, handle, source, { signal, onProgress: options.onProgress });
+      // The socket lets the writer cork the writes it issues together into one syscall.
+      return pipelinedUpload(sftp, handle, source, {
+        signal,
+        onProgress: options.onProgress,
+        socket: sock,
+      });
     },
 
     async rename(from: string, to: string): Promise<void> {
