@@ -364,3 +364,79 @@ export function mbPerSecond(bytes: number, seconds: number): number {
 export function verdict(ok: boolean): string {
   return ok ? 'met' : 'MISSED';
 }
+
+/** The fields of /proc/<pid>/stat after the command name (index 11 = utime … 14 = cstime). */
+async function procStatFields(pid: number): Promise<string[]> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+async function ticksPerSecond(): Promise<number> {
+  if (clockTicks === undefined) {
+    const { stdout } = await run('getconf', ['CLK_TCK']);
+    clockTicks = Number(stdout.trim()) || 100;
+  }
+  return clockTicks;
+}
+
+export interface TreeCpuSampler {
+  /** Takes a last sample and returns the tree's CPU since the sampler started, in ms. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Follows the CPU of a process tree (utime + stime of the process and every descendant, each known by pid
+ * and start time) by sampling /proc every `intervalMs`. For services that fork per connection (sshd): a
+ * session's CPU does not reach the root's cutime when it ends (sshd does not reap its grandchildren), so
+ * one reading at the end would miss every session closed before it. A process that ends between samples
+ * loses at most its last `intervalMs` of CPU: the figure is a lower bound.
+ */
+export async function startTreeCpuSampler(pid: number, intervalMs = 200): Promise<TreeCpuSampler> {
+  const hz = await ticksPerSecond();
+  const first = new Map<string, number>();
+  const last = new Map<string, number>();
+  const sample = async (atStart: boolean) => {
+    for (const one of [pid, ...(await descendantsOf(pid))]) {
+      const fields = await procStatFields(one).catch(() => undefined);
+      if (!fields) continue;
+      const identity = `${one}@${fields[19]}`; // field 22: start time
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      if (!first.has(identity)) first.set(identity, atStart ? ticks : 0);
+      last.set(identity, ticks);
+    }
+  };
+  await sample(true);
+  let stopped = false;
+  let pending = Promise.resolve();
+  const tick = () => {
+    pending = sample(false).then(() => {
+      if (!stopped) timer = setTimeout(tick, intervalMs);
+    });
+  };
+  let timer = setTimeout(tick, intervalMs);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await pending;
+      await sample(false);
+      let ticks = 0;
+      for (const [identity, value] of last) ticks += value - (first.get(identity) ?? 0);
+      return (ticks * 1000) / hz;
+    },
+  };
+}
+
+/** The whole machine's CPU so far (/proc/stat), in ms summed over cores: busy, stolen by the hypervisor, all. */
+export async function machineCpuMs(): Promise<{ busyMs: number; stealMs: number; totalMs: number }> {
+  const hz = await ticksPerSecond();
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal (guest time is already counted in user).
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line
+    .split(/\s+/)
+    .slice(1, 9)
+    .map(Number);
+  const busy = user + nice + system + irq + softirq;
+  const ms = (ticks: number) => (ticks * 1000) / hz;
+  return { busyMs: ms(busy), stealMs: ms(steal), totalMs: ms(busy + idle + iowait + steal) };
+}

@@ -2,27 +2,31 @@
 // --role worker` as a child process; sweep, job, stream, verify, publish, receipt), against OpenSSH `sftp`
 // putting the same bytes from local disk (default cipher and aes128-gcm), rclone copying the same object
 // S3 → SFTP, and Ferry's SFTP writer alone (local stream → SFTP). Also Ferry's peak RSS for this file and
-// for a 10 MiB one. `--rtt MS` puts a delay proxy in front of sshd for every client.
+// for a 10 MiB one, and the CPU each side spent per GiB (client, sshd, s3rver), which varies far less than
+// MB/s when other work shares the machine. `--rtt MS` puts a delay proxy in front of sshd for every client.
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { connectSftp } from '../src/adapters/sftp-connection.js';
+import { parseArgs, promisify } from 'node:util';
 import { writeFerryConfig } from '../test/support/ferry-fixture.js';
 import { loadConfigOrThrow } from '../test/support/pipeline.js';
-import { s3ClientFor, startServices } from '../test/support/services.js';
+import { s3ClientFor, startServices, type Services } from '../test/support/services.js';
 import {
   AES128_GCM,
   ensureRclone,
   formatSize,
+  machineCpuMs,
   makeRemoteDir,
   mbPerSecond,
   runOpensshBatch,
   runFerrySweep,
   runRclone,
   startDelayProxy,
+  startTreeCpuSampler,
   syncDisks,
   verdict,
   writeRandomFile,
@@ -32,6 +36,123 @@ import {
 } from './baselines.js';
 
 const SMALL_RSS_SIZE = 10 * 1024 * 1024;
+
+const runNode = (args: string[], options: { maxBuffer: number }) =>
+  promisify(execFile)(process.execPath, args, options);
+
+/** CPU (ms) that sshd, s3rver, this process's ended children (OpenSSH's sftp + ssh) and the whole machine spent while `run` ran. */
+interface CpuSpent {
+  sshdMs: number;
+  s3rverMs: number;
+  childrenMs: number;
+  machineBusyMs: number;
+  machineTotalMs: number;
+}
+
+// USER_HZ: what /proc reports times in (100 on every Linux we run on; machineCpuMs asks getconf).
+const CLOCK_TICKS = 100;
+
+/** utime + stime of this process's children that have ended and been waited for (cutime + cstime), in ms. */
+async function endedChildrenCpuMs(): Promise<number> {
+  const stat = await readFile('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
+}
+
+async function withCpuOf<T>(
+  services: Services,
+  run: () => Promise<T>,
+): Promise<{ result: T; cpu: CpuSpent }> {
+  const sshd = await startTreeCpuSampler(services.sshd.pid);
+  const s3rver = await startTreeCpuSampler(services.s3.pid);
+  const machine0 = await machineCpuMs();
+  const children0 = await endedChildrenCpuMs();
+  let result: T;
+  try {
+    result = await run();
+  } catch (err) {
+    await Promise.all([sshd.stop(), s3rver.stop()]);
+    throw err;
+  }
+  const machine1 = await machineCpuMs();
+  const children1 = await endedChildrenCpuMs();
+  return {
+    result,
+    cpu: {
+      childrenMs: children1 - children0,
+      sshdMs: await sshd.stop(),
+      s3rverMs: await s3rver.stop(),
+      machineBusyMs: machine1.busyMs - machine0.busyMs,
+      machineTotalMs: machine1.totalMs - machine0.totalMs,
+    },
+  };
+}
+
+interface WriterOptions {
+  port: number;
+  username: string;
+  hostKey: string;
+  privateKeyPath: string;
+  local: string;
+  remote: string;
+}
+
+/** What the writer-alone child reports: connect → close, the transfer alone, and its CPU during the transfer. */
+interface WriterRun {
+  seconds: number;
+  transferSeconds: number;
+  transferCpuMs: number;
+  cipher: string;
+  sha256: string;
+}
+
+// The SFTP writer alone runs in a fresh node process, as OpenSSH's sftp does, with only the SFTP adapter
+// loaded. V8 counts the Buffers an upload churns through (ssh2 copies every byte twice) against the old
+// generation's limit, and in a process with a small heap (this child) or one shaped by the seeding (the
+// bench process) that limit is close enough to start a mark-compact every ~8–12 MB uploaded: +30 % CPU
+// for the child, ×2 in the bench process. Ferry's worker, with its larger heap, does 1–2 per 512 MiB
+// and does not need it, so the child gets the worker's regime with --initial-old-space-size=64 (its
+// peak RSS moves by ~3 MiB).
+const WRITER_CHILD_SOURCE = `
+const [adapterUrl, json] = process.argv.slice(1);
+const { createReadStream, readFileSync } = await import('node:fs');
+const { connectSftp } = await import(adapterUrl);
+const o = JSON.parse(json);
+const started = performance.now();
+const session = await connectSftp({
+  host: '127.0.0.1', port: o.port, username: o.username, hostKeys: [o.hostKey],
+  auth: { privateKey: readFileSync(o.privateKeyPath, 'utf8') },
+  readyTimeoutMs: 30000, keepaliveIntervalMs: 10000, keepaliveCountMax: 3,
+});
+const transferStarted = performance.now();
+const cpu0 = process.cpuUsage();
+const result = await session.upload(o.remote, createReadStream(o.local, { highWaterMark: 64 * 1024 }), { mode: 0o640 });
+const cpu = process.cpuUsage(cpu0);
+const transferSeconds = (performance.now() - transferStarted) / 1000;
+await session.close();
+process.stdout.write(JSON.stringify({
+  seconds: (performance.now() - started) / 1000, transferSeconds,
+  transferCpuMs: (cpu.user + cpu.system) / 1000,
+  cipher: session.negotiated?.cipher ?? '?', sha256: result.sha256,
+}) + '\\n');
+process.exit(0);
+`;
+
+async function runWriterAlone(options: WriterOptions): Promise<WriterRun> {
+  const adapter = new URL('../src/adapters/sftp-connection.js', import.meta.url).href;
+  const { stdout } = await runNode(
+    [
+      '--initial-old-space-size=64',
+      '--input-type=module',
+      '-e',
+      WRITER_CHILD_SOURCE,
+      adapter,
+      JSON.stringify(options),
+    ],
+    { maxBuffer: 1024 * 1024 },
+  );
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as WriterRun;
+}
 
 /** `npm run bench -- large-file [--size BYTES] [--rtt MS]`. */
 export async function runLargeFileBench(args: string[]): Promise<number> {
@@ -110,33 +231,31 @@ export async function runLargeFileBench(args: string[]): Promise<number> {
     const opensshDefault = await timeBaseline('openssh-default.bin', (remote) =>
       runOpensshBatch({ services, files, port, commands: [`put ${local} ${remote}`] }),
     );
-    const opensshGcm = await timeBaseline('openssh-gcm.bin', (remote) =>
-      runOpensshBatch({ services, files, port, commands: [`put ${local} ${remote}`], cipher: AES128_GCM }),
-    );
-    let writerCipher = '?';
-    let writerTransferS = 0;
-    const privateKey = await readFile(services.sshd.privateKeyPath, 'utf8');
+    let opensshGcmCpu: CpuSpent | undefined;
+    const opensshGcm = await timeBaseline('openssh-gcm.bin', async (remote) => {
+      const { result, cpu } = await withCpuOf(services, () =>
+        runOpensshBatch({ services, files, port, commands: [`put ${local} ${remote}`], cipher: AES128_GCM }),
+      );
+      opensshGcmCpu = cpu;
+      return result;
+    });
+    let writer: WriterRun | undefined;
+    let writerCpu: CpuSpent | undefined;
     const writerS = await timeBaseline('writer.bin', async (remote) => {
-      const started = performance.now();
-      const session = await connectSftp({
-        host: '127.0.0.1',
-        port,
-        username: services.sshd.username,
-        hostKeys: [services.sshd.hostKeyFingerprint],
-        auth: { privateKey },
-        readyTimeoutMs: 30_000,
-        keepaliveIntervalMs: 10_000,
-        keepaliveCountMax: 3,
-      });
-      writerCipher = session.negotiated?.cipher ?? '?';
-      const transferStarted = performance.now();
-      const result = await session.upload(remote, createReadStream(local, { highWaterMark: 64 * 1024 }), {
-        mode: 0o640,
-      });
-      writerTransferS = (performance.now() - transferStarted) / 1000;
-      await session.close();
+      const { result, cpu } = await withCpuOf(services, () =>
+        runWriterAlone({
+          port,
+          username: services.sshd.username,
+          hostKey: services.sshd.hostKeyFingerprint,
+          privateKeyPath: services.sshd.privateKeyPath,
+          local,
+          remote,
+        }),
+      );
       if (result.sha256 !== sha256) throw new Error('writer alone: sha256 of the upload differs');
-      return (performance.now() - started) / 1000;
+      writer = result;
+      writerCpu = cpu;
+      return result.seconds;
     });
     const rcloneS = await timeBaseline('rclone.bin', (remote) =>
       runRclone(rcloneConf, ['copyto', `s3:${fixture.bucket}/${key}`, `sftp:${remote}`]),
@@ -145,7 +264,9 @@ export async function runLargeFileBench(args: string[]): Promise<number> {
     const env = { ...process.env };
     const smallRun = await runFerrySweep(fixture.dir, env, config, 'rss', progress);
     await checkDelivered(fixture.partnerDirs['rss']!, SMALL_RSS_SIZE);
-    const largeRun = await runFerrySweep(fixture.dir, env, config, 'large', progress);
+    const { result: largeRun, cpu: ferryCpu } = await withCpuOf(services, () =>
+      runFerrySweep(fixture.dir, env, config, 'large', progress),
+    );
     const delivered = await checkDelivered(fixture.partnerDirs['large']!, size);
     if ((await sha256OfFile(delivered)) !== sha256) {
       throw new Error('ferry: sha256 of the delivered file differs');
@@ -178,11 +299,25 @@ export async function runLargeFileBench(args: string[]): Promise<number> {
       `${label}: rclone ${fmt(rcloneMb)} MB/s (${rcloneS.toFixed(2)} s), ratio ferry/rclone ${ratio(ferryMb, rcloneMb)} (target ≥ 1.25: ${verdict(ferryMb / rcloneMb >= 1.25)})`,
     );
     console.log(
-      `${label}: sftp writer alone (local stream → SFTP, ${writerCipher}) ${fmt(writerMb)} MB/s (${writerS.toFixed(2)} s with connect; transfer only ${fmt(mbPerSecond(size, writerTransferS))} MB/s), ratio writer/openssh-gcm ${ratio(writerMb, gcmMb)} (target ≥ 0.9: ${verdict(writerMb / gcmMb >= 0.9)})`,
+      `${label}: sftp writer alone (local stream → SFTP, ${writer?.cipher ?? '?'}) ${fmt(writerMb)} MB/s (${writerS.toFixed(2)} s with connect; transfer only ${fmt(mbPerSecond(size, writer?.transferSeconds ?? NaN))} MB/s), ratio writer/openssh-gcm ${ratio(writerMb, gcmMb)} (target ≥ 0.9: ${verdict(writerMb / gcmMb >= 0.9)})`,
     );
     console.log(
       `${label}: ferry peak RSS ${fmt(peakMiB)} MiB (target ≤ 200: ${verdict(peakMiB <= 200)}), ${formatSize(SMALL_RSS_SIZE)} file ${fmt(smallPeakMiB)} MiB, difference ${fmt(peakMiB - smallPeakMiB)} MiB (target ≤ 32: ${verdict(peakMiB - smallPeakMiB <= 32)})`,
     );
+    const perGiB = (ms: number) => ((ms / 1000) * 2 ** 30) / size;
+    const cpuText = (ms: number) => `${perGiB(ms).toFixed(2)} s`;
+    // How busy the machine was, in cores: other work sharing it slows every figure above.
+    const cores = os.availableParallelism();
+    const busy = (cpu: CpuSpent) =>
+      `machine busy ${((cores * cpu.machineBusyMs) / cpu.machineTotalMs).toFixed(1)} of ${cores} cores`;
+    console.log(
+      `${label}: CPU per GiB, ferry end to end: worker ${cpuText(largeRun.cpuMs)}, sshd ${cpuText(ferryCpu.sshdMs)}, s3rver ${cpuText(ferryCpu.s3rverMs)} (${busy(ferryCpu)})`,
+    );
+    if (writer && writerCpu && opensshGcmCpu) {
+      console.log(
+        `${label}: CPU per GiB, local file → SFTP with ${AES128_GCM}: ferry writer client ${cpuText(writer.transferCpuMs)}, sshd ${cpuText(writerCpu.sshdMs)} (${busy(writerCpu)}); openssh-sftp client ${cpuText(opensshGcmCpu.childrenMs)}, sshd ${cpuText(opensshGcmCpu.sshdMs)} (${busy(opensshGcmCpu)})`,
+      );
+    }
     return 0;
   } finally {
     await proxy?.close();

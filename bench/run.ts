@@ -3,15 +3,19 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // pinned SDK: see bin/ferry.js
 
 import { runLargeFileBench } from './large-file.js';
+import { runScaleOutBench } from './scale-out.js';
 import { runSmallFilesBench } from './small-files.js';
 import { runSoak } from './soak.js';
+import { runSweepBench } from './sweep.js';
 import { runSweepBatchBench } from './sweep-batch.js';
 
 const BENCHES: Record<string, (args: string[]) => Promise<number | void>> = {
   'sweep-batch': runSweepBatchBench,
   'large-file': runLargeFileBench,
   'small-files': runSmallFilesBench,
+  'scale-out': runScaleOutBench,
   soak: runSoak,
+  sweep: runSweepBench,
 };
 
 const [name, ...rest] = process.argv.slice(2);
