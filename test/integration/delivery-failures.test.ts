@@ -254,9 +254,12 @@ describe('delivery failures', () => {
 
   it('sends nothing twice after redis-server is killed and restarts empty (receipts are the witness)', async () => {
     const before = await readPartnerDir(fixture.partnerDirs.canary!);
+    const runIdOf = async () => /run_id:(\w+)/.exec(await redis.info('server'))?.[1];
+    const runBefore = await runIdOf();
     await services.redis.stop('SIGKILL');
     await services.redis.start();
-    expect(await redis.dbsize()).toBe(0);
+    // A new server, started empty (Ferry may already be restoring its ledger from the receipts into it).
+    expect(await runIdOf()).not.toBe(runBefore);
     const { code, summary } = await sweep('canary');
     expect(code).toBe(0);
     expect(summary).toMatch(/^delivered 0, already delivered 1, skipped 0, quarantined 0, failed 0/);
