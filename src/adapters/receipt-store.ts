@@ -18,6 +18,11 @@ export interface DeliveryReceipt {
   deliveredAt: string;
   durationMs: number;
   ferryVersion: string;
+  /** On a redelivery: the delivery it repeats, and who asked for it and why. */
+  redeliveryOf?: string;
+  reason?: string;
+  requestedBy?: string;
+  requestedAt?: string;
 }
 
 export interface ReceiptStore {
@@ -43,6 +48,10 @@ const receiptSchema = z.object({
   deliveredAt: z.string(),
   durationMs: z.number(),
   ferryVersion: z.string(),
+  redeliveryOf: z.string().optional(),
+  reason: z.string().optional(),
+  requestedBy: z.string().optional(),
+  requestedAt: z.string().optional(),
 }) satisfies z.ZodType<DeliveryReceipt>;
 
 /**

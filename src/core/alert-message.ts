@@ -74,7 +74,7 @@ const MAX_MESSAGE = 1000;
 const MAX_TEXT_MESSAGE = 300;
 const PARTNER_LIKE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const CODE_LIKE = /^[A-Z][A-Z0-9_]{0,63}$/;
-const DELIVERY_ID = /^dlv-([A-Za-z0-9][A-Za-z0-9._-]*)-[0-9a-f]{32}$/;
+const DELIVERY_ID = /^dlv-([A-Za-z0-9][A-Za-z0-9._-]*)-[0-9a-f]{32}(?:-r[1-9][0-9]{0,5})?$/;
 
 /**
  * The kind of alert for a delivery that failed for good: host key and login refusals get their own

@@ -17,7 +17,8 @@ const HASH_HEX_LENGTH = 32;
 const TEMP_HASH_LENGTH = 12;
 // Partner ids end up in job ids (no ':'), Redis keys and S3 receipt paths (no '/').
 const PARTNER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const DELIVERY_ID_PATTERN = /^dlv-([A-Za-z0-9][A-Za-z0-9._-]*)-([0-9a-f]{32})$/;
+// A redelivery (src/core/redelivery.ts) appends `-r<n>` to the id of the delivery it repeats.
+const DELIVERY_ID_PATTERN = /^dlv-([A-Za-z0-9][A-Za-z0-9._-]*)-([0-9a-f]{32})(?:-r([1-9][0-9]{0,5}))?$/;
 
 /** Strips the quotes S3 puts around ETags (`"abc"` → `abc`) so listed and fetched ETags compare equal. */
 export function normalizeEtag(etag: string): string {
@@ -50,7 +51,7 @@ export function computeDeliveryId(id: DeliveryIdentity): string {
   return `dlv-${id.partnerId}-${hash}`;
 }
 
-/** True when `value` has the shape computeDeliveryId produces (job data is untrusted). */
+/** True when `value` has the shape computeDeliveryId produces, or a redelivery's (job data is untrusted). */
 export function isDeliveryId(value: unknown): value is string {
   return typeof value === 'string' && DELIVERY_ID_PATTERN.test(value);
 }
@@ -65,12 +66,14 @@ export function deliveryHash(deliveryId: string): string {
 }
 
 /**
- * The temp name a delivery uploads to before publishing: `.<finalName>.<hash[0..12]>.part`.
+ * The temp name a delivery uploads to before publishing: `.<finalName>.<hash[0..12]>.part`
+ * (`.<hash[0..12]>-r<n>.part` for a redelivery, so it never shares the original's temp file).
  * Deterministic, so a retry overwrites its own temp file instead of leaving another one. The final-name
  * part is cut (on a character boundary) so the whole name stays within 255 UTF-8 bytes.
  */
 export function tempNameFor(finalName: string, deliveryId: string): string {
-  const suffix = `.${deliveryHash(deliveryId).slice(0, TEMP_HASH_LENGTH)}.part`;
+  const redelivery = DELIVERY_ID_PATTERN.exec(deliveryId)?.[3];
+  const suffix = `.${deliveryHash(deliveryId).slice(0, TEMP_HASH_LENGTH)}${redelivery === undefined ? '' : `-r${redelivery}`}.part`;
   const budget = MAX_NAME_BYTES - 1 - Buffer.byteLength(suffix, 'utf8');
   return `.${truncateUtf8(finalName, budget)}${suffix}`;
 }

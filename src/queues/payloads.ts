@@ -15,12 +15,15 @@ export type SweepJobData = z.infer<typeof SweepJobData>;
 export const DeliverJobData = z
   .object({
     v: z.literal(1),
-    deliveryId: z.string().regex(/^dlv-[a-z0-9_-]+-[0-9a-f]{32}$/),
+    // `-r<n>`: the n-th redelivery of that object version (src/core/redelivery.ts).
+    deliveryId: z.string().regex(/^dlv-[a-z0-9_-]+-[0-9a-f]{32}(-r[1-9][0-9]{0,5})?$/),
     partnerId: z.string().min(1).max(63),
     bucket: z.string().min(1),
     key: z.string().min(1).max(1024),
     etag: z.string().min(1),
     size: z.number().int().nonnegative(),
+    /** Present on a redelivery: its number n; the id is then `<the object version's id>-r<n>`. */
+    redelivery: z.number().int().min(1).max(999_999).optional(),
   })
   .strict();
 export type DeliverJobData = z.infer<typeof DeliverJobData>;

@@ -1,0 +1,145 @@
+// `ferry plan [<partner>]`: a dry run of the next sweep — what would be delivered where, and what
+// would be left and why. Reads S3 and Redis, writes nothing.
+import { createS3Client, createS3Source } from '../adapters/s3-source.js';
+import type { ObjectSource, SourceObject } from '../adapters/ports.js';
+import type { FerryConfig } from '../config/load-config.js';
+import type { PartnerConfig } from '../config/schema.js';
+import { computeDeliveryId } from '../core/delivery-id.js';
+import {
+  countPlan,
+  formatPlanLine,
+  formatPlanSummary,
+  planObject,
+  type PlanCounts,
+} from '../core/plan-delivery.js';
+import { deriveRemoteName } from '../core/remote-name.js';
+import { selectObjects } from '../core/select-objects.js';
+import { isSettled } from '../ledger/delivery-record.js';
+import { createRedisKeys } from '../ledger/redis-keys.js';
+import { createRedisLedger, type Ledger } from '../ledger/redis-ledger.js';
+import { createPartnerControls, windowStateFor, type PartnerControls } from '../partners/partner-controls.js';
+import { connectProducer } from './connect-producer.js';
+
+export interface PlanCommandOptions {
+  config: FerryConfig;
+  /** One partner; default: every enabled partner. */
+  partnerId?: string;
+  now?: Date;
+  out(line: string): void;
+  /** Progress of long listings. */
+  err(line: string): void;
+  /** Test seam: the S3 side (default: built from ferry.yaml). */
+  source?: ObjectSource;
+}
+
+export async function runPlanCommand(o: PlanCommandOptions): Promise<number> {
+  let partners: PartnerConfig[];
+  if (o.partnerId !== undefined) {
+    const partner = o.config.partners.get(o.partnerId);
+    if (!partner) {
+      o.err(
+        `ferry plan: unknown partner "${o.partnerId}" (configured: ${[...o.config.partners.keys()].join(', ')})`,
+      );
+      return 2;
+    }
+    partners = [partner];
+  } else {
+    partners = [...o.config.partners.values()].filter((p) => p.enabled);
+  }
+  const svc = o.config.service;
+  const s3 = o.source === undefined ? createS3Client(svc.s3) : undefined;
+  const source = o.source ?? createS3Source(s3!);
+  const redis = await connectProducer(o.config);
+  try {
+    const keys = createRedisKeys(svc.redis.prefix);
+    const ledger = createRedisLedger(redis, keys);
+    const controls = createPartnerControls(redis, keys);
+    for (const partner of partners) {
+      if (!partner.enabled) o.out(`${partner.id}: disabled (sweeps do nothing); planned as if enabled`);
+      await planPartner(o, partner, source, ledger, controls);
+    }
+    return 0;
+  } finally {
+    await redis.quit().catch(() => undefined);
+    s3?.destroy();
+  }
+}
+
+async function planPartner(
+  o: PlanCommandOptions,
+  partner: PartnerConfig,
+  source: ObjectSource,
+  ledger: Ledger,
+  controls: PartnerControls,
+): Promise<void> {
+  const now = o.now ?? new Date();
+  const pause = await controls.pauseState(partner);
+  const window = windowStateFor(partner, now);
+  const paused = pause.paused
+    ? {
+        detail:
+          pause.source === 'config'
+            ? 'paused: true in its config'
+            : `by ${pause.by ?? '?'} at ${pause.at ?? '?'}${pause.reason ? `: ${pause.reason}` : ''}`,
+      }
+    : undefined;
+  const windowClosed = window.open ? undefined : { detail: `opens ${window.nextOpen ?? 'not again'}` };
+  o.out(
+    `${partner.id}: s3://${partner.source.bucket}/${partner.source.prefix} → ${partner.target.host}:${partner.target.directory}`,
+  );
+  const counts: PlanCounts = {};
+  let listed = 0;
+  let pages = 0;
+  for await (const page of source.listPages(
+    partner.source.bucket,
+    partner.source.prefix,
+    o.config.service.sweep.pageSize,
+  )) {
+    pages += 1;
+    listed += page.length;
+    if (pages > 1) o.err(`${partner.id}: listed ${listed} objects…`);
+    const selection = selectObjects<SourceObject>(page, partner.source, now);
+    const skipOf = new Map(selection.skipped.map((s) => [s.object, s.reason]));
+    const ids = new Map(
+      selection.eligible.map((obj) => [
+        obj,
+        computeDeliveryId({ partnerId: partner.id, bucket: obj.bucket, key: obj.key, etag: obj.etag }),
+      ]),
+    );
+    const statuses = await ledger.getStatuses([...ids.values()]);
+    // Full records only where the status alone does not decide (reasons, error codes).
+    const detailed = new Map(
+      await Promise.all(
+        [...ids.values()]
+          .filter((id) => ['skipped', 'failed', 'quarantined'].includes(statuses.get(id) ?? ''))
+          .map(async (id) => [id, await ledger.get(id)] as const),
+      ),
+    );
+    for (const object of page) {
+      const id = ids.get(object);
+      const status = id === undefined ? undefined : statuses.get(id);
+      const record = id === undefined ? undefined : detailed.get(id);
+      const selectionSkip = skipOf.get(object);
+      const outcome = planObject({
+        ...(selectionSkip === undefined ? {} : { selectionSkip }),
+        ...(status === undefined
+          ? {}
+          : {
+              ledger: {
+                status,
+                settled: record ? isSettled(record) : status !== 'skipped',
+                ...(record?.reason ? { reason: record.reason } : {}),
+                ...(record?.lastErrorCode ? { lastErrorCode: record.lastErrorCode } : {}),
+              },
+            }),
+        name: deriveRemoteName(object.key, partner.source.prefix),
+        directory: partner.target.directory,
+        ...(paused ? { paused } : {}),
+        ...(windowClosed ? { windowClosed } : {}),
+      });
+      countPlan(counts, outcome);
+      o.out(formatPlanLine(object.key, outcome));
+    }
+  }
+  o.out(formatPlanSummary(partner.id, listed, counts));
+}

@@ -1,0 +1,118 @@
+// `ferry redeliver <partner> <s3-key> --reason "…" [--etag E] [--by USER]`: a deliberate resend of a
+// delivered file, as its own delivery (`<deliveryId>-r<n>`) with its own receipt and an audit entry.
+import { createReceiptStore } from '../adapters/receipt-store.js';
+import { createS3Client, createS3Source } from '../adapters/s3-source.js';
+import type { ObjectSource } from '../adapters/ports.js';
+import type { FerryConfig } from '../config/load-config.js';
+import { computeDeliveryId } from '../core/delivery-id.js';
+import { printable } from '../core/format-deliveries.js';
+import { createAuditLog } from '../ledger/audit-log.js';
+import { createRedeliveries } from '../ledger/redeliveries.js';
+import { createRedisKeys } from '../ledger/redis-keys.js';
+import { createRedisLedger } from '../ledger/redis-ledger.js';
+import type { Logger } from '../observability/logger.js';
+import { createQueues, enqueueDeliveries } from '../queues/queues.js';
+import { connectProducer } from './connect-producer.js';
+
+export interface RedeliverCommandOptions {
+  config: FerryConfig;
+  partnerId: string;
+  key: string;
+  reason: string;
+  by: string;
+  /** The object version; default: the one S3 holds now (the only one a delivery can read). */
+  etag?: string;
+  out(line: string): void;
+  err(line: string): void;
+  /** Where the audit line goes (one JSON line). */
+  audit: Logger;
+  /** Test seam: the S3 side (default: built from ferry.yaml). */
+  source?: ObjectSource;
+}
+
+export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<number> {
+  const partner = o.config.partners.get(o.partnerId);
+  if (!partner) {
+    o.err(
+      `ferry redeliver: unknown partner "${o.partnerId}" (configured: ${[...o.config.partners.keys()].join(', ')})`,
+    );
+    return 2;
+  }
+  const svc = o.config.service;
+  const s3 = o.source === undefined ? createS3Client(svc.s3) : undefined;
+  const source = o.source ?? createS3Source(s3!);
+  const redis = await connectProducer(o.config);
+  const queues = createQueues(redis, svc.redis.prefix);
+  try {
+    const bucket = partner.source.bucket;
+    let etag = o.etag;
+    if (etag === undefined) {
+      etag = await currentEtag(source, bucket, o.key);
+      if (etag === undefined) {
+        o.err(
+          `ferry redeliver: s3://${bucket}/${printable(o.key)} does not exist now; a redelivery reads the object again (give --etag only for the version S3 still holds)`,
+        );
+        return 1;
+      }
+    }
+    const keys = createRedisKeys(svc.redis.prefix);
+    const ledger = createRedisLedger(redis, keys);
+    const deliveryId = computeDeliveryId({ partnerId: partner.id, bucket, key: o.key, etag });
+    const redeliveries = createRedeliveries({
+      redis,
+      keys,
+      ledger,
+      audit: createAuditLog(redis, keys),
+      receipts: createReceiptStore(source, svc.receipts),
+      getConfig: () => o.config,
+      enqueue: (p, job) => enqueueDeliveries(queues.deliver, p, [job]),
+    });
+    const outcome = await redeliveries.request({ deliveryId, reason: o.reason, by: o.by });
+    if (!outcome.ok) {
+      o.err(
+        outcome.problem === 'not-found'
+          ? `ferry redeliver: version ${etag} of ${printable(o.key)} was never delivered to ${partner.id} (${deliveryId})`
+          : `ferry redeliver: ${outcome.message}`,
+      );
+      return 1;
+    }
+    o.audit.info(
+      {
+        audit: true,
+        action: 'redeliver',
+        user: o.by,
+        reason: o.reason,
+        partnerId: partner.id,
+        deliveryId: outcome.deliveryId,
+        trackingId: outcome.deliveryId,
+        redeliveryOf: outcome.of,
+      },
+      'redelivery requested',
+    );
+    o.out(
+      `redelivery ${outcome.deliveryId} queued for ${partner.id}: ${printable(o.key)} (of ${outcome.of})`,
+    );
+    if (partner.target.onExisting !== 'overwrite') {
+      const original = await ledger.get(outcome.of);
+      o.err(
+        `note: ${partner.id} has onExisting: ${partner.target.onExisting}; if the partner still has ${printable(original?.remotePath ?? 'the file')}, the redelivery ${partner.target.onExisting === 'fail' ? 'fails with ERR_REMOTE_EXISTS' : 'is skipped (remote-exists)'}`,
+      );
+    }
+    return 0;
+  } finally {
+    await queues.close();
+    await redis.quit().catch(() => undefined);
+    s3?.destroy();
+  }
+}
+
+/** The ETag S3 holds now for exactly `key` (a listing with the key as prefix, first page). */
+async function currentEtag(source: ObjectSource, bucket: string, key: string): Promise<string | undefined> {
+  for await (const page of source.listPages(bucket, key, 1000)) {
+    const found = page.find((object) => object.key === key);
+    if (found) return found.etag;
+    // Keys sort after their prefix: once past it on a page, it is not there.
+    if (page.some((object) => object.key > key)) return undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,56 @@
+// How a delivery is shown by the API, the web UI and `ferry deliveries --json`.
+
+export type DeliveryViewStatus = 'publishing' | 'delivered' | 'quarantined' | 'skipped' | 'failed' | 'queued';
+
+/** The ledger fields a view is made from (src/ledger/delivery-record.ts DeliveryRecord fits). */
+export interface DeliveryFacts {
+  deliveryId: string;
+  partnerId: string;
+  bucket: string;
+  key: string;
+  etag: string;
+  status: DeliveryViewStatus;
+  size?: number;
+  sha256?: string;
+  remotePath?: string;
+  attempts: number;
+  lastErrorCode?: string;
+  lastError?: string;
+  reason?: string;
+  createdAt: string;
+  updatedAt: string;
+  deliveredAt?: string;
+}
+
+export interface DeliveryView {
+  id: string;
+  partnerId: string;
+  bucket: string;
+  key: string;
+  etag: string;
+  size?: number;
+  sha256?: string;
+  remotePath?: string;
+  status: DeliveryViewStatus;
+  attempts: number;
+  lastErrorCode?: string;
+  lastError?: string;
+  reason?: string;
+  createdAt: string;
+  updatedAt: string;
+  deliveredAt?: string;
+  /** The BullMQ job id (= the delivery id). */
+  jobId: string;
+  /** The job's page in Bull Board (the job may be gone: completed jobs are kept 7 days). */
+  boardUrl: string;
+}
+
+/** The Bull Board page of a deliver job. */
+export function boardUrlFor(jobId: string, basePath = '/admin'): string {
+  return `${basePath}/queue/deliver/${encodeURIComponent(jobId)}`;
+}
+
+export function toDeliveryView(facts: DeliveryFacts): DeliveryView {
+  const { deliveryId, ...rest } = facts;
+  return { id: deliveryId, ...rest, jobId: deliveryId, boardUrl: boardUrlFor(deliveryId) };
+}

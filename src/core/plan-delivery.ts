@@ -1,0 +1,104 @@
+// `ferry plan`: what the next sweep and its deliveries would do with each listed object, decided
+// without side effects. Mirrors jobs/sweep.ts (selection, ledger) and jobs/deliver.ts (names, holds).
+import { printable } from './format-deliveries.js';
+import type { RemoteNameResult } from './remote-name.js';
+import type { SkipReason } from './select-objects.js';
+
+export type PlanSkipReason =
+  SkipReason | 'already-delivered' | 'quarantined' | 'skipped' | 'failed' | 'in-progress' | 'hostile-key';
+
+export type PlanOutcome =
+  | { action: 'deliver'; remotePath: string }
+  | { action: 'hold'; why: 'paused' | 'window-closed'; remotePath: string; detail?: string }
+  | { action: 'skip'; why: PlanSkipReason; detail?: string };
+
+export interface PlanFacts {
+  /** Why selectObjects left the object out, if it did. */
+  selectionSkip?: SkipReason;
+  /** The ledger's record, if any; `settled` as src/ledger/delivery-record.ts isSettled says. */
+  ledger?: { status: string; settled: boolean; reason?: string; lastErrorCode?: string };
+  /** deriveRemoteName's verdict on the key. */
+  name: RemoteNameResult;
+  directory: string;
+  /** The partner is paused (config or operator): deliveries wait. */
+  paused?: { detail: string };
+  /** Outside the delivery window: deliveries wait until it opens. */
+  windowClosed?: { detail: string };
+}
+
+/** The first rule that applies wins, in the order the sweep and the deliver job check them. */
+export function planObject(f: PlanFacts): PlanOutcome {
+  if (f.selectionSkip) return { action: 'skip', why: f.selectionSkip };
+  const record = f.ledger;
+  if (record?.status === 'delivered') return { action: 'skip', why: 'already-delivered' };
+  if (record?.status === 'quarantined') {
+    return { action: 'skip', why: 'quarantined', ...(record.reason ? { detail: record.reason } : {}) };
+  }
+  if (record?.status === 'skipped' && record.settled) {
+    return { action: 'skip', why: 'skipped', ...(record.reason ? { detail: record.reason } : {}) };
+  }
+  if (record?.status === 'failed') {
+    return {
+      action: 'skip',
+      why: 'failed',
+      detail: `${record.lastErrorCode ?? 'failed'}: waits for a retry in Bull Board while its failed job exists`,
+    };
+  }
+  if (record?.status === 'publishing') return { action: 'skip', why: 'in-progress' };
+  if (!f.name.ok) return { action: 'skip', why: 'hostile-key', detail: f.name.reason };
+  const remotePath = joinRemote(f.directory, f.name.name);
+  if (f.paused) return { action: 'hold', why: 'paused', remotePath, detail: f.paused.detail };
+  if (f.windowClosed) {
+    return { action: 'hold', why: 'window-closed', remotePath, detail: f.windowClosed.detail };
+  }
+  return { action: 'deliver', remotePath };
+}
+
+const LABELS: Record<PlanSkipReason | 'paused' | 'window-closed', string> = {
+  'outside-prefix': 'outside the prefix',
+  'directory-marker': 'directory marker',
+  'zero-byte': 'zero-byte',
+  'not-included': 'filter (no include glob matches)',
+  settling: 'too young (minAgeSeconds)',
+  'already-delivered': 'already delivered',
+  quarantined: 'quarantined',
+  skipped: 'skipped earlier',
+  failed: 'failed earlier',
+  'in-progress': 'being delivered now',
+  'hostile-key': 'hostile key',
+  paused: 'held: partner paused',
+  'window-closed': 'held: window closed',
+};
+
+/** One line per object: `deliver  <key> → <remote path>` or `skip     <key>  (<why>)`. */
+export function formatPlanLine(key: string, outcome: PlanOutcome): string {
+  const shown = printable(key);
+  if (outcome.action === 'deliver') return `deliver  ${shown} → ${printable(outcome.remotePath)}`;
+  const label = LABELS[outcome.why];
+  const detail = outcome.detail ? `: ${printable(outcome.detail)}` : '';
+  if (outcome.action === 'hold') {
+    return `hold     ${shown} → ${printable(outcome.remotePath)}  (${label}${detail})`;
+  }
+  return `skip     ${shown}  (${label}${detail})`;
+}
+
+export type PlanCounts = Record<string, number>;
+
+/** Adds one outcome to the per-label counts of a summary. */
+export function countPlan(counts: PlanCounts, outcome: PlanOutcome): void {
+  const label = outcome.action === 'deliver' ? 'would deliver' : LABELS[outcome.why];
+  counts[label] = (counts[label] ?? 0) + 1;
+}
+
+/** `acme: 12 listed · would deliver 3 · already delivered 8 · zero-byte 1` ("would deliver" first). */
+export function formatPlanSummary(partnerId: string, listed: number, counts: PlanCounts): string {
+  const parts = Object.entries({ 'would deliver': 0, ...counts }).sort(
+    ([a, x], [b, y]) =>
+      Number(b === 'would deliver') - Number(a === 'would deliver') || y - x || a.localeCompare(b),
+  );
+  return [`${partnerId}: ${listed} listed`, ...parts.map(([label, n]) => `${label} ${n}`)].join(' · ');
+}
+
+function joinRemote(directory: string, name: string): string {
+  return directory.endsWith('/') ? `${directory}${name}` : `${directory}/${name}`;
+}

@@ -1,0 +1,427 @@
+// The deliveries API under /api: what the web UI and scripts read and do. Same logins as Bull Board;
+// viewers may only read; writes must come from this origin (sameOriginGuard) and are audited.
+import type { Job } from 'bullmq';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import type { ObjectSource } from '../adapters/ports.js';
+import type { ReceiptStore } from '../adapters/receipt-store.js';
+import type { FerryConfig } from '../config/load-config.js';
+import { decodeCursor, encodeCursor, parseTimeBound, type ListCursor } from '../core/delivery-cursor.js';
+import { toDeliveryView, type DeliveryView } from '../core/delivery-view.js';
+import { checkReason, parseRedeliveryId } from '../core/redelivery.js';
+import { uploadKeyFor } from '../core/upload-name.js';
+import { FerryError } from '../errors.js';
+import type { AuditLog } from '../ledger/audit-log.js';
+import { receiptMayExist, type DeliveryStatus } from '../ledger/delivery-record.js';
+import { readPartnerStats, type DeliveryListing } from '../ledger/delivery-listing.js';
+import type { Redeliveries } from '../ledger/redeliveries.js';
+import type { Ledger } from '../ledger/redis-ledger.js';
+import type { RedisKeys } from '../ledger/redis-keys.js';
+import type { PartnerControls } from '../partners/partner-controls.js';
+import { DeliverJobData } from '../queues/payloads.js';
+import type { FerryQueues } from '../queues/queues.js';
+import type { RedisClient } from '../queues/redis-connection.js';
+import { callerOf } from './basic-auth.js';
+import { sameOriginGuard } from './same-origin-guard.js';
+
+/** What the API reads and writes through; src/main.ts builds the real ones. */
+export interface ApiDeps {
+  getConfig(): FerryConfig;
+  redis: RedisClient;
+  keys: RedisKeys;
+  ledger: Ledger;
+  listing: DeliveryListing;
+  receipts: Pick<ReceiptStore, 'read'>;
+  queues: Pick<FerryQueues, 'deliver'>;
+  partnerControls: PartnerControls;
+  redeliveries: Redeliveries;
+  audit: AuditLog;
+  /** Where uploads go (the partner's source bucket). */
+  source: Pick<ObjectSource, 'put'>;
+  now?(): Date;
+  /** Largest upload accepted (default 100 MiB; the body is held in memory). */
+  maxUploadBytes?: number;
+}
+
+export interface ApiRouterOptions {
+  /** The dashboard logins; undefined only with --insecure-admin on loopback. */
+  auth: RequestHandler | undefined;
+  trustedOrigins: readonly string[];
+  logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const LIST_STATUSES = new Set<string>([
+  'queued',
+  'publishing',
+  'delivered',
+  'quarantined',
+  'skipped',
+  'failed',
+]);
+const MAX_LIMIT = 200;
+const QUEUED_SCAN = 1000;
+
+class ApiProblem extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): express.Router {
+  const router = express.Router();
+  const log = options.logger;
+  const now = () => deps.now?.() ?? new Date();
+  if (options.auth) router.use(options.auth);
+  router.use((req, res, next) => {
+    const caller = callerOf(res);
+    if (caller.role === 'operator' || SAFE_METHODS.has(req.method)) {
+      next();
+      return;
+    }
+    log?.warn(
+      { user: caller.user, role: caller.role, method: req.method, path: req.originalUrl },
+      'api action refused: viewers are read-only',
+    );
+    res.status(403).json({ error: 'read-only login: this action needs an operator' });
+  });
+  router.use(
+    sameOriginGuard({
+      trustedOrigins: options.trustedOrigins,
+      onRefused: (reason) => log?.warn({ reason }, 'api action refused: cross-site request'),
+    }),
+  );
+  const json = express.json({ limit: '16kb' });
+
+  router.get('/me', (_req, res) => {
+    const caller = callerOf(res);
+    res.json({ user: caller.user ?? null, role: caller.role });
+  });
+
+  router.get(
+    '/deliveries',
+    handle(async (req, res) => {
+      const config = deps.getConfig();
+      const partner = queryText(req, 'partner');
+      if (partner !== undefined && !config.partners.has(partner)) {
+        throw new ApiProblem(400, `unknown partner ${partner}`);
+      }
+      const status = queryText(req, 'status');
+      if (status !== undefined && !LIST_STATUSES.has(status)) {
+        throw new ApiProblem(400, `status must be one of ${[...LIST_STATUSES].join(', ')}`);
+      }
+      const q = queryText(req, 'q');
+      if (q !== undefined && q.length > 256) throw new ApiProblem(400, 'q is longer than 256 characters');
+      const since = timeBound(req, 'since');
+      const until = timeBound(req, 'until');
+      const limitText = queryText(req, 'limit') ?? '50';
+      const limit = Number(limitText);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+        throw new ApiProblem(400, `limit must be 1-${MAX_LIMIT}`);
+      }
+      const cursorText = queryText(req, 'cursor');
+      const cursor = cursorText === undefined ? undefined : decodeCursor(cursorText);
+      if (cursorText !== undefined && cursor === undefined) throw new ApiProblem(400, 'cursor is not valid');
+      const partners = partner === undefined ? [...config.partners.keys()] : [partner];
+
+      if (status === 'queued') {
+        if (cursor && cursor.kind !== 'queued') throw new ApiProblem(400, 'cursor is not valid');
+        const page = await listQueued(deps, {
+          partners,
+          q,
+          since,
+          until,
+          limit,
+          offset: cursor?.offset ?? 0,
+        });
+        res.json(page);
+        return;
+      }
+      if (cursor && cursor.kind !== 'ledger') throw new ApiProblem(400, 'cursor is not valid');
+      const page = await deps.listing.list({
+        partners,
+        ...(status === undefined ? {} : { status: status as DeliveryStatus }),
+        ...(q === undefined ? {} : { q }),
+        ...(since === undefined ? {} : { since }),
+        ...(until === undefined ? {} : { until }),
+        limit,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      const total =
+        status === undefined && (q ?? '') === '' && cursor === undefined
+          ? await deps.listing.count({
+              partners,
+              ...(since === undefined ? {} : { since }),
+              ...(until === undefined ? {} : { until }),
+            })
+          : undefined;
+      res.json({
+        items: page.records.map(toDeliveryView),
+        nextCursor: page.next === null ? null : encodeCursor(page.next),
+        ...(total === undefined ? {} : { total }),
+      });
+    }),
+  );
+
+  router.get(
+    '/deliveries/:id',
+    handle(async (req, res) => {
+      const id = String(req.params.id);
+      const record = await deps.ledger.get(id);
+      let view: DeliveryView | undefined = record ? toDeliveryView(record) : undefined;
+      if (!view) {
+        const job = (await deps.queues.deliver.getJob(id)) as Job | undefined;
+        const state = job ? await job.getState() : undefined;
+        view =
+          job && (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'active')
+            ? queuedView(job)
+            : undefined;
+      }
+      if (!view) throw new ApiProblem(404, `no delivery ${id}`);
+      let receipt: object | null = null;
+      let receiptError: string | undefined;
+      if (record && receiptMayExist(record)) {
+        try {
+          receipt = (await deps.receipts.read(record.partnerId, record.deliveryId)) ?? null;
+        } catch (err) {
+          receiptError = err instanceof FerryError ? `${err.code}: ${err.message}` : 'receipt unreadable';
+        }
+      }
+      const { n } = parseRedeliveryId(id);
+      const redelivery = n === undefined ? undefined : await deps.redeliveries.get(id);
+      res.json({
+        ...view,
+        receipt,
+        ...(receiptError === undefined ? {} : { receiptError }),
+        ...(redelivery === undefined ? {} : { redelivery }),
+        audit: await deps.audit.forDelivery(id),
+      });
+    }),
+  );
+
+  router.post(
+    '/deliveries/:id/redeliver',
+    json,
+    handle(async (req, res) => {
+      const reason = reasonOf(req);
+      const user = userOf(res);
+      const outcome = await deps.redeliveries.request({
+        deliveryId: String(req.params.id),
+        reason,
+        by: user,
+      });
+      if (!outcome.ok) throw new ApiProblem(outcome.problem === 'not-found' ? 404 : 409, outcome.message);
+      log?.info(
+        {
+          audit: true,
+          action: 'redeliver',
+          user,
+          reason,
+          deliveryId: outcome.deliveryId,
+          trackingId: outcome.deliveryId,
+          redeliveryOf: outcome.of,
+        },
+        'redelivery requested',
+      );
+      res.status(202).json({ jobId: outcome.jobId, deliveryId: outcome.deliveryId });
+    }),
+  );
+
+  router.get(
+    '/partners',
+    handle(async (_req, res) => {
+      const config = deps.getConfig();
+      const at = now();
+      const runtime = await deps.partnerControls.runtime(config, at);
+      const partners = await Promise.all(
+        runtime.map(async (p) => ({ ...p, ...(await readPartnerStats(deps.redis, deps.keys, p.id, at)) })),
+      );
+      res.json({ partners });
+    }),
+  );
+
+  for (const action of ['pause', 'resume'] as const) {
+    router.post(
+      `/partners/:id/${action}`,
+      json,
+      handle(async (req, res) => {
+        const partner = deps.getConfig().partners.get(String(req.params.id));
+        if (!partner) throw new ApiProblem(404, `unknown partner ${String(req.params.id)}`);
+        const reason = reasonOf(req);
+        const user = userOf(res);
+        if (action === 'pause') await deps.partnerControls.pause(partner.id, user, reason);
+        else await deps.partnerControls.resume(partner.id, user, reason);
+        await deps.audit.append({ at: now().toISOString(), user, action, reason, partnerId: partner.id });
+        log?.info(
+          { audit: true, action, user, reason, partnerId: partner.id },
+          `partner ${action}d by operator`,
+        );
+        res.json({ pause: await deps.partnerControls.pauseState(partner) });
+      }),
+    );
+  }
+
+  router.post(
+    '/upload',
+    express.raw({ type: () => true, limit: deps.maxUploadBytes ?? 100 * 1024 * 1024 }),
+    handle(async (req, res) => {
+      if (req.is('multipart/form-data')) {
+        throw new ApiProblem(415, 'send the file as the raw request body with ?partner=&name=');
+      }
+      const partnerId = queryText(req, 'partner');
+      const name = queryText(req, 'name');
+      if (partnerId === undefined || name === undefined) {
+        throw new ApiProblem(400, 'partner and name are required');
+      }
+      const partner = deps.getConfig().partners.get(partnerId);
+      if (!partner) throw new ApiProblem(404, `unknown partner ${partnerId}`);
+      const checked = uploadKeyFor(name, partner.source);
+      if (!checked.ok) throw new ApiProblem(400, checked.message);
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      if (body.length === 0) {
+        throw new ApiProblem(400, 'the file is empty (zero-byte objects are never delivered)');
+      }
+      await deps.source.put(partner.source.bucket, checked.key, body, 'text/csv');
+      const user = userOf(res);
+      await deps.audit.append({
+        at: now().toISOString(),
+        user,
+        action: 'upload',
+        reason: `uploaded ${checked.key} (${body.length} bytes)`,
+        partnerId: partner.id,
+      });
+      log?.info(
+        {
+          audit: true,
+          action: 'upload',
+          user,
+          partnerId: partner.id,
+          s3Key: checked.key,
+          bytes: body.length,
+        },
+        'file uploaded for delivery',
+      );
+      res.status(201).json({ bucket: partner.source.bucket, key: checked.key });
+    }),
+  );
+
+  router.use((_req, res) => {
+    res.status(404).json({ error: 'no such API route' });
+  });
+  const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+    const status = (err as { status?: unknown; type?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      // body-parser: malformed JSON, too large…
+      res.status(status).json({ error: (err as Error).message });
+      return;
+    }
+    const code = err instanceof FerryError ? err.code : undefined;
+    log?.warn({ err: (err as Error).message, errCode: code, path: req.originalUrl }, 'api request failed');
+    res
+      .status(code === 'ERR_REDIS_UNAVAILABLE' || code === 'ERR_S3_UNAVAILABLE' ? 503 : 500)
+      .json({ error: code ? `${code}: ${(err as Error).message}` : 'internal error' });
+  };
+  router.use(onError);
+  return router;
+}
+
+/** Wraps an async route: ApiProblem → its status and message as JSON; anything else → the error handler. */
+function handle(fn: (req: Request, res: Response) => Promise<void>): RequestHandler {
+  return (req, res, next) => {
+    fn(req, res).catch((err: unknown) => {
+      if (err instanceof ApiProblem) {
+        res.status(err.status).json({ error: err.message });
+        return;
+      }
+      next(err);
+    });
+  };
+}
+
+function queryText(req: Request, name: string): string | undefined {
+  const value = (req.query as Record<string, unknown>)[name];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new ApiProblem(400, `${name} must be given once`);
+  return value;
+}
+
+function timeBound(req: Request, name: string): number | undefined {
+  const text = queryText(req, name);
+  if (text === undefined) return undefined;
+  const ms = parseTimeBound(text, new Date());
+  if (ms === undefined) throw new ApiProblem(400, `${name} must be an ISO date-time or a duration like 24h`);
+  return ms;
+}
+
+function reasonOf(req: Request): string {
+  const checked = checkReason((req.body as { reason?: unknown } | undefined)?.reason);
+  if (!checked.ok) throw new ApiProblem(400, checked.message);
+  return checked.reason;
+}
+
+function userOf(res: Response): string {
+  return callerOf(res).user ?? '(no auth)';
+}
+
+function queuedView(job: Job): DeliveryView | undefined {
+  const parsed = DeliverJobData.safeParse(job.data);
+  if (!parsed.success || job.id !== parsed.data.deliveryId) return undefined;
+  const d = parsed.data;
+  const at = new Date(job.timestamp).toISOString();
+  return toDeliveryView({
+    deliveryId: d.deliveryId,
+    partnerId: d.partnerId,
+    bucket: d.bucket,
+    key: d.key,
+    etag: d.etag,
+    size: d.size,
+    status: 'queued',
+    attempts: job.attemptsMade,
+    ...(job.failedReason ? { lastError: job.failedReason } : {}),
+    createdAt: at,
+    updatedAt: new Date(job.processedOn ?? job.timestamp).toISOString(),
+  });
+}
+
+/**
+ * Waiting and delayed deliver jobs (the first 1,000 of each state), newest first: the ledger only
+ * knows a delivery once it starts. Paged by offset into the filtered list.
+ */
+async function listQueued(
+  deps: ApiDeps,
+  o: {
+    partners: readonly string[];
+    q: string | undefined;
+    since: number | undefined;
+    until: number | undefined;
+    limit: number;
+    offset: number;
+  },
+): Promise<{ items: DeliveryView[]; nextCursor: string | null; total: number }> {
+  const jobs = (await deps.queues.deliver.getJobs(
+    ['waiting', 'delayed', 'prioritized'],
+    0,
+    QUEUED_SCAN - 1,
+  )) as Job[];
+  const partners = new Set(o.partners);
+  const needle = (o.q ?? '').toLowerCase();
+  const views = jobs
+    .map(queuedView)
+    .filter((v): v is DeliveryView => v !== undefined)
+    .filter((v) => {
+      const t = Date.parse(v.updatedAt);
+      return (
+        partners.has(v.partnerId) &&
+        (o.since === undefined || t >= o.since) &&
+        (o.until === undefined || t <= o.until) &&
+        (needle === '' || v.key.toLowerCase().includes(needle) || v.id.toLowerCase().includes(needle))
+      );
+    })
+    .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt) || b.id.localeCompare(a.id));
+  const items = views.slice(o.offset, o.offset + o.limit);
+  const end = o.offset + items.length;
+  const next: ListCursor | null = end < views.length ? { kind: 'queued', offset: end } : null;
+  return { items, nextCursor: next === null ? null : encodeCursor(next), total: views.length };
+}

@@ -1,0 +1,120 @@
+// Redelivery requests: a person asks for a delivered object version to be sent again, with a reason.
+// The request is kept in Redis (the worker reads who and why into the receipt) and in the audit trail.
+import type { Cluster, Redis } from 'ioredis';
+import type { ReceiptStore } from '../adapters/receipt-store.js';
+import type { FerryConfig } from '../config/load-config.js';
+import type { PartnerConfig } from '../config/schema.js';
+import { classifyError } from '../core/classify-error.js';
+import { parseRedeliveryId, redeliveryIdFor } from '../core/redelivery.js';
+import type { DeliverJobData } from '../queues/payloads.js';
+import type { AuditLog } from './audit-log.js';
+import type { Ledger } from './redis-ledger.js';
+import type { RedisKeys } from './redis-keys.js';
+
+/** Who asked for a redelivery and why (kept at {ferry}:redelivery:<id>). */
+export interface RedeliveryRequest {
+  /** The delivery it repeats. */
+  of: string;
+  n: number;
+  reason: string;
+  by: string;
+  /** ISO time of the request. */
+  at: string;
+}
+
+export type RedeliveryOutcome =
+  | { ok: true; deliveryId: string; jobId: string; n: number; of: string }
+  | { ok: false; problem: 'not-found' | 'not-delivered' | 'partner-unavailable'; message: string };
+
+export interface Redeliveries {
+  /** The request behind a redelivery id; undefined when nobody asked for it (e.g. a hand-made job). */
+  get(redeliveryId: string): Promise<RedeliveryRequest | undefined>;
+  /**
+   * Asks for the next redelivery of `deliveryId` (a redelivery's id stands for its original): the
+   * original must be recorded as delivered and its partner configured and enabled. Writes the request
+   * and the audit entry (on both trails), then enqueues the job.
+   */
+  request(input: { deliveryId: string; reason: string; by: string }): Promise<RedeliveryOutcome>;
+}
+
+export interface RedeliveriesDeps {
+  redis: Redis | Cluster;
+  keys: RedisKeys;
+  ledger: Ledger;
+  audit: AuditLog;
+  /** Read before a number is used: a Redis that lost the counter must not reuse a delivered id. */
+  receipts: Pick<ReceiptStore, 'read'>;
+  getConfig(): FerryConfig;
+  enqueue(partner: PartnerConfig, job: DeliverJobData): Promise<void>;
+  now?(): Date;
+}
+
+// A counter that went backwards (Redis restored from an old snapshot) skips at most this many used numbers.
+const MAX_NUMBER_TRIES = 20;
+
+export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
+  const { redis, keys, ledger } = deps;
+  return {
+    async get(redeliveryId) {
+      const hash = await guard(() => redis.hgetall(keys.redeliveryRequest(redeliveryId)));
+      const n = Number(hash.n);
+      if (!hash.of || !hash.reason || !hash.by || !hash.at || !Number.isInteger(n) || n < 1) return undefined;
+      return { of: hash.of, n, reason: hash.reason, by: hash.by, at: hash.at };
+    },
+
+    async request({ deliveryId, reason, by }) {
+      const baseId = parseRedeliveryId(deliveryId).baseId;
+      const original = await ledger.get(baseId);
+      if (!original) return { ok: false, problem: 'not-found', message: `no delivery ${baseId}` };
+      if (original.status !== 'delivered') {
+        return {
+          ok: false,
+          problem: 'not-delivered',
+          message: `delivery ${baseId} is ${original.status}, not delivered: retry it instead of redelivering`,
+        };
+      }
+      const partner = deps.getConfig().partners.get(original.partnerId);
+      if (!partner?.enabled) {
+        return {
+          ok: false,
+          problem: 'partner-unavailable',
+          message: `partner ${original.partnerId} is ${partner ? 'disabled' : 'not configured'}`,
+        };
+      }
+      let n = 0;
+      let id = '';
+      for (let tries = 0; ; tries++) {
+        n = await guard(() => redis.incr(keys.redeliveryCount(baseId)));
+        id = redeliveryIdFor(baseId, n);
+        const used =
+          (await ledger.get(id)) !== undefined || (await deps.receipts.read(partner.id, id)) !== undefined;
+        if (!used || tries >= MAX_NUMBER_TRIES) break;
+      }
+      const at = (deps.now?.() ?? new Date()).toISOString();
+      await guard(() => redis.hset(keys.redeliveryRequest(id), { of: baseId, n: String(n), reason, by, at }));
+      await deps.audit.append(
+        { at, user: by, action: 'redeliver', reason, deliveryId: id, partnerId: partner.id },
+        [baseId, id],
+      );
+      await deps.enqueue(partner, {
+        v: 1,
+        deliveryId: id,
+        partnerId: partner.id,
+        bucket: original.bucket,
+        key: original.key,
+        etag: original.etag,
+        size: original.size ?? 0,
+        redelivery: n,
+      });
+      return { ok: true, deliveryId: id, jobId: id, n, of: baseId };
+    },
+  };
+}
+
+async function guard<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw classifyError(err, 'redis');
+  }
+}
