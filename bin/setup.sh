@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Ferry's tests and demo need (sshd, ssh-keygen, redis-server, inotifywait), then the
-# npm dependencies, and checks that ssh2's native crypto binding built. Safe to run again.
+# Installs what Ferry's tests and demo need (sshd, ssh-keygen, redis-server, inotifywait, and Chromium
+# for the web UI's browser test), then the npm dependencies, and checks that ssh2's native crypto
+# binding built. Safe to run again.
 # Usage: bash bin/setup.sh   (from anywhere; used by the README quick start and .ci/run)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,10 +12,11 @@ declare -A provides=(
   [ssh-keygen]=openssh-client
   [redis-server]=redis-server
   [inotifywait]=inotify-tools
+  [/usr/bin/chromium]=chromium
 )
 
 missing=()
-for cmd in /usr/sbin/sshd ssh-keygen redis-server inotifywait; do
+for cmd in /usr/sbin/sshd ssh-keygen redis-server inotifywait /usr/bin/chromium; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${provides[$cmd]}")
 done
 
@@ -32,7 +34,7 @@ if ((${#missing[@]} > 0)); then
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  echo "setup: system packages present (openssh-server openssh-client redis-server inotify-tools)"
+  echo "setup: system packages present (openssh-server openssh-client redis-server inotify-tools chromium)"
 fi
 
 echo "setup: npm ci"

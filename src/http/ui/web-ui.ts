@@ -1,0 +1,64 @@
+// The operator web UI at `/`: one HTML page, one ES module, one stylesheet. No framework, no build
+// step. The files are TypeScript modules exporting their text, so tsc carries them into dist/ (and
+// the Docker image) like any other module, and nothing is read from disk at run time.
+import express, { type RequestHandler } from 'express';
+import { appJs } from './app-js.js';
+import { indexHtml } from './index-html.js';
+import { stylesCss } from './styles-css.js';
+
+/**
+ * Only our own files, no inline script or style, no framing, no plugins; fetches go to this origin
+ * only. Data from the API is rendered with textContent, so even a hostile S3 key cannot inject
+ * markup, and this policy would refuse any script it smuggled in.
+ */
+export const WEB_UI_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "object-src 'none'",
+].join('; ');
+
+/** A boat on a wave, so the tab is recognisable (and the browser's /favicon.ico probe is not needed). */
+const FAVICON =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#16202e"/>' +
+  '<path d="M6 18h20l-3 6H9z" fill="#7fb0ff"/><path d="M15 6v11h-7z" fill="#fff"/><path d="M17 9v8h6z" fill="#cfd8e6"/></svg>';
+
+const ASSETS: Record<string, { type: string; body: string }> = {
+  'app.js': { type: 'text/javascript; charset=utf-8', body: appJs },
+  'styles.css': { type: 'text/css; charset=utf-8', body: stylesCss },
+  'favicon.svg': { type: 'image/svg+xml', body: FAVICON },
+};
+
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader('Content-Security-Policy', WEB_UI_CSP);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'same-origin');
+  // Small files, revalidated by ETag: a new Ferry version is picked up on the next load.
+  res.setHeader('Cache-Control', 'no-cache');
+  next();
+};
+
+/**
+ * GET / (the page) and GET /ui/app.js, /ui/styles.css, each behind `auth` (the dashboard logins; none
+ * only with --insecure-admin on loopback). The page reads the caller's role from /api/me; the API
+ * enforces it.
+ */
+export function createWebUiRouter(auth: RequestHandler | undefined): express.Router {
+  const router = express.Router();
+  const guard: RequestHandler[] = auth ? [auth, securityHeaders] : [securityHeaders];
+  router.get('/', ...guard, (_req, res) => {
+    res.type('text/html; charset=utf-8').send(indexHtml);
+  });
+  for (const [name, asset] of Object.entries(ASSETS)) {
+    router.get(`/ui/${name}`, ...guard, (_req, res) => {
+      res.type(asset.type).send(asset.body);
+    });
+  }
+  return router;
+}
