@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { ObjectSource } from '../src/adapters/ports.js';
 import { noopAlerter, type Alerter } from '../src/alerts/alerter.js';
 import type { ReceiptStore } from '../src/adapters/receipt-store.js';
@@ -9,12 +9,15 @@ import type { PartnerConfig } from '../src/config/schema.js';
 import { alertKindForFailure } from '../src/core/alert-message.js';
 import { classifyError } from '../src/core/classify-error.js';
 import { computeDeliveryId, tempNameFor } from '../src/core/delivery-id.js';
+import { redeliveryIdFor } from '../src/core/redelivery.js';
 import { deriveRemoteName } from '../src/core/remote-name.js';
 import { FerryError, PermanentError, toJobError } from '../src/errors.js';
 import { hitFailpoint } from '../src/failpoints.js';
+import type { DeliveryHold } from '../src/partners/partner-controls.js';
 import { isSettled, receiptMayExist, type DeliveryRecord } from '../src/ledger/delivery-record.js';
 import { restoreFromReceipt, type LedgerTrust } from '../src/ledger/ledger-trust.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
+import type { RedeliveryRequest } from '../src/ledger/redeliveries.js';
 import { safeText, type Logger } from '../src/observability/logger.js';
 import { measureDeliveries, NO_METRICS, type Metrics } from '../src/observability/metrics.js';
 import { DeliverJobData, type DeliverResult } from '../src/queues/payloads.js';
@@ -36,6 +39,13 @@ export interface DeliverDeps {
   alerts?: Alerter;
   /** Each run's outcome, bytes and duration (default: reported nowhere). */
   metrics?: Pick<Metrics, 'deliveryFinished'>;
+  /**
+   * Holds a delivery back before it takes a connection slot (partner paused, outside its delivery
+   * window): the job goes back to delayed for `delayMs` without using an attempt. Default: never.
+   */
+  holdFor?: (partner: PartnerConfig, now: Date) => Promise<DeliveryHold | undefined>;
+  /** Who asked for a redelivery and why (src/ledger/redeliveries.ts); without it redeliveries are refused. */
+  redeliveryRequest?(deliveryId: string): Promise<RedeliveryRequest | undefined>;
 }
 
 type Identity = Pick<DeliveryRecord, 'deliveryId' | 'partnerId' | 'bucket' | 'key' | 'etag'>;
@@ -57,6 +67,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         throw new PermanentError('ERR_PARTNER_UNKNOWN', `partner ${data.partnerId} is not configured`);
       }
       checkIdentity(job, data, partner);
+      const redelivery = await requestedRedelivery(deps, data);
 
       const id: Identity = {
         deliveryId: data.deliveryId,
@@ -72,6 +83,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         jobId: job.id,
         s3Key: safeText(data.key),
         attempt: job.attemptsMade + 1,
+        ...(redelivery ? { redeliveryOf: redelivery.of, requestedBy: redelivery.by } : {}),
       });
       const startedAt = deps.now();
 
@@ -163,6 +175,14 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           deliveredAt: deliveredAt.toISOString(),
           durationMs: deliveredAt.getTime() - startedAt.getTime(),
           ferryVersion: deps.ferryVersion,
+          ...(redelivery
+            ? {
+                redeliveryOf: redelivery.of,
+                reason: redelivery.reason,
+                requestedBy: redelivery.by,
+                requestedAt: redelivery.at,
+              }
+            : {}),
         });
         await hitFailpoint('after_receipt');
         await deps.ledger.record({
@@ -246,7 +266,42 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       }
     },
   );
-  return measureDeliveries(processor, deps.metrics ?? NO_METRICS, (id) => deps.getConfig().partners.has(id));
+  const measured = measureDeliveries(processor, deps.metrics ?? NO_METRICS, (id) =>
+    deps.getConfig().partners.has(id),
+  );
+  return deps.holdFor ? withHold(deps, deps.holdFor, measured) : measured;
+}
+
+/**
+ * Runs `processor` unless the partner is paused or outside its window: then the job returns to the
+ * delayed set (BullMQ's moveToDelayed skips the attempt count) and DelayedError tells the worker so.
+ * Unknown partners and bad payloads go through: the processor rejects them.
+ */
+function withHold<R>(
+  deps: DeliverDeps,
+  holdFor: NonNullable<DeliverDeps['holdFor']>,
+  processor: (job: Job) => Promise<R>,
+): (job: Job) => Promise<R> {
+  return async (job) => {
+    const partnerId = (job.data as { partnerId?: unknown } | null)?.partnerId;
+    const partner = typeof partnerId === 'string' ? deps.getConfig().partners.get(partnerId) : undefined;
+    const hold = partner && job.token !== undefined ? await holdFor(partner, deps.now()) : undefined;
+    if (!hold) return processor(job);
+    const until = Date.now() + hold.delayMs;
+    await job.moveToDelayed(until, job.token);
+    deps.logger[hold.reason === 'paused' ? 'debug' : 'info'](
+      {
+        partnerId,
+        deliveryId: job.id,
+        trackingId: job.id,
+        jobId: job.id,
+        hold: hold.reason,
+        until: new Date(until).toISOString(),
+      },
+      hold.reason === 'paused' ? 'delivery held: partner paused' : 'delivery held until the window opens',
+    );
+    throw new DelayedError();
+  };
 }
 
 function parsePayload(job: Job): DeliverJobData {
@@ -259,13 +314,30 @@ function parsePayload(job: Job): DeliverJobData {
 
 /** Job data is untrusted (Bull Board can add and edit jobs): recompute its identity from config. */
 function checkIdentity(job: Job, data: DeliverJobData, partner: PartnerConfig): void {
-  const expected = computeDeliveryId(data);
+  // A redelivery's id is the object version's id with `-r<n>` appended.
+  const expected =
+    data.redelivery === undefined
+      ? computeDeliveryId(data)
+      : redeliveryIdFor(computeDeliveryId(data), data.redelivery);
   if (expected !== data.deliveryId || job.id !== data.deliveryId) {
     throw new PermanentError('ERR_PAYLOAD_INVALID', 'delivery id does not match the object identity');
   }
   if (data.bucket !== partner.source.bucket || !data.key.startsWith(partner.source.prefix)) {
     throw new PermanentError('ERR_KEY_OUTSIDE_PREFIX', `key is outside the partner's source prefix`);
   }
+}
+
+/** A redelivery must have been asked for (API or CLI, with a reason): a hand-made job is refused. */
+async function requestedRedelivery(
+  deps: DeliverDeps,
+  data: DeliverJobData,
+): Promise<RedeliveryRequest | undefined> {
+  if (data.redelivery === undefined) return undefined;
+  const request = await deps.redeliveryRequest?.(data.deliveryId);
+  if (!request || request.n !== data.redelivery) {
+    throw new PermanentError('ERR_PAYLOAD_INVALID', `redelivery ${data.deliveryId} was not requested`);
+  }
+  return request;
 }
 
 type TransferOutcome =

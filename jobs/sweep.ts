@@ -22,6 +22,10 @@ export interface SweepDeps {
   now(): Date;
   /** What each completed sweep found (default: reported nowhere). */
   metrics?: Pick<Metrics, 'sweepFinished'>;
+  /** Whether the partner is paused (config or operator): scheduled sweeps then do nothing. Default: never. */
+  isPaused?(partner: PartnerConfig): Promise<boolean>;
+  /** Told the deliveries each page found not yet delivered, for the daily SLA (`expect`). Default: nowhere. */
+  recordFound?(partner: PartnerConfig, deliveryIds: readonly string[]): Promise<void>;
 }
 
 /**
@@ -55,6 +59,10 @@ export function createSweepProcessor(deps: SweepDeps) {
       const log = deps.logger.child({ partnerId, jobId: job.id, reason: parsed.data.reason });
       if (!partner || !partner.enabled) {
         log.warn({ configured: Boolean(partner) }, 'sweep skipped: partner not configured or disabled');
+        return result;
+      }
+      if (parsed.data.reason === 'schedule' && (await deps.isPaused?.(partner))) {
+        log.info('sweep skipped: partner paused (ferry resume, or paused: false in its config)');
         return result;
       }
 
@@ -104,6 +112,7 @@ export function createSweepProcessor(deps: SweepDeps) {
         }
         if (jobs.length > 0) {
           await deps.enqueueDeliveries(partner, jobs);
+          await recordFoundQuietly(deps, partner, jobs, log);
           result.enqueued += jobs.length;
           for (const j of jobs) result.pending.push(j.deliveryId);
         }
@@ -165,4 +174,22 @@ async function* readAhead<T>(pages: AsyncIterable<T>): AsyncGenerator<T> {
 async function reopenedSkips(ledger: Ledger, skippedIds: readonly string[]): Promise<Set<string>> {
   const records = await Promise.all(skippedIds.map((id) => ledger.get(id)));
   return new Set(records.flatMap((r) => (r !== undefined && !isSettled(r) ? [r.deliveryId] : [])));
+}
+
+/** SLA bookkeeping must not fail a sweep: a lost record shows as a missing file, and is logged. */
+async function recordFoundQuietly(
+  deps: SweepDeps,
+  partner: PartnerConfig,
+  jobs: readonly DeliverJobData[],
+  log: Logger,
+): Promise<void> {
+  if (!deps.recordFound || !partner.expect) return;
+  try {
+    await deps.recordFound(
+      partner,
+      jobs.map((j) => j.deliveryId),
+    );
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not record found files for the SLA');
+  }
 }

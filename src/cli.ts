@@ -30,6 +30,15 @@ Usage:
                                     hostKeys pins for every key the server offers (confirm out of band!)
   ferry test-connection <partner> [--config DIR] [--timeout SECONDS]
                                     checks reach, host key, login, directory, write/rename/stat/delete
+  ferry pause  <partner> --reason TEXT [--by USER] [--config DIR]
+                                    scheduled sweeps skip the partner, queued deliveries wait
+  ferry resume <partner> --reason TEXT [--by USER] [--config DIR]
+  ferry deliveries [--partner P] [--status S] [--since ISO|24h] [--until ISO|1h] [--q TEXT] [--limit N] [--json]
+                                    the ledger, newest first (e.g. --since 24h --status failed)
+  ferry redeliver <partner> <s3-key> --reason TEXT [--etag E] [--by USER] [--config DIR]
+                                    sends a delivered file again, as its own delivery with a receipt
+  ferry plan [<partner>] [--config DIR]
+                                    dry run: what the next sweep would deliver, and what it would skip and why
   ferry version
 
 --config defaults to $FERRY_CONFIG, then ./config. Environment overrides ferry.yaml:
@@ -140,6 +149,130 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           out,
           err,
           ...(timeoutSeconds === undefined ? {} : { timeoutMs: timeoutSeconds * 1000 }),
+        });
+      }
+      case 'pause':
+      case 'resume': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { config: { type: 'string' }, reason: { type: 'string' }, by: { type: 'string' } },
+        });
+        const partnerId = positionals[0];
+        const reason = values.reason?.trim() ?? '';
+        const by = (values.by ?? env.USER ?? '').trim();
+        if (!partnerId || positionals.length > 1 || reason.length < 3 || reason.length > 500 || by === '') {
+          err(
+            `usage: ferry ${command} <partner> --reason TEXT (3-500 characters) [--by USER] [--config DIR]`,
+          );
+          return 2;
+        }
+        const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
+        if (!config) return 1;
+        const { runPauseCommand } = await import('./commands/pause-command.js');
+        return await runPauseCommand({
+          config,
+          action: command,
+          partnerId,
+          by,
+          reason,
+          out,
+          err,
+          audit: createLogger({ level: 'info', name: 'cli' }, process.stderr),
+        });
+      }
+      case 'deliveries': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            config: { type: 'string' },
+            partner: { type: 'string' },
+            status: { type: 'string' },
+            since: { type: 'string' },
+            until: { type: 'string' },
+            q: { type: 'string' },
+            limit: { type: 'string', default: '50' },
+            json: { type: 'boolean', default: false },
+          },
+        });
+        const limit = Number(values.limit);
+        if (positionals.length > 0 || !Number.isInteger(limit) || limit < 1 || limit > 100_000) {
+          err(
+            'usage: ferry deliveries [--partner P] [--status S] [--since ISO|24h] [--until ISO|1h] [--q TEXT] [--limit N] [--json]',
+          );
+          return 2;
+        }
+        const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
+        if (!config) return 1;
+        const { runDeliveriesCommand } = await import('./commands/deliveries-command.js');
+        return await runDeliveriesCommand({
+          config,
+          ...(values.partner === undefined ? {} : { partnerId: values.partner }),
+          ...(values.status === undefined ? {} : { status: values.status }),
+          ...(values.since === undefined ? {} : { since: values.since }),
+          ...(values.until === undefined ? {} : { until: values.until }),
+          ...(values.q === undefined ? {} : { q: values.q }),
+          limit,
+          json: values.json,
+          out,
+          err,
+        });
+      }
+      case 'redeliver': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            config: { type: 'string' },
+            reason: { type: 'string' },
+            etag: { type: 'string' },
+            by: { type: 'string' },
+          },
+        });
+        const [partnerId, key] = positionals;
+        const { checkReason } = await import('./core/redelivery.js');
+        const reason = checkReason(values.reason);
+        const by = (values.by ?? env.USER ?? '').trim();
+        if (!partnerId || !key || positionals.length > 2 || !reason.ok || by === '') {
+          err(
+            `usage: ferry redeliver <partner> <s3-key> --reason TEXT (3-500 characters) [--etag E] [--by USER] [--config DIR]${reason.ok ? '' : `\n${reason.message}`}`,
+          );
+          return 2;
+        }
+        const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
+        if (!config) return 1;
+        const { runRedeliverCommand } = await import('./commands/redeliver-command.js');
+        return await runRedeliverCommand({
+          config,
+          partnerId,
+          key,
+          reason: reason.reason,
+          by,
+          ...(values.etag === undefined ? {} : { etag: values.etag }),
+          out,
+          err,
+          audit: createLogger({ level: 'info', name: 'cli' }, process.stderr),
+        });
+      }
+      case 'plan': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { config: { type: 'string' } },
+        });
+        if (positionals.length > 1) {
+          err('usage: ferry plan [<partner>] [--config DIR]');
+          return 2;
+        }
+        const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
+        if (!config) return 1;
+        const { runPlanCommand } = await import('./commands/plan-command.js');
+        return await runPlanCommand({
+          config,
+          ...(positionals[0] === undefined ? {} : { partnerId: positionals[0] }),
+          out,
+          err,
         });
       }
       case 'demo': {

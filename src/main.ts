@@ -23,12 +23,22 @@ import { computeBackoffMs } from './core/backoff.js';
 import { FerryError } from './errors.js';
 import type { DashboardUser } from './http/basic-auth.js';
 import { createHttpApp, createMetricsApp } from './http/create-app.js';
+import { createAuditLog } from './ledger/audit-log.js';
+import { createDeliveryListing } from './ledger/delivery-listing.js';
+import { createRedeliveries } from './ledger/redeliveries.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
 import { createLedgerTrust } from './ledger/ledger-trust.js';
 import { createRedisLedger } from './ledger/redis-ledger.js';
 import { createRedisSemaphore } from './ledger/redis-semaphore.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
+import {
+  createPartnerControls,
+  deliveryHoldFor,
+  type DeliveryHoldOptions,
+} from './partners/partner-controls.js';
+import { createSlaTracker, startSlaChecker, type SlaChecker } from './partners/sla-tracker.js';
+import { slaStateGaugeValue } from './core/sla.js';
 import { QUEUE } from './queues/names.js';
 import { createQueues, enqueueDeliveries } from './queues/queues.js';
 import { assertRedisPolicy, createRedisConnection } from './queues/redis-connection.js';
@@ -46,8 +56,15 @@ export interface StartOptions {
   insecureAdmin?: boolean;
   /** Watch config/partners for changes (default true). */
   watch?: boolean;
-  /** Test seams: replace a real client (e.g. an S3 client with fault-injecting middleware). */
-  overrides?: { s3Client?: S3Client };
+  /**
+   * Test seams: replace a real client (e.g. an S3 client with fault-injecting middleware); the clock of
+   * delivery windows, SLAs and delivery times; how often held deliveries and SLAs are looked at.
+   */
+  overrides?: {
+    s3Client?: S3Client;
+    now?: () => Date;
+    partnerControls?: DeliveryHoldOptions & { slaIntervalMs?: number };
+  };
 }
 
 export interface RunningFerry {
@@ -135,6 +152,22 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     logger,
   });
 
+  const clock = options.overrides?.now ?? (() => new Date());
+  const controlOptions = options.overrides?.partnerControls ?? {};
+  const partnerControls = createPartnerControls(redis, keys);
+  const slaTracker = createSlaTracker(redis, keys, ledger);
+  const audit = createAuditLog(redis, keys);
+  const redeliveries = createRedeliveries({
+    redis,
+    keys,
+    ledger,
+    audit,
+    receipts,
+    getConfig,
+    enqueue: (partner, job) => enqueueDeliveries(queues.deliver, partner, [job]),
+  });
+  let slaChecker: SlaChecker | undefined;
+
   const closers: (() => Promise<void>)[] = [];
   // Every role alerts (a rejected reload is seen by each process; Redis dedup makes it one alert).
   const alerts = createAlerter({ getConfig, redis, keys, logger, env, version: FERRY_VERSION });
@@ -144,6 +177,14 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const metrics = createMetrics({
     queues: [queues.sweep, queues.deliver],
     ...(runs('worker') ? { openConnections: () => openConnectionsByPartner(getConfig(), pool) } : {}),
+    ...(runs('scheduler')
+      ? {
+          slaStates: () =>
+            [...(slaChecker?.states() ?? [])].map(
+              ([id, status]) => [id, slaStateGaugeValue(status)] as const,
+            ),
+        }
+      : {}),
     onCollectError: (err) =>
       logger.warn({ err: (err as Error).message }, 'metrics: queue counts unavailable'),
   });
@@ -224,6 +265,8 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         logger,
         now: () => new Date(),
         metrics,
+        isPaused: async (partner) => (await partnerControls.pauseState(partner)).paused,
+        recordFound: (partner, ids) => slaTracker.recordFound(partner, ids, clock()),
       }),
       { connection: redis, prefix: svc.redis.prefix, concurrency: 2 },
     );
@@ -237,10 +280,12 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         trust,
         withSession: (partner, fn) => sftpPool.withSession(keyOf(partner), fn),
         logger,
-        now: () => new Date(),
+        now: clock,
         ferryVersion: FERRY_VERSION,
         metrics,
         alerts,
+        holdFor: (partner, now) => deliveryHoldFor(partnerControls, partner, now, controlOptions),
+        redeliveryRequest: (id) => redeliveries.get(id),
       }),
       {
         connection: redis,
@@ -308,6 +353,19 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     }, 60_000);
     resync.unref();
     closers.push(() => Promise.resolve(clearInterval(resync)));
+    // Every scheduler evaluates the SLAs; a Redis mark per partner, day and kind makes each alert go out once.
+    const checker = startSlaChecker({
+      getConfig,
+      tracker: slaTracker,
+      redis,
+      keys,
+      alerts,
+      logger,
+      now: clock,
+      ...(controlOptions.slaIntervalMs === undefined ? {} : { intervalMs: controlOptions.slaIntervalMs }),
+    });
+    slaChecker = checker;
+    closers.unshift(() => checker.close());
   }
 
   if (options.watch !== false) {
@@ -358,6 +416,20 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       logger,
       ready: async () => (await redis.ping()) === 'PONG',
       metrics,
+      api: {
+        getConfig,
+        redis,
+        keys,
+        ledger,
+        listing: createDeliveryListing(redis, keys, ledger),
+        receipts,
+        queues,
+        partnerControls,
+        redeliveries,
+        audit,
+        source,
+        now: clock,
+      },
     });
     server = await listen(app, svc.http.port, svc.http.host);
     const address = server.address();

@@ -14,6 +14,7 @@ import {
   type AlgorithmCategory,
 } from './ssh-algorithms.js';
 import { checkWebhookUrl } from '../core/webhook-url.js';
+import { WEEKDAYS, isCalendarDate } from '../core/delivery-window.js';
 
 const PARTNER_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -475,6 +476,53 @@ const alertsSchema = z
       : { receiver, timeoutSeconds, dedupMinutes };
   });
 
+const clockTimeField = z
+  .string()
+  .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be a quoted 24-hour time "HH:MM", like "01:00"');
+
+const weekdayField = z.enum(WEEKDAYS, { error: `must be one of ${WEEKDAYS.join(', ')}` });
+
+const blackoutDateField = z.string().check((ctx) => {
+  if (!isCalendarDate(ctx.value)) {
+    ctx.issues.push({
+      code: 'custom',
+      input: ctx.value,
+      message: 'must be a quoted calendar date "YYYY-MM-DD", like "2026-12-25"',
+    });
+  }
+});
+
+/** `window`: deliveries only start inside it (wall clock of the schedule's timezone). */
+const windowSchema = z
+  .strictObject({
+    start: clockTimeField,
+    end: clockTimeField,
+    days: z
+      .array(weekdayField)
+      .min(1, 'must list at least one day (leave the field out for every day)')
+      .default([...WEEKDAYS]),
+    blackoutDates: z.array(blackoutDateField).default([]),
+  })
+  .superRefine(
+    (window, ctx) => {
+      if (window.start === window.end) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must differ from start (the window would be empty)',
+          path: ['end'],
+        });
+      }
+    },
+    whenValid('start', 'end'),
+  );
+
+/** `expect`: the daily delivery SLA (wall clock of the schedule's timezone). */
+const expectSchema = z.strictObject({
+  by: clockTimeField,
+  atLeast: z.int().min(0).default(0),
+  warnBeforeMinutes: z.int().min(0).max(1439).default(30),
+});
+
 /** One partner file (partners/<name>.yaml), after ferry.yaml's `defaults` were merged in. */
 export const partnerSchema = z.strictObject({
   id: z
@@ -557,6 +605,10 @@ export const partnerSchema = z.strictObject({
     }),
   retry: retrySchema.prefault({}),
   alerts: partnerAlertsSchema.optional(),
+  window: windowSchema.optional(),
+  expect: expectSchema.optional(),
+  // Left out = not paused (no default, so configs without it read back unchanged).
+  paused: z.boolean().optional(),
 });
 
 /** ferry.yaml `defaults`: the partner fields a service may default. A partner's own value wins. */

@@ -3,9 +3,11 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type Express, type RequestHandler } from 'express';
 import type { FerryQueues } from '../queues/queues.js';
+import { createApiRouter, type ApiDeps } from './api-routes.js';
 import { basicAuth, callerOf, type DashboardUser } from './basic-auth.js';
 import { redactJobData } from './redact-job-data.js';
 import { sameOriginGuard } from './same-origin-guard.js';
+import { createWebUiRouter } from './ui/web-ui.js';
 
 export interface HttpAppDeps {
   queues: FerryQueues;
@@ -19,6 +21,8 @@ export interface HttpAppDeps {
   ready(): Promise<boolean>;
   /** Served at /metrics behind the dashboard logins (a viewer may read it). */
   metrics?: MetricsSource;
+  /** The deliveries API at /api (src/http/api-routes.ts); absent: no API. */
+  api?: ApiDeps;
 }
 
 /** What /metrics serves: Prometheus text from src/observability/metrics.ts. */
@@ -53,6 +57,20 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   if (deps.metrics) {
     if (deps.users) app.use('/metrics', basicAuth(deps.users));
     app.get('/metrics', serveMetrics(deps.metrics));
+  }
+
+  // The web UI (GET / and /ui/*), behind the same logins; it reads and writes through /api.
+  app.use(createWebUiRouter(deps.users ? basicAuth(deps.users) : undefined));
+
+  if (deps.api) {
+    app.use(
+      '/api',
+      createApiRouter(deps.api, {
+        auth: deps.users ? basicAuth(deps.users) : undefined,
+        trustedOrigins: deps.trustedOrigins ?? [],
+        ...(deps.logger ? { logger: deps.logger } : {}),
+      }),
+    );
   }
 
   const operatorBoard = createBoard(deps.queues, false);

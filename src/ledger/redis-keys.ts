@@ -20,6 +20,21 @@ export function createRedisKeys(prefix: string) {
     alertWindow: (dedupId: string): string => `${prefix}:alert:${dedupId}`,
     /** Sorted set: dedupId → window end (ms, Redis clock), so any process can flush ended windows. */
     alertWindows: `${prefix}:alerts:windows`,
+    /** Hash: an operator's pause of one partner (by, at, reason); absent = not paused by an operator. */
+    partnerPause: (partnerId: string): string => `${prefix}:partner:${partnerId}:pause`,
+    /** Set: the object versions (deliveryIds) the sweeps found on one partner's SLA day (YYYY-MM-DD), with expiry. */
+    slaFound: (partnerId: string, day: string): string => `${prefix}:partner:${partnerId}:sla:${day}:found`,
+    /** String (NX, with expiry): one SLA alert of one kind was sent for this partner and day. */
+    slaAlerted: (partnerId: string, day: string, kind: string): string =>
+      `${prefix}:partner:${partnerId}:sla:${day}:alerted:${kind}`,
+    /** String (INCR): how many redeliveries of one delivery were asked for. */
+    redeliveryCount: (deliveryId: string): string => `${prefix}:redeliveries:${deliveryId}`,
+    /** Hash: one redelivery request (of, n, reason, by, at), written before its job is added. */
+    redeliveryRequest: (redeliveryId: string): string => `${prefix}:redelivery:${redeliveryId}`,
+    /** List (oldest first): the audit trail of one delivery, JSON entries. */
+    deliveryAudit: (deliveryId: string): string => `${prefix}:audit:delivery:${deliveryId}`,
+    /** List (newest first, capped): every operator action, JSON entries. */
+    auditLog: `${prefix}:audit`,
   };
 }
 

@@ -56,6 +56,8 @@ export interface MetricsSources {
   queues?: readonly CountableQueue[];
   /** Open SFTP connections per partner, read at scrape time (worker processes). */
   openConnections?: () => Iterable<readonly [partner: string, open: number]>;
+  /** Daily SLA state per partner with `expect` (0 ok/none, 1 pending, 2 warning, 3 missed or missing export), read at scrape time. */
+  slaStates?: () => Iterable<readonly [partner: string, state: number]>;
   /** How long queue counts are reused between scrapes (default 5 s). */
   queueCountsTtlMs?: number;
   /** A scrape gives up on queue counts after this long (Redis away) and leaves them out (default 2 s). */
@@ -184,6 +186,20 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
       collect() {
         this.reset();
         for (const [partner, open] of openConnections()) this.inc({ partner }, open);
+      },
+    });
+  }
+
+  const slaStates = sources.slaStates;
+  if (slaStates) {
+    new Gauge({
+      name: 'ferry_sla_state',
+      help: "Today's delivery SLA per partner with `expect`: 0 ok (or no SLA today), 1 pending, 2 warning, 3 missed or missing export.",
+      labelNames: ['partner'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [partner, state] of slaStates()) this.set({ partner }, state);
       },
     });
   }

@@ -22,6 +22,8 @@ export interface PartnerFixture {
   attempts?: number;
   backoffSeconds?: number;
   enabled?: boolean;
+  /** More top-level partner YAML, appended as is (e.g. "window: { start: '01:00', end: '05:00' }"). */
+  extraYaml?: string;
 }
 
 export interface FerryFixtureOptions {
@@ -113,6 +115,7 @@ export async function writePartnerFile(
     `  onExisting: ${p.onExisting ?? 'fail'}`,
     `  maxConnections: ${p.maxConnections ?? 2}`,
     `retry: { attempts: ${p.attempts ?? 3}, backoffSeconds: ${p.backoffSeconds ?? 1}, maxBackoffSeconds: 5 }`,
+    ...(p.extraYaml === undefined ? [] : [p.extraYaml]),
     '',
   ].join('\n');
   await writeFile(join(configDir, 'partners', `${p.id}.yaml`), yaml);

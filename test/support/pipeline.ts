@@ -181,6 +181,7 @@ export async function startTestFerry(
   services: import('./services.js').Services,
   configDir: string,
   logger: Logger,
+  overrides?: import('../../src/main.js').StartOptions['overrides'],
 ): Promise<TestFerry> {
   const [{ Redis }, { Queue }, { startFerry }, { s3ClientFor }] = await Promise.all([
     import('ioredis'),
@@ -196,6 +197,7 @@ export async function startTestFerry(
     role: 'all',
     env: process.env,
     logger,
+    ...(overrides === undefined ? {} : { overrides }),
   });
   return {
     ferry,
