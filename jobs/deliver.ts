@@ -191,6 +191,8 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           size: outcome.size,
           sha256: outcome.sha256,
           remotePath,
+          // Failed attempts were counted by noteAttempt; this one succeeded.
+          attempts: job.attemptsMade + 1,
           deliveredAt: deliveredAt.toISOString(),
         });
         await hitFailpoint('after_ledger');
