@@ -1,10 +1,9 @@
 // `ferry pause <partner> --reason …` / `ferry resume <partner> --reason …`: the operator's pause flag.
 import type { FerryConfig } from '../config/load-config.js';
-import { FerryError } from '../errors.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
 import type { Logger } from '../observability/logger.js';
 import { createPartnerControls } from '../partners/partner-controls.js';
-import { createRedisConnection, describeRedisTarget } from '../queues/redis-connection.js';
+import { connectProducer } from './connect-producer.js';
 
 export interface PauseCommandOptions {
   config: FerryConfig;
@@ -27,22 +26,7 @@ export async function runPauseCommand(o: PauseCommandOptions): Promise<number> {
     return 2;
   }
   const svc = o.config.service;
-  const redis = createRedisConnection(svc.redis, 'producer');
-  let lastError: Error | undefined;
-  redis.on('error', (err: Error) => {
-    lastError = err;
-  });
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    const cause = lastError ?? err;
-    throw new FerryError(
-      'ERR_REDIS_UNAVAILABLE',
-      `cannot reach ${describeRedisTarget(svc.redis)} (${cause instanceof Error ? cause.message : String(cause)})`,
-      { cause },
-    );
-  }
+  const redis = await connectProducer(o.config);
   try {
     const controls = createPartnerControls(redis, createRedisKeys(svc.redis.prefix));
     if (o.action === 'pause') await controls.pause(partner.id, o.by, o.reason);
