@@ -159,6 +159,25 @@ describe('partner runtime controls', () => {
     expect((await controls.pauseState(partner)).paused).toBe(false);
   });
 
+  it('ferry pause and ferry resume set and clear the operator pause with who and why; a missing reason is a usage error', async () => {
+    const { main } = await import('../../src/cli.js');
+    const partner = testFerry.ferry.getConfig().partners.get('held')!;
+    const cli = (args: string[]) => main([...args, '--config', fixture.dir], process.env);
+    expect(await cli(['pause', 'held', '--by', 'bob'])).toBe(2);
+    expect((await controls.pauseState(partner)).paused).toBe(false);
+
+    expect(await cli(['pause', 'held', '--reason', 'partner asked, OPS-7', '--by', 'bob'])).toBe(0);
+    expect(await controls.pauseState(partner)).toMatchObject({
+      paused: true,
+      source: 'operator',
+      by: 'bob',
+      reason: 'partner asked, OPS-7',
+    });
+    expect(await cli(['resume', 'held', '--reason', 'back on', '--by', 'bob'])).toBe(0);
+    expect((await controls.pauseState(partner)).paused).toBe(false);
+    expect(await cli(['pause', 'nobody', '--reason', 'typo check', '--by', 'bob'])).toBe(2);
+  });
+
   it('outside its window a delivery waits (delayed, no attempt used) and is delivered when the window opens', async () => {
     setClock('2030-01-08T00:59:57Z'); // the 01:00-01:30 window opens in 3 s
     const config = testFerry.ferry.getConfig();
