@@ -1,5 +1,6 @@
 // `ferry plan [<partner>]`: a dry run of the next sweep — what would be delivered where, and what
 // would be left and why. Reads S3 and Redis, writes nothing.
+import { createMarkerLookup } from '../adapters/marker-lookup.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
 import type { ObjectSource, SourceObject } from '../adapters/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
@@ -12,7 +13,7 @@ import {
   planObject,
   type PlanCounts,
 } from '../core/plan-delivery.js';
-import { deriveRemoteName } from '../core/remote-name.js';
+import { remoteNameFor } from '../core/filename-template.js';
 import { selectObjects } from '../core/select-objects.js';
 import { isSettled } from '../ledger/delivery-record.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
@@ -90,6 +91,7 @@ async function planPartner(
   const counts: PlanCounts = {};
   let listed = 0;
   let pages = 0;
+  const markers = createMarkerLookup(source, partner.source.bucket, partner.source);
   for await (const page of source.listPages(
     partner.source.bucket,
     partner.source.prefix,
@@ -98,7 +100,8 @@ async function planPartner(
     pages += 1;
     listed += page.length;
     if (pages > 1) o.err(`${partner.id}: listed ${listed} objects…`);
-    const selection = selectObjects<SourceObject>(page, partner.source, now);
+    const present = await markers.forPage(page, now);
+    const selection = selectObjects<SourceObject>(page, partner.source, now, present);
     const skipOf = new Map(selection.skipped.map((s) => [s.object, s.reason]));
     const ids = new Map(
       selection.eligible.map((obj) => [
@@ -132,7 +135,7 @@ async function planPartner(
                 ...(record?.lastErrorCode ? { lastErrorCode: record.lastErrorCode } : {}),
               },
             }),
-        name: deriveRemoteName(object.key, partner.source.prefix),
+        name: remoteNameFor(partner, object),
         directory: partner.target.directory,
         ...(paused ? { paused } : {}),
         ...(windowClosed ? { windowClosed } : {}),

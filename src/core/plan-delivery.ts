@@ -17,7 +17,7 @@ export interface PlanFacts {
   selectionSkip?: SkipReason;
   /** The ledger's record, if any; `settled` as src/ledger/delivery-record.ts isSettled says. */
   ledger?: { status: string; settled: boolean; reason?: string; lastErrorCode?: string };
-  /** deriveRemoteName's verdict on the key. */
+  /** The remote name's verdict: remoteNameFor (naming.filename template, else the key). */
   name: RemoteNameResult;
   directory: string;
   /** The partner is paused (config or operator): deliveries wait. */
@@ -58,8 +58,11 @@ const LABELS: Record<PlanSkipReason | 'paused' | 'window-closed', string> = {
   'outside-prefix': 'outside the prefix',
   'directory-marker': 'directory marker',
   'zero-byte': 'zero-byte',
+  marker: 'marker object (requireMarker)',
   'not-included': 'filter (no include glob matches)',
+  excluded: 'filter (an exclude glob matches)',
   settling: 'too young (minAgeSeconds)',
+  'no-marker': 'waiting for its directory marker (requireMarker)',
   'already-delivered': 'already delivered',
   quarantined: 'quarantined',
   skipped: 'skipped earlier',

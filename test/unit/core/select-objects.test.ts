@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  directoriesAwaitingMarker,
+  directoryOf,
+  isMarkerKey,
+  markerKeyOf,
   selectObjects,
   type ListedObject,
   type SelectionRules,
@@ -116,5 +120,96 @@ describe('selectObjects', () => {
 
   it('returns empty lists for an empty listing', () => {
     expect(selectObjects([], RULES, NOW)).toEqual({ eligible: [], skipped: [] });
+  });
+});
+
+describe('selectObjects: exclude and requireMarker', () => {
+  const MARKED: SelectionRules = { ...RULES, include: ['**'], requireMarker: '_SUCCESS' };
+
+  it('skips excluded objects after include, relative to the prefix', () => {
+    const rules = { ...RULES, include: ['**'], exclude: ['*.tmp', 'staging/**'] };
+    expect(reasonFor(object('exports/acme/a.tmp'), rules)).toBe('excluded');
+    expect(reasonFor(object('exports/acme/staging/a.csv'), rules)).toBe('excluded');
+    expect(reasonFor(object('exports/acme/a.csv'), rules)).toBe('eligible');
+    // include is checked first; exclude uses dot: false like include
+    expect(reasonFor(object('exports/acme/a.tmp'), { ...RULES, exclude: ['*.tmp'] })).toBe('not-included');
+    expect(reasonFor(object('exports/acme/.a.tmp'), { ...rules, include: [] })).toBe('eligible');
+  });
+
+  it('holds objects until their directory marker is in the listing; never delivers the marker', () => {
+    const a = object('exports/acme/d1/a.csv');
+    const b = object('exports/acme/d2/b.csv');
+    const top = object('exports/acme/top.csv');
+    const marker = object('exports/acme/d1/_SUCCESS', { size: 0 });
+    const selection = selectObjects([a, marker, b, top], MARKED, NOW);
+    expect(selection.eligible).toEqual([a]);
+    expect(selection.skipped.map((s) => [s.object.key, s.reason])).toEqual([
+      ['exports/acme/d1/_SUCCESS', 'marker'],
+      ['exports/acme/d2/b.csv', 'no-marker'],
+      ['exports/acme/top.csv', 'no-marker'],
+    ]);
+  });
+
+  it('uses <prefix><marker> for keys directly under the prefix, and "" for the whole bucket', () => {
+    const top = object('exports/acme/top.csv');
+    const marker = object('exports/acme/_SUCCESS', { size: 5 });
+    expect(selectObjects([top, marker], MARKED, NOW).eligible).toEqual([top]);
+    const bucketWide = { ...MARKED, prefix: '' };
+    const x = object('x.csv');
+    expect(selectObjects([x, object('_SUCCESS')], bucketWide, NOW).eligible).toEqual([x]);
+    expect(selectObjects([x], bucketWide, NOW).skipped[0]?.reason).toBe('no-marker');
+  });
+
+  it('matches the marker name exactly, in the same directory only', () => {
+    const a = object('exports/acme/d/a.csv');
+    for (const other of [
+      'exports/acme/d/_SUCCESS.tmp',
+      'exports/acme/d/x_SUCCESS',
+      'exports/acme/_SUCCESS',
+    ]) {
+      expect(selectObjects([a, object(other)], MARKED, NOW).skipped.map((s) => s.reason)).toContain(
+        'no-marker',
+      );
+    }
+    // a nested directory's marker does not release its parent, nor the parent's its children
+    const nested = object('exports/acme/d/sub/b.csv');
+    const sel = selectObjects([a, nested, object('exports/acme/d/_SUCCESS')], MARKED, NOW);
+    expect(sel.eligible).toEqual([a]);
+  });
+
+  it('takes the marker index a sweep passes instead of the listing', () => {
+    const a = object('exports/acme/d/a.csv');
+    expect(selectObjects([a], MARKED, NOW, new Set(['exports/acme/d/'])).eligible).toEqual([a]);
+    expect(selectObjects([a, object('exports/acme/d/_SUCCESS')], MARKED, NOW, new Set()).eligible).toEqual(
+      [],
+    );
+  });
+
+  it('checks the marker last (settling and excluded first), and "marker" before zero-byte', () => {
+    const young = object('exports/acme/d/a.csv', { lastModified: NOW });
+    expect(reasonFor(young, MARKED)).toBe('settling');
+    expect(reasonFor(object('exports/acme/d/a.tmp'), { ...MARKED, exclude: ['**/*.tmp'] })).toBe('excluded');
+    expect(reasonFor(object('exports/acme/d/_SUCCESS', { size: 0 }), MARKED)).toBe('marker');
+  });
+
+  it('lists the directories only a marker still holds back', () => {
+    const objects = [
+      object('exports/acme/d1/a.csv'),
+      object('exports/acme/d1/b.csv'),
+      object('exports/acme/d2/young.csv', { lastModified: NOW }),
+      object('exports/acme/d3/_SUCCESS'),
+      object('exports/acme/top.csv'),
+    ];
+    expect(directoriesAwaitingMarker(objects, MARKED, NOW)).toEqual(['exports/acme/d1/', 'exports/acme/']);
+    expect(directoriesAwaitingMarker(objects, RULES, NOW)).toEqual([]);
+  });
+
+  it('names directories and markers', () => {
+    expect(directoryOf('a/b/c.csv')).toBe('a/b/');
+    expect(directoryOf('c.csv')).toBe('');
+    expect(markerKeyOf('a/b/', '_SUCCESS')).toBe('a/b/_SUCCESS');
+    expect(isMarkerKey('exports/acme/x/_SUCCESS', MARKED)).toBe(true);
+    expect(isMarkerKey('other/x/_SUCCESS', MARKED)).toBe(false);
+    expect(isMarkerKey('exports/acme/x/_SUCCESS', RULES)).toBe(false);
   });
 });

@@ -1,0 +1,122 @@
+// source.requireMarker and source.exclude on the real pipeline (redis-server, sshd, s3rver): objects
+// wait for their directory's marker across sweeps, the marker and excluded objects are never delivered,
+// and `ferry plan` names the reasons. Pages of 2 keys, so a marker sorting after its objects ("A.csv" <
+// "_SUCCESS") is on a later page and is looked up, and one sorting before them ("part-…") is not.
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runPlanCommand } from '../../src/commands/plan-command.js';
+import type { SweepResult } from '../../src/queues/payloads.js';
+import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
+import {
+  captureLogger,
+  putObjects,
+  readPartnerDir,
+  startTestFerry,
+  sweepAndWait,
+  type TestFerry,
+} from '../support/pipeline.js';
+import { startServices, type Services } from '../support/services.js';
+
+let services: Services;
+let fixture: FerryFixture;
+let testFerry: TestFerry;
+const logs = captureLogger();
+
+/** The last finished sweep's log line for a partner (listed, skipped by reason, marker requests). */
+function lastSweepLog(partnerId: string) {
+  const lines = logs
+    .lines()
+    .filter((l) => l.partnerId === partnerId && l.msg?.toString().startsWith('sweep found'));
+  return lines[lines.length - 1] as unknown as Partial<SweepResult> & { markerRequests?: number };
+}
+
+async function finals(partnerId: string): Promise<string[]> {
+  const dir = await readPartnerDir(fixture.partnerDirs[partnerId]!);
+  expect(dir.temps).toEqual([]);
+  return [...dir.finals.keys()].sort();
+}
+
+beforeAll(async () => {
+  process.env.FERRY_ADMIN_PASSWORD = 'source-markers-admin';
+  services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
+  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
+  fixture = await writeFerryConfig(services, { partners: [{ id: 'marked' }, { id: 'spark' }] });
+  await appendFile(join(fixture.dir, 'ferry.yaml'), 'sweep: { pageSize: 2 }\n');
+  // The fixture writes the source block; the fields under test go into it.
+  for (const id of ['marked', 'spark']) {
+    const file = join(fixture.dir, 'partners', `${id}.yaml`);
+    const yaml = await readFile(file, 'utf8');
+    await writeFile(
+      file,
+      yaml.replace(
+        '  minAgeSeconds: 0\n',
+        "  minAgeSeconds: 0\n  exclude: ['*.tmp']\n  requireMarker: _SUCCESS\n",
+      ),
+    );
+  }
+  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
+  await testFerry.ferry.ledgerTrusted();
+}, 120_000);
+
+afterAll(async () => {
+  await testFerry?.close();
+  await services?.stop();
+});
+
+describe('source.requireMarker and source.exclude', () => {
+  it('holds a directory until its marker exists, then delivers it; never the marker or excluded files', async () => {
+    const config = testFerry.ferry.getConfig();
+    await putObjects(testFerry.s3, fixture.bucket, [
+      { key: 'marked/A.csv', size: 100 },
+      { key: 'marked/B.csv', size: 100 },
+      { key: 'marked/b.tmp', size: 100 },
+    ]);
+    expect((await sweepAndWait(config, 'marked')).code).toBe(0);
+    expect(lastSweepLog('marked')).toMatchObject({
+      listed: 3,
+      enqueued: 0,
+      skipped: { 'no-marker': 2, excluded: 1 },
+      markerRequests: 1,
+    });
+    expect(await finals('marked')).toEqual([]);
+
+    const out: string[] = [];
+    const plan = { out: (l: string) => out.push(l), err: () => undefined };
+    expect(await runPlanCommand({ config, partnerId: 'marked', ...plan })).toBe(0);
+    expect(out).toContain('skip     marked/A.csv  (waiting for its directory marker (requireMarker))');
+    expect(out).toContain('skip     marked/b.tmp  (filter (an exclude glob matches))');
+
+    // The marker sorts after "A.csv" and "B.csv": on a later page than they are.
+    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'marked/_SUCCESS', body: Buffer.alloc(0) }]);
+    const after = await sweepAndWait(config, 'marked');
+    expect(after.code).toBe(0);
+    expect(after.summary).toMatch(/^delivered 2,/);
+    expect(lastSweepLog('marked')).toMatchObject({ skipped: { marker: 1, excluded: 1 }, markerRequests: 1 });
+    expect(await finals('marked')).toEqual(['A.csv', 'B.csv']);
+
+    out.length = 0;
+    await runPlanCommand({ config, partnerId: 'marked', ...plan });
+    expect(out).toContain('skip     marked/_SUCCESS  (marker object (requireMarker))');
+    expect(out).toContain('skip     marked/A.csv  (already delivered)');
+  });
+
+  it('a marker listed before its objects ("_SUCCESS" < "part-…") costs no extra request', async () => {
+    const config = testFerry.ferry.getConfig();
+    await putObjects(testFerry.s3, fixture.bucket, [
+      { key: 'spark/part-00000.csv', size: 50 },
+      { key: 'spark/part-00001.csv', size: 50 },
+      { key: 'spark/part-00002.tmp', size: 50 },
+    ]);
+    expect((await sweepAndWait(config, 'spark')).code).toBe(0);
+    // No marker: the listing passed its place, so it is known absent without a request.
+    expect(lastSweepLog('spark')).toMatchObject({ enqueued: 0, skipped: { 'no-marker': 2, excluded: 1 } });
+    expect(lastSweepLog('spark').markerRequests).toBeUndefined();
+
+    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'spark/_SUCCESS', body: Buffer.alloc(0) }]);
+    expect((await sweepAndWait(config, 'spark')).summary).toMatch(/^delivered 2,/);
+    expect(lastSweepLog('spark').markerRequests).toBeUndefined();
+    expect(await finals('spark')).toEqual(['part-00000.csv', 'part-00001.csv']);
+  });
+});
