@@ -4,7 +4,7 @@
 // S3 → SFTP, and Ferry's SFTP writer alone (local stream → SFTP). Also Ferry's peak RSS for this file and
 // for a 10 MiB one, and the CPU each side spent per GiB (client, sshd, s3rver), which varies far less than
 // MB/s when other work shares the machine. `--rtt MS` puts a delay proxy in front of sshd for every client.
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -12,7 +12,9 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import type { DeliveryReceipt } from '../src/adapters/receipt-store.js';
 import { writeFerryConfig } from '../test/support/ferry-fixture.js';
+import { generateTestKey, writeKeyFile } from '../test/support/pgp-keys.js';
 import { loadConfigOrThrow } from '../test/support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../test/support/services.js';
 import {
@@ -154,15 +156,23 @@ async function runWriterAlone(options: WriterOptions): Promise<WriterRun> {
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as WriterRun;
 }
 
-/** `npm run bench -- large-file [--size BYTES] [--rtt MS]`. */
+/**
+ * `npm run bench -- large-file [--size BYTES] [--rtt MS] [--transform gzip|pgp|gzip+pgp]`. With a
+ * transform only Ferry runs (the baselines do not transform): throughput of source bytes and peak RSS.
+ */
 export async function runLargeFileBench(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
       size: { type: 'string', default: String(2 ** 30) },
       rtt: { type: 'string', default: '0' },
+      transform: { type: 'string', default: 'none' },
     },
   });
+  const transform = values.transform;
+  if (!['none', 'gzip', 'pgp', 'gzip+pgp'].includes(transform)) {
+    throw new Error(`--transform must be none, gzip, pgp or gzip+pgp, not ${transform}`);
+  }
   const size = Number(values.size);
   const rtt = Number(values.rtt);
   const progress = (line: string) => process.stderr.write(`bench large-file: ${line}\n`);
@@ -176,10 +186,11 @@ export async function runLargeFileBench(args: string[]): Promise<number> {
     process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
     process.env.FERRY_ADMIN_PASSWORD = randomBytes(8).toString('hex');
+    const extraYaml = await transformYaml(transform, join(services.sshd.dir, '..'));
     const fixture = await writeFerryConfig(services, {
       partners: [
-        { id: 'large', prefix: 'large/', port },
-        { id: 'rss', prefix: 'rss/', port },
+        { id: 'large', prefix: 'large/', port, extraYaml },
+        { id: 'rss', prefix: 'rss/', port, extraYaml },
       ],
       worker: 'concurrency: 4',
       // The production default; the worker's 'ferry started' line is logged at info.
@@ -210,6 +221,9 @@ export async function runLargeFileBench(args: string[]): Promise<number> {
       );
     }
     s3.destroy();
+    if (transform !== 'none') {
+      return await reportTransformed({ services, fixture, config, size, sha256, label: transform, progress });
+    }
 
     const files = await writeSshClientFiles(services, join(runDir, 'bench-ssh'), [services.sshd.port, port]);
     const rcloneConf = await writeRcloneConfig(services, files, port);
@@ -339,4 +353,71 @@ async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** The partner YAML for `--transform` (PGP: a fresh recipient and signing key in `dir`), or undefined. */
+async function transformYaml(transform: string, dir: string): Promise<string | undefined> {
+  if (transform === 'none') return undefined;
+  const compress = transform.includes('gzip') ? 'gzip' : 'none';
+  if (!transform.includes('pgp')) return `transform: { compress: ${compress} }`;
+  const [partner, signer] = await Promise.all([generateTestKey('partner'), generateTestKey('ferry')]);
+  const recipients = await writeKeyFile(dir, 'bench-partner.asc', partner.publicKey);
+  const signing = await writeKeyFile(dir, 'bench-sign.asc', signer.privateKey);
+  return `transform: { compress: ${compress}, pgp: { recipientKeysFile: ${recipients}, signingKeyFile: ${signing} } }`;
+}
+
+/**
+ * Ferry alone with a transform: MB/s of source bytes, the size delivered, worker CPU and peak RSS (the
+ * 10 MiB run's beside it: memory must not grow with the file). Integrity: the receipt's source hash is
+ * the seeded file's and its delivered hash is the file's (round trips are in test/integration/transforms).
+ */
+async function reportTransformed(run: {
+  services: Services;
+  fixture: Awaited<ReturnType<typeof writeFerryConfig>>;
+  config: Awaited<ReturnType<typeof loadConfigOrThrow>>;
+  size: number;
+  sha256: string;
+  label: string;
+  progress: (line: string) => void;
+}): Promise<number> {
+  const { fixture, config, size, sha256, progress } = run;
+  const env = { ...process.env };
+  const smallRun = await runFerrySweep(fixture.dir, env, config, 'rss', progress);
+  const largeRun = await runFerrySweep(fixture.dir, env, config, 'large', progress);
+  const dir = fixture.partnerDirs['large']!;
+  const finals = (await readdir(dir)).filter((name) => !name.startsWith('.'));
+  if (finals.length !== 1) throw new Error(`expected one delivered file in ${dir}, found ${finals.length}`);
+  const delivered = join(dir, finals[0]!);
+  const receipt = await readOnlyReceipt(run.services, config, 'large');
+  if (receipt.source.sha256 !== sha256) throw new Error("ferry: the receipt's source sha256 differs");
+  if ((await sha256OfFile(delivered)) !== receipt.sha256) throw new Error('ferry: delivered sha256 differs');
+  const label = `large-file ${formatSize(size)} transform ${run.label}`;
+  const peakMiB = largeRun.peakKiB / 1024;
+  const smallPeakMiB = smallRun.peakKiB / 1024;
+  console.log(
+    `${label}: ferry ${mbPerSecond(size, largeRun.seconds).toFixed(0)} MB/s of source (${largeRun.seconds.toFixed(2)} s sweep → receipt, ${largeRun.summary}), delivered ${formatSize(receipt.bytes)} as ${finals[0]}, worker CPU ${(largeRun.cpuMs / 1000).toFixed(2)} s`,
+  );
+  console.log(
+    `${label}: ferry peak RSS ${peakMiB.toFixed(0)} MiB (target ≤ 200: ${verdict(peakMiB <= 200)}), ${formatSize(SMALL_RSS_SIZE)} file ${smallPeakMiB.toFixed(0)} MiB, difference ${(peakMiB - smallPeakMiB).toFixed(0)} MiB (target ≤ 32: ${verdict(peakMiB - smallPeakMiB <= 32)})`,
+  );
+  return 0;
+}
+
+async function readOnlyReceipt(
+  services: Services,
+  config: Awaited<ReturnType<typeof loadConfigOrThrow>>,
+  partnerId: string,
+): Promise<DeliveryReceipt> {
+  const s3 = s3ClientFor(services.s3);
+  try {
+    const bucket = config.service.receipts.bucket;
+    const prefix = `${config.service.receipts.prefix}${partnerId}/`;
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+    const key = listed.Contents?.[0]?.Key;
+    if (key === undefined) throw new Error(`no receipt under ${prefix}`);
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return JSON.parse((await got.Body?.transformToString()) ?? '{}') as DeliveryReceipt;
+  } finally {
+    s3.destroy();
+  }
 }

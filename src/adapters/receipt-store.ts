@@ -8,10 +8,14 @@ export interface DeliveryReceipt {
   deliveryId: string;
   trackingId: string;
   partnerId: string;
-  source: { bucket: string; key: string; etag: string; size: number };
+  /** `sha256` of the S3 bytes: set when a transform made the delivered bytes differ from them. */
+  source: { bucket: string; key: string; etag: string; size: number; sha256?: string };
   target: { host: string; port: number; path: string; mode: string };
+  /** sha256 and size of the bytes delivered (after any transform). */
   sha256: string;
   bytes: number;
+  /** What was done to the bytes on the way (partner `transform`); absent when they were sent as stored. */
+  transform?: ReceiptTransform;
   attempts: number;
   publish: 'rename' | 'direct';
   startedAt: string;
@@ -23,6 +27,12 @@ export interface DeliveryReceipt {
   reason?: string;
   requestedBy?: string;
   requestedAt?: string;
+}
+
+export interface ReceiptTransform {
+  compress: 'none' | 'gzip';
+  /** `recipients`: fingerprints of the keys encrypted to (absent on a recovered delivery). */
+  pgp?: { recipients?: string[]; signed: boolean; armor: boolean };
 }
 
 export interface ReceiptStore {
@@ -38,10 +48,24 @@ const receiptSchema = z.object({
   deliveryId: z.string(),
   trackingId: z.string(),
   partnerId: z.string(),
-  source: z.object({ bucket: z.string(), key: z.string(), etag: z.string(), size: z.number() }),
+  source: z.object({
+    bucket: z.string(),
+    key: z.string(),
+    etag: z.string(),
+    size: z.number(),
+    sha256: z.string().optional(),
+  }),
   target: z.object({ host: z.string(), port: z.number(), path: z.string(), mode: z.string() }),
   sha256: z.string(),
   bytes: z.number(),
+  transform: z
+    .object({
+      compress: z.enum(['none', 'gzip']),
+      pgp: z
+        .object({ recipients: z.array(z.string()).optional(), signed: z.boolean(), armor: z.boolean() })
+        .optional(),
+    })
+    .optional(),
   attempts: z.number(),
   publish: z.enum(['rename', 'direct']),
   startedAt: z.string(),

@@ -1,0 +1,155 @@
+// Partner transforms on the real pipeline (redis-server, sshd, s3rver): gzip, OpenPGP (binary and
+// armored, signed or not). What arrives is undone with gunzip / openpgp.decrypt and compared to the
+// source; the receipt records the source hash beside the delivered bytes' hash.
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import * as openpgp from 'openpgp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeliveryReceipt } from '../../src/adapters/receipt-store.js';
+import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
+import { generateTestKey, writeKeyFile, type TestKeyPair } from '../support/pgp-keys.js';
+import {
+  captureLogger,
+  putObjects,
+  readPartnerDir,
+  sha256,
+  startTestFerry,
+  sweepAndWait,
+  type TestFerry,
+} from '../support/pipeline.js';
+import { startServices, type Services } from '../support/services.js';
+import { makeTempDir } from '../support/temp-dir.js';
+
+let services: Services;
+let fixture: FerryFixture;
+let testFerry: TestFerry;
+let keyDir: string;
+let partnerKey: TestKeyPair;
+let ferryKey: TestKeyPair;
+const logs = captureLogger();
+
+beforeAll(async () => {
+  process.env.FERRY_ADMIN_PASSWORD = 'transforms-admin';
+  services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
+  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
+  [partnerKey, ferryKey] = await Promise.all([
+    generateTestKey('partner'),
+    generateTestKey('ferry', { passphrase: 'sign-pass' }),
+  ]);
+  keyDir = await makeTempDir('transform-keys');
+  const recipients = await writeKeyFile(keyDir, 'partner.asc', partnerKey.publicKey);
+  const signing = await writeKeyFile(keyDir, 'ferry-sign.asc', ferryKey.privateKey);
+  const passphrase = await writeKeyFile(keyDir, 'ferry-sign.pass', 'sign-pass\n');
+  const rotated = await writeKeyFile(keyDir, 'rotated.asc', partnerKey.publicKey);
+  fixture = await writeFerryConfig(services, {
+    partners: [
+      { id: 'zipped', extraYaml: 'transform: { compress: gzip }' },
+      {
+        id: 'sealed',
+        extraYaml: `transform: { compress: gzip, pgp: { recipientKeysFile: ${recipients}, signingKeyFile: ${signing}, passphraseFile: ${passphrase} } }`,
+      },
+      { id: 'armored', extraYaml: `transform: { pgp: { recipientKeysFile: ${recipients}, armor: true } }` },
+      { id: 'rotated', extraYaml: `transform: { pgp: { recipientKeysFile: ${rotated} } }` },
+    ],
+  });
+  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
+  await testFerry.ferry.ledgerTrusted();
+}, 120_000);
+
+afterAll(async () => {
+  await testFerry?.close();
+  await services?.stop();
+  if (keyDir) await rm(keyDir, { recursive: true, force: true });
+});
+
+async function deliverOne(partnerId: string, size: number) {
+  const body = Buffer.concat([Buffer.from('id,amount\n'.repeat(size / 20)), Buffer.alloc(size / 2, 7)]);
+  const [seeded] = await putObjects(testFerry.s3, fixture.bucket, [{ key: `${partnerId}/orders.csv`, body }]);
+  const { code, summary } = await sweepAndWait(testFerry.ferry.getConfig(), partnerId);
+  expect(code).toBe(0);
+  expect(summary).toMatch(/^delivered 1,/);
+  const dir = await readPartnerDir(fixture.partnerDirs[partnerId]!);
+  expect(dir.temps).toEqual([]);
+  const [name, file] = [...dir.finals][0]!;
+  const arrived = await readFile(join(fixture.partnerDirs[partnerId]!, name));
+  return { source: seeded!, name, file, arrived, receipt: await onlyReceipt(partnerId) };
+}
+
+async function onlyReceipt(partnerId: string): Promise<DeliveryReceipt> {
+  const prefix = `ferry/receipts/${partnerId}/`;
+  const listed = await testFerry.s3.send(
+    new ListObjectsV2Command({ Bucket: fixture.receiptsBucket, Prefix: prefix }),
+  );
+  expect(listed.Contents).toHaveLength(1);
+  const got = await testFerry.s3.send(
+    new GetObjectCommand({ Bucket: fixture.receiptsBucket, Key: listed.Contents![0]!.Key! }),
+  );
+  return JSON.parse(await got.Body!.transformToString()) as DeliveryReceipt;
+}
+
+describe('partner transforms', () => {
+  it('gzips on the way: name gets .gz, gunzip gives the source back, the receipt holds both hashes', async () => {
+    const { source, name, file, arrived, receipt } = await deliverOne('zipped', 2 * 1024 * 1024);
+    expect(name).toBe('orders.csv.gz');
+    expect(gunzipSync(arrived).equals(source.body)).toBe(true);
+    expect(file.size).toBeLessThan(source.body.length);
+    expect(receipt.source).toMatchObject({ size: source.body.length, sha256: source.sha256 });
+    expect(receipt).toMatchObject({ sha256: file.sha256, bytes: file.size, transform: { compress: 'gzip' } });
+    expect(receipt.target.path.endsWith('/orders.csv.gz')).toBe(true);
+  });
+
+  it('gzips, encrypts to the partner and signs: decrypting and gunzipping gives the source, the signature verifies', async () => {
+    const { source, name, file, arrived, receipt } = await deliverOne('sealed', 1024 * 1024);
+    expect(name).toBe('orders.csv.gz.pgp');
+    const decrypted = await openpgp.decrypt({
+      message: await openpgp.readMessage({ binaryMessage: arrived }),
+      decryptionKeys: await openpgp.readPrivateKey({ armoredKey: partnerKey.privateKey }),
+      verificationKeys: await openpgp.readKey({ armoredKey: ferryKey.publicKey }),
+      expectSigned: true,
+      format: 'binary',
+    });
+    expect(gunzipSync(decrypted.data as Uint8Array).equals(source.body)).toBe(true);
+    await expect(decrypted.signatures[0]!.verified).resolves.toBe(true);
+    expect(receipt).toMatchObject({
+      sha256: file.sha256,
+      bytes: file.size,
+      source: { size: source.body.length, sha256: source.sha256 },
+      transform: {
+        compress: 'gzip',
+        pgp: { recipients: [partnerKey.fingerprint], signed: true, armor: false },
+      },
+    });
+  });
+
+  it('writes ASCII-armored OpenPGP as .asc when armor is set', async () => {
+    const { source, name, arrived, receipt } = await deliverOne('armored', 64 * 1024);
+    expect(name).toBe('orders.csv.asc');
+    expect(arrived.toString('utf8')).toMatch(/^-----BEGIN PGP MESSAGE-----/);
+    const decrypted = await openpgp.decrypt({
+      message: await openpgp.readMessage({ armoredMessage: arrived.toString('utf8') }),
+      decryptionKeys: await openpgp.readPrivateKey({ armoredKey: partnerKey.privateKey }),
+      format: 'binary',
+    });
+    expect(Buffer.from(decrypted.data).equals(source.body)).toBe(true);
+    expect(sha256(arrived)).toBe(receipt.sha256);
+    expect(receipt.transform).toEqual({
+      compress: 'none',
+      pgp: { recipients: [partnerKey.fingerprint], signed: false, armor: true },
+    });
+  });
+
+  it('fails a delivery for good, sending nothing, when the recipient key became unusable after load', async () => {
+    // Keys are read per delivery (a rotated file is picked up); one replaced by garbage stops it.
+    await writeFile(join(keyDir, 'rotated.asc'), 'not a key anymore\n');
+    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'rotated/orders.csv', size: 1000 }]);
+    const { summary } = await sweepAndWait(testFerry.ferry.getConfig(), 'rotated');
+    expect(summary).toMatch(/failed 1/);
+    const dir = await readPartnerDir(fixture.partnerDirs['rotated']!);
+    expect([...dir.finals.keys(), ...dir.temps]).toEqual([]);
+    const failed = logs.lines().find((l) => l.partnerId === 'rotated' && l.errCode === 'ERR_CONFIG_INVALID');
+    expect(failed?.err).toBe('transform.pgp.recipientKeysFile: does not hold armored OpenPGP public keys');
+  });
+});

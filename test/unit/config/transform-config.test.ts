@@ -1,0 +1,153 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
+import { generateTestKey, writeKeyFile, type TestKeyPair } from '../../support/pgp-keys.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+
+// Lines 1-8; the transform block under test starts on line 9.
+const PARTNER_HEAD = `id: acme
+schedule: { cron: '0 * * * *' }
+target: { host: sftp.acme.example, username: ferry, directory: /in,
+  hostKeys: ['SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4'],
+  auth: { privateKeyFile: /run/secrets/acme } }
+source:
+  bucket: warehouse-exports
+  prefix: acme/
+`;
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+let partnerKey: TestKeyPair;
+let signer: TestKeyPair;
+let lockedSigner: TestKeyPair;
+let expired: TestKeyPair;
+let signOnly: TestKeyPair;
+beforeAll(async () => {
+  [partnerKey, signer, lockedSigner, expired, signOnly] = await Promise.all([
+    generateTestKey('partner'),
+    generateTestKey('ferry'),
+    generateTestKey('locked', { passphrase: 'correct horse' }),
+    generateTestKey('expired', { date: new Date(Date.now() - 10 * 86_400_000), keyExpirationTime: 86_400 }),
+    generateTestKey('sign-only', { subkeys: [] }),
+  ]);
+});
+
+/** Writes `files` into a fresh config dir (keys/…), then loads a partner whose transform is `lines`. */
+async function load(lines: string, files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}) {
+  const dir = await makeTempDir('transform-config');
+  dirs.push(dir);
+  await mkdir(join(dir, 'partners'));
+  await mkdir(join(dir, 'keys'));
+  for (const [name, text] of Object.entries(files)) await writeKeyFile(join(dir, 'keys'), name, text);
+  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
+  await writeFile(join(dir, 'partners', 'acme.yaml'), PARTNER_HEAD + lines);
+  const result = await loadConfig(dir, env);
+  return {
+    dir,
+    partner: result.ok ? result.config.partners.get('acme') : undefined,
+    problems: result.ok ? [] : result.problems.map((p) => formatProblem(p).replaceAll(`${dir}/`, '')),
+  };
+}
+
+describe('partner transform settings', () => {
+  it('accepts gzip and PGP with keys by file, resolving relative files against the config dir', async () => {
+    const { dir, partner, problems } = await load(
+      [
+        'transform:',
+        '  compress: gzip',
+        '  pgp:',
+        '    recipientKeysFile: keys/acme.asc',
+        '    signingKeyFile: keys/sign.asc',
+        '    passphraseEnv: FERRY_SIGN_PASS',
+        '',
+      ].join('\n'),
+      { 'acme.asc': partnerKey.publicKey, 'sign.asc': lockedSigner.privateKey },
+      { FERRY_SIGN_PASS: 'correct horse' },
+    );
+    expect(problems).toEqual([]);
+    expect(partner?.transform).toEqual({
+      compress: 'gzip',
+      pgp: {
+        recipientKeysFile: join(dir, 'keys/acme.asc'),
+        signingKeyFile: join(dir, 'keys/sign.asc'),
+        passphraseEnv: 'FERRY_SIGN_PASS',
+        armor: false,
+      },
+    });
+  });
+
+  it('accepts several recipients from one environment variable and defaults compress to none', async () => {
+    const { partner, problems } = await load(
+      'transform:\n  pgp: { recipientKeysEnv: ACME_KEYS, armor: true }\n',
+      {},
+      { ACME_KEYS: `${partnerKey.publicKey}\n${signer.publicKey}` },
+    );
+    expect(problems).toEqual([]);
+    expect(partner?.transform).toEqual({
+      compress: 'none',
+      pgp: { recipientKeysEnv: 'ACME_KEYS', armor: true },
+    });
+  });
+
+  it('reports shape errors at their file:line:col and refuses inline keys', async () => {
+    const { problems } = await load(
+      [
+        'transform:',
+        '  compress: zstd',
+        '  pgp:',
+        '    recipientKeys: "-----BEGIN PGP PUBLIC KEY BLOCK-----"',
+        '    passphraseEnv: PASS',
+        '',
+      ].join('\n'),
+    );
+    expect(problems).toEqual([
+      'partners/acme.yaml:10:13: transform.compress: must be one of "none", "gzip"',
+      "partners/acme.yaml:12:5: transform.pgp: needs recipientKeysFile or recipientKeysEnv (the partner's armored public keys)",
+      'partners/acme.yaml:12:20: transform.pgp.recipientKeys: secrets must be references (passwordEnv, passwordFile, privateKeyFile, privateKeyEnv, passphraseEnv)',
+      'partners/acme.yaml:13:20: transform.pgp.passphraseEnv: only allowed with signingKeyFile or signingKeyEnv',
+    ]);
+  });
+
+  it('reports each unusable key at the field that names it', async () => {
+    const { problems } = await load(
+      'transform:\n  pgp: { recipientKeysFile: keys/bad.asc, signingKeyFile: keys/locked.asc }\n',
+      { 'bad.asc': `${expired.publicKey}\n${signOnly.publicKey}`, 'locked.asc': lockedSigner.privateKey },
+    );
+    expect(problems).toEqual([
+      `partners/acme.yaml:10:29: transform.pgp.recipientKeysFile: key ${expired.fingerprint} has expired`,
+      `partners/acme.yaml:10:29: transform.pgp.recipientKeysFile: key ${signOnly.fingerprint} has no valid encryption (sub)key (expired, revoked or sign-only)`,
+      'partners/acme.yaml:10:59: transform.pgp.signingKeyFile: is locked with a passphrase: set passphraseEnv or passphraseFile',
+    ]);
+  });
+
+  it('refuses a missing file, a private key as recipient, garbage, and a wrong passphrase', async () => {
+    const missing = await load('transform:\n  pgp: { recipientKeysFile: keys/none.asc }\n');
+    expect(missing.problems).toEqual([
+      'partners/acme.yaml:10:29: transform.pgp.recipientKeysFile: secret file keys/none.asc cannot be read (ENOENT)',
+    ]);
+    const secret = await load('transform:\n  pgp: { recipientKeysFile: keys/p.asc }\n', {
+      'p.asc': partnerKey.privateKey,
+    });
+    expect(secret.problems).toEqual([
+      `partners/acme.yaml:10:29: transform.pgp.recipientKeysFile: key ${partnerKey.fingerprint} is a private key: give the partner's public key only`,
+    ]);
+    const garbage = await load('transform:\n  pgp: { recipientKeysFile: keys/g.asc }\n', {
+      'g.asc': 'hello',
+    });
+    expect(garbage.problems).toEqual([
+      'partners/acme.yaml:10:29: transform.pgp.recipientKeysFile: does not hold armored OpenPGP public keys',
+    ]);
+    const wrong = await load(
+      'transform:\n  pgp: { recipientKeysFile: keys/a.asc, signingKeyFile: keys/s.asc, passphraseEnv: PASS }\n',
+      { 'a.asc': partnerKey.publicKey, 's.asc': lockedSigner.privateKey },
+      { PASS: 'wrong' },
+    );
+    expect(wrong.problems).toEqual([
+      'partners/acme.yaml:10:84: transform.pgp.passphraseEnv: does not unlock the signing key',
+    ]);
+  });
+});
