@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   ERR_REDIS_POLICY: 'permanent',
   // An alert webhook failed a try (retried) or an alert was given up (logged, counted; never fails a delivery).
   ERR_ALERT_WEBHOOK: 'transient',
+  // Tagging or moving a delivered source object failed (logged with an alert; never fails the delivery).
+  ERR_SOURCE_HOUSEKEEPING: 'transient',
   ERR_UNKNOWN: 'transient',
 } as const;
 

@@ -25,6 +25,14 @@ export interface ObjectSource {
   put(bucket: string, key: string, body: string | Buffer, contentType?: string): Promise<void>;
   /** Reads a small object; undefined when it does not exist. */
   getText(bucket: string, key: string): Promise<string | undefined>;
+  /** The object's tag set (GetObjectTagging). Source housekeeping only, like the three below. */
+  getTags(bucket: string, key: string): Promise<{ Key: string; Value: string }[]>;
+  /** Replaces the object's tag set (PutObjectTagging); callers merge with getTags first. */
+  putTags(bucket: string, key: string, tags: readonly { Key: string; Value: string }[]): Promise<void>;
+  /** CopyObject within the bucket, only while the source still has `etag` (else ERR_SOURCE_CHANGED / GONE). */
+  copy(bucket: string, fromKey: string, toKey: string, etag: string): Promise<void>;
+  /** DeleteObject, only while the object still has `etag` (If-Match, where the store supports it). */
+  remove(bucket: string, key: string, etag: string): Promise<void>;
 }
 
 export interface RemoteStat {

@@ -1,7 +1,11 @@
 import { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   S3Client,
   paginateListObjectsV2,
   type GetObjectCommandOutput,
@@ -114,6 +118,48 @@ export function createS3Source(client: S3Client): ObjectSource {
       } catch (err) {
         // Only a missing key means "absent"; a missing bucket is a configuration error, not an empty answer.
         if (err instanceof Error && err.name === 'NoSuchKey') return undefined;
+        throw classifyError(err, 's3');
+      }
+    },
+
+    async getTags(bucket, key) {
+      try {
+        const response = await client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+        return (response.TagSet ?? []).map((t) => ({ Key: t.Key ?? '', Value: t.Value ?? '' }));
+      } catch (err) {
+        throw classifyError(err, 's3');
+      }
+    },
+
+    async putTags(bucket, key, tags) {
+      try {
+        await client.send(
+          new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: [...tags] } }),
+        );
+      } catch (err) {
+        throw classifyError(err, 's3');
+      }
+    },
+
+    async copy(bucket, fromKey, toKey, etag) {
+      try {
+        await client.send(
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: toKey,
+            CopySource: `${bucket}/${encodeURIComponent(fromKey).replace(/%2F/g, '/')}`,
+            CopySourceIfMatch: `"${etag}"`,
+          }),
+        );
+      } catch (err) {
+        throw classifyError(err, 's3');
+      }
+    },
+
+    async remove(bucket, key, etag) {
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: `"${etag}"` }));
+      } catch (err) {
         throw classifyError(err, 's3');
       }
     },

@@ -1,6 +1,7 @@
 // `ferry iam-policy`: the least-privilege AWS IAM identity policy for the configured partners.
 import type { FerryConfig } from '../config/load-config.js';
 import { formatProblem, loadConfig } from '../config/load-config.js';
+import { moveTargetPrefix } from '../core/source-housekeeping.js';
 
 export interface IamStatement {
   Sid: string;
@@ -23,7 +24,11 @@ export interface IamPolicy {
  * - `s3:PutObject` + `s3:GetObject` on `<receipts bucket>/<receipts prefix><partner>/*` (write a receipt,
  *   read it back when Redis forgot the delivery), and `s3:ListBucket` on those prefixes so a missing
  *   receipt answers 404, not 403 (S3 evaluates that implicit check with the key as `s3:prefix`).
- * No delete, no tagging, no wildcard actions, no `Resource: "*"`. A partner prefix of "" (the whole
+ * - only for partners with `after.source` (src/core/source-housekeeping.ts): `tag` adds
+ *   `s3:GetObjectTagging` + `s3:PutObjectTagging` on its exports; a `move` adds `s3:DeleteObject` (and
+ *   `s3:GetObjectTagging`, which CopyObject needs to carry the tags along) on its exports, and
+ *   `s3:PutObject` + `s3:PutObjectTagging` on the archive prefix (the template's text before its first token).
+ * Otherwise no delete, no tagging, no wildcard actions, no `Resource: "*"`. A partner prefix of "" (the whole
  * bucket) gets an unconditioned ListBucket on that bucket, since nothing narrower would work.
  * `*`, `?` and `$` in prefixes are written as IAM's `${*}`, `${?}`, `${$}` so they match literally.
  */
@@ -45,7 +50,16 @@ export function buildIamPolicy(config: FerryConfig): IamPolicy {
   };
   const readable = new Set<string>();
   const receipts = new Set<string>();
+  const tagged = new Set<string>();
+  const deleted = new Set<string>();
+  const archives = new Set<string>();
   for (const p of partners) {
+    const after = p.after?.source;
+    if (after === 'tag') tagged.add(objectArn(p.source.bucket, p.source.prefix));
+    if (typeof after === 'object') {
+      deleted.add(objectArn(p.source.bucket, p.source.prefix));
+      archives.add(objectArn(p.source.bucket, moveTargetPrefix(after.move)));
+    }
     const partnerReceipts = `${receiptsPrefix}${p.id}/`;
     addListable(p.source.bucket, p.source.prefix);
     addListable(receiptsBucket, partnerReceipts);
@@ -83,6 +97,28 @@ export function buildIamPolicy(config: FerryConfig): IamPolicy {
       Effect: 'Allow',
       Action: ['s3:GetObject', 's3:PutObject'],
       Resource: [...receipts].sort(),
+    });
+  }
+  if (tagged.size > 0) {
+    statements.push({
+      Sid: 'TagDeliveredExports',
+      Effect: 'Allow',
+      Action: ['s3:GetObjectTagging', 's3:PutObjectTagging'],
+      Resource: [...tagged].sort(),
+    });
+  }
+  if (deleted.size > 0) {
+    statements.push({
+      Sid: 'MoveDeliveredExports',
+      Effect: 'Allow',
+      Action: ['s3:DeleteObject', 's3:GetObjectTagging'],
+      Resource: [...deleted].sort(),
+    });
+    statements.push({
+      Sid: 'WriteArchivedExports',
+      Effect: 'Allow',
+      Action: ['s3:PutObject', 's3:PutObjectTagging'],
+      Resource: [...archives].sort(),
     });
   }
   return { Version: '2012-10-17', Statement: statements };
