@@ -2,7 +2,13 @@ import { posix } from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
 import type { ObjectSource } from '../src/adapters/ports.js';
 import { noopAlerter, type Alerter } from '../src/alerts/alerter.js';
-import type { ReceiptStore } from '../src/adapters/receipt-store.js';
+import type { ReceiptStore, ReceiptTransform } from '../src/adapters/receipt-store.js';
+import {
+  createBodyPipeline,
+  describeTransform,
+  loadPgpKeys,
+  type StreamDigest,
+} from '../src/adapters/transform-stream.js';
 import type { SftpConnection } from '../src/adapters/sftp-connection.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
@@ -10,7 +16,8 @@ import { alertKindForFailure } from '../src/core/alert-message.js';
 import { classifyError } from '../src/core/classify-error.js';
 import { computeDeliveryId, tempNameFor } from '../src/core/delivery-id.js';
 import { redeliveryIdFor } from '../src/core/redelivery.js';
-import { deriveRemoteName } from '../src/core/remote-name.js';
+import { remoteNameFor } from '../src/core/filename-template.js';
+import { transformSuffix, transformsBytes } from '../src/core/transform-suffix.js';
 import { FerryError, PermanentError, toJobError } from '../src/errors.js';
 import { hitFailpoint } from '../src/failpoints.js';
 import type { DeliveryHold } from '../src/partners/partner-controls.js';
@@ -22,6 +29,7 @@ import { safeText, type Logger } from '../src/observability/logger.js';
 import { measureDeliveries, NO_METRICS, type Metrics } from '../src/observability/metrics.js';
 import { DeliverJobData, type DeliverResult } from '../src/queues/payloads.js';
 import { withClassifiedErrors } from './job-errors.js';
+import { runSourceHousekeeping } from './source-housekeeping.js';
 
 export interface DeliverDeps {
   getConfig(): FerryConfig;
@@ -88,8 +96,14 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       const startedAt = deps.now();
 
       const { record: known, trustEpoch } = await deps.ledger.getWithTrustEpoch(id.deliveryId);
+      // after.source (tag / move): best effort, repeated by an already-delivered run so a retry completes it.
+      const housekeep = (mark: string): Promise<void> =>
+        data.redelivery === undefined
+          ? runSourceHousekeeping(deps, partner, data, mark, log)
+          : Promise.resolve();
       if (known?.status === 'delivered') {
         log.info({ outcome: 'already-delivered', remotePath: known.remotePath }, 'delivery already recorded');
+        await housekeep(known.deliveredAt ?? id.deliveryId);
         return {
           outcome: 'already-delivered',
           deliveryId: id.deliveryId,
@@ -113,6 +127,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           { outcome: 'already-delivered', remotePath: receipt.target.path },
           'delivery restored from receipt',
         );
+        await housekeep(receipt.deliveredAt);
         return {
           outcome: 'already-delivered',
           deliveryId: id.deliveryId,
@@ -121,7 +136,12 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         };
       }
 
-      const named = deriveRemoteName(data.key, partner.source.prefix);
+      // Jobs queued before `lastModified` was in the payload date by the job's creation time: it is
+      // kept across retries, so the name stays deterministic for that job.
+      const named = remoteNameFor(partner, {
+        key: data.key,
+        lastModified: new Date(data.lastModified ?? job.timestamp),
+      });
       if (!named.ok) {
         await deps.ledger.record({ ...id, status: 'quarantined', reason: named.reason });
         log.error(
@@ -138,10 +158,12 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         });
         throw new PermanentError('ERR_KEY_HOSTILE', `object key quarantined: ${named.reason}`);
       }
-      const remotePath = posix.join(partner.target.directory, named.name);
+      // A transform appends what undoes it (`.gz`, `.pgp`/`.asc`) to the derived name.
+      const remoteName = named.name + transformSuffix(partner.transform);
+      const remotePath = posix.join(partner.target.directory, remoteName);
       const tempPath =
         partner.target.publish === 'rename'
-          ? posix.join(partner.target.directory, tempNameFor(named.name, id.deliveryId))
+          ? posix.join(partner.target.directory, tempNameFor(remoteName, id.deliveryId))
           : remotePath;
       const plog = log.child({ remotePath: safeText(remotePath) });
 
@@ -160,7 +182,13 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           deliveryId: id.deliveryId,
           trackingId: id.deliveryId,
           partnerId: partner.id,
-          source: { bucket: id.bucket, key: id.key, etag: id.etag, size: outcome.size },
+          source: {
+            bucket: id.bucket,
+            key: id.key,
+            etag: id.etag,
+            size: outcome.source?.bytes ?? (outcome.transform ? data.size : outcome.size),
+            ...(outcome.source ? { sha256: outcome.source.sha256 } : {}),
+          },
           target: {
             host: partner.target.host,
             port: partner.target.port,
@@ -169,6 +197,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           },
           sha256: outcome.sha256,
           bytes: outcome.size,
+          ...(outcome.transform ? { transform: outcome.transform } : {}),
           attempts: job.attemptsMade + 1,
           publish: partner.target.publish,
           startedAt: startedAt.toISOString(),
@@ -209,6 +238,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
             ? 'delivery recovered after a lost acknowledgement'
             : 'delivery completed',
         );
+        await housekeep(deliveredAt.toISOString());
         await hitFailpoint('before_complete');
         return {
           outcome: 'delivered',
@@ -343,7 +373,15 @@ async function requestedRedelivery(
 }
 
 type TransferOutcome =
-  | { kind: 'uploaded' | 'recovered'; size: number; sha256: string; uploaded: number }
+  | {
+      kind: 'uploaded' | 'recovered';
+      /** Size and sha256 of the delivered bytes; `source` and `transform` only when a transform applied. */
+      size: number;
+      sha256: string;
+      uploaded: number;
+      source?: StreamDigest;
+      transform?: ReceiptTransform;
+    }
   | { kind: 'skipped'; reason: string };
 
 interface TransferContext {
@@ -366,15 +404,29 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
   // Our intent is recorded (a failed-for-good record keeps it): an earlier attempt got as far as publishing.
   const ours = known?.status === 'publishing' || (known?.status === 'failed' && known.sha256 !== undefined);
 
+  const recoveredTransform = { transform: describeTransform(partner.transform) };
+
   // Look before you write.
   if (ours && rename && known?.size !== undefined && known.sha256) {
     if (finalStat && finalStat.size === known.size) {
-      return { kind: 'recovered', size: known.size, sha256: known.sha256, uploaded: 0 };
+      return {
+        kind: 'recovered',
+        size: known.size,
+        sha256: known.sha256,
+        uploaded: 0,
+        ...recoveredTransform,
+      };
     }
     const tempStat = await session.stat(tempPath);
     if (tempStat && tempStat.size === known.size) {
       await publish(session, partner, tempPath, remotePath, finalStat !== undefined);
-      return { kind: 'recovered', size: known.size, sha256: known.sha256, uploaded: 0 };
+      return {
+        kind: 'recovered',
+        size: known.size,
+        sha256: known.sha256,
+        uploaded: 0,
+        ...recoveredTransform,
+      };
     }
     throw new PermanentError(
       'ERR_DELIVERY_AMBIGUOUS',
@@ -392,18 +444,47 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
     }
   }
 
+  // Keys are read per delivery (a rotated key file is picked up) and before the S3 body is opened.
+  const transformed = transformsBytes(partner.transform);
+  const keys = partner.transform?.pgp ? await loadPgpKeys(partner.transform.pgp) : undefined;
   const body = await deps.source.open(id.bucket, id.key, id.etag);
   const expected = body.contentLength;
   if (!rename) {
     // direct: the final name is written in place; record intent first so a retry knows the partial file is ours.
-    await deps.ledger.record({ ...id, status: 'publishing', size: expected, remotePath });
+    await deps.ledger.record({
+      ...id,
+      status: 'publishing',
+      ...(transformed ? {} : { size: expected }),
+      remotePath,
+    });
   }
-  const uploaded = await uploadWithWatchdog(ctx, body.stream, expected);
+  const pipeline =
+    partner.transform && transformed
+      ? await createBodyPipeline(body.stream, partner.transform, keys)
+      : undefined;
+  const uploaded = await uploadWithWatchdog(ctx, pipeline?.stream ?? body.stream, expected);
+  // With a transform the partner's size is the writer's count; S3's size is checked against the bytes read.
+  const source = pipeline?.source();
+  const delivered = source ? uploaded.bytes : expected;
   await hitFailpoint('after_temp_upload');
   try {
     const stat = await session.stat(tempPath);
     // ssh2 can report success on a truncated write (a full partner disk): trust only the server's size.
-    if (!stat || stat.size !== expected || uploaded.bytes !== expected) {
+    if (source && (!stat || stat.size !== delivered || source.bytes !== expected)) {
+      throw new FerryError(
+        'ERR_SIZE_MISMATCH',
+        `uploaded ${stat?.size ?? 'no'} bytes on the partner, wrote ${delivered}; read ${source.bytes} of ${expected} source bytes`,
+        {
+          details: {
+            expectedBytes: expected,
+            remoteBytes: stat?.size,
+            readBytes: source.bytes,
+            writtenBytes: delivered,
+          },
+        },
+      );
+    }
+    if (!stat || stat.size !== delivered || uploaded.bytes !== delivered) {
       throw new FerryError(
         'ERR_SIZE_MISMATCH',
         `uploaded ${stat?.size ?? 'no'} bytes on the partner, read ${uploaded.bytes}, S3 says ${expected}`,
@@ -415,7 +496,7 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
       await deps.ledger.record({
         ...id,
         status: 'publishing',
-        size: expected,
+        size: delivered,
         sha256: uploaded.sha256,
         remotePath,
       });
@@ -431,7 +512,13 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
     if (rename && !isLockLost(err)) await removeQuietly(session, tempPath, log);
     throw err;
   }
-  return { kind: 'uploaded', size: expected, sha256: uploaded.sha256, uploaded: uploaded.bytes };
+  return {
+    kind: 'uploaded',
+    size: delivered,
+    sha256: uploaded.sha256,
+    uploaded: uploaded.bytes,
+    ...(source ? { source, transform: describeTransform(partner.transform, keys) } : {}),
+  };
 }
 
 async function uploadWithWatchdog(

@@ -1,8 +1,10 @@
 import type { Job } from 'bullmq';
+import { createMarkerLookup } from '../src/adapters/marker-lookup.js';
 import type { ObjectSource, SourceObject } from '../src/adapters/ports.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
 import { computeDeliveryId } from '../src/core/delivery-id.js';
+import { remoteNameFor } from '../src/core/filename-template.js';
 import { selectObjects } from '../src/core/select-objects.js';
 import { PermanentError } from '../src/errors.js';
 import { isSettled } from '../src/ledger/delivery-record.js';
@@ -73,9 +75,13 @@ export function createSweepProcessor(deps: SweepDeps) {
         partner.source.prefix,
         config.service.sweep.pageSize,
       );
+      // requireMarker: which directories have their marker, cached for this sweep (no cost without it).
+      const renderedNames = new Map<string, string>(); // naming.filename: rendered name → first key
+      const markers = createMarkerLookup(deps.source, partner.source.bucket, partner.source);
       for await (const page of readAhead(pages)) {
         result.listed += page.length;
-        const selection = selectObjects<SourceObject>(page, partner.source, now);
+        const present = await markers.forPage(page, now);
+        const selection = selectObjects<SourceObject>(page, partner.source, now, present);
         for (const s of selection.skipped) result.skipped[s.reason] = (result.skipped[s.reason] ?? 0) + 1;
         result.eligible += selection.eligible.length;
         if (selection.eligible.length === 0) continue;
@@ -107,8 +113,20 @@ export function createSweepProcessor(deps: SweepDeps) {
             key: c.object.key,
             etag: c.object.etag,
             size: c.object.size,
+            lastModified: c.object.lastModified.toISOString(),
           });
           oldestUndelivered = Math.min(oldestUndelivered, c.object.lastModified.getTime());
+        }
+        if (partner.naming) {
+          const delivered = candidates.filter((c) => statuses.get(c.deliveryId) === 'delivered');
+          dropNameCollisions(
+            partner,
+            delivered.map((c) => c.object),
+            jobs,
+            renderedNames,
+            result,
+            log,
+          );
         }
         if (jobs.length > 0) {
           await deps.enqueueDeliveries(partner, jobs);
@@ -133,6 +151,7 @@ export function createSweepProcessor(deps: SweepDeps) {
           enqueued: result.enqueued,
           settled: result.settled,
           skipped: result.skipped,
+          ...(markers.requests > 0 ? { markerRequests: markers.requests } : {}),
           durationMs: result.durationMs,
         },
         `sweep found ${result.enqueued} objects to deliver`,
@@ -174,6 +193,47 @@ async function* readAhead<T>(pages: AsyncIterable<T>): AsyncGenerator<T> {
 async function reopenedSkips(ledger: Ledger, skippedIds: readonly string[]): Promise<Set<string>> {
   const records = await Promise.all(skippedIds.map((id) => ledger.get(id)));
   return new Set(records.flatMap((r) => (r !== undefined && !isSettled(r) ? [r.deliveryId] : [])));
+}
+
+/**
+ * `naming.filename` can render two objects to one name. The first one listed keeps it (listing order
+ * is stable, and an object already delivered keeps its name in every later sweep); later ones are left
+ * out with reason `name-collision` and an alert, never sent over it. A name that fails the safe-name
+ * rules is left to the deliver job, which quarantines it.
+ */
+function dropNameCollisions(
+  partner: PartnerConfig,
+  delivered: readonly SourceObject[],
+  jobs: DeliverJobData[],
+  seen: Map<string, string>,
+  result: SweepResult,
+  log: Logger,
+): void {
+  const claim = (key: string, lastModified: Date): { name: string; first: string } | undefined => {
+    const named = remoteNameFor(partner, { key, lastModified });
+    if (!named.ok) return undefined;
+    const first = seen.get(named.name) ?? key;
+    seen.set(named.name, first);
+    return { name: named.name, first };
+  };
+  for (const o of delivered) claim(o.key, o.lastModified);
+  const kept = jobs.filter((j) => {
+    const claimed = claim(j.key, new Date(j.lastModified ?? 0));
+    if (claimed === undefined || claimed.first === j.key) return true;
+    result.skipped['name-collision'] = (result.skipped['name-collision'] ?? 0) + 1;
+    log.error(
+      {
+        trackingId: j.deliveryId,
+        key: j.key,
+        firstKey: claimed.first,
+        remoteName: claimed.name,
+        alert: true,
+      },
+      'name-collision: naming.filename renders this object to the name of another listed object',
+    );
+    return false;
+  });
+  jobs.splice(0, jobs.length, ...kept);
 }
 
 /** SLA bookkeeping must not fail a sweep: a lost record shows as a missing file, and is logged. */

@@ -5,6 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { applyEnvOverrides, isPlainObject, type OverriddenFields } from './apply-env-overrides.js';
 import { formatPath, sortProblems, type ConfigProblem } from './config-problem.js';
+import { checkTransformKeys, resolveTransformFiles } from './check-transform-keys.js';
 import { deepFreeze, freezeMap } from './deep-freeze.js';
 import { findInlineSecrets, type InlineSecret } from './find-inline-secrets.js';
 import { locatePath, parseYamlSource, type YamlPath, type YamlSource } from './parse-yaml-source.js';
@@ -18,6 +19,7 @@ import {
   type ServiceConfig,
 } from './schema.js';
 import { ALGORITHM_CATEGORIES, isLegacyAlgorithm } from './ssh-algorithms.js';
+import { moveTargetConflicts } from '../core/source-housekeeping.js';
 
 export { formatProblem, formatWarning, type ConfigProblem } from './config-problem.js';
 
@@ -65,6 +67,7 @@ export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.e
   const warnings: ConfigProblem[] = [];
   const { service, defaults } = await loadServiceFile(dir, env, problems);
   const partners = await loadPartnerFiles(dir, defaults, problems, warnings);
+  problems.push(...(await checkTransformKeys(partners, dir, env)));
 
   if (problems.length > 0 || service === undefined) {
     return { ok: false, problems: sortProblems(problems), warnings: sortProblems(warnings) };
@@ -199,6 +202,20 @@ async function loadPartnerFiles(
       col,
       path: 'target.directory',
       message: `same host, port and directory as partner "${first.id}" (${first.file})`,
+    });
+  }
+  // A moved object must land outside every partner's source, or it would be delivered again.
+  const all = valid.map((v) => v.partner);
+  for (const { file, partner, source } of valid) {
+    const conflicts = moveTargetConflicts(partner, all);
+    if (conflicts.length === 0) continue;
+    const { line, col } = locatePath(source, ['after', 'source', 'move']);
+    problems.push({
+      file,
+      line,
+      col,
+      path: 'after.source.move',
+      message: `moved objects would land inside the source prefix of ${conflicts.map((id) => `"${id}"`).join(', ')} and be delivered again`,
     });
   }
   return valid;
@@ -339,7 +356,7 @@ function resolvePartnerFiles(partner: PartnerConfig, dir: string): PartnerConfig
   if (proxy !== undefined && proxy !== 'direct' && proxy.password !== undefined) {
     target.proxy = { ...proxy, password: resolveRef(proxy.password, dir) };
   }
-  return { ...partner, target };
+  return resolveTransformFiles({ ...partner, target }, dir);
 }
 
 function resolveServiceFiles(service: ServiceConfig, dir: string): ServiceConfig {

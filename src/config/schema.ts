@@ -14,7 +14,9 @@ import {
   type AlgorithmCategory,
 } from './ssh-algorithms.js';
 import { checkWebhookUrl } from '../core/webhook-url.js';
+import { parseFilenameTemplate, type FilenameTemplate } from '../core/filename-template.js';
 import { WEEKDAYS, isCalendarDate } from '../core/delivery-window.js';
+import { checkMoveTemplate, type SourceAfter } from '../core/source-housekeeping.js';
 
 const PARTNER_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -93,14 +95,18 @@ const cronField = z.string().check((ctx) => {
   if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
 });
 
-const includeField = z
-  .array(
-    nonEmptyText.refine(
-      (g) => !g.startsWith('/'),
-      'globs are relative to the prefix and must not start with "/"',
-    ),
-  )
-  .min(1, 'must list at least one glob');
+const globField = nonEmptyText.refine(
+  (g) => !g.startsWith('/'),
+  'globs are relative to the prefix and must not start with "/"',
+);
+
+const includeField = z.array(globField).min(1, 'must list at least one glob');
+
+const excludeField = z.array(globField);
+
+const markerField = nonEmptyText
+  .refine((m) => !m.includes('/'), 'must be a file name without "/" (it is looked for beside each object)')
+  .refine((m) => m !== '.' && m !== '..', 'must be a file name, not "." or ".."');
 
 const portField = z.int().min(1).max(65535);
 
@@ -523,6 +529,99 @@ const expectSchema = z.strictObject({
   warnBeforeMinutes: z.int().min(0).max(1439).default(30),
 });
 
+/**
+ * `transform`: what is done to the bytes on the way (gzip, then OpenPGP). Keys are named by reference
+ * only (a file or an environment variable); load-config reads and checks them (src/adapters/transform-stream.ts).
+ */
+const pgpSchema = z
+  .strictObject({
+    recipientKeysFile: fileRefField.optional(),
+    recipientKeysEnv: envNameField.optional(),
+    signingKeyFile: fileRefField.optional(),
+    signingKeyEnv: envNameField.optional(),
+    passphraseEnv: envNameField.optional(),
+    passphraseFile: fileRefField.optional(),
+    armor: z.boolean().default(false),
+  })
+  .superRefine(
+    (pgp, ctx) => {
+      const pairs = [
+        ['recipientKeysEnv', 'recipientKeysFile'],
+        ['signingKeyEnv', 'signingKeyFile'],
+        ['passphraseEnv', 'passphraseFile'],
+      ] as const;
+      for (const [env, file] of pairs) {
+        if (pgp[env] !== undefined && pgp[file] !== undefined) {
+          ctx.addIssue({ code: 'custom', message: `set ${env} or ${file}, not both`, path: [file] });
+        }
+      }
+      if (pgp.recipientKeysFile === undefined && pgp.recipientKeysEnv === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: "needs recipientKeysFile or recipientKeysEnv (the partner's armored public keys)",
+          path: [],
+        });
+      }
+      const signs = pgp.signingKeyFile !== undefined || pgp.signingKeyEnv !== undefined;
+      for (const k of ['passphraseEnv', 'passphraseFile'] as const) {
+        if (pgp[k] !== undefined && !signs) {
+          ctx.addIssue({
+            code: 'custom',
+            message: 'only allowed with signingKeyFile or signingKeyEnv',
+            path: [k],
+          });
+        }
+      }
+    },
+    whenValid(
+      'recipientKeysFile',
+      'recipientKeysEnv',
+      'signingKeyFile',
+      'signingKeyEnv',
+      'passphraseEnv',
+      'passphraseFile',
+    ),
+  );
+
+const transformSchema = z.strictObject({
+  compress: z.enum(['none', 'gzip']).default('none'),
+  pgp: pgpSchema.optional(),
+});
+
+/** `after.source`: what happens to the source object once delivered (src/core/source-housekeeping.ts). */
+const AFTER_SOURCE_MESSAGE = 'must be none, tag, or { move: "archive/{key}" }';
+// Checked by hand rather than as a union, so a bad template is reported at its own line and column.
+const afterSourceField = z
+  .unknown()
+  .check((ctx) => {
+    const value = ctx.value;
+    if (value === 'none' || value === 'tag') return;
+    const move = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+    if (move === undefined || typeof move.move !== 'string') {
+      ctx.issues.push({ code: 'custom', message: AFTER_SOURCE_MESSAGE, input: value });
+      return;
+    }
+    for (const extra of Object.keys(move).filter((k) => k !== 'move')) {
+      ctx.issues.push({ code: 'custom', message: 'unknown field', path: [extra], input: value });
+    }
+    const problem = checkMoveTemplate(move.move);
+    if (problem === undefined) return;
+    ctx.issues.push({ code: 'custom', message: problem, path: ['move'], input: value });
+  })
+  .transform((value) => value as SourceAfter);
+
+const afterSchema = z.strictObject({ source: afterSourceField });
+
+/** `naming.filename`: a remote-name template (src/core/filename-template.ts), parsed at load. */
+const namingSchema = z.strictObject({
+  filename: z.string().transform((source, ctx): FilenameTemplate => {
+    const parsed = parseFilenameTemplate(source);
+    if (parsed.ok) return parsed.template;
+    ctx.addIssue({ code: 'custom', message: `${parsed.message} (at character ${parsed.index + 1})` });
+    return z.NEVER;
+  }),
+});
+
 /** One partner file (partners/<name>.yaml), after ferry.yaml's `defaults` were merged in. */
 export const partnerSchema = z.strictObject({
   id: z
@@ -542,6 +641,9 @@ export const partnerSchema = z.strictObject({
       .refine((p) => p === '' || p.endsWith('/'), 'must end with "/" (or be "" for the whole bucket)')
       .refine((p) => !CONTROL_CHARS.test(p), 'must not contain control characters'),
     include: includeField.default(['*']),
+    // Left out = nothing excluded, no marker needed (no defaults, so configs without them read back unchanged).
+    exclude: excludeField.optional(),
+    requireMarker: markerField.optional(),
     minAgeSeconds: minAgeField.default(30),
   }),
   target: z
@@ -609,6 +711,12 @@ export const partnerSchema = z.strictObject({
   expect: expectSchema.optional(),
   // Left out = not paused (no default, so configs without it read back unchanged).
   paused: z.boolean().optional(),
+  // Left out = the source object is left as it is (after.source: none).
+  after: afterSchema.optional(),
+  // Left out = the bytes are delivered as stored in S3.
+  transform: transformSchema.optional(),
+  // Left out = the remote name is the key relative to the prefix (src/core/remote-name.ts).
+  naming: namingSchema.optional(),
 });
 
 /** ferry.yaml `defaults`: the partner fields a service may default. A partner's own value wins. */
@@ -949,6 +1057,8 @@ export const ferryFileSchema = serviceSchema.extend({ defaults: partnerDefaultsS
 
 export type PartnerConfig = z.output<typeof partnerSchema>;
 export type SecretAuth = z.output<typeof authSchema>;
+export type TransformConfig = z.output<typeof transformSchema>;
+export type PgpConfig = z.output<typeof pgpSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type PartnerDefaults = z.output<typeof partnerDefaultsSchema>;
 export type LogLevel = (typeof LOG_LEVELS)[number];
