@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   ERR_PARTNER_UNKNOWN: 'permanent',
   ERR_KEY_OUTSIDE_PREFIX: 'permanent',
   ERR_KEY_HOSTILE: 'permanent',
+  // The file broke the partner's validate.csv rules: quarantined, never published (src/core/csv-validator.ts).
+  ERR_CSV_INVALID: 'permanent',
   ERR_HOST_KEY_MISMATCH: 'permanent',
   ERR_SFTP_AUTH: 'permanent',
   ERR_SFTP_ALGORITHMS: 'permanent',

@@ -8,6 +8,7 @@ import { createGzip } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { resolveSecret } from '../config/secrets.js';
 import type { PgpConfig, TransformConfig } from '../config/schema.js';
+import { createCsvValidator, describeCsvProblem, type CsvRules } from '../core/csv-validator.js';
 import { transformsBytes } from '../core/transform-suffix.js';
 import { FerryError } from '../errors.js';
 import type { ReceiptTransform } from './receipt-store.js';
@@ -216,6 +217,7 @@ export async function createBodyPipeline(
   body: Readable,
   transform: TransformConfig,
   keys: PgpKeys | undefined,
+  csv?: CsvRules,
 ): Promise<BodyPipeline> {
   if (transform.pgp !== undefined && keys === undefined) {
     throw new FerryError('ERR_CONFIG_INVALID', 'transform.pgp has no keys loaded');
@@ -235,6 +237,7 @@ export async function createBodyPipeline(
     },
   });
   const stages: Transform[] = [meter];
+  if (csv) stages.push(createCsvCheckStage(csv));
   if (transform.compress === 'gzip') stages.push(createGzip({ chunkSize: 64 * 1024 }));
   const tail = stages[stages.length - 1]!;
   // One pipeline: an error in any stage destroys every stage (the S3 body included) with it.
@@ -247,6 +250,36 @@ export async function createBodyPipeline(
     tail.destroy(err as Error); // and with it the S3 body
     throw err;
   }
+}
+
+/**
+ * A pass-through stage that checks the bytes against `rules` (src/core/csv-validator.ts) and fails
+ * with ERR_CSV_INVALID at the first problem. A problem found at the end fails in flush, before the
+ * stream ends, so the writer never completes (and never publishes) a file that broke the rules.
+ */
+export function createCsvCheckStage(rules: CsvRules): Transform {
+  const validator = createCsvValidator(rules);
+  const invalid = (problem: { row: number; column: number; reason: string }): FerryError =>
+    new FerryError('ERR_CSV_INVALID', describeCsvProblem(problem), {
+      details: { csvRow: problem.row, csvColumn: problem.column },
+    });
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      const problem = validator.feed(chunk);
+      cb(problem ? invalid(problem) : null, problem ? undefined : chunk);
+    },
+    flush(cb: TransformCallback) {
+      const verdict = validator.end();
+      cb(verdict.ok ? null : invalid(verdict));
+    },
+  });
+}
+
+/** `body` through createCsvCheckStage; destroying the result destroys `body` too. */
+export function checkCsvStream(body: Readable, rules: CsvRules): Readable {
+  const stage = createCsvCheckStage(rules);
+  pipeline(body, stage, ignore);
+  return stage;
 }
 
 /** `input` encrypted (and signed) for the recipients, as a byte stream. */

@@ -84,7 +84,7 @@ const DELIVERY_ID = /^dlv-([A-Za-z0-9][A-Za-z0-9._-]*)-[0-9a-f]{32}(?:-r[1-9][0-
 export function alertKindForFailure(errCode: string, intent: 'permanent' | 'transient' | 'skip'): AlertKind {
   if (errCode === 'ERR_HOST_KEY_MISMATCH') return 'host-key-mismatch';
   if (errCode === 'ERR_SFTP_AUTH') return 'auth-refused';
-  if (errCode === 'ERR_KEY_HOSTILE') return 'key-quarantined';
+  if (errCode === 'ERR_KEY_HOSTILE' || errCode === 'ERR_CSV_INVALID') return 'key-quarantined';
   return intent === 'permanent' ? 'delivery-failed' : 'retries-exhausted';
 }
 

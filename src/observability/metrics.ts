@@ -315,7 +315,7 @@ export function measureDeliveries<
 function failedOutcome(err: unknown, job: MeasuredJob): DeliveryOutcome | undefined {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   if (code === 'ERR_JOB_LOCK_LOST') return undefined;
-  if (code === 'ERR_KEY_HOSTILE') return 'quarantined';
+  if (code === 'ERR_KEY_HOSTILE' || code === 'ERR_CSV_INVALID') return 'quarantined';
   const permanent = err instanceof UnrecoverableError;
   return permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? 'failed' : 'retry';
 }

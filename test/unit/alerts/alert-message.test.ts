@@ -35,6 +35,7 @@ describe('alertKindForFailure', () => {
     ['ERR_HOST_KEY_MISMATCH', 'permanent', 'host-key-mismatch'],
     ['ERR_SFTP_AUTH', 'permanent', 'auth-refused'],
     ['ERR_KEY_HOSTILE', 'permanent', 'key-quarantined'],
+    ['ERR_CSV_INVALID', 'permanent', 'key-quarantined'],
     ['ERR_SFTP_NO_SUCH_PATH', 'permanent', 'delivery-failed'],
     ['ERR_REMOTE_EXISTS', 'permanent', 'delivery-failed'],
     ['ERR_SFTP_UNREACHABLE', 'transient', 'retries-exhausted'],

@@ -1,0 +1,71 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+
+// Lines 1-6; the validate block under test starts on line 7, its csv block on line 8.
+const PARTNER = `id: acme
+schedule: { cron: '0 * * * *' }
+target: { host: sftp.acme.example, username: ferry, directory: /in,
+  hostKeys: ['SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4'],
+  auth: { privateKeyFile: /run/secrets/acme } }
+source: { bucket: warehouse-exports, prefix: acme/ }
+validate:
+`;
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function loadValidate(lines: string) {
+  const dir = await makeTempDir('csv-config');
+  dirs.push(dir);
+  await mkdir(join(dir, 'partners'));
+  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
+  await writeFile(join(dir, 'partners', 'acme.yaml'), PARTNER + lines);
+  const result = await loadConfig(dir, {});
+  return {
+    partner: result.ok ? result.config.partners.get('acme') : undefined,
+    problems: result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, '')),
+  };
+}
+
+describe('validate.csv', () => {
+  it('reads the rules with their defaults', async () => {
+    const { partner, problems } = await loadValidate(
+      '  csv:\n    header: [order_id, sku, qty, amount]\n    maxBytes: 5368709120\n    allowEmpty: false\n',
+    );
+    expect(problems).toEqual([]);
+    expect(partner?.validate).toEqual({
+      csv: {
+        delimiter: ',',
+        header: ['order_id', 'sku', 'qty', 'amount'],
+        maxBytes: 5368709120,
+        encoding: 'utf-8',
+        allowEmpty: false,
+      },
+      prevalidateMaxBytes: 268435456,
+    });
+  });
+
+  it('leaves validation off when the block is absent', async () => {
+    const { partner } = await loadValidate('  prevalidateMaxBytes: 0\n');
+    expect(partner?.validate).toEqual({ prevalidateMaxBytes: 0 });
+  });
+
+  it.each([
+    ['  csv:\n    delimiter: ";;"\n', 'partners/acme.yaml:9:16', 'must be one character'],
+    ['  csv:\n    encoding: latin1\n', 'partners/acme.yaml:9:15', 'utf-8'],
+    ['  csv:\n    minColumns: 0\n', 'partners/acme.yaml:9:17', ''],
+    ['  csv:\n    neutralizeFormulas: true\n', 'partners/acme.yaml:9:25', 'not supported yet'],
+    ['  csv:\n    headers: [a]\n', 'partners/acme.yaml:9:5', 'unknown'],
+    ['  prevalidateMaxBytes: -1\n', 'partners/acme.yaml:8:24', ''],
+  ])('reports %j at its file:line:col', async (lines, at, message) => {
+    const { problems } = await loadValidate(lines);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(at);
+    expect(problems[0]).toContain(message);
+  });
+});
