@@ -16,6 +16,8 @@ export interface DeliveryReceipt {
   bytes: number;
   /** What was done to the bytes on the way (partner `transform`); absent when they were sent as stored. */
   transform?: ReceiptTransform;
+  /** `naming.checksumFile` / `naming.doneFile` members published after the data file, in order. */
+  sidecars?: { path: string; kind: 'checksum' | 'done' }[];
   attempts: number;
   publish: 'rename' | 'direct';
   startedAt: string;
@@ -66,6 +68,7 @@ const receiptSchema = z.object({
         .optional(),
     })
     .optional(),
+  sidecars: z.array(z.object({ path: z.string(), kind: z.enum(['checksum', 'done']) })).optional(),
   attempts: z.number(),
   publish: z.enum(['rename', 'direct']),
   startedAt: z.string(),

@@ -181,11 +181,11 @@ export function remoteNameFor(
     id: string;
     source: { prefix: string };
     schedule: { timezone: string };
-    naming?: { filename: FilenameTemplate };
+    naming?: { filename?: FilenameTemplate };
   },
   object: { key: string; lastModified: Date },
 ): RemoteNameResult {
-  if (!partner.naming) return deriveRemoteName(object.key, partner.source.prefix);
+  if (!partner.naming?.filename) return deriveRemoteName(object.key, partner.source.prefix);
   return renderFilename(partner.naming.filename, {
     key: object.key,
     prefix: partner.source.prefix,

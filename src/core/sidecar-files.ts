@@ -1,0 +1,140 @@
+// `naming.checksumFile` / `naming.doneFile`: small files published next to the data file, after it
+// (checksum first, done/trigger file last, so a partner that waits for the done file sees a complete
+// set). Names and contents derive only from the data file's final name and its sha256, both fixed
+// once the publish intent is recorded: a retry recomputes the same set and completes what is missing.
+import { deriveRemoteName } from './remote-name.js';
+
+/** `naming.checksumFile`: md5 is refused at load (the writer only hashes sha256). */
+export type ChecksumFileKind = 'none' | 'sha256';
+export type SidecarKind = 'checksum' | 'done';
+
+/** A parsed `naming.doneFile` template: literal text around `{filename}` tokens. */
+export interface DoneFileTemplate {
+  source: string;
+  parts: readonly (string | { token: 'filename' })[];
+}
+
+export interface SidecarNaming {
+  checksumFile?: ChecksumFileKind;
+  doneFile?: DoneFileTemplate;
+}
+
+/** One member of the set besides the data file, in publish order. */
+export interface Sidecar {
+  kind: SidecarKind;
+  name: string;
+  content: string;
+}
+
+export type ParseDoneFileResult =
+  { ok: true; template: DoneFileTemplate } | { ok: false; message: string; index: number };
+
+/**
+ * Parses `naming.doneFile`: `{filename}` is the data file's final name, `{{`/`}}` are literal
+ * braces. It must contain `{filename}` (one done file per data file) and add something to it (the
+ * done file must not take the data file's name). Never throws; `index` is the offending character.
+ */
+export function parseDoneFileTemplate(source: string): ParseDoneFileResult {
+  const parts: (string | { token: 'filename' })[] = [];
+  let text = '';
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i];
+    if ((c === '{' || c === '}') && source[i + 1] === c) {
+      text += c;
+      i += 2;
+    } else if (c === '}') {
+      return { ok: false, message: 'unbalanced "}" (write "}}" for a literal brace)', index: i };
+    } else if (c === '{') {
+      const close = source.indexOf('}', i + 1);
+      if (close === -1) {
+        return { ok: false, message: 'unbalanced "{" (write "{{" for a literal brace)', index: i };
+      }
+      const token = source.slice(i + 1, close);
+      if (token !== 'filename') {
+        return { ok: false, message: `unknown token {${token}} (tokens: filename)`, index: i };
+      }
+      if (text) parts.push(text);
+      text = '';
+      parts.push({ token: 'filename' });
+      i = close + 1;
+    } else {
+      text += c;
+      i += 1;
+    }
+  }
+  if (text) parts.push(text);
+  if (!parts.some((p) => typeof p !== 'string')) {
+    return {
+      ok: false,
+      message: 'has no {filename} token: every data file would share one done file',
+      index: 0,
+    };
+  }
+  if (!parts.some((p) => typeof p === 'string')) {
+    return {
+      ok: false,
+      message: "is only {filename}: the done file would take the data file's name",
+      index: 0,
+    };
+  }
+  // The literal text must itself be safe in a name (e.g. no "/" or control characters).
+  const sample = renderDoneFile({ source, parts }, 'data.csv');
+  const checked = deriveRemoteName(sample, '');
+  if (!checked.ok) return { ok: false, message: `renders unsafe names (${checked.reason})`, index: 0 };
+  return { ok: true, template: { source, parts } };
+}
+
+function renderDoneFile(template: DoneFileTemplate, dataName: string): string {
+  return template.parts.map((p) => (typeof p === 'string' ? p : dataName)).join('');
+}
+
+/** The checksum sidecar's text, the format `sha256sum -c` reads: `<hex>  <filename>\n`. */
+export function checksumFileContent(sha256: string, dataName: string): string {
+  return `${sha256}  ${dataName}\n`;
+}
+
+/**
+ * The sidecars of one data file, in publish order (checksum, then done). Each name passes the same
+ * safe-name rules as the data file's (src/core/remote-name.ts); a name that breaks one (e.g. longer
+ * than 255 bytes once suffixed) is returned as a rejection, before anything is uploaded. The done
+ * file is empty: its presence is the signal.
+ */
+export function planSidecars(
+  naming: SidecarNaming | undefined,
+  dataName: string,
+  sha256: string,
+): { ok: true; sidecars: Sidecar[] } | { ok: false; reason: string } {
+  const sidecars: Sidecar[] = [];
+  if (naming?.checksumFile === 'sha256') {
+    sidecars.push({
+      kind: 'checksum',
+      name: `${dataName}.sha256`,
+      content: checksumFileContent(sha256, dataName),
+    });
+  }
+  if (naming?.doneFile) {
+    sidecars.push({ kind: 'done', name: renderDoneFile(naming.doneFile, dataName), content: '' });
+  }
+  for (const s of sidecars) {
+    const checked = deriveRemoteName(s.name, '');
+    if (!checked.ok) return { ok: false, reason: `${s.kind} file name: ${checked.reason}` };
+    if (s.name === dataName) return { ok: false, reason: `${s.kind} file name equals the data file's` };
+  }
+  return { ok: true, sidecars };
+}
+
+/** The byte size a sidecar has on the partner once written. */
+export function sidecarSize(sidecar: Sidecar): number {
+  return Buffer.byteLength(sidecar.content, 'utf8');
+}
+
+/**
+ * Which sidecars still have to be written, in publish order: those whose final name is absent or
+ * has another size (`sizes`: the partner's size of each name that exists). Once one is missing,
+ * every later one is rewritten too, so the done file never lands before the members it announces.
+ */
+export function missingSidecars(sidecars: readonly Sidecar[], sizes: ReadonlyMap<string, number>): Sidecar[] {
+  const first = sidecars.findIndex((s) => sizes.get(s.name) !== sidecarSize(s));
+  return first === -1 ? [] : sidecars.slice(first);
+}

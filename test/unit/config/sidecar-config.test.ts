@@ -1,0 +1,58 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
+import { planSidecars } from '../../../src/core/sidecar-files.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+
+// The `naming:` block starts on line 6; the field under test is on line 7.
+const PARTNER = `id: acme
+schedule: { cron: '0 * * * *' }
+target: { host: sftp.acme.example, username: ferry, directory: /in,
+  hostKeys: ['SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4'], auth: { privateKeyFile: /run/secrets/acme } }
+source: { bucket: warehouse-exports, prefix: acme/ }
+naming:
+`;
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function loadSidecarNaming(lines: string) {
+  const dir = await makeTempDir('sidecar-config');
+  dirs.push(dir);
+  await mkdir(join(dir, 'partners'));
+  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
+  await writeFile(join(dir, 'partners', 'acme.yaml'), `${PARTNER}${lines}`);
+  const result = await loadConfig(dir, {});
+  return result.ok
+    ? { partner: result.config.partners.get('acme'), problems: [] }
+    : { partner: undefined, problems: result.problems.map((p) => formatProblem(p).replace(`${dir}/`, '')) };
+}
+
+describe('naming.checksumFile and naming.doneFile', () => {
+  it('load without a filename template: the data file keeps its key-derived name', async () => {
+    const { partner, problems } = await loadSidecarNaming(
+      '  checksumFile: sha256\n  doneFile: "{filename}.done"\n',
+    );
+    expect(problems).toEqual([]);
+    const planned = planSidecars(partner?.naming, 'orders.csv', 'f'.repeat(64));
+    expect(planned).toMatchObject({
+      ok: true,
+      sidecars: [{ name: 'orders.csv.sha256' }, { name: 'orders.csv.done' }],
+    });
+  });
+
+  it.each([
+    ['  checksumFile: md5\n', 'naming.checksumFile: md5 is not supported yet (use sha256)'],
+    ['  checksumFile: crc32\n', 'naming.checksumFile: must be one of "none", "sha256", "md5"'],
+    [
+      '  doneFile: "{name}.done"\n',
+      'naming.doneFile: unknown token {name} (tokens: filename) (at character 1)',
+    ],
+  ])('reports %j at its file:line:col', async (lines, message) => {
+    const { problems } = await loadSidecarNaming(lines);
+    expect(problems).toEqual([`partners/acme.yaml:7:${lines.indexOf(':') + 3}: ${message}`]);
+  });
+});

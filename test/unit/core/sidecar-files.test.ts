@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import {
+  checksumFileContent,
+  missingSidecars,
+  parseDoneFileTemplate,
+  planSidecars,
+  type DoneFileTemplate,
+  type Sidecar,
+} from '../../../src/core/sidecar-files.js';
+
+const SHA = 'a'.repeat(64);
+
+function done(source: string): DoneFileTemplate {
+  const parsed = parseDoneFileTemplate(source);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return parsed.template;
+}
+
+function plan(naming: Parameters<typeof planSidecars>[0], dataName = 'orders.csv'): Sidecar[] {
+  const planned = planSidecars(naming, dataName, SHA);
+  if (!planned.ok) throw new Error(planned.reason);
+  return planned.sidecars;
+}
+
+describe('parseDoneFileTemplate', () => {
+  it.each([
+    ['{filename}', "is only {filename}: the done file would take the data file's name", 0],
+    ['ready.flag', 'has no {filename} token: every data file would share one done file', 0],
+    ['{file}.done', 'unknown token {file} (tokens: filename)', 0],
+    ['{filename.done', 'unbalanced "{" (write "{{" for a literal brace)', 0],
+    ['{filename}}.done', 'unbalanced "}" (write "}}" for a literal brace)', 10],
+  ])('rejects %s', (source, message, index) => {
+    expect(parseDoneFileTemplate(source)).toEqual({ ok: false, message, index });
+  });
+
+  it('rejects literal text that would make every rendered name unsafe', () => {
+    const parsed = parseDoneFileTemplate('done/{filename}');
+    expect(parsed).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^renders unsafe names \(separator:/),
+    });
+  });
+
+  it('reads doubled braces as literal braces, which the safe-name rules then refuse', () => {
+    expect(parseDoneFileTemplate('{filename}.{{ok}}')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^renders unsafe names \(disallowed-character:/),
+    });
+  });
+});
+
+describe('planSidecars', () => {
+  it('plans nothing without sidecar settings, or with checksumFile: none', () => {
+    expect(plan(undefined)).toEqual([]);
+    expect(plan({ checksumFile: 'none' })).toEqual([]);
+  });
+
+  it('puts the checksum first and the done file last, named from the data file', () => {
+    expect(plan({ checksumFile: 'sha256', doneFile: done('{filename}.done') })).toEqual([
+      { kind: 'checksum', name: 'orders.csv.sha256', content: `${SHA}  orders.csv\n` },
+      { kind: 'done', name: 'orders.csv.done', content: '' },
+    ]);
+    expect(plan({ doneFile: done('READY_{filename}') }, 'x.gz')).toEqual([
+      { kind: 'done', name: 'READY_x.gz', content: '' },
+    ]);
+  });
+
+  it('writes the checksum line in the format sha256sum -c reads', () => {
+    expect(checksumFileContent(SHA, 'ACME_1.csv')).toBe(`${SHA}  ACME_1.csv\n`);
+  });
+
+  it('rejects a sidecar name that breaks a safe-name rule', () => {
+    const long = `${'n'.repeat(250)}.csv`; // 254 bytes: fine alone, too long with ".sha256"
+    expect(planSidecars({ checksumFile: 'sha256' }, long, SHA)).toEqual({
+      ok: false,
+      reason: 'checksum file name: too-long: name is longer than 255 bytes in UTF-8',
+    });
+  });
+});
+
+describe('missingSidecars', () => {
+  const set = plan({ checksumFile: 'sha256', doneFile: done('{filename}.done') });
+  const [checksum, doneFile] = set;
+
+  it('writes the whole set when nothing is there', () => {
+    expect(missingSidecars(set, new Map())).toEqual(set);
+  });
+
+  it('keeps members present with their expected size', () => {
+    const sizes = new Map([['orders.csv.sha256', 77]]);
+    expect(missingSidecars(set, sizes)).toEqual([doneFile]);
+    sizes.set('orders.csv.done', 0);
+    expect(missingSidecars(set, sizes)).toEqual([]);
+  });
+
+  it('rewrites a member with another size, and every member after it', () => {
+    const sizes = new Map([
+      ['orders.csv.sha256', 12],
+      ['orders.csv.done', 0],
+    ]);
+    expect(missingSidecars(set, sizes)).toEqual([checksum, doneFile]);
+  });
+});
