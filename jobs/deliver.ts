@@ -4,6 +4,7 @@ import type { ObjectSource } from '../src/adapters/ports.js';
 import { noopAlerter, type Alerter } from '../src/alerts/alerter.js';
 import type { ReceiptStore, ReceiptTransform } from '../src/adapters/receipt-store.js';
 import {
+  checkCsvStream,
   createBodyPipeline,
   describeTransform,
   loadPgpKeys,
@@ -29,6 +30,7 @@ import { safeText, type Logger } from '../src/observability/logger.js';
 import { measureDeliveries, NO_METRICS, type Metrics } from '../src/observability/metrics.js';
 import { DeliverJobData, type DeliverResult } from '../src/queues/payloads.js';
 import { withClassifiedErrors } from './job-errors.js';
+import { clearStaleSidecars, completeSidecars, sidecarsFor } from './publish-sidecars.js';
 import { runSourceHousekeeping } from './source-housekeeping.js';
 
 export interface DeliverDeps {
@@ -168,9 +170,27 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       const plog = log.child({ remotePath: safeText(remotePath) });
 
       try {
-        const outcome = await deps.withSession(partner, (session) =>
-          transfer({ deps, session, partner, id, known, remotePath, tempPath, log: plog, job }),
-        );
+        sidecarsFor(partner, remotePath); // a sidecar name breaking a safe-name rule fails before any upload
+        const prevalidated = await prevalidateCsv(deps, partner, id, data.size);
+        const outcome = await deps.withSession(partner, async (session) => {
+          const ctx = {
+            deps,
+            session,
+            partner,
+            id,
+            known,
+            remotePath,
+            tempPath,
+            log: plog,
+            job,
+            prevalidated,
+          };
+          const moved = await transfer(ctx);
+          if (moved.kind === 'skipped') return moved;
+          // Sidecars follow the published data file; a retry (recovered path too) completes a short set.
+          const sidecars = await completeSidecars(session, partner, remotePath, id.deliveryId, moved.sha256);
+          return { ...moved, sidecars };
+        });
         if (outcome.kind === 'skipped') {
           await deps.ledger.record({ ...id, status: 'skipped', reason: outcome.reason });
           plog.warn({ outcome: 'skipped', reason: outcome.reason }, 'delivery skipped');
@@ -198,6 +218,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           sha256: outcome.sha256,
           bytes: outcome.size,
           ...(outcome.transform ? { transform: outcome.transform } : {}),
+          ...(outcome.sidecars.length > 0 ? { sidecars: outcome.sidecars } : {}),
           attempts: job.attemptsMade + 1,
           publish: partner.target.publish,
           startedAt: startedAt.toISOString(),
@@ -261,6 +282,23 @@ export function createDeliverProcessor(deps: DeliverDeps) {
             'source object gone or changed: skipped',
           );
           return { outcome: 'skipped', deliveryId: id.deliveryId, bytes: 0, reason: classified.code };
+        }
+        if (classified.code === 'ERR_CSV_INVALID') {
+          // Like a hostile key: held until a person looks (a new export is a new object version).
+          await deps.ledger.record({ ...id, status: 'quarantined', reason: classified.message });
+          plog.error(
+            { outcome: 'quarantined', errCode: classified.code, reason: classified.message, alert: true },
+            'file quarantined: it failed CSV validation and was not published',
+          );
+          (deps.alerts ?? noopAlerter).notify({
+            kind: alertKindForFailure(classified.code, classified.intent),
+            partnerId: partner.id,
+            errCode: classified.code,
+            message: `file quarantined: ${classified.message}`,
+            deliveryId: id.deliveryId,
+            s3Key: data.key,
+          });
+          throw toJobError(classified);
         }
         const attempts = job.opts.attempts ?? 1;
         const final = classified.intent === 'permanent' || job.attemptsMade + 1 >= attempts;
@@ -394,6 +432,8 @@ interface TransferContext {
   tempPath: string;
   log: Logger;
   job: Job;
+  /** The CSV rules were checked in a first read (prevalidateCsv); else they run inline, if set. */
+  prevalidated?: boolean;
 }
 
 /** Everything that happens on the SFTP connection: look, upload, verify, publish. */
@@ -458,11 +498,13 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
       remotePath,
     });
   }
+  const csv = ctx.prevalidated === true ? undefined : partner.validate?.csv;
   const pipeline =
     partner.transform && transformed
-      ? await createBodyPipeline(body.stream, partner.transform, keys)
+      ? await createBodyPipeline(body.stream, partner.transform, keys, csv)
       : undefined;
-  const uploaded = await uploadWithWatchdog(ctx, pipeline?.stream ?? body.stream, expected);
+  const plain = csv && !pipeline ? checkCsvStream(body.stream, csv) : body.stream;
+  const uploaded = await uploadWithWatchdog(ctx, pipeline?.stream ?? plain, expected);
   // With a transform the partner's size is the writer's count; S3's size is checked against the bytes read.
   const source = pipeline?.source();
   const delivered = source ? uploaded.bytes : expected;
@@ -521,6 +563,28 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
   };
 }
 
+/**
+ * validate.csv for objects up to validate.prevalidateMaxBytes: one streaming read (pinned to the ETag)
+ * through the validator before any byte goes to the partner. Throws ERR_CSV_INVALID; returns whether it
+ * ran (larger objects are checked inline during the upload instead).
+ */
+async function prevalidateCsv(
+  deps: DeliverDeps,
+  partner: PartnerConfig,
+  id: Identity,
+  size: number,
+): Promise<boolean> {
+  const csv = partner.validate?.csv;
+  if (!csv || size > partner.validate!.prevalidateMaxBytes) return false;
+  const body = await deps.source.open(id.bucket, id.key, id.etag);
+  try {
+    for await (const chunk of checkCsvStream(body.stream, csv)) void chunk;
+  } catch (err) {
+    throw classifyError(err, 's3'); // ERR_CSV_INVALID as is; a broken body is an S3 fault
+  }
+  return true;
+}
+
 async function uploadWithWatchdog(
   ctx: TransferContext,
   stream: NodeJS.ReadableStream & import('node:stream').Readable,
@@ -561,6 +625,8 @@ async function uploadWithWatchdog(
   let bodyError: unknown;
   stream.once('error', (err) => {
     bodyError = err;
+    // A CSV check can fail before the upload listens (a small file): stop it now, not at the stall timeout.
+    if (err instanceof FerryError && err.code === 'ERR_CSV_INVALID') controller.abort(err);
   });
   try {
     const result = await session.upload(tempPath, stream, {
@@ -615,6 +681,7 @@ async function publish(
   to: string,
   finalExists: boolean,
 ): Promise<void> {
+  await clearStaleSidecars(session, partner, to);
   try {
     if (partner.target.onExisting === 'overwrite' && session.supportsPosixRename) {
       await session.posixRename(from, to);

@@ -117,7 +117,7 @@ export function createSweepProcessor(deps: SweepDeps) {
           });
           oldestUndelivered = Math.min(oldestUndelivered, c.object.lastModified.getTime());
         }
-        if (partner.naming) {
+        if (partner.naming?.filename) {
           const delivered = candidates.filter((c) => statuses.get(c.deliveryId) === 'delivered');
           dropNameCollisions(
             partner,

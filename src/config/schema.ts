@@ -15,6 +15,7 @@ import {
 } from './ssh-algorithms.js';
 import { checkWebhookUrl } from '../core/webhook-url.js';
 import { parseFilenameTemplate, type FilenameTemplate } from '../core/filename-template.js';
+import { parseDoneFileTemplate, type DoneFileTemplate } from '../core/sidecar-files.js';
 import { WEEKDAYS, isCalendarDate } from '../core/delivery-window.js';
 import { checkMoveTemplate, type SourceAfter } from '../core/source-housekeeping.js';
 
@@ -612,14 +613,59 @@ const afterSourceField = z
 
 const afterSchema = z.strictObject({ source: afterSourceField });
 
+/** `validate.csv`: a partner's CSV rules (src/core/csv-validator.ts); a failing file is quarantined. */
+const csvSchema = z.strictObject({
+  delimiter: z
+    .string()
+    .refine((d) => d.length === 1 && d !== '"' && d !== '\r' && d !== '\n', {
+      message: 'must be one character, not a quote or a line break',
+    })
+    .default(','),
+  header: z.array(z.string()).min(1).optional(),
+  minColumns: z.int().min(1).optional(),
+  maxBytes: z.int().min(1).optional(),
+  encoding: z.literal('utf-8').default('utf-8'),
+  allowEmpty: z.boolean().default(true),
+  // Rewriting cells that start with = + - @ needs a transform stage; refused until it exists.
+  neutralizeFormulas: z
+    .unknown()
+    .refine(() => false, { message: 'not supported yet' })
+    .optional(),
+});
+
+/** `validate`: checks a file must pass before any byte of it reaches the partner. */
+const validateSchema = z.strictObject({
+  csv: csvSchema.optional(),
+  // Objects up to this size are read once to validate them before the upload; larger ones are checked
+  // while they stream (a failure aborts the upload and the temp file is removed, never published).
+  prevalidateMaxBytes: z.int().min(0).default(268_435_456), // 256 MiB
+});
+
 /** `naming.filename`: a remote-name template (src/core/filename-template.ts), parsed at load. */
 const namingSchema = z.strictObject({
-  filename: z.string().transform((source, ctx): FilenameTemplate => {
-    const parsed = parseFilenameTemplate(source);
-    if (parsed.ok) return parsed.template;
-    ctx.addIssue({ code: 'custom', message: `${parsed.message} (at character ${parsed.index + 1})` });
-    return z.NEVER;
-  }),
+  filename: z
+    .string()
+    .transform((source, ctx): FilenameTemplate => {
+      const parsed = parseFilenameTemplate(source);
+      if (parsed.ok) return parsed.template;
+      ctx.addIssue({ code: 'custom', message: `${parsed.message} (at character ${parsed.index + 1})` });
+      return z.NEVER;
+    })
+    .optional(),
+  // Sidecars (src/core/sidecar-files.ts): `<hex>  <name>` checksum file, then a done/trigger file.
+  checksumFile: z
+    .enum(['none', 'sha256', 'md5'])
+    .refine((k) => k !== 'md5', 'md5 is not supported yet (use sha256)')
+    .optional(),
+  doneFile: z
+    .string()
+    .transform((source, ctx): DoneFileTemplate => {
+      const parsed = parseDoneFileTemplate(source);
+      if (parsed.ok) return parsed.template;
+      ctx.addIssue({ code: 'custom', message: `${parsed.message} (at character ${parsed.index + 1})` });
+      return z.NEVER;
+    })
+    .optional(),
 });
 
 /** One partner file (partners/<name>.yaml), after ferry.yaml's `defaults` were merged in. */
@@ -717,6 +763,8 @@ export const partnerSchema = z.strictObject({
   transform: transformSchema.optional(),
   // Left out = the remote name is the key relative to the prefix (src/core/remote-name.ts).
   naming: namingSchema.optional(),
+  // Left out = files are delivered without content checks.
+  validate: validateSchema.optional(),
 });
 
 /** ferry.yaml `defaults`: the partner fields a service may default. A partner's own value wins. */
@@ -1059,6 +1107,7 @@ export type PartnerConfig = z.output<typeof partnerSchema>;
 export type SecretAuth = z.output<typeof authSchema>;
 export type TransformConfig = z.output<typeof transformSchema>;
 export type PgpConfig = z.output<typeof pgpSchema>;
+export type CsvValidationConfig = z.output<typeof csvSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type PartnerDefaults = z.output<typeof partnerDefaultsSchema>;
 export type LogLevel = (typeof LOG_LEVELS)[number];
