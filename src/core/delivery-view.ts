@@ -22,28 +22,14 @@ export interface DeliveryFacts {
   deliveredAt?: string;
 }
 
-export interface DeliveryView {
+/** The facts as the API shows them: `id` for `deliveryId`, plus where to find the job. */
+export type DeliveryView = Omit<DeliveryFacts, 'deliveryId'> & {
   id: string;
-  partnerId: string;
-  bucket: string;
-  key: string;
-  etag: string;
-  size?: number;
-  sha256?: string;
-  remotePath?: string;
-  status: DeliveryViewStatus;
-  attempts: number;
-  lastErrorCode?: string;
-  lastError?: string;
-  reason?: string;
-  createdAt: string;
-  updatedAt: string;
-  deliveredAt?: string;
   /** The BullMQ job id (= the delivery id). */
   jobId: string;
   /** The job's page in Bull Board (the job may be gone: completed jobs are kept 7 days). */
   boardUrl: string;
-}
+};
 
 /** The Bull Board page of a deliver job. */
 export function boardUrlFor(jobId: string, basePath = '/admin'): string {
