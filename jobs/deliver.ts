@@ -17,20 +17,26 @@ import { alertKindForFailure } from '../src/core/alert-message.js';
 import { classifyError } from '../src/core/classify-error.js';
 import { computeDeliveryId, tempNameFor } from '../src/core/delivery-id.js';
 import { redeliveryIdFor } from '../src/core/redelivery.js';
-import { remoteNameFor } from '../src/core/filename-template.js';
-import { transformSuffix, transformsBytes } from '../src/core/transform-suffix.js';
+import { transformsBytes } from '../src/core/transform-suffix.js';
 import { FerryError, PermanentError, toJobError } from '../src/errors.js';
 import { hitFailpoint } from '../src/failpoints.js';
 import type { DeliveryHold } from '../src/partners/partner-controls.js';
 import { isSettled, receiptMayExist, type DeliveryRecord } from '../src/ledger/delivery-record.js';
 import { restoreFromReceipt, type LedgerTrust } from '../src/ledger/ledger-trust.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
+import { deliveryRemoteName, type NameSequence } from '../src/ledger/name-sequence.js';
 import type { RedeliveryRequest } from '../src/ledger/redeliveries.js';
 import { safeText, type Logger } from '../src/observability/logger.js';
 import { measureDeliveries, NO_METRICS, type Metrics } from '../src/observability/metrics.js';
 import { DeliverJobData, type DeliverResult } from '../src/queues/payloads.js';
 import { withClassifiedErrors } from './job-errors.js';
-import { clearStaleSidecars, completeSidecars, sidecarsFor } from './publish-sidecars.js';
+import {
+  assertDigestRecorded,
+  checkSidecarNames,
+  clearStaleSidecars,
+  completeSidecars,
+} from './publish-sidecars.js';
+import type { HousekeepingPendingStore } from '../src/ledger/housekeeping-pending.js';
 import { runSourceHousekeeping } from './source-housekeeping.js';
 
 export interface DeliverDeps {
@@ -56,6 +62,10 @@ export interface DeliverDeps {
   holdFor?: (partner: PartnerConfig, now: Date) => Promise<DeliveryHold | undefined>;
   /** Who asked for a redelivery and why (src/ledger/redeliveries.ts); without it redeliveries are refused. */
   redeliveryRequest?(deliveryId: string): Promise<RedeliveryRequest | undefined>;
+  /** `{seq}` numbers for `naming.filename` (src/ledger/name-sequence.ts); required only by templates using it. */
+  nameSequence?: NameSequence;
+  /** Failed `after.source` steps, kept for the sweeps to retry (default: only logged and alerted). */
+  housekeepingPending?: HousekeepingPendingStore;
 }
 
 type Identity = Pick<DeliveryRecord, 'deliveryId' | 'partnerId' | 'bucket' | 'key' | 'etag'>;
@@ -139,38 +149,27 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       }
 
       // Jobs queued before `lastModified` was in the payload date by the job's creation time: it is
-      // kept across retries, so the name stays deterministic for that job.
-      const named = remoteNameFor(partner, {
+      // kept across retries, so the name stays deterministic for that job. A `{seq}` number is given
+      // here, once per object version (a redelivery reuses its original's), and read back on retries.
+      const named = await deliveryRemoteName(deps.nameSequence, partner, {
         key: data.key,
         lastModified: new Date(data.lastModified ?? job.timestamp),
+        numberedAs: computeDeliveryId(data),
       });
-      if (!named.ok) {
-        await deps.ledger.record({ ...id, status: 'quarantined', reason: named.reason });
-        log.error(
-          { outcome: 'quarantined', errCode: 'ERR_KEY_HOSTILE', reason: named.reason, alert: true },
-          'object key quarantined: never sent to the partner',
-        );
-        (deps.alerts ?? noopAlerter).notify({
-          kind: 'key-quarantined',
-          partnerId: partner.id,
-          errCode: 'ERR_KEY_HOSTILE',
-          message: `object key quarantined: ${named.reason}`,
-          deliveryId: id.deliveryId,
-          s3Key: data.key,
-        });
-        throw new PermanentError('ERR_KEY_HOSTILE', `object key quarantined: ${named.reason}`);
-      }
-      // A transform appends what undoes it (`.gz`, `.pgp`/`.asc`) to the derived name.
-      const remoteName = named.name + transformSuffix(partner.transform);
+      if (!named.ok) throw await quarantineHostileName(deps, partner, id, log, named.reason);
+      // Already ends with what undoes a transform (`.gz`, `.pgp`/`.asc`), checked with it (255 bytes).
+      const remoteName = named.name;
       const remotePath = posix.join(partner.target.directory, remoteName);
       const tempPath =
         partner.target.publish === 'rename'
           ? posix.join(partner.target.directory, tempNameFor(remoteName, id.deliveryId))
           : remotePath;
       const plog = log.child({ remotePath: safeText(remotePath) });
+      // A sidecar name breaking a safe-name rule (e.g. too long once suffixed) quarantines like the key's.
+      const sidecarNames = checkSidecarNames(partner, remotePath);
+      if (!sidecarNames.ok) throw await quarantineHostileName(deps, partner, id, plog, sidecarNames.reason);
 
       try {
-        sidecarsFor(partner, remotePath); // a sidecar name breaking a safe-name rule fails before any upload
         const prevalidated = await prevalidateCsv(deps, partner, id, data.size);
         const outcome = await deps.withSession(partner, async (session) => {
           const ctx = {
@@ -188,7 +187,10 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           const moved = await transfer(ctx);
           if (moved.kind === 'skipped') return moved;
           // Sidecars follow the published data file; a retry (recovered path too) completes a short set.
-          const sidecars = await completeSidecars(session, partner, remotePath, id.deliveryId, moved.sha256);
+          const sidecars = await completeSidecars(session, partner, remotePath, id.deliveryId, {
+            sha256: moved.sha256,
+            ...(moved.md5 === undefined ? {} : { md5: moved.md5 }),
+          });
           return { ...moved, sidecars };
         });
         if (outcome.kind === 'skipped') {
@@ -216,6 +218,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
             mode: `0${partner.target.fileMode.toString(8)}`,
           },
           sha256: outcome.sha256,
+          ...(outcome.md5 === undefined ? {} : { md5: outcome.md5 }),
           bytes: outcome.size,
           ...(outcome.transform ? { transform: outcome.transform } : {}),
           ...(outcome.sidecars.length > 0 ? { sidecars: outcome.sidecars } : {}),
@@ -240,6 +243,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           status: 'delivered',
           size: outcome.size,
           sha256: outcome.sha256,
+          ...(outcome.md5 === undefined ? {} : { md5: outcome.md5 }),
           remotePath,
           // Failed attempts were counted by noteAttempt; this one succeeded.
           attempts: job.attemptsMade + 1,
@@ -374,6 +378,33 @@ function withHold<R>(
   };
 }
 
+/**
+ * A remote name (the data file's, or a sidecar's) that breaks the safe-name rules: the delivery is
+ * quarantined (ledger reason, alert) and never sent. Returns the error to throw.
+ */
+async function quarantineHostileName(
+  deps: DeliverDeps,
+  partner: PartnerConfig,
+  id: Identity,
+  log: Logger,
+  reason: string,
+): Promise<PermanentError> {
+  await deps.ledger.record({ ...id, status: 'quarantined', reason });
+  log.error(
+    { outcome: 'quarantined', errCode: 'ERR_KEY_HOSTILE', reason, alert: true },
+    'object key quarantined: never sent to the partner',
+  );
+  (deps.alerts ?? noopAlerter).notify({
+    kind: 'key-quarantined',
+    partnerId: partner.id,
+    errCode: 'ERR_KEY_HOSTILE',
+    message: `object key quarantined: ${reason}`,
+    deliveryId: id.deliveryId,
+    s3Key: id.key,
+  });
+  return new PermanentError('ERR_KEY_HOSTILE', `object key quarantined: ${reason}`);
+}
+
 function parsePayload(job: Job): DeliverJobData {
   const parsed = DeliverJobData.safeParse(job.data);
   if (!parsed.success) {
@@ -416,6 +447,8 @@ type TransferOutcome =
       /** Size and sha256 of the delivered bytes; `source` and `transform` only when a transform applied. */
       size: number;
       sha256: string;
+      /** md5 of the delivered bytes, when the partner's checksum file is md5. */
+      md5?: string;
       uploaded: number;
       source?: StreamDigest;
       transform?: ReceiptTransform;
@@ -444,15 +477,20 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
   // Our intent is recorded (a failed-for-good record keeps it): an earlier attempt got as far as publishing.
   const ours = known?.status === 'publishing' || (known?.status === 'failed' && known.sha256 !== undefined);
 
-  const recoveredTransform = { transform: describeTransform(partner.transform) };
+  const recoveredTransform = {
+    transform: describeTransform(partner.transform, undefined, partner.validate?.csv),
+  };
 
   // Look before you write.
   if (ours && rename && known?.size !== undefined && known.sha256) {
+    // The sidecars need the digests recorded with the intent (md5 too, when configured): never re-read.
+    const digests = { sha256: known.sha256, ...(known.md5 === undefined ? {} : { md5: known.md5 }) };
+    assertDigestRecorded(partner, digests);
     if (finalStat && finalStat.size === known.size) {
       return {
         kind: 'recovered',
         size: known.size,
-        sha256: known.sha256,
+        ...digests,
         uploaded: 0,
         ...recoveredTransform,
       };
@@ -463,7 +501,7 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
       return {
         kind: 'recovered',
         size: known.size,
-        sha256: known.sha256,
+        ...digests,
         uploaded: 0,
         ...recoveredTransform,
       };
@@ -485,7 +523,9 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
   }
 
   // Keys are read per delivery (a rotated key file is picked up) and before the S3 body is opened.
-  const transformed = transformsBytes(partner.transform);
+  // neutralizeFormulas: escape rewrites the bytes too: it needs the pipeline and its digests.
+  const escapesCsv = partner.validate?.csv?.neutralizeFormulas === 'escape';
+  const transformed = transformsBytes(partner.transform) || escapesCsv;
   const keys = partner.transform?.pgp ? await loadPgpKeys(partner.transform.pgp) : undefined;
   const body = await deps.source.open(id.bucket, id.key, id.etag);
   const expected = body.contentLength;
@@ -497,12 +537,14 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
       ...(transformed ? {} : { size: expected }),
       remotePath,
     });
+    // No partner may see an earlier file's checksum or done file next to the new (partial) data file.
+    await clearStaleSidecars(session, partner, remotePath);
   }
-  const csv = ctx.prevalidated === true ? undefined : partner.validate?.csv;
-  const pipeline =
-    partner.transform && transformed
-      ? await createBodyPipeline(body.stream, partner.transform, keys, csv)
-      : undefined;
+  // Escaping happens here even after a prevalidation pass (which only checked).
+  const csv = ctx.prevalidated === true && !escapesCsv ? undefined : partner.validate?.csv;
+  const pipeline = transformed
+    ? await createBodyPipeline(body.stream, partner.transform, keys, csv)
+    : undefined;
   const plain = csv && !pipeline ? checkCsvStream(body.stream, csv) : body.stream;
   const uploaded = await uploadWithWatchdog(ctx, pipeline?.stream ?? plain, expected);
   // With a transform the partner's size is the writer's count; S3's size is checked against the bytes read.
@@ -540,6 +582,7 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
         status: 'publishing',
         size: delivered,
         sha256: uploaded.sha256,
+        ...(uploaded.md5 === undefined ? {} : { md5: uploaded.md5 }),
         remotePath,
       });
       await hitFailpoint('after_intent');
@@ -558,8 +601,11 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
     kind: 'uploaded',
     size: delivered,
     sha256: uploaded.sha256,
+    ...(uploaded.md5 === undefined ? {} : { md5: uploaded.md5 }),
     uploaded: uploaded.bytes,
-    ...(source ? { source, transform: describeTransform(partner.transform, keys) } : {}),
+    ...(source
+      ? { source, transform: describeTransform(partner.transform, keys, partner.validate?.csv) }
+      : {}),
   };
 }
 
@@ -633,6 +679,7 @@ async function uploadWithWatchdog(
       mode: partner.target.fileMode,
       signal: controller.signal,
       onProgress: arm,
+      md5: partner.naming?.checksumFile === 'md5', // hashed only for partners that want it
     });
     log.debug({ bytes: result.bytes, expectedBytes: expected }, 'upload acknowledged');
     return result;

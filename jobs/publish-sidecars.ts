@@ -5,14 +5,51 @@ import type { SftpSession } from '../src/adapters/ports.js';
 import type { PartnerConfig } from '../src/config/schema.js';
 import { classifyError } from '../src/core/classify-error.js';
 import { tempNameFor } from '../src/core/delivery-id.js';
-import { missingSidecars, planSidecars, sidecarSize, type Sidecar } from '../src/core/sidecar-files.js';
+import {
+  missingDigest,
+  missingSidecars,
+  planSidecars,
+  sidecarSize,
+  type DeliveredDigests,
+  type Sidecar,
+} from '../src/core/sidecar-files.js';
 import { FerryError, PermanentError } from '../src/errors.js';
 
-/** The partner's sidecar names for a data file, or a permanent error before anything is uploaded. */
-export function sidecarsFor(partner: PartnerConfig, remotePath: string, sha256 = ''): Sidecar[] {
-  const planned = planSidecars(partner.naming, posix.basename(remotePath), sha256);
+/**
+ * Checks the partner's sidecar names for a data file before anything is uploaded: the reason one
+ * breaks a safe-name rule (e.g. `checksum file name: too-long: …`), which quarantines the delivery.
+ */
+export function checkSidecarNames(
+  partner: PartnerConfig,
+  remotePath: string,
+): { ok: true } | { ok: false; reason: string } {
+  const planned = planSidecars(partner.naming, posix.basename(remotePath), {});
+  return planned.ok ? { ok: true } : planned;
+}
+
+/** The partner's sidecars for a data file; a name breaking a rule is a permanent error. */
+export function sidecarsFor(
+  partner: PartnerConfig,
+  remotePath: string,
+  digests: DeliveredDigests = {},
+): Sidecar[] {
+  const planned = planSidecars(partner.naming, posix.basename(remotePath), digests);
   if (!planned.ok) throw new PermanentError('ERR_KEY_HOSTILE', `sidecar rejected: ${planned.reason}`);
   return planned.sidecars;
+}
+
+/**
+ * Throws when a recorded publish intent lacks the digest the checksum file needs: its md5 was not
+ * computed (the intent predates `checksumFile: md5`) and the delivered bytes are not read again (a
+ * transform may not reproduce them). Checked before a recovery publishes anything.
+ */
+export function assertDigestRecorded(partner: PartnerConfig, digests: DeliveredDigests): void {
+  const missing = missingDigest(partner.naming, digests);
+  if (missing === undefined) return;
+  throw new PermanentError(
+    'ERR_CONFIG_INVALID',
+    `naming.checksumFile is ${missing} but this delivery's publish intent was recorded without a ${missing} of the uploaded bytes (the setting changed mid-delivery); set checksumFile back until it completes, or redeliver it`,
+  );
 }
 
 /**
@@ -42,10 +79,11 @@ export async function completeSidecars(
   partner: PartnerConfig,
   remotePath: string,
   deliveryId: string,
-  sha256: string,
+  digests: DeliveredDigests,
 ): Promise<{ path: string; kind: Sidecar['kind'] }[]> {
+  assertDigestRecorded(partner, digests);
   const dir = posix.dirname(remotePath);
-  const sidecars = sidecarsFor(partner, remotePath, sha256);
+  const sidecars = sidecarsFor(partner, remotePath, digests);
   const sizes = new Map<string, number>();
   for (const s of sidecars) {
     const stat = await session.stat(posix.join(dir, s.name));

@@ -1,7 +1,10 @@
 // `after.source`: tags a delivered source object, or moves it once every partner it feeds has it.
-// Best effort: called by the deliver processor after the ledger says delivered (and again by an
-// `already-delivered` run); a failure is logged with an alert and never fails or redoes the delivery.
+// Best effort for the delivery: called by the deliver processor after the ledger says delivered (and
+// again by an `already-delivered` run); a failure never fails or redoes the delivery. It is logged,
+// alerted (`source-housekeeping-failed`) and recorded as pending in Redis, and the partner's sweeps
+// retry pending entries (a bounded number per sweep, oldest first) until the step succeeds.
 import type { ObjectSource } from '../src/adapters/ports.js';
+import type { Alerter } from '../src/alerts/alerter.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
 import { classifyError } from '../src/core/classify-error.js';
@@ -13,6 +16,7 @@ import {
   partnersSelecting,
   renderMoveTarget,
 } from '../src/core/source-housekeeping.js';
+import type { HousekeepingPendingStore, PendingHousekeeping } from '../src/ledger/housekeeping-pending.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
 import { safeText, type Logger } from '../src/observability/logger.js';
 
@@ -20,6 +24,11 @@ export interface SourceHousekeepingDeps {
   getConfig(): FerryConfig;
   source: Pick<ObjectSource, 'getTags' | 'putTags' | 'copy' | 'remove'>;
   ledger: Pick<Ledger, 'getStatuses'>;
+  /** Where failed steps wait for a sweep to retry them (default: nowhere — the failure is only logged). */
+  housekeepingPending?: HousekeepingPendingStore;
+  /** Webhook alerts (default: none; the log line still carries `alert: true`). */
+  alerts?: Pick<Alerter, 'notify'>;
+  now?(): Date;
 }
 
 /** The delivered object version (job data fields). */
@@ -29,6 +38,12 @@ export interface DeliveredObject {
   etag: string;
   size: number;
 }
+
+/** `done`: nothing (more) to do; `pending`: failed, recorded for a retry; `dropped`: the object is gone or replaced. */
+export type HousekeepingOutcome = 'done' | 'pending' | 'dropped';
+
+/** Pending entries one sweep retries at most: a dead S3 permission must not stall the partner's sweeps. */
+export const HOUSEKEEPING_RETRIES_PER_SWEEP = 100;
 
 /**
  * Runs `partner`'s tag step and, when a partner fed by the object asks for a move, the move if every
@@ -42,23 +57,189 @@ export async function runSourceHousekeeping(
   deliveredMark: string,
   log: Logger,
 ): Promise<void> {
+  await housekeep(deps, partner, object, deliveredMark, log);
+}
+
+/** runSourceHousekeeping, telling what came of it (the sweep's retry pass counts outcomes). */
+async function housekeep(
+  deps: SourceHousekeepingDeps,
+  partner: PartnerConfig,
+  object: DeliveredObject,
+  deliveredMark: string,
+  log: Logger,
+): Promise<HousekeepingOutcome> {
+  const tags = partner.after?.source === 'tag';
+  // The common case costs nothing: no tag for this partner and no partner moves anything.
+  if (!tags && !anyPartnerMoves(deps.getConfig())) return 'done';
+  const deliveryId = computeDeliveryId({
+    partnerId: partner.id,
+    bucket: object.bucket,
+    key: object.key,
+    etag: object.etag,
+  });
   let step = 'tag';
   try {
-    if (partner.after?.source === 'tag') await tagObject(deps, partner, object, deliveredMark, log);
+    if (tags) await tagObject(deps, partner, object, deliveredMark, log);
     step = 'move';
-    await moveWhenAllDelivered(deps, object, log);
+    await moveWhenAllDelivered(deps, partner.id, deliveryId, object, log);
   } catch (err) {
     const cause = classifyError(err, 's3');
+    if (cause.code === 'ERR_SOURCE_GONE' || cause.code === 'ERR_SOURCE_CHANGED') {
+      log.info({ reason: cause.code, step }, 'source object gone or replaced: housekeeping dropped');
+      await resolvePending(deps, partner.id, deliveryId, log);
+      return 'dropped';
+    }
+    const attempts = await recordPending(
+      deps,
+      {
+        deliveryId,
+        partnerId: partner.id,
+        bucket: object.bucket,
+        key: object.key,
+        etag: object.etag,
+        size: object.size,
+        mark: deliveredMark,
+        lastErrCode: cause.code,
+        step,
+      },
+      log,
+    );
     log.error(
       {
         errCode: 'ERR_SOURCE_HOUSEKEEPING',
         causeCode: cause.code,
         err: cause.message,
         step,
+        ...(attempts === undefined ? {} : { housekeepingAttempts: attempts }),
         alert: true,
       },
-      `source housekeeping (${step}) failed; the delivery stands`,
+      `source housekeeping (${step}) failed; the delivery stands${
+        attempts === undefined ? '' : ", the partner's sweeps retry it"
+      }`,
     );
+    deps.alerts?.notify({
+      kind: 'source-housekeeping-failed',
+      partnerId: partner.id,
+      errCode: cause.code,
+      message: `after.source ${step} failed (${cause.message}); the delivery stands${
+        attempts === undefined ? '' : ' and the sweeps retry it'
+      }`,
+      deliveryId,
+      s3Key: object.key,
+      ...(attempts === undefined ? {} : { attempts }),
+    });
+    return 'pending';
+  }
+  await resolvePending(deps, partner.id, deliveryId, log);
+  return 'done';
+}
+
+/** What one sweep's retry pass did. */
+export interface HousekeepingRetrySummary {
+  retried: number;
+  done: number;
+  dropped: number;
+  stillPending: number;
+}
+
+/**
+ * Retries the partner's pending housekeeping, oldest first, at most `limit` entries, each through
+ * runSourceHousekeeping. The object version is checked first (GetObject with If-Match): a tag must
+ * never land on a newer object under the same key. Never throws.
+ */
+export async function retryPendingHousekeeping(
+  deps: SourceHousekeepingDeps & {
+    housekeepingPending: HousekeepingPendingStore;
+    source: Pick<ObjectSource, 'open'>;
+  },
+  partner: PartnerConfig,
+  log: Logger,
+  limit = HOUSEKEEPING_RETRIES_PER_SWEEP,
+): Promise<HousekeepingRetrySummary> {
+  const summary: HousekeepingRetrySummary = { retried: 0, done: 0, dropped: 0, stillPending: 0 };
+  let entries: PendingHousekeeping[];
+  try {
+    entries = await deps.housekeepingPending.oldest(partner.id, limit);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'pending source housekeeping could not be read');
+    return summary;
+  }
+  for (const entry of entries) {
+    const entryLog = log.child({
+      deliveryId: entry.deliveryId,
+      trackingId: entry.deliveryId,
+      s3Key: safeText(entry.key),
+      housekeepingRetry: entry.attempts,
+    });
+    summary.retried += 1;
+    const outcome = (await sameVersion(deps, entry, entryLog))
+      ? await housekeep(deps, partner, entry, entry.mark, entryLog)
+      : 'dropped';
+    summary[outcome === 'pending' ? 'stillPending' : outcome] += 1;
+  }
+  if (summary.retried > 0) {
+    // What is still waiting (beyond this pass's bound too): the figure an operator watches shrink.
+    const remaining = await deps.housekeepingPending.count(partner.id).catch(() => undefined);
+    log.info({ ...summary, remaining }, 'pending source housekeeping retried');
+  }
+  return summary;
+}
+
+/** Whether the entry's object version is still there; a gone or replaced one is dropped here. */
+async function sameVersion(
+  deps: SourceHousekeepingDeps & {
+    housekeepingPending: HousekeepingPendingStore;
+    source: Pick<ObjectSource, 'open'>;
+  },
+  entry: PendingHousekeeping,
+  log: Logger,
+): Promise<boolean> {
+  try {
+    const body = await deps.source.open(entry.bucket, entry.key, entry.etag);
+    body.stream.destroy(); // only the version check was wanted, not the bytes
+    return true;
+  } catch (err) {
+    const code = classifyError(err, 's3').code;
+    if (code !== 'ERR_SOURCE_GONE' && code !== 'ERR_SOURCE_CHANGED') return true; // the step itself will tell
+    log.info({ reason: code }, 'source object gone or replaced: pending housekeeping dropped');
+    await resolvePending(deps, entry.partnerId, entry.deliveryId, log);
+    return false;
+  }
+}
+
+function anyPartnerMoves(config: FerryConfig): boolean {
+  for (const p of config.partners.values()) if (typeof p.after?.source === 'object') return true;
+  return false;
+}
+
+/** Records the failure; undefined when Redis is unavailable (the log line and alert still go out). */
+async function recordPending(
+  deps: SourceHousekeepingDeps,
+  failure: Parameters<HousekeepingPendingStore['recordFailure']>[0],
+  log: Logger,
+): Promise<number | undefined> {
+  if (!deps.housekeepingPending) return undefined;
+  try {
+    return await deps.housekeepingPending.recordFailure(failure, deps.now?.() ?? new Date());
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'failed source housekeeping could not be recorded for a retry');
+    return undefined;
+  }
+}
+
+async function resolvePending(
+  deps: SourceHousekeepingDeps,
+  partnerId: string,
+  deliveryId: string,
+  log: Logger,
+): Promise<void> {
+  if (!deps.housekeepingPending) return;
+  try {
+    if (await deps.housekeepingPending.resolve(partnerId, deliveryId)) {
+      log.info('pending source housekeeping completed');
+    }
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'pending source housekeeping could not be cleared');
   }
 }
 
@@ -85,12 +266,25 @@ async function tagObject(
 
 async function moveWhenAllDelivered(
   deps: SourceHousekeepingDeps,
+  partnerId: string,
+  deliveryId: string,
   object: DeliveredObject,
   log: Logger,
 ): Promise<void> {
   const partners = [...deps.getConfig().partners.values()];
-  // The common case costs nothing: no partner moves anything.
   if (!partners.some((p) => typeof p.after?.source === 'object')) return;
+  // A config problem, not a transient one: alerted, not retried (a retry would fail the same way).
+  const configProblem = (message: string, facts: Record<string, unknown>): void => {
+    log.error({ errCode: 'ERR_SOURCE_HOUSEKEEPING', ...facts, alert: true }, message);
+    deps.alerts?.notify({
+      kind: 'source-housekeeping-failed',
+      partnerId,
+      errCode: 'ERR_SOURCE_HOUSEKEEPING',
+      message,
+      deliveryId,
+      s3Key: object.key,
+    });
+  };
   const selecting = partnersSelecting(partners, object);
   const { bucket, key, etag } = object;
   const ids = new Map(
@@ -105,17 +299,16 @@ async function moveWhenAllDelivered(
     return;
   }
   if (decision.kind === 'conflict') {
-    log.error(
-      { errCode: 'ERR_SOURCE_HOUSEKEEPING', templates: decision.templates, alert: true },
-      'partners fed by this object name different move targets: not moved',
-    );
+    configProblem('partners fed by this object name different move targets: not moved', {
+      templates: decision.templates,
+    });
     return;
   }
   const target = renderMoveTarget(decision.template, object.key);
   if (target === undefined) {
-    log.error(
-      { errCode: 'ERR_SOURCE_HOUSEKEEPING', alert: true },
+    configProblem(
       'the move target rendered from this key is unsafe (".." segment, empty or the key itself): not moved',
+      {},
     );
     return;
   }

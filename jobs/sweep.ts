@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { createMarkerLookup } from '../src/adapters/marker-lookup.js';
 import type { ObjectSource, SourceObject } from '../src/adapters/ports.js';
+import type { Alerter } from '../src/alerts/alerter.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
 import { computeDeliveryId } from '../src/core/delivery-id.js';
@@ -8,11 +9,13 @@ import { remoteNameFor } from '../src/core/filename-template.js';
 import { selectObjects } from '../src/core/select-objects.js';
 import { PermanentError } from '../src/errors.js';
 import { isSettled } from '../src/ledger/delivery-record.js';
+import type { HousekeepingPendingStore } from '../src/ledger/housekeeping-pending.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import { SweepJobData, type DeliverJobData, type SweepResult } from '../src/queues/payloads.js';
 import { withClassifiedErrors } from './job-errors.js';
+import { retryPendingHousekeeping } from './source-housekeeping.js';
 
 export interface SweepDeps {
   getConfig(): FerryConfig;
@@ -28,6 +31,10 @@ export interface SweepDeps {
   isPaused?(partner: PartnerConfig): Promise<boolean>;
   /** Told the deliveries each page found not yet delivered, for the daily SLA (`expect`). Default: nowhere. */
   recordFound?(partner: PartnerConfig, deliveryIds: readonly string[]): Promise<void>;
+  /** Failed `after.source` steps: each sweep retries a bounded number of the partner's. Default: none. */
+  housekeepingPending?: HousekeepingPendingStore;
+  /** Webhook alerts for a retried step that fails again (default: none). */
+  alerts?: Alerter;
 }
 
 /**
@@ -117,7 +124,8 @@ export function createSweepProcessor(deps: SweepDeps) {
           });
           oldestUndelivered = Math.min(oldestUndelivered, c.object.lastModified.getTime());
         }
-        if (partner.naming?.filename) {
+        // A `{seq}` template cannot collide: names equal but for the number get different numbers.
+        if (partner.naming?.filename && partner.naming.filename.seq === undefined) {
           const delivered = candidates.filter((c) => statuses.get(c.deliveryId) === 'delivered');
           dropNameCollisions(
             partner,
@@ -135,6 +143,9 @@ export function createSweepProcessor(deps: SweepDeps) {
           for (const j of jobs) result.pending.push(j.deliveryId);
         }
       }
+      // after.source steps that failed after earlier deliveries (bounded; never fails the sweep).
+      const housekeepingPending = deps.housekeepingPending;
+      if (housekeepingPending) await retryPendingHousekeeping({ ...deps, housekeepingPending }, partner, log);
       result.durationMs = Date.now() - started;
       deps.metrics?.sweepFinished(partnerId, {
         seconds: result.durationMs / 1000,

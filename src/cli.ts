@@ -8,6 +8,8 @@ import {
   type FerryConfig,
 } from './config/load-config.js';
 import { runValidate } from './config/validate-command.js';
+import { noopAlerter, type Alerter } from './alerts/alerter.js';
+import { workerErrorAlert } from './core/failure-alerts.js';
 import { FerryError } from './errors.js';
 import { startFerry, type Role } from './main.js';
 import { createLogger } from './observability/logger.js';
@@ -336,11 +338,13 @@ async function loadOrReport(
 
 async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv, insecureAdmin: boolean) {
   const logger = createLogger({ level: config.service.log.level, name: role });
+  let alerts: Alerter = noopAlerter; // until startFerry has built the alerter
   process.on('unhandledRejection', (reason) => {
     logger.error(
       { err: reason instanceof Error ? reason.message : String(reason), alert: true },
       'unhandled rejection',
     );
+    alerts.notify(workerErrorAlert(reason, `unhandled rejection in the ${role} process`));
   });
   // Listen for signals before starting anything: a SIGTERM during startup still shuts down cleanly.
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
@@ -348,6 +352,7 @@ async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv,
     process.once('SIGINT', resolve);
   });
   const running = await startFerry({ config, role, env, logger, insecureAdmin });
+  alerts = running.alerts;
   logger.info({ role, partners: [...config.partners.keys()], version: FERRY_VERSION }, 'ferry started');
   const signal = await stopped;
   logger.info({ signal }, 'shutting down: finishing in-flight deliveries (signal again to stop at once)');

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { Worker, type MinimalJob } from 'bullmq';
 import { createDeliverProcessor } from '../jobs/deliver.js';
 import { createSweepProcessor } from '../jobs/sweep.js';
-import { createAlerter } from './alerts/alerter.js';
+import { createAlerter, type Alerter } from './alerts/alerter.js';
 import { createReceiptStore } from './adapters/receipt-store.js';
 import { createS3Client, createS3Source } from './adapters/s3-source.js';
 import { connectSftp } from './adapters/sftp-connection.js';
@@ -19,12 +19,15 @@ import { resolvePartnerAuth, resolveSecret } from './config/secrets.js';
 import { legacyAlgorithmsIn } from './config/ssh-algorithms.js';
 import { watchConfig } from './config/watch-config.js';
 import { partnerOfDeliveryId } from './core/alert-message.js';
+import { sweepFailedAlert } from './core/failure-alerts.js';
 import { computeBackoffMs } from './core/backoff.js';
 import { FerryError } from './errors.js';
 import type { DashboardUser } from './http/basic-auth.js';
 import { createHttpApp, createMetricsApp } from './http/create-app.js';
 import { createAuditLog } from './ledger/audit-log.js';
 import { createDeliveryListing } from './ledger/delivery-listing.js';
+import { createHousekeepingPending } from './ledger/housekeeping-pending.js';
+import { createNameSequence } from './ledger/name-sequence.js';
 import { createRedeliveries } from './ledger/redeliveries.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
 import { createLedgerTrust } from './ledger/ledger-trust.js';
@@ -77,6 +80,8 @@ export interface RunningFerry {
   close(): Promise<void>;
   /** Worker role: resolves once the ledger is trusted (see src/ledger/ledger-trust.ts). */
   ledgerTrusted(): Promise<void>;
+  /** This process's alerter, for errors caught outside startFerry (e.g. unhandled rejections in src/cli.ts). */
+  alerts: Alerter;
 }
 
 /**
@@ -138,6 +143,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
 
   const keys = createRedisKeys(svc.redis.prefix);
   const ledger = createRedisLedger(redis, keys);
+  const housekeepingPending = createHousekeepingPending(redis, keys);
   // A crashed process's connection slots come back after this lease.
   const semaphore = createRedisSemaphore(redis, keys, { leaseMs: svc.worker.slotLeaseSeconds * 1000 });
   const source = createS3Source(options.overrides?.s3Client ?? createS3Client(svc.s3));
@@ -163,6 +169,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     ledger,
     audit,
     receipts,
+    source,
     getConfig,
     enqueue: (partner, job) => enqueueDeliveries(queues.deliver, partner, [job]),
   });
@@ -267,6 +274,8 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         metrics,
         isPaused: async (partner) => (await partnerControls.pauseState(partner)).paused,
         recordFound: (partner, ids) => slaTracker.recordFound(partner, ids, clock()),
+        housekeepingPending,
+        alerts,
       }),
       { connection: redis, prefix: svc.redis.prefix, concurrency: 2 },
     );
@@ -286,6 +295,8 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         alerts,
         holdFor: (partner, now) => deliveryHoldFor(partnerControls, partner, now, controlOptions),
         redeliveryRequest: (id) => redeliveries.get(id),
+        nameSequence: createNameSequence(redis, keys),
+        housekeepingPending,
       }),
       {
         connection: redis,
@@ -306,6 +317,17 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         },
       },
     );
+    // A sweep that failed for good (bucket missing, listing denied, credentials wrong, …) holds back every
+    // delivery of its partner. Only failures the processor classified: a stalled sweep is worker-stalled.
+    sweepWorker.on('failed', (job, err) => {
+      if (!job || !['PermanentError', 'FerryError', 'UnrecoverableError'].includes(err.name)) return;
+      job
+        .getState()
+        .then((state) => {
+          if (state === 'failed') alerts.notify(sweepFailedAlert({ jobId: job.id, data: job.data, err }));
+        })
+        .catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'sweep failure not alerted'));
+    });
     for (const worker of [sweepWorker, deliverWorker]) {
       worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
       worker.on('stalled', (jobId) => {
@@ -321,13 +343,12 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       worker.on('failed', (job, err) => {
         if (!job || err.name === 'UnrecoverableError' || err.name === 'FerryError') return; // the processor logged it
         void job.getState().then((state) => {
-          if (state !== 'failed') return;
+          // A processor's PermanentError (its class name is its own) also ends here: it logged and alerted already.
+          if (state !== 'failed' || err.name === 'PermanentError') return;
           logger.error(
             { jobId: job.id, queue: worker.name, err: err.message, alert: true, errCode: 'ERR_JOB_STALLED' },
             'job failed for good outside its processor',
           );
-          // A processor's PermanentError (its class name is its own) also ends here: it alerted already.
-          if (err.name === 'PermanentError') return;
           const data = job.data as { partnerId?: unknown; key?: unknown } | undefined;
           alerts.notify({
             kind: 'worker-stalled',
@@ -362,6 +383,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       alerts,
       logger,
       now: clock,
+      isPaused: async (partner) => (await partnerControls.pauseState(partner)).paused,
       ...(controlOptions.slaIntervalMs === undefined ? {} : { intervalMs: controlOptions.slaIntervalMs }),
     });
     slaChecker = checker;
@@ -455,6 +477,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     metricsPort,
     getConfig,
     ledgerTrusted: () => trust.whenTrusted(),
+    alerts,
     close() {
       closing ??= (async () => {
         for (const s of [server, metricsServer]) {

@@ -30,6 +30,8 @@ export interface PipelinedUploadOptions {
   signal?: AbortSignal;
   /** Called with the number of bytes the server has acknowledged so far. */
   onProgress?: (bytes: number) => void;
+  /** Also hash the bytes with md5 (`naming.checksumFile: md5`); off, it costs nothing. */
+  md5?: boolean;
 }
 
 /**
@@ -73,7 +75,7 @@ interface SftpLimits {
  * server's max write length, as it always is here), writes fill whole SSH packets, and the writes that
  * acknowledgements free up in one turn of the event loop go out together, corked into one syscall.
  *
- * Resolves `{ bytes, sha256 }` once every write is acknowledged and the handle is closed. Rejects on
+ * Resolves `{ bytes, sha256 }` (and `md5` when asked) once every write is acknowledged and the handle is closed. Rejects on
  * the first write error (classified with `classifyError(err, 'sftp')`), on a source error (passed
  * through unchanged), when the SFTP channel closes, or on abort (with `signal.reason`). On every
  * failure the source is destroyed and the handle closed without waiting for the server.
@@ -97,6 +99,7 @@ export function pipelinedUpload(
 
   return new Promise<UploadResult>((resolve, reject) => {
     const hash = createHash('sha256');
+    const md5 = options.md5 === true ? createHash('md5') : undefined;
     let settled = false;
     let handleClosed = false;
     let sourceEnded = false;
@@ -149,7 +152,11 @@ export function pipelinedUpload(
         }
         settled = true;
         detach();
-        resolve({ bytes: offset, sha256: hash.digest('hex') });
+        resolve({
+          bytes: offset,
+          sha256: hash.digest('hex'),
+          ...(md5 ? { md5: md5.digest('hex') } : {}),
+        });
       });
     };
 
@@ -232,6 +239,7 @@ export function pipelinedUpload(
       const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
       if (buf.length === 0) return;
       hash.update(buf);
+      md5?.update(buf);
       pending.push(buf);
       pendingLen += buf.length;
       // Unacknowledged bytes = in flight (offset - acked) + pending.

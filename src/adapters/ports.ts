@@ -25,6 +25,8 @@ export interface ObjectSource {
   put(bucket: string, key: string, body: string | Buffer, contentType?: string): Promise<void>;
   /** Reads a small object; undefined when it does not exist. */
   getText(bucket: string, key: string): Promise<string | undefined>;
+  /** HeadObject: the object as S3 holds it now (ETag, size, LastModified); undefined when it does not exist. */
+  head(bucket: string, key: string): Promise<SourceObject | undefined>;
   /** The object's tag set (GetObjectTagging). Source housekeeping only, like the three below. */
   getTags(bucket: string, key: string): Promise<{ Key: string; Value: string }[]>;
   /** Replaces the object's tag set (PutObjectTagging); callers merge with getTags first. */
@@ -43,6 +45,8 @@ export interface RemoteStat {
 export interface UploadResult {
   bytes: number;
   sha256: string;
+  /** Only when the upload was asked for it (`md5: true`). */
+  md5?: string;
 }
 
 /** One authenticated SFTP connection to a partner (pinned host key already checked). */
@@ -52,11 +56,12 @@ export interface SftpSession {
   /**
    * Streams `source` into `path` (created or truncated with `mode`), with many writes in flight.
    * Resolves once every write is acknowledged; the caller verifies the size with stat().
+   * `md5: true` also hashes the bytes with md5 (a partner's `checksumFile: md5`).
    */
   upload(
     path: string,
     source: Readable,
-    options: { mode: number; signal?: AbortSignal; onProgress?: (bytes: number) => void },
+    options: { mode: number; signal?: AbortSignal; onProgress?: (bytes: number) => void; md5?: boolean },
   ): Promise<UploadResult>;
   /** Plain SFTP rename: fails when `to` exists (OpenSSH). */
   rename(from: string, to: string): Promise<void>;

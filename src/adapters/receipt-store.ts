@@ -13,6 +13,8 @@ export interface DeliveryReceipt {
   target: { host: string; port: number; path: string; mode: string };
   /** sha256 and size of the bytes delivered (after any transform). */
   sha256: string;
+  /** md5 of the same bytes, when the partner's checksum file is md5 (`naming.checksumFile`). */
+  md5?: string;
   bytes: number;
   /** What was done to the bytes on the way (partner `transform`); absent when they were sent as stored. */
   transform?: ReceiptTransform;
@@ -33,6 +35,8 @@ export interface DeliveryReceipt {
 
 export interface ReceiptTransform {
   compress: 'none' | 'gzip';
+  /** `validate.csv.neutralizeFormulas: escape`: formula cells got a `'` before any compress/pgp. */
+  csvEscape?: boolean;
   /** `recipients`: fingerprints of the keys encrypted to (absent on a recovered delivery). */
   pgp?: { recipients?: string[]; signed: boolean; armor: boolean };
 }
@@ -59,10 +63,12 @@ const receiptSchema = z.object({
   }),
   target: z.object({ host: z.string(), port: z.number(), path: z.string(), mode: z.string() }),
   sha256: z.string(),
+  md5: z.string().optional(),
   bytes: z.number(),
   transform: z
     .object({
       compress: z.enum(['none', 'gzip']),
+      csvEscape: z.boolean().optional(),
       pgp: z
         .object({ recipients: z.array(z.string()).optional(), signed: z.boolean(), armor: z.boolean() })
         .optional(),

@@ -4,6 +4,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
   S3Client,
@@ -118,6 +119,23 @@ export function createS3Source(client: S3Client): ObjectSource {
       } catch (err) {
         // Only a missing key means "absent"; a missing bucket is a configuration error, not an empty answer.
         if (err instanceof Error && err.name === 'NoSuchKey') return undefined;
+        throw classifyError(err, 's3');
+      }
+    },
+
+    async head(bucket, key) {
+      try {
+        const response = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return {
+          bucket,
+          key,
+          etag: stripQuotes(response.ETag ?? ''),
+          size: response.ContentLength ?? 0,
+          lastModified: response.LastModified ?? new Date(0),
+        };
+      } catch (err) {
+        // HeadObject has no body, so a missing key answers a bare 404 ("NotFound"), not NoSuchKey.
+        if (err instanceof Error && (err.name === 'NotFound' || err.name === 'NoSuchKey')) return undefined;
         throw classifyError(err, 's3');
       }
     },

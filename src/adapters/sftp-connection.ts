@@ -402,7 +402,7 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
     async upload(
       path: string,
       source: Readable,
-      options: { mode: number; signal?: AbortSignal; onProgress?: (bytes: number) => void },
+      options: { mode: number; signal?: AbortSignal; onProgress?: (bytes: number) => void; md5?: boolean },
     ): Promise<UploadResult> {
       const { signal } = options;
       // The mode goes in the OPEN attributes: no chmod/setstat, which some servers forbid.
@@ -428,6 +428,7 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
         signal,
         onProgress: options.onProgress,
         socket: sock,
+        md5: options.md5,
       });
     },
 

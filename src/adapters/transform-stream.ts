@@ -1,4 +1,5 @@
-// The byte pipeline of a transformed delivery: S3 body → [gzip] → [OpenPGP encrypt/sign] → SFTP writer.
+// The byte pipeline of a transformed delivery: S3 body → [CSV check/escape] → [gzip] → [OpenPGP
+// encrypt/sign] → SFTP writer.
 // Every stage streams with back-pressure, so memory stays bounded whatever the object size, and the
 // source bytes are counted and hashed before any transform (the writer hashes what was delivered).
 import { createHash } from 'node:crypto';
@@ -8,7 +9,13 @@ import { createGzip } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { resolveSecret } from '../config/secrets.js';
 import type { PgpConfig, TransformConfig } from '../config/schema.js';
-import { createCsvValidator, describeCsvProblem, type CsvRules } from '../core/csv-validator.js';
+import {
+  createCsvEscaper,
+  createCsvValidator,
+  describeCsvProblem,
+  type CsvProblem,
+  type CsvRules,
+} from '../core/csv-validator.js';
 import { transformsBytes } from '../core/transform-suffix.js';
 import { FerryError } from '../errors.js';
 import type { ReceiptTransform } from './receipt-store.js';
@@ -209,16 +216,17 @@ export interface BodyPipeline {
 }
 
 /**
- * Builds `body → hash → [gzip] → [OpenPGP]`. OpenPGP.js v6 takes web streams only, so that stage is
+ * Builds `body → hash → [CSV check, or check + escape] → [gzip] → [OpenPGP]`. OpenPGP.js v6 takes web streams only, so that stage is
  * bridged with Readable.toWeb/fromWeb (both honour back-pressure). Destroying `stream` tears the
  * whole chain down, the S3 body included.
  */
 export async function createBodyPipeline(
   body: Readable,
-  transform: TransformConfig,
+  transform: TransformConfig | undefined,
   keys: PgpKeys | undefined,
   csv?: CsvRules,
 ): Promise<BodyPipeline> {
+  transform ??= { compress: 'none' };
   if (transform.pgp !== undefined && keys === undefined) {
     throw new FerryError('ERR_CONFIG_INVALID', 'transform.pgp has no keys loaded');
   }
@@ -256,13 +264,11 @@ export async function createBodyPipeline(
  * A pass-through stage that checks the bytes against `rules` (src/core/csv-validator.ts) and fails
  * with ERR_CSV_INVALID at the first problem. A problem found at the end fails in flush, before the
  * stream ends, so the writer never completes (and never publishes) a file that broke the rules.
+ * With `neutralizeFormulas: escape` it also rewrites formula cells (`=1+2` → `'=1+2`).
  */
 export function createCsvCheckStage(rules: CsvRules): Transform {
+  if (rules.neutralizeFormulas === 'escape') return createCsvEscapeStage(rules);
   const validator = createCsvValidator(rules);
-  const invalid = (problem: { row: number; column: number; reason: string }): FerryError =>
-    new FerryError('ERR_CSV_INVALID', describeCsvProblem(problem), {
-      details: { csvRow: problem.row, csvColumn: problem.column },
-    });
   return new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
       const problem = validator.feed(chunk);
@@ -275,9 +281,42 @@ export function createCsvCheckStage(rules: CsvRules): Transform {
   });
 }
 
-/** `body` through createCsvCheckStage; destroying the result destroys `body` too. */
+function invalid(problem: CsvProblem): FerryError {
+  return new FerryError('ERR_CSV_INVALID', describeCsvProblem(problem), {
+    details: { csvRow: problem.row, csvColumn: problem.column },
+  });
+}
+
+function createCsvEscapeStage(rules: CsvRules): Transform {
+  const escaper = createCsvEscaper(rules);
+  const asBuffer = (out: Uint8Array): Buffer => Buffer.from(out.buffer, out.byteOffset, out.length);
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      const { out, problem } = escaper.feed(chunk);
+      if (problem) return cb(invalid(problem));
+      // An empty push would read as nothing; a cell held back comes out with a later chunk.
+      cb(null, out.length > 0 ? asBuffer(out) : undefined);
+    },
+    flush(cb: TransformCallback) {
+      const { out, verdict } = escaper.end();
+      if (!verdict.ok) return cb(invalid(verdict));
+      cb(null, out.length > 0 ? asBuffer(out) : undefined);
+    },
+  });
+}
+
+/** True when `rules` make the delivered bytes differ from the source (the upload needs the pipeline). */
+export function csvRewritesBytes(rules: CsvRules | undefined): boolean {
+  return rules?.neutralizeFormulas === 'escape';
+}
+
+/**
+ * `body` through createCsvCheckStage, checking only (escape mode's rewrite is the upload pipeline's
+ * job, so here formula cells pass); destroying the result destroys `body` too.
+ */
 export function checkCsvStream(body: Readable, rules: CsvRules): Readable {
-  const stage = createCsvCheckStage(rules);
+  const checkOnly = csvRewritesBytes(rules) ? { ...rules, neutralizeFormulas: false as const } : rules;
+  const stage = createCsvCheckStage(checkOnly);
   pipeline(body, stage, ignore);
   return stage;
 }
@@ -312,16 +351,24 @@ function ignore(): void {
   // Errors surface on the last stream of each pipeline (the one the writer reads).
 }
 
-/** The receipt's `transform` entry, or undefined when the bytes are delivered as stored. */
+/**
+ * The receipt's `transform` entry, or undefined when the bytes are delivered as stored. `csv`: the
+ * partner's CSV rules; `neutralizeFormulas: escape` rewrites bytes too (`csvEscape: true`).
+ */
 export function describeTransform(
   transform: TransformConfig | undefined,
   keys?: PgpKeys,
+  csv?: CsvRules,
 ): ReceiptTransform | undefined {
-  if (transform === undefined || !transformsBytes(transform)) return undefined;
+  const escape = csvRewritesBytes(csv) ? { csvEscape: true } : {};
+  if (transform === undefined || !transformsBytes(transform)) {
+    return escape.csvEscape ? { compress: transform?.compress ?? 'none', ...escape } : undefined;
+  }
   const { pgp } = transform;
-  if (pgp === undefined) return { compress: transform.compress };
+  if (pgp === undefined) return { compress: transform.compress, ...escape };
   return {
     compress: transform.compress,
+    ...escape,
     pgp: {
       ...(keys ? { recipients: keys.recipients } : {}),
       signed: pgp.signingKeyFile !== undefined || pgp.signingKeyEnv !== undefined,

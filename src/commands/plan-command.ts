@@ -13,7 +13,7 @@ import {
   planObject,
   type PlanCounts,
 } from '../core/plan-delivery.js';
-import { remoteNameFor } from '../core/filename-template.js';
+import { namesUseSequence, remoteNameFor } from '../core/filename-template.js';
 import { selectObjects } from '../core/select-objects.js';
 import { isSettled } from '../ledger/delivery-record.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
@@ -135,7 +135,9 @@ async function planPartner(
                 ...(record?.lastErrorCode ? { lastErrorCode: record.lastErrorCode } : {}),
               },
             }),
+        // A `{seq}` renders as `#`s here: its number is given only when the delivery runs.
         name: remoteNameFor(partner, object),
+        ...(namesUseSequence(partner) ? { numberAtDelivery: true } : {}),
         directory: partner.target.directory,
         ...(paused ? { paused } : {}),
         ...(windowClosed ? { windowClosed } : {}),

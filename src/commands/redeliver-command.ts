@@ -64,6 +64,7 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
       ledger,
       audit: createAuditLog(redis, keys),
       receipts: createReceiptStore(source, svc.receipts),
+      source,
       getConfig: () => o.config,
       enqueue: (p, job) => enqueueDeliveries(queues.deliver, p, [job]),
     });

@@ -626,10 +626,13 @@ const csvSchema = z.strictObject({
   maxBytes: z.int().min(1).optional(),
   encoding: z.literal('utf-8').default('utf-8'),
   allowEmpty: z.boolean().default(true),
-  // Rewriting cells that start with = + - @ needs a transform stage; refused until it exists.
+  // Cells starting with = + - @ TAB CR (numbers aside): quarantine the file, or escape them with `'`.
+  // Absent = false; true = quarantine.
   neutralizeFormulas: z
-    .unknown()
-    .refine(() => false, { message: 'not supported yet' })
+    .union([z.boolean(), z.enum(['quarantine', 'escape'])], {
+      error: 'must be false, true, quarantine or escape',
+    })
+    .transform((v) => (v === true ? 'quarantine' : v))
     .optional(),
 });
 
@@ -653,10 +656,7 @@ const namingSchema = z.strictObject({
     })
     .optional(),
   // Sidecars (src/core/sidecar-files.ts): `<hex>  <name>` checksum file, then a done/trigger file.
-  checksumFile: z
-    .enum(['none', 'sha256', 'md5'])
-    .refine((k) => k !== 'md5', 'md5 is not supported yet (use sha256)')
-    .optional(),
+  checksumFile: z.enum(['none', 'sha256', 'md5']).optional(),
   doneFile: z
     .string()
     .transform((source, ctx): DoneFileTemplate => {
@@ -770,8 +770,14 @@ export const partnerSchema = z.strictObject({
 /** ferry.yaml `defaults`: the partner fields a service may default. A partner's own value wins. */
 export const partnerDefaultsSchema = z.strictObject({
   schedule: z.strictObject({ timezone: timezoneField.optional() }).optional(),
+  // exclude and requireMarker replace (never join) a partner's own; `exclude: []` there drops the default.
   source: z
-    .strictObject({ minAgeSeconds: minAgeField.optional(), include: includeField.optional() })
+    .strictObject({
+      minAgeSeconds: minAgeField.optional(),
+      include: includeField.optional(),
+      exclude: excludeField.optional(),
+      requireMarker: markerField.optional(),
+    })
     .optional(),
   target: z
     .strictObject({

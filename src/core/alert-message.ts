@@ -19,6 +19,9 @@ export const ALERT_KINDS = {
   'sla-warning': { severity: 'warning', title: 'delivery SLA at risk' },
   'sla-missed': { severity: 'error', title: 'delivery SLA missed' },
   'missing-export': { severity: 'error', title: 'expected export missing' },
+  'source-housekeeping-failed': { severity: 'warning', title: 'after.source tag or move failed' },
+  'sweep-failed': { severity: 'error', title: 'sweep failed' },
+  'worker-error': { severity: 'error', title: 'unhandled error in a Ferry process' },
 } as const satisfies Record<string, { severity: AlertSeverity; title: string }>;
 
 export type AlertKind = keyof typeof ALERT_KINDS;

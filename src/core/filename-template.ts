@@ -1,19 +1,25 @@
 // `naming.filename`: the remote name built from a template instead of the key. Parsed once at config
 // load; rendered per object from data that is fixed for an object version (its key and LastModified),
 // so every retry and every redelivery of one version renders the same name (exactly-once needs it:
-// the "already there?" check and the temp name are keyed on the final name).
+// the "already there?" check and the temp name are keyed on the final name). The one exception,
+// `{seq}`, is a number allocated once per delivery and stored in Redis (src/ledger/name-sequence.ts);
+// this file only renders it.
 import { deriveRemoteName, type RemoteNameResult } from './remote-name.js';
+import { transformSuffix, type TransformNaming } from './transform-suffix.js';
 
 type DatePart = 'yyyy' | 'yy' | 'MM' | 'dd' | 'HH' | 'mm' | 'ss';
 type Segment =
   | { kind: 'text'; text: string }
   | { kind: 'name' | 'ext' | 'key' | 'partner' }
-  | { kind: 'date'; pattern: (DatePart | { text: string })[] };
+  | { kind: 'date'; pattern: (DatePart | { text: string })[] }
+  | { kind: 'seq'; width: number };
 
 /** A parsed `naming.filename` template. */
 export interface FilenameTemplate {
   source: string;
   segments: readonly Segment[];
+  /** The `{seq}` / `{seq:N}` token, if any: `width` digits with zero padding (0 = no padding). */
+  seq?: { width: number };
 }
 
 export type ParseTemplateResult =
@@ -28,21 +34,32 @@ export interface TemplateInput {
   lastModified: Date;
   /** The schedule's IANA timezone the date is shown in. */
   timezone: string;
+  /**
+   * What `{seq}` renders as: the delivery's number, or a placeholder (`'mask'`: the counter's
+   * scope, see sequenceScopeFor; `'hashes'`: `#` × width, what `ferry plan` shows). Default `'hashes'`.
+   */
+  seq?: number | 'mask' | 'hashes';
 }
 
 const DATE_PARTS: readonly DatePart[] = ['yyyy', 'yy', 'MM', 'dd', 'HH', 'mm', 'ss'];
-const TOKENS = 'name, ext, key, partner, date:<pattern>';
+const TOKENS = 'name, ext, key, partner, date:<pattern>, seq, seq:<width>';
+// Stands for the number in a counter's scope. A NUL never survives the safe-name rules, so in the
+// scope of a valid name it marks exactly where the number goes: equal scopes with different numbers
+// are different names.
+const SEQ_MASK = '\u0000';
+const SEQ_MAX_WIDTH = 9;
 
 /**
  * Parses a template: `{name}`, `{ext}`, `{key}`, `{partner}`, `{date:<pattern>}` (pattern letters
- * yyyy yy MM dd HH mm ss; other letters are errors, other characters literal); `{{` and `}}` are
- * literal braces. `{seq}` is rejected: a per-day counter depends on what else was delivered, so a
- * retry could render a different name. Never throws; `index` is the offending character.
+ * yyyy yy MM dd HH mm ss; other letters are errors, other characters literal), `{seq}` / `{seq:N}`
+ * (a per-scope counter, N = 1–9 digits of zero padding, at most one per template); `{{` and `}}` are
+ * literal braces. Never throws; `index` is the offending character.
  */
 export function parseFilenameTemplate(source: string): ParseTemplateResult {
   const segments: Segment[] = [];
   let text = '';
   let i = 0;
+  let seqAt: number | undefined;
   while (i < source.length) {
     const c = source[i];
     if ((c === '{' || c === '}') && source[i + 1] === c) {
@@ -66,6 +83,10 @@ export function parseFilenameTemplate(source: string): ParseTemplateResult {
     const token = source.slice(i + 1, close);
     const parsed = parseToken(token, i);
     if ('message' in parsed) return parsed;
+    if (parsed.kind === 'seq') {
+      if (seqAt !== undefined) return fail('only one {seq} token is allowed', i);
+      seqAt = i;
+    }
     segments.push(parsed);
     i = close + 1;
   }
@@ -73,16 +94,37 @@ export function parseFilenameTemplate(source: string): ParseTemplateResult {
   if (!segments.some((s) => s.kind !== 'text')) {
     return fail(`has no token: every object would get the same name (tokens: ${TOKENS})`, 0);
   }
-  return { ok: true, template: { source, segments } };
+  const seq = segments.find((s) => s.kind === 'seq');
+  if (seq && seqAt !== undefined && !seqStandsApart(segments, segments.indexOf(seq))) {
+    return fail(
+      '{seq} must be set apart from other tokens by text that is not a digit (e.g. "{name}_{seq:3}.csv"): a number running into a token\'s digits could repeat another name',
+      seqAt,
+    );
+  }
+  return { ok: true, template: { source, segments, ...(seq ? { seq: { width: seq.width } } : {}) } };
+}
+
+// Names of one scope never collide (one counter); names of two scopes could, if the number ran into
+// a token's digits: "a1" + "1" and "a" + "11" are both "a11". Non-digit text on both sides fences the
+// number off. `{ext}` may follow: it is empty or starts with ".".
+function seqStandsApart(segments: readonly Segment[], at: number): boolean {
+  const before = segments[at - 1];
+  const after = segments[at + 1];
+  const okBefore = before === undefined || (before.kind === 'text' && !/[0-9]$/.test(before.text));
+  const okAfter =
+    after === undefined || after.kind === 'ext' || (after.kind === 'text' && !/^[0-9]/.test(after.text));
+  return okBefore && okAfter;
 }
 
 function parseToken(token: string, at: number): Segment | { ok: false; message: string; index: number } {
   if (token === 'name' || token === 'ext' || token === 'key' || token === 'partner') return { kind: token };
-  if (token === 'seq') {
-    return fail(
-      '{seq} is not supported yet: a per-partner-per-day counter depends on delivery order, so a retry could get a different name (exactly-once needs a deterministic name)',
-      at,
-    );
+  if (token === 'seq') return { kind: 'seq', width: 0 };
+  if (token.startsWith('seq:')) {
+    const width = token.slice('seq:'.length);
+    if (!/^[1-9]$/.test(width)) {
+      return fail(`{${token}}: the width must be one digit 1-${SEQ_MAX_WIDTH}, e.g. {seq:3} → 001`, at);
+    }
+    return { kind: 'seq', width: Number(width) };
   }
   if (token.startsWith('date:')) {
     const pattern: (DatePart | { text: string })[] = [];
@@ -115,11 +157,23 @@ function fail(message: string, index: number): { ok: false; message: string; ind
 /**
  * Renders the remote name of one object, then applies the same safe-name rules as a key-derived
  * name (src/core/remote-name.ts): a name that breaks one is rejected with its rule (the deliver job
- * quarantines it), so no template or key can produce `..`, `/` or control characters.
+ * quarantines it), so no template or key can produce `..`, `/` or control characters. `suffix` (the
+ * transform's `.gz`/`.pgp`) is appended before the check, so the checked name is the final one.
  */
-export function renderFilename(template: FilenameTemplate, input: TemplateInput): RemoteNameResult {
+export function renderFilename(
+  template: FilenameTemplate,
+  input: TemplateInput,
+  suffix = '',
+): RemoteNameResult {
+  const rendered = renderRaw(template, input);
+  if (rendered === undefined) return deriveRemoteName(input.key, input.prefix); // outside-prefix verdict
+  return deriveRemoteName(rendered + suffix, '');
+}
+
+/** The rendered text before any check; undefined for a key outside the prefix. */
+function renderRaw(template: FilenameTemplate, input: TemplateInput): string | undefined {
   const relative = deriveRelativeKey(input.key, input.prefix);
-  if (relative === undefined) return deriveRemoteName(input.key, input.prefix); // outside-prefix verdict
+  if (relative === undefined) return undefined;
   const base = relative.slice(relative.lastIndexOf('/') + 1);
   const dot = base.lastIndexOf('.');
   const name = dot > 0 ? base.slice(0, dot) : base;
@@ -135,9 +189,15 @@ export function renderFilename(template: FilenameTemplate, input: TemplateInput)
     else if (s.kind === 'date') {
       date ??= dateParts(input.lastModified, input.timezone);
       for (const p of s.pattern) out += typeof p === 'string' ? date[p] : p.text;
-    }
+    } else if (s.kind === 'seq') out += renderSeq(s.width, input.seq ?? 'hashes');
   }
-  return deriveRemoteName(out, '');
+  return out;
+}
+
+function renderSeq(width: number, seq: number | 'mask' | 'hashes'): string {
+  if (seq === 'mask') return SEQ_MASK;
+  if (seq === 'hashes') return '#'.repeat(Math.max(width, 1));
+  return String(seq).padStart(width, '0'); // a number wider than `width` just grows
 }
 
 function deriveRelativeKey(key: string, prefix: string): string | undefined {
@@ -175,22 +235,64 @@ function dateParts(at: Date, timeZone: string): Record<DatePart, string> {
   };
 }
 
-/** The remote name of an object: the template's, when the partner has one, else the key's. */
+/** What the remote name of a partner's objects depends on. */
+export interface NamingPartner {
+  id: string;
+  source: { prefix: string };
+  schedule: { timezone: string };
+  naming?: { filename?: FilenameTemplate };
+  transform?: TransformNaming;
+}
+
+/**
+ * The final remote name of an object: the template's, when the partner has one, else the key's, with
+ * the transform suffix (`.gz`, `.pgp`/`.asc`) appended before the safe-name rules (255 bytes, …) are
+ * checked. `seq`: the delivery's `{seq}` number (src/ledger/name-sequence.ts); without it a `{seq}`
+ * renders as `#` × width, the way `ferry plan` shows a number given only at delivery.
+ */
 export function remoteNameFor(
-  partner: {
-    id: string;
-    source: { prefix: string };
-    schedule: { timezone: string };
-    naming?: { filename?: FilenameTemplate };
-  },
-  object: { key: string; lastModified: Date },
+  partner: NamingPartner,
+  object: { key: string; lastModified: Date; seq?: number },
 ): RemoteNameResult {
-  if (!partner.naming?.filename) return deriveRemoteName(object.key, partner.source.prefix);
-  return renderFilename(partner.naming.filename, {
+  const suffix = transformSuffix(partner.transform);
+  if (!partner.naming?.filename) return deriveRemoteName(object.key + suffix, partner.source.prefix);
+  return renderFilename(partner.naming.filename, templateInput(partner, object), suffix);
+}
+
+/** True when the partner's names carry a `{seq}` number (given per delivery, from Redis). */
+export function namesUseSequence(partner: NamingPartner): boolean {
+  return partner.naming?.filename?.seq !== undefined;
+}
+
+/**
+ * The `{seq}` counter an object's number is drawn from: its name with the number masked, so
+ * `ACME_{date:yyyyMMdd}_{seq:3}.csv` counts per day, and two objects whose names differ only in the
+ * number share a counter (their names can never collide). The name is checked first with a number
+ * of the token's width (a name that fails the safe-name rules gets no number); `undefined` when the
+ * partner's template has no `{seq}`.
+ */
+export function sequenceScopeFor(
+  partner: NamingPartner,
+  object: { key: string; lastModified: Date },
+): { ok: true; scope: string } | Extract<RemoteNameResult, { ok: false }> | undefined {
+  const template = partner.naming?.filename;
+  if (template?.seq === undefined) return undefined;
+  const probe = remoteNameFor(partner, { ...object, seq: 10 ** Math.max(template.seq.width - 1, 0) });
+  if (!probe.ok) return probe;
+  const masked = renderRaw(template, { ...templateInput(partner, object), seq: 'mask' }) ?? '';
+  return { ok: true, scope: masked + transformSuffix(partner.transform) };
+}
+
+function templateInput(
+  partner: NamingPartner,
+  object: { key: string; lastModified: Date; seq?: number },
+): TemplateInput {
+  return {
     key: object.key,
     prefix: partner.source.prefix,
     partnerId: partner.id,
     lastModified: object.lastModified,
     timezone: partner.schedule.timezone,
-  });
+    ...(object.seq === undefined ? {} : { seq: object.seq }),
+  };
 }

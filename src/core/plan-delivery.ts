@@ -8,8 +8,14 @@ export type PlanSkipReason =
   SkipReason | 'already-delivered' | 'quarantined' | 'skipped' | 'failed' | 'in-progress' | 'hostile-key';
 
 export type PlanOutcome =
-  | { action: 'deliver'; remotePath: string }
-  | { action: 'hold'; why: 'paused' | 'window-closed'; remotePath: string; detail?: string }
+  | { action: 'deliver'; remotePath: string; numberAtDelivery?: true }
+  | {
+      action: 'hold';
+      why: 'paused' | 'window-closed';
+      remotePath: string;
+      detail?: string;
+      numberAtDelivery?: true;
+    }
   | { action: 'skip'; why: PlanSkipReason; detail?: string };
 
 export interface PlanFacts {
@@ -19,6 +25,8 @@ export interface PlanFacts {
   ledger?: { status: string; settled: boolean; reason?: string; lastErrorCode?: string };
   /** The remote name's verdict: remoteNameFor (naming.filename template, else the key). */
   name: RemoteNameResult;
+  /** The name has a `{seq}` number, shown as `#`s: the number is given only when it is delivered. */
+  numberAtDelivery?: boolean;
   directory: string;
   /** The partner is paused (config or operator): deliveries wait. */
   paused?: { detail: string };
@@ -47,11 +55,12 @@ export function planObject(f: PlanFacts): PlanOutcome {
   if (record?.status === 'publishing') return { action: 'skip', why: 'in-progress' };
   if (!f.name.ok) return { action: 'skip', why: 'hostile-key', detail: f.name.reason };
   const remotePath = joinRemote(f.directory, f.name.name);
-  if (f.paused) return { action: 'hold', why: 'paused', remotePath, detail: f.paused.detail };
+  const numbered = f.numberAtDelivery ? { numberAtDelivery: true as const } : {};
+  if (f.paused) return { action: 'hold', why: 'paused', remotePath, detail: f.paused.detail, ...numbered };
   if (f.windowClosed) {
-    return { action: 'hold', why: 'window-closed', remotePath, detail: f.windowClosed.detail };
+    return { action: 'hold', why: 'window-closed', remotePath, detail: f.windowClosed.detail, ...numbered };
   }
-  return { action: 'deliver', remotePath };
+  return { action: 'deliver', remotePath, ...numbered };
 }
 
 const LABELS: Record<PlanSkipReason | 'paused' | 'window-closed', string> = {
@@ -73,14 +82,20 @@ const LABELS: Record<PlanSkipReason | 'paused' | 'window-closed', string> = {
   'window-closed': 'held: window closed',
 };
 
-/** One line per object: `deliver  <key> → <remote path>` or `skip     <key>  (<why>)`. */
+/**
+ * One line per object: `deliver  <key> → <remote path>` or `skip     <key>  (<why>)`; a `{seq}` name
+ * shows its number as `#`s: `deliver  a.csv → /in/ACME_20261126_###.csv  (number given at delivery)`.
+ */
 export function formatPlanLine(key: string, outcome: PlanOutcome): string {
   const shown = printable(key);
-  if (outcome.action === 'deliver') return `deliver  ${shown} → ${printable(outcome.remotePath)}`;
+  const numbered = outcome.action !== 'skip' && outcome.numberAtDelivery ? 'number given at delivery' : '';
+  if (outcome.action === 'deliver') {
+    return `deliver  ${shown} → ${printable(outcome.remotePath)}${numbered ? `  (${numbered})` : ''}`;
+  }
   const label = LABELS[outcome.why];
   const detail = outcome.detail ? `: ${printable(outcome.detail)}` : '';
   if (outcome.action === 'hold') {
-    return `hold     ${shown} → ${printable(outcome.remotePath)}  (${label}${detail})`;
+    return `hold     ${shown} → ${printable(outcome.remotePath)}  (${label}${detail}${numbered ? `; ${numbered}` : ''})`;
   }
   return `skip     ${shown}  (${label}${detail})`;
 }

@@ -1,11 +1,17 @@
 // `naming.checksumFile` / `naming.doneFile`: small files published next to the data file, after it
 // (checksum first, done/trigger file last, so a partner that waits for the done file sees a complete
-// set). Names and contents derive only from the data file's final name and its sha256, both fixed
-// once the publish intent is recorded: a retry recomputes the same set and completes what is missing.
+// set). Names and contents derive only from the data file's final name and its digest (sha256, or md5
+// when asked), all fixed once the publish intent is recorded: a retry recomputes the same set and
+// completes what is missing.
 import { deriveRemoteName } from './remote-name.js';
 
-/** `naming.checksumFile`: md5 is refused at load (the writer only hashes sha256). */
-export type ChecksumFileKind = 'none' | 'sha256';
+/** `naming.checksumFile`: which digest of the delivered bytes the checksum file holds. */
+export type ChecksumFileKind = 'none' | 'sha256' | 'md5';
+/** Hex digests of the delivered bytes; md5 only when the writer was asked for it. */
+export interface DeliveredDigests {
+  sha256?: string;
+  md5?: string;
+}
 export type SidecarKind = 'checksum' | 'done';
 
 /** A parsed `naming.doneFile` template: literal text around `{filename}` tokens. */
@@ -89,28 +95,44 @@ function renderDoneFile(template: DoneFileTemplate, dataName: string): string {
   return template.parts.map((p) => (typeof p === 'string' ? p : dataName)).join('');
 }
 
-/** The checksum sidecar's text, the format `sha256sum -c` reads: `<hex>  <filename>\n`. */
-export function checksumFileContent(sha256: string, dataName: string): string {
-  return `${sha256}  ${dataName}\n`;
+/** The checksum sidecar's text, the format `sha256sum -c` / `md5sum -c` read: `<hex>  <filename>\n`. */
+export function checksumFileContent(hex: string, dataName: string): string {
+  return `${hex}  ${dataName}\n`;
+}
+
+/**
+ * The digest the partner's checksum file needs that `digests` lacks, if any: a publish intent
+ * recorded before `checksumFile: md5` was configured holds no md5, and the bytes are not re-read.
+ */
+export function missingDigest(
+  naming: SidecarNaming | undefined,
+  digests: DeliveredDigests,
+): 'sha256' | 'md5' | undefined {
+  const kind = naming?.checksumFile;
+  if (kind === undefined || kind === 'none') return undefined;
+  return digests[kind] ? undefined : kind;
 }
 
 /**
  * The sidecars of one data file, in publish order (checksum, then done). Each name passes the same
  * safe-name rules as the data file's (src/core/remote-name.ts); a name that breaks one (e.g. longer
  * than 255 bytes once suffixed) is returned as a rejection, before anything is uploaded. The done
- * file is empty: its presence is the signal.
+ * file is empty: its presence is the signal. Without the checksum's digest (`{}`: names only, as
+ * the checks before an upload need) the checksum file's content is empty.
  */
 export function planSidecars(
   naming: SidecarNaming | undefined,
   dataName: string,
-  sha256: string,
+  digests: DeliveredDigests,
 ): { ok: true; sidecars: Sidecar[] } | { ok: false; reason: string } {
   const sidecars: Sidecar[] = [];
-  if (naming?.checksumFile === 'sha256') {
+  const kind = naming?.checksumFile;
+  if (kind === 'sha256' || kind === 'md5') {
+    const hex = digests[kind];
     sidecars.push({
       kind: 'checksum',
-      name: `${dataName}.sha256`,
-      content: checksumFileContent(sha256, dataName),
+      name: `${dataName}.${kind}`,
+      content: hex ? checksumFileContent(hex, dataName) : '',
     });
   }
   if (naming?.doneFile) {

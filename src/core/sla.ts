@@ -96,6 +96,19 @@ export function evaluateSla(input: {
   return { status, late, shortBy };
 }
 
+/** The alerts the SLA checker raises. */
+export type SlaAlertKind = 'sla-warning' | 'sla-missed' | 'missing-export';
+
+/**
+ * Whether an SLA alert is held back. A pause (config `paused: true` or `ferry pause`) is an operator's
+ * decision, so a paused partner raises none of them: not sla-warning / sla-missed (its deliveries wait
+ * on purpose), and not missing-export either — its scheduled sweeps do not list the bucket, so "found
+ * nothing" says nothing about the export. The state itself is still evaluated and shown.
+ */
+export function isSlaAlertSuppressed(_kind: SlaAlertKind, paused: boolean): boolean {
+  return paused;
+}
+
 /** The `ferry_sla_state` gauge value: 0 ok/none, 1 pending, 2 warning, 3 missed or missing export. */
 export function slaStateGaugeValue(status: SlaStatusValue | 'none'): 0 | 1 | 2 | 3 {
   switch (status) {

@@ -20,6 +20,8 @@ export interface DeliveryRecord {
   status: DeliveryStatus;
   size?: number;
   sha256?: string;
+  /** md5 of the delivered bytes, recorded with the intent when the partner's checksum file is md5. */
+  md5?: string;
   remotePath?: string;
   attempts: number;
   lastErrorCode?: string;

@@ -198,6 +198,7 @@ export async function restoreFromReceipt(ledger: Ledger, receipt: DeliveryReceip
     status: 'delivered',
     size: receipt.bytes,
     sha256: receipt.sha256,
+    ...(receipt.md5 === undefined ? {} : { md5: receipt.md5 }),
     remotePath: receipt.target.path,
     deliveredAt: receipt.deliveredAt,
   });

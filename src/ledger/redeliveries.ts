@@ -1,6 +1,7 @@
 // Redelivery requests: a person asks for a delivered object version to be sent again, with a reason.
 // The request is kept in Redis (the worker reads who and why into the receipt) and in the audit trail.
 import type { Cluster, Redis } from 'ioredis';
+import type { ObjectSource } from '../adapters/ports.js';
 import type { ReceiptStore } from '../adapters/receipt-store.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
@@ -44,6 +45,12 @@ export interface RedeliveriesDeps {
   audit: AuditLog;
   /** Read before a number is used: a Redis that lost the counter must not reuse a delivered id. */
   receipts: Pick<ReceiptStore, 'read'>;
+  /**
+   * The object's LastModified is read here (HeadObject), at request time, for `{date}` in
+   * `naming.filename`: neither the ledger nor the receipt records it. Without it, a redelivery's
+   * `{date}` is the job's creation time.
+   */
+  source?: Pick<ObjectSource, 'head'>;
   getConfig(): FerryConfig;
   enqueue(partner: PartnerConfig, job: DeliverJobData): Promise<void>;
   now?(): Date;
@@ -90,6 +97,7 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
           (await ledger.get(id)) !== undefined || (await deps.receipts.read(partner.id, id)) !== undefined;
         if (!used || tries >= MAX_NUMBER_TRIES) break;
       }
+      const lastModified = await lastModifiedOf(deps.source, original);
       const at = (deps.now?.() ?? new Date()).toISOString();
       await guard(() => redis.hset(keys.redeliveryRequest(id), { of: baseId, n: String(n), reason, by, at }));
       await deps.audit.append(
@@ -104,11 +112,22 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
         key: original.key,
         etag: original.etag,
         size: original.size ?? 0,
+        ...(lastModified === undefined ? {} : { lastModified: lastModified.toISOString() }),
         redelivery: n,
       });
       return { ok: true, deliveryId: id, jobId: id, n, of: baseId };
     },
   };
+}
+
+/** LastModified of the delivered version, if S3 still holds that version (same ETag). */
+async function lastModifiedOf(
+  source: Pick<ObjectSource, 'head'> | undefined,
+  original: { bucket: string; key: string; etag: string },
+): Promise<Date | undefined> {
+  const now = await source?.head(original.bucket, original.key);
+  // Another version (or none): the redelivery fails reading it anyway (ERR_SOURCE_CHANGED / GONE).
+  return now?.etag === original.etag ? now.lastModified : undefined;
 }
 
 async function guard<T>(call: () => Promise<T>): Promise<T> {

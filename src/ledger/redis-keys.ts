@@ -35,6 +35,18 @@ export function createRedisKeys(prefix: string) {
     deliveryAudit: (deliveryId: string): string => `${prefix}:audit:delivery:${deliveryId}`,
     /** List (newest first, capped): every operator action, JSON entries. */
     auditLog: `${prefix}:audit`,
+    /**
+     * String (INCR): a partner's `{seq}` counter for one scope (the name with the number masked,
+     * URI-encoded so the key is readable and two scopes never share one), no expiry.
+     */
+    nameSequence: (partnerId: string, scope: string): string =>
+      `${prefix}:name-seq:${partnerId}:${encodeURIComponent(scope)}`,
+    /** Hash: the `{seq}` number given to one delivery (scope, n), so every retry renders the same name. */
+    nameSequenceOf: (deliveryId: string): string => `${prefix}:name-seq-of:${deliveryId}`,
+    /** Sorted set: deliveryId → first failure (ms) of `after.source` steps still to redo, one per partner. */
+    housekeepingPending: (partnerId: string): string => `${prefix}:partner:${partnerId}:housekeeping:pending`,
+    /** Hash: one delivery's failed `after.source` step (object version, mark, attempts, last error). */
+    housekeepingEntry: (deliveryId: string): string => `${prefix}:housekeeping:${deliveryId}`,
   };
 }
 

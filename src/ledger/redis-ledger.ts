@@ -36,6 +36,7 @@ const WRITABLE_FIELDS = [
   'status',
   'size',
   'sha256',
+  'md5',
   'remotePath',
   'attempts',
   'lastErrorCode',
@@ -186,6 +187,7 @@ function parseRecord(hash: Record<string, string>): DeliveryRecord | undefined {
   if (size !== undefined) record.size = size;
   for (const field of [
     'sha256',
+    'md5',
     'remotePath',
     'lastErrorCode',
     'lastError',

@@ -14,7 +14,9 @@ import {
   collectingSlaDay,
   currentSlaDay,
   evaluateSla,
+  isSlaAlertSuppressed,
   windowAllowsSlaDay,
+  type SlaAlertKind,
   type SlaEvaluation,
   type SlaStatusValue,
 } from '../core/sla.js';
@@ -117,6 +119,8 @@ export interface SlaCheckerDeps {
   alerts: Alerter;
   logger: Logger;
   now(): Date;
+  /** Whether the partner is paused (config or operator): its SLA alerts are then held back. Default: never. */
+  isPaused?(partner: PartnerConfig): Promise<boolean>;
   /** How often every partner is evaluated (default 60 s). */
   intervalMs?: number;
 }
@@ -133,7 +137,7 @@ export interface SlaChecker {
 /**
  * Evaluates every partner's SLA on a timer and raises sla-warning, sla-missed and missing-export
  * alerts. Every scheduler process may run one: a Redis mark per partner, day and kind (SET NX) makes
- * each alert go out once per day.
+ * each alert go out once per day. A paused partner's alerts are logged as suppressed instead (once).
  */
 export function startSlaChecker(deps: SlaCheckerDeps): SlaChecker {
   const states = new Map<string, SlaReading['status']>();
@@ -151,8 +155,19 @@ export function startSlaChecker(deps: SlaCheckerDeps): SlaChecker {
     const { day, deadline, evaluation } = reading.day;
     const log = deps.logger.child({ partnerId: partner.id, slaDay: day, deadline: deadline.toISOString() });
     const figures = `${reading.delivered ?? 0} of ${reading.found ?? 0} found file(s) delivered, at least ${reading.expected ?? 0} expected`;
-    const raise = async (kind: 'sla-warning' | 'sla-missed' | 'missing-export', message: string) => {
+    let paused: Promise<boolean> | undefined; // read once per check, and only when an alert is due
+    const raise = async (kind: SlaAlertKind, message: string) => {
+      paused ??= deps.isPaused?.(partner) ?? Promise.resolve(false);
+      const suppressed = isSlaAlertSuppressed(kind, await paused);
+      // Claimed even when held back: a miss while paused stays silent after a resume the same day.
       if (!(await alertOnce(partner, day, kind))) return;
+      if (suppressed) {
+        log.info(
+          { kind, suppressed: 'paused', found: reading.found, delivered: reading.delivered },
+          `${kind} alert suppressed: the partner is paused (${message})`,
+        );
+        return;
+      }
       log.warn({ alert: true, kind, found: reading.found, delivered: reading.delivered }, message);
       deps.alerts.notify({ kind, partnerId: partner.id, message });
     };

@@ -22,7 +22,10 @@ export const DeliverJobData = z
     key: z.string().min(1).max(1024),
     etag: z.string().min(1),
     size: z.number().int().nonnegative(),
-    /** The object's LastModified (ISO), for `naming.filename` dates; data only, never in the delivery id. */
+    /**
+     * The object's LastModified (ISO), for `naming.filename` dates; data only, never in the delivery id.
+     * Sweeps take it from the listing; a redelivery from HeadObject at request time (src/ledger/redeliveries.ts).
+     */
     lastModified: z.iso.datetime().optional(),
     /** Present on a redelivery: its number n; the id is then `<the object version's id>-r<n>`. */
     redelivery: z.number().int().min(1).max(999_999).optional(),

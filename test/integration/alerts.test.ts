@@ -10,6 +10,7 @@ import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { startFerry, type RunningFerry } from '../../src/main.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
 import { getFreePort } from '../support/free-port.js';
+import { installS3Faults } from '../support/s3-faults.js';
 import {
   captureLogger,
   dumpRedisAsText,
@@ -21,7 +22,7 @@ import {
   waitFor,
   type TestFerry,
 } from '../support/pipeline.js';
-import { startServices, type Services } from '../support/services.js';
+import { s3ClientFor, startServices, type Services } from '../support/services.js';
 
 const RUN = Date.now().toString(36);
 // A Slack-like URL whose path is the credential: it must never reach a log line or Redis.
@@ -143,6 +144,8 @@ beforeAll(async () => {
       { id: 'opsteam', port: closedPort, attempts: 1 },
       { id: 'steady' },
       { id: 'quar', include: ['**'] },
+      { id: 'nobucket' },
+      { id: 'denied' },
     ],
     worker: 'concurrency: 4, connectTimeoutSeconds: 5',
   });
@@ -156,7 +159,23 @@ beforeAll(async () => {
     `alerts: { webhook: "http://127.0.0.1:${receiver.port}/ops", secretEnv: OPS_ALERT_SECRET }\n`,
   );
   await rmdir(fixture.partnerDirs.nodir!); // the partner's directory is missing: a permanent failure
-  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
+  // Sweeps that fail: a bucket s3rver does not have, and one whose listing S3 denies (403 AccessDenied).
+  for (const [id, bucket] of [
+    ['nobucket', 'no-such-bucket'],
+    ['denied', 'denied-exports'],
+  ] as const) {
+    const file = join(fixture.dir, 'partners', `${id}.yaml`);
+    await writeFile(
+      file,
+      (await readFile(file, 'utf8')).replace(`bucket: ${fixture.bucket}`, `bucket: ${bucket}`),
+    );
+  }
+  const s3Client = s3ClientFor(services.s3);
+  installS3Faults(s3Client).add({
+    match: (call) => call.bucket === 'denied-exports' && call.command === 'ListObjectsV2Command',
+    act: () => ({ status: 403, code: 'AccessDenied', message: 'Access Denied' }),
+  });
+  testFerry = await startTestFerry(services, fixture.dir, logs.logger, { s3Client });
 });
 
 afterAll(async () => {
@@ -324,6 +343,49 @@ describe('webhook alerts', () => {
     } finally {
       await rm(broken, { force: true });
     }
+  });
+
+  it('sends one sweep-failed alert per dedup window for a partner whose bucket does not exist', async () => {
+    const config = testFerry.ferry.getConfig();
+    expect((await sweepAndWait(config, 'nobucket')).code).toBe(1);
+    const first = await receiver.next(
+      (r) => of('nobucket', 'sweep-failed')(r) && !r.body.summary,
+      'for the failed sweep',
+    );
+    expect(first.body).toMatchObject({
+      kind: 'sweep-failed',
+      severity: 'error',
+      partnerId: 'nobucket',
+      errCode: 'ERR_CONFIG_INVALID',
+      count: 1,
+      summary: false,
+    });
+    expect(first.body.message).toContain('nothing new is delivered until a sweep succeeds');
+    expect(first.body.text).toMatch(
+      /^\[ferry\] ERROR sweep-failed · partner nobucket · ERR_CONFIG_INVALID: /,
+    );
+    expect(verifyAlertSignature(first.raw, first.headers['x-ferry-signature'] as string, SECRET)).toBe(true);
+
+    // The same failure twice more within the window (a sweep every minute, say): held back, then one count.
+    expect((await sweepAndWait(config, 'nobucket')).code).toBe(1);
+    expect((await sweepAndWait(config, 'nobucket')).code).toBe(1);
+    const later = await receiver.next((r) => of('nobucket', 'sweep-failed')(r) && r.body.summary, 'summary');
+    expect(later.body).toMatchObject({ errCode: 'ERR_CONFIG_INVALID', count: 2, summary: true });
+    await windowClosed('sweep-failed:nobucket:ERR_CONFIG_INVALID');
+    expect(receiver.received.filter((r) => r.body.partnerId === 'nobucket')).toHaveLength(2);
+  });
+
+  it('sends sweep-failed with ERR_S3_ACCESS_DENIED when S3 denies listing the partner prefix', async () => {
+    expect((await sweepAndWait(testFerry.ferry.getConfig(), 'denied')).code).toBe(1);
+    const alert = await receiver.next(of('denied', 'sweep-failed'), 'for the denied listing');
+    expect(alert.body).toMatchObject({
+      severity: 'error',
+      partnerId: 'denied',
+      errCode: 'ERR_S3_ACCESS_DENIED',
+      count: 1,
+    });
+    await windowClosed('sweep-failed:denied:ERR_S3_ACCESS_DENIED');
+    expect(receiver.received.filter((r) => r.body.partnerId === 'denied')).toHaveLength(1);
   });
 
   it('never writes a webhook URL path or a signing key to the logs or Redis', async () => {

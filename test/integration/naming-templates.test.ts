@@ -1,10 +1,20 @@
 // naming.filename on the real pipeline (redis-server, sshd, s3rver): the partner receives the
 // templated name (date = the object's LastModified in the schedule timezone), a second sweep and a
 // retried job add no second file, two objects rendering to one name deliver only the first one
-// listed (`name-collision`), and `ferry plan` shows the templated remote path.
+// listed (`name-collision`), and `ferry plan` shows the templated remote path. `{seq}`: numbers per
+// day, kept by a retry after a crash and by a redelivery; the transform suffix counts toward the
+// 255-byte limit; a redelivery carries the object's LastModified for `{date}`.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Source } from '../../src/adapters/s3-source.js';
 import { runPlanCommand } from '../../src/commands/plan-command.js';
+import { runRedeliverCommand } from '../../src/commands/redeliver-command.js';
+import { computeDeliveryId } from '../../src/core/delivery-id.js';
+import { configureFailpoints } from '../../src/failpoints.js';
+import { createRedisKeys } from '../../src/ledger/redis-keys.js';
+import { createRedisLedger } from '../../src/ledger/redis-ledger.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
 import {
   captureLogger,
@@ -13,6 +23,7 @@ import {
   readPartnerDir,
   startTestFerry,
   sweepAndWait,
+  waitForJobState,
   type TestFerry,
 } from '../support/pipeline.js';
 import { startServices, type Services } from '../support/services.js';
@@ -23,16 +34,42 @@ let testFerry: TestFerry;
 const logs = captureLogger();
 const TIMEZONE = 'America/New_York';
 
-async function finals(): Promise<string[]> {
-  const dir = await readPartnerDir(fixture.partnerDirs.acme!);
+async function finals(partnerId = 'acme'): Promise<string[]> {
+  const dir = await readPartnerDir(fixture.partnerDirs[partnerId]!);
   expect(dir.temps).toEqual([]);
   return [...dir.finals.keys()].sort();
 }
 
+async function headOf(key: string) {
+  return testFerry.s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: key }));
+}
+
 /** yyyyMMdd of the object's LastModified in the partner's timezone ("en-CA" prints yyyy-MM-dd). */
 async function dateOf(key: string): Promise<string> {
-  const head = await testFerry.s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: key }));
+  const head = await headOf(key);
   return head.LastModified!.toLocaleDateString('en-CA', { timeZone: TIMEZONE }).replaceAll('-', '');
+}
+
+async function deliveryIdOf(partnerId: string, key: string): Promise<string> {
+  const etag = (await headOf(key)).ETag!.replace(/^"(.*)"$/, '$1');
+  return computeDeliveryId({ partnerId, bucket: fixture.bucket, key, etag });
+}
+
+/** `ferry redeliver` in-process; resolves with the redelivery's completed job. */
+async function redeliver(partnerId: string, key: string) {
+  const errors: string[] = [];
+  const code = await runRedeliverCommand({
+    config: testFerry.ferry.getConfig(),
+    partnerId,
+    key,
+    reason: 'partner lost the file, ticket OPS-7',
+    by: 'ops',
+    out: () => undefined,
+    err: (l) => errors.push(l),
+    audit: logs.logger,
+  });
+  expect(code, errors.join('\n')).toBe(0);
+  return waitForJobState(testFerry.deliverQueue, `${await deliveryIdOf(partnerId, key)}-r1`, 'completed');
 }
 
 beforeAll(async () => {
@@ -47,6 +84,17 @@ beforeAll(async () => {
         timezone: TIMEZONE,
         include: ['**'],
         extraYaml: 'naming: { filename: "ACME_{date:yyyyMMdd}_{name}{ext}" }',
+      },
+      {
+        id: 'seq',
+        timezone: TIMEZONE,
+        extraYaml: 'naming: { filename: "ACME_{date:yyyyMMdd}_{seq:3}.csv" }',
+      },
+      {
+        id: 'gz',
+        // 245 + "_" + "abc.csv" = 253 bytes; 256 with ".gz". (A long key would not do: s3rver keeps
+        // each object in a file named after its key, and the file system refuses such a name.)
+        extraYaml: `naming: { filename: "${'x'.repeat(245)}_{name}{ext}" }\ntransform: { compress: gzip }`,
       },
     ],
   });
@@ -106,5 +154,104 @@ describe('naming.filename', () => {
     const collisions = logs.lines().filter((l) => l.msg?.toString().startsWith('name-collision'));
     expect(collisions).toHaveLength(2);
     expect((await finals()).filter((f) => f.includes('totals'))).toEqual([name]);
+  });
+});
+
+describe('naming.filename {seq}', () => {
+  const config = () => testFerry.ferry.getConfig();
+
+  it('numbers three files of one day 001-003 in one sweep, shown as ### by ferry plan', async () => {
+    const keys = ['seq/a.csv', 'seq/b.csv', 'seq/c.csv'];
+    await putObjects(
+      testFerry.s3,
+      fixture.bucket,
+      keys.map((key) => ({ key, size: 200 })),
+    );
+    const day = await dateOf(keys[0]!);
+    for (const key of keys) expect(await dateOf(key)).toBe(day); // one day: one counter
+
+    const out: string[] = [];
+    expect(
+      await runPlanCommand({
+        config: config(),
+        partnerId: 'seq',
+        out: (l) => out.push(l),
+        err: () => undefined,
+      }),
+    ).toBe(0);
+    expect(out).toContain(
+      `deliver  seq/a.csv → ${fixture.partnerDirs.seq}/ACME_${day}_###.csv  (number given at delivery)`,
+    );
+
+    expect((await sweepAndWait(config(), 'seq')).summary).toMatch(/^delivered 3,/);
+    expect(await finals('seq')).toEqual([
+      `ACME_${day}_001.csv`,
+      `ACME_${day}_002.csv`,
+      `ACME_${day}_003.csv`,
+    ]);
+    // Which file got which number is delivery order; each has one, and the bytes match.
+    const { finals: files } = await readPartnerDir(fixture.partnerDirs.seq!);
+    const ledger = createRedisLedger(testFerry.redis, createRedisKeys('{ferry}'));
+    const paths = await Promise.all(
+      keys.map(async (k) => (await ledger.get(await deliveryIdOf('seq', k)))?.remotePath),
+    );
+    expect(new Set(paths).size).toBe(3);
+    expect(files.size).toBe(3);
+
+    expect((await sweepAndWait(config(), 'seq')).summary).toMatch(/^delivered 0, already delivered 3,/);
+    expect(await finals('seq')).toHaveLength(3);
+  });
+
+  it('keeps its number when the delivery is retried after a crash at the rename', async () => {
+    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'seq/d.csv', size: 300 }]);
+    const day = await dateOf('seq/d.csv');
+    configureFailpoints('after_rename=throw');
+    try {
+      expect((await sweepAndWait(config(), 'seq')).summary).toMatch(/^delivered 1,/);
+    } finally {
+      configureFailpoints(undefined);
+    }
+    const job = await testFerry.deliverQueue.getJob(await deliveryIdOf('seq', 'seq/d.csv'));
+    expect(job?.attemptsMade).toBe(2);
+    // The second attempt found its own file under the same name: recorded, nothing sent again.
+    expect(job?.returnvalue).toMatchObject({ outcome: 'delivered', bytes: 0 });
+    expect(job?.returnvalue.remotePath).toMatch(new RegExp(`/ACME_${day}_004\\.csv$`));
+    expect((await finals('seq')).filter((f) => f.startsWith(`ACME_${day}_`))).toHaveLength(4);
+  });
+
+  it('gives a redelivery the name (and number) of its original', async () => {
+    const ledger = createRedisLedger(testFerry.redis, createRedisKeys('{ferry}'));
+    const original = await ledger.get(await deliveryIdOf('seq', 'seq/b.csv'));
+    const name = original!.remotePath!.split('/').pop()!;
+    await rm(join(fixture.partnerDirs.seq!, name)); // the partner consumed it (onExisting: fail)
+
+    const job = await redeliver('seq', 'seq/b.csv');
+    expect(job.returnvalue).toMatchObject({ outcome: 'delivered', remotePath: original!.remotePath });
+    expect(await finals('seq')).toHaveLength(4); // back under its name, no fifth number
+  });
+
+  it('quarantines a name that fits 255 bytes only without its ".gz"', async () => {
+    const key = 'gz/abc.csv'; // renders to 253 bytes; 256 with ".gz"
+    await putObjects(testFerry.s3, fixture.bucket, [{ key, size: 100 }]);
+    await sweepAndWait(config(), 'gz');
+    const record = await createRedisLedger(testFerry.redis, createRedisKeys('{ferry}')).get(
+      await deliveryIdOf('gz', key),
+    );
+    expect(record).toMatchObject({ status: 'quarantined', reason: expect.stringContaining('255 bytes') });
+    expect(await finals('gz')).toEqual([]);
+  });
+
+  it("renders a redelivery's {date} from the object's LastModified, carried in its job", async () => {
+    const name = `ACME_${await dateOf('acme/orders.csv')}_orders.csv`;
+    await rm(join(fixture.partnerDirs.acme!, name));
+    const job = await redeliver('acme', 'acme/orders.csv');
+    expect(job.data).toMatchObject({
+      redelivery: 1,
+      lastModified: (await headOf('acme/orders.csv')).LastModified!.toISOString(),
+    });
+    expect(job.returnvalue.remotePath).toMatch(new RegExp(`/${name}$`));
+    // The read it comes from: HeadObject, undefined for a key S3 does not hold.
+    expect(await createS3Source(testFerry.s3).head(fixture.bucket, 'acme/no-such.csv')).toBeUndefined();
+    expect(await finals()).toContain(name);
   });
 });

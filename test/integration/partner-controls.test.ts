@@ -91,6 +91,13 @@ beforeAll(async () => {
       { id: 'windowed', extraYaml: "window: { start: '01:00', end: '01:30' }" },
       { id: 'slaparty', extraYaml: `expect: { by: '06:00', atLeast: 1, warnBeforeMinutes: 30 }\n${webhook}` },
       { id: 'quiet', extraYaml: `expect: { by: '06:00', atLeast: 1 }\n${webhook}` },
+      // Not paused, but its 01:00-01:30 window is closed at the deadline: the SLA still applies that day.
+      {
+        id: 'slawindow',
+        extraYaml: `window: { start: '01:00', end: '01:30' }\nexpect: { by: '06:00', atLeast: 1, warnBeforeMinutes: 30 }\n${webhook}`,
+      },
+      // Paused in its config and nothing exported: its missing-export is held back too.
+      { id: 'slapaused', extraYaml: `paused: true\nexpect: { by: '06:00', atLeast: 1 }\n${webhook}` },
     ],
   });
   setClock('2030-01-07T03:00:00Z'); // a Monday, well before any deadline
@@ -201,31 +208,55 @@ describe('partner runtime controls', () => {
     expect([...(await readPartnerDir(fixture.partnerDirs['windowed']!)).finals.keys()]).toEqual(['w.csv']);
   });
 
-  it('a file not delivered by `expect.by` raises sla-warning then sla-missed; no export at all raises missing-export', async () => {
+  it('a file not delivered by `expect.by` raises sla-warning then sla-missed; no export at all raises missing-export; a paused partner raises none', async () => {
     setClock('2030-01-08T05:59:50Z'); // inside the 30-minute warning, 10 s before the deadline
+    // slaparty is paused by an operator (its delivery waits on purpose); slawindow's window is closed.
     await controls.pause('slaparty', 'bob', 'hold to test the SLA');
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'slaparty/s.csv', body: Buffer.from('s\n') }]);
+    await putObjects(testFerry.s3, fixture.bucket, [
+      { key: 'slaparty/s.csv', body: Buffer.from('s\n') },
+      { key: 'slawindow/s.csv', body: Buffer.from('s\n') },
+    ]);
     await sweep('slaparty');
+    await sweep('slawindow');
     await delayedJobs('slaparty', 1);
-    // The sweep recorded the file for the day's SLA (after enqueueing it).
-    await waitFor(
-      async () => (await testFerry.redis.zcard(keys.slaFound('slaparty', '2030-01-08'))) === 1,
-      'the found file to be recorded for 2030-01-08',
-    );
+    await delayedJobs('slawindow', 1);
+    // The sweeps recorded the files for the day's SLA (after enqueueing them).
+    for (const id of ['slaparty', 'slawindow']) {
+      await waitFor(
+        async () => (await testFerry.redis.zcard(keys.slaFound(id, '2030-01-08'))) === 1,
+        `the file found for ${id} to be recorded for 2030-01-08`,
+      );
+    }
 
-    const warning = await alertOf('slaparty', 'sla-warning');
+    const warning = await alertOf('slawindow', 'sla-warning');
     // Raised as soon as the clock is in the warning period: the export may not even be found yet.
     expect(warning.message).toContain('deadline 06:00 UTC (2030-01-08) is near');
-    expect(alerts.find((a) => a.partnerId === 'slaparty' && a.kind === 'sla-missed')).toBeUndefined();
+    expect(alerts.find((a) => a.partnerId === 'slawindow' && a.kind === 'sla-missed')).toBeUndefined();
     // `quiet` found nothing: it warns too, while the export can still arrive.
     await alertOf('quiet', 'sla-warning');
+    const suppressed = (partnerId: string, kind: string) =>
+      waitFor(
+        () =>
+          logs.lines().find((l) => l.partnerId === partnerId && l.kind === kind && l.suppressed === 'paused'),
+        `${kind} of ${partnerId} to be logged as suppressed`,
+      );
+    expect(await suppressed('slaparty', 'sla-warning')).toMatchObject({
+      level: 'info',
+      msg: expect.stringMatching(
+        /^sla-warning alert suppressed: the partner is paused \(deadline 06:00 UTC/,
+      ) as string,
+    });
+    await suppressed('slapaused', 'sla-warning');
 
     setClock('2030-01-08T06:00:30Z');
-    const missed = await alertOf('slaparty', 'sla-missed');
-    expect(missed).toMatchObject({ severity: 'error', partnerId: 'slaparty' });
+    const missed = await alertOf('slawindow', 'sla-missed');
+    expect(missed).toMatchObject({ severity: 'error', partnerId: 'slawindow' });
     expect(missed.message).toContain('missed: 0 of 1 found file(s) delivered');
     const missing = await alertOf('quiet', 'missing-export');
     expect(missing.message).toContain('found 0 new object(s), expected at least 1');
+    await suppressed('slaparty', 'sla-missed');
+    await suppressed('slapaused', 'missing-export');
+    expect(alerts.filter((a) => a.partnerId === 'slaparty' || a.partnerId === 'slapaused')).toEqual([]);
 
     const runtime = await controls.runtime(testFerry.ferry.getConfig(), clock());
     expect(runtime.find((p) => p.id === 'slaparty')?.sla).toEqual({
@@ -236,13 +267,17 @@ describe('partner runtime controls', () => {
       delivered: 0,
     });
     expect(runtime.find((p) => p.id === 'quiet')?.sla.status).toBe('missing-export');
+    // Paused: the state is still evaluated and shown, only the alerts are held back.
+    expect(runtime.find((p) => p.id === 'slapaused')?.sla.status).toBe('missing-export');
     expect(runtime.find((p) => p.id === 'held')?.sla).toEqual({ status: 'none' });
 
-    // Evaluated every 200 ms while the held delivery is resumed and sent, yet each alert goes out once.
+    // Evaluated every 200 ms while the held delivery is resumed and sent: the miss that happened while
+    // paused stays silent after the resume, and slawindow's alerts each went out once.
     await controls.resume('slaparty', 'bob', 'done');
     const [job] = await jobsOfPartner(testFerry.deliverQueue, 'slaparty');
     await waitForJobState(testFerry.deliverQueue, job!.id!, 'completed');
-    const kinds = alerts.filter((a) => a.partnerId === 'slaparty').map((a) => a.kind);
+    expect(alerts.filter((a) => a.partnerId === 'slaparty')).toEqual([]);
+    const kinds = alerts.filter((a) => a.partnerId === 'slawindow').map((a) => a.kind);
     expect(kinds).toEqual(['sla-warning', 'sla-missed']);
     // Delivered after the deadline: the day stays missed.
     const after = await controls.runtime(testFerry.ferry.getConfig(), clock());

@@ -1,8 +1,20 @@
 // after.source on the real pipeline (redis-server, sshd, s3rver): `tag` adds ferry-delivered-<id> and
 // keeps the object's other tags; `move` moves an object fed to two partners only once both have it,
-// and the moved object is not delivered again.
-import { GetObjectTaggingCommand, HeadObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
+// and the moved object is not delivered again. A tag or move that fails (S3 faults injected on Ferry's
+// own client) is recorded as pending in Redis, alerted to a webhook, and retried by the next sweep.
+import {
+  DeleteObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutObjectTaggingCommand,
+} from '@aws-sdk/client-s3';
+import { appendFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHousekeepingPending } from '../../src/ledger/housekeeping-pending.js';
+import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
 import {
   captureLogger,
@@ -11,14 +23,68 @@ import {
   readPartnerDir,
   startTestFerry,
   sweepAndWait,
+  waitFor,
   type TestFerry,
 } from '../support/pipeline.js';
-import { startServices, type Services } from '../support/services.js';
+import { installS3Faults, type S3Faults } from '../support/s3-faults.js';
+import { s3ClientFor, startServices, type Services } from '../support/services.js';
 
 let services: Services;
 let fixture: FerryFixture;
 let testFerry: TestFerry;
+let faults: S3Faults;
+let receiver: { alerts: AlertBody[]; server: Server };
 const logs = captureLogger();
+const keys = createRedisKeys('{ferry}');
+const ACCESS_DENIED = { status: 403, code: 'AccessDenied', message: 'Access Denied' };
+
+interface AlertBody {
+  kind: string;
+  partnerId: string | null;
+  errCode: string | null;
+  deliveryId: string | null;
+  s3Key: string | null;
+  attempts: number | null;
+}
+
+/** A webhook receiver on loopback that keeps every alert body. */
+async function startReceiver(): Promise<{ alerts: AlertBody[]; server: Server }> {
+  const alerts: AlertBody[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      alerts.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as AlertBody);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { alerts, server };
+}
+
+/** The partner's pending housekeeping entries, as Redis holds them. */
+async function pendingOf(partnerId: string): Promise<Record<string, string>[]> {
+  const ids = await testFerry.redis.zrange(keys.housekeepingPending(partnerId), '0', '-1');
+  return Promise.all(ids.map((id) => testFerry.redis.hgetall(keys.housekeepingEntry(id))));
+}
+
+/** Fails the first call of `command` on `key` with AccessDenied. */
+function failOnce(command: string, key: string) {
+  return faults.add({
+    match: (c) => c.command === command && c.key === key,
+    act: () => ACCESS_DENIED,
+    times: 1,
+  });
+}
+
+async function tagsOf(key: string): Promise<Record<string, string | undefined>> {
+  const { TagSet } = await testFerry.s3.send(
+    new GetObjectTaggingCommand({ Bucket: fixture.bucket, Key: key }),
+  );
+  const tags: Record<string, string | undefined> = {};
+  for (const t of TagSet ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value;
+  return tags;
+}
 
 async function exists(key: string): Promise<boolean> {
   try {
@@ -43,14 +109,26 @@ beforeAll(async () => {
       { id: 'tagger', extraYaml: 'after: { source: tag }' },
       { id: 'mover', prefix: 'shared/', extraYaml: "after: { source: { move: 'archive/{key}' } }" },
       { id: 'peer', prefix: 'shared/' },
+      { id: 'flaky', extraYaml: 'after: { source: tag }' },
+      { id: 'blocked', extraYaml: "after: { source: { move: 'done/{key}' } }" },
     ],
   });
-  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
+  receiver = await startReceiver();
+  process.env.HK_ALERT_WEBHOOK = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}/hook`;
+  await appendFile(
+    join(fixture.dir, 'ferry.yaml'),
+    'alerts: { webhookEnv: HK_ALERT_WEBHOOK, dedupMinutes: 0 }\n',
+  );
+  const ferryS3 = s3ClientFor(services.s3);
+  faults = installS3Faults(ferryS3);
+  testFerry = await startTestFerry(services, fixture.dir, logs.logger, { s3Client: ferryS3 });
   await testFerry.ferry.ledgerTrusted();
 }, 120_000);
 
 afterAll(async () => {
   await testFerry?.close();
+  receiver?.server.closeAllConnections();
+  await new Promise<void>((resolve) => (receiver ? receiver.server.close(() => resolve()) : resolve()));
   await services?.stop();
 });
 
@@ -100,5 +178,153 @@ describe('after.source', () => {
     expect(await finals('mover')).toEqual(['x.csv']);
     expect(await finals('peer')).toEqual(['x.csv']);
     expect(logs.lines().filter((l) => l.errCode === 'ERR_SOURCE_HOUSEKEEPING')).toEqual([]);
+  });
+});
+
+describe('after.source failures', () => {
+  it('a failed tag is recorded as pending and alerted; the next sweep tags the object and clears it', async () => {
+    const config = testFerry.ferry.getConfig();
+    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'flaky/a.csv', size: 100 }]);
+    const fault = failOnce('PutObjectTaggingCommand', 'flaky/a.csv');
+
+    expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
+    expect(fault.hits).toBe(1);
+    expect(await finals('flaky')).toEqual(['a.csv']); // the delivery stands
+    expect((await tagsOf('flaky/a.csv'))['ferry-delivered-flaky']).toBeUndefined();
+    const [entry, ...more] = await pendingOf('flaky');
+    expect(more).toEqual([]);
+    expect(entry).toMatchObject({
+      partnerId: 'flaky',
+      bucket: fixture.bucket,
+      key: 'flaky/a.csv',
+      size: '100',
+      step: 'tag',
+      attempts: '1',
+      lastErrCode: 'ERR_S3_ACCESS_DENIED',
+    });
+    expect(entry!.mark).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+    const alert = await waitFor(
+      () => receiver.alerts.find((a) => a.kind === 'source-housekeeping-failed' && a.partnerId === 'flaky'),
+      'the source-housekeeping-failed alert',
+    );
+    expect(alert).toMatchObject({
+      errCode: 'ERR_S3_ACCESS_DENIED',
+      deliveryId: entry!.deliveryId,
+      s3Key: 'flaky/a.csv',
+      attempts: 1,
+    });
+
+    expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
+    expect(await pendingOf('flaky')).toEqual([]);
+    expect(await testFerry.redis.exists(keys.housekeepingEntry(entry!.deliveryId!))).toBe(0);
+    // The tag carries the delivery time recorded at the first run, not the retry's.
+    expect((await tagsOf('flaky/a.csv'))['ferry-delivered-flaky']).toBe(entry!.mark);
+    expect(
+      logs.lines().some((l) => l.partnerId === 'flaky' && l.msg === 'pending source housekeeping completed'),
+    ).toBe(true);
+  });
+
+  it('a blocked move is retried by the next sweep, and the object is not delivered again', async () => {
+    const config = testFerry.ferry.getConfig();
+    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'blocked/x.csv', size: 300 }]);
+    const fault = failOnce('CopyObjectCommand', 'done/blocked/x.csv');
+
+    expect((await sweepAndWait(config, 'blocked')).code).toBe(0);
+    expect(fault.hits).toBe(1);
+    expect(await finals('blocked')).toEqual(['x.csv']);
+    expect(await exists('blocked/x.csv')).toBe(true);
+    expect(await pendingOf('blocked')).toEqual([
+      expect.objectContaining({ step: 'move', lastErrCode: 'ERR_S3_ACCESS_DENIED', attempts: '1' }),
+    ]);
+
+    const jobsBefore = (await jobsOfPartner(testFerry.deliverQueue, 'blocked')).length;
+    expect((await sweepAndWait(config, 'blocked')).code).toBe(0);
+    expect(await exists('blocked/x.csv')).toBe(false);
+    expect(await exists('done/blocked/x.csv')).toBe(true);
+    expect(await pendingOf('blocked')).toEqual([]);
+    expect((await jobsOfPartner(testFerry.deliverQueue, 'blocked')).length).toBe(jobsBefore);
+    expect(await finals('blocked')).toEqual(['x.csv']);
+  });
+
+  it('drops a pending entry whose object is gone, with an info log', async () => {
+    const config = testFerry.ferry.getConfig();
+    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'flaky/gone.csv', size: 120 }]);
+    failOnce('PutObjectTaggingCommand', 'flaky/gone.csv');
+    expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
+    const [entry] = await pendingOf('flaky');
+    expect(entry?.key).toBe('flaky/gone.csv');
+
+    await testFerry.s3.send(new DeleteObjectCommand({ Bucket: fixture.bucket, Key: 'flaky/gone.csv' }));
+    expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
+    expect(await pendingOf('flaky')).toEqual([]);
+    const dropped = logs
+      .lines()
+      .find((l) => l.deliveryId === entry!.deliveryId && l.reason === 'ERR_SOURCE_GONE');
+    expect(dropped).toMatchObject({ msg: 'source object gone or replaced: pending housekeeping dropped' });
+  });
+});
+
+describe('the sweep retry pass', () => {
+  it('retries at most 100 entries per sweep, oldest first', async () => {
+    const store = createHousekeepingPending(testFerry.redis, keys);
+    // 101 entries whose objects never existed: each retry drops its entry (ERR_SOURCE_GONE).
+    for (let n = 0; n < 101; n++) {
+      await store.recordFailure(
+        {
+          deliveryId: `dlv-flaky-${n.toString(16).padStart(32, '0')}`,
+          partnerId: 'flaky',
+          bucket: fixture.bucket,
+          key: `flaky/never-${n}.csv`,
+          etag: 'e',
+          size: 1,
+          mark: 'm',
+          lastErrCode: 'ERR_S3_ACCESS_DENIED',
+          step: 'tag',
+        },
+        new Date(Date.UTC(2026, 0, 1, 0, 0, n)),
+      );
+    }
+    const config = testFerry.ferry.getConfig();
+    expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
+    expect((await pendingOf('flaky')).map((e) => e.key)).toEqual(['flaky/never-100.csv']);
+    expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
+    expect(await pendingOf('flaky')).toEqual([]);
+  });
+});
+
+describe('the pending store', () => {
+  it('keeps one entry per delivery, counts attempts, and hands out the oldest first, bounded', async () => {
+    const store = createHousekeepingPending(testFerry.redis, keys);
+    const failure = (n: number) => ({
+      deliveryId: `dlv-store-${String(n).padStart(32, '0')}`,
+      partnerId: 'store',
+      bucket: fixture.bucket,
+      key: `store/${n}.csv`,
+      etag: `etag${n}`,
+      size: n,
+      mark: `mark${n}`,
+      lastErrCode: 'ERR_S3_ACCESS_DENIED',
+      step: 'tag',
+    });
+    await store.recordFailure(failure(2), new Date('2026-01-02T00:00:00Z'));
+    await store.recordFailure(failure(1), new Date('2026-01-01T00:00:00Z'));
+    await store.recordFailure(failure(3), new Date('2026-01-03T00:00:00Z'));
+    // A repeat keeps its first failure time (and so its place) and counts the attempt.
+    expect(await store.recordFailure(failure(1), new Date('2026-01-05T00:00:00Z'))).toBe(2);
+
+    expect(await store.count('store')).toBe(3);
+    const two = await store.oldest('store', 2);
+    expect(two.map((e) => e.key)).toEqual(['store/1.csv', 'store/2.csv']);
+    expect(two[0]).toMatchObject({
+      attempts: 2,
+      size: 1,
+      firstFailedAt: '2026-01-01T00:00:00.000Z',
+      lastFailedAt: '2026-01-05T00:00:00.000Z',
+    });
+
+    expect(await store.resolve('store', failure(1).deliveryId)).toBe(true);
+    expect(await store.resolve('store', failure(1).deliveryId)).toBe(false);
+    expect((await store.oldest('store', 10)).map((e) => e.key)).toEqual(['store/2.csv', 'store/3.csv']);
   });
 });

@@ -2,6 +2,8 @@
 // wait for their directory's marker across sweeps, the marker and excluded objects are never delivered,
 // and `ferry plan` names the reasons. Pages of 2 keys, so a marker sorting after its objects ("A.csv" <
 // "_SUCCESS") is on a later page and is looked up, and one sorting before them ("part-…") is not.
+// Uploads (POST /api/upload) are checked against the same rules: an excluded name, or any name for a
+// partner with requireMarker, is refused with 400; `defaults.source.exclude` applies like a partner's own.
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,8 +44,14 @@ beforeAll(async () => {
   services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
   process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
-  fixture = await writeFerryConfig(services, { partners: [{ id: 'marked' }, { id: 'spark' }] });
-  await appendFile(join(fixture.dir, 'ferry.yaml'), 'sweep: { pageSize: 2 }\n');
+  fixture = await writeFerryConfig(services, {
+    partners: [{ id: 'marked' }, { id: 'spark' }, { id: 'manual', include: ['*.csv'] }],
+  });
+  // `manual` sets no exclude of its own: it gets the default; marked and spark replace it with theirs.
+  await appendFile(
+    join(fixture.dir, 'ferry.yaml'),
+    "sweep: { pageSize: 2 }\ndefaults: { source: { exclude: ['draft-*'] } }\n",
+  );
   // The fixture writes the source block; the fields under test go into it.
   for (const id of ['marked', 'spark']) {
     const file = join(fixture.dir, 'partners', `${id}.yaml`);
@@ -118,5 +126,45 @@ describe('source.requireMarker and source.exclude', () => {
     expect((await sweepAndWait(config, 'spark')).summary).toMatch(/^delivered 2,/);
     expect(lastSweepLog('spark').markerRequests).toBeUndefined();
     expect(await finals('spark')).toEqual(['part-00000.csv', 'part-00001.csv']);
+  });
+});
+
+describe('uploads and the selection rules', () => {
+  const OPERATOR = { user: 'admin', password: 'source-markers-admin' };
+  const upload = async (partner: string, name: string) => {
+    const res = await fetch(
+      `http://127.0.0.1:${testFerry.ferry.httpPort}/api/upload?partner=${partner}&name=${encodeURIComponent(name)}`,
+      {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${OPERATOR.user}:${OPERATOR.password}`).toString('base64')}`,
+          'content-type': 'text/csv',
+        },
+        body: Buffer.from('id,qty\n1,2\n'),
+      },
+    );
+    return { status: res.status, body: (await res.json()) as { error?: string; key?: string } };
+  };
+
+  it('refuses a name the (default) exclude globs match with 400, stores nothing, delivers the rest', async () => {
+    expect(testFerry.ferry.getConfig().partners.get('manual')?.source.exclude).toEqual(['draft-*']);
+    const refused = await upload('manual', 'draft-orders.csv');
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toBe(
+      "file name matches the partner's exclude globs (draft-*): it would never be delivered",
+    );
+    const accepted = await upload('manual', 'orders.csv');
+    expect(accepted).toEqual({ status: 201, body: { bucket: fixture.bucket, key: 'manual/orders.csv' } });
+
+    expect((await sweepAndWait(testFerry.ferry.getConfig(), 'manual')).code).toBe(0);
+    expect(lastSweepLog('manual')).toMatchObject({ listed: 1, enqueued: 1 });
+    expect(await finals('manual')).toEqual(['orders.csv']);
+  });
+
+  it('refuses every upload for a partner with requireMarker, saying why', async () => {
+    const refused = await upload('marked', 'C.csv');
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatch(/marker _SUCCESS \(source\.requireMarker\); uploads are refused/);
+    expect(refused.body.error).toMatch(/put the file and its marker in S3 instead/);
   });
 });

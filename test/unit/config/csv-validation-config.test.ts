@@ -59,7 +59,7 @@ describe('validate.csv', () => {
     ['  csv:\n    delimiter: ";;"\n', 'partners/acme.yaml:9:16', 'must be one character'],
     ['  csv:\n    encoding: latin1\n', 'partners/acme.yaml:9:15', 'utf-8'],
     ['  csv:\n    minColumns: 0\n', 'partners/acme.yaml:9:17', ''],
-    ['  csv:\n    neutralizeFormulas: true\n', 'partners/acme.yaml:9:25', 'not supported yet'],
+    ['  csv:\n    neutralizeFormulas: yes\n', 'partners/acme.yaml:9:25', 'false, true, quarantine or escape'],
     ['  csv:\n    headers: [a]\n', 'partners/acme.yaml:9:5', 'unknown'],
     ['  prevalidateMaxBytes: -1\n', 'partners/acme.yaml:8:24', ''],
   ])('reports %j at its file:line:col', async (lines, at, message) => {

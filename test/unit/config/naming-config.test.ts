@@ -46,10 +46,12 @@ describe('naming.filename', () => {
   it.each([
     [
       '"{nam}{ext}"',
-      'unknown token {nam} (tokens: name, ext, key, partner, date:<pattern>) (at character 1)',
+      'unknown token {nam} (tokens: name, ext, key, partner, date:<pattern>, seq, seq:<width>) (at character 1)',
     ],
     ['"x{name"', 'unbalanced "{" (write "{{" for a literal brace) (at character 2)'],
     ['"{name}}"', 'unbalanced "}" (write "}}" for a literal brace) (at character 7)'],
+    ['"{name}_{seq:0}"', '{seq:0}: the width must be one digit 1-9, e.g. {seq:3} → 001 (at character 8)'],
+    ['"{seq}_{name}_{seq:2}"', 'only one {seq} token is allowed (at character 14)'],
     [
       '"{date:yyyyQQ}{name}"',
       '{date:yyyyQQ}: unknown date pattern letter "Q" at 9 (use yyyy, yy, MM, dd, HH, mm, ss) (at character 1)',
@@ -59,12 +61,14 @@ describe('naming.filename', () => {
     expect(problems).toEqual([`partners/acme.yaml:8:13: naming.filename: ${message}`]);
   });
 
-  it('rejects {seq} as not supported yet, saying why', async () => {
-    const { problems } = await loadNaming('"{seq}_{name}{ext}"');
-    expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(
-      /^partners\/acme\.yaml:8:13: naming\.filename: \{seq\} is not supported yet: .*deterministic/,
-    );
+  it('accepts {seq:3}, shown as "###" until a delivery gives the number', async () => {
+    const { partner, problems } = await loadNaming('"ACME_{date:yyyyMMdd}_{seq:3}.csv"');
+    expect(problems).toEqual([]);
+    expect(partner?.naming?.filename?.seq).toEqual({ width: 3 });
+    const named =
+      partner &&
+      remoteNameFor(partner, { key: 'acme/orders.csv', lastModified: new Date('2026-03-01T03:00:00Z') });
+    expect(named).toEqual({ ok: true, name: 'ACME_20260228_###.csv' });
   });
 
   it('rejects unknown naming fields and a non-string template', async () => {

@@ -37,15 +37,24 @@ describe('naming.checksumFile and naming.doneFile', () => {
       '  checksumFile: sha256\n  doneFile: "{filename}.done"\n',
     );
     expect(problems).toEqual([]);
-    const planned = planSidecars(partner?.naming, 'orders.csv', 'f'.repeat(64));
+    const planned = planSidecars(partner?.naming, 'orders.csv', { sha256: 'f'.repeat(64) });
     expect(planned).toMatchObject({
       ok: true,
       sidecars: [{ name: 'orders.csv.sha256' }, { name: 'orders.csv.done' }],
     });
   });
 
+  it('accepts checksumFile: md5, which plans <name>.md5', async () => {
+    const { partner, problems } = await loadSidecarNaming('  checksumFile: md5\n');
+    expect(problems).toEqual([]);
+    expect(partner?.naming?.checksumFile).toBe('md5');
+    expect(planSidecars(partner?.naming, 'orders.csv', { md5: 'e'.repeat(32) })).toMatchObject({
+      ok: true,
+      sidecars: [{ name: 'orders.csv.md5', content: `${'e'.repeat(32)}  orders.csv\n` }],
+    });
+  });
+
   it.each([
-    ['  checksumFile: md5\n', 'naming.checksumFile: md5 is not supported yet (use sha256)'],
     ['  checksumFile: crc32\n', 'naming.checksumFile: must be one of "none", "sha256", "md5"'],
     [
       '  doneFile: "{name}.done"\n',

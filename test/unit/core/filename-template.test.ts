@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  namesUseSequence,
   parseFilenameTemplate,
   remoteNameFor,
   renderFilename,
+  sequenceScopeFor,
   type FilenameTemplate,
 } from '../../../src/core/filename-template.js';
 
@@ -91,7 +93,15 @@ describe('parseFilenameTemplate', () => {
     ['{name}}', 6, 'unbalanced "}"'],
     ['{date:yyyyQQ}_{name}', 0, 'unknown date pattern letter "Q"'],
     ['{date:}{name}', 0, 'needs a pattern'],
-    ['{seq}_{name}', 0, 'not supported yet'],
+    ['{seq:0}_{name}', 0, 'the width must be one digit 1-9'],
+    ['{name}{seq:10}', 6, 'the width must be one digit 1-9'],
+    ['{name}{seq:x}', 6, 'the width must be one digit 1-9'],
+    ['{seq}_{name}_{seq:3}', 13, 'only one {seq} token is allowed'],
+    ['{name}{seq}.csv', 6, 'must be set apart from other tokens'],
+    ['{seq:3}{name}', 0, 'must be set apart from other tokens'],
+    ['{date:yyyyMMdd}{seq}', 15, 'must be set apart from other tokens'],
+    ['{name}_1{seq}', 8, 'must be set apart from other tokens'],
+    ['{name}_{seq}2.csv', 7, 'must be set apart from other tokens'],
     ['fixed.csv', 0, 'has no token'],
   ])('rejects %s at character %d', (source, index, message) => {
     const parsed = parseFilenameTemplate(source);
@@ -117,5 +127,117 @@ describe('remoteNameFor', () => {
       { key: 'acme/orders.csv', lastModified: AT },
     );
     expect(named).toEqual({ ok: true, name: 'ACME_20260301_orders.csv' });
+  });
+});
+
+describe('{seq}', () => {
+  const partner = {
+    id: 'acme',
+    source: { prefix: 'acme/' },
+    schedule: { timezone: 'UTC' },
+    naming: { filename: template('ACME_{date:yyyyMMdd}_{seq:3}.csv') },
+  };
+  const object = { key: 'acme/orders.csv', lastModified: AT };
+
+  it('parses {seq} without padding and {seq:N} with N digits', () => {
+    expect(template('{seq}_{name}').seq).toEqual({ width: 0 });
+    expect(template('{name}_{seq:9}').seq).toEqual({ width: 9 });
+    expect(template('{name}').seq).toBeUndefined();
+    expect(namesUseSequence(partner)).toBe(true);
+    expect(namesUseSequence({ ...partner, naming: {} })).toBe(false);
+  });
+
+  it.each([
+    ['{seq:3}', 7, '007'],
+    ['{seq:3}', 1234, '1234'], // a wider number grows
+    ['{seq}', 42, '42'],
+    ['{seq:1}', 5, '5'],
+  ])('renders %s of %d as %s', (token, seq, expected) => {
+    const named = remoteNameFor(
+      { ...partner, naming: { filename: template(`A_${token}.csv`) } },
+      { ...object, seq },
+    );
+    expect(named).toEqual({ ok: true, name: `A_${expected}.csv` });
+  });
+
+  it('shows a number not given yet as "#" × width (ferry plan)', () => {
+    expect(remoteNameFor(partner, object)).toEqual({ ok: true, name: 'ACME_20260301_###.csv' });
+    expect(remoteNameFor({ ...partner, naming: { filename: template('{name}_{seq}') } }, object)).toEqual({
+      ok: true,
+      name: 'orders_#',
+    });
+  });
+
+  it('scopes the counter by the name with the number masked: per day for a date template', () => {
+    const scope = (lastModified: Date, key = 'acme/orders.csv') =>
+      sequenceScopeFor(partner, { key, lastModified });
+    const sameDay = scope(new Date('2026-03-01T23:59:59Z'), 'acme/other.csv');
+    expect(scope(AT)).toEqual(sameDay);
+    expect(scope(AT)).not.toEqual(scope(new Date('2026-03-02T00:00:00Z')));
+    expect(scope(AT)).toEqual({ ok: true, scope: 'ACME_20260301_\u0000.csv' });
+  });
+
+  it('accepts {seq} at either end, next to non-digit text, or before {ext}', () => {
+    for (const source of ['{seq}_{name}', '{name}_{seq}', '{name}_{seq}{ext}', 'x{seq}y{name}']) {
+      expect(parseFilenameTemplate(source).ok).toBe(true);
+    }
+  });
+
+  it('gives each object a scope of its own name with the number masked', () => {
+    const p = { ...partner, naming: { filename: template('{name}_{seq}{ext}') } };
+    const a = sequenceScopeFor(p, { key: 'acme/a1.csv', lastModified: AT });
+    const b = sequenceScopeFor(p, { key: 'acme/a.csv', lastModified: AT });
+    expect(a).not.toEqual(b);
+  });
+
+  it('has no scope without {seq}; an unsafe name gets its rule instead of a scope', () => {
+    expect(sequenceScopeFor({ ...partner, naming: {} }, object)).toBeUndefined();
+    const p = { ...partner, naming: { filename: template('{name}_{seq}{ext}') } };
+    expect(sequenceScopeFor(p, { key: 'acme/-x.csv', lastModified: AT })).toMatchObject({
+      ok: false,
+      rule: 'leading-dash',
+    });
+  });
+
+  it('includes the transform suffix in the scope and the name', () => {
+    const p = { ...partner, transform: { compress: 'gzip' as const } };
+    expect(remoteNameFor(p, { ...object, seq: 1 })).toEqual({ ok: true, name: 'ACME_20260301_001.csv.gz' });
+    expect(sequenceScopeFor(p, object)).toEqual({ ok: true, scope: 'ACME_20260301_\u0000.csv.gz' });
+  });
+});
+
+describe('remoteNameFor with a transform', () => {
+  const partner = { id: 'acme', source: { prefix: 'acme/' }, schedule: { timezone: 'UTC' } };
+  const gzip = { compress: 'gzip' as const };
+
+  it('appends the suffix (as deliver did) to key-derived and templated names', () => {
+    expect(remoteNameFor({ ...partner, transform: gzip }, { key: 'acme/a.csv', lastModified: AT })).toEqual({
+      ok: true,
+      name: 'a.csv.gz',
+    });
+    expect(
+      remoteNameFor(
+        {
+          ...partner,
+          transform: { compress: 'gzip', pgp: { armor: true } },
+          naming: { filename: template('X_{name}{ext}') },
+        },
+        { key: 'acme/a.csv', lastModified: AT },
+      ),
+    ).toEqual({ ok: true, name: 'X_a.csv.gz.asc' });
+  });
+
+  it('checks the 255-byte limit on the name with its suffix', () => {
+    const key = `acme/${'a'.repeat(249)}.csv`; // 253 bytes: fits alone, not with ".gz"
+    expect(remoteNameFor(partner, { key, lastModified: AT })).toMatchObject({ ok: true });
+    expect(remoteNameFor({ ...partner, transform: gzip }, { key, lastModified: AT })).toMatchObject({
+      ok: false,
+      rule: 'too-long',
+    });
+    const templated = { ...partner, transform: gzip, naming: { filename: template('{name}{ext}') } };
+    expect(remoteNameFor(templated, { key, lastModified: AT })).toMatchObject({
+      ok: false,
+      rule: 'too-long',
+    });
   });
 });

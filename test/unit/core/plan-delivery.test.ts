@@ -54,6 +54,20 @@ describe('planObject', () => {
       { windowClosed: { detail: 'opens 2026-11-26T01:00:00.000Z' } },
       'hold     acme/orders.csv → /inbound/acme/orders.csv  (held: window closed: opens 2026-11-26T01:00:00.000Z)',
     ],
+    [
+      'a {seq} name (its number is given when it is delivered)',
+      { name: { ok: true, name: 'ACME_20261126_###.csv' }, numberAtDelivery: true },
+      'deliver  acme/orders.csv → /inbound/acme/ACME_20261126_###.csv  (number given at delivery)',
+    ],
+    [
+      'a held {seq} name',
+      {
+        name: { ok: true, name: 'ACME_20261126_###.csv' },
+        numberAtDelivery: true,
+        paused: { detail: 'by ops' },
+      },
+      'hold     acme/orders.csv → /inbound/acme/ACME_20261126_###.csv  (held: partner paused: by ops; number given at delivery)',
+    ],
   ])('%s', (_what, overrides, line) => {
     expect(formatPlanLine('acme/orders.csv', planObject(facts(overrides)))).toBe(line);
   });

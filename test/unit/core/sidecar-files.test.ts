@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   checksumFileContent,
+  missingDigest,
   missingSidecars,
   parseDoneFileTemplate,
   planSidecars,
@@ -9,6 +10,7 @@ import {
 } from '../../../src/core/sidecar-files.js';
 
 const SHA = 'a'.repeat(64);
+const MD5 = 'b'.repeat(32);
 
 function done(source: string): DoneFileTemplate {
   const parsed = parseDoneFileTemplate(source);
@@ -17,7 +19,7 @@ function done(source: string): DoneFileTemplate {
 }
 
 function plan(naming: Parameters<typeof planSidecars>[0], dataName = 'orders.csv'): Sidecar[] {
-  const planned = planSidecars(naming, dataName, SHA);
+  const planned = planSidecars(naming, dataName, { sha256: SHA, md5: MD5 });
   if (!planned.ok) throw new Error(planned.reason);
   return planned.sidecars;
 }
@@ -69,12 +71,41 @@ describe('planSidecars', () => {
     expect(checksumFileContent(SHA, 'ACME_1.csv')).toBe(`${SHA}  ACME_1.csv\n`);
   });
 
+  it('writes <name>.md5 holding the md5 in the format md5sum -c reads, for checksumFile: md5', () => {
+    expect(plan({ checksumFile: 'md5', doneFile: done('{filename}.done') })).toEqual([
+      { kind: 'checksum', name: 'orders.csv.md5', content: `${MD5}  orders.csv\n` },
+      { kind: 'done', name: 'orders.csv.done', content: '' },
+    ]);
+  });
+
+  it('plans names without digests, for the checks before an upload', () => {
+    expect(planSidecars({ checksumFile: 'md5' }, 'orders.csv', {})).toEqual({
+      ok: true,
+      sidecars: [{ kind: 'checksum', name: 'orders.csv.md5', content: '' }],
+    });
+  });
+
   it('rejects a sidecar name that breaks a safe-name rule', () => {
     const long = `${'n'.repeat(250)}.csv`; // 254 bytes: fine alone, too long with ".sha256"
-    expect(planSidecars({ checksumFile: 'sha256' }, long, SHA)).toEqual({
+    expect(planSidecars({ checksumFile: 'sha256' }, long, { sha256: SHA })).toEqual({
       ok: false,
       reason: 'checksum file name: too-long: name is longer than 255 bytes in UTF-8',
     });
+  });
+});
+
+describe('missingDigest', () => {
+  it('names the digest the checksum file needs and the delivery lacks', () => {
+    // An intent recorded before checksumFile: md5 was configured holds only the sha256.
+    expect(missingDigest({ checksumFile: 'md5' }, { sha256: SHA })).toBe('md5');
+    expect(missingDigest({ checksumFile: 'sha256' }, {})).toBe('sha256');
+  });
+
+  it('is undefined when the digest is there or no checksum file is configured', () => {
+    expect(missingDigest({ checksumFile: 'md5' }, { sha256: SHA, md5: MD5 })).toBeUndefined();
+    expect(missingDigest({ checksumFile: 'sha256' }, { sha256: SHA })).toBeUndefined();
+    expect(missingDigest({ checksumFile: 'none' }, {})).toBeUndefined();
+    expect(missingDigest(undefined, {})).toBeUndefined();
   });
 });
 

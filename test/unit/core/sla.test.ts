@@ -4,6 +4,7 @@ import {
   collectingSlaDay,
   currentSlaDay,
   evaluateSla,
+  isSlaAlertSuppressed,
   slaStateGaugeValue,
   windowAllowsSlaDay,
 } from '../../../src/core/sla.js';
@@ -126,4 +127,14 @@ describe('slaStateGaugeValue', () => {
   ] as const)('%s → %i', (status, value) => {
     expect(slaStateGaugeValue(status)).toBe(value);
   });
+});
+
+describe('isSlaAlertSuppressed', () => {
+  it.each(['sla-warning', 'sla-missed', 'missing-export'] as const)(
+    'holds back %s while the partner is paused and raises it otherwise',
+    (kind) => {
+      expect(isSlaAlertSuppressed(kind, true)).toBe(true);
+      expect(isSlaAlertSuppressed(kind, false)).toBe(false);
+    },
+  );
 });

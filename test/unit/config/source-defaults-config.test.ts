@@ -1,0 +1,88 @@
+// ferry.yaml `defaults.source.exclude` / `requireMarker`: merged under each partner's own source like the
+// other defaults; a partner's own value replaces the default (lists are not joined).
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+
+const partnerFile = (id: string, sourceLines = '') => `id: ${id}
+schedule: { cron: '0 * * * *' }
+target: { host: sftp.${id}.example, username: ferry, directory: /in,
+  hostKeys: ['SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4'],
+  auth: { privateKeyFile: /run/secrets/${id} } }
+source:
+  bucket: warehouse-exports
+  prefix: ${id}/
+${sourceLines}`;
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function load(defaultsYaml: string, partners: Record<string, string>) {
+  const dir = await makeDir();
+  await writeFile(join(dir, 'ferry.yaml'), `receipts: { bucket: ferry-audit }\n${defaultsYaml}`);
+  for (const [id, lines] of Object.entries(partners)) {
+    await writeFile(join(dir, 'partners', `${id}.yaml`), partnerFile(id, lines));
+  }
+  const result = await loadConfig(dir, {});
+  return {
+    result,
+    partner: (id: string) => (result.ok ? result.config.partners.get(id) : undefined),
+    problems: result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, '')),
+  };
+}
+
+async function makeDir(): Promise<string> {
+  const dir = await makeTempDir('source-defaults-config');
+  dirs.push(dir);
+  await mkdir(join(dir, 'partners'));
+  return dir;
+}
+
+describe('defaults.source.exclude and defaults.source.requireMarker', () => {
+  it('apply to a partner that sets neither', async () => {
+    const { partner, problems } = await load(
+      "defaults:\n  source: { exclude: ['*.tmp'], requireMarker: _SUCCESS }\n",
+      { plain: '' },
+    );
+    expect(problems).toEqual([]);
+    expect(partner('plain')?.source.exclude).toEqual(['*.tmp']);
+    expect(partner('plain')?.source.requireMarker).toBe('_SUCCESS');
+  });
+
+  it("are replaced, not joined, by a partner's own values; exclude: [] drops the default", async () => {
+    const { partner, problems } = await load(
+      "defaults:\n  source: { exclude: ['*.tmp'], requireMarker: _SUCCESS }\n",
+      {
+        own: "  exclude: ['*.bak']\n  requireMarker: _DONE\n",
+        none: '  exclude: []\n',
+      },
+    );
+    expect(problems).toEqual([]);
+    expect(partner('own')?.source.exclude).toEqual(['*.bak']);
+    expect(partner('own')?.source.requireMarker).toBe('_DONE');
+    expect(partner('none')?.source.exclude).toEqual([]);
+    expect(partner('none')?.source.requireMarker).toBe('_SUCCESS');
+  });
+
+  it('leave partners unchanged when not set', async () => {
+    const { partner } = await load('defaults:\n  source: { minAgeSeconds: 5 }\n', { plain: '' });
+    expect(partner('plain')?.source).not.toHaveProperty('exclude');
+    expect(partner('plain')?.source).not.toHaveProperty('requireMarker');
+    expect(partner('plain')?.source.minAgeSeconds).toBe(5);
+  });
+
+  it('report a bad default at ferry.yaml:line:col', async () => {
+    const { problems } = await load(
+      ['defaults:', '  source:', "    exclude: ['/abs']", '    requireMarker: a/b', ''].join('\n'),
+      { plain: '' },
+    );
+    expect(problems).toEqual([
+      'ferry.yaml:4:15: defaults.source.exclude[0]: globs are relative to the prefix and must not start with "/"',
+      'ferry.yaml:5:20: defaults.source.requireMarker: must be a file name without "/" (it is looked for beside each object)',
+    ]);
+  });
+});
