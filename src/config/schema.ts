@@ -602,9 +602,9 @@ const afterSourceField = z
       ctx.issues.push({ code: 'custom', message: AFTER_SOURCE_MESSAGE, input: value });
       return;
     }
-    for (const extra of Object.keys(move).filter((k) => k !== 'move')) {
-      ctx.issues.push({ code: 'custom', message: 'unknown field', path: [extra], input: value });
-    }
+    const extras = Object.keys(move).filter((k) => k !== 'move');
+    // Reported like a strictObject's extra keys: at the key, not its value.
+    if (extras.length > 0) ctx.issues.push({ code: 'unrecognized_keys', keys: extras, input: move });
     const problem = checkMoveTemplate(move.move);
     if (problem === undefined) return;
     ctx.issues.push({ code: 'custom', message: problem, path: ['move'], input: value });
