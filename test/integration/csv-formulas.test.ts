@@ -2,53 +2,29 @@
 // fails a file with a formula cell; `escape` delivers it with a `'` before each formula cell (alone
 // and under gzip + OpenPGP). Also the inline CSV check under OpenPGP: a good file decrypts to the
 // source; a bad row deep in the file (bytes already sent) is quarantined and nothing is published.
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Queue } from 'bullmq';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeliveryReceipt } from '../../src/adapters/receipt-store.js';
-import { computeDeliveryId } from '../../src/core/delivery-id.js';
-import { createRedisKeys } from '../../src/ledger/redis-keys.js';
-import { createRedisLedger } from '../../src/ledger/redis-ledger.js';
-import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
+import { describe, expect, it } from 'vitest';
 import { observePartnerDir } from '../support/partner-observer.js';
+import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { generateTestKey, writeKeyFile, type TestKeyPair } from '../support/pgp-keys.js';
-import {
-  captureLogger,
-  putObjects,
-  readPartnerDir,
-  sha256,
-  startTestFerry,
-  sweepAndWait,
-  type TestFerry,
-} from '../support/pipeline.js';
-import { startServices, type Services } from '../support/services.js';
+import { readPartnerDir, sha256 } from '../support/pipeline.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
-const PREFIX = '{ferry}';
 const HEADER = 'csv: { header: [order_id, sku, qty, amount], allowEmpty: false';
 
-let services: Services;
-let fixture: FerryFixture;
-let testFerry: TestFerry;
 let keyDir: string;
 let partnerKey: TestKeyPair;
-const logs = captureLogger();
 
-beforeAll(async () => {
-  process.env.FERRY_ADMIN_PASSWORD = 'formulas-admin';
-  services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
-  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
-  partnerKey = await generateTestKey('partner');
-  keyDir = await makeTempDir('formula-keys');
-  const recipients = await writeKeyFile(keyDir, 'partner.asc', partnerKey.publicKey);
-  const pgp = `pgp: { recipientKeysFile: ${recipients} }`;
-  fixture = await writeFerryConfig(services, {
-    partners: [
+const pipeline = usePartnerPipeline({
+  partners: async () => {
+    partnerKey = await generateTestKey('partner');
+    keyDir = await makeTempDir('formula-keys');
+    const recipients = await writeKeyFile(keyDir, 'partner.asc', partnerKey.publicKey);
+    const pgp = `pgp: { recipientKeysFile: ${recipients} }`;
+    return [
       { id: 'strict', extraYaml: `validate: { ${HEADER}, neutralizeFormulas: true } }` },
       {
         id: 'strictinline',
@@ -63,16 +39,11 @@ beforeAll(async () => {
         id: 'sealedinline',
         extraYaml: `validate: { prevalidateMaxBytes: 0, ${HEADER} } }\ntransform: { ${pgp} }`,
       },
-    ],
-  });
-  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
-  await testFerry.ferry.ledgerTrusted();
-}, 120_000);
-
-afterAll(async () => {
-  await testFerry?.close();
-  await services?.stop();
-  if (keyDir) await rm(keyDir, { recursive: true, force: true });
+    ];
+  },
+  afterStop: async () => {
+    if (keyDir) await rm(keyDir, { recursive: true, force: true });
+  },
 });
 
 /** `rows` valid data rows (negative amounts included) after the header, then `tail` as is. */
@@ -82,32 +53,14 @@ function csvFile(rows: number, tail: string | Buffer = ''): Buffer {
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n`, 'utf8'), Buffer.from(tail)]);
 }
 
-async function onlyReceipt(partnerId: string): Promise<DeliveryReceipt> {
-  const listed = await testFerry.s3.send(
-    new ListObjectsV2Command({ Bucket: fixture.receiptsBucket, Prefix: `ferry/receipts/${partnerId}/` }),
-  );
-  expect(listed.Contents).toHaveLength(1);
-  const got = await testFerry.s3.send(
-    new GetObjectCommand({ Bucket: fixture.receiptsBucket, Key: listed.Contents![0]!.Key! }),
-  );
-  return JSON.parse(await got.Body!.transformToString()) as DeliveryReceipt;
-}
-
 /** Sweeps `partnerId`: `key` ends quarantined with `reason`, nothing of it on the partner. */
 async function expectQuarantined(partnerId: string, key: string, reason: unknown) {
-  const { summary } = await sweepAndWait(testFerry.ferry.getConfig(), partnerId);
+  const { summary } = await pipeline.sweep(partnerId);
   expect(summary).toMatch(/quarantined 1, failed 0$/);
-  const dir = await readPartnerDir(fixture.partnerDirs[partnerId]!);
-  expect([...dir.finals.keys()]).toEqual([]);
-  expect(dir.temps).toEqual([]);
-  const queue = new Queue('deliver', { connection: testFerry.redis, prefix: PREFIX });
-  const job = (await queue.getJobs(['failed'])).find((j) => (j.data as { key?: string }).key === key);
-  await queue.close();
+  expect(await pipeline.finals(partnerId)).toEqual([]);
+  const { job, record } = await pipeline.failedDelivery(partnerId, key);
   expect(job?.failedReason).toMatch(/^ERR_CSV_INVALID: csv: row /);
   expect(job?.attemptsMade).toBe(1);
-  const data = job!.data as { bucket: string; etag: string };
-  const id = computeDeliveryId({ partnerId, bucket: data.bucket, key, etag: data.etag });
-  const record = await createRedisLedger(testFerry.redis, createRedisKeys(PREFIX)).get(id);
   expect(record).toMatchObject({ status: 'quarantined', reason });
 }
 
@@ -122,7 +75,7 @@ async function decrypt(arrived: Buffer): Promise<Buffer> {
 
 describe('validate.csv.neutralizeFormulas', () => {
   it('quarantine (true): a file with a formula cell is quarantined, nothing reaches the partner', async () => {
-    await putObjects(testFerry.s3, fixture.bucket, [
+    await pipeline.put([
       { key: 'strict/inject.csv', body: csvFile(3, '4,"=HYPERLINK(""http://x"")",1,-1.50\r\n') },
     ]);
     await expectQuarantined(
@@ -133,7 +86,7 @@ describe('validate.csv.neutralizeFormulas', () => {
   });
 
   it('quarantine inline: a formula cell deep in the file is quarantined mid-upload', async () => {
-    await putObjects(testFerry.s3, fixture.bucket, [
+    await pipeline.put([
       { key: 'strictinline/late.csv', body: csvFile(20_000, '20001,SKU,1,@SUM(A1:A9)\r\n') },
     ]);
     await expectQuarantined(
@@ -145,18 +98,18 @@ describe('validate.csv.neutralizeFormulas', () => {
 
   it('escape: what arrives has a quote before each formula cell; the receipt holds both hashes', async () => {
     const body = csvFile(2, '3,=1+2,-1,"-cmd|\' /C calc\'!A0"\r\n4,"+x",+2,-0.5\r\n');
-    const [seeded] = await putObjects(testFerry.s3, fixture.bucket, [{ key: 'escaped/orders.csv', body }]);
-    const { code, summary } = await sweepAndWait(testFerry.ferry.getConfig(), 'escaped');
+    const [seeded] = await pipeline.put([{ key: 'escaped/orders.csv', body }]);
+    const { code, summary } = await pipeline.sweep('escaped');
     expect(code).toBe(0);
     expect(summary).toMatch(/^delivered 1,/);
-    const dir = await readPartnerDir(fixture.partnerDirs.escaped!);
+    const dir = await readPartnerDir(pipeline.fixture.partnerDirs.escaped!);
     expect(dir.temps).toEqual([]);
     expect([...dir.finals.keys()]).toEqual(['orders.csv']);
-    const arrived = await readFile(join(fixture.partnerDirs.escaped!, 'orders.csv'));
+    const arrived = await readFile(join(pipeline.fixture.partnerDirs.escaped!, 'orders.csv'));
     const expected = csvFile(2, "3,'=1+2,-1,\"'-cmd|' /C calc'!A0\"\r\n4,\"'+x\",+2,-0.5\r\n");
     expect(arrived.toString('utf8')).toBe(expected.toString('utf8'));
 
-    const receipt = await onlyReceipt('escaped');
+    const receipt = await pipeline.onlyReceipt('escaped');
     expect(receipt.source).toMatchObject({ size: body.length, sha256: seeded!.sha256 });
     expect(receipt).toMatchObject({
       sha256: sha256(expected),
@@ -176,15 +129,15 @@ describe('validate.csv.neutralizeFormulas', () => {
       want.push(`${i},${i % 1000 === 0 ? `'=A${i}` : `SKU-${i}`},1,-${i}.25\n`);
     }
     const body = Buffer.from(`order_id,sku,qty,amount\n${rows.join('')}`);
-    const [seeded] = await putObjects(testFerry.s3, fixture.bucket, [{ key: 'escapedsealed/o.csv', body }]);
-    const { code } = await sweepAndWait(testFerry.ferry.getConfig(), 'escapedsealed');
+    const [seeded] = await pipeline.put([{ key: 'escapedsealed/o.csv', body }]);
+    const { code } = await pipeline.sweep('escapedsealed');
     expect(code).toBe(0);
-    const dir = await readPartnerDir(fixture.partnerDirs.escapedsealed!);
+    const dir = await readPartnerDir(pipeline.fixture.partnerDirs.escapedsealed!);
     expect([...dir.finals.keys()]).toEqual(['o.csv.gz.pgp']);
-    const arrived = await readFile(join(fixture.partnerDirs.escapedsealed!, 'o.csv.gz.pgp'));
+    const arrived = await readFile(join(pipeline.fixture.partnerDirs.escapedsealed!, 'o.csv.gz.pgp'));
     const plain = gunzipSync(await decrypt(arrived)).toString('utf8');
     expect(plain).toBe(`order_id,sku,qty,amount\n${want.join('')}`);
-    const receipt = await onlyReceipt('escapedsealed');
+    const receipt = await pipeline.onlyReceipt('escapedsealed');
     expect(receipt).toMatchObject({
       sha256: sha256(arrived),
       source: { size: body.length, sha256: seeded!.sha256 },
@@ -196,11 +149,11 @@ describe('validate.csv.neutralizeFormulas', () => {
 describe('inline CSV check under OpenPGP (prevalidateMaxBytes: 0)', () => {
   it('a good file arrives and decrypts to the source', async () => {
     const body = csvFile(5_000);
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'sealedinline/good.csv', body }]);
-    const { code, summary } = await sweepAndWait(testFerry.ferry.getConfig(), 'sealedinline');
+    await pipeline.put([{ key: 'sealedinline/good.csv', body }]);
+    const { code, summary } = await pipeline.sweep('sealedinline');
     expect(code).toBe(0);
     expect(summary).toMatch(/^delivered 1,/);
-    const arrived = await readFile(join(fixture.partnerDirs.sealedinline!, 'good.csv.pgp'));
+    const arrived = await readFile(join(pipeline.fixture.partnerDirs.sealedinline!, 'good.csv.pgp'));
     expect((await decrypt(arrived)).equals(body)).toBe(true);
   });
 
@@ -208,12 +161,12 @@ describe('inline CSV check under OpenPGP (prevalidateMaxBytes: 0)', () => {
     // ~4 MiB of good rows first: the upload has begun (the temp file exists) before the bad row is read
     // (test/unit/adapters/csv-pgp-pipeline.test.ts shows encrypted bytes flow before the failure).
     const body = csvFile(100_000, '100001,SKU,1\r\n');
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'sealedinline/late.csv', body }]);
-    const observer = await observePartnerDir(fixture.partnerDirs.sealedinline!);
-    const { summary } = await sweepAndWait(testFerry.ferry.getConfig(), 'sealedinline');
+    await pipeline.put([{ key: 'sealedinline/late.csv', body }]);
+    const observer = await observePartnerDir(pipeline.fixture.partnerDirs.sealedinline!);
+    const { summary } = await pipeline.sweep('sealedinline');
     await observer.stop();
     expect(summary).toMatch(/quarantined 1, failed 0$/);
-    const dir = await readPartnerDir(fixture.partnerDirs.sealedinline!);
+    const dir = await readPartnerDir(pipeline.fixture.partnerDirs.sealedinline!);
     expect([...dir.finals.keys()]).toEqual(['good.csv.pgp']);
     expect(dir.temps).toEqual([]);
     const late = observer.events().filter((e) => e.name.includes('late.csv'));
@@ -222,11 +175,7 @@ describe('inline CSV check under OpenPGP (prevalidateMaxBytes: 0)', () => {
     expect(late.map((e) => e.event)).toContain('DELETE');
     expect(late.filter((e) => e.event.startsWith('MOVED'))).toEqual([]);
 
-    const queue = new Queue('deliver', { connection: testFerry.redis, prefix: PREFIX });
-    const job = (await queue.getJobs(['failed'])).find(
-      (j) => (j.data as { key?: string }).key === 'sealedinline/late.csv',
-    );
-    await queue.close();
+    const { job } = await pipeline.failedDelivery('sealedinline', 'sealedinline/late.csv');
     expect(job?.failedReason).toBe(
       'ERR_CSV_INVALID: csv: row 100002, column 4: missing column: the row has 3, at least 4 expected',
     );

@@ -1,49 +1,18 @@
 // validate.csv on the real pipeline (redis-server, sshd, s3rver): a valid file is delivered; a file
 // that breaks the rules is quarantined (ledger reason with row and column, alert log, ERR_CSV_INVALID)
 // and nothing reaches the partner — checked in a first read (small files) or inline while uploading.
-import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeDeliveryId } from '../../src/core/delivery-id.js';
-import { createRedisKeys } from '../../src/ledger/redis-keys.js';
-import { createRedisLedger } from '../../src/ledger/redis-ledger.js';
-import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
+import { describe, expect, it } from 'vitest';
 import { observePartnerDir } from '../support/partner-observer.js';
-import {
-  captureLogger,
-  putObjects,
-  readPartnerDir,
-  startTestFerry,
-  sweepAndWait,
-  type TestFerry,
-} from '../support/pipeline.js';
-import { startServices, type Services } from '../support/services.js';
+import { usePartnerPipeline } from '../support/partner-pipeline.js';
+import { readPartnerDir } from '../support/pipeline.js';
 
-const PREFIX = '{ferry}';
 const CSV_RULES = 'csv: { header: [order_id, sku, qty, amount], allowEmpty: false }';
 
-let services: Services;
-let fixture: FerryFixture;
-let testFerry: TestFerry;
-const logs = captureLogger();
-
-beforeAll(async () => {
-  process.env.FERRY_ADMIN_PASSWORD = 'csv-admin';
-  services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
-  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
-  fixture = await writeFerryConfig(services, {
-    partners: [
-      { id: 'checked', extraYaml: `validate: { ${CSV_RULES} }` },
-      { id: 'inline', extraYaml: `validate: { prevalidateMaxBytes: 0, ${CSV_RULES} }` },
-    ],
-  });
-  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
-  await testFerry.ferry.ledgerTrusted();
-}, 120_000);
-
-afterAll(async () => {
-  await testFerry?.close();
-  await services?.stop();
+const pipeline = usePartnerPipeline({
+  partners: [
+    { id: 'checked', extraYaml: `validate: { ${CSV_RULES} }` },
+    { id: 'inline', extraYaml: `validate: { prevalidateMaxBytes: 0, ${CSV_RULES} }` },
+  ],
 });
 
 /** `rows` valid data rows after the header, then `tail` as is. */
@@ -55,23 +24,15 @@ function csvFile(rows: number, tail: string | Buffer = ''): Buffer {
 
 /** Sweeps `partnerId`: `key` ends quarantined (`quarantined` counts this partner's, settled ones too). */
 async function expectQuarantined(partnerId: string, key: string, reason: unknown, quarantined = 1) {
-  const { summary } = await sweepAndWait(testFerry.ferry.getConfig(), partnerId);
+  const { summary } = await pipeline.sweep(partnerId);
   expect(summary).toMatch(new RegExp(`quarantined ${quarantined}, failed 0$`));
-  const dir = await readPartnerDir(fixture.partnerDirs[partnerId]!);
-  expect([...dir.finals.keys()]).not.toContain(key.slice(partnerId.length + 1));
-  expect(dir.temps).toEqual([]);
+  expect(await pipeline.finals(partnerId)).not.toContain(key.slice(partnerId.length + 1));
 
-  const queue = new Queue('deliver', { connection: testFerry.redis, prefix: PREFIX });
-  const jobs = await queue.getJobs(['failed']);
-  const job = jobs.find((j) => (j.data as { key?: string }).key === key);
-  await queue.close();
+  const { job, id, record } = await pipeline.failedDelivery(partnerId, key);
   expect(job?.failedReason).toMatch(/^ERR_CSV_INVALID: csv: row /);
   expect(job?.attemptsMade).toBe(1);
-  const data = job!.data as { bucket: string; etag: string };
-  const id = computeDeliveryId({ partnerId, bucket: data.bucket, key, etag: data.etag });
-  const record = await createRedisLedger(testFerry.redis, createRedisKeys(PREFIX)).get(id);
   expect(record).toMatchObject({ status: 'quarantined', reason });
-  const alerts = logs
+  const alerts = pipeline.logs
     .lines()
     .filter((l) => l.errCode === 'ERR_CSV_INVALID' && l.alert === true && l.trackingId === id);
   expect(alerts).toHaveLength(1);
@@ -79,22 +40,20 @@ async function expectQuarantined(partnerId: string, key: string, reason: unknown
 
 describe('validate.csv', () => {
   it('delivers a file that follows the rules, byte for byte', async () => {
-    const [seeded] = await putObjects(testFerry.s3, fixture.bucket, [
+    const [seeded] = await pipeline.put([
       { key: 'checked/good.csv', body: csvFile(50, '51,"multi\nline ""quoted""",1,2\r\n') },
     ]);
-    const { code, summary } = await sweepAndWait(testFerry.ferry.getConfig(), 'checked');
+    const { code, summary } = await pipeline.sweep('checked');
     expect(code).toBe(0);
     expect(summary).toMatch(/^delivered 1,/);
-    const dir = await readPartnerDir(fixture.partnerDirs.checked!);
+    const dir = await readPartnerDir(pipeline.fixture.partnerDirs.checked!);
     expect(dir.finals.get('good.csv')?.sha256).toBe(seeded!.sha256);
     expect(dir.temps).toEqual([]);
   });
 
   it('quarantines a file with a short row before any byte reaches the partner', async () => {
-    await putObjects(testFerry.s3, fixture.bucket, [
-      { key: 'checked/short.csv', body: csvFile(3, '4,SKU-4,2\r\n5,SKU-5,1,1\r\n') },
-    ]);
-    const observer = await observePartnerDir(fixture.partnerDirs.checked!);
+    await pipeline.put([{ key: 'checked/short.csv', body: csvFile(3, '4,SKU-4,2\r\n5,SKU-5,1,1\r\n') }]);
+    const observer = await observePartnerDir(pipeline.fixture.partnerDirs.checked!);
     await expectQuarantined(
       'checked',
       'checked/short.csv',
@@ -106,20 +65,20 @@ describe('validate.csv', () => {
 
   it('inline (prevalidateMaxBytes: 0): a bad file found mid-upload is never published, its temp file removed', async () => {
     // ~3 MiB of good rows first, so the upload has written to the temp file before the bad row arrives.
-    await putObjects(testFerry.s3, fixture.bucket, [
+    await pipeline.put([
       {
         key: 'inline/late.csv',
         body: csvFile(100_000, Buffer.from([0x31, 0x2c, 0xff, 0x2c, 0x31, 0x2c, 0x31, 0x0a])),
       },
       { key: 'inline/fine.csv', body: csvFile(10) },
     ]);
-    const observer = await observePartnerDir(fixture.partnerDirs.inline!);
+    const observer = await observePartnerDir(pipeline.fixture.partnerDirs.inline!);
     await expectQuarantined(
       'inline',
       'inline/late.csv',
       expect.stringMatching(/^csv: row 100002, column 2: invalid utf-8 \(byte offset \d+\)$/),
     );
-    const dir = await readPartnerDir(fixture.partnerDirs.inline!);
+    const dir = await readPartnerDir(pipeline.fixture.partnerDirs.inline!);
     expect([...dir.finals.keys()]).toEqual(['fine.csv']);
     expect(dir.temps).toEqual([]);
     await observer.stop();
@@ -132,7 +91,7 @@ describe('validate.csv', () => {
   });
 
   it('inline: a header mismatch is quarantined with its row and column in the ledger', async () => {
-    await putObjects(testFerry.s3, fixture.bucket, [
+    await pipeline.put([
       { key: 'inline/header.csv', body: Buffer.from('order_id,sku,quantity,amount\n1,A,1,1\n') },
     ]);
     await expectQuarantined(

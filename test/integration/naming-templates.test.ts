@@ -7,41 +7,42 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createS3Source } from '../../src/adapters/s3-source.js';
 import { runPlanCommand } from '../../src/commands/plan-command.js';
 import { runRedeliverCommand } from '../../src/commands/redeliver-command.js';
-import { computeDeliveryId } from '../../src/core/delivery-id.js';
 import { configureFailpoints } from '../../src/failpoints.js';
-import { createRedisKeys } from '../../src/ledger/redis-keys.js';
-import { createRedisLedger } from '../../src/ledger/redis-ledger.js';
-import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
-import {
-  captureLogger,
-  jobsOfPartner,
-  putObjects,
-  readPartnerDir,
-  startTestFerry,
-  sweepAndWait,
-  waitForJobState,
-  type TestFerry,
-} from '../support/pipeline.js';
-import { startServices, type Services } from '../support/services.js';
+import { usePartnerPipeline } from '../support/partner-pipeline.js';
+import { jobsOfPartner, readPartnerDir, sweepAndWait, waitForJobState } from '../support/pipeline.js';
 
-let services: Services;
-let fixture: FerryFixture;
-let testFerry: TestFerry;
-const logs = captureLogger();
 const TIMEZONE = 'America/New_York';
 
-async function finals(partnerId = 'acme'): Promise<string[]> {
-  const dir = await readPartnerDir(fixture.partnerDirs[partnerId]!);
-  expect(dir.temps).toEqual([]);
-  return [...dir.finals.keys()].sort();
-}
+const pipeline = usePartnerPipeline({
+  partners: [
+    {
+      id: 'acme',
+      timezone: TIMEZONE,
+      include: ['**'],
+      extraYaml: 'naming: { filename: "ACME_{date:yyyyMMdd}_{name}{ext}" }',
+    },
+    {
+      id: 'seq',
+      timezone: TIMEZONE,
+      extraYaml: 'naming: { filename: "ACME_{date:yyyyMMdd}_{seq:3}.csv" }',
+    },
+    {
+      id: 'gz',
+      // 245 + "_" + "abc.csv" = 253 bytes; 256 with ".gz". (A long key would not do: s3rver keeps
+      // each object in a file named after its key, and the file system refuses such a name.)
+      extraYaml: `naming: { filename: "${'x'.repeat(245)}_{name}{ext}" }\ntransform: { compress: gzip }`,
+    },
+  ],
+});
+const { deliveryIdOf } = pipeline;
+const finals = (partnerId = 'acme') => pipeline.finals(partnerId);
 
 async function headOf(key: string) {
-  return testFerry.s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: key }));
+  return pipeline.testFerry.s3.send(new HeadObjectCommand({ Bucket: pipeline.fixture.bucket, Key: key }));
 }
 
 /** yyyyMMdd of the object's LastModified in the partner's timezone ("en-CA" prints yyyy-MM-dd). */
@@ -50,67 +51,31 @@ async function dateOf(key: string): Promise<string> {
   return head.LastModified!.toLocaleDateString('en-CA', { timeZone: TIMEZONE }).replaceAll('-', '');
 }
 
-async function deliveryIdOf(partnerId: string, key: string): Promise<string> {
-  const etag = (await headOf(key)).ETag!.replace(/^"(.*)"$/, '$1');
-  return computeDeliveryId({ partnerId, bucket: fixture.bucket, key, etag });
-}
-
 /** `ferry redeliver` in-process; resolves with the redelivery's completed job. */
 async function redeliver(partnerId: string, key: string) {
   const errors: string[] = [];
   const code = await runRedeliverCommand({
-    config: testFerry.ferry.getConfig(),
+    config: pipeline.config(),
     partnerId,
     key,
     reason: 'partner lost the file, ticket OPS-7',
     by: 'ops',
     out: () => undefined,
     err: (l) => errors.push(l),
-    audit: logs.logger,
+    audit: pipeline.logs.logger,
   });
   expect(code, errors.join('\n')).toBe(0);
-  return waitForJobState(testFerry.deliverQueue, `${await deliveryIdOf(partnerId, key)}-r1`, 'completed');
+  return waitForJobState(
+    pipeline.testFerry.deliverQueue,
+    `${await deliveryIdOf(partnerId, key)}-r1`,
+    'completed',
+  );
 }
-
-beforeAll(async () => {
-  process.env.FERRY_ADMIN_PASSWORD = 'naming-templates-admin';
-  services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
-  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
-  fixture = await writeFerryConfig(services, {
-    partners: [
-      {
-        id: 'acme',
-        timezone: TIMEZONE,
-        include: ['**'],
-        extraYaml: 'naming: { filename: "ACME_{date:yyyyMMdd}_{name}{ext}" }',
-      },
-      {
-        id: 'seq',
-        timezone: TIMEZONE,
-        extraYaml: 'naming: { filename: "ACME_{date:yyyyMMdd}_{seq:3}.csv" }',
-      },
-      {
-        id: 'gz',
-        // 245 + "_" + "abc.csv" = 253 bytes; 256 with ".gz". (A long key would not do: s3rver keeps
-        // each object in a file named after its key, and the file system refuses such a name.)
-        extraYaml: `naming: { filename: "${'x'.repeat(245)}_{name}{ext}" }\ntransform: { compress: gzip }`,
-      },
-    ],
-  });
-  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
-  await testFerry.ferry.ledgerTrusted();
-}, 120_000);
-
-afterAll(async () => {
-  await testFerry?.close();
-  await services?.stop();
-});
 
 describe('naming.filename', () => {
   it('delivers under the templated name once, across sweeps and a retried job', async () => {
-    const config = testFerry.ferry.getConfig();
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'acme/orders.csv', size: 300 }]);
+    const config = pipeline.config();
+    await pipeline.put([{ key: 'acme/orders.csv', size: 300 }]);
     const expected = `ACME_${await dateOf('acme/orders.csv')}_orders.csv`;
 
     const out: string[] = [];
@@ -122,7 +87,7 @@ describe('naming.filename', () => {
 
     expect((await sweepAndWait(config, 'acme')).summary).toMatch(/^delivered 1,/);
     expect(await finals()).toEqual([expected]);
-    const [job] = await jobsOfPartner(testFerry.deliverQueue, 'acme');
+    const [job] = await jobsOfPartner(pipeline.testFerry.deliverQueue, 'acme');
     expect(job?.data).toMatchObject({ key: 'acme/orders.csv', lastModified: expect.any(String) });
 
     // A second sweep finds it delivered; an operator's retry of the completed job sends nothing.
@@ -133,8 +98,8 @@ describe('naming.filename', () => {
   });
 
   it('delivers only the first of two objects that render to one name (name-collision)', async () => {
-    const config = testFerry.ferry.getConfig();
-    await putObjects(testFerry.s3, fixture.bucket, [
+    const config = pipeline.config();
+    await pipeline.put([
       { key: 'acme/east/totals.csv', size: 100 },
       { key: 'acme/west/totals.csv', size: 100 },
     ]);
@@ -142,7 +107,7 @@ describe('naming.filename', () => {
     expect(await dateOf('acme/west/totals.csv')).toBe(name.slice(5, 13)); // same day: same name
     await sweepAndWait(config, 'acme');
     expect(await finals()).toContain(name);
-    const collision = logs.lines().find((l) => l.msg?.toString().startsWith('name-collision'));
+    const collision = pipeline.logs.lines().find((l) => l.msg?.toString().startsWith('name-collision'));
     expect(collision).toMatchObject({
       key: 'acme/west/totals.csv',
       firstKey: 'acme/east/totals.csv',
@@ -151,22 +116,18 @@ describe('naming.filename', () => {
 
     // Later sweeps keep holding it back: the delivered object keeps the name.
     await sweepAndWait(config, 'acme');
-    const collisions = logs.lines().filter((l) => l.msg?.toString().startsWith('name-collision'));
+    const collisions = pipeline.logs.lines().filter((l) => l.msg?.toString().startsWith('name-collision'));
     expect(collisions).toHaveLength(2);
     expect((await finals()).filter((f) => f.includes('totals'))).toEqual([name]);
   });
 });
 
 describe('naming.filename {seq}', () => {
-  const config = () => testFerry.ferry.getConfig();
+  const config = () => pipeline.config();
 
   it('numbers three files of one day 001-003 in one sweep, shown as ### by ferry plan', async () => {
     const keys = ['seq/a.csv', 'seq/b.csv', 'seq/c.csv'];
-    await putObjects(
-      testFerry.s3,
-      fixture.bucket,
-      keys.map((key) => ({ key, size: 200 })),
-    );
+    await pipeline.put(keys.map((key) => ({ key, size: 200 })));
     const day = await dateOf(keys[0]!);
     for (const key of keys) expect(await dateOf(key)).toBe(day); // one day: one counter
 
@@ -180,7 +141,7 @@ describe('naming.filename {seq}', () => {
       }),
     ).toBe(0);
     expect(out).toContain(
-      `deliver  seq/a.csv → ${fixture.partnerDirs.seq}/ACME_${day}_###.csv  (number given at delivery)`,
+      `deliver  seq/a.csv → ${pipeline.fixture.partnerDirs.seq}/ACME_${day}_###.csv  (number given at delivery)`,
     );
 
     expect((await sweepAndWait(config(), 'seq')).summary).toMatch(/^delivered 3,/);
@@ -190,8 +151,8 @@ describe('naming.filename {seq}', () => {
       `ACME_${day}_003.csv`,
     ]);
     // Which file got which number is delivery order; each has one, and the bytes match.
-    const { finals: files } = await readPartnerDir(fixture.partnerDirs.seq!);
-    const ledger = createRedisLedger(testFerry.redis, createRedisKeys('{ferry}'));
+    const { finals: files } = await readPartnerDir(pipeline.fixture.partnerDirs.seq!);
+    const ledger = pipeline.ledger;
     const paths = await Promise.all(
       keys.map(async (k) => (await ledger.get(await deliveryIdOf('seq', k)))?.remotePath),
     );
@@ -203,7 +164,7 @@ describe('naming.filename {seq}', () => {
   });
 
   it('keeps its number when the delivery is retried after a crash at the rename', async () => {
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'seq/d.csv', size: 300 }]);
+    await pipeline.put([{ key: 'seq/d.csv', size: 300 }]);
     const day = await dateOf('seq/d.csv');
     configureFailpoints('after_rename=throw');
     try {
@@ -211,7 +172,7 @@ describe('naming.filename {seq}', () => {
     } finally {
       configureFailpoints(undefined);
     }
-    const job = await testFerry.deliverQueue.getJob(await deliveryIdOf('seq', 'seq/d.csv'));
+    const job = await pipeline.testFerry.deliverQueue.getJob(await deliveryIdOf('seq', 'seq/d.csv'));
     expect(job?.attemptsMade).toBe(2);
     // The second attempt found its own file under the same name: recorded, nothing sent again.
     expect(job?.returnvalue).toMatchObject({ outcome: 'delivered', bytes: 0 });
@@ -220,10 +181,10 @@ describe('naming.filename {seq}', () => {
   });
 
   it('gives a redelivery the name (and number) of its original', async () => {
-    const ledger = createRedisLedger(testFerry.redis, createRedisKeys('{ferry}'));
+    const ledger = pipeline.ledger;
     const original = await ledger.get(await deliveryIdOf('seq', 'seq/b.csv'));
     const name = original!.remotePath!.split('/').pop()!;
-    await rm(join(fixture.partnerDirs.seq!, name)); // the partner consumed it (onExisting: fail)
+    await rm(join(pipeline.fixture.partnerDirs.seq!, name)); // the partner consumed it (onExisting: fail)
 
     const job = await redeliver('seq', 'seq/b.csv');
     expect(job.returnvalue).toMatchObject({ outcome: 'delivered', remotePath: original!.remotePath });
@@ -232,18 +193,16 @@ describe('naming.filename {seq}', () => {
 
   it('quarantines a name that fits 255 bytes only without its ".gz"', async () => {
     const key = 'gz/abc.csv'; // renders to 253 bytes; 256 with ".gz"
-    await putObjects(testFerry.s3, fixture.bucket, [{ key, size: 100 }]);
+    await pipeline.put([{ key, size: 100 }]);
     await sweepAndWait(config(), 'gz');
-    const record = await createRedisLedger(testFerry.redis, createRedisKeys('{ferry}')).get(
-      await deliveryIdOf('gz', key),
-    );
+    const record = await pipeline.ledger.get(await deliveryIdOf('gz', key));
     expect(record).toMatchObject({ status: 'quarantined', reason: expect.stringContaining('255 bytes') });
     expect(await finals('gz')).toEqual([]);
   });
 
   it("renders a redelivery's {date} from the object's LastModified, carried in its job", async () => {
     const name = `ACME_${await dateOf('acme/orders.csv')}_orders.csv`;
-    await rm(join(fixture.partnerDirs.acme!, name));
+    await rm(join(pipeline.fixture.partnerDirs.acme!, name));
     const job = await redeliver('acme', 'acme/orders.csv');
     expect(job.data).toMatchObject({
       redelivery: 1,
@@ -251,7 +210,9 @@ describe('naming.filename {seq}', () => {
     });
     expect(job.returnvalue.remotePath).toMatch(new RegExp(`/${name}$`));
     // The read it comes from: HeadObject, undefined for a key S3 does not hold.
-    expect(await createS3Source(testFerry.s3).head(fixture.bucket, 'acme/no-such.csv')).toBeUndefined();
+    expect(
+      await createS3Source(pipeline.testFerry.s3).head(pipeline.fixture.bucket, 'acme/no-such.csv'),
+    ).toBeUndefined();
     expect(await finals()).toContain(name);
   });
 });

@@ -12,29 +12,16 @@ import { appendFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHousekeepingPending } from '../../src/ledger/housekeeping-pending.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
-import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
-import {
-  captureLogger,
-  jobsOfPartner,
-  putObjects,
-  readPartnerDir,
-  startTestFerry,
-  sweepAndWait,
-  waitFor,
-  type TestFerry,
-} from '../support/pipeline.js';
+import { usePartnerPipeline } from '../support/partner-pipeline.js';
+import { jobsOfPartner, sweepAndWait, waitFor } from '../support/pipeline.js';
 import { installS3Faults, type S3Faults } from '../support/s3-faults.js';
-import { s3ClientFor, startServices, type Services } from '../support/services.js';
+import { s3ClientFor } from '../support/services.js';
 
-let services: Services;
-let fixture: FerryFixture;
-let testFerry: TestFerry;
 let faults: S3Faults;
 let receiver: { alerts: AlertBody[]; server: Server };
-const logs = captureLogger();
 const keys = createRedisKeys('{ferry}');
 const ACCESS_DENIED = { status: 403, code: 'AccessDenied', message: 'Access Denied' };
 
@@ -46,6 +33,33 @@ interface AlertBody {
   s3Key: string | null;
   attempts: number | null;
 }
+
+const pipeline = usePartnerPipeline({
+  partners: [
+    { id: 'tagger', extraYaml: 'after: { source: tag }' },
+    { id: 'mover', prefix: 'shared/', extraYaml: "after: { source: { move: 'archive/{key}' } }" },
+    { id: 'peer', prefix: 'shared/' },
+    { id: 'flaky', extraYaml: 'after: { source: tag }' },
+    { id: 'blocked', extraYaml: "after: { source: { move: 'done/{key}' } }" },
+  ],
+  beforeStart: async ({ services, fixture }) => {
+    receiver = await startReceiver();
+    process.env.HK_ALERT_WEBHOOK = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}/hook`;
+    await appendFile(
+      join(fixture.dir, 'ferry.yaml'),
+      'alerts: { webhookEnv: HK_ALERT_WEBHOOK, dedupMinutes: 0 }\n',
+    );
+    const ferryS3 = s3ClientFor(services.s3);
+    faults = installS3Faults(ferryS3);
+    return { s3Client: ferryS3 };
+  },
+  afterStop: async () => {
+    receiver?.server.closeAllConnections();
+    await new Promise<void>((resolve) => (receiver ? receiver.server.close(() => resolve()) : resolve()));
+  },
+});
+// Final names only: these tests check the source side, not the partner's temp files.
+const finals = (partnerId: string) => pipeline.finals(partnerId, { allowTemps: true });
 
 /** A webhook receiver on loopback that keeps every alert body. */
 async function startReceiver(): Promise<{ alerts: AlertBody[]; server: Server }> {
@@ -64,8 +78,9 @@ async function startReceiver(): Promise<{ alerts: AlertBody[]; server: Server }>
 
 /** The partner's pending housekeeping entries, as Redis holds them. */
 async function pendingOf(partnerId: string): Promise<Record<string, string>[]> {
-  const ids = await testFerry.redis.zrange(keys.housekeepingPending(partnerId), '0', '-1');
-  return Promise.all(ids.map((id) => testFerry.redis.hgetall(keys.housekeepingEntry(id))));
+  const { redis } = pipeline.testFerry;
+  const ids = await redis.zrange(keys.housekeepingPending(partnerId), '0', '-1');
+  return Promise.all(ids.map((id) => redis.hgetall(keys.housekeepingEntry(id))));
 }
 
 /** Fails the first call of `command` on `key` with AccessDenied. */
@@ -78,8 +93,8 @@ function failOnce(command: string, key: string) {
 }
 
 async function tagsOf(key: string): Promise<Record<string, string | undefined>> {
-  const { TagSet } = await testFerry.s3.send(
-    new GetObjectTaggingCommand({ Bucket: fixture.bucket, Key: key }),
+  const { TagSet } = await pipeline.testFerry.s3.send(
+    new GetObjectTaggingCommand({ Bucket: pipeline.fixture.bucket, Key: key }),
   );
   const tags: Record<string, string | undefined> = {};
   for (const t of TagSet ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value;
@@ -88,74 +103,37 @@ async function tagsOf(key: string): Promise<Record<string, string | undefined>> 
 
 async function exists(key: string): Promise<boolean> {
   try {
-    await testFerry.s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: key }));
+    await pipeline.testFerry.s3.send(new HeadObjectCommand({ Bucket: pipeline.fixture.bucket, Key: key }));
     return true;
   } catch {
     return false;
   }
 }
 
-async function finals(partnerId: string): Promise<string[]> {
-  return [...(await readPartnerDir(fixture.partnerDirs[partnerId]!)).finals.keys()].sort();
-}
-
-beforeAll(async () => {
-  process.env.FERRY_ADMIN_PASSWORD = 'source-housekeeping-admin';
-  services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
-  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
-  fixture = await writeFerryConfig(services, {
-    partners: [
-      { id: 'tagger', extraYaml: 'after: { source: tag }' },
-      { id: 'mover', prefix: 'shared/', extraYaml: "after: { source: { move: 'archive/{key}' } }" },
-      { id: 'peer', prefix: 'shared/' },
-      { id: 'flaky', extraYaml: 'after: { source: tag }' },
-      { id: 'blocked', extraYaml: "after: { source: { move: 'done/{key}' } }" },
-    ],
-  });
-  receiver = await startReceiver();
-  process.env.HK_ALERT_WEBHOOK = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}/hook`;
-  await appendFile(
-    join(fixture.dir, 'ferry.yaml'),
-    'alerts: { webhookEnv: HK_ALERT_WEBHOOK, dedupMinutes: 0 }\n',
-  );
-  const ferryS3 = s3ClientFor(services.s3);
-  faults = installS3Faults(ferryS3);
-  testFerry = await startTestFerry(services, fixture.dir, logs.logger, { s3Client: ferryS3 });
-  await testFerry.ferry.ledgerTrusted();
-}, 120_000);
-
-afterAll(async () => {
-  await testFerry?.close();
-  receiver?.server.closeAllConnections();
-  await new Promise<void>((resolve) => (receiver ? receiver.server.close(() => resolve()) : resolve()));
-  await services?.stop();
-});
-
 describe('after.source', () => {
   it('tag: adds ferry-delivered-<partner> after the delivery and keeps the existing tags', async () => {
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'tagger/a.csv', size: 100 }]);
-    await testFerry.s3.send(
+    await pipeline.put([{ key: 'tagger/a.csv', size: 100 }]);
+    await pipeline.testFerry.s3.send(
       new PutObjectTaggingCommand({
-        Bucket: fixture.bucket,
+        Bucket: pipeline.fixture.bucket,
         Key: 'tagger/a.csv',
         Tagging: { TagSet: [{ Key: 'owner', Value: 'warehouse' }] },
       }),
     );
-    expect((await sweepAndWait(testFerry.ferry.getConfig(), 'tagger')).code).toBe(0);
+    expect((await pipeline.sweep('tagger')).code).toBe(0);
     expect(await finals('tagger')).toEqual(['a.csv']);
-    const { TagSet } = await testFerry.s3.send(
-      new GetObjectTaggingCommand({ Bucket: fixture.bucket, Key: 'tagger/a.csv' }),
+    const { TagSet } = await pipeline.testFerry.s3.send(
+      new GetObjectTaggingCommand({ Bucket: pipeline.fixture.bucket, Key: 'tagger/a.csv' }),
     );
     const tags = Object.fromEntries((TagSet ?? []).map((t) => [t.Key, t.Value]));
     expect(tags.owner).toBe('warehouse');
     expect(tags['ferry-delivered-tagger']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    expect(logs.lines().filter((l) => l.errCode === 'ERR_SOURCE_HOUSEKEEPING')).toEqual([]);
+    expect(pipeline.logs.lines().filter((l) => l.errCode === 'ERR_SOURCE_HOUSEKEEPING')).toEqual([]);
   });
 
   it('move: moves an object fed to two partners only after both delivered it, and never resends it', async () => {
-    const config = testFerry.ferry.getConfig();
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'shared/x.csv', size: 200 }]);
+    const config = pipeline.config();
+    await pipeline.put([{ key: 'shared/x.csv', size: 200 }]);
 
     expect((await sweepAndWait(config, 'mover')).code).toBe(0);
     expect(await finals('mover')).toEqual(['x.csv']);
@@ -168,23 +146,23 @@ describe('after.source', () => {
     // peer finished last, so its run moved it.
     expect(await exists('shared/x.csv')).toBe(false);
     expect(await exists('archive/shared/x.csv')).toBe(true);
-    expect(logs.lines().some((l) => l.partnerId === 'peer' && l.movedTo === 'archive/shared/x.csv')).toBe(
-      true,
-    );
+    expect(
+      pipeline.logs.lines().some((l) => l.partnerId === 'peer' && l.movedTo === 'archive/shared/x.csv'),
+    ).toBe(true);
 
-    const jobsBefore = (await jobsOfPartner(testFerry.deliverQueue, 'mover')).length;
+    const jobsBefore = (await jobsOfPartner(pipeline.testFerry.deliverQueue, 'mover')).length;
     for (const id of ['mover', 'peer']) expect((await sweepAndWait(config, id)).code).toBe(0);
-    expect((await jobsOfPartner(testFerry.deliverQueue, 'mover')).length).toBe(jobsBefore);
+    expect((await jobsOfPartner(pipeline.testFerry.deliverQueue, 'mover')).length).toBe(jobsBefore);
     expect(await finals('mover')).toEqual(['x.csv']);
     expect(await finals('peer')).toEqual(['x.csv']);
-    expect(logs.lines().filter((l) => l.errCode === 'ERR_SOURCE_HOUSEKEEPING')).toEqual([]);
+    expect(pipeline.logs.lines().filter((l) => l.errCode === 'ERR_SOURCE_HOUSEKEEPING')).toEqual([]);
   });
 });
 
 describe('after.source failures', () => {
   it('a failed tag is recorded as pending and alerted; the next sweep tags the object and clears it', async () => {
-    const config = testFerry.ferry.getConfig();
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'flaky/a.csv', size: 100 }]);
+    const config = pipeline.config();
+    await pipeline.put([{ key: 'flaky/a.csv', size: 100 }]);
     const fault = failOnce('PutObjectTaggingCommand', 'flaky/a.csv');
 
     expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
@@ -195,7 +173,7 @@ describe('after.source failures', () => {
     expect(more).toEqual([]);
     expect(entry).toMatchObject({
       partnerId: 'flaky',
-      bucket: fixture.bucket,
+      bucket: pipeline.fixture.bucket,
       key: 'flaky/a.csv',
       size: '100',
       step: 'tag',
@@ -217,17 +195,19 @@ describe('after.source failures', () => {
 
     expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
     expect(await pendingOf('flaky')).toEqual([]);
-    expect(await testFerry.redis.exists(keys.housekeepingEntry(entry!.deliveryId!))).toBe(0);
+    expect(await pipeline.testFerry.redis.exists(keys.housekeepingEntry(entry!.deliveryId!))).toBe(0);
     // The tag carries the delivery time recorded at the first run, not the retry's.
     expect((await tagsOf('flaky/a.csv'))['ferry-delivered-flaky']).toBe(entry!.mark);
     expect(
-      logs.lines().some((l) => l.partnerId === 'flaky' && l.msg === 'pending source housekeeping completed'),
+      pipeline.logs
+        .lines()
+        .some((l) => l.partnerId === 'flaky' && l.msg === 'pending source housekeeping completed'),
     ).toBe(true);
   });
 
   it('a blocked move is retried by the next sweep, and the object is not delivered again', async () => {
-    const config = testFerry.ferry.getConfig();
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'blocked/x.csv', size: 300 }]);
+    const config = pipeline.config();
+    await pipeline.put([{ key: 'blocked/x.csv', size: 300 }]);
     const fault = failOnce('CopyObjectCommand', 'done/blocked/x.csv');
 
     expect((await sweepAndWait(config, 'blocked')).code).toBe(0);
@@ -238,27 +218,29 @@ describe('after.source failures', () => {
       expect.objectContaining({ step: 'move', lastErrCode: 'ERR_S3_ACCESS_DENIED', attempts: '1' }),
     ]);
 
-    const jobsBefore = (await jobsOfPartner(testFerry.deliverQueue, 'blocked')).length;
+    const jobsBefore = (await jobsOfPartner(pipeline.testFerry.deliverQueue, 'blocked')).length;
     expect((await sweepAndWait(config, 'blocked')).code).toBe(0);
     expect(await exists('blocked/x.csv')).toBe(false);
     expect(await exists('done/blocked/x.csv')).toBe(true);
     expect(await pendingOf('blocked')).toEqual([]);
-    expect((await jobsOfPartner(testFerry.deliverQueue, 'blocked')).length).toBe(jobsBefore);
+    expect((await jobsOfPartner(pipeline.testFerry.deliverQueue, 'blocked')).length).toBe(jobsBefore);
     expect(await finals('blocked')).toEqual(['x.csv']);
   });
 
   it('drops a pending entry whose object is gone, with an info log', async () => {
-    const config = testFerry.ferry.getConfig();
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'flaky/gone.csv', size: 120 }]);
+    const config = pipeline.config();
+    await pipeline.put([{ key: 'flaky/gone.csv', size: 120 }]);
     failOnce('PutObjectTaggingCommand', 'flaky/gone.csv');
     expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
     const [entry] = await pendingOf('flaky');
     expect(entry?.key).toBe('flaky/gone.csv');
 
-    await testFerry.s3.send(new DeleteObjectCommand({ Bucket: fixture.bucket, Key: 'flaky/gone.csv' }));
+    await pipeline.testFerry.s3.send(
+      new DeleteObjectCommand({ Bucket: pipeline.fixture.bucket, Key: 'flaky/gone.csv' }),
+    );
     expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
     expect(await pendingOf('flaky')).toEqual([]);
-    const dropped = logs
+    const dropped = pipeline.logs
       .lines()
       .find((l) => l.deliveryId === entry!.deliveryId && l.reason === 'ERR_SOURCE_GONE');
     expect(dropped).toMatchObject({ msg: 'source object gone or replaced: pending housekeeping dropped' });
@@ -267,14 +249,14 @@ describe('after.source failures', () => {
 
 describe('the sweep retry pass', () => {
   it('retries at most 100 entries per sweep, oldest first', async () => {
-    const store = createHousekeepingPending(testFerry.redis, keys);
+    const store = createHousekeepingPending(pipeline.testFerry.redis, keys);
     // 101 entries whose objects never existed: each retry drops its entry (ERR_SOURCE_GONE).
     for (let n = 0; n < 101; n++) {
       await store.recordFailure(
         {
           deliveryId: `dlv-flaky-${n.toString(16).padStart(32, '0')}`,
           partnerId: 'flaky',
-          bucket: fixture.bucket,
+          bucket: pipeline.fixture.bucket,
           key: `flaky/never-${n}.csv`,
           etag: 'e',
           size: 1,
@@ -285,7 +267,7 @@ describe('the sweep retry pass', () => {
         new Date(Date.UTC(2026, 0, 1, 0, 0, n)),
       );
     }
-    const config = testFerry.ferry.getConfig();
+    const config = pipeline.config();
     expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
     expect((await pendingOf('flaky')).map((e) => e.key)).toEqual(['flaky/never-100.csv']);
     expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
@@ -295,11 +277,11 @@ describe('the sweep retry pass', () => {
 
 describe('the pending store', () => {
   it('keeps one entry per delivery, counts attempts, and hands out the oldest first, bounded', async () => {
-    const store = createHousekeepingPending(testFerry.redis, keys);
+    const store = createHousekeepingPending(pipeline.testFerry.redis, keys);
     const failure = (n: number) => ({
       deliveryId: `dlv-store-${String(n).padStart(32, '0')}`,
       partnerId: 'store',
-      bucket: fixture.bucket,
+      bucket: pipeline.fixture.bucket,
       key: `store/${n}.csv`,
       etag: `etag${n}`,
       size: n,

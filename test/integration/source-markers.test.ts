@@ -6,77 +6,49 @@
 // partner with requireMarker, is refused with 400; `defaults.source.exclude` applies like a partner's own.
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runPlanCommand } from '../../src/commands/plan-command.js';
 import type { SweepResult } from '../../src/queues/payloads.js';
-import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
-import {
-  captureLogger,
-  putObjects,
-  readPartnerDir,
-  startTestFerry,
-  sweepAndWait,
-  type TestFerry,
-} from '../support/pipeline.js';
-import { startServices, type Services } from '../support/services.js';
+import { usePartnerPipeline } from '../support/partner-pipeline.js';
+import { sweepAndWait } from '../support/pipeline.js';
 
-let services: Services;
-let fixture: FerryFixture;
-let testFerry: TestFerry;
-const logs = captureLogger();
+const pipeline = usePartnerPipeline({
+  adminPassword: 'source-markers-admin',
+  partners: [{ id: 'marked' }, { id: 'spark' }, { id: 'manual', include: ['*.csv'] }],
+  beforeStart: async ({ fixture }) => {
+    // `manual` sets no exclude of its own: it gets the default; marked and spark replace it with theirs.
+    await appendFile(
+      join(fixture.dir, 'ferry.yaml'),
+      "sweep: { pageSize: 2 }\ndefaults: { source: { exclude: ['draft-*'] } }\n",
+    );
+    // The fixture writes the source block; the fields under test go into it.
+    for (const id of ['marked', 'spark']) {
+      const file = join(fixture.dir, 'partners', `${id}.yaml`);
+      const yaml = await readFile(file, 'utf8');
+      await writeFile(
+        file,
+        yaml.replace(
+          '  minAgeSeconds: 0\n',
+          "  minAgeSeconds: 0\n  exclude: ['*.tmp']\n  requireMarker: _SUCCESS\n",
+        ),
+      );
+    }
+  },
+});
+const { finals } = pipeline;
 
 /** The last finished sweep's log line for a partner (listed, skipped by reason, marker requests). */
 function lastSweepLog(partnerId: string) {
-  const lines = logs
+  const lines = pipeline.logs
     .lines()
     .filter((l) => l.partnerId === partnerId && l.msg?.toString().startsWith('sweep found'));
   return lines[lines.length - 1] as unknown as Partial<SweepResult> & { markerRequests?: number };
 }
 
-async function finals(partnerId: string): Promise<string[]> {
-  const dir = await readPartnerDir(fixture.partnerDirs[partnerId]!);
-  expect(dir.temps).toEqual([]);
-  return [...dir.finals.keys()].sort();
-}
-
-beforeAll(async () => {
-  process.env.FERRY_ADMIN_PASSWORD = 'source-markers-admin';
-  services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
-  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
-  fixture = await writeFerryConfig(services, {
-    partners: [{ id: 'marked' }, { id: 'spark' }, { id: 'manual', include: ['*.csv'] }],
-  });
-  // `manual` sets no exclude of its own: it gets the default; marked and spark replace it with theirs.
-  await appendFile(
-    join(fixture.dir, 'ferry.yaml'),
-    "sweep: { pageSize: 2 }\ndefaults: { source: { exclude: ['draft-*'] } }\n",
-  );
-  // The fixture writes the source block; the fields under test go into it.
-  for (const id of ['marked', 'spark']) {
-    const file = join(fixture.dir, 'partners', `${id}.yaml`);
-    const yaml = await readFile(file, 'utf8');
-    await writeFile(
-      file,
-      yaml.replace(
-        '  minAgeSeconds: 0\n',
-        "  minAgeSeconds: 0\n  exclude: ['*.tmp']\n  requireMarker: _SUCCESS\n",
-      ),
-    );
-  }
-  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
-  await testFerry.ferry.ledgerTrusted();
-}, 120_000);
-
-afterAll(async () => {
-  await testFerry?.close();
-  await services?.stop();
-});
-
 describe('source.requireMarker and source.exclude', () => {
   it('holds a directory until its marker exists, then delivers it; never the marker or excluded files', async () => {
-    const config = testFerry.ferry.getConfig();
-    await putObjects(testFerry.s3, fixture.bucket, [
+    const config = pipeline.config();
+    await pipeline.put([
       { key: 'marked/A.csv', size: 100 },
       { key: 'marked/B.csv', size: 100 },
       { key: 'marked/b.tmp', size: 100 },
@@ -97,7 +69,7 @@ describe('source.requireMarker and source.exclude', () => {
     expect(out).toContain('skip     marked/b.tmp  (filter (an exclude glob matches))');
 
     // The marker sorts after "A.csv" and "B.csv": on a later page than they are.
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'marked/_SUCCESS', body: Buffer.alloc(0) }]);
+    await pipeline.put([{ key: 'marked/_SUCCESS', body: Buffer.alloc(0) }]);
     const after = await sweepAndWait(config, 'marked');
     expect(after.code).toBe(0);
     expect(after.summary).toMatch(/^delivered 2,/);
@@ -111,8 +83,8 @@ describe('source.requireMarker and source.exclude', () => {
   });
 
   it('a marker listed before its objects ("_SUCCESS" < "part-…") costs no extra request', async () => {
-    const config = testFerry.ferry.getConfig();
-    await putObjects(testFerry.s3, fixture.bucket, [
+    const config = pipeline.config();
+    await pipeline.put([
       { key: 'spark/part-00000.csv', size: 50 },
       { key: 'spark/part-00001.csv', size: 50 },
       { key: 'spark/part-00002.tmp', size: 50 },
@@ -122,7 +94,7 @@ describe('source.requireMarker and source.exclude', () => {
     expect(lastSweepLog('spark')).toMatchObject({ enqueued: 0, skipped: { 'no-marker': 2, excluded: 1 } });
     expect(lastSweepLog('spark').markerRequests).toBeUndefined();
 
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'spark/_SUCCESS', body: Buffer.alloc(0) }]);
+    await pipeline.put([{ key: 'spark/_SUCCESS', body: Buffer.alloc(0) }]);
     expect((await sweepAndWait(config, 'spark')).summary).toMatch(/^delivered 2,/);
     expect(lastSweepLog('spark').markerRequests).toBeUndefined();
     expect(await finals('spark')).toEqual(['part-00000.csv', 'part-00001.csv']);
@@ -133,7 +105,7 @@ describe('uploads and the selection rules', () => {
   const OPERATOR = { user: 'admin', password: 'source-markers-admin' };
   const upload = async (partner: string, name: string) => {
     const res = await fetch(
-      `http://127.0.0.1:${testFerry.ferry.httpPort}/api/upload?partner=${partner}&name=${encodeURIComponent(name)}`,
+      `http://127.0.0.1:${pipeline.testFerry.ferry.httpPort}/api/upload?partner=${partner}&name=${encodeURIComponent(name)}`,
       {
         method: 'POST',
         headers: {
@@ -147,16 +119,19 @@ describe('uploads and the selection rules', () => {
   };
 
   it('refuses a name the (default) exclude globs match with 400, stores nothing, delivers the rest', async () => {
-    expect(testFerry.ferry.getConfig().partners.get('manual')?.source.exclude).toEqual(['draft-*']);
+    expect(pipeline.config().partners.get('manual')?.source.exclude).toEqual(['draft-*']);
     const refused = await upload('manual', 'draft-orders.csv');
     expect(refused.status).toBe(400);
     expect(refused.body.error).toBe(
       "file name matches the partner's exclude globs (draft-*): it would never be delivered",
     );
     const accepted = await upload('manual', 'orders.csv');
-    expect(accepted).toEqual({ status: 201, body: { bucket: fixture.bucket, key: 'manual/orders.csv' } });
+    expect(accepted).toEqual({
+      status: 201,
+      body: { bucket: pipeline.fixture.bucket, key: 'manual/orders.csv' },
+    });
 
-    expect((await sweepAndWait(testFerry.ferry.getConfig(), 'manual')).code).toBe(0);
+    expect((await pipeline.sweep('manual')).code).toBe(0);
     expect(lastSweepLog('manual')).toMatchObject({ listed: 1, enqueued: 1 });
     expect(await finals('manual')).toEqual(['orders.csv']);
   });

@@ -1,51 +1,32 @@
 // Partner transforms on the real pipeline (redis-server, sshd, s3rver): gzip, OpenPGP (binary and
 // armored, signed or not). What arrives is undone with gunzip / openpgp.decrypt and compared to the
 // source; the receipt records the source hash beside the delivered bytes' hash.
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeliveryReceipt } from '../../src/adapters/receipt-store.js';
-import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { generateTestKey, writeKeyFile, type TestKeyPair } from '../support/pgp-keys.js';
-import {
-  captureLogger,
-  putObjects,
-  readPartnerDir,
-  sha256,
-  startTestFerry,
-  sweepAndWait,
-  type TestFerry,
-} from '../support/pipeline.js';
-import { startServices, type Services } from '../support/services.js';
+import { readPartnerDir, sha256 } from '../support/pipeline.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
-let services: Services;
-let fixture: FerryFixture;
-let testFerry: TestFerry;
 let keyDir: string;
 let partnerKey: TestKeyPair;
 let ferryKey: TestKeyPair;
-const logs = captureLogger();
 
-beforeAll(async () => {
-  process.env.FERRY_ADMIN_PASSWORD = 'transforms-admin';
-  services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
-  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
-  [partnerKey, ferryKey] = await Promise.all([
-    generateTestKey('partner'),
-    generateTestKey('ferry', { passphrase: 'sign-pass' }),
-  ]);
-  keyDir = await makeTempDir('transform-keys');
-  const recipients = await writeKeyFile(keyDir, 'partner.asc', partnerKey.publicKey);
-  const signing = await writeKeyFile(keyDir, 'ferry-sign.asc', ferryKey.privateKey);
-  const passphrase = await writeKeyFile(keyDir, 'ferry-sign.pass', 'sign-pass\n');
-  const rotated = await writeKeyFile(keyDir, 'rotated.asc', partnerKey.publicKey);
-  fixture = await writeFerryConfig(services, {
-    partners: [
+const pipeline = usePartnerPipeline({
+  partners: async () => {
+    [partnerKey, ferryKey] = await Promise.all([
+      generateTestKey('partner'),
+      generateTestKey('ferry', { passphrase: 'sign-pass' }),
+    ]);
+    keyDir = await makeTempDir('transform-keys');
+    const recipients = await writeKeyFile(keyDir, 'partner.asc', partnerKey.publicKey);
+    const signing = await writeKeyFile(keyDir, 'ferry-sign.asc', ferryKey.privateKey);
+    const passphrase = await writeKeyFile(keyDir, 'ferry-sign.pass', 'sign-pass\n');
+    const rotated = await writeKeyFile(keyDir, 'rotated.asc', partnerKey.publicKey);
+    return [
       { id: 'zipped', extraYaml: 'transform: { compress: gzip }' },
       {
         id: 'sealed',
@@ -53,41 +34,24 @@ beforeAll(async () => {
       },
       { id: 'armored', extraYaml: `transform: { pgp: { recipientKeysFile: ${recipients}, armor: true } }` },
       { id: 'rotated', extraYaml: `transform: { pgp: { recipientKeysFile: ${rotated} } }` },
-    ],
-  });
-  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
-  await testFerry.ferry.ledgerTrusted();
-}, 120_000);
-
-afterAll(async () => {
-  await testFerry?.close();
-  await services?.stop();
-  if (keyDir) await rm(keyDir, { recursive: true, force: true });
+    ];
+  },
+  afterStop: async () => {
+    if (keyDir) await rm(keyDir, { recursive: true, force: true });
+  },
 });
 
 async function deliverOne(partnerId: string, size: number) {
   const body = Buffer.concat([Buffer.from('id,amount\n'.repeat(size / 20)), Buffer.alloc(size / 2, 7)]);
-  const [seeded] = await putObjects(testFerry.s3, fixture.bucket, [{ key: `${partnerId}/orders.csv`, body }]);
-  const { code, summary } = await sweepAndWait(testFerry.ferry.getConfig(), partnerId);
+  const [seeded] = await pipeline.put([{ key: `${partnerId}/orders.csv`, body }]);
+  const { code, summary } = await pipeline.sweep(partnerId);
   expect(code).toBe(0);
   expect(summary).toMatch(/^delivered 1,/);
-  const dir = await readPartnerDir(fixture.partnerDirs[partnerId]!);
+  const dir = await readPartnerDir(pipeline.fixture.partnerDirs[partnerId]!);
   expect(dir.temps).toEqual([]);
   const [name, file] = [...dir.finals][0]!;
-  const arrived = await readFile(join(fixture.partnerDirs[partnerId]!, name));
-  return { source: seeded!, name, file, arrived, receipt: await onlyReceipt(partnerId) };
-}
-
-async function onlyReceipt(partnerId: string): Promise<DeliveryReceipt> {
-  const prefix = `ferry/receipts/${partnerId}/`;
-  const listed = await testFerry.s3.send(
-    new ListObjectsV2Command({ Bucket: fixture.receiptsBucket, Prefix: prefix }),
-  );
-  expect(listed.Contents).toHaveLength(1);
-  const got = await testFerry.s3.send(
-    new GetObjectCommand({ Bucket: fixture.receiptsBucket, Key: listed.Contents![0]!.Key! }),
-  );
-  return JSON.parse(await got.Body!.transformToString()) as DeliveryReceipt;
+  const arrived = await readFile(join(pipeline.fixture.partnerDirs[partnerId]!, name));
+  return { source: seeded!, name, file, arrived, receipt: await pipeline.onlyReceipt(partnerId) };
 }
 
 describe('partner transforms', () => {
@@ -144,12 +108,14 @@ describe('partner transforms', () => {
   it('fails a delivery for good, sending nothing, when the recipient key became unusable after load', async () => {
     // Keys are read per delivery (a rotated file is picked up); one replaced by garbage stops it.
     await writeFile(join(keyDir, 'rotated.asc'), 'not a key anymore\n');
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'rotated/orders.csv', size: 1000 }]);
-    const { summary } = await sweepAndWait(testFerry.ferry.getConfig(), 'rotated');
+    await pipeline.put([{ key: 'rotated/orders.csv', size: 1000 }]);
+    const { summary } = await pipeline.sweep('rotated');
     expect(summary).toMatch(/failed 1/);
-    const dir = await readPartnerDir(fixture.partnerDirs['rotated']!);
+    const dir = await readPartnerDir(pipeline.fixture.partnerDirs['rotated']!);
     expect([...dir.finals.keys(), ...dir.temps]).toEqual([]);
-    const failed = logs.lines().find((l) => l.partnerId === 'rotated' && l.errCode === 'ERR_CONFIG_INVALID');
+    const failed = pipeline.logs
+      .lines()
+      .find((l) => l.partnerId === 'rotated' && l.errCode === 'ERR_CONFIG_INVALID');
     expect(failed?.err).toBe('transform.pgp.recipientKeysFile: does not hold armored OpenPGP public keys');
   });
 });

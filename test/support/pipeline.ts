@@ -1,10 +1,12 @@
 // Helpers for tests that run the whole pipeline against the harness services.
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import type { DeliveryReceipt } from '../../src/adapters/receipt-store.js';
 import { loadConfig, formatProblem, type FerryConfig } from '../../src/config/load-config.js';
+import { computeDeliveryId, normalizeEtag } from '../../src/core/delivery-id.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 
 export interface SeededObject {
@@ -165,6 +167,23 @@ export async function jobsOfPartner(
 ): Promise<import('bullmq').Job[]> {
   const jobs = await queue.getJobs(['failed', 'completed', 'delayed', 'waiting', 'active']);
   return jobs.filter((j) => (j.data as { partnerId?: unknown }).partnerId === partnerId);
+}
+
+/** The delivery id Ferry computes for the object as it is in S3 now (its current ETag). */
+export async function deliveryIdOf(
+  s3: S3Client,
+  bucket: string,
+  partnerId: string,
+  key: string,
+): Promise<string> {
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  return computeDeliveryId({ partnerId, bucket, key, etag: normalizeEtag(head.ETag ?? '') });
+}
+
+/** One stored delivery receipt, parsed. */
+export async function readReceipt(s3: S3Client, bucket: string, key: string): Promise<DeliveryReceipt> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return JSON.parse(await got.Body!.transformToString()) as DeliveryReceipt;
 }
 
 /** Ferry with every role in this process, plus the clients a test inspects it with. */
