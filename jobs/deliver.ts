@@ -134,7 +134,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           : await deps.receipts.read(partner.id, id.deliveryId);
       if (receipt) {
         // Redis lost the record (e.g. restarted empty); the receipt is the durable witness.
-        await restoreFromReceipt(deps.ledger, receipt);
+        await restoreFromReceipt(deps.ledger, receipt, deps.nameSequence);
         log.info(
           { outcome: 'already-delivered', remotePath: receipt.target.path },
           'delivery restored from receipt',
@@ -222,6 +222,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           bytes: outcome.size,
           ...(outcome.transform ? { transform: outcome.transform } : {}),
           ...(outcome.sidecars.length > 0 ? { sidecars: outcome.sidecars } : {}),
+          ...(named.seq ? { naming: { seqScope: named.seq.scope, seq: named.seq.n } } : {}),
           attempts: job.attemptsMade + 1,
           publish: partner.target.publish,
           startedAt: startedAt.toISOString(),

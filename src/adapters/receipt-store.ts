@@ -20,6 +20,11 @@ export interface DeliveryReceipt {
   transform?: ReceiptTransform;
   /** `naming.checksumFile` / `naming.doneFile` members published after the data file, in order. */
   sidecars?: { path: string; kind: 'checksum' | 'done' }[];
+  /**
+   * The `{seq}` number the name took (`naming.filename`) and its scope (the name with the number
+   * masked): a ledger rebuilt from receipts raises that scope's counter past it (name-sequence.ts).
+   */
+  naming?: { seqScope: string; seq: number };
   attempts: number;
   publish: 'rename' | 'direct';
   startedAt: string;
@@ -75,6 +80,7 @@ const receiptSchema = z.object({
     })
     .optional(),
   sidecars: z.array(z.object({ path: z.string(), kind: z.enum(['checksum', 'done']) })).optional(),
+  naming: z.object({ seqScope: z.string(), seq: z.number().int().positive() }).optional(),
   attempts: z.number(),
   publish: z.enum(['rename', 'direct']),
   startedAt: z.string(),

@@ -12,6 +12,8 @@ export interface DeliveryFacts {
   status: DeliveryViewStatus;
   size?: number;
   sha256?: string;
+  /** md5 of the delivered bytes, when the partner's checksum file is md5. */
+  md5?: string;
   remotePath?: string;
   attempts: number;
   lastErrorCode?: string;

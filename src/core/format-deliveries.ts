@@ -62,3 +62,50 @@ function cut(text: string, max: number, keepEnd: boolean): string {
     ? `…${chars.slice(chars.length - max + 1).join('')}`
     : `${chars.slice(0, max - 1).join('')}…`;
 }
+
+/** The receipt fields that say what a partner's contract did to a delivery (DeliveryReceipt fits). */
+export interface ContractFacts {
+  target?: { path: string };
+  transform?: {
+    compress: string;
+    csvEscape?: boolean;
+    pgp?: { recipients?: string[]; signed: boolean; armor: boolean };
+  };
+  sidecars?: { path: string }[];
+}
+
+/**
+ * One short line each for what the contract did, e.g. "transform: gzip → pgp (2 recipients), csv
+ * escape" and "sidecars: .sha256, .done" (a sidecar named after the data file is shown by what it
+ * adds). Nothing when the bytes went as stored and no sidecar was written. Self-contained on purpose:
+ * the web UI embeds this very function (src/http/ui/app-js.ts), so keep it free of imports and helpers.
+ */
+export function describeContract(receipt: ContractFacts): string[] {
+  const lines: string[] = [];
+  const t = receipt.transform;
+  if (t) {
+    const steps: string[] = [];
+    if (t.compress === 'gzip') steps.push('gzip');
+    if (t.pgp) {
+      const details: string[] = [];
+      const n = t.pgp.recipients ? t.pgp.recipients.length : undefined;
+      if (n !== undefined) details.push(n + (n === 1 ? ' recipient' : ' recipients'));
+      if (t.pgp.signed) details.push('signed');
+      if (t.pgp.armor) details.push('armored');
+      steps.push(details.length > 0 ? 'pgp (' + details.join(', ') + ')' : 'pgp');
+    }
+    const parts = steps.length > 0 ? [steps.join(' → ')] : [];
+    if (t.csvEscape) parts.push('csv escape');
+    if (parts.length > 0) lines.push('transform: ' + parts.join(', '));
+  }
+  if (receipt.sidecars && receipt.sidecars.length > 0) {
+    const base = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
+    const data = receipt.target ? base(receipt.target.path) : '';
+    const names = receipt.sidecars.map((s) => {
+      const name = base(s.path);
+      return data !== '' && name.startsWith(data + '.') ? name.slice(data.length) : name;
+    });
+    lines.push('sidecars: ' + names.join(', '));
+  }
+  return lines;
+}

@@ -1,8 +1,12 @@
 // A file an operator uploads from the web UI lands in the partner's source prefix, where the next sweep
 // picks it up. Its name must pass the same rules as any exported key, or it would only be quarantined,
-// and the partner's selection rules, or it would sit in S3 and never be delivered.
+// and the partner's selection rules, or it would sit in S3 and never be delivered. The name the
+// partner would receive (template, transform suffix, sidecars) is checked too: a name that passes
+// alone can break the 255-byte rule once `.gz` or `.sha256` is added, and be quarantined at delivery.
+import { remoteNameFor, type NamingPartner } from './filename-template.js';
 import { deriveRemoteName } from './remote-name.js';
 import { selectObjects } from './select-objects.js';
+import { planSidecars, type SidecarNaming } from './sidecar-files.js';
 
 export type UploadKeyResult = { ok: true; key: string } | { ok: false; message: string };
 
@@ -14,14 +18,23 @@ export interface UploadSource {
   requireMarker?: string | undefined;
 }
 
+/** The partner's naming (template, transform, sidecars) that turns the upload into a remote name. */
+export interface UploadNaming {
+  partner: Omit<NamingPartner, 'naming'> & { naming?: NamingPartner['naming'] & SidecarNaming };
+  /** The upload's time: the object's LastModified, which `{date:…}` renders. */
+  now: Date;
+}
+
 /**
  * The S3 key for an uploaded file `name` under `source.prefix`: the name must be a safe remote name
  * (src/core/remote-name.ts) and be selected by the partner's include and exclude globs (the sweep's
  * own matcher, src/core/select-objects.ts), so the upload is really delivered. A partner with
  * `requireMarker` takes no uploads: the upload would wait for a marker, and writing that marker would
- * also release every other file waiting in the same directory.
+ * also release every other file waiting in the same directory. With `naming`, the final remote name
+ * (and its sidecars' names) must pass the safe-name rules too; a `{seq}` is checked with a number of
+ * the token's width, as the delivery checks it before taking a number.
  */
-export function uploadKeyFor(name: string, source: UploadSource): UploadKeyResult {
+export function uploadKeyFor(name: string, source: UploadSource, naming?: UploadNaming): UploadKeyResult {
   const key = `${source.prefix}${name}`;
   const named = deriveRemoteName(key, source.prefix);
   if (!named.ok) return { ok: false, message: `file name refused: ${named.reason}` };
@@ -49,5 +62,25 @@ export function uploadKeyFor(name: string, source: UploadSource): UploadKeyResul
     };
   }
   if (reason !== undefined) return { ok: false, message: `file name refused: ${reason}` };
+  return naming === undefined ? { ok: true, key } : checkFinalName(key, naming);
+}
+
+function checkFinalName(key: string, { partner, now }: UploadNaming): UploadKeyResult {
+  const width = partner.naming?.filename?.seq?.width;
+  const sample = width === undefined ? {} : { seq: 10 ** Math.max(width - 1, 0) };
+  const final = remoteNameFor(partner, { key, lastModified: now, ...sample });
+  if (!final.ok) {
+    return {
+      ok: false,
+      message: `file name refused: the name the partner would receive (after naming.filename and the transform suffix) breaks a rule: ${final.reason}`,
+    };
+  }
+  const sidecars = planSidecars(partner.naming, final.name, {});
+  if (!sidecars.ok) {
+    return {
+      ok: false,
+      message: `file name refused: a sidecar of ${final.name} breaks a rule: ${sidecars.reason}`,
+    };
+  }
   return { ok: true, key };
 }

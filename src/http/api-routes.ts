@@ -277,7 +277,7 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
       }
       const partner = deps.getConfig().partners.get(partnerId);
       if (!partner) throw new ApiProblem(404, `unknown partner ${partnerId}`);
-      const checked = uploadKeyFor(name, partner.source);
+      const checked = uploadKeyFor(name, partner.source, { partner, now: now() });
       if (!checked.ok) throw new ApiProblem(400, checked.message);
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       if (body.length === 0) {

@@ -4,6 +4,7 @@ import type { ObjectSource } from '../adapters/ports.js';
 import type { DeliveryReceipt, ReceiptStore } from '../adapters/receipt-store.js';
 import type { Logger } from '../observability/logger.js';
 import { createLuaScript } from './lua-script.js';
+import { createNameSequence, type NameSequence } from './name-sequence.js';
 import type { Ledger } from './redis-ledger.js';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -21,6 +22,9 @@ import type { RedisKeys } from './redis-keys.js';
  *   ledger write before T survived too, and a lost publish intent belongs to a receipt written after T.
  * Until then — and whenever the epoch read with a record differs from the one this process checked —
  * deliveries read the receipt as before, so trust only ever saves work, it never decides alone.
+ * `{seq}` counters (name-sequence.ts) are raised from the receipts by the same rebuild, and no new
+ * number is given before trust is established on the current server: the order that keeps a lost
+ * counter from restarting below a number already delivered.
  */
 export interface LedgerTrust {
   /** True when a missing record, read together with `trustEpoch`, proves that no receipt exists. */
@@ -187,8 +191,25 @@ async function serverIdentity(redis: Redis | Cluster): Promise<string> {
   return ids.sort().join(',');
 }
 
-/** Records `delivered` in the ledger from a receipt (the durable witness). */
-export async function restoreFromReceipt(ledger: Ledger, receipt: DeliveryReceipt): Promise<void> {
+/**
+ * Records `delivered` in the ledger from a receipt (the durable witness), and first its `{seq}`
+ * number: a record restored without it would let the rebuild skip this receipt and a counter stay
+ * below a number the partner has.
+ */
+export async function restoreFromReceipt(
+  ledger: Ledger,
+  receipt: DeliveryReceipt,
+  sequence?: NameSequence,
+): Promise<void> {
+  if (receipt.naming && sequence) {
+    // A redelivery's number belongs to its original (name-sequence.ts deliveryRemoteName).
+    await sequence.restore(
+      receipt.partnerId,
+      receipt.naming.seqScope,
+      receipt.redeliveryOf ?? receipt.deliveryId,
+      receipt.naming.seq,
+    );
+  }
   await ledger.record({
     deliveryId: receipt.deliveryId,
     partnerId: receipt.partnerId,
@@ -210,6 +231,7 @@ async function restoreFromReceipts(
   since: Date | undefined,
 ): Promise<{ receiptsSeen: number; restored: number }> {
   const { bucket, prefix } = options.receiptsLocation;
+  const sequence = createNameSequence(options.redis, options.keys);
   let receiptsSeen = 0;
   let restored = 0;
   for await (const page of options.source.listPages(bucket, prefix)) {
@@ -228,7 +250,7 @@ async function restoreFromReceipts(
           // A corrupt receipt throws ERR_RECEIPT_INVALID: trust waits until someone fixes it.
           const receipt = await options.receipts.read(partnerId, deliveryId);
           if (receipt === undefined) return; // removed since the listing
-          await restoreFromReceipt(options.ledger, receipt);
+          await restoreFromReceipt(options.ledger, receipt, sequence);
           restored++;
         }),
       );

@@ -1,5 +1,8 @@
 // The web UI's one ES module (served as /ui/app.js; see web-ui.ts): plain JavaScript in a template
-// string, so it reaches dist/ with tsc. Keep it free of backticks and dollar-brace.
+// string, so it reaches dist/ with tsc. Keep it free of backticks and dollar-brace, except the one
+// below that embeds a pure, self-contained formatter shared with the CLI (one implementation, tested).
+import { describeContract } from '../../core/format-deliveries.js';
+
 export const appJs = String.raw`// Ferry web UI. Hash routes: #/partners, #/deliveries?q=&partner=&status=&since=&cursor=,
 // #/deliveries/<id>, #/upload. Data from the API is only ever rendered as text (textContent, text
 // nodes): S3 keys, reasons and error messages are attacker-controlled. Writes are same-origin JSON
@@ -485,6 +488,12 @@ async function deliveriesPage(params) {
 
 // ---- one delivery -----------------------------------------------------------------------------
 
+/** describeContract's lines, one per row; undefined (row hidden) when the contract changed nothing. */
+function contractLines(receipt) {
+  const lines = describeContract(receipt);
+  return lines.length > 0 ? lines.map((line) => h('div', {}, line)) : undefined;
+}
+
 function fieldList(pairs) {
   return h(
     'dl',
@@ -521,6 +530,9 @@ function redeliverForm(d) {
   );
 }
 
+// "transform: gzip → pgp (2 recipients)", "sidecars: .sha256, .done" (src/core/format-deliveries.ts).
+${describeContract.toString()}
+
 async function deliveryPage(id) {
   let d;
   try {
@@ -543,7 +555,15 @@ async function deliveryPage(id) {
       ['ETag', h('code', {}, d.etag)],
       ['Size', typeof d.size === 'number' ? bytes(d.size) + ' (' + d.size + ' bytes)' : undefined],
       ['SHA-256', d.sha256 ? h('code', {}, d.sha256) : undefined],
+      ['MD5', d.md5 ? h('code', {}, d.md5) : undefined],
+      [
+        'Source SHA-256',
+        d.receipt && d.receipt.source && d.receipt.source.sha256
+          ? h('code', {}, d.receipt.source.sha256)
+          : undefined,
+      ],
       ['Remote path', d.remotePath ? h('code', { class: 'key' }, d.remotePath) : undefined],
+      ['Contract', d.receipt ? contractLines(d.receipt) : undefined],
       ['Attempts', String(d.attempts ?? 0)],
       ['Last error', d.lastErrorCode ? [h('code', {}, d.lastErrorCode), ': ', errorText(d)] : d.lastError],
       ['Reason', d.reason],

@@ -1,0 +1,76 @@
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { describeContract } from '../../../src/core/format-deliveries.js';
+import { appJs } from '../../../src/http/ui/app-js.js';
+
+const target = { path: '/inbound/orders.csv.gz.pgp' };
+
+describe('describeContract', () => {
+  it('says nothing when the bytes went as stored and no sidecar was written', () => {
+    expect(describeContract({ target })).toEqual([]);
+    expect(describeContract({ target, transform: { compress: 'none' }, sidecars: [] })).toEqual([]);
+  });
+
+  it('lists the transform steps in the order applied, then the csv escape', () => {
+    expect(
+      describeContract({
+        target,
+        transform: {
+          compress: 'gzip',
+          csvEscape: true,
+          pgp: { recipients: ['A'.repeat(40), 'B'.repeat(40)], signed: false, armor: false },
+        },
+      }),
+    ).toEqual(['transform: gzip → pgp (2 recipients), csv escape']);
+    expect(describeContract({ transform: { compress: 'gzip' } })).toEqual(['transform: gzip']);
+    expect(
+      describeContract({
+        transform: { compress: 'none', pgp: { recipients: ['A'], signed: true, armor: true } },
+      }),
+    ).toEqual(['transform: pgp (1 recipient, signed, armored)']);
+    // A recovered delivery's receipt does not know the recipients.
+    expect(
+      describeContract({ transform: { compress: 'none', pgp: { signed: false, armor: false } } }),
+    ).toEqual(['transform: pgp']);
+    expect(describeContract({ transform: { compress: 'none', csvEscape: true } })).toEqual([
+      'transform: csv escape',
+    ]);
+  });
+
+  it('shows a sidecar named after the data file by what it adds, another by its name', () => {
+    expect(
+      describeContract({
+        target,
+        sidecars: [
+          { path: '/inbound/orders.csv.gz.pgp.sha256' },
+          { path: '/inbound/orders.csv.gz.pgp.done' },
+        ],
+      }),
+    ).toEqual(['sidecars: .sha256, .done']);
+    expect(
+      describeContract({
+        target,
+        sidecars: [{ path: '/inbound/orders.md5' }, { path: '/inbound/_SUCCESS' }],
+      }),
+    ).toEqual(['sidecars: orders.md5, _SUCCESS']);
+  });
+
+  it('is self-contained, as the web UI embeds its source', () => {
+    expect(appJs).toContain(describeContract.toString());
+    // Evaluated alone in a fresh context (no imports, no module scope), it gives the same lines.
+    const standalone = runInNewContext(
+      `${describeContract.toString()}\ndescribeContract;`,
+      {},
+    ) as typeof describeContract;
+    const receipt = {
+      target,
+      transform: { compress: 'gzip', pgp: { recipients: ['A'], signed: false, armor: true } },
+      sidecars: [{ path: '/inbound/orders.csv.gz.pgp.sha256' }],
+    };
+    expect(standalone(receipt)).toEqual(describeContract(receipt));
+    expect(standalone(receipt)).toEqual([
+      'transform: gzip → pgp (1 recipient, armored)',
+      'sidecars: .sha256',
+    ]);
+  });
+});
