@@ -18,6 +18,7 @@ import { parseFilenameTemplate, type FilenameTemplate } from '../core/filename-t
 import { parseDoneFileTemplate, type DoneFileTemplate } from '../core/sidecar-files.js';
 import { WEEKDAYS, isCalendarDate } from '../core/delivery-window.js';
 import { checkMoveTemplate, type SourceAfter } from '../core/source-housekeeping.js';
+import { globSyntaxProblem } from '../core/select-objects.js';
 
 const PARTNER_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -96,10 +97,13 @@ const cronField = z.string().check((ctx) => {
   if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
 });
 
-const globField = nonEmptyText.refine(
-  (g) => !g.startsWith('/'),
-  'globs are relative to the prefix and must not start with "/"',
-);
+const globField = nonEmptyText
+  .refine((g) => !g.startsWith('/'), 'globs are relative to the prefix and must not start with "/"')
+  .check((ctx) => {
+    // picomatch reads an unbalanced "{", "[" or "(" literally: "*.{tmp" would silently match nothing.
+    const problem = globSyntaxProblem(ctx.value);
+    if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+  });
 
 const includeField = z.array(globField).min(1, 'must list at least one glob');
 
@@ -621,7 +625,7 @@ const csvSchema = z.strictObject({
       message: 'must be one character, not a quote or a line break',
     })
     .default(','),
-  header: z.array(z.string()).min(1).optional(),
+  header: z.array(z.string()).min(1, 'must list at least one column name').optional(),
   minColumns: z.int().min(1).optional(),
   maxBytes: z.int().min(1).optional(),
   encoding: z.literal('utf-8').default('utf-8'),

@@ -94,6 +94,14 @@ export function parseFilenameTemplate(source: string): ParseTemplateResult {
   if (!segments.some((s) => s.kind !== 'text')) {
     return fail(`has no token: every object would get the same name (tokens: ${TOKENS})`, 0);
   }
+  const unsafe = unsafeLiteral(segments);
+  if (unsafe !== undefined) {
+    const at = source.indexOf(unsafe.text);
+    return fail(
+      `literal text ${JSON.stringify(unsafe.text)} makes every name unsafe (${unsafe.reason})`,
+      Math.max(at, 0),
+    );
+  }
   const seq = segments.find((s) => s.kind === 'seq');
   if (seq && seqAt !== undefined && !seqStandsApart(segments, segments.indexOf(seq))) {
     return fail(
@@ -102,6 +110,19 @@ export function parseFilenameTemplate(source: string): ParseTemplateResult {
     );
   }
   return { ok: true, template: { source, segments, ...(seq ? { seq: { width: seq.width } } : {}) } };
+}
+
+// The template's own text must pass the safe-name rules whatever the tokens render to ("out/",
+// a control character, ".." would quarantine every object): each literal is checked between
+// stand-ins, so rules about a name's start or end apply only to text at the template's start or end.
+function unsafeLiteral(segments: readonly Segment[]): { text: string; reason: string } | undefined {
+  for (const [i, s] of segments.entries()) {
+    if (s.kind !== 'text') continue;
+    const sample = `${i === 0 ? '' : 'a'}${s.text}${i === segments.length - 1 ? '' : 'a'}`;
+    const checked = deriveRemoteName(sample, '');
+    if (!checked.ok) return { text: s.text, reason: checked.reason };
+  }
+  return undefined;
 }
 
 // Names of one scope never collide (one counter); names of two scopes could, if the number ran into

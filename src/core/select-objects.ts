@@ -113,12 +113,27 @@ export function directoriesAwaitingMarker(
 
 type Check = (object: ListedObject, markers: MarkerIndex) => SkipReason | undefined;
 
+// dot: false so "*.csv" never picks up hidden files; windows: false so "\" is never a separator.
+const GLOB_OPTIONS = { dot: false, windows: false };
+
+/**
+ * Why a glob is malformed, or undefined: picomatch reads an unbalanced "{", "[" or "(" literally,
+ * so `*.{tmp` would silently match nothing; at config load that is an error instead.
+ */
+export function globSyntaxProblem(glob: string): string | undefined {
+  if (glob === '') return undefined; // the config's own "must not be empty" says it
+  try {
+    picomatch.makeRe(glob, { ...GLOB_OPTIONS, strictBrackets: true });
+    return undefined;
+  } catch (err) {
+    return `malformed glob: ${(err as Error).message}`;
+  }
+}
+
 function compileRules(rules: SelectionRules, now: Date): Check {
-  // dot: false so "*.csv" never picks up hidden files; windows: false so "\" is never a separator.
-  const options = { dot: false, windows: false };
-  const isIncluded = rules.include.length === 0 ? () => true : picomatch([...rules.include], options);
+  const isIncluded = rules.include.length === 0 ? () => true : picomatch([...rules.include], GLOB_OPTIONS);
   const exclude = rules.exclude ?? [];
-  const isExcluded = exclude.length === 0 ? () => false : picomatch([...exclude], options);
+  const isExcluded = exclude.length === 0 ? () => false : picomatch([...exclude], GLOB_OPTIONS);
   const settledBefore = now.getTime() - rules.minAgeSeconds * 1000;
   const { prefix, requireMarker } = rules;
 

@@ -114,6 +114,14 @@ const ROWS: Row[] = [
     message: 'must not be empty',
   },
   {
+    what: 'exclude: a malformed glob (an unbalanced brace would match nothing)',
+    from: "exclude: ['*.tmp']",
+    to: "exclude: ['*.{tmp']",
+    at: "'*.{",
+    field: 'source.exclude[0]',
+    message: 'malformed glob: Missing closing: "}" - use "\\\\}" to match literal characters',
+  },
+  {
     what: 'exclude: an absolute glob',
     from: "exclude: ['*.tmp']",
     to: "exclude: ['/tmp/*.tmp']",
@@ -193,7 +201,7 @@ const ROWS: Row[] = [
     to: 'header: []',
     at: '[]',
     field: 'validate.csv.header',
-    message: 'must have at least 1 entries',
+    message: 'must list at least one column name',
   },
   {
     what: 'csv.header: not a list',
@@ -401,6 +409,15 @@ const ROWS: Row[] = [
     message: 'unknown field',
   },
   // naming.filename
+  {
+    what: 'filename: a "/" in its literal text (every name would be quarantined)',
+    from: FILENAME,
+    to: "filename: 'out/ACME_{seq:3}{ext}'",
+    at: "'out",
+    field: 'naming.filename',
+    message:
+      'literal text "out/ACME_" makes every name unsafe (separator: name contains "/" or "\\" (nested keys are not delivered; Ferry writes one flat directory)) (at character 1)',
+  },
   {
     what: 'filename: an unknown token',
     from: FILENAME,

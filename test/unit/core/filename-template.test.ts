@@ -37,10 +37,10 @@ describe('renderFilename', () => {
     expect(render(source)).toEqual({ ok: true, name: expected });
   });
 
-  it('reads "{{" and "}}" as literal braces, which the safe-name rules then refuse', () => {
+  it('reads "{{" and "}}" as literal braces, which the safe-name rules then refuse at load', () => {
     const parsed = parseFilenameTemplate('{{x}}{name}');
-    expect(parsed.ok && parsed.template.segments[0]).toEqual({ kind: 'text', text: '{x}' });
-    expect(render('{{x}}{name}')).toMatchObject({ ok: false, rule: 'disallowed-character' });
+    expect(parsed).toMatchObject({ ok: false, message: expect.stringContaining('literal text "{x}"') });
+    expect(parseFilenameTemplate('a{{{name}')).toMatchObject({ ok: false });
   });
 
   it('shows the date in the schedule timezone', () => {
@@ -69,13 +69,26 @@ describe('renderFilename', () => {
     ['{name}{ext}', 'acme/bad\u0000name.csv', 'control-character'],
     ['{name}{ext}', 'acme/dir/.hidden', 'leading-dot'],
     ['{key}', 'other/orders.csv', 'outside-prefix'],
-    ['..{name}', 'acme/orders.csv', 'dot-dot'],
-    ['-{name}', 'acme/orders.csv', 'leading-dash'],
-    ['{name}:{ext}', 'acme/orders.csv', 'disallowed-character'],
   ])('rejects a traversal or unsafe render: %s for %j', (source, key, rule) => {
     const result = render(source, key);
     expect(result.ok).toBe(false);
     expect(!result.ok && result.rule).toBe(rule);
+  });
+
+  it.each([
+    ['..{name}', 'contains ".."', 0],
+    ['-{name}', 'starts with "-"', 0],
+    ['{name}:{ext}', 'disallowed', 6],
+    ['out/ACME_{seq:3}{ext}', 'contains "/"', 0],
+    ['{name}.', 'ends with "."', 6],
+  ])('refuses at load literal text that makes every name unsafe: %s', (source, reason, index) => {
+    const parsed = parseFilenameTemplate(source);
+    expect(parsed).toMatchObject({ ok: false, message: expect.stringContaining(reason), index });
+  });
+
+  it('checks literal text only where it stands: a dot or dash inside a name is fine', () => {
+    expect(parseFilenameTemplate('{name}-{date:yyyy}.v2{ext}').ok).toBe(true);
+    expect(parseFilenameTemplate('ACME.{name}{ext}').ok).toBe(true);
   });
 
   it('renders the same name for the same object every time (retries)', () => {
