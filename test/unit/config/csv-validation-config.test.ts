@@ -69,3 +69,29 @@ describe('validate.csv', () => {
     expect(problems[0]).toContain(message);
   });
 });
+
+describe('validate.csv.neutralizeFormulas', () => {
+  it.each([
+    ['false', false],
+    ['true', 'quarantine'],
+    ['quarantine', 'quarantine'],
+    ['escape', 'escape'],
+  ])('reads %s as %j', async (value, expected) => {
+    const { partner, problems } = await loadValidate(`  csv:\n    neutralizeFormulas: ${value}\n`);
+    expect(problems).toEqual([]);
+    expect(partner?.validate?.csv?.neutralizeFormulas).toBe(expected);
+  });
+
+  it('is off when left out', async () => {
+    const { partner, problems } = await loadValidate('  csv:\n    delimiter: ","\n');
+    expect(problems).toEqual([]);
+    expect(partner?.validate?.csv?.neutralizeFormulas ?? false).toBe(false);
+  });
+
+  it.each(['strip', '"yes"', '1', '[escape]', 'Escape'])('rejects %s at its file:line:col', async (value) => {
+    const { problems } = await loadValidate(`  csv:\n    neutralizeFormulas: ${value}\n`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('partners/acme.yaml:9:25');
+    expect(problems[0]).toContain('must be false, true, quarantine or escape');
+  });
+});
