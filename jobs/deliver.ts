@@ -24,7 +24,12 @@ import type { DeliveryHold } from '../src/partners/partner-controls.js';
 import { isSettled, receiptMayExist, type DeliveryRecord } from '../src/ledger/delivery-record.js';
 import { restoreFromReceipt, type LedgerTrust } from '../src/ledger/ledger-trust.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
-import { deliveryRemoteName, type NameSequence } from '../src/ledger/name-sequence.js';
+import {
+  deliveryRemoteName,
+  sampleRemoteName,
+  type DeliveryRemoteName,
+  type NameSequence,
+} from '../src/ledger/name-sequence.js';
 import type { RedeliveryRequest } from '../src/ledger/redeliveries.js';
 import { safeText, type Logger } from '../src/observability/logger.js';
 import { measureDeliveries, NO_METRICS, type Metrics } from '../src/observability/metrics.js';
@@ -150,12 +155,28 @@ export function createDeliverProcessor(deps: DeliverDeps) {
 
       // Jobs queued before `lastModified` was in the payload date by the job's creation time: it is
       // kept across retries, so the name stays deterministic for that job. A `{seq}` number is given
-      // here, once per object version (a redelivery reuses its original's), and read back on retries.
-      const named = await deliveryRemoteName(deps.nameSequence, partner, {
+      // below, once per object version (a redelivery reuses its original's), and read back on retries.
+      const object = {
         key: data.key,
         lastModified: new Date(data.lastModified ?? job.timestamp),
         numberedAs: computeDeliveryId(data),
-      });
+      };
+      // `{seq}`: the name and its sidecars' are checked with a sample number first (quarantined unread),
+      // and the CSV check of a file read before its upload runs before the number is given, so a file
+      // quarantined by either takes none (no gap). That check's failure is handled in the try below,
+      // which awaits the same promise; a file that failed it is logged without a remote path.
+      const sample = sampleRemoteName(partner, object);
+      let checked: Promise<boolean> | undefined;
+      if (sample !== undefined) {
+        if (!sample.ok) throw await quarantineHostileName(deps, partner, id, log, sample.reason);
+        const sampled = checkSidecarNames(partner, posix.join(partner.target.directory, sample.name));
+        if (!sampled.ok) throw await quarantineHostileName(deps, partner, id, log, sampled.reason);
+        checked = prevalidateCsv(deps, partner, id, data.size);
+      }
+      const numbered = checked === undefined || (await checked.then(() => true).catch(() => false));
+      const named: DeliveryRemoteName = numbered
+        ? await deliveryRemoteName(deps.nameSequence, partner, object)
+        : sample!; // only a sample starts the early check
       if (!named.ok) throw await quarantineHostileName(deps, partner, id, log, named.reason);
       // Already ends with what undoes a transform (`.gz`, `.pgp`/`.asc`), checked with it (255 bytes).
       const remoteName = named.name;
@@ -164,13 +185,13 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         partner.target.publish === 'rename'
           ? posix.join(partner.target.directory, tempNameFor(remoteName, id.deliveryId))
           : remotePath;
-      const plog = log.child({ remotePath: safeText(remotePath) });
+      const plog = numbered ? log.child({ remotePath: safeText(remotePath) }) : log;
       // A sidecar name breaking a safe-name rule (e.g. too long once suffixed) quarantines like the key's.
       const sidecarNames = checkSidecarNames(partner, remotePath);
       if (!sidecarNames.ok) throw await quarantineHostileName(deps, partner, id, plog, sidecarNames.reason);
 
       try {
-        const prevalidated = await prevalidateCsv(deps, partner, id, data.size);
+        const prevalidated = await (checked ?? prevalidateCsv(deps, partner, id, data.size));
         const outcome = await deps.withSession(partner, async (session) => {
           const ctx = {
             deps,

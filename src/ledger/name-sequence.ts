@@ -4,8 +4,13 @@
 // scope (the name with the number masked, src/core/filename-template.ts sequenceScopeFor).
 //
 // A number once given is never given again, even when its delivery is later quarantined or skipped:
-// such a delivery leaves a gap. Counters and assignments live as long as the ledger index (no expiry):
-// a redelivery months later still finds its original's number. A delivered number is also written to
+// such a delivery leaves a gap. So the deliver processor asks for it as late as it can: after the
+// name's checks with a sample number (sampleRemoteName) and after the CSV check of a file read before
+// its upload, so a file those quarantine takes no number. A file checked inline (larger than
+// validate.prevalidateMaxBytes) needs its name before the upload, and so its number: its quarantine
+// leaves a gap. Numbers follow delivery order, not key order (with concurrency ≥ 2).
+// Counters and assignments live as long as the ledger index (no expiry): a redelivery months later
+// still finds its original's number. A delivered number is also written to
 // the delivery's S3 receipt: when Redis loses data, rebuilding the ledger from the receipts
 // (ledger-trust.ts) raises each counter to at least the highest number delivered, and no number is
 // given until then (the script refuses while the ledger is not trusted on this Redis server), so a
@@ -123,6 +128,21 @@ export function createNameSequence(
 /** A delivery's final name, and the `{seq}` number it took (recorded in its receipt). */
 export type DeliveryRemoteName =
   Exclude<RemoteNameResult, { ok: true }> | { ok: true; name: string; seq?: { scope: string; n: number } };
+
+/**
+ * A `{seq}` partner's name with a sample number of the token's width — the check sequenceScopeFor
+ * makes before a number is given — so a name (or a sidecar's) breaking a safe-name rule is quarantined
+ * before the file is read and takes no number. `undefined` when the template has no `{seq}`.
+ */
+export function sampleRemoteName(
+  partner: NamingPartner,
+  object: { key: string; lastModified: Date },
+): RemoteNameResult | undefined {
+  const width = partner.naming?.filename?.seq?.width;
+  if (width === undefined) return undefined;
+  const { key, lastModified } = object;
+  return remoteNameFor(partner, { key, lastModified, seq: 10 ** Math.max(width - 1, 0) });
+}
 
 /**
  * The final remote name of one delivery. Without `{seq}` it is remoteNameFor's; with it, the number
