@@ -2,28 +2,24 @@
 // fails a file with a formula cell; `escape` delivers it with a `'` before each formula cell (alone
 // and under gzip + OpenPGP). Also the inline CSV check under OpenPGP: a good file decrypts to the
 // source; a bad row deep in the file (bytes already sent) is quarantined and nothing is published.
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
 import { observePartnerDir } from '../support/partner-observer.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
-import { generateTestKey, writeKeyFile, type TestKeyPair } from '../support/pgp-keys.js';
+import { writeTestKeyFiles, type TestKeyFiles } from '../support/pgp-keys.js';
 import { readPartnerDir, sha256 } from '../support/pipeline.js';
-import { makeTempDir } from '../support/temp-dir.js';
 
 const HEADER = 'csv: { header: [order_id, sku, qty, amount], allowEmpty: false';
 
-let keyDir: string;
-let partnerKey: TestKeyPair;
+let keys: TestKeyFiles;
 
 const pipeline = usePartnerPipeline({
   partners: async () => {
-    partnerKey = await generateTestKey('partner');
-    keyDir = await makeTempDir('formula-keys');
-    const recipients = await writeKeyFile(keyDir, 'partner.asc', partnerKey.publicKey);
-    const pgp = `pgp: { recipientKeysFile: ${recipients} }`;
+    keys = await writeTestKeyFiles('formula-keys');
+    const pgp = `pgp: { recipientKeysFile: ${keys.recipientKeysFile} }`;
     return [
       { id: 'strict', extraYaml: `validate: { ${HEADER}, neutralizeFormulas: true } }` },
       {
@@ -42,7 +38,7 @@ const pipeline = usePartnerPipeline({
     ];
   },
   afterStop: async () => {
-    if (keyDir) await rm(keyDir, { recursive: true, force: true });
+    await keys?.remove();
   },
 });
 
@@ -67,7 +63,7 @@ async function expectQuarantined(partnerId: string, key: string, reason: unknown
 async function decrypt(arrived: Buffer): Promise<Buffer> {
   const decrypted = await openpgp.decrypt({
     message: await openpgp.readMessage({ binaryMessage: arrived }),
-    decryptionKeys: await openpgp.readPrivateKey({ armoredKey: partnerKey.privateKey }),
+    decryptionKeys: await openpgp.readPrivateKey({ armoredKey: keys.partnerKey.privateKey }),
     format: 'binary',
   });
   return Buffer.from(decrypted.data as Uint8Array);
@@ -141,7 +137,7 @@ describe('validate.csv.neutralizeFormulas', () => {
     expect(receipt).toMatchObject({
       sha256: sha256(arrived),
       source: { size: body.length, sha256: seeded!.sha256 },
-      transform: { compress: 'gzip', csvEscape: true, pgp: { recipients: [partnerKey.fingerprint] } },
+      transform: { compress: 'gzip', csvEscape: true, pgp: { recipients: [keys.partnerKey.fingerprint] } },
     });
   });
 });

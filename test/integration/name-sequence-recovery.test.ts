@@ -4,90 +4,45 @@
 // sshd and s3rver; `onExisting: overwrite`, where a reused number would replace the partner's file.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeleteObjectsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeDeliveryId } from '../../src/core/delivery-id.js';
+import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
 import { createNameSequence } from '../../src/ledger/name-sequence.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
-import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
-import {
-  captureLogger,
-  putObjects,
-  readPartnerDir,
-  readReceipt,
-  startTestFerry,
-  sweepAndWait,
-  type TestFerry,
-} from '../support/pipeline.js';
-import { startServices, type Services } from '../support/services.js';
+import { usePartnerPipeline } from '../support/partner-pipeline.js';
 
-let services: Services;
-let fixture: FerryFixture;
-let testFerry: TestFerry;
-const logs = captureLogger();
 const PARTNER = 'numbered';
+const pipeline = usePartnerPipeline({
+  adminPassword: 'name-sequence-recovery-admin',
+  partners: [
+    {
+      id: PARTNER,
+      timezone: 'UTC',
+      onExisting: 'overwrite',
+      extraYaml: 'naming: { filename: "DAILY_{date:yyyyMMdd}_{seq:3}.csv" }',
+    },
+  ],
+});
 const keys = createRedisKeys('{ferry}');
 // A counter's scope is the name with the number masked by a NUL (src/core/filename-template.ts).
 const scopeOf = (day: string) => `DAILY_${day}_\u0000.csv`;
-
-async function dayOf(key: string): Promise<string> {
-  const head = await testFerry.s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: key }));
-  return head.LastModified!.toISOString().slice(0, 10).replaceAll('-', '');
-}
-
-async function deliveryIdOf(key: string): Promise<string> {
-  const head = await testFerry.s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: key }));
-  const etag = head.ETag!.replace(/^"(.*)"$/, '$1');
-  return computeDeliveryId({ partnerId: PARTNER, bucket: fixture.bucket, key, etag });
-}
+const dayOf = (key: string) => pipeline.dayOf(key);
+const deliveryIdOf = (key: string) => pipeline.deliveryIdOf(PARTNER, key);
 
 /** name → content of every file the partner has. */
 async function partnerFiles(): Promise<Map<string, string>> {
-  const dir = fixture.partnerDirs[PARTNER]!;
-  const { finals, temps } = await readPartnerDir(dir);
-  expect(temps).toEqual([]);
   const files = new Map<string, string>();
-  for (const name of [...finals.keys()].sort()) {
-    files.set(name, await readFile(join(dir, name), 'utf8'));
+  for (const name of await pipeline.finals(PARTNER)) {
+    files.set(name, await readFile(join(pipeline.fixture.partnerDirs[PARTNER]!, name), 'utf8'));
   }
   return files;
 }
 
-beforeAll(async () => {
-  process.env.FERRY_ADMIN_PASSWORD = 'name-sequence-recovery-admin';
-  services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
-  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
-  fixture = await writeFerryConfig(services, {
-    partners: [
-      {
-        id: PARTNER,
-        timezone: 'UTC',
-        onExisting: 'overwrite',
-        extraYaml: 'naming: { filename: "DAILY_{date:yyyyMMdd}_{seq:3}.csv" }',
-      },
-    ],
-  });
-  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
-  await testFerry.ferry.ledgerTrusted();
-}, 120_000);
-
-afterAll(async () => {
-  await testFerry?.close();
-  await services?.stop();
-});
-
 describe('{seq} after Redis lost its data', () => {
   it('records the number in the receipt and gives the next file 004, not 001, after FLUSHALL', async () => {
-    const config = () => testFerry.ferry.getConfig();
     const first = ['numbered/a.csv', 'numbered/b.csv', 'numbered/c.csv'];
-    await putObjects(
-      testFerry.s3,
-      fixture.bucket,
-      first.map((key) => ({ key, size: 200 })),
-    );
+    await pipeline.put(first.map((key) => ({ key, size: 200 })));
     const day = await dayOf(first[0]!);
-    expect((await sweepAndWait(config(), PARTNER)).summary).toMatch(/^delivered 3,/);
+    expect((await pipeline.sweep(PARTNER)).summary).toMatch(/^delivered 3,/);
     const before = await partnerFiles();
     expect([...before.keys()]).toEqual([
       `DAILY_${day}_001.csv`,
@@ -97,11 +52,7 @@ describe('{seq} after Redis lost its data', () => {
     const ids = await Promise.all(first.map(deliveryIdOf));
     const numbers: number[] = [];
     for (const id of ids) {
-      const receipt = await readReceipt(
-        testFerry.s3,
-        fixture.receiptsBucket,
-        `ferry/receipts/${PARTNER}/${id}.json`,
-      );
+      const receipt = await pipeline.receiptOf(PARTNER, id);
       expect(receipt.naming).toEqual({ seqScope: scopeOf(day), seq: expect.any(Number) });
       expect(receipt.target.path.endsWith(`_${String(receipt.naming!.seq).padStart(3, '0')}.csv`)).toBe(true);
       numbers.push(receipt.naming!.seq);
@@ -112,26 +63,26 @@ describe('{seq} after Redis lost its data', () => {
     // of theirs reads a receipt: only the rebuild from receipts knows their numbers. Then Redis loses
     // everything (a restart without persistence), and a new file of the same day is swept at once,
     // while the ledger is not trusted yet.
-    await testFerry.s3.send(
+    await pipeline.testFerry.s3.send(
       new DeleteObjectsCommand({
-        Bucket: fixture.bucket,
+        Bucket: pipeline.fixture.bucket,
         Delete: { Objects: first.map((Key) => ({ Key })) },
       }),
     );
-    await testFerry.redis.flushall();
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'numbered/d.csv', size: 300 }]);
+    await pipeline.testFerry.redis.flushall();
+    await pipeline.put([{ key: 'numbered/d.csv', size: 300 }]);
     expect(await dayOf('numbered/d.csv')).toBe(day);
-    const { code, summary } = await sweepAndWait(config(), PARTNER);
+    const { code, summary } = await pipeline.sweep(PARTNER);
     expect(summary).toMatch(/^delivered 1, already delivered 0, skipped 0, quarantined 0, failed 0/);
     expect(code).toBe(0);
 
     const after = await partnerFiles();
     expect([...after.keys()]).toEqual([...before.keys(), `DAILY_${day}_004.csv`]);
     for (const [name, content] of before) expect(after.get(name)).toBe(content); // nothing replaced
-    expect(await testFerry.redis.get(keys.nameSequence(PARTNER, scopeOf(day)))).toBe('4');
+    expect(await pipeline.testFerry.redis.get(keys.nameSequence(PARTNER, scopeOf(day)))).toBe('4');
     // The assignments came back too: each earlier delivery keeps its number.
     for (const id of ids) {
-      const assigned = await testFerry.redis.hgetall(keys.nameSequenceOf(id));
+      const assigned = await pipeline.testFerry.redis.hgetall(keys.nameSequenceOf(id));
       expect(assigned.scope).toBe(scopeOf(day));
     }
   });
@@ -142,20 +93,20 @@ describe('name sequence on a real Redis', () => {
   const own = createRedisKeys('{seq-test}');
 
   it('gives no new number until the ledger is trusted on this server; a given number is read back', async () => {
-    const sequence = createNameSequence(testFerry.redis, own, { untrustedWaitMs: 0 });
+    const sequence = createNameSequence(pipeline.testFerry.redis, own, { untrustedWaitMs: 0 });
     await expect(sequence.numberFor('p', 'S_###', 'd1')).rejects.toMatchObject({
       code: 'ERR_REDIS_UNAVAILABLE',
     });
     // Trust established on another server (this one restarted since): still no number.
-    await testFerry.redis.hset(own.ledgerTrust, { epoch: 'e', server: 'f'.repeat(40), seenAt: '1' });
+    await pipeline.testFerry.redis.hset(own.ledgerTrust, { epoch: 'e', server: 'f'.repeat(40), seenAt: '1' });
     await expect(sequence.numberFor('p', 'S_###', 'd1')).rejects.toMatchObject({
       code: 'ERR_REDIS_UNAVAILABLE',
     });
-    const runId = /run_id:(\w+)/.exec(await testFerry.redis.info('server'))![1]!;
-    await testFerry.redis.hset(own.ledgerTrust, 'server', runId);
+    const runId = /run_id:(\w+)/.exec(await pipeline.testFerry.redis.info('server'))![1]!;
+    await pipeline.testFerry.redis.hset(own.ledgerTrust, 'server', runId);
     expect(await sequence.numberFor('p', 'S_###', 'd1')).toBe(1);
     // Trust lost again: the number already given is still read back, a new one is not given.
-    await testFerry.redis.del(own.ledgerTrust);
+    await pipeline.testFerry.redis.del(own.ledgerTrust);
     expect(await sequence.numberFor('p', 'S_###', 'd1')).toBe(1);
     await expect(sequence.numberFor('p', 'S_###', 'd2')).rejects.toMatchObject({
       code: 'ERR_REDIS_UNAVAILABLE',
@@ -163,14 +114,20 @@ describe('name sequence on a real Redis', () => {
   });
 
   it('restore raises a counter to at least n and keeps an assignment already there', async () => {
-    const sequence = createNameSequence(testFerry.redis, own);
+    const sequence = createNameSequence(pipeline.testFerry.redis, own);
     await sequence.restore('p', 'R_###', 'r1', 7);
-    expect(await testFerry.redis.get(own.nameSequence('p', 'R_###'))).toBe('7');
+    expect(await pipeline.testFerry.redis.get(own.nameSequence('p', 'R_###'))).toBe('7');
     await sequence.restore('p', 'R_###', 'r2', 5); // older receipt read later: counter stays
-    expect(await testFerry.redis.get(own.nameSequence('p', 'R_###'))).toBe('7');
-    expect(await testFerry.redis.hgetall(own.nameSequenceOf('r2'))).toEqual({ scope: 'R_###', n: '5' });
+    expect(await pipeline.testFerry.redis.get(own.nameSequence('p', 'R_###'))).toBe('7');
+    expect(await pipeline.testFerry.redis.hgetall(own.nameSequenceOf('r2'))).toEqual({
+      scope: 'R_###',
+      n: '5',
+    });
     await sequence.restore('p', 'R_###', 'r1', 9); // r1 already holds 7
-    expect(await testFerry.redis.hgetall(own.nameSequenceOf('r1'))).toEqual({ scope: 'R_###', n: '7' });
-    expect(await testFerry.redis.get(own.nameSequence('p', 'R_###'))).toBe('9');
+    expect(await pipeline.testFerry.redis.hgetall(own.nameSequenceOf('r1'))).toEqual({
+      scope: 'R_###',
+      n: '7',
+    });
+    expect(await pipeline.testFerry.redis.get(own.nameSequence('p', 'R_###'))).toBe('9');
   });
 });

@@ -4,65 +4,35 @@
 // has its own test file; this one proves they compose: what arrives decrypts, verifies and gunzips to the
 // escaped source, sidecars and the receipt describe the delivered bytes, sources move only once
 // delivered, and a bad file (held by its own directory's marker) is quarantined and stays where it is.
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import * as openpgp from 'openpgp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeliveryReceipt } from '../../src/adapters/receipt-store.js';
-import { computeDeliveryId } from '../../src/core/delivery-id.js';
-import type { SweepResult } from '../../src/queues/payloads.js';
-import { createRedisKeys } from '../../src/ledger/redis-keys.js';
-import { createRedisLedger } from '../../src/ledger/redis-ledger.js';
-import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
+import { describe, expect, it } from 'vitest';
 import { observePartnerDir } from '../support/partner-observer.js';
-import { generateTestKey, writeKeyFile, type TestKeyPair } from '../support/pgp-keys.js';
-import {
-  captureLogger,
-  jobsOfPartner,
-  putObjects,
-  readPartnerDir,
-  sha256,
-  startTestFerry,
-  sweepAndWait,
-  type SeededObject,
-  type TestFerry,
-} from '../support/pipeline.js';
-import { startServices, type Services } from '../support/services.js';
-import { makeTempDir } from '../support/temp-dir.js';
+import { usePartnerPipeline } from '../support/partner-pipeline.js';
+import { decryptSigned, writeTestKeyFiles, type TestKeyFiles } from '../support/pgp-keys.js';
+import { jobsOfPartner, readPartnerDir, sha256, type SeededObject } from '../support/pipeline.js';
 
 const ID = 'acme';
 const HEADER = 'order_id,sku,qty,amount';
+const SIGN_PASSPHRASE = 'contract-sign-pass';
 
-let services: Services;
-let fixture: FerryFixture;
-let testFerry: TestFerry;
-let keyDir: string;
-let partnerKey: TestKeyPair;
-let ferryKey: TestKeyPair;
-const logs = captureLogger();
+let keys: TestKeyFiles;
 
-beforeAll(async () => {
-  process.env.FERRY_ADMIN_PASSWORD = 'partner-contract-admin';
-  process.env.ACME_SIGN_PASSPHRASE = 'contract-sign-pass';
-  services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
-  process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
-  [partnerKey, ferryKey] = await Promise.all([
-    generateTestKey('acme'),
-    generateTestKey('ferry', { passphrase: 'contract-sign-pass' }),
-  ]);
-  keyDir = await makeTempDir('contract-keys');
-  const recipients = await writeKeyFile(keyDir, 'acme.asc', partnerKey.publicKey);
-  const signing = await writeKeyFile(keyDir, 'ferry-sign.asc', ferryKey.privateKey);
-  fixture = await writeFerryConfig(services, {
-    partners: [
+const pipeline = usePartnerPipeline({
+  adminPassword: 'partner-contract-admin',
+  env: { ACME_SIGN_PASSPHRASE: SIGN_PASSPHRASE },
+  partners: async () => {
+    keys = await writeTestKeyFiles('contract-keys', { partnerName: ID, passphrase: SIGN_PASSPHRASE });
+    return [
       {
         id: ID,
         // Objects directly under acme/, and one more directory (late/) with a marker of its own.
         include: ['*', 'late/*'],
+        exclude: ['*.tmp'],
+        requireMarker: '_SUCCESS',
         extraYaml: [
           'validate:',
           '  csv:',
@@ -72,8 +42,8 @@ beforeAll(async () => {
           'transform:',
           '  compress: gzip',
           '  pgp:',
-          `    recipientKeysFile: ${recipients}`,
-          `    signingKeyFile: ${signing}`,
+          `    recipientKeysFile: ${keys.recipientKeysFile}`,
+          `    signingKeyFile: ${keys.signingKeyFile}`,
           '    passphraseEnv: ACME_SIGN_PASSPHRASE',
           'naming:',
           '  filename: "ACME_{date:yyyyMMdd}_{seq:3}{ext}"',
@@ -83,79 +53,23 @@ beforeAll(async () => {
           "  source: { move: 'archive/{key}' }",
         ].join('\n'),
       },
-    ],
-  });
-  // The fixture writes the source block; the selection fields under test go into it.
-  const file = join(fixture.dir, 'partners', `${ID}.yaml`);
-  const yaml = await readFile(file, 'utf8');
-  await writeFile(
-    file,
-    yaml.replace(
-      '  minAgeSeconds: 0\n',
-      "  minAgeSeconds: 0\n  exclude: ['*.tmp']\n  requireMarker: _SUCCESS\n",
-    ),
-  );
-  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
-  await testFerry.ferry.ledgerTrusted();
-}, 120_000);
-
-afterAll(async () => {
-  await testFerry?.close();
-  await services?.stop();
-  if (keyDir) await rm(keyDir, { recursive: true, force: true });
-  delete process.env.ACME_SIGN_PASSPHRASE;
+    ];
+  },
+  afterStop: async () => {
+    await keys?.remove();
+  },
 });
-
-/** The last finished sweep's log line for the partner (listed, skipped by reason). */
-function lastSweepLog() {
-  const lines = logs.lines().filter((l) => l.partnerId === ID && l.msg?.toString().startsWith('sweep found'));
-  return lines[lines.length - 1] as unknown as Partial<SweepResult>;
-}
-
-async function finals(): Promise<string[]> {
-  const dir = await readPartnerDir(fixture.partnerDirs[ID]!);
-  expect(dir.temps).toEqual([]);
-  return [...dir.finals.keys()].sort();
-}
-
-async function exists(key: string): Promise<boolean> {
-  try {
-    await testFerry.s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: key }));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
+const partnerDir = () => pipeline.fixture.partnerDirs[ID]!;
+const lastSweepLog = () => pipeline.lastSweepLog(ID);
+const finals = () => pipeline.finals(ID);
+const receipts = () => pipeline.receipts(ID);
+const { exists } = pipeline;
 /** yyyyMMdd of the object's LastModified in UTC (the partner's schedule timezone). */
-async function dateOf(key: string): Promise<string> {
-  const head = await testFerry.s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: key }));
-  return head.LastModified!.toISOString().slice(0, 10).replaceAll('-', '');
-}
-
-async function receipts(): Promise<DeliveryReceipt[]> {
-  const listed = await testFerry.s3.send(
-    new ListObjectsV2Command({ Bucket: fixture.receiptsBucket, Prefix: `ferry/receipts/${ID}/` }),
-  );
-  return Promise.all(
-    (listed.Contents ?? []).map(async (o) => {
-      const got = await testFerry.s3.send(
-        new GetObjectCommand({ Bucket: fixture.receiptsBucket, Key: o.Key! }),
-      );
-      return JSON.parse(await got.Body!.transformToString()) as DeliveryReceipt;
-    }),
-  );
-}
+const dateOf = (key: string) => pipeline.dayOf(key);
 
 /** Decrypts with the partner's key, requiring Ferry's valid signature; returns the gunzipped plain text. */
 async function openDelivered(arrived: Buffer): Promise<string> {
-  const decrypted = await openpgp.decrypt({
-    message: await openpgp.readMessage({ binaryMessage: arrived }),
-    decryptionKeys: await openpgp.readPrivateKey({ armoredKey: partnerKey.privateKey }),
-    verificationKeys: await openpgp.readKey({ armoredKey: ferryKey.publicKey }),
-    expectSigned: true,
-    format: 'binary',
-  });
+  const decrypted = await decryptSigned(keys, arrived);
   await expect(decrypted.signatures[0]!.verified).resolves.toBe(true);
   return gunzipSync(decrypted.data as Uint8Array).toString('utf8');
 }
@@ -167,7 +81,7 @@ describe('a partner with the whole file contract', () => {
   let day: string;
 
   it('delivers nothing while the directory has no marker', async () => {
-    seeded = await putObjects(testFerry.s3, fixture.bucket, [
+    seeded = await pipeline.put([
       { key: 'acme/orders.csv', body: Buffer.from(`${HEADER}\n1,SKU-1,2,-12.50\n2,SKU-2,1,3.00\n`) },
       {
         key: 'acme/returns.csv',
@@ -180,7 +94,7 @@ describe('a partner with the whole file contract', () => {
     day = await dateOf('acme/orders.csv');
     expect(await dateOf('acme/returns.csv')).toBe(day); // one day: one {seq} counter
 
-    const { code } = await sweepAndWait(testFerry.ferry.getConfig(), ID);
+    const { code } = await pipeline.sweep(ID);
     expect(code).toBe(0);
     expect(lastSweepLog()).toMatchObject({
       listed: 4,
@@ -188,15 +102,15 @@ describe('a partner with the whole file contract', () => {
       skipped: { 'no-marker': 3, excluded: 1 },
     });
     expect(await finals()).toEqual([]);
-    expect(await jobsOfPartner(testFerry.deliverQueue, ID)).toEqual([]);
+    expect(await jobsOfPartner(pipeline.testFerry.deliverQueue, ID)).toEqual([]);
   });
 
   it('once the marker exists: exactly the two CSVs, numbered, gzipped, signed+encrypted, each with .md5 and .done', async () => {
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'acme/_SUCCESS', body: Buffer.alloc(0) }]);
-    const observer = await observePartnerDir(fixture.partnerDirs[ID]!);
-    let swept: Awaited<ReturnType<typeof sweepAndWait>>;
+    await pipeline.put([{ key: 'acme/_SUCCESS', body: Buffer.alloc(0) }]);
+    const observer = await observePartnerDir(partnerDir());
+    let swept: Awaited<ReturnType<typeof pipeline.sweep>>;
     try {
-      swept = await sweepAndWait(testFerry.ferry.getConfig(), ID);
+      swept = await pipeline.sweep(ID);
     } finally {
       await observer.stop();
     }
@@ -221,12 +135,12 @@ describe('a partner with the whole file contract', () => {
       expect(appeared.filter((n) => n.startsWith(name))).toEqual([name, `${name}.md5`, `${name}.done`]);
     }
 
-    const { finals: files } = await readPartnerDir(fixture.partnerDirs[ID]!);
+    const { finals: files } = await readPartnerDir(partnerDir());
     const bySource = new Map<string, { name: string; arrived: Buffer }>();
     for (const name of names) {
-      const arrived = await readFile(join(fixture.partnerDirs[ID]!, name));
+      const arrived = await readFile(join(partnerDir(), name));
       // md5sum -c: the line names the data file and holds the md5 of the bytes that arrived.
-      const line = await readFile(join(fixture.partnerDirs[ID]!, `${name}.md5`), 'utf8');
+      const line = await readFile(join(partnerDir(), `${name}.md5`), 'utf8');
       expect(line).toBe(`${md5(arrived)}  ${name}\n`);
       expect(files.get(`${name}.done`)?.size).toBe(0);
       const plain = await openDelivered(arrived);
@@ -243,8 +157,8 @@ describe('a partner with the whole file contract', () => {
     // Sources moved to archive/{key} once delivered; the marker, the .tmp and the waiting file stay.
     for (const { key, body } of seeded.slice(0, 2)) {
       expect(await exists(key)).toBe(false);
-      const moved = await testFerry.s3.send(
-        new GetObjectCommand({ Bucket: fixture.bucket, Key: `archive/${key}` }),
+      const moved = await pipeline.testFerry.s3.send(
+        new GetObjectCommand({ Bucket: pipeline.fixture.bucket, Key: `archive/${key}` }),
       );
       expect(Buffer.from(await moved.Body!.transformToByteArray()).equals(body)).toBe(true);
     }
@@ -261,7 +175,7 @@ describe('a partner with the whole file contract', () => {
       const { name, arrived } = bySource.get(source.key)!;
       expect(receipt).toMatchObject({
         source: { key: source.key, size: source.body.length, sha256: source.sha256 },
-        target: { path: `${fixture.partnerDirs[ID]}/${name}` },
+        target: { path: `${partnerDir()}/${name}` },
         sha256: sha256(arrived),
         md5: md5(arrived),
         bytes: arrived.length,
@@ -269,50 +183,40 @@ describe('a partner with the whole file contract', () => {
         transform: {
           compress: 'gzip',
           csvEscape: true,
-          pgp: { recipients: [partnerKey.fingerprint], signed: true, armor: false },
+          pgp: { recipients: [keys.partnerKey.fingerprint], signed: true, armor: false },
         },
         sidecars: [
-          { path: `${fixture.partnerDirs[ID]}/${name}.md5`, kind: 'checksum' },
-          { path: `${fixture.partnerDirs[ID]}/${name}.done`, kind: 'done' },
+          { path: `${partnerDir()}/${name}.md5`, kind: 'checksum' },
+          { path: `${partnerDir()}/${name}.done`, kind: 'done' },
         ],
       });
     }
-    expect(logs.lines().filter((l) => l.errCode === 'ERR_SOURCE_HOUSEKEEPING')).toEqual([]);
+    expect(pipeline.logs.lines().filter((l) => l.errCode === 'ERR_SOURCE_HOUSEKEEPING')).toEqual([]);
   });
 
   it('a second sweep delivers nothing more', async () => {
-    const jobsBefore = (await jobsOfPartner(testFerry.deliverQueue, ID)).length;
-    const { code, summary } = await sweepAndWait(testFerry.ferry.getConfig(), ID);
+    const jobsBefore = (await jobsOfPartner(pipeline.testFerry.deliverQueue, ID)).length;
+    const { code, summary } = await pipeline.sweep(ID);
     expect(code).toBe(0);
     expect(summary).toMatch(/^delivered 0,/);
     expect(lastSweepLog()).toMatchObject({ enqueued: 0 });
-    expect((await jobsOfPartner(testFerry.deliverQueue, ID)).length).toBe(jobsBefore);
+    expect((await jobsOfPartner(pipeline.testFerry.deliverQueue, ID)).length).toBe(jobsBefore);
     expect(await finals()).toHaveLength(6);
     expect(await receipts()).toHaveLength(2);
   });
 
   it('a bad row in a directory whose marker arrives later is quarantined: never at the partner, source not moved', async () => {
     const before = await finals();
-    await putObjects(testFerry.s3, fixture.bucket, [{ key: 'acme/late/_SUCCESS', body: Buffer.alloc(0) }]);
-    const { summary } = await sweepAndWait(testFerry.ferry.getConfig(), ID);
+    await pipeline.put([{ key: 'acme/late/_SUCCESS', body: Buffer.alloc(0) }]);
+    const { summary } = await pipeline.sweep(ID);
     expect(summary).toMatch(/^delivered 0,.*quarantined 1, failed 0$/);
     expect(await finals()).toEqual(before);
 
-    const job = (await jobsOfPartner(testFerry.deliverQueue, ID)).find(
-      (j) => (j.data as { key?: string }).key === 'acme/late/bad.csv',
-    );
+    const { job, record } = await pipeline.failedDelivery(ID, 'acme/late/bad.csv');
     expect(job?.failedReason).toBe(
       'ERR_CSV_INVALID: csv: row 3, column 3: missing column: the row has 2, at least 4 expected',
     );
     expect(job?.attemptsMade).toBe(1);
-    const data = job!.data as { bucket: string; etag: string };
-    const id = computeDeliveryId({
-      partnerId: ID,
-      bucket: data.bucket,
-      key: 'acme/late/bad.csv',
-      etag: data.etag,
-    });
-    const record = await createRedisLedger(testFerry.redis, createRedisKeys('{ferry}')).get(id);
     expect(record).toMatchObject({
       status: 'quarantined',
       reason: 'csv: row 3, column 3: missing column: the row has 2, at least 4 expected',

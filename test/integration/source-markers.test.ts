@@ -4,46 +4,29 @@
 // "_SUCCESS") is on a later page and is looked up, and one sorting before them ("part-…") is not.
 // Uploads (POST /api/upload) are checked against the same rules: an excluded name, or any name for a
 // partner with requireMarker, is refused with 400; `defaults.source.exclude` applies like a partner's own.
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runPlanCommand } from '../../src/commands/plan-command.js';
-import type { SweepResult } from '../../src/queues/payloads.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { sweepAndWait } from '../support/pipeline.js';
 
 const pipeline = usePartnerPipeline({
   adminPassword: 'source-markers-admin',
-  partners: [{ id: 'marked' }, { id: 'spark' }, { id: 'manual', include: ['*.csv'] }],
+  partners: [
+    { id: 'marked', exclude: ['*.tmp'], requireMarker: '_SUCCESS' },
+    { id: 'spark', exclude: ['*.tmp'], requireMarker: '_SUCCESS' },
+    { id: 'manual', include: ['*.csv'] },
+  ],
   beforeStart: async ({ fixture }) => {
     // `manual` sets no exclude of its own: it gets the default; marked and spark replace it with theirs.
     await appendFile(
       join(fixture.dir, 'ferry.yaml'),
       "sweep: { pageSize: 2 }\ndefaults: { source: { exclude: ['draft-*'] } }\n",
     );
-    // The fixture writes the source block; the fields under test go into it.
-    for (const id of ['marked', 'spark']) {
-      const file = join(fixture.dir, 'partners', `${id}.yaml`);
-      const yaml = await readFile(file, 'utf8');
-      await writeFile(
-        file,
-        yaml.replace(
-          '  minAgeSeconds: 0\n',
-          "  minAgeSeconds: 0\n  exclude: ['*.tmp']\n  requireMarker: _SUCCESS\n",
-        ),
-      );
-    }
   },
 });
-const { finals } = pipeline;
-
-/** The last finished sweep's log line for a partner (listed, skipped by reason, marker requests). */
-function lastSweepLog(partnerId: string) {
-  const lines = pipeline.logs
-    .lines()
-    .filter((l) => l.partnerId === partnerId && l.msg?.toString().startsWith('sweep found'));
-  return lines[lines.length - 1] as unknown as Partial<SweepResult> & { markerRequests?: number };
-}
+const { finals, lastSweepLog } = pipeline;
 
 describe('source.requireMarker and source.exclude', () => {
   it('holds a directory until its marker exists, then delivers it; never the marker or excluded files', async () => {

@@ -1,31 +1,22 @@
 // Partner transforms on the real pipeline (redis-server, sshd, s3rver): gzip, OpenPGP (binary and
 // armored, signed or not). What arrives is undone with gunzip / openpgp.decrypt and compared to the
 // source; the receipt records the source hash beside the delivered bytes' hash.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
-import { generateTestKey, writeKeyFile, type TestKeyPair } from '../support/pgp-keys.js';
+import { decryptSigned, writeKeyFile, writeTestKeyFiles, type TestKeyFiles } from '../support/pgp-keys.js';
 import { readPartnerDir, sha256 } from '../support/pipeline.js';
-import { makeTempDir } from '../support/temp-dir.js';
 
-let keyDir: string;
-let partnerKey: TestKeyPair;
-let ferryKey: TestKeyPair;
+let keys: TestKeyFiles;
 
 const pipeline = usePartnerPipeline({
   partners: async () => {
-    [partnerKey, ferryKey] = await Promise.all([
-      generateTestKey('partner'),
-      generateTestKey('ferry', { passphrase: 'sign-pass' }),
-    ]);
-    keyDir = await makeTempDir('transform-keys');
-    const recipients = await writeKeyFile(keyDir, 'partner.asc', partnerKey.publicKey);
-    const signing = await writeKeyFile(keyDir, 'ferry-sign.asc', ferryKey.privateKey);
-    const passphrase = await writeKeyFile(keyDir, 'ferry-sign.pass', 'sign-pass\n');
-    const rotated = await writeKeyFile(keyDir, 'rotated.asc', partnerKey.publicKey);
+    keys = await writeTestKeyFiles('transform-keys');
+    const { recipientKeysFile: recipients, signingKeyFile: signing, passphraseFile: passphrase } = keys;
+    const rotated = await writeKeyFile(keys.dir, 'rotated.asc', keys.partnerKey.publicKey);
     return [
       { id: 'zipped', extraYaml: 'transform: { compress: gzip }' },
       {
@@ -37,7 +28,7 @@ const pipeline = usePartnerPipeline({
     ];
   },
   afterStop: async () => {
-    if (keyDir) await rm(keyDir, { recursive: true, force: true });
+    await keys?.remove();
   },
 });
 
@@ -68,13 +59,7 @@ describe('partner transforms', () => {
   it('gzips, encrypts to the partner and signs: decrypting and gunzipping gives the source, the signature verifies', async () => {
     const { source, name, file, arrived, receipt } = await deliverOne('sealed', 1024 * 1024);
     expect(name).toBe('orders.csv.gz.pgp');
-    const decrypted = await openpgp.decrypt({
-      message: await openpgp.readMessage({ binaryMessage: arrived }),
-      decryptionKeys: await openpgp.readPrivateKey({ armoredKey: partnerKey.privateKey }),
-      verificationKeys: await openpgp.readKey({ armoredKey: ferryKey.publicKey }),
-      expectSigned: true,
-      format: 'binary',
-    });
+    const decrypted = await decryptSigned(keys, arrived);
     expect(gunzipSync(decrypted.data as Uint8Array).equals(source.body)).toBe(true);
     await expect(decrypted.signatures[0]!.verified).resolves.toBe(true);
     expect(receipt).toMatchObject({
@@ -83,7 +68,7 @@ describe('partner transforms', () => {
       source: { size: source.body.length, sha256: source.sha256 },
       transform: {
         compress: 'gzip',
-        pgp: { recipients: [partnerKey.fingerprint], signed: true, armor: false },
+        pgp: { recipients: [keys.partnerKey.fingerprint], signed: true, armor: false },
       },
     });
   });
@@ -94,20 +79,20 @@ describe('partner transforms', () => {
     expect(arrived.toString('utf8')).toMatch(/^-----BEGIN PGP MESSAGE-----/);
     const decrypted = await openpgp.decrypt({
       message: await openpgp.readMessage({ armoredMessage: arrived.toString('utf8') }),
-      decryptionKeys: await openpgp.readPrivateKey({ armoredKey: partnerKey.privateKey }),
+      decryptionKeys: await openpgp.readPrivateKey({ armoredKey: keys.partnerKey.privateKey }),
       format: 'binary',
     });
     expect(Buffer.from(decrypted.data).equals(source.body)).toBe(true);
     expect(sha256(arrived)).toBe(receipt.sha256);
     expect(receipt.transform).toEqual({
       compress: 'none',
-      pgp: { recipients: [partnerKey.fingerprint], signed: false, armor: true },
+      pgp: { recipients: [keys.partnerKey.fingerprint], signed: false, armor: true },
     });
   });
 
   it('fails a delivery for good, sending nothing, when the recipient key became unusable after load', async () => {
     // Keys are read per delivery (a rotated file is picked up); one replaced by garbage stops it.
-    await writeFile(join(keyDir, 'rotated.asc'), 'not a key anymore\n');
+    await writeFile(join(keys.dir, 'rotated.asc'), 'not a key anymore\n');
     await pipeline.put([{ key: 'rotated/orders.csv', size: 1000 }]);
     const { summary } = await pipeline.sweep('rotated');
     expect(summary).toMatch(/failed 1/);

@@ -7,6 +7,10 @@ export interface PartnerFixture {
   id: string;
   prefix?: string;
   include?: string[];
+  /** source.exclude globs (default: none written, so `defaults.source.exclude` applies). */
+  exclude?: string[];
+  /** source.requireMarker: objects wait for this object in their directory. */
+  requireMarker?: string;
   cron?: string;
   timezone?: string;
   minAgeSeconds?: number;
@@ -103,6 +107,8 @@ export async function writePartnerFile(
     `  prefix: "${p.prefix ?? `${p.id}/`}"`,
     `  include: ${JSON.stringify(p.include ?? ['*'])}`,
     `  minAgeSeconds: ${p.minAgeSeconds ?? 0}`,
+    ...(p.exclude === undefined ? [] : [`  exclude: ${JSON.stringify(p.exclude)}`]),
+    ...(p.requireMarker === undefined ? [] : [`  requireMarker: ${JSON.stringify(p.requireMarker)}`]),
     'target:',
     `  host: 127.0.0.1`,
     `  port: ${p.port ?? sshd.port}`,

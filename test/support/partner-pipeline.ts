@@ -1,7 +1,7 @@
 // One test file's Ferry on the harness services, partners given per file: the beforeAll/afterAll every
 // partner-feature integration test (naming, sidecars, transforms, CSV checks, source housekeeping) needs,
 // and the reads those tests share.
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { DeliveryReceipt } from '../../src/adapters/receipt-store.js';
@@ -12,6 +12,7 @@ import type { DeliveryRecord } from '../../src/ledger/delivery-record.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { createRedisLedger, type Ledger } from '../../src/ledger/redis-ledger.js';
 import type { StartOptions } from '../../src/main.js';
+import type { SweepResult } from '../../src/queues/payloads.js';
 import { writeFerryConfig, type FerryFixture, type PartnerFixture } from './ferry-fixture.js';
 import {
   captureLogger,
@@ -68,6 +69,14 @@ export interface PartnerPipeline {
     partnerId: string,
     key: string,
   ) => Promise<{ job?: Job; id?: string; record?: DeliveryRecord }>;
+  /** Every receipt stored for the partner, in listing order. */
+  receipts: (partnerId: string) => Promise<DeliveryReceipt[]>;
+  /** Whether `key` is in the fixture's source bucket now. */
+  exists: (key: string) => Promise<boolean>;
+  /** yyyyMMdd of the source object's LastModified in `timeZone` (the `{date}` a name gets). */
+  dayOf: (key: string, timeZone?: string) => Promise<string>;
+  /** The last finished sweep's log line for the partner (listed, skipped by reason, marker requests). */
+  lastSweepLog: (partnerId: string) => Partial<SweepResult> & { markerRequests?: number };
 }
 
 /**
@@ -162,6 +171,37 @@ export function usePartnerPipeline(options: PartnerPipelineOptions): PartnerPipe
       const data = job.data as { bucket: string; etag: string };
       const id = computeDeliveryId({ partnerId, bucket: data.bucket, key, etag: data.etag });
       return { job, id, record: await pipeline.ledger.get(id) };
+    },
+    async receipts(partnerId) {
+      const { s3 } = pipeline.testFerry;
+      const bucket = pipeline.fixture.receiptsBucket;
+      const listed = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: `ferry/receipts/${partnerId}/` }),
+      );
+      return Promise.all((listed.Contents ?? []).map((o) => readReceipt(s3, bucket, o.Key!)));
+    },
+    async exists(key) {
+      try {
+        await pipeline.testFerry.s3.send(
+          new HeadObjectCommand({ Bucket: pipeline.fixture.bucket, Key: key }),
+        );
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async dayOf(key, timeZone = 'UTC') {
+      const head = await pipeline.testFerry.s3.send(
+        new HeadObjectCommand({ Bucket: pipeline.fixture.bucket, Key: key }),
+      );
+      // "en-CA" prints yyyy-MM-dd.
+      return head.LastModified!.toLocaleDateString('en-CA', { timeZone }).replaceAll('-', '');
+    },
+    lastSweepLog(partnerId) {
+      const lines = logs
+        .lines()
+        .filter((l) => l.partnerId === partnerId && l.msg?.toString().startsWith('sweep found'));
+      return lines[lines.length - 1] as unknown as Partial<SweepResult> & { markerRequests?: number };
     },
   };
   return pipeline;
