@@ -37,6 +37,8 @@ Usage:
   ferry resume <partner> --reason TEXT [--by USER] [--config DIR]
   ferry deliveries [--partner P] [--status S] [--since ISO|24h] [--until ISO|1h] [--q TEXT] [--limit N] [--json]
                                     the ledger, newest first (e.g. --since 24h --status failed)
+  ferry deliveries show <deliveryId|jobId> [--json] [--config DIR]
+                                    one delivery in full: checksums, contract, receipt, redelivery, audit trail
   ferry redeliver <partner> <s3-key> --reason TEXT [--etag E] [--by USER] [--config DIR]
                                     sends a delivered file again, as its own delivery with a receipt
   ferry plan [<partner>] [--config DIR]
@@ -184,6 +186,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         });
       }
       case 'deliveries': {
+        if (rest[0] === 'show') {
+          const { values, positionals } = parseArgs({
+            args: rest.slice(1),
+            allowPositionals: true,
+            options: { config: { type: 'string' }, json: { type: 'boolean', default: false } },
+          });
+          if (positionals.length !== 1) {
+            err('usage: ferry deliveries show <deliveryId|jobId> [--json] [--config DIR]');
+            return 2;
+          }
+          const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
+          if (!config) return 1;
+          const { runDeliveryShowCommand } = await import('./commands/deliveries-command.js');
+          return await runDeliveryShowCommand({ config, id: positionals[0]!, json: values.json, out, err });
+        }
         const { values, positionals } = parseArgs({
           args: rest,
           allowPositionals: true,
@@ -201,7 +218,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         const limit = Number(values.limit);
         if (positionals.length > 0 || !Number.isInteger(limit) || limit < 1 || limit > 100_000) {
           err(
-            'usage: ferry deliveries [--partner P] [--status S] [--since ISO|24h] [--until ISO|1h] [--q TEXT] [--limit N] [--json]',
+            'usage: ferry deliveries [--partner P] [--status S] [--since ISO|24h] [--until ISO|1h] [--q TEXT] [--limit N] [--json]\n       ferry deliveries show <deliveryId|jobId> [--json]',
           );
           return 2;
         }

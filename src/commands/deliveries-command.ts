@@ -1,13 +1,26 @@
 // `ferry deliveries [--partner P] [--status S] [--since ISO|24h] [--q TEXT] [--limit N] [--json]`:
-// the ledger, newest first, for the "what happened tonight?" question.
+// the ledger, newest first, for the "what happened tonight?" question. `ferry deliveries show <id>`:
+// one of them in full (what `GET /api/deliveries/:id` and the web UI's detail page show).
+import { createReceiptStore } from '../adapters/receipt-store.js';
+import { createS3Client, createS3Source } from '../adapters/s3-source.js';
 import type { FerryConfig } from '../config/load-config.js';
 import { parseTimeBound } from '../core/delivery-cursor.js';
+import { isDeliveryId } from '../core/delivery-id.js';
 import { toDeliveryView, type DeliveryView } from '../core/delivery-view.js';
-import { formatDeliveryTable } from '../core/format-deliveries.js';
+import {
+  formatDeliveryDetail,
+  formatDeliveryTable,
+  jsonForTerminal,
+  printable,
+} from '../core/format-deliveries.js';
+import { createAuditLog } from '../ledger/audit-log.js';
+import { readDeliveryDetail } from '../ledger/delivery-detail.js';
 import { DELIVERY_STATUSES, type DeliveryStatus } from '../ledger/delivery-record.js';
 import { createDeliveryListing } from '../ledger/delivery-listing.js';
+import { createRedeliveries } from '../ledger/redeliveries.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
 import { createRedisLedger } from '../ledger/redis-ledger.js';
+import { createQueues } from '../queues/queues.js';
 import { connectProducer } from './connect-producer.js';
 
 export interface DeliveriesCommandOptions {
@@ -69,7 +82,7 @@ export async function runDeliveriesCommand(o: DeliveriesCommandOptions): Promise
     } while (cursor !== undefined && rows.length < o.limit);
 
     if (o.json) {
-      o.out(JSON.stringify(rows, null, 2));
+      o.out(jsonForTerminal(rows));
       return 0;
     }
     if (rows.length === 0) {
@@ -81,5 +94,80 @@ export async function runDeliveriesCommand(o: DeliveriesCommandOptions): Promise
     return 0;
   } finally {
     await redis.quit().catch(() => undefined);
+  }
+}
+
+export interface DeliveryShowCommandOptions {
+  config: FerryConfig;
+  /** A delivery id (= its BullMQ job id), a redelivery's `<id>-r<n>` included. */
+  id: string;
+  json: boolean;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/**
+ * `ferry deliveries show <id>`: 0 shown · 1 no such delivery · 2 not a delivery id. Reads what the API
+ * reads (readDeliveryDetail), so `--json` prints the very object `GET /api/deliveries/:id` answers.
+ */
+export async function runDeliveryShowCommand(o: DeliveryShowCommandOptions): Promise<number> {
+  if (!isDeliveryId(o.id)) {
+    o.err(
+      `ferry deliveries show: "${printable(o.id)}" is not a delivery id (dlv-<partner>-<32 hex>[-r<n>]); find one with ferry deliveries --q TEXT`,
+    );
+    return 2;
+  }
+  const svc = o.config.service;
+  const redis = await connectProducer(o.config);
+  const queues = createQueues(redis, svc.redis.prefix);
+  const s3 = createS3Client(svc.s3);
+  const source = createS3Source(s3);
+  try {
+    const keys = createRedisKeys(svc.redis.prefix);
+    const ledger = createRedisLedger(redis, keys);
+    const receipts = createReceiptStore(source, svc.receipts);
+    const audit = createAuditLog(redis, keys);
+    const detail = await readDeliveryDetail(
+      {
+        ledger,
+        receipts,
+        deliverQueue: queues.deliver,
+        audit,
+        // Only get() is used: the request side (enqueue) never runs here.
+        redeliveries: createRedeliveries({
+          redis,
+          keys,
+          ledger,
+          audit,
+          receipts,
+          getConfig: () => o.config,
+          enqueue: () => Promise.reject(new Error('ferry deliveries show does not enqueue')),
+        }),
+      },
+      o.id,
+    );
+    if (!detail) {
+      o.err(
+        `ferry deliveries show: no delivery ${o.id} (not in the ledger, and no waiting or running job has that id)`,
+      );
+      return 1;
+    }
+    if (o.json) {
+      o.out(jsonForTerminal(detail));
+      return 0;
+    }
+    const origin = svc.http.trustedOrigins?.[0];
+    const lines = formatDeliveryDetail(detail, {
+      ...(detail.receipt === null
+        ? {}
+        : { receiptUrl: `s3://${svc.receipts.bucket}/${receipts.keyFor(detail.partnerId, detail.id)}` }),
+      ...(origin === undefined ? {} : { boardOrigin: origin }),
+    });
+    for (const line of lines) o.out(line);
+    return 0;
+  } finally {
+    await queues.close();
+    await redis.quit().catch(() => undefined);
+    s3.destroy();
   }
 }

@@ -109,3 +109,142 @@ export function describeContract(receipt: ContractFacts): string[] {
   }
   return lines;
 }
+
+/** The receipt fields the detail shows (DeliveryReceipt fits). */
+export interface ReceiptFacts extends ContractFacts {
+  source?: { size?: number; sha256?: string };
+  target?: { host: string; port: number; path: string };
+  sidecars?: { path: string; kind?: string }[];
+  publish?: string;
+  attempts?: number;
+  durationMs?: number;
+  ferryVersion?: string;
+  naming?: { seq: number };
+  redeliveryOf?: string;
+  reason?: string;
+  requestedBy?: string;
+  requestedAt?: string;
+}
+
+/** One delivery in full, as the API answers (src/ledger/delivery-detail.ts DeliveryDetail fits). */
+export type DeliveryDetailFacts = DeliveryView & {
+  receipt: ReceiptFacts | null;
+  receiptError?: string;
+  redelivery?: { of: string; n: number; reason: string; by: string; at: string };
+  audit: readonly { at: string; user: string; action: string; reason?: string }[];
+};
+
+export interface DeliveryDetailOptions {
+  /** Where the receipt is stored, e.g. `s3://ferry-audit/ferry/receipts/acme/<id>.json`. */
+  receiptUrl?: string;
+  /** The dashboard's public origin (`https://ferry.example.com`): makes the Bull Board link absolute. */
+  boardOrigin?: string;
+}
+
+const LABEL_WIDTH = 15;
+
+/**
+ * `ferry deliveries show`: one `label  value` line per field (continuation lines indented under the
+ * value), then the audit trail oldest first. Every value is passed through printable(): keys, paths,
+ * errors and reasons can come from an attacker. Values are never cut: this is where the whole key is read.
+ */
+export function formatDeliveryDetail(d: DeliveryDetailFacts, options: DeliveryDetailOptions = {}): string[] {
+  const lines: string[] = [];
+  const field = (label: string, value: string | readonly string[] | undefined): void => {
+    if (value === undefined) return;
+    const values = typeof value === 'string' ? [value] : value;
+    values.forEach((v, i) => {
+      const head = i === 0 ? label.padEnd(LABEL_WIDTH) : ' '.repeat(LABEL_WIDTH);
+      lines.push(`${head}  ${printable(v)}`.trimEnd());
+    });
+  };
+  const r = d.receipt;
+
+  field('delivery', d.id);
+  field('status', d.status);
+  field('partner', d.partnerId);
+  field('s3 object', `s3://${d.bucket}/${d.key}`);
+  field('etag', d.etag);
+  // After delivery the ledger holds the delivered size; a transform makes the S3 object's differ.
+  field('size', d.size === undefined ? '-' : `${d.size} bytes`);
+  const sourceSize = r?.source?.size;
+  if (sourceSize !== undefined && sourceSize !== d.size) field('source size', `${sourceSize} bytes`);
+  field('sha256', d.sha256 ?? '-');
+  field('md5', d.md5);
+  field('source sha256', r?.source?.sha256);
+  field('remote path', d.remotePath ?? '-');
+  if (r?.target) field('sftp server', `${r.target.host}:${r.target.port}`);
+  field('attempts', String(d.attempts));
+  if (d.lastErrorCode !== undefined || d.lastError !== undefined) {
+    field('last error', [d.lastErrorCode, d.lastError].filter((s) => s !== undefined).join(': '));
+  }
+  field('reason', d.reason);
+  field('created at', d.createdAt);
+  field('updated at', d.updatedAt);
+  field('delivered at', d.deliveredAt);
+
+  if (r) {
+    const contract = describeContract(r);
+    field('contract', contract.length > 0 ? contract : 'sent as stored, no sidecars');
+    if (r.sidecars && r.sidecars.length > 0) {
+      field(
+        'sidecars',
+        r.sidecars.map((s) => (s.kind === undefined ? s.path : `${s.path} (${s.kind})`)),
+      );
+    }
+    if (r.naming) field('sequence', String(r.naming.seq));
+    const how = [
+      r.publish === undefined ? undefined : `publish ${r.publish}`,
+      r.attempts === undefined ? undefined : `attempt ${r.attempts}`,
+      r.durationMs === undefined ? undefined : `${r.durationMs} ms`,
+      r.ferryVersion === undefined ? undefined : `ferry ${r.ferryVersion}`,
+    ].filter((s) => s !== undefined);
+    if (how.length > 0) field('published', how.join(', '));
+  }
+
+  const redelivery =
+    d.redelivery ??
+    (r?.redeliveryOf === undefined
+      ? undefined
+      : { of: r.redeliveryOf, by: r.requestedBy, reason: r.reason, at: r.requestedAt });
+  if (redelivery) {
+    field('redelivery of', redelivery.of);
+    field(
+      'requested by',
+      `${redelivery.by ?? '?'}${redelivery.at === undefined ? '' : ` at ${redelivery.at}`}`,
+    );
+    field('request reason', redelivery.reason ?? '?');
+  }
+
+  if (r) field('receipt', options.receiptUrl ?? 'stored');
+  else if (d.receiptError !== undefined) field('receipt', `unreadable: ${d.receiptError}`);
+  else if (d.status === 'delivered') field('receipt', 'none found');
+  else field('receipt', 'none: not delivered');
+  const board = options.boardOrigin === undefined ? d.boardUrl : `${options.boardOrigin}${d.boardUrl}`;
+  field('bull board', board);
+
+  if (d.audit.length === 0) {
+    field('audit trail', 'none');
+  } else {
+    lines.push('audit trail (oldest first)');
+    for (const a of d.audit) {
+      const text = [a.at, a.user, a.action, a.reason].filter((s): s is string => s !== undefined && s !== '');
+      lines.push(`  ${text.map(printable).join('  ')}`);
+    }
+  }
+  return lines;
+}
+
+// Escaped by JSON.stringify already: U+0000–U+001F. Not: DEL, C1 controls, bidi overrides, line separators.
+const JSON_UNSAFE = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * Pretty JSON that is safe on a terminal: the characters JSON.stringify leaves raw but a terminal may
+ * act on are written as `\uXXXX` escapes, so the text still parses to the same value.
+ */
+export function jsonForTerminal(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    JSON_UNSAFE,
+    (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`,
+  );
+}

@@ -7,17 +7,17 @@ import type { ReceiptStore } from '../adapters/receipt-store.js';
 import type { FerryConfig } from '../config/load-config.js';
 import { decodeCursor, encodeCursor, parseTimeBound, type ListCursor } from '../core/delivery-cursor.js';
 import { toDeliveryView, type DeliveryView } from '../core/delivery-view.js';
-import { checkReason, parseRedeliveryId } from '../core/redelivery.js';
+import { checkReason } from '../core/redelivery.js';
 import { uploadKeyFor } from '../core/upload-name.js';
 import { FerryError } from '../errors.js';
 import type { AuditLog } from '../ledger/audit-log.js';
-import { receiptMayExist, type DeliveryStatus } from '../ledger/delivery-record.js';
+import { queuedJobView as queuedView, readDeliveryDetail } from '../ledger/delivery-detail.js';
+import type { DeliveryStatus } from '../ledger/delivery-record.js';
 import { readPartnerStats, type DeliveryListing } from '../ledger/delivery-listing.js';
 import type { Redeliveries } from '../ledger/redeliveries.js';
 import type { Ledger } from '../ledger/redis-ledger.js';
 import type { RedisKeys } from '../ledger/redis-keys.js';
 import type { PartnerControls } from '../partners/partner-controls.js';
-import { DeliverJobData } from '../queues/payloads.js';
 import type { FerryQueues } from '../queues/queues.js';
 import type { RedisClient } from '../queues/redis-connection.js';
 import { callerOf } from './basic-auth.js';
@@ -169,35 +169,9 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
     '/deliveries/:id',
     handle(async (req, res) => {
       const id = String(req.params.id);
-      const record = await deps.ledger.get(id);
-      let view: DeliveryView | undefined = record ? toDeliveryView(record) : undefined;
-      if (!view) {
-        const job = (await deps.queues.deliver.getJob(id)) as Job | undefined;
-        const state = job ? await job.getState() : undefined;
-        view =
-          job && (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'active')
-            ? queuedView(job)
-            : undefined;
-      }
-      if (!view) throw new ApiProblem(404, `no delivery ${id}`);
-      let receipt: object | null = null;
-      let receiptError: string | undefined;
-      if (record && receiptMayExist(record)) {
-        try {
-          receipt = (await deps.receipts.read(record.partnerId, record.deliveryId)) ?? null;
-        } catch (err) {
-          receiptError = err instanceof FerryError ? `${err.code}: ${err.message}` : 'receipt unreadable';
-        }
-      }
-      const { n } = parseRedeliveryId(id);
-      const redelivery = n === undefined ? undefined : await deps.redeliveries.get(id);
-      res.json({
-        ...view,
-        receipt,
-        ...(receiptError === undefined ? {} : { receiptError }),
-        ...(redelivery === undefined ? {} : { redelivery }),
-        audit: await deps.audit.forDelivery(id),
-      });
+      const detail = await readDeliveryDetail({ ...deps, deliverQueue: deps.queues.deliver }, id);
+      if (!detail) throw new ApiProblem(404, `no delivery ${id}`);
+      res.json(detail);
     }),
   );
 
@@ -363,26 +337,6 @@ function reasonOf(req: Request): string {
 
 function userOf(res: Response): string {
   return callerOf(res).user ?? '(no auth)';
-}
-
-function queuedView(job: Job): DeliveryView | undefined {
-  const parsed = DeliverJobData.safeParse(job.data);
-  if (!parsed.success || job.id !== parsed.data.deliveryId) return undefined;
-  const d = parsed.data;
-  const at = new Date(job.timestamp).toISOString();
-  return toDeliveryView({
-    deliveryId: d.deliveryId,
-    partnerId: d.partnerId,
-    bucket: d.bucket,
-    key: d.key,
-    etag: d.etag,
-    size: d.size,
-    status: 'queued',
-    attempts: job.attemptsMade,
-    ...(job.failedReason ? { lastError: job.failedReason } : {}),
-    createdAt: at,
-    updatedAt: new Date(job.processedOn ?? job.timestamp).toISOString(),
-  });
 }
 
 /**
