@@ -26,7 +26,9 @@ import { restoreFromReceipt, type LedgerTrust } from '../src/ledger/ledger-trust
 import type { Ledger } from '../src/ledger/redis-ledger.js';
 import {
   deliveryRemoteName,
+  isLedgerUntrusted,
   sampleRemoteName,
+  UNTRUSTED_RECHECK_MS,
   type DeliveryRemoteName,
   type NameSequence,
 } from '../src/ledger/name-sequence.js';
@@ -175,7 +177,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       }
       const numbered = checked === undefined || (await checked.then(() => true).catch(() => false));
       const named: DeliveryRemoteName = numbered
-        ? await deliveryRemoteName(deps.nameSequence, partner, object)
+        ? await numberedName(deps, job, partner, object, log)
         : sample!; // only a sample starts the early check
       if (!named.ok) throw await quarantineHostileName(deps, partner, id, log, named.reason);
       // Already ends with what undoes a transform (`.gz`, `.pgp`/`.asc`), checked with it (255 bytes).
@@ -204,6 +206,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
             log: plog,
             job,
             prevalidated,
+            freshName: named.seq !== undefined && data.redelivery === undefined,
           };
           const moved = await transfer(ctx);
           if (moved.kind === 'skipped') return moved;
@@ -212,6 +215,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
             sha256: moved.sha256,
             ...(moved.md5 === undefined ? {} : { md5: moved.md5 }),
           });
+          await hitFailpoint('after_sidecars');
           return { ...moved, sidecars };
         });
         if (outcome.kind === 'skipped') {
@@ -401,6 +405,32 @@ function withHold<R>(
 }
 
 /**
+ * The delivery's remote name, its `{seq}` number given now or read back. While the ledger is being
+ * rebuilt from receipts no new number can be given (a lost counter could repeat one): the job goes
+ * back to the delayed set without using an attempt or holding a worker slot, like a paused partner's.
+ */
+async function numberedName(
+  deps: DeliverDeps,
+  job: Job,
+  partner: PartnerConfig,
+  object: Parameters<typeof deliveryRemoteName>[2],
+  log: Logger,
+): Promise<DeliveryRemoteName> {
+  try {
+    return await deliveryRemoteName(deps.nameSequence, partner, object);
+  } catch (err) {
+    if (!isLedgerUntrusted(err) || job.token === undefined) throw err;
+    const until = Date.now() + UNTRUSTED_RECHECK_MS;
+    await job.moveToDelayed(until, job.token);
+    log.info(
+      { hold: 'ledger-untrusted', until: new Date(until).toISOString() },
+      'delivery held: {seq} numbers wait until the ledger is rebuilt from receipts',
+    );
+    throw new DelayedError();
+  }
+}
+
+/**
  * A remote name (the data file's, or a sidecar's) that breaks the safe-name rules: the delivery is
  * quarantined (ledger reason, alert) and never sent. Returns the error to throw.
  */
@@ -489,6 +519,8 @@ interface TransferContext {
   job: Job;
   /** The CSV rules were checked in a first read (prevalidateCsv); else they run inline, if set. */
   prevalidated?: boolean;
+  /** The name carries a {seq} number given to this delivery (not a redelivery): it cannot exist yet. */
+  freshName?: boolean;
 }
 
 /** Everything that happens on the SFTP connection: look, upload, verify, publish. */
@@ -503,8 +535,17 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
     transform: describeTransform(partner.transform, undefined, partner.validate?.csv),
   };
 
-  // Look before you write.
-  if (ours && rename && known?.size !== undefined && known.sha256) {
+  // An earlier attempt was publishing under another name (naming edited, a lost {seq} number): sending
+  // under this one too could give the partner the file twice.
+  if (ours && known?.remotePath !== undefined && known.remotePath !== remotePath) {
+    throw new PermanentError(
+      'ERR_DELIVERY_AMBIGUOUS',
+      `an earlier attempt was publishing ${known.remotePath}, this one would name it ${remotePath} (naming changed?); not sending under a second name without an operator`,
+    );
+  }
+
+  // Look before you write. The sha256 is recorded once the uploaded bytes were verified (both modes).
+  if (ours && known?.size !== undefined && known.sha256) {
     // The sidecars need the digests recorded with the intent (md5 too, when configured): never re-read.
     const digests = { sha256: known.sha256, ...(known.md5 === undefined ? {} : { md5: known.md5 }) };
     assertDigestRecorded(partner, digests);
@@ -517,7 +558,8 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
         ...recoveredTransform,
       };
     }
-    const tempStat = await session.stat(tempPath);
+    // direct: the verified file was in place; it is gone or was changed since (the partner's doing).
+    const tempStat = rename ? await session.stat(tempPath) : undefined;
     if (tempStat && tempStat.size === known.size) {
       await publish(session, partner, tempPath, remotePath, finalStat !== undefined);
       return {
@@ -535,6 +577,14 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
   }
 
   if (finalStat && !(ours && !rename)) {
+    if (ctx.freshName) {
+      // A {seq} name is new by construction: one already there means a number was given twice (Redis
+      // lost counters a receipt could not restore). Never overwrite or skip over the partner's file.
+      throw new PermanentError(
+        'ERR_REMOTE_EXISTS',
+        `${remotePath} already exists on the partner although its {seq} number was just given (were Redis's counters lost?); not overwriting it`,
+      );
+    }
     if (partner.target.onExisting === 'skip') return { kind: 'skipped', reason: 'remote-exists' };
     if (partner.target.onExisting === 'fail') {
       throw new PermanentError(
@@ -552,15 +602,20 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
   const body = await deps.source.open(id.bucket, id.key, id.etag);
   const expected = body.contentLength;
   if (!rename) {
-    // direct: the final name is written in place; record intent first so a retry knows the partial file is ours.
-    await deps.ledger.record({
-      ...id,
-      status: 'publishing',
-      ...(transformed ? {} : { size: expected }),
-      remotePath,
-    });
-    // No partner may see an earlier file's checksum or done file next to the new (partial) data file.
-    await clearStaleSidecars(session, partner, remotePath);
+    try {
+      // direct: the final name is written in place; record intent first so a retry knows the partial file is ours.
+      await deps.ledger.record({
+        ...id,
+        status: 'publishing',
+        ...(transformed ? {} : { size: expected }),
+        remotePath,
+      });
+      // No partner may see an earlier file's checksum or done file next to the new (partial) data file.
+      await clearStaleSidecars(session, partner, remotePath);
+    } catch (err) {
+      body.stream.destroy(); // not read: give the S3 connection back now
+      throw err;
+    }
   }
   // Escaping happens here even after a prevalidation pass (which only checked).
   const csv = ctx.prevalidated === true && !escapesCsv ? undefined : partner.validate?.csv;
@@ -612,6 +667,16 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
       await publish(session, partner, tempPath, remotePath, finalStat !== undefined);
       await hitFailpoint('after_rename');
     } else {
+      // The file in place is verified: a retry (e.g. the receipt write failed) completes the sidecars
+      // instead of rewriting it and firing the done file a second time.
+      await deps.ledger.record({
+        ...id,
+        status: 'publishing',
+        size: delivered,
+        sha256: uploaded.sha256,
+        ...(uploaded.md5 === undefined ? {} : { md5: uploaded.md5 }),
+        remotePath,
+      });
       await assertJobLockHeld(ctx);
     }
   } catch (err) {

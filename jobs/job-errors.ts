@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { classifyError, type ErrorSource } from '../src/core/classify-error.js';
 import { FerryError, toJobError } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
@@ -20,6 +20,7 @@ export function withClassifiedErrors<R>(
       // Already classified and logged by the processor itself (what toJobError returns). A FerryError
       // instance was not: it still has to be logged, and a permanent one turned into UnrecoverableError.
       if (
+        err instanceof DelayedError || // the job went back to the delayed set on purpose: no failure
         err instanceof UnrecoverableError ||
         (err instanceof Error && !(err instanceof FerryError) && err.name === 'FerryError' && 'code' in err)
       ) {

@@ -48,7 +48,7 @@ export function assertDigestRecorded(partner: PartnerConfig, digests: DeliveredD
   if (missing === undefined) return;
   throw new PermanentError(
     'ERR_CONFIG_INVALID',
-    `naming.checksumFile is ${missing} but this delivery's publish intent was recorded without a ${missing} of the uploaded bytes (the setting changed mid-delivery); set checksumFile back until it completes, or redeliver it`,
+    `naming.checksumFile is ${missing} but this delivery's publish intent was recorded without a ${missing} of the uploaded bytes (the setting changed mid-delivery); set checksumFile back and retry the job so it completes (its data file may already be with the partner), then change it again`,
   );
 }
 

@@ -1,12 +1,14 @@
 // Named crash points for fault tests (ARCHITECTURE "Faults"). Inert unless FERRY_FAILPOINTS is set,
 // e.g. FERRY_FAILPOINTS="after_rename=kill,after_verify=throw,after_temp_upload=sleep:2000,after_intent=busy:5000"
-// (busy blocks the event loop, as a CPU-bound bug would, so BullMQ cannot renew the job's lock).
+// (busy blocks the event loop, as a CPU-bound bug would, so BullMQ cannot renew the job's lock;
+// throw:N throws on the first N hits only, so a retry gets past the point).
 
 export const FAILPOINTS = [
   'after_temp_upload',
   'after_verify',
   'after_intent',
   'after_rename',
+  'after_sidecars',
   'after_receipt',
   'after_ledger',
   'before_complete',
@@ -14,7 +16,10 @@ export const FAILPOINTS = [
 export type FailpointName = (typeof FAILPOINTS)[number];
 
 type Action =
-  { kind: 'kill' } | { kind: 'throw' } | { kind: 'sleep'; ms: number } | { kind: 'busy'; ms: number };
+  | { kind: 'kill' }
+  | { kind: 'throw'; times?: number }
+  | { kind: 'sleep'; ms: number }
+  | { kind: 'busy'; ms: number };
 
 function parse(spec: string | undefined): Map<string, Action> {
   const out = new Map<string, Action>();
@@ -24,9 +29,11 @@ function parse(spec: string | undefined): Map<string, Action> {
     .filter(Boolean)) {
     const [name, action = 'throw'] = part.split('=');
     if (!name) continue;
+    const amount = Number(action.slice(action.indexOf(':') + 1)) || 0;
     if (action === 'kill') out.set(name, { kind: 'kill' });
-    else if (action.startsWith('sleep:')) out.set(name, { kind: 'sleep', ms: Number(action.slice(6)) || 0 });
-    else if (action.startsWith('busy:')) out.set(name, { kind: 'busy', ms: Number(action.slice(5)) || 0 });
+    else if (action.startsWith('sleep:')) out.set(name, { kind: 'sleep', ms: amount });
+    else if (action.startsWith('busy:')) out.set(name, { kind: 'busy', ms: amount });
+    else if (action.startsWith('throw:')) out.set(name, { kind: 'throw', times: amount });
     else out.set(name, { kind: 'throw' });
   }
   return out;
@@ -51,5 +58,8 @@ export async function hitFailpoint(name: FailpointName): Promise<void> {
       // spin: the point is to starve the event loop
     }
   }
-  if (action.kind === 'throw') throw new Error(`failpoint ${name}`);
+  if (action.kind === 'throw') {
+    if (action.times !== undefined && action.times-- <= 0) return;
+    throw new Error(`failpoint ${name}`);
+  }
 }

@@ -71,13 +71,21 @@ return 1
 const numberForScript = createLuaScript(NUMBER_FOR_LUA);
 const restoreScript = createLuaScript(RESTORE_LUA);
 
+/** How long a delivery waiting for a `{seq}` number sits delayed before it asks again. */
+export const UNTRUSTED_RECHECK_MS = 5_000;
+
+/** numberFor gave up because the ledger is still being rebuilt (no new number can be given yet). */
+export function isLedgerUntrusted(err: unknown): boolean {
+  return err instanceof FerryError && err.details?.ledgerUntrusted === true;
+}
+
 /** The Redis `{seq}` counters (keys under the ledger's hash tag: one Cluster slot for the script). */
 export function createNameSequence(
   redis: Redis | Cluster,
   keys: RedisKeys,
   options: NameSequenceOptions = {},
 ): NameSequence {
-  const waitMs = options.untrustedWaitMs ?? 60_000;
+  const waitMs = options.untrustedWaitMs ?? 5_000;
   return {
     async numberFor(partnerId, scope, deliveryId) {
       const deadline = Date.now() + waitMs;
@@ -98,6 +106,7 @@ export function createNameSequence(
             throw new FerryError(
               'ERR_REDIS_UNAVAILABLE',
               'no {seq} number given: the ledger is not trusted yet (being rebuilt from S3 receipts)',
+              { details: { ledgerUntrusted: true } },
             );
           }
           await new Promise((resolve) => setTimeout(resolve, pauseMs));

@@ -1,5 +1,5 @@
 // Prometheus metrics of one Ferry process (each process exposes its own; Prometheus adds `instance`).
-import { UnrecoverableError } from 'bullmq';
+import { DelayedError, UnrecoverableError } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** How one deliver job run ended: its result's outcome, or `failed` / `retry` when it threw. */
@@ -314,7 +314,7 @@ export function measureDeliveries<
 
 function failedOutcome(err: unknown, job: MeasuredJob): DeliveryOutcome | undefined {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  if (code === 'ERR_JOB_LOCK_LOST') return undefined;
+  if (code === 'ERR_JOB_LOCK_LOST' || err instanceof DelayedError) return undefined; // not finished
   if (code === 'ERR_KEY_HOSTILE' || code === 'ERR_CSV_INVALID') return 'quarantined';
   const permanent = err instanceof UnrecoverableError;
   return permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? 'failed' : 'retry';

@@ -28,6 +28,7 @@ const pipeline = usePartnerPipeline({
     { id: 'md5crash', attempts: 1, extraYaml: MD5_SIDECARS },
     { id: 'md5late', attempts: 3, backoffSeconds: 1, extraYaml: MD5_SIDECARS },
     { id: 'direct', publish: 'direct', extraYaml: SIDECARS },
+    { id: 'directretry', publish: 'direct', attempts: 3, backoffSeconds: 1, extraYaml: SIDECARS },
     // A 250-byte data name is fine alone, too long with ".sha256" (s3rver cannot store such a key).
     {
       id: 'longname',
@@ -251,6 +252,28 @@ describe('sidecars around the data file', () => {
     expect(dataCreated).toBeGreaterThan(-1);
     expect(events.slice(0, dataCreated)).toEqual(['DELETE orders.csv.done', 'DELETE orders.csv.sha256']);
     await expectCompleteSet('direct', 'orders.csv', object!.sha256);
+  });
+
+  it('publish: direct retried after the whole set was written completes it without rewriting or a second done file', async () => {
+    const dir = pipeline.fixture.partnerDirs.directretry!;
+    const observer = await observePartnerDir(dir);
+    const [object] = await pipeline.put([{ key: 'directretry/orders.csv', size: 4096 }]);
+    // The first attempt writes data, checksum and done file, then fails before its receipt.
+    configureFailpoints('after_sidecars=throw:1');
+    try {
+      expect((await pipeline.sweep('directretry')).summary).toMatch(/^delivered 1,/);
+    } finally {
+      configureFailpoints(undefined);
+      await observer.stop();
+    }
+    const [job] = await jobsOfPartner(pipeline.testFerry.deliverQueue, 'directretry');
+    expect(job?.attemptsMade).toBe(2);
+    expect(job?.returnvalue).toMatchObject({ outcome: 'delivered', bytes: 0 });
+    const events = observer.events().map((e) => `${e.event} ${e.name}`);
+    expect(events.filter((e) => e === 'CREATE orders.csv.done')).toHaveLength(1);
+    expect(events.filter((e) => e.startsWith('DELETE orders.csv'))).toEqual([]);
+    expect(events.filter((e) => e === 'CREATE orders.csv')).toHaveLength(1);
+    await expectCompleteSet('directretry', 'orders.csv', object!.sha256);
   });
 
   it('quarantines an object whose sidecar name would break a safe-name rule, with an alert', async () => {
