@@ -2,7 +2,8 @@
 // Best effort for the delivery: called by the deliver processor after the ledger says delivered (and
 // again by an `already-delivered` run); a failure never fails or redoes the delivery. It is logged,
 // alerted (`source-housekeeping-failed`) and recorded as pending in Redis, and the partner's sweeps
-// retry pending entries (a bounded number per sweep, oldest first) until the step succeeds.
+// retry pending entries (bounded in count and time per sweep, least recently tried first) until the
+// step succeeds, the object is gone or replaced, or the config no longer asks for any step on it.
 import type { ObjectSource } from '../src/adapters/ports.js';
 import type { Alerter } from '../src/alerts/alerter.js';
 import type { FerryConfig } from '../src/config/load-config.js';
@@ -44,6 +45,8 @@ export type HousekeepingOutcome = 'done' | 'pending' | 'dropped';
 
 /** Pending entries one sweep retries at most: a dead S3 permission must not stall the partner's sweeps. */
 export const HOUSEKEEPING_RETRIES_PER_SWEEP = 100;
+/** Time after which a sweep starts no more retries (the rest wait for the next sweep). */
+export const HOUSEKEEPING_RETRY_BUDGET_MS = 30_000;
 
 /**
  * Runs `partner`'s tag step and, when a partner fed by the object asks for a move, the move if every
@@ -137,26 +140,41 @@ async function housekeep(
 /** What one sweep's retry pass did. */
 export interface HousekeepingRetrySummary {
   retried: number;
+  /** Succeeded, or the config no longer asks for any step on the object (the entry is cleared). */
   done: number;
   dropped: number;
   stillPending: number;
+  /** Read for this pass but not started: the time budget was spent (they wait for the next sweep). */
+  deferred: number;
 }
 
+export interface HousekeepingRetryOptions {
+  /** Entries read per pass (default HOUSEKEEPING_RETRIES_PER_SWEEP). */
+  limit?: number;
+  /** No retry starts after this long (default HOUSEKEEPING_RETRY_BUDGET_MS); the first always runs. */
+  budgetMs?: number;
+}
+
+type RetryDeps = SourceHousekeepingDeps & {
+  housekeepingPending: HousekeepingPendingStore;
+  source: Pick<ObjectSource, 'head'>;
+};
+
 /**
- * Retries the partner's pending housekeeping, oldest first, at most `limit` entries, each through
- * runSourceHousekeeping. The object version is checked first (GetObject with If-Match): a tag must
- * never land on a newer object under the same key. Never throws.
+ * Retries the partner's pending housekeeping, least recently tried first (a failed retry goes to the
+ * back), at most `limit` entries and only while the time budget lasts, each through
+ * runSourceHousekeeping. An entry the config no longer asks anything for is cleared without an S3 call;
+ * otherwise the object version is checked first (HeadObject ETag): a tag must never land on a newer
+ * object under the same key. Never throws.
  */
 export async function retryPendingHousekeeping(
-  deps: SourceHousekeepingDeps & {
-    housekeepingPending: HousekeepingPendingStore;
-    source: Pick<ObjectSource, 'open'>;
-  },
+  deps: RetryDeps,
   partner: PartnerConfig,
   log: Logger,
-  limit = HOUSEKEEPING_RETRIES_PER_SWEEP,
+  options: HousekeepingRetryOptions = {},
 ): Promise<HousekeepingRetrySummary> {
-  const summary: HousekeepingRetrySummary = { retried: 0, done: 0, dropped: 0, stillPending: 0 };
+  const { limit = HOUSEKEEPING_RETRIES_PER_SWEEP, budgetMs = HOUSEKEEPING_RETRY_BUDGET_MS } = options;
+  const summary: HousekeepingRetrySummary = { retried: 0, done: 0, dropped: 0, stillPending: 0, deferred: 0 };
   let entries: PendingHousekeeping[];
   try {
     entries = await deps.housekeepingPending.oldest(partner.id, limit);
@@ -164,7 +182,13 @@ export async function retryPendingHousekeeping(
     log.warn({ err: (err as Error).message }, 'pending source housekeeping could not be read');
     return summary;
   }
-  for (const entry of entries) {
+  const started = performance.now();
+  for (const [n, entry] of entries.entries()) {
+    // Slow S3 answers must not hold the sweep: the rest keep their place for the next pass.
+    if (n > 0 && performance.now() - started >= budgetMs) {
+      summary.deferred = entries.length - n;
+      break;
+    }
     const entryLog = log.child({
       deliveryId: entry.deliveryId,
       trackingId: entry.deliveryId,
@@ -172,39 +196,60 @@ export async function retryPendingHousekeeping(
       housekeepingRetry: entry.attempts,
     });
     summary.retried += 1;
-    const outcome = (await sameVersion(deps, entry, entryLog))
-      ? await housekeep(deps, partner, entry, entry.mark, entryLog)
-      : 'dropped';
+    const outcome = !stepsWanted(deps.getConfig(), partner, entry)
+      ? await clearUnwanted(deps, entry, entryLog)
+      : (await sameVersion(deps, entry, entryLog))
+        ? await housekeep(deps, partner, entry, entry.mark, entryLog)
+        : 'dropped';
     summary[outcome === 'pending' ? 'stillPending' : outcome] += 1;
   }
   if (summary.retried > 0) {
-    // What is still waiting (beyond this pass's bound too): the figure an operator watches shrink.
+    // What is still waiting (beyond this pass's bounds too): the figure an operator watches shrink.
     const remaining = await deps.housekeepingPending.count(partner.id).catch(() => undefined);
-    log.info({ ...summary, remaining }, 'pending source housekeeping retried');
+    log.info(
+      { ...summary, remaining, ...(summary.deferred > 0 ? { budgetMs } : {}) },
+      summary.deferred > 0
+        ? 'pending source housekeeping retried until the time budget was spent'
+        : 'pending source housekeeping retried',
+    );
   }
   return summary;
 }
 
-/** Whether the entry's object version is still there; a gone or replaced one is dropped here. */
-async function sameVersion(
-  deps: SourceHousekeepingDeps & {
-    housekeepingPending: HousekeepingPendingStore;
-    source: Pick<ObjectSource, 'open'>;
-  },
+/**
+ * Whether the config still asks for a step on this object: a tag by this partner, or a move by a
+ * partner whose source selects it. Config only, no S3 call.
+ */
+function stepsWanted(config: FerryConfig, partner: PartnerConfig, object: DeliveredObject): boolean {
+  if (partner.after?.source === 'tag') return true;
+  if (!anyPartnerMoves(config)) return false;
+  return partnersSelecting(config.partners.values(), object).some((p) => typeof p.after?.source === 'object');
+}
+
+/** `after.source` was turned off (or the move no longer applies): the entry has nothing left to redo. */
+async function clearUnwanted(
+  deps: RetryDeps,
   entry: PendingHousekeeping,
   log: Logger,
-): Promise<boolean> {
+): Promise<HousekeepingOutcome> {
+  log.info({ step: entry.step }, 'after.source no longer asks for this step: pending housekeeping cleared');
+  await resolvePending(deps, entry.partnerId, entry.deliveryId, log);
+  return 'done';
+}
+
+/** Whether the entry's object version is still there (HeadObject); a gone or replaced one is dropped here. */
+async function sameVersion(deps: RetryDeps, entry: PendingHousekeeping, log: Logger): Promise<boolean> {
+  let reason: 'ERR_SOURCE_GONE' | 'ERR_SOURCE_CHANGED';
   try {
-    const body = await deps.source.open(entry.bucket, entry.key, entry.etag);
-    body.stream.destroy(); // only the version check was wanted, not the bytes
-    return true;
-  } catch (err) {
-    const code = classifyError(err, 's3').code;
-    if (code !== 'ERR_SOURCE_GONE' && code !== 'ERR_SOURCE_CHANGED') return true; // the step itself will tell
-    log.info({ reason: code }, 'source object gone or replaced: pending housekeeping dropped');
-    await resolvePending(deps, entry.partnerId, entry.deliveryId, log);
-    return false;
+    const current = await deps.source.head(entry.bucket, entry.key);
+    if (current !== undefined && current.etag === entry.etag) return true;
+    reason = current === undefined ? 'ERR_SOURCE_GONE' : 'ERR_SOURCE_CHANGED';
+  } catch {
+    return true; // not a version answer (e.g. AccessDenied): the step itself will tell
   }
+  log.info({ reason }, 'source object gone or replaced: pending housekeeping dropped');
+  await resolvePending(deps, entry.partnerId, entry.deliveryId, log);
+  return false;
 }
 
 function anyPartnerMoves(config: FerryConfig): boolean {

@@ -315,9 +315,14 @@ function createChecker(rules: CsvRules): Checker {
           }
         }
         if (candidate !== undefined) {
-          // The common case, a whole `-12.50` in this text: decided at once.
+          // The common case, a whole `-12.50` in this text: decided at once, with the cap `grow` applies
+          // to a split cell (the verdict must not depend on where the stream was cut).
           const whole = candidate === '' && i + 1 < n && !keeping();
-          if (whole ? decide(isPlainNumber(text, from, i + 1)) : grow(text.slice(from, i + 1))) {
+          if (
+            whole
+              ? decide(i + 1 - from <= MAX_NUMBER_CHARS && isPlainNumber(text, from, i + 1))
+              : grow(text.slice(from, i + 1))
+          ) {
             return problem;
           }
         }

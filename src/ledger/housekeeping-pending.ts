@@ -1,6 +1,8 @@
 // `after.source` steps (tag, move) that failed after a delivery and are still to redo. The record is
 // durable (Redis, beside the ledger) so a failed tag or move is retried by the partner's sweeps instead
-// of being lost; it is removed when a later run of the step succeeds or the object is gone.
+// of being lost; it is removed when a later run of the step succeeds, the object is gone, or the config
+// no longer asks for the step. The partner's list is ordered by the last failure, so retries go round:
+// an entry that keeps failing (a permanent AccessDenied) goes to the back instead of starving the rest.
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -26,11 +28,11 @@ export interface PendingHousekeeping {
 export type HousekeepingFailure = Omit<PendingHousekeeping, 'attempts' | 'firstFailedAt' | 'lastFailedAt'>;
 
 export interface HousekeepingPendingStore {
-  /** Records (or updates) the failure of one delivery's step; returns the attempts so far. */
+  /** Records (or updates) the failure of one delivery's step and moves it to the back; returns the attempts so far. */
   recordFailure(failure: HousekeepingFailure, at: Date): Promise<number>;
   /** Removes the entry; true when there was one. */
   resolve(partnerId: string, deliveryId: string): Promise<boolean>;
-  /** The partner's entries, oldest first failure first, at most `limit`. */
+  /** The partner's entries, least recently failed first, at most `limit`. */
   oldest(partnerId: string, limit: number): Promise<PendingHousekeeping[]>;
   /** How many entries the partner has. */
   count(partnerId: string): Promise<number>;
@@ -58,7 +60,8 @@ export function createHousekeepingPending(redis: Redis | Cluster, keys: RedisKey
           lastFailedAt: iso,
         })
         .hincrby(entry, 'attempts', 1)
-        .zadd(keys.housekeepingPending(f.partnerId), 'NX', at.getTime(), f.deliveryId)
+        // Scored by this failure (not the first): the next pass tries the others before this one again.
+        .zadd(keys.housekeepingPending(f.partnerId), at.getTime(), f.deliveryId)
         .exec();
       const attempts = replies?.[2]?.[1];
       return typeof attempts === 'number' ? attempts : Number(attempts ?? 1);

@@ -43,7 +43,7 @@ export function createRedisKeys(prefix: string) {
       `${prefix}:name-seq:${partnerId}:${encodeURIComponent(scope)}`,
     /** Hash: the `{seq}` number given to one delivery (scope, n), so every retry renders the same name. */
     nameSequenceOf: (deliveryId: string): string => `${prefix}:name-seq-of:${deliveryId}`,
-    /** Sorted set: deliveryId → first failure (ms) of `after.source` steps still to redo, one per partner. */
+    /** Sorted set: deliveryId → last failure (ms) of `after.source` steps still to redo, one per partner. */
     housekeepingPending: (partnerId: string): string => `${prefix}:partner:${partnerId}:housekeeping:pending`,
     /** Hash: one delivery's failed `after.source` step (object version, mark, attempts, last error). */
     housekeepingEntry: (deliveryId: string): string => `${prefix}:housekeeping:${deliveryId}`,

@@ -137,16 +137,16 @@ export interface SlaChecker {
 /**
  * Evaluates every partner's SLA on a timer and raises sla-warning, sla-missed and missing-export
  * alerts. Every scheduler process may run one: a Redis mark per partner, day and kind (SET NX) makes
- * each alert go out once per day. A paused partner's alerts are logged as suppressed instead (once).
+ * each alert go out once per day. A paused partner's alerts are logged as suppressed instead (once per
+ * day and kind) without claiming that mark: if the condition still holds after a resume, it alerts then.
  */
 export function startSlaChecker(deps: SlaCheckerDeps): SlaChecker {
   const states = new Map<string, SlaReading['status']>();
   let running: Promise<void> | undefined;
 
-  const alertOnce = async (partner: PartnerConfig, day: string, kind: string): Promise<boolean> => {
-    const set = await deps.redis.set(deps.keys.slaAlerted(partner.id, day, kind), '1', 'PX', KEEP_MS, 'NX');
-    return set === 'OK';
-  };
+  /** Claims a once-per-day mark (SET NX across processes); true for the one caller that got it. */
+  const claimOnce = async (key: string): Promise<boolean> =>
+    (await deps.redis.set(key, '1', 'PX', KEEP_MS, 'NX')) === 'OK';
 
   const checkPartner = async (partner: PartnerConfig, now: Date): Promise<void> => {
     const reading = await deps.tracker.read(partner, now);
@@ -158,16 +158,19 @@ export function startSlaChecker(deps: SlaCheckerDeps): SlaChecker {
     let paused: Promise<boolean> | undefined; // read once per check, and only when an alert is due
     const raise = async (kind: SlaAlertKind, message: string) => {
       paused ??= deps.isPaused?.(partner) ?? Promise.resolve(false);
-      const suppressed = isSlaAlertSuppressed(kind, await paused);
-      // Claimed even when held back: a miss while paused stays silent after a resume the same day.
-      if (!(await alertOnce(partner, day, kind))) return;
-      if (suppressed) {
+      const alerted = deps.keys.slaAlerted(partner.id, day, kind);
+      if (isSlaAlertSuppressed(kind, await paused)) {
+        // The alert's own mark stays free, so a miss still standing after a same-day resume alerts then.
+        // A second mark keeps the suppression to one log line per day and kind, across processes.
+        if ((await deps.redis.exists(alerted)) > 0) return; // sent before the pause: nothing held back
+        if (!(await claimOnce(deps.keys.slaAlerted(partner.id, day, `${kind}:suppressed`)))) return;
         log.info(
           { kind, suppressed: 'paused', found: reading.found, delivered: reading.delivered },
           `${kind} alert suppressed: the partner is paused (${message})`,
         );
         return;
       }
+      if (!(await claimOnce(alerted))) return;
       log.warn({ alert: true, kind, found: reading.found, delivered: reading.delivered }, message);
       deps.alerts.notify({ kind, partnerId: partner.id, message });
     };

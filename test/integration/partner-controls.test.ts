@@ -1,7 +1,8 @@
 // Partner runtime controls against the real pipeline (redis-server, sshd, s3rver): an operator pause
 // holds queued deliveries without using attempts, a closed delivery window delays them until it opens,
-// and a missed SLA or a missing export reaches a real webhook receiver. Ferry runs on a shifted clock
-// (a fixed day in 2030) so windows and deadlines are seconds away, not hours.
+// and a missed SLA or a missing export reaches a real webhook receiver (held back while paused, sent
+// after a same-day resume if it still stands). Ferry runs on a shifted clock (a fixed day in 2030) so
+// windows and deadlines are seconds away, not hours.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
@@ -10,6 +11,8 @@ import type { AlertBody } from '../../src/core/alert-message.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { createRedisLedger } from '../../src/ledger/redis-ledger.js';
 import { createPartnerControls, type PartnerControls } from '../../src/partners/partner-controls.js';
+import { startSlaChecker, type SlaTracker } from '../../src/partners/sla-tracker.js';
+import type { AlertEvent } from '../../src/alerts/alerter.js';
 import { main } from '../../src/cli.js';
 import { runSweepCommand } from '../../src/commands/sweep-command.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
@@ -208,7 +211,7 @@ describe('partner runtime controls', () => {
     expect([...(await readPartnerDir(fixture.partnerDirs['windowed']!)).finals.keys()]).toEqual(['w.csv']);
   });
 
-  it('a file not delivered by `expect.by` raises sla-warning then sla-missed; no export at all raises missing-export; a paused partner raises none', async () => {
+  it('a file not delivered by `expect.by` raises sla-warning then sla-missed; no export at all raises missing-export; a paused partner raises none until resumed', async () => {
     setClock('2030-01-08T05:59:50Z'); // inside the 30-minute warning, 10 s before the deadline
     // slaparty is paused by an operator (its delivery waits on purpose); slawindow's window is closed.
     await controls.pause('slaparty', 'bob', 'hold to test the SLA');
@@ -271,17 +274,83 @@ describe('partner runtime controls', () => {
     expect(runtime.find((p) => p.id === 'slapaused')?.sla.status).toBe('missing-export');
     expect(runtime.find((p) => p.id === 'held')?.sla).toEqual({ status: 'none' });
 
-    // Evaluated every 200 ms while the held delivery is resumed and sent: the miss that happened while
-    // paused stays silent after the resume, and slawindow's alerts each went out once.
+    // Evaluated every 200 ms while the held delivery is resumed and sent: the miss that was held back
+    // while paused still stands after the resume, so it alerts now (the pause claimed no alert mark).
     await controls.resume('slaparty', 'bob', 'done');
+    const afterResume = await alertOf('slaparty', 'sla-missed');
+    expect(afterResume).toMatchObject({ severity: 'error', partnerId: 'slaparty' });
+    expect(afterResume.message).toContain(
+      'deadline 06:00 UTC (2030-01-08) missed: 0 of 1 found file(s) delivered',
+    );
     const [job] = await jobsOfPartner(testFerry.deliverQueue, 'slaparty');
     await waitForJobState(testFerry.deliverQueue, job!.id!, 'completed');
-    expect(alerts.filter((a) => a.partnerId === 'slaparty')).toEqual([]);
+    // Past the deadline the warning is over: only the miss went out, once.
+    expect(alerts.filter((a) => a.partnerId === 'slaparty').map((a) => a.kind)).toEqual(['sla-missed']);
     const kinds = alerts.filter((a) => a.partnerId === 'slawindow').map((a) => a.kind);
     expect(kinds).toEqual(['sla-warning', 'sla-missed']);
     // Delivered after the deadline: the day stays missed.
     const after = await controls.runtime(testFerry.ferry.getConfig(), clock());
     expect(after.find((p) => p.id === 'slaparty')?.sla).toMatchObject({ status: 'missed', delivered: 0 });
+  });
+
+  it('a paused partner logs each held-back SLA alert once per day and kind, and a same-day resume still alerts', async () => {
+    // A checker of its own on the real Redis, checked by hand: every evaluation is counted, none is timed.
+    const base = testFerry.ferry.getConfig();
+    const partner = { ...base.partners.get('quiet')!, id: 'slaonce' };
+    const deadline = new Date('2030-01-09T06:00:00Z');
+    const tracker: SlaTracker = {
+      recordFound: () => Promise.resolve(),
+      read: () =>
+        Promise.resolve({
+          status: 'missed',
+          by: deadline.toISOString(),
+          expected: 1,
+          found: 1,
+          delivered: 0,
+          day: { day: '2030-01-09', deadline, evaluation: { status: 'missed', late: 1, shortBy: 0 } },
+        }),
+    };
+    const sent: AlertEvent[] = [];
+    const own = captureLogger();
+    let paused = true;
+    const startChecker = () =>
+      startSlaChecker({
+        getConfig: () => ({ ...base, partners: new Map([[partner.id, partner]]) }),
+        tracker,
+        redis: testFerry.redis,
+        keys,
+        alerts: { notify: (event) => void sent.push(event) },
+        logger: own.logger,
+        now: () => new Date('2030-01-09T06:05:00Z'),
+        isPaused: () => Promise.resolve(paused),
+        intervalMs: 3_600_000,
+      });
+    // Two checkers stand for two scheduler processes: the suppression is logged once between them.
+    const checkers = [startChecker(), startChecker()];
+    try {
+      for (let n = 0; n < 3; n++) for (const c of checkers) await c.check();
+      const held = own.lines().filter((l) => l.partnerId === 'slaonce' && l.suppressed === 'paused');
+      expect(held).toEqual([
+        expect.objectContaining({
+          kind: 'sla-missed',
+          msg: expect.stringMatching(/^sla-missed alert suppressed/),
+        }),
+      ]);
+      expect(sent).toEqual([]);
+      expect(await testFerry.redis.exists(keys.slaAlerted('slaonce', '2030-01-09', 'sla-missed'))).toBe(0);
+
+      paused = false;
+      for (let n = 0; n < 3; n++) for (const c of checkers) await c.check();
+      expect(sent).toEqual([expect.objectContaining({ kind: 'sla-missed', partnerId: 'slaonce' })]);
+
+      // Paused again after the alert went out: nothing left to hold back, so nothing more is logged.
+      paused = true;
+      for (const c of checkers) await c.check();
+      expect(own.lines().filter((l) => l.suppressed === 'paused')).toHaveLength(1);
+      expect(sent).toHaveLength(1);
+    } finally {
+      for (const c of checkers) await c.close();
+    }
   });
 
   it('ferry pause / ferry resume set and clear the operator flag, with who and why ($USER by default)', async () => {

@@ -1,7 +1,9 @@
 // after.source on the real pipeline (redis-server, sshd, s3rver): `tag` adds ferry-delivered-<id> and
 // keeps the object's other tags; `move` moves an object fed to two partners only once both have it,
 // and the moved object is not delivered again. A tag or move that fails (S3 faults injected on Ferry's
-// own client) is recorded as pending in Redis, alerted to a webhook, and retried by the next sweep.
+// own client) is recorded as pending in Redis, alerted to a webhook, and retried by the next sweep:
+// least recently tried first, within a count and a time bound, and cleared once the config no longer
+// asks for the step.
 import {
   DeleteObjectCommand,
   GetObjectTaggingCommand,
@@ -13,7 +15,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createHousekeepingPending } from '../../src/ledger/housekeeping-pending.js';
+import { retryPendingHousekeeping } from '../../jobs/source-housekeeping.js';
+import { createS3Source } from '../../src/adapters/s3-source.js';
+import { computeDeliveryId } from '../../src/core/delivery-id.js';
+import {
+  createHousekeepingPending,
+  type HousekeepingFailure,
+} from '../../src/ledger/housekeeping-pending.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { jobsOfPartner, sweepAndWait, waitFor } from '../support/pipeline.js';
@@ -21,6 +29,7 @@ import { installS3Faults, type S3Faults } from '../support/s3-faults.js';
 import { s3ClientFor } from '../support/services.js';
 
 let faults: S3Faults;
+let ferryS3: ReturnType<typeof s3ClientFor>;
 let receiver: { alerts: AlertBody[]; server: Server };
 const keys = createRedisKeys('{ferry}');
 const ACCESS_DENIED = { status: 403, code: 'AccessDenied', message: 'Access Denied' };
@@ -41,6 +50,9 @@ const pipeline = usePartnerPipeline({
     { id: 'peer', prefix: 'shared/' },
     { id: 'flaky', extraYaml: 'after: { source: tag }' },
     { id: 'blocked', extraYaml: "after: { source: { move: 'done/{key}' } }" },
+    // No after.source (any more): what it has pending has nothing left to redo.
+    { id: 'plain' },
+    { id: 'rr', extraYaml: 'after: { source: tag }' },
   ],
   beforeStart: async ({ services, fixture }) => {
     receiver = await startReceiver();
@@ -49,7 +61,7 @@ const pipeline = usePartnerPipeline({
       join(fixture.dir, 'ferry.yaml'),
       'alerts: { webhookEnv: HK_ALERT_WEBHOOK, dedupMinutes: 0 }\n',
     );
-    const ferryS3 = s3ClientFor(services.s3);
+    ferryS3 = s3ClientFor(services.s3);
     faults = installS3Faults(ferryS3);
     return { s3Client: ferryS3 };
   },
@@ -82,6 +94,30 @@ async function pendingOf(partnerId: string): Promise<Record<string, string>[]> {
   const ids = await redis.zrange(keys.housekeepingPending(partnerId), '0', '-1');
   return Promise.all(ids.map((id) => redis.hgetall(keys.housekeepingEntry(id))));
 }
+
+/** A failure as the deliver path records it, for `partnerId`'s `key`. */
+function failureOf(partnerId: string, key: string, etag = 'e'): HousekeepingFailure {
+  const bucket = pipeline.fixture.bucket;
+  return {
+    deliveryId: computeDeliveryId({ partnerId, bucket, key, etag }),
+    partnerId,
+    bucket,
+    key,
+    etag,
+    size: 1,
+    mark: `mark-of-${key}`,
+    lastErrCode: 'ERR_S3_ACCESS_DENIED',
+    step: 'tag',
+  };
+}
+
+/** The S3 calls Ferry's client made on `key` since call number `from`. */
+const callsOn = (key: string, from: number) =>
+  faults
+    .calls()
+    .slice(from)
+    .filter((c) => c.key === key)
+    .map((c) => c.command);
 
 /** Fails the first call of `command` on `key` with AccessDenied. */
 function failOnce(command: string, key: string) {
@@ -273,10 +309,132 @@ describe('the sweep retry pass', () => {
     expect((await sweepAndWait(config, 'flaky')).code).toBe(0);
     expect(await pendingOf('flaky')).toEqual([]);
   });
+
+  it('clears an entry once after.source no longer asks for the step, without reading the object', async () => {
+    const config = pipeline.config();
+    await pipeline.put([{ key: 'plain/old.csv', size: 10 }]);
+    expect((await sweepAndWait(config, 'plain')).code).toBe(0);
+    expect(await finals('plain')).toEqual(['old.csv']);
+    // Left from when `plain` still tagged: its object is there, unchanged.
+    const head = await createS3Source(ferryS3).head(pipeline.fixture.bucket, 'plain/old.csv');
+    const entry = failureOf('plain', 'plain/old.csv', head!.etag);
+    expect(entry.deliveryId).toBe(await pipeline.deliveryIdOf('plain', 'plain/old.csv'));
+    const store = createHousekeepingPending(pipeline.testFerry.redis, keys);
+    await store.recordFailure(entry, new Date(Date.UTC(2026, 0, 1)));
+
+    const from = faults.calls().length;
+    expect((await sweepAndWait(config, 'plain')).code).toBe(0);
+    expect(await pendingOf('plain')).toEqual([]);
+    expect(callsOn('plain/old.csv', from)).toEqual([]);
+    const cleared = pipeline.logs.lines().filter((l) => l.deliveryId === entry.deliveryId);
+    expect(cleared.map((l) => l.msg)).toContain(
+      'after.source no longer asks for this step: pending housekeeping cleared',
+    );
+
+    // Nothing is left to retry: the next sweep has no retry pass to log.
+    expect((await sweepAndWait(config, 'plain')).code).toBe(0);
+    const passes = pipeline.logs
+      .lines()
+      .filter((l) => l.partnerId === 'plain' && l.msg === 'pending source housekeeping retried');
+    expect(passes).toEqual([expect.objectContaining({ retried: 1, done: 1, remaining: 0 })]);
+  });
+
+  it('sends an entry that failed again to the back, so a failure that never heals starves no other', async () => {
+    await pipeline.put([
+      { key: 'rr/stuck.csv', size: 10 },
+      { key: 'rr/next.csv', size: 10 },
+    ]);
+    const source = createS3Source(ferryS3);
+    const store = createHousekeepingPending(pipeline.testFerry.redis, keys);
+    for (const [n, key] of ['rr/stuck.csv', 'rr/next.csv'].entries()) {
+      const head = await source.head(pipeline.fixture.bucket, key);
+      await store.recordFailure(failureOf('rr', key, head!.etag), new Date(Date.UTC(2026, 0, 1 + n)));
+    }
+    const denied = faults.add({
+      match: (c) => c.command === 'PutObjectTaggingCommand' && c.key === 'rr/stuck.csv',
+      act: () => ACCESS_DENIED,
+    });
+    const deps = {
+      getConfig: pipeline.config,
+      source,
+      ledger: pipeline.ledger,
+      housekeepingPending: store,
+    };
+    const rr = pipeline.config().partners.get('rr')!;
+    const log = pipeline.logs.logger.child({ partnerId: 'rr' });
+    const from = faults.calls().length;
+    try {
+      // One entry per pass: the oldest fails again and goes to the back, so the next pass takes the other.
+      expect(await retryPendingHousekeeping(deps, rr, log, { limit: 1 })).toMatchObject({
+        retried: 1,
+        stillPending: 1,
+      });
+      expect(await retryPendingHousekeeping(deps, rr, log, { limit: 1 })).toMatchObject({
+        retried: 1,
+        done: 1,
+      });
+    } finally {
+      denied.remove();
+    }
+    expect((await tagsOf('rr/next.csv'))['ferry-delivered-rr']).toBe('mark-of-rr/next.csv');
+    expect(await pendingOf('rr')).toEqual([
+      expect.objectContaining({ key: 'rr/stuck.csv', attempts: '2', lastErrCode: 'ERR_S3_ACCESS_DENIED' }),
+    ]);
+    // The version check is a HeadObject: no object body is opened for it.
+    expect(callsOn('rr/stuck.csv', from)).toEqual([
+      'HeadObjectCommand',
+      'GetObjectTaggingCommand',
+      'PutObjectTaggingCommand',
+    ]);
+    expect(callsOn('rr/next.csv', from)).not.toContain('GetObjectCommand');
+    expect(callsOn('rr/next.csv', from)[0]).toBe('HeadObjectCommand');
+  });
+
+  it('starts no retry once the time budget is spent, and logs what remains', async () => {
+    const store = createHousekeepingPending(pipeline.testFerry.redis, keys);
+    for (const n of [0, 1, 2]) {
+      await store.recordFailure(
+        failureOf('plain', `plain/spent-${n}.csv`),
+        new Date(Date.UTC(2026, 0, 1 + n)),
+      );
+    }
+    const deps = {
+      getConfig: pipeline.config,
+      source: createS3Source(ferryS3),
+      ledger: pipeline.ledger,
+      housekeepingPending: store,
+    };
+    const plain = pipeline.config().partners.get('plain')!;
+    const log = pipeline.logs.logger.child({ partnerId: 'plain', pass: 'budget' });
+    // A spent budget still lets the first entry through (every pass makes progress), and no other.
+    expect(await retryPendingHousekeeping(deps, plain, log, { budgetMs: 0 })).toEqual({
+      retried: 1,
+      done: 1,
+      dropped: 0,
+      stillPending: 0,
+      deferred: 2,
+    });
+    expect((await pendingOf('plain')).map((e) => e.key)).toEqual(['plain/spent-1.csv', 'plain/spent-2.csv']);
+    expect(pipeline.logs.lines().find((l) => l.pass === 'budget' && l.remaining !== undefined)).toMatchObject(
+      {
+        msg: 'pending source housekeeping retried until the time budget was spent',
+        retried: 1,
+        deferred: 2,
+        remaining: 2,
+        budgetMs: 0,
+      },
+    );
+    expect(await retryPendingHousekeeping(deps, plain, log)).toMatchObject({
+      retried: 2,
+      done: 2,
+      deferred: 0,
+    });
+    expect(await pendingOf('plain')).toEqual([]);
+  });
 });
 
 describe('the pending store', () => {
-  it('keeps one entry per delivery, counts attempts, and hands out the oldest first, bounded', async () => {
+  it('keeps one entry per delivery, counts attempts, and hands out the least recently failed first, bounded', async () => {
     const store = createHousekeepingPending(pipeline.testFerry.redis, keys);
     const failure = (n: number) => ({
       deliveryId: `dlv-store-${String(n).padStart(32, '0')}`,
@@ -292,13 +450,15 @@ describe('the pending store', () => {
     await store.recordFailure(failure(2), new Date('2026-01-02T00:00:00Z'));
     await store.recordFailure(failure(1), new Date('2026-01-01T00:00:00Z'));
     await store.recordFailure(failure(3), new Date('2026-01-03T00:00:00Z'));
-    // A repeat keeps its first failure time (and so its place) and counts the attempt.
+    expect((await store.oldest('store', 2)).map((e) => e.key)).toEqual(['store/1.csv', 'store/2.csv']);
+    // A repeat counts the attempt, keeps its first failure time, and goes to the back of the list.
     expect(await store.recordFailure(failure(1), new Date('2026-01-05T00:00:00Z'))).toBe(2);
 
     expect(await store.count('store')).toBe(3);
-    const two = await store.oldest('store', 2);
-    expect(two.map((e) => e.key)).toEqual(['store/1.csv', 'store/2.csv']);
-    expect(two[0]).toMatchObject({
+    expect((await store.oldest('store', 2)).map((e) => e.key)).toEqual(['store/2.csv', 'store/3.csv']);
+    const all = await store.oldest('store', 10);
+    expect(all.map((e) => e.key)).toEqual(['store/2.csv', 'store/3.csv', 'store/1.csv']);
+    expect(all[2]).toMatchObject({
       attempts: 2,
       size: 1,
       firstFailedAt: '2026-01-01T00:00:00.000Z',

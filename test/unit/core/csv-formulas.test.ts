@@ -114,6 +114,21 @@ describe('neutralizeFormulas: escape', () => {
     expect(e.end().verdict.ok).toBe(true);
   });
 
+  it('gives a long +/- number the same verdict whether it arrives whole or split', () => {
+    // 1 KiB (sign included) is still a number; one character more is escaped, however the stream is cut.
+    const cases: [cell: string, escaped: string][] = [
+      [`-${'1'.repeat(1023)}`, `-${'1'.repeat(1023)}`],
+      [`-${'1'.repeat(1024)}`, `'-${'1'.repeat(1024)}`],
+      [`+${'2'.repeat(2000)}`, `'+${'2'.repeat(2000)}`],
+    ];
+    for (const [cell, want] of cases) {
+      const text = `a,${cell}\n`;
+      for (const cuts of [[], [3], [4], [10], [text.length - 2], [text.length - 1]]) {
+        expect(escape(text, cuts).text, `${cell.length} chars, cuts ${cuts.join(' ')}`).toBe(`a,${want}\n`);
+      }
+    }
+  });
+
   it('still fails on the other rules', () => {
     const result = escape('a,b\n=1,"x"y\n', [], { ...rules('escape'), minColumns: 2 });
     expect(result.problem).toMatchObject({ row: 2, column: 2 });
@@ -155,6 +170,18 @@ describe('neutralizeFormulas: quarantine', () => {
   it('leaves numbers, inner signs and later formula characters alone', () => {
     const text = 'a,b,c,d\n-12.50,+3,"-7.",.5e-2\nx=1,a-b,"b@c",""\n-0,+.5,1e3,\u00e9=';
     for (const cuts of cutsOf(text)) expect(check(text, rules('quarantine'), cuts).ok).toBe(true);
+  });
+
+  it('fails a +/- cell longer than 1 KiB whether it arrives whole or split', () => {
+    const text = `a,b\n1,-${'1'.repeat(1024)}\n`;
+    for (const cuts of [[], [7], [12], [text.length - 1]]) {
+      expect(check(text, rules('quarantine'), cuts), `cuts ${cuts.join(' ')}`).toMatchObject({
+        ok: false,
+        row: 2,
+        column: 2,
+      });
+    }
+    expect(check(`a,b\n1,-${'1'.repeat(1023)}\n`, rules('quarantine'), [7]).ok).toBe(true);
   });
 
   it('is off when false or absent', () => {
