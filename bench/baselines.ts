@@ -338,6 +338,48 @@ export async function writeRandomFile(path: string, size: number): Promise<strin
   return hash.digest('hex');
 }
 
+/**
+ * Writes `size` bytes of CSV-like export rows to `path` (orders: id, timestamp, customer, email, country,
+ * SKU, amounts, status; pseudo-random values, so compressible like real exports, ~4:1 with gzip -6,
+ * never repeating within deflate's window) and returns their sha256.
+ */
+export async function writeCsvFile(path: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  const first = ['Anna', 'Bob', 'Chen', 'Dmitri', 'Eva', 'Farah', 'Goran', 'Hiro', 'Ines', 'Jamal', 'Kofi'];
+  const last = ['Smith', 'Garcia', 'Müller', 'Rossi', 'Nguyen', 'Kowalski', 'Okafor', 'Silva', 'Tanaka'];
+  const countries = ['US', 'DE', 'FR', 'GB', 'JP', 'BR', 'NG', 'PL', 'IT', 'VN'];
+  const statuses = ['paid', 'shipped', 'refunded', 'pending'];
+  // Math.random: crypto's randomInt would make seeding 1 GiB (~10 M rows) take minutes.
+  const randomInt = (min: number, max?: number): number =>
+    max === undefined ? Math.floor(Math.random() * min) : min + Math.floor(Math.random() * (max - min));
+  const pick = <T>(list: readonly T[]): T => list[randomInt(list.length)]!;
+  let id = 10_000_000;
+  let pending = 'order_id,created_at,customer,email,country,sku,qty,unit_price,amount,status\n';
+  for (let written = 0; written < size;) {
+    const lines: string[] = [pending];
+    for (let n = 0; n < 20_000; n++) {
+      const [f, l] = [pick(first), pick(last)];
+      const qty = randomInt(1, 20);
+      const price = randomInt(100, 100_000) / 100;
+      const at = new Date(
+        Date.UTC(2026, randomInt(12), randomInt(1, 29), randomInt(24), randomInt(60), randomInt(60)),
+      );
+      lines.push(
+        `${id++},${at.toISOString()},"${l}, ${f}",${f.toLowerCase()}.${l.toLowerCase()}${randomInt(1000)}@example.com,${pick(countries)},SKU-${String(randomInt(100_000)).padStart(6, '0')},${qty},${price.toFixed(2)},${(qty * price).toFixed(2)},${pick(statuses)}\n`,
+      );
+    }
+    pending = '';
+    const chunk = Buffer.from(lines.join('')).subarray(0, size - written);
+    hash.update(chunk);
+    written += chunk.length;
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return hash.digest('hex');
+}
+
 /** `sync`: flush the previous run's written pages so they do not compete with the next measurement. */
 export async function syncDisks(): Promise<void> {
   await run('sync');

@@ -31,6 +31,7 @@ import {
   startTreeCpuSampler,
   syncDisks,
   verdict,
+  writeCsvFile,
   writeRandomFile,
   writeRcloneConfig,
   writeSshClientFiles,
@@ -157,8 +158,10 @@ async function runWriterAlone(options: WriterOptions): Promise<WriterRun> {
 }
 
 /**
- * `npm run bench -- large-file [--size BYTES] [--rtt MS] [--transform gzip|pgp|gzip+pgp]`. With a
- * transform only Ferry runs (the baselines do not transform): throughput of source bytes and peak RSS.
+ * `npm run bench -- large-file [--size BYTES] [--rtt MS] [--transform gzip|pgp|gzip+pgp] [--level 1-9]
+ * [--data random|csv]`. With a transform only Ferry runs (the baselines do not transform): throughput
+ * of source bytes and peak RSS. `--level`: `transform.compressLevel`; `--data csv`: CSV-like export rows
+ * (compressible, as partners' files are) instead of random bytes (gzip's worst case).
  */
 export async function runLargeFileBench(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -167,12 +170,24 @@ export async function runLargeFileBench(args: string[]): Promise<number> {
       size: { type: 'string', default: String(2 ** 30) },
       rtt: { type: 'string', default: '0' },
       transform: { type: 'string', default: 'none' },
+      level: { type: 'string' },
+      data: { type: 'string', default: 'random' },
     },
   });
   const transform = values.transform;
   if (!['none', 'gzip', 'pgp', 'gzip+pgp'].includes(transform)) {
     throw new Error(`--transform must be none, gzip, pgp or gzip+pgp, not ${transform}`);
   }
+  const data = values.data;
+  if (data !== 'random' && data !== 'csv') throw new Error(`--data must be random or csv, not ${data}`);
+  const level = values.level === undefined ? undefined : Number(values.level);
+  if (
+    level !== undefined &&
+    !(transform.includes('gzip') && Number.isInteger(level) && level >= 1 && level <= 9)
+  ) {
+    throw new Error('--level must be 1-9, with --transform gzip or gzip+pgp');
+  }
+  const writeFile = data === 'csv' ? writeCsvFile : writeRandomFile;
   const size = Number(values.size);
   const rtt = Number(values.rtt);
   const progress = (line: string) => process.stderr.write(`bench large-file: ${line}\n`);
@@ -186,7 +201,7 @@ export async function runLargeFileBench(args: string[]): Promise<number> {
     process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
     process.env.FERRY_ADMIN_PASSWORD = randomBytes(8).toString('hex');
-    const extraYaml = await transformYaml(transform, join(services.sshd.dir, '..'));
+    const extraYaml = await transformYaml(transform, join(services.sshd.dir, '..'), level);
     const fixture = await writeFerryConfig(services, {
       partners: [
         { id: 'large', prefix: 'large/', port, extraYaml },
@@ -204,8 +219,8 @@ export async function runLargeFileBench(args: string[]): Promise<number> {
     const localSmall = join(runDir, 'bench-local-small.bin');
     const key = `large/export-${formatSize(size)}.bin`;
     progress(`seeding ${formatSize(size)} on disk and in s3rver…`);
-    const sha256 = await writeRandomFile(local, size);
-    await writeRandomFile(localSmall, SMALL_RSS_SIZE);
+    const sha256 = await writeFile(local, size);
+    await writeFile(localSmall, SMALL_RSS_SIZE);
     const s3 = s3ClientFor(services.s3);
     for (const [path, objectKey, length] of [
       [local, key, size],
@@ -222,7 +237,8 @@ export async function runLargeFileBench(args: string[]): Promise<number> {
     }
     s3.destroy();
     if (transform !== 'none') {
-      return await reportTransformed({ services, fixture, config, size, sha256, label: transform, progress });
+      const label = `${transform}${level !== undefined ? ` level ${level}` : ''}${data === 'csv' ? ' csv' : ''}`;
+      return await reportTransformed({ services, fixture, config, size, sha256, label, progress });
     }
 
     const files = await writeSshClientFiles(services, join(runDir, 'bench-ssh'), [services.sshd.port, port]);
@@ -356,9 +372,11 @@ async function sha256OfFile(path: string): Promise<string> {
 }
 
 /** The partner YAML for `--transform` (PGP: a fresh recipient and signing key in `dir`), or undefined. */
-async function transformYaml(transform: string, dir: string): Promise<string | undefined> {
+async function transformYaml(transform: string, dir: string, level?: number): Promise<string | undefined> {
   if (transform === 'none') return undefined;
-  const compress = transform.includes('gzip') ? 'gzip' : 'none';
+  const compress = transform.includes('gzip')
+    ? `gzip${level !== undefined ? `, compressLevel: ${level}` : ''}`
+    : 'none';
   if (!transform.includes('pgp')) return `transform: { compress: ${compress} }`;
   const [partner, signer] = await Promise.all([generateTestKey('partner'), generateTestKey('ferry')]);
   const recipients = await writeKeyFile(dir, 'bench-partner.asc', partner.publicKey);
@@ -383,7 +401,9 @@ async function reportTransformed(run: {
   const { fixture, config, size, sha256, progress } = run;
   const env = { ...process.env };
   const smallRun = await runFerrySweep(fixture.dir, env, config, 'rss', progress);
-  const largeRun = await runFerrySweep(fixture.dir, env, config, 'large', progress);
+  const { result: largeRun, cpu } = await withCpuOf(run.services, () =>
+    runFerrySweep(fixture.dir, env, config, 'large', progress),
+  );
   const dir = fixture.partnerDirs['large']!;
   const finals = (await readdir(dir)).filter((name) => !name.startsWith('.'));
   if (finals.length !== 1) throw new Error(`expected one delivered file in ${dir}, found ${finals.length}`);
@@ -395,10 +415,16 @@ async function reportTransformed(run: {
   const peakMiB = largeRun.peakKiB / 1024;
   const smallPeakMiB = smallRun.peakKiB / 1024;
   console.log(
-    `${label}: ferry ${mbPerSecond(size, largeRun.seconds).toFixed(0)} MB/s of source (${largeRun.seconds.toFixed(2)} s sweep → receipt, ${largeRun.summary}), delivered ${formatSize(receipt.bytes)} as ${finals[0]}, worker CPU ${(largeRun.cpuMs / 1000).toFixed(2)} s`,
+    `${label}: ferry ${mbPerSecond(size, largeRun.seconds).toFixed(0)} MB/s of source (${largeRun.seconds.toFixed(2)} s sweep → receipt, ${largeRun.summary}), delivered ${formatSize(receipt.bytes)} (${(receipt.bytes / size).toFixed(3)} of the source) as ${finals[0]}, worker CPU ${(largeRun.cpuMs / 1000).toFixed(2)} s`,
   );
   console.log(
     `${label}: ferry peak RSS ${peakMiB.toFixed(0)} MiB (target ≤ 200: ${verdict(peakMiB <= 200)}), ${formatSize(SMALL_RSS_SIZE)} file ${smallPeakMiB.toFixed(0)} MiB, difference ${(peakMiB - smallPeakMiB).toFixed(0)} MiB (target ≤ 32: ${verdict(peakMiB - smallPeakMiB <= 32)})`,
+  );
+  // The transform is CPU-bound: how busy the machine was says how much of the MB/s other work took.
+  const perGiB = (ms: number) => (((ms / 1000) * 2 ** 30) / size).toFixed(2);
+  const cores = os.availableParallelism();
+  console.log(
+    `${label}: CPU per GiB of source: worker ${perGiB(largeRun.cpuMs)} s, sshd ${perGiB(cpu.sshdMs)} s, s3rver ${perGiB(cpu.s3rverMs)} s (machine busy ${((cores * cpu.machineBusyMs) / cpu.machineTotalMs).toFixed(1)} of ${cores} cores)`,
   );
   return 0;
 }

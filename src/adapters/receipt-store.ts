@@ -40,6 +40,8 @@ export interface DeliveryReceipt {
 
 export interface ReceiptTransform {
   compress: 'none' | 'gzip';
+  /** `transform.compressLevel` when configured (left out: zlib's default, 6). */
+  compressLevel?: number;
   /** `validate.csv.neutralizeFormulas: escape`: formula cells got a `'` before any compress/pgp. */
   csvEscape?: boolean;
   /** `recipients`: fingerprints of the keys encrypted to (absent on a recovered delivery). */
@@ -73,6 +75,7 @@ const receiptSchema = z.object({
   transform: z
     .object({
       compress: z.enum(['none', 'gzip']),
+      compressLevel: z.number().int().optional(),
       csvEscape: z.boolean().optional(),
       pgp: z
         .object({ recipients: z.array(z.string()).optional(), signed: z.boolean(), armor: z.boolean() })

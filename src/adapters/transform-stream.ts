@@ -3,9 +3,10 @@
 // Every stage streams with back-pressure, so memory stays bounded whatever the object size, and the
 // source bytes are counted and hashed before any transform (the writer hashes what was delivered).
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadable } from 'node:stream/web';
-import { createGzip } from 'node:zlib';
+import { constants as zlibConstants, crc32, createDeflateRaw, createGzip, type DeflateRaw } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { resolveSecret } from '../config/secrets.js';
 import type { PgpConfig, TransformConfig } from '../config/schema.js';
@@ -246,7 +247,9 @@ export async function createBodyPipeline(
   });
   const stages: Transform[] = [meter];
   if (csv) stages.push(createCsvCheckStage(csv));
-  if (transform.compress === 'gzip') stages.push(createGzip({ chunkSize: 64 * 1024 }));
+  if (transform.compress === 'gzip') {
+    stages.push(createParallelGzip(transform.compressLevel ?? DEFAULT_GZIP_LEVEL));
+  }
   const tail = stages[stages.length - 1]!;
   // One pipeline: an error in any stage destroys every stage (the S3 body included) with it.
   pipeline([body, ...stages], ignore);
@@ -258,6 +261,149 @@ export async function createBodyPipeline(
     tail.destroy(err as Error); // and with it the S3 body
     throw err;
   }
+}
+
+/** zlib's own default, and Ferry's when `transform.compressLevel` is left out. */
+export const DEFAULT_GZIP_LEVEL = 6;
+/** Source bytes per deflate block: the per-block cost (setup, a 5-byte sync marker) vanishes, memory stays small. */
+const GZIP_BLOCK_BYTES = 1024 * 1024;
+/** Deflate's window: each block is primed with the previous block's last 32 KiB, so the ratio is gzip's. */
+const DEFLATE_WINDOW = 32 * 1024;
+/** zlib's output slices. Small on purpose: see createParallelGzip. */
+const GZIP_OUT_CHUNK = 64 * 1024;
+
+/** One block being compressed: its own raw deflate stream and the output it has made so far. */
+interface GzipBlock {
+  deflate: DeflateRaw;
+  out: Buffer[];
+  done: Promise<void>;
+}
+
+/**
+ * A gzip stage that compresses 1 MiB blocks on several libuv threadpool threads at once (pigz's
+ * scheme), where createGzip runs one deflate at a time: one gzip member whose deflate stream is the
+ * blocks' raw deflate output in order, each ended by a sync flush (byte-aligned, no final bit) and
+ * primed with the previous block's last 32 KiB, then an empty final block. Any gunzip reads it. At most
+ * `inFlight` finished blocks wait for their deflate (then the stage stops taking input: back-pressure),
+ * so memory stays at a few MiB whatever the size. The output depends only on the bytes and the level.
+ * Source chunks go to a block's deflate stream as they come and its output leaves in zlib's 64 KiB
+ * slices, never joined into 1 MiB buffers: big buffers make V8 run a full GC every few MB (external
+ * memory grows faster than the young generation fills), which cost +50 % CPU in a worker.
+ */
+export function createParallelGzip(
+  level: number = DEFAULT_GZIP_LEVEL,
+  // Two: a second core's worth; more only added memory (and CPU) on the 2-core bench machine.
+  inFlight: number = Math.min(2, availableParallelism()),
+): Transform {
+  // No zlib.crc32 (Node < 20.15): the trailer's CRC would need a second pass; fall back to one deflate.
+  if (typeof crc32 !== 'function') return createGzip({ level, chunkSize: GZIP_OUT_CHUNK });
+  const queue: GzipBlock[] = [];
+  let block: GzipBlock | undefined;
+  let filled = 0;
+  /** The current block's last pieces, enough to cover DEFLATE_WINDOW bytes: the next block's dictionary. */
+  let tail: Buffer[] = [];
+  let tailBytes = 0;
+  let crc = 0;
+  let size = 0;
+  let headerSent = false;
+
+  const open = (): GzipBlock => {
+    const dictionary = tailBytes > 0 ? lastBytes(tail, DEFLATE_WINDOW) : undefined;
+    tail = [];
+    tailBytes = 0;
+    const deflate = createDeflateRaw({
+      level,
+      chunkSize: GZIP_OUT_CHUNK,
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+      ...(dictionary ? { dictionary } : {}),
+    });
+    const out: Buffer[] = [];
+    deflate.on('data', (chunk: Buffer) => out.push(chunk));
+    const done = new Promise<void>((resolve, reject) => {
+      deflate.once('end', resolve);
+      deflate.once('error', reject);
+    });
+    done.catch(ignore); // handled when its turn comes; a later block failing first is not "unhandled"
+    return { deflate, out, done };
+  };
+  const write = (piece: Buffer): void => {
+    block ??= open();
+    block.deflate.write(piece); // buffered by the stream; bounded by the block size
+    filled += piece.length;
+    tail.push(piece);
+    tailBytes += piece.length;
+    while (tail.length > 1 && tailBytes - tail[0]!.length >= DEFLATE_WINDOW) {
+      tailBytes -= tail.shift()!.length;
+    }
+  };
+  // Pushes finished blocks' output in order until at most `keep` are waiting.
+  const drain = async (stream: Transform, keep: number): Promise<void> => {
+    while (queue.length > keep) {
+      const oldest = queue[0]!;
+      await oldest.done;
+      queue.shift();
+      for (const chunk of oldest.out) stream.push(chunk);
+    }
+  };
+
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      if (!headerSent) {
+        this.push(gzipHeader(level));
+        headerSent = true;
+      }
+      crc = crc32(chunk, crc);
+      size += chunk.length;
+      const run = async (): Promise<void> => {
+        for (let offset = 0; offset < chunk.length;) {
+          const take = Math.min(GZIP_BLOCK_BYTES - filled, chunk.length - offset);
+          write(offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take));
+          offset += take;
+          if (filled === GZIP_BLOCK_BYTES) {
+            block!.deflate.end();
+            queue.push(block!);
+            block = undefined;
+            filled = 0;
+            await drain(this, inFlight - 1);
+          }
+        }
+      };
+      run().then(() => cb(), cb);
+    },
+    flush(cb: TransformCallback) {
+      if (!headerSent) this.push(gzipHeader(level));
+      if (block) {
+        block.deflate.end();
+        queue.push(block);
+        block = undefined;
+      }
+      drain(this, 0).then(() => {
+        // Every block ended byte-aligned (sync flush): an empty final block ends the deflate stream
+        // (what zlib itself writes for no input), then CRC-32 and ISIZE (the length modulo 2^32).
+        const end = Buffer.alloc(10);
+        end[0] = 0x03;
+        end.writeUInt32LE(crc >>> 0, 2);
+        end.writeUInt32LE(size % 2 ** 32, 6);
+        cb(null, end);
+      }, cb);
+    },
+    destroy(err: Error | null, cb: (error: Error | null) => void) {
+      for (const pending of [...queue, ...(block ? [block] : [])]) pending.deflate.destroy();
+      cb(err);
+    },
+  });
+}
+
+/** The last `n` bytes of `parts` (fewer if they hold fewer), as one buffer. */
+function lastBytes(parts: Buffer[], n: number): Buffer {
+  const joined = Buffer.concat(parts);
+  return joined.subarray(Math.max(0, joined.length - n));
+}
+
+/** RFC 1952 header as zlib writes it: no name, no mtime, XFL by level, OS Unix. */
+function gzipHeader(level: number): Buffer {
+  const xfl = level === 9 ? 2 : level === 1 ? 4 : 0;
+  return Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3]);
 }
 
 /**
@@ -321,6 +467,15 @@ export function checkCsvStream(body: Readable, rules: CsvRules): Readable {
   return stage;
 }
 
+/**
+ * Never compress inside OpenPGP (gzip, when asked, ran before it; compressing again costs CPU for
+ * nothing). Sign with SHA-256 where the keys allow it: hardware-accelerated, ~2× SHA-512's speed here.
+ */
+const PGP_CONFIG: Partial<openpgp.Config> = {
+  preferredCompressionAlgorithm: openpgp.enums.compression.uncompressed,
+  preferredHashAlgorithm: openpgp.enums.hash.sha256,
+};
+
 /** `input` encrypted (and signed) for the recipients, as a byte stream. */
 async function encryptStream(input: Readable, pgp: PgpConfig, keys: PgpKeys): Promise<Readable> {
   const message = await openpgp.createMessage({
@@ -330,6 +485,7 @@ async function encryptStream(input: Readable, pgp: PgpConfig, keys: PgpKeys): Pr
     message,
     encryptionKeys: keys.encryptionKeys,
     ...(keys.signingKey ? { signingKeys: keys.signingKey } : {}),
+    config: PGP_CONFIG,
   };
   const encrypted = (
     pgp.armor
@@ -365,9 +521,11 @@ export function describeTransform(
     return escape.csvEscape ? { compress: transform?.compress ?? 'none', ...escape } : undefined;
   }
   const { pgp } = transform;
-  if (pgp === undefined) return { compress: transform.compress, ...escape };
+  const level = transform.compressLevel !== undefined ? { compressLevel: transform.compressLevel } : {};
+  if (pgp === undefined) return { compress: transform.compress, ...level, ...escape };
   return {
     compress: transform.compress,
+    ...level,
     ...escape,
     pgp: {
       ...(keys ? { recipients: keys.recipients } : {}),

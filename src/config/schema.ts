@@ -588,10 +588,18 @@ const pgpSchema = z
     ),
   );
 
-const transformSchema = z.strictObject({
-  compress: z.enum(['none', 'gzip']).default('none'),
-  pgp: pgpSchema.optional(),
-});
+const transformSchema = z
+  .strictObject({
+    compress: z.enum(['none', 'gzip']).default('none'),
+    // gzip level; left out = 6 (zlib's default). 1–3: 10–20 % bigger files for 2–2.5× less CPU on CSV.
+    compressLevel: z.number().int().min(1).max(9).optional(),
+    pgp: pgpSchema.optional(),
+  })
+  .superRefine((transform, ctx) => {
+    if (transform.compressLevel !== undefined && transform.compress !== 'gzip') {
+      ctx.addIssue({ code: 'custom', message: 'needs compress: gzip', path: ['compressLevel'] });
+    }
+  });
 
 /** `after.source`: what happens to the source object once delivered (src/core/source-housekeeping.ts). */
 const AFTER_SOURCE_MESSAGE = 'must be none, tag, or { move: "archive/{key}" }';
