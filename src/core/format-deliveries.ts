@@ -68,6 +68,7 @@ export interface ContractFacts {
   target?: { path: string };
   transform?: {
     compress: string;
+    compressLevel?: number;
     csvEscape?: boolean;
     pgp?: { recipients?: string[]; signed: boolean; armor: boolean };
   };
@@ -85,7 +86,8 @@ export function describeContract(receipt: ContractFacts): string[] {
   const t = receipt.transform;
   if (t) {
     const steps: string[] = [];
-    if (t.compress === 'gzip') steps.push('gzip');
+    if (t.compress === 'gzip')
+      steps.push(t.compressLevel === undefined ? 'gzip' : 'gzip -' + t.compressLevel);
     if (t.pgp) {
       const details: string[] = [];
       const n = t.pgp.recipients ? t.pgp.recipients.length : undefined;

@@ -23,6 +23,9 @@ describe('describeContract', () => {
       }),
     ).toEqual(['transform: gzip → pgp (2 recipients), csv escape']);
     expect(describeContract({ transform: { compress: 'gzip' } })).toEqual(['transform: gzip']);
+    expect(describeContract({ transform: { compress: 'gzip', compressLevel: 1 } })).toEqual([
+      'transform: gzip -1',
+    ]);
     expect(
       describeContract({
         transform: { compress: 'none', pgp: { recipients: ['A'], signed: true, armor: true } },
