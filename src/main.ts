@@ -192,8 +192,12 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
             ),
         }
       : {}),
+    housekeepingPending: {
+      partners: () => getConfig().partners.values(),
+      count: (partnerId) => housekeepingPending.count(partnerId),
+    },
     onCollectError: (err) =>
-      logger.warn({ err: (err as Error).message }, 'metrics: queue counts unavailable'),
+      logger.warn({ err: (err as Error).message }, 'metrics: Redis counts unavailable'),
   });
 
   if (runs('worker')) {

@@ -20,6 +20,8 @@ import {
 } from './schema.js';
 import { ALGORITHM_CATEGORIES, isLegacyAlgorithm } from './ssh-algorithms.js';
 import { moveTargetConflicts } from '../core/source-housekeeping.js';
+import { minutesOfDay } from '../core/delivery-window.js';
+import type { FilenameTemplate } from '../core/filename-template.js';
 
 export { formatProblem, formatWarning, type ConfigProblem } from './config-problem.js';
 
@@ -182,7 +184,10 @@ async function loadPartnerFiles(
     warnings.push(...legacyAlgorithmWarnings(file, source));
     const parsed = validate(partnerSchema, withDefaults(defaults, source.value), { file, source, secrets });
     problems.push(...parsed.problems);
-    if (parsed.data !== undefined) valid.push({ file, partner: parsed.data, source });
+    if (parsed.data !== undefined) {
+      valid.push({ file, partner: parsed.data, source });
+      warnings.push(...partnerSetupWarnings(file, parsed.data, source));
+    }
   }
 
   // Two partners writing into the same remote directory would overwrite (or "skip") each other's files.
@@ -405,6 +410,82 @@ function legacyAlgorithmWarnings(file: string, source: YamlSource): ConfigProble
     });
   }
   return out;
+}
+
+/**
+ * Warnings for a valid partner whose settings load but cannot work as meant: a deadline outside the
+ * delivery window, an SLA on a paused partner, a filename template that gives many objects one name.
+ */
+function partnerSetupWarnings(file: string, partner: PartnerConfig, source: YamlSource): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const warn = (path: YamlPath, message: string): void => {
+    const { line, col } = locatePath(source, path);
+    out.push({ file, line, col, path: formatPath(path), message });
+  };
+  const { window, expect, naming } = partner;
+  if (window !== undefined && expect !== undefined && !deadlineInsideWindow(expect.by, window)) {
+    warn(
+      ['expect', 'by'],
+      `"${expect.by}" is not inside the delivery window (${window.start}-${window.end}, ${partner.schedule.timezone}): a file found after the window closes waits for its next opening, past this deadline, and the day is missed; set expect.by after window.start and no later than window.end`,
+    );
+  }
+  if (partner.paused === true && expect !== undefined) {
+    warn(
+      ['paused'],
+      'SLA alerts (sla-warning, sla-missed, missing-export) for expect are not sent while the partner is paused; the SLA state is still shown. Remove paused: true once deliveries should run again (ferry resume does not clear it)',
+    );
+  }
+  const template = naming?.filename;
+  if (template !== undefined) {
+    const collision = sharedNameScope(template);
+    if (collision !== undefined) {
+      warn(
+        ['naming', 'filename'],
+        `has no {name}, {key} or {seq}: ${collision}, so of the objects listed under the prefix only the first is delivered and every other one is skipped as name-collision (with an alert); add {name}, {key} or {seq}`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether the deadline falls in (start, end] of the window's wall clock (crossing midnight when end <=
+ * start). A deadline at the opening itself is outside: nothing found before it can be sent in time.
+ */
+function deadlineInsideWindow(by: string, window: { start: string; end: string }): boolean {
+  const t = minutesOfDay(by);
+  const start = minutesOfDay(window.start);
+  const end = minutesOfDay(window.end);
+  return end > start ? t > start && t <= end : t > start || t <= end;
+}
+
+const DATE_UNITS: ReadonlyArray<readonly [part: string, unit: string]> = [
+  ['ss', 'second'],
+  ['mm', 'minute'],
+  ['HH', 'hour'],
+  ['dd', 'day'],
+  ['MM', 'month'],
+  ['yy', 'year'],
+  ['yyyy', 'year'],
+];
+
+/**
+ * When a template names no per-object token ({name}, {key}, {seq}), which objects share a name: all of
+ * them, or those modified in the same unit of its finest {date} part. undefined when names differ.
+ */
+function sharedNameScope(template: FilenameTemplate): string | undefined {
+  const kinds = new Set(template.segments.map((s) => s.kind));
+  if (kinds.has('name') || kinds.has('key') || kinds.has('seq')) return undefined;
+  const parts = new Set<string>(
+    template.segments.flatMap((s) =>
+      s.kind === 'date' ? s.pattern.flatMap((p) => (typeof p === 'string' ? [p] : [])) : [],
+    ),
+  );
+  const unit = DATE_UNITS.find(([part]) => parts.has(part))?.[1];
+  const ext = kinds.has('ext') ? ' with the same extension' : '';
+  return unit === undefined
+    ? `every object${ext} renders to the same name`
+    : `all objects${ext} modified ${unit === 'day' ? 'on' : 'in'} the same ${unit} (LastModified in schedule.timezone) render to the same name`;
 }
 
 function errorCode(err: unknown): string {

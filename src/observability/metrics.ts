@@ -1,6 +1,7 @@
 // Prometheus metrics of one Ferry process (each process exposes its own; Prometheus adds `instance`).
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SourceAfter } from '../core/source-housekeeping.js';
 
 /** How one deliver job run ended: its result's outcome, or `failed` / `retry` when it threw. */
 export type DeliveryOutcome =
@@ -51,6 +52,14 @@ export interface CountableQueue {
 export type QueueState = 'waiting' | 'active' | 'delayed' | 'failed' | 'completed';
 const QUEUE_STATES: readonly QueueState[] = ['waiting', 'active', 'delayed', 'failed', 'completed'];
 
+/** Where the pending `after.source` retries are read at scrape time. */
+export interface HousekeepingPendingSource {
+  /** The configured partners now (only those whose `after.source` is tag or move are counted). */
+  partners: () => Iterable<{ id: string; after?: { source: SourceAfter } }>;
+  /** The partner's pending entries (a ZCARD; all partners' are sent together, one round trip). */
+  count: (partnerId: string) => Promise<number>;
+}
+
 export interface MetricsSources {
   /** Queues whose job counts are read at scrape time (at most once per `queueCountsTtlMs`). */
   queues?: readonly CountableQueue[];
@@ -58,6 +67,8 @@ export interface MetricsSources {
   openConnections?: () => Iterable<readonly [partner: string, open: number]>;
   /** Daily SLA state per partner with `expect` (0 ok/none, 1 pending, 2 warning, 3 missed or missing export), read at scrape time. */
   slaStates?: () => Iterable<readonly [partner: string, state: number]>;
+  /** Pending `after.source` retries per partner, read like the queue counts (cached, timed out). */
+  housekeepingPending?: HousekeepingPendingSource;
   /** How long queue counts are reused between scrapes (default 5 s). */
   queueCountsTtlMs?: number;
   /** A scrape gives up on queue counts after this long (Redis away) and leaves them out (default 2 s). */
@@ -150,11 +161,20 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
   // Reloads are rare: show both series from the start, so `increase()` sees the first rejection.
   for (const result of ['applied', 'rejected'] as const) configReloads.inc({ result }, 0);
 
-  if (sources.queues && sources.queues.length > 0) {
-    const readCounts = cachedQueueCounts(
-      sources.queues,
-      sources.queueCountsTtlMs ?? 5000,
-      sources.queueCountsTimeoutMs ?? 2000,
+  const ttlMs = sources.queueCountsTtlMs ?? 5000;
+  const timeoutMs = sources.queueCountsTimeoutMs ?? 2000;
+  const queues = sources.queues ?? [];
+  if (queues.length > 0) {
+    const readCounts = cachedRead(
+      () =>
+        Promise.all(
+          queues.map(
+            async (q) => [q.name, await q.getJobCounts(...QUEUE_STATES)] as [string, Record<string, number>],
+          ),
+        ),
+      'queue counts',
+      ttlMs,
+      timeoutMs,
       nowMs,
     );
     new Gauge({
@@ -170,6 +190,37 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
           }
         } catch (err) {
           // Left out rather than stale: an absent series is what Prometheus alerts can see.
+          sources.onCollectError?.(err);
+        }
+      },
+    });
+  }
+
+  const pending = sources.housekeepingPending;
+  if (pending) {
+    const readPending = cachedRead(
+      () => {
+        // Only partners that tag or move have anything to redo: a scrape costs one ZCARD per such partner.
+        const ids = [...pending.partners()]
+          .filter((p) => (p.after?.source ?? 'none') !== 'none')
+          .map((p) => p.id);
+        return Promise.all(ids.map(async (id) => [id, await pending.count(id)] as [string, number]));
+      },
+      'housekeeping pending counts',
+      ttlMs,
+      timeoutMs,
+      nowMs,
+    );
+    new Gauge({
+      name: 'ferry_source_housekeeping_pending',
+      help: 'after.source steps (tag, move) that failed after a delivery and wait to be redone, per partner that tags or moves (read from Redis, cached a few seconds; the same in every process).',
+      labelNames: ['partner'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        try {
+          for (const [partner, count] of await readPending()) this.set({ partner }, count);
+        } catch (err) {
           sources.onCollectError?.(err);
         }
       },
@@ -228,27 +279,22 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
 }
 
 /**
- * Queue counts for a scrape: reused for `ttlMs`, one Redis read in flight at a time whatever the number
- * of concurrent scrapes, and abandoned after `timeoutMs` (BullMQ's connections wait for Redis forever).
+ * Redis counts for a scrape (queue jobs, pending housekeeping): reused for `ttlMs`, one read in flight
+ * at a time whatever the number of concurrent scrapes, and abandoned after `timeoutMs` (BullMQ's
+ * connections wait for Redis forever).
  */
-function cachedQueueCounts(
-  queues: readonly CountableQueue[],
+function cachedRead<T>(
+  read: () => Promise<T>,
+  what: string,
   ttlMs: number,
   timeoutMs: number,
   nowMs: () => number,
-): () => Promise<[string, Record<string, number>][]> {
-  let cached: { at: number; value: [string, Record<string, number>][] } | undefined;
-  let inFlight: Promise<[string, Record<string, number>][]> | undefined;
+): () => Promise<T> {
+  let cached: { at: number; value: T } | undefined;
+  let inFlight: Promise<T> | undefined;
   return () => {
     if (cached && nowMs() - cached.at < ttlMs) return Promise.resolve(cached.value);
-    inFlight ??= withTimeout(
-      Promise.all(
-        queues.map(
-          async (q) => [q.name, await q.getJobCounts(...QUEUE_STATES)] as [string, Record<string, number>],
-        ),
-      ),
-      timeoutMs,
-    ).then(
+    inFlight ??= withTimeout(read(), what, timeoutMs).then(
       (value) => {
         cached = { at: nowMs(), value };
         inFlight = undefined;
@@ -263,10 +309,10 @@ function cachedQueueCounts(
   };
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, what: string, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`queue counts took longer than ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
