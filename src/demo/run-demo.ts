@@ -2,9 +2,11 @@
 // started by the same harness the integration tests use.
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { QueueEvents } from 'bullmq';
+import { basename, join } from 'node:path';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { Job, QueueEvents } from 'bullmq';
 import { writeFerryConfig } from '../../test/support/ferry-fixture.js';
 import { s3ClientFor, startServices, type Services } from '../../test/support/services.js';
 import { loadConfig, formatProblem } from '../config/load-config.js';
@@ -12,7 +14,7 @@ import { startFerry, type RunningFerry } from '../main.js';
 import { createLogger } from '../observability/logger.js';
 import { QUEUE, JOB } from '../queues/names.js';
 import type { DeliverResult } from '../queues/payloads.js';
-import { createQueues } from '../queues/queues.js';
+import { createQueues, type FerryQueues } from '../queues/queues.js';
 import { createRedisConnection } from '../queues/redis-connection.js';
 
 export interface DemoOptions {
@@ -27,10 +29,28 @@ export interface DemoOptions {
 }
 
 const BUCKET = 'warehouse-exports';
+const HEADER = 'order_id,sku,qty,amount';
+/** The partner that shows the file contract: marker, CSV checks, formula escaping, gzip, {date}/{seq}, sidecars. */
+const CONTRACT = 'initech';
 const PARTNERS = [
   { id: 'acme', prefix: 'acme/daily/', timezone: 'America/New_York' },
   { id: 'globex', prefix: 'globex/exports/', timezone: 'Europe/Berlin' },
+  { id: CONTRACT, prefix: 'initech/exports/', timezone: 'America/Chicago' },
 ] as const;
+const CONTRACT_YAML = [
+  'validate:',
+  '  csv:',
+  `    header: [${HEADER.split(',').join(', ')}]`,
+  '    neutralizeFormulas: escape',
+  'transform:',
+  '  compress: gzip',
+  'naming:',
+  '  filename: "INITECH_{date:yyyyMMdd}_{seq:3}{ext}"',
+  '  checksumFile: sha256',
+  '  doneFile: "{filename}.done"',
+].join('\n');
+/** Seeded into initech's first export: delivered as `'=HYPERLINK(…)` (neutralizeFormulas: escape). */
+const FORMULA_CELL = '"=HYPERLINK(""http://x"")"';
 
 async function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -40,19 +60,53 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+function row(partner: string, index: number, i: number): string {
+  return `${partner}-${index}-${i},SKU-${(i * 7919) % 10_000},${(i % 9) + 1},${((i * 37) % 10_000) / 100}\n`;
+}
+
 function csv(partner: string, index: number, size: number): Buffer {
-  const header = 'order_id,sku,qty,amount\n';
+  const header = `${HEADER}\n`;
   const rows: string[] = [header];
   let length = header.length;
   for (let i = 0; length < size; i += 1) {
-    const row = `${partner}-${index}-${i},SKU-${(i * 7919) % 10_000},${(i % 9) + 1},${((i * 37) % 10_000) / 100}\n`;
-    rows.push(row);
-    length += row.length;
+    const r = row(partner, index, i);
+    rows.push(r);
+    length += r.length;
   }
   return Buffer.from(rows.join('')).subarray(0, Math.max(size, header.length));
 }
 
-/** Runs the demo until Ctrl-C (or, with `once`, until every seeded file is delivered). */
+/**
+ * An export that passes initech's `validate.csv`: whole rows only (a cut last row would be quarantined),
+ * so up to `size` bytes but at least one row; the first file's first row carries a formula cell.
+ */
+function contractCsv(index: number, size: number): Buffer {
+  const rows = [`${HEADER}\n`];
+  let length = rows[0]!.length;
+  for (let i = 0; ; i += 1) {
+    let r = row(CONTRACT, index, i);
+    if (index === 1 && i === 0) r = r.replace(/,SKU-\d+,/, `,${FORMULA_CELL},`);
+    if (i > 0 && length + r.length > size) break;
+    rows.push(r);
+    length += r.length;
+  }
+  return Buffer.from(rows.join(''));
+}
+
+/** The first bytes of a delivered .gz, gunzipped (a truncated stream is fine with Z_SYNC_FLUSH). */
+async function gunzippedHead(path: string, bytes = 65_536): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(bytes), 0, bytes, 0);
+    return gunzipSync(buffer.subarray(0, bytesRead), { finishFlush: zlibConstants.Z_SYNC_FLUSH }).toString(
+      'utf8',
+    );
+  } finally {
+    await file.close();
+  }
+}
+
+/** Runs the demo until Ctrl-C (or, with `once`, until every good file is delivered and the bad one quarantined). */
 export async function runDemo(o: DemoOptions): Promise<number> {
   const started = Date.now();
   o.out('ferry demo: starting redis-server, OpenSSH sshd and s3rver on free loopback ports…');
@@ -60,6 +114,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const services: Services = await startServices({ buckets: [BUCKET, 'ferry-audit'] });
   let ferry: RunningFerry | undefined;
   let events: QueueEvents | undefined;
+  let queues: FerryQueues | undefined;
+  let redisConn: ReturnType<typeof createRedisConnection> | undefined;
   try {
     const { redis, sshd, s3 } = services;
     const httpPort = (await portIsFree(3000)) ? 3000 : 0;
@@ -72,11 +128,14 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       partners: PARTNERS.map((p) => ({
         id: p.id,
         prefix: p.prefix,
-        include: ['*.csv'],
         cron: '*/1 * * * *',
         timezone: p.timezone,
         attempts: 5,
         backoffSeconds: 2,
+        // initech's warehouse job writes one dated directory per run, `_SUCCESS` last.
+        ...(p.id === CONTRACT
+          ? { include: ['*/*.csv'], requireMarker: '_SUCCESS', extraYaml: CONTRACT_YAML }
+          : { include: ['*.csv'] }),
       })),
     });
     const configDir = fixture.dir;
@@ -99,16 +158,30 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     }
 
     const client = s3ClientFor(s3);
+    // `total` counts good data files: a quarantined file is reported, never counted as delivered or missing.
     const total = o.filesPerPartner * PARTNERS.length;
-    o.out(`seeding ${total} CSV exports (${o.fileSize} bytes each) into s3://${BUCKET}/`);
+    // One directory per warehouse run, dated in initech's timezone (as its {date:yyyyMMdd} names are).
+    const contract = PARTNERS.find((p) => p.id === CONTRACT)!;
+    const runDate = new Intl.DateTimeFormat('en-CA', { timeZone: contract.timezone }).format(new Date());
+    const runDir = `${contract.prefix}${runDate}/`;
+    const put = (key: string, body: Buffer) =>
+      client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+    o.out(
+      `seeding ${total} CSV exports (${o.fileSize} bytes each) into s3://${BUCKET}/, plus one bad CSV for ${CONTRACT}`,
+    );
     for (const p of PARTNERS) {
       for (let i = 1; i <= o.filesPerPartner; i += 1) {
         const name = `orders_${String(i).padStart(4, '0')}.csv`;
-        await client.send(
-          new PutObjectCommand({ Bucket: BUCKET, Key: `${p.prefix}${name}`, Body: csv(p.id, i, o.fileSize) }),
-        );
+        if (p.id === CONTRACT) await put(`${runDir}${name}`, contractCsv(i, o.fileSize));
+        else await put(`${p.prefix}${name}`, csv(p.id, i, o.fileSize));
       }
     }
+    // Row 3 has 3 of the header's 4 columns: quarantined before a byte reaches the partner.
+    await put(
+      `${runDir}orders_short.csv`,
+      Buffer.from(`${HEADER}\n${row(CONTRACT, 0, 0)}${CONTRACT}-0-1,SKU-1,3\n`),
+    );
+    await put(`${runDir}_SUCCESS`, Buffer.alloc(0)); // last: until now nothing in the directory was eligible
     client.destroy();
 
     const logger = createLogger({ level: loaded.config.service.log.level, name: 'demo' });
@@ -122,6 +195,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     o.out(
       `partners:   ${PARTNERS.map((p) => `${p.id} → sftp://${sshd.username}@127.0.0.1:${sshd.port}${fixture.partnerDirs[p.id] ?? ''}`).join('\n            ')}`,
     );
+    o.out(
+      `${CONTRACT}:    s3://${BUCKET}/${runDir} once _SUCCESS is there; CSV header checked, formula cells escaped, gzip, named INITECH_{date:yyyyMMdd}_{seq:3}.csv.gz with .sha256 and .done files`,
+    );
     o.out(`services:   redis-server pid ${redis.pid}, sshd pid ${sshd.pid}, s3rver pid ${s3.pid}`);
     o.out(o.once ? 'delivering…' : 'delivering… (Ctrl-C stops everything the demo started)');
     o.out('');
@@ -129,27 +205,84 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const svc = loaded.config.service;
     events = new QueueEvents(QUEUE.deliver, { connection: { url: redis.url }, prefix: svc.redis.prefix });
     await events.waitUntilReady();
+    redisConn = createRedisConnection({ url: redis.url }, 'producer');
+    await redisConn.connect();
+    queues = createQueues(redisConn, svc.redis.prefix);
+    const deliverQueue = queues.deliver;
+    const contractDir = fixture.partnerDirs[CONTRACT] ?? '';
+    const pad = ' '.repeat(26);
     let delivered = 0;
+    let quarantined = 0;
+    let failed = 0;
     let finish: (() => void) | undefined;
-    const allDelivered = new Promise<void>((resolve) => {
+    const allSettled = new Promise<void>((resolve) => {
       finish = resolve;
     });
+    // With --once the demo waits for every seeded file to settle: the good ones delivered, initech's
+    // bad one quarantined (or anything failed for good, which then fails the final check). A file
+    // counts once its lines are out, so the summary comes last.
+    let settled = 0;
+    const stamp = () => new Date().toISOString();
+    // Lines come out in event order, each delivery's extra lines right under it.
+    let printed = Promise.resolve();
+    const print = (lines: Promise<string[]>, settles: boolean) => {
+      printed = printed
+        .then(async () => o.out((await lines).join('\n')))
+        .catch((err: unknown) => o.out(`demo: ${String(err)}`))
+        .finally(() => {
+          if (settles) settled += 1;
+          if (settled >= total + 1) finish?.();
+        });
+    };
+    /** Lines under an initech delivery: its sidecars as found on the partner server, an escaped cell. */
+    const contractLines = async (remotePath: string, sha256: string): Promise<string[]> => {
+      const name = basename(remotePath);
+      const local = join(contractDir, name);
+      const read = (sidecar: string) => readFile(join(contractDir, sidecar), 'utf8').catch(() => undefined);
+      const checksum = await read(`${name}.sha256`);
+      const done = await read(`${name}.done`);
+      const hex = checksum?.split(' ')[0] ?? '';
+      const lines = [
+        `${pad}+ ${name}.sha256 ${checksum === undefined ? 'MISSING' : `(${hex === sha256 ? 'matches the delivered sha256' : `${hex.slice(0, 12)}: DOES NOT MATCH`})`}` +
+          `, ${name}.done ${done === undefined ? 'MISSING' : `(${done === '' ? 'empty' : 'NOT EMPTY'})`}`,
+      ];
+      const escaped = (await gunzippedHead(local)).split('\n').find((l) => l.includes(`,"'=`));
+      if (escaped !== undefined) lines.push(`${pad}gunzipped, the formula cell arrived escaped: ${escaped}`);
+      return lines;
+    };
     events.on('completed', ({ jobId, returnvalue }) => {
       const r = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as DeliverResult;
       if (r.outcome === 'delivered') delivered += 1;
-      o.out(
-        `${new Date().toISOString()}  ${r.outcome.padEnd(17)} ${r.remotePath ?? jobId}  ${r.bytes} bytes  sha256 ${(r.sha256 ?? '').slice(0, 12)}  (${delivered}/${total})`,
+      const line = `${stamp()}  ${r.outcome.padEnd(17)} ${r.remotePath ?? jobId}  ${r.bytes} bytes  sha256 ${(r.sha256 ?? '').slice(0, 12)}  (${delivered}/${total})`;
+      const withSidecars =
+        r.outcome === 'delivered' && r.remotePath !== undefined && jobId.startsWith(`dlv-${CONTRACT}-`);
+      print(
+        (withSidecars ? contractLines(r.remotePath!, r.sha256 ?? '') : Promise.resolve([]))
+          .catch((err: unknown) => [`${pad}(could not read the delivered file: ${String(err)})`])
+          .then((extra) => [line, ...extra]),
+        r.outcome === 'delivered',
       );
-      if (delivered >= total) finish?.();
     });
     events.on('failed', ({ jobId, failedReason }) => {
-      o.out(`${new Date().toISOString()}  failed            ${jobId}: ${failedReason}`);
+      // A file that failed validate.csv is quarantined by design: reported with its source key, not a failure.
+      const csvProblem = /^ERR_CSV_INVALID: (.*)$/s.exec(failedReason)?.[1];
+      if (csvProblem === undefined) failed += 1;
+      else quarantined += 1;
+      const at = stamp();
+      print(
+        Job.fromId(deliverQueue, jobId)
+          .then((job) => (job?.data as { key?: string } | undefined)?.key ?? jobId)
+          .catch(() => jobId)
+          .then((source) => [
+            csvProblem === undefined
+              ? `${at}  failed            ${source}: ${failedReason}`
+              : `${at}  quarantined       s3://${BUCKET}/${source}: ${csvProblem}`,
+          ]),
+        true,
+      );
     });
 
     // Sweep right away instead of waiting for the first cron tick.
-    const redisConn = createRedisConnection({ url: redis.url }, 'producer');
-    await redisConn.connect();
-    const queues = createQueues(redisConn, svc.redis.prefix);
     for (const p of PARTNERS) {
       await queues.sweep.add(
         JOB.sweep,
@@ -157,19 +290,35 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         { jobId: `sweep-demo-${p.id}-${Date.now()}` },
       );
     }
-    await queues.close();
-    await redisConn.quit();
 
     if (o.once) {
-      await allDelivered;
-      const onDisk = (
-        await Promise.all(PARTNERS.map((p) => readdir(fixture.partnerDirs[p.id] ?? '')))
-      ).flat();
-      const finals = onDisk.filter((n) => !n.startsWith('.'));
-      o.out(
-        `demo: ${finals.length} files on the partner servers, ${onDisk.length - finals.length} temp files, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      await allSettled;
+      const byPartner = await Promise.all(
+        PARTNERS.map(async (p) => ({ id: p.id, names: await readdir(fixture.partnerDirs[p.id] ?? '') })),
       );
-      return finals.length === total && onDisk.length === finals.length ? 0 : 1;
+      const onDisk = byPartner.flatMap((p) => p.names);
+      const temps = onDisk.filter((n) => n.startsWith('.')).length;
+      const isSidecar = (n: string) => n.endsWith('.sha256') || n.endsWith('.done');
+      const data = onDisk.filter((n) => !n.startsWith('.') && !isSidecar(n));
+      const sidecars = onDisk.filter((n) => !n.startsWith('.') && isSidecar(n));
+      // Every initech data file needs both sidecars; nothing else may have any.
+      const contractData = byPartner
+        .find((p) => p.id === CONTRACT)!
+        .names.filter((n) => !n.startsWith('.') && !isSidecar(n));
+      const complete = contractData.every(
+        (n) => sidecars.includes(`${n}.sha256`) && sidecars.includes(`${n}.done`),
+      );
+      o.out(
+        `demo: ${data.length} data files and ${sidecars.length} sidecar files on the partner servers, ${quarantined} quarantined, ${temps} temp files, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
+      const ok =
+        data.length === total &&
+        complete &&
+        sidecars.length === 2 * contractData.length &&
+        quarantined === 1 &&
+        failed === 0 &&
+        temps === 0;
+      return ok ? 0 : 1;
     }
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
@@ -179,6 +328,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     return 0;
   } finally {
     await events?.close();
+    await queues?.close();
+    await redisConn?.quit();
     await ferry?.close();
     await services.stop();
   }

@@ -1,16 +1,73 @@
-// The README's first command ends in `ferry demo`: prove the compiled CLI runs the whole pipeline.
+// The README's first command ends in `ferry demo`: prove the compiled CLI runs the whole pipeline, including
+// the third partner's file contract (marker, CSV checks with formula escaping, gzip, {date}/{seq} names,
+// sha256 and done sidecars, a quarantined bad file).
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { spawnFerry } from '../support/ferry-process.js';
 
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+/** yyyyMMdd in initech's schedule timezone, as its `{date:yyyyMMdd}` renders a LastModified. */
+const chicagoDay = (at: Date): string =>
+  new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Chicago' }).format(at).replaceAll('-', '');
+
 describe('ferry demo', () => {
   it('starts its own services, delivers every seeded file once and stops everything it started', async () => {
-    const demo = spawnFerry(['demo', '--once', '--files', '4', '--size', '8192']);
+    const before = chicagoDay(new Date());
+    const demo = spawnFerry(['demo', '--once', '--keep', '--files', '4', '--size', '8192']);
     const code = await demo.exited;
+    const after = chicagoDay(new Date());
     const output = demo.output();
-    expect(output).toMatch(/Bull Board: http:\/\/127\.0\.0\.1:\d+\/admin {3}user: admin {3}password: \S+/);
-    expect(output.match(/ delivered {9}/g)).toHaveLength(8);
-    expect(output).toMatch(/demo: 8 files on the partner servers, 0 temp files/);
-    expect(code).toBe(0);
+    const runDir = /config: {5}(\/\S+)\/config /.exec(output)?.[1];
+    try {
+      expect(output).toMatch(/Bull Board: http:\/\/127\.0\.0\.1:\d+\/admin {3}user: admin {3}password: \S+/);
+      // 4 files for each of acme, globex and initech; initech's bad file is reported, not counted.
+      expect(output.match(/ delivered {9}/g)).toHaveLength(12);
+      expect(output).toMatch(
+        / quarantined {7}s3:\/\/warehouse-exports\/initech\/exports\/\d{4}-\d{2}-\d{2}\/orders_short\.csv: csv: row 3, column 4: missing column: the row has 3, at least 4 expected\n/,
+      );
+      expect(output).toMatch(
+        /demo: 12 data files and 8 sidecar files on the partner servers, 1 quarantined, 0 temp files/,
+      );
+      expect(output).toContain(`the formula cell arrived escaped: initech-1-0,"'=HYPERLINK(""http://x"")",`);
+      expect(
+        output.match(
+          /\.sha256 \(matches the delivered sha256\), INITECH_\d{8}_00\d\.csv\.gz\.done \(empty\)/g,
+        ),
+      ).toHaveLength(4);
+      expect(code).toBe(0);
+
+      const dirOf = (id: string) => new RegExp(`${id} → sftp://[^/]+(/\\S+)`).exec(output)![1]!;
+      for (const id of ['acme', 'globex']) {
+        expect((await readdir(dirOf(id))).sort()).toEqual([1, 2, 3, 4].map((i) => `orders_000${i}.csv`));
+      }
+      const initech = dirOf('initech');
+      const names = (await readdir(initech)).sort();
+      const day = /^INITECH_(\d{8})_001\.csv\.gz$/.exec(names[0] ?? '')?.[1];
+      expect([before, after]).toContain(day);
+      expect(names).toEqual(
+        ['001', '002', '003', '004'].flatMap((n) => {
+          const data = `INITECH_${day}_${n}.csv.gz`;
+          return [data, `${data}.done`, `${data}.sha256`];
+        }),
+      );
+      const plain: string[] = [];
+      for (const name of names.filter((n) => n.endsWith('.csv.gz'))) {
+        const data = await readFile(join(initech, name));
+        expect(await readFile(join(initech, `${name}.sha256`), 'utf8')).toBe(`${sha256(data)}  ${name}\n`);
+        expect(await readFile(join(initech, `${name}.done`))).toHaveLength(0);
+        plain.push(gunzipSync(data).toString('utf8'));
+      }
+      for (const text of plain) expect(text.startsWith('order_id,sku,qty,amount\n')).toBe(true);
+      // The seeded `"=HYPERLINK(""http://x"")"` arrives once, escaped; nothing arrives unescaped.
+      const escaped = plain.filter((t) => t.includes(`\ninitech-1-0,"'=HYPERLINK(""http://x"")",1,0\n`));
+      expect(escaped).toHaveLength(1);
+      expect(plain.join('')).not.toContain(',"=HYPERLINK');
+    } finally {
+      if (runDir !== undefined) await rm(runDir, { recursive: true, force: true });
+    }
     const pids = /redis-server pid (\d+), sshd pid (\d+), s3rver pid (\d+)/
       .exec(output)!
       .slice(1)
@@ -20,7 +77,7 @@ describe('ferry demo', () => {
 
   it('runs until Ctrl-C, then stops everything it started and exits 0', async () => {
     const demo = spawnFerry(['demo', '--files', '2', '--size', '1000']);
-    await demo.waitForLine(/\(4\/4\)/, 60_000);
+    await demo.waitForLine(/\(6\/6\)/, 60_000);
     demo.kill('SIGINT');
     expect(await demo.exited).toBe(0);
     const pids = /redis-server pid (\d+), sshd pid (\d+), s3rver pid (\d+)/
