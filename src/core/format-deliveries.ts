@@ -86,8 +86,9 @@ export function describeContract(receipt: ContractFacts): string[] {
   const t = receipt.transform;
   if (t) {
     const steps: string[] = [];
-    if (t.compress === 'gzip')
+    if (t.compress === 'gzip') {
       steps.push(t.compressLevel === undefined ? 'gzip' : 'gzip -' + t.compressLevel);
+    }
     if (t.pgp) {
       const details: string[] = [];
       const n = t.pgp.recipients ? t.pgp.recipients.length : undefined;
