@@ -1,9 +1,6 @@
 // transform.compressLevel: an optional gzip level 1–9 (left out: 6), only with compress: gzip.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { describe, expect, it } from 'vitest';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 // Lines 1-7 (`transform:` on line 7); the fields under test start on line 8.
 const PARTNER = `id: acme
@@ -15,23 +12,9 @@ source: { bucket: warehouse-exports, prefix: acme/ }
 transform:
 `;
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('compress-level-config');
 
-async function load(lines: string) {
-  const dir = await makeTempDir('compress-level-config');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
-  await writeFile(join(dir, 'partners', 'acme.yaml'), PARTNER + lines);
-  const result = await loadConfig(dir, {});
-  return {
-    partner: result.ok ? result.config.partners.get('acme') : undefined,
-    problems: result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, '')),
-  };
-}
+const load = (lines: string) => configs.loadPartner('acme', PARTNER + lines);
 
 describe('transform.compressLevel', () => {
   it('is read with gzip, and left out by default', async () => {

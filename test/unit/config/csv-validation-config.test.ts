@@ -1,8 +1,5 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { describe, expect, it } from 'vitest';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 // Lines 1-6; the validate block under test starts on line 7, its csv block on line 8.
 const PARTNER = `id: acme
@@ -14,23 +11,9 @@ source: { bucket: warehouse-exports, prefix: acme/ }
 validate:
 `;
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('csv-config');
 
-async function loadValidate(lines: string) {
-  const dir = await makeTempDir('csv-config');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
-  await writeFile(join(dir, 'partners', 'acme.yaml'), PARTNER + lines);
-  const result = await loadConfig(dir, {});
-  return {
-    partner: result.ok ? result.config.partners.get('acme') : undefined,
-    problems: result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, '')),
-  };
-}
+const loadValidate = (lines: string) => configs.loadPartner('acme', PARTNER + lines);
 
 describe('validate.csv', () => {
   it('reads the rules with their defaults', async () => {

@@ -1,12 +1,11 @@
 // Config surface of the security hardening: egress proxies (partner target.proxy, ferry.yaml sftp.proxy)
 // and dashboard logins (operators, viewers, FERRY_VIEWER_*), trusted origins.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatProblem, loadConfig, type ConfigResult } from '../../../src/config/load-config.js';
 import { checkProxyUrl, partnerSchema, serviceSchema } from '../../../src/config/schema.js';
 import { egressProxyFor } from '../../../src/main.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 const FP = 'SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4';
 const CANARY = 'proxy-pass-canary-19ab';
@@ -32,19 +31,10 @@ function messagesOf(schema: typeof partnerSchema | typeof serviceSchema, input: 
   return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 }
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('security-config');
 
-async function configDir(ferryYaml: string, partners: Record<string, string> = {}): Promise<string> {
-  const dir = await makeTempDir('security-config');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await writeFile(join(dir, 'ferry.yaml'), ferryYaml);
-  for (const [name, text] of Object.entries(partners)) await writeFile(join(dir, 'partners', name), text);
-  return dir;
-}
+const configDir = (ferryYaml: string, partners: Record<string, string> = {}) =>
+  configs.write({ ferryYaml, partners });
 
 function printed(result: ConfigResult, dir: string): string[] {
   return result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, ''));

@@ -1,25 +1,22 @@
 // The least-privilege IAM policy `ferry iam-policy` generates, checked against the partner configs
 // (reliability-anchors G6), and the committed deploy/iam-policy.json kept equal to the generator's output.
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   buildIamPolicy,
   runIamPolicy,
   type IamPolicy,
   type IamStatement,
 } from '../../../src/commands/iam-policy-command.js';
-import { loadConfig, type FerryConfig } from '../../../src/config/load-config.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import type { FerryConfig } from '../../../src/config/load-config.js';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const FP = 'SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4';
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('iam');
 
 function partnerYaml(id: string, bucket: string, prefix: string, enabled = true): string {
   return [
@@ -37,19 +34,13 @@ function partnerYaml(id: string, bucket: string, prefix: string, enabled = true)
   ].join('\n');
 }
 
-async function configFrom(ferryYaml: string, partners: Record<string, string>): Promise<string> {
-  const dir = await makeTempDir('iam');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await writeFile(join(dir, 'ferry.yaml'), ferryYaml);
-  for (const [name, text] of Object.entries(partners)) await writeFile(join(dir, 'partners', name), text);
-  return dir;
-}
+const configFrom = (ferryYaml: string, partners: Record<string, string>) =>
+  configs.write({ ferryYaml, partners });
 
 async function load(dir: string): Promise<FerryConfig> {
-  const result = await loadConfig(dir, {});
-  if (!result.ok) throw new Error(JSON.stringify(result.problems));
-  return result.config;
+  const { config, problems } = await configs.load(dir);
+  if (!config) throw new Error(problems.join('\n'));
+  return config;
 }
 
 const OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject'];
@@ -164,9 +155,7 @@ describe('ferry iam-policy', () => {
   });
 
   it('matches the committed deploy/iam-policy.json for config/ferry.yaml and the example partner', async () => {
-    const dir = await makeTempDir('iam-shipped');
-    dirs.push(dir);
-    await mkdir(join(dir, 'partners'));
+    const dir = await configs.write({ ferryYaml: null });
     await cp(join(REPO, 'config', 'ferry.yaml'), join(dir, 'ferry.yaml'));
     await cp(join(REPO, 'config', 'partners', '_example.yaml'), join(dir, 'partners', 'example.yaml'));
     const lines: string[] = [];

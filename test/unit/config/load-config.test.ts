@@ -1,7 +1,7 @@
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   formatProblem,
   loadConfig,
@@ -9,7 +9,7 @@ import {
   type ConfigResult,
   type FerryConfig,
 } from '../../../src/config/load-config.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const REPO_CONFIG = fileURLToPath(new URL('../../../config/', import.meta.url));
@@ -45,23 +45,11 @@ function loaded(result: ConfigResult): FerryConfig {
   return result.config;
 }
 
-const tempDirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(tempDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('config-test');
 
-/** A config dir in a temp folder: ferry.yaml (unless null) and the given partner files. */
-async function configDir(
-  partners: Record<string, string>,
-  ferryYaml: string | null = 'receipts: { bucket: ferry-audit }\n',
-) {
-  const dir = await makeTempDir('config-test');
-  tempDirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  if (ferryYaml !== null) await writeFile(join(dir, 'ferry.yaml'), ferryYaml);
-  for (const [name, text] of Object.entries(partners)) await writeFile(join(dir, 'partners', name), text);
-  return dir;
-}
+/** A temp config dir: the given partner files and ferry.yaml (minimal by default, none when null). */
+const configDir = (partners: Record<string, string>, ferryYaml?: string | null) =>
+  configs.write({ partners, ferryYaml });
 
 describe('loadConfig with a valid directory', () => {
   const dir = join(FIXTURES, 'valid');

@@ -1,9 +1,6 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
+import { describe, expect, it } from 'vitest';
 import { remoteNameFor } from '../../../src/core/filename-template.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 // Lines 1-7; the naming block under test starts on line 8.
 const PARTNER = `id: acme
@@ -15,23 +12,10 @@ source: { bucket: warehouse-exports, prefix: acme/ }
 naming:
 `;
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('naming-config');
 
-async function loadNaming(filenameLine: string) {
-  const dir = await makeTempDir('naming-config');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
-  await writeFile(join(dir, 'partners', 'acme.yaml'), `${PARTNER}  filename: ${filenameLine}\n`);
-  const result = await loadConfig(dir, {});
-  return {
-    partner: result.ok ? result.config.partners.get('acme') : undefined,
-    problems: result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, '')),
-  };
-}
+const loadNaming = (filenameLine: string) =>
+  configs.loadPartner('acme', `${PARTNER}  filename: ${filenameLine}\n`);
 
 describe('naming.filename', () => {
   it('parses the template at load, rendering dates in the schedule timezone', async () => {

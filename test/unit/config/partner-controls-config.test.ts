@@ -1,8 +1,5 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { describe, expect, it } from 'vitest';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 // Lines 1-6; the fields under test start on line 7.
 const PARTNER_HEAD = `id: nightly
@@ -13,23 +10,9 @@ target: { host: sftp.nightly.example, username: ferry, directory: /in,
   auth: { privateKeyFile: /run/secrets/nightly } }
 `;
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('partner-controls-config');
 
-async function load(controls: string) {
-  const dir = await makeTempDir('partner-controls-config');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
-  await writeFile(join(dir, 'partners', 'nightly.yaml'), PARTNER_HEAD + controls);
-  const result = await loadConfig(dir, {});
-  return {
-    result,
-    problems: result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, '')),
-  };
-}
+const load = (controls: string) => configs.loadPartner('nightly', PARTNER_HEAD + controls);
 
 describe('partner window, expect and paused', () => {
   it('accepts the full form and fills the defaults', async () => {

@@ -1,13 +1,11 @@
 // ferry.yaml `redis.cluster` and FERRY_REDIS_CLUSTER: validation, the environment override, and the
 // ioredis Cluster options Ferry builds from them (no connection is made here).
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Cluster } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { formatProblem, loadConfig, type ConfigResult } from '../../../src/config/load-config.js';
+import { describe, expect, it } from 'vitest';
+import type { ConfigResult } from '../../../src/config/load-config.js';
 import { serviceSchema } from '../../../src/config/schema.js';
 import { createRedisConnection, describeRedisTarget } from '../../../src/queues/redis-connection.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 const PASSWORD_CANARY = 'cluster-pw-canary-91c2';
 const SEEDS = ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000', 'redis://10.0.0.3:7000'];
@@ -18,23 +16,15 @@ function redisProblems(redis: unknown): string[] {
   return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 }
 
-const tempDirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(tempDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('redis-cluster-config');
 
 /** Loads a config dir holding only `ferryYaml`; returns the problems as `ferry validate` prints them. */
 async function load(
   ferryYaml: string,
   env: NodeJS.ProcessEnv,
 ): Promise<ConfigResult & { printed: string[] }> {
-  const dir = await makeTempDir('redis-cluster-config');
-  tempDirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await writeFile(join(dir, 'ferry.yaml'), ferryYaml);
-  const result = await loadConfig(dir, env);
-  const printed = result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, ''));
-  return { ...result, printed };
+  const { result, problems } = await configs.load({ ferryYaml }, env);
+  return { ...result, printed: problems };
 }
 
 describe('redis.cluster in ferry.yaml', () => {

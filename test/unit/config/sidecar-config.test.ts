@@ -1,9 +1,6 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
+import { describe, expect, it } from 'vitest';
 import { planSidecars } from '../../../src/core/sidecar-files.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 // The `naming:` block starts on line 6; the field under test is on line 7.
 const PARTNER = `id: acme
@@ -14,22 +11,9 @@ source: { bucket: warehouse-exports, prefix: acme/ }
 naming:
 `;
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('sidecar-config');
 
-async function loadSidecarNaming(lines: string) {
-  const dir = await makeTempDir('sidecar-config');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
-  await writeFile(join(dir, 'partners', 'acme.yaml'), `${PARTNER}${lines}`);
-  const result = await loadConfig(dir, {});
-  return result.ok
-    ? { partner: result.config.partners.get('acme'), problems: [] }
-    : { partner: undefined, problems: result.problems.map((p) => formatProblem(p).replace(`${dir}/`, '')) };
-}
+const loadSidecarNaming = (lines: string) => configs.loadPartner('acme', `${PARTNER}${lines}`);
 
 describe('naming.checksumFile and naming.doneFile', () => {
   it('load without a filename template: the data file keeps its key-derived name', async () => {

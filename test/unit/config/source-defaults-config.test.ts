@@ -1,10 +1,7 @@
 // ferry.yaml `defaults.source.exclude` / `requireMarker`: merged under each partner's own source like the
 // other defaults; a partner's own value replaces the default (lists are not joined).
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { describe, expect, it } from 'vitest';
+import { MINIMAL_FERRY_YAML, useConfigDirs } from '../../support/config-dir.js';
 
 const partnerFile = (id: string, sourceLines = '') => `id: ${id}
 schedule: { cron: '0 * * * *' }
@@ -16,31 +13,16 @@ source:
   prefix: ${id}/
 ${sourceLines}`;
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('source-defaults-config');
 
-async function load(defaultsYaml: string, partners: Record<string, string>) {
-  const dir = await makeDir();
-  await writeFile(join(dir, 'ferry.yaml'), `receipts: { bucket: ferry-audit }\n${defaultsYaml}`);
-  for (const [id, lines] of Object.entries(partners)) {
-    await writeFile(join(dir, 'partners', `${id}.yaml`), partnerFile(id, lines));
-  }
-  const result = await loadConfig(dir, {});
-  return {
-    result,
-    partner: (id: string) => (result.ok ? result.config.partners.get(id) : undefined),
-    problems: result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, '')),
-  };
-}
-
-async function makeDir(): Promise<string> {
-  const dir = await makeTempDir('source-defaults-config');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  return dir;
-}
+/** Loads ferry.yaml with `defaultsYaml` added, and one partner file per id with its extra source lines. */
+const load = (defaultsYaml: string, partners: Record<string, string>) =>
+  configs.load({
+    ferryYaml: MINIMAL_FERRY_YAML + defaultsYaml,
+    partners: Object.fromEntries(
+      Object.entries(partners).map(([id, lines]) => [`${id}.yaml`, partnerFile(id, lines)]),
+    ),
+  });
 
 describe('defaults.source.exclude and defaults.source.requireMarker', () => {
   it('apply to a partner that sets neither', async () => {

@@ -1,10 +1,7 @@
 // `after.source` in partner files: schema, the cross-partner move-target check, and the IAM actions it adds.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildIamPolicy } from '../../../src/commands/iam-policy-command.js';
-import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 // Lines 1-7; the `after` block under test starts on line 8.
 const partnerHead = (id: string, prefix: string) => `id: ${id}
@@ -16,25 +13,14 @@ target: { host: sftp.${id}.example, username: ferry, directory: /in,
 after:
 `;
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('source-housekeeping-config');
 
-async function load(partners: Record<string, { prefix: string; after: string }>) {
-  const dir = await makeTempDir('source-housekeeping-config');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
-  for (const [id, p] of Object.entries(partners)) {
-    await writeFile(join(dir, 'partners', `${id}.yaml`), partnerHead(id, p.prefix) + p.after);
-  }
-  const result = await loadConfig(dir, {});
-  return {
-    result,
-    problems: result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, '')),
-  };
-}
+const load = (partners: Record<string, { prefix: string; after: string }>) =>
+  configs.load({
+    partners: Object.fromEntries(
+      Object.entries(partners).map(([id, p]) => [`${id}.yaml`, partnerHead(id, p.prefix) + p.after]),
+    ),
+  });
 
 describe('after.source', () => {
   it('accepts none, tag and a move template', async () => {

@@ -1,9 +1,6 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
+import { describe, expect, it } from 'vitest';
 import { runValidate } from '../../../src/config/validate-command.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 // Lines 1-5; the source block under test starts on line 6.
 const PARTNER_HEAD = `id: nightly
@@ -16,25 +13,9 @@ source:
   prefix: nightly/
 `;
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('source-selection-config');
 
-async function load(sourceLines: string) {
-  const dir = await makeTempDir('source-selection-config');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
-  await writeFile(join(dir, 'partners', 'nightly.yaml'), PARTNER_HEAD + sourceLines);
-  const result = await loadConfig(dir, {});
-  return {
-    dir,
-    result,
-    partner: result.ok ? result.config.partners.get('nightly') : undefined,
-    problems: result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, '')),
-  };
-}
+const load = (sourceLines: string) => configs.loadPartner('nightly', PARTNER_HEAD + sourceLines);
 
 describe('source.exclude and source.requireMarker', () => {
   it('accepts both and defaults to no exclude, no marker', async () => {

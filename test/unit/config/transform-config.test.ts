@@ -1,9 +1,7 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { formatProblem, loadConfig } from '../../../src/config/load-config.js';
-import { generateTestKey, writeKeyFile, type TestKeyPair } from '../../support/pgp-keys.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useConfigDirs } from '../../support/config-dir.js';
+import { generateTestKey, type TestKeyPair } from '../../support/pgp-keys.js';
 
 // Lines 1-8; the transform block under test starts on line 9.
 const PARTNER_HEAD = `id: acme
@@ -16,10 +14,7 @@ source:
   prefix: acme/
 `;
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('transform-config');
 
 let partnerKey: TestKeyPair;
 let signer: TestKeyPair;
@@ -38,19 +33,9 @@ beforeAll(async () => {
 
 /** Writes `files` into a fresh config dir (keys/…), then loads a partner whose transform is `lines`. */
 async function load(lines: string, files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}) {
-  const dir = await makeTempDir('transform-config');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await mkdir(join(dir, 'keys'));
-  for (const [name, text] of Object.entries(files)) await writeKeyFile(join(dir, 'keys'), name, text);
-  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
-  await writeFile(join(dir, 'partners', 'acme.yaml'), PARTNER_HEAD + lines);
-  const result = await loadConfig(dir, env);
-  return {
-    dir,
-    partner: result.ok ? result.config.partners.get('acme') : undefined,
-    problems: result.ok ? [] : result.problems.map((p) => formatProblem(p).replaceAll(`${dir}/`, '')),
-  };
+  const keys = Object.fromEntries(Object.entries(files).map(([name, text]) => [`keys/${name}`, text]));
+  const loaded = await configs.load({ partners: { 'acme.yaml': PARTNER_HEAD + lines }, files: keys }, env);
+  return { dir: loaded.dir, partner: loaded.partner('acme'), problems: loaded.problems };
 }
 
 describe('partner transform settings', () => {

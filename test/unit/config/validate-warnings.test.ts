@@ -1,12 +1,9 @@
 // `ferry validate` warnings for partner setups that load but cannot work as meant: a deadline the
 // delivery window cannot meet, an SLA on a paused partner, a filename template that gives many objects
 // one name. Each is printed at its field's file:line:col and never makes the config invalid.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { formatWarning, loadConfig } from '../../../src/config/load-config.js';
+import { describe, expect, it } from 'vitest';
 import { runValidate } from '../../../src/config/validate-command.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { useConfigDirs } from '../../support/config-dir.js';
 
 // Lines 1-6; the fields under test start on line 7.
 const PARTNER = `id: acme
@@ -17,26 +14,16 @@ target: { host: sftp.acme.example, username: ferry, directory: /in,
 source: { bucket: warehouse-exports, prefix: acme/ }
 `;
 
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const configs = useConfigDirs('validate-warnings');
 
-async function configWith(lines: string[]): Promise<string> {
-  const dir = await makeTempDir('validate-warnings');
-  dirs.push(dir);
-  await mkdir(join(dir, 'partners'));
-  await writeFile(join(dir, 'ferry.yaml'), 'receipts: { bucket: ferry-audit }\n');
-  await writeFile(join(dir, 'partners', 'acme.yaml'), `${PARTNER}${lines.join('\n')}\n`);
-  return dir;
-}
+const configWith = (lines: string[]) =>
+  configs.write({ partners: { 'acme.yaml': `${PARTNER}${lines.join('\n')}\n` } });
 
 /** The config's warnings as `ferry validate` prints them, relative to the config dir; fails when invalid. */
 async function warningsFor(lines: string[]): Promise<string[]> {
-  const dir = await configWith(lines);
-  const result = await loadConfig(dir, {});
-  expect(result.ok ? [] : result.problems).toEqual([]);
-  return (result.warnings ?? []).map((w) => formatWarning(w).replace(`${dir}/`, ''));
+  const { problems, warnings } = await configs.load(await configWith(lines));
+  expect(problems).toEqual([]);
+  return warnings;
 }
 
 describe('expect.by outside the delivery window', () => {
