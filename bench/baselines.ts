@@ -221,6 +221,8 @@ export async function runFerrySweep(
   config: FerryConfig,
   partnerId: string,
   log: (line: string) => void,
+  /** Runs once the sweep settled, while the worker still runs (e.g. to find its sockets). */
+  afterSweep?: (workerPid: number) => Promise<void>,
 ): Promise<FerrySweepRun> {
   await syncDisks();
   const worker = await startFerryWorker(configDir, env);
@@ -233,6 +235,7 @@ export async function runFerrySweep(
     const seconds = (performance.now() - started) / 1000;
     const cpuMs = (await cpuMsOf(worker.pid)) - cpu0;
     const { peakKiB } = await memoryOf(worker.pid);
+    await afterSweep?.(worker.pid);
     if (code !== 0) throw new Error(`ferry sweep ${partnerId} exited ${code}: ${summary}`);
     return { seconds, startedAtMs, summary, peakKiB, cpuMs };
   } catch (err) {

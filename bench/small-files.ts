@@ -2,11 +2,13 @@
 // start to the last receipt (`ferry sweep --wait` against a `ferry start --role worker` child process),
 // against rclone copying the same prefix S3 → SFTP and OpenSSH `sftp -b` putting the same files from local
 // disk over one connection. Also Ferry's CPU per delivered file. `--rtt MS` puts a delay proxy in front of
-// sshd for every client.
+// sshd for every client. `--trace` (with e.g. `--files 10`) runs Ferry alone and counts the Redis commands,
+// S3 requests and SFTP requests per delivered file instead of timing anything (bench/request-trace.ts).
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeFerryConfig } from '../test/support/ferry-fixture.js';
 import { loadConfigOrThrow } from '../test/support/pipeline.js';
@@ -25,8 +27,15 @@ import {
   writeSshClientFiles,
   type DelayProxy,
 } from './baselines.js';
+import {
+  startRedisMonitor,
+  startS3CountingProxy,
+  type RedisMonitor,
+  type S3CountingProxy,
+  Tally,
+} from './request-trace.js';
 
-/** `npm run bench -- small-files [--files N] [--size BYTES] [--rtt MS] [--concurrency N] [--max-connections N]`. */
+/** `npm run bench -- small-files [--files N] [--size BYTES] [--rtt MS] [--concurrency N] [--max-connections N] [--trace]`. */
 export async function runSmallFilesBench(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -36,24 +45,31 @@ export async function runSmallFilesBench(args: string[]): Promise<number> {
       rtt: { type: 'string', default: '0' },
       concurrency: { type: 'string', default: '8' },
       'max-connections': { type: 'string', default: '4' },
+      trace: { type: 'boolean', default: false },
     },
   });
+  const trace = values.trace;
   const count = Number(values.files);
   const size = Number(values.size);
   const rtt = Number(values.rtt);
   const maxConnections = Number(values['max-connections']);
   const progress = (line: string) => process.stderr.write(`bench small-files: ${line}\n`);
-  await ensureRclone(progress);
+  if (!trace) await ensureRclone(progress);
 
   const services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
   let proxy: DelayProxy | undefined;
+  let s3Proxy: S3CountingProxy | undefined;
   try {
     if (rtt > 0) proxy = await startDelayProxy(services.sshd.port, rtt);
+    if (trace) s3Proxy = await startS3CountingProxy(services.s3.port);
     const port = proxy?.port ?? services.sshd.port;
     process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
     process.env.FERRY_ADMIN_PASSWORD = randomBytes(8).toString('hex');
-    const fixture = await writeFerryConfig(services, {
+    const ferryServices = s3Proxy
+      ? { ...services, s3: { ...services.s3, endpoint: s3Proxy.endpoint } }
+      : services;
+    const fixture = await writeFerryConfig(ferryServices, {
       partners: [{ id: 'small', prefix: 'small/', port, maxConnections }],
       worker: `concurrency: ${values.concurrency}`,
       // The production default; the worker's 'ferry started' line is logged at info.
@@ -78,6 +94,8 @@ export async function runSmallFilesBench(args: string[]): Promise<number> {
       );
     }
     s3.destroy();
+
+    if (trace) return await traceFerry(services, s3Proxy!, fixture.dir, config, count, runDir, progress);
 
     const files = await writeSshClientFiles(services, join(runDir, 'bench-ssh'), [services.sshd.port, port]);
     const rcloneConf = await writeRcloneConfig(services, files, port);
@@ -119,8 +137,55 @@ export async function runSmallFilesBench(args: string[]): Promise<number> {
     return 0;
   } finally {
     await proxy?.close();
+    await s3Proxy?.close();
     await services.stop();
   }
+}
+
+/** `--trace`: Ferry alone, then its Redis commands, S3 requests and SFTP requests per delivered file. */
+async function traceFerry(
+  services: Awaited<ReturnType<typeof startServices>>,
+  s3Proxy: S3CountingProxy,
+  configDir: string,
+  config: Awaited<ReturnType<typeof loadConfigOrThrow>>,
+  count: number,
+  runDir: string,
+  progress: (line: string) => void,
+): Promise<number> {
+  // The worker counts its own SFTP calls (trace-sftp-hook.ts) and writes them when it exits.
+  const sftpFile = join(runDir, 'trace-sftp.json');
+  const hook = fileURLToPath(new URL('./trace-sftp-hook.js', import.meta.url));
+  const env = {
+    ...process.env,
+    FERRY_CHILD_NODE_ARGS: `${process.env.FERRY_CHILD_NODE_ARGS ?? ''} --import ${hook}`,
+    FERRY_TRACE_SFTP_FILE: sftpFile,
+  };
+  const monitor: RedisMonitor = await startRedisMonitor(services.redis.url);
+  let redis: Awaited<ReturnType<RedisMonitor['stop']>> | undefined;
+  const ferry = await runFerrySweep(configDir, env, config, 'small', progress, async (pid) => {
+    redis = await monitor.stop(pid);
+  });
+  const sftp = new Tally();
+  for (const [name, n] of Object.entries(
+    JSON.parse(await readFile(sftpFile, 'utf8')) as Record<string, number>,
+  )) {
+    sftp.add(name, n);
+  }
+  console.log(`small-files --trace, ${count} files (${ferry.summary}); per delivered file:`);
+  console.log(`Redis round trips of the worker (${(redis!.commands.total / count).toFixed(2)}):`);
+  for (const line of redis!.commands.report(count)) console.log(line);
+  console.log(
+    `  (${redis!.unattributed} commands of other clients: the sweep command's polling, the monitor)`,
+  );
+  console.log(
+    `Redis commands run inside Lua scripts (no round trip; ${(redis!.insideLua.total / count).toFixed(2)}):`,
+  );
+  for (const line of redis!.insideLua.report(count)) console.log(line);
+  console.log(`S3 requests (${(s3Proxy.requests.total / count).toFixed(2)}):`);
+  for (const line of s3Proxy.requests.report(count)) console.log(line);
+  console.log(`SFTP requests (${(sftp.total / count).toFixed(2)}):`);
+  for (const line of sftp.report(count)) console.log(line);
+  return 0;
 }
 
 /** Checks that `dir` holds exactly `count` final files of `size` bytes; returns the newest mtime (ms). */

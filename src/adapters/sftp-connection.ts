@@ -391,8 +391,15 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
 
     async stat(path: string): Promise<RemoteStat | undefined> {
       try {
-        const stats = await request<{ size: number; mode: number }>((done) => sftp.stat(path, done));
-        return { size: stats.size, mode: stats.mode };
+        // A missing path is an answer (every delivery asks about its final name first): resolved here
+        // without building a FerryError to throw and catch. Other replies go through sftpRequestError.
+        const stats = await request<{ size: number; mode: number } | undefined>((done) =>
+          sftp.stat(path, (err, value) => {
+            if (alive && isNoSuchFile(err)) done(undefined, undefined);
+            else done(err, value);
+          }),
+        );
+        return stats && { size: stats.size, mode: stats.mode };
       } catch (err) {
         if (err instanceof FerryError && err.code === 'ERR_SFTP_NO_SUCH_PATH') return undefined;
         throw err;
@@ -478,5 +485,14 @@ async function closeClient(client: Client, sock: Socket): Promise<void> {
   }
   await Promise.race([closed, grace(CLOSE_GRACE_MS)]);
 }
+
+/** ssh2's error for an SSH_FX_NO_SUCH_FILE status reply (what sftpRequestError maps to ERR_SFTP_NO_SUCH_PATH). */
+function isNoSuchFile(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, level } = err as { code?: unknown; level?: unknown };
+  return code === SFTP_NO_SUCH_FILE && level === undefined;
+}
+
+const SFTP_NO_SUCH_FILE = 2;
 
 function noop(): void {}

@@ -72,7 +72,14 @@ end
 return 1
 `;
 
+// KEYS: delivery hash, trust hash. One command instead of a pipeline: every delivery starts with it,
+// and an ioredis pipeline copies each script defined on the connection (BullMQ's ~60) when it is built.
+const GET_WITH_TRUST_EPOCH_LUA = `
+return { redis.call('HGETALL', KEYS[1]), redis.call('HGET', KEYS[2], 'epoch') }
+`;
+
 const recordScript = createLuaScript(RECORD_LUA);
+const getWithTrustEpochScript = createLuaScript(GET_WITH_TRUST_EPOCH_LUA);
 const noteAttemptScript = createLuaScript(NOTE_ATTEMPT_LUA);
 
 /** The Redis ledger index: one hash per delivery plus a per-partner sorted set of ids. */
@@ -84,14 +91,12 @@ export function createRedisLedger(redis: Redis | Cluster, keys: RedisKeys): Ledg
     },
 
     async getWithTrustEpoch(deliveryId) {
-      const replies = await guard(() =>
-        redis.pipeline().hgetall(keys.delivery(deliveryId)).hget(keys.ledgerTrust, 'epoch').exec(),
+      const reply = await guard(() =>
+        getWithTrustEpochScript.run(redis, [keys.delivery(deliveryId), keys.ledgerTrust], []),
       );
-      const [hashErr, hash] = replies?.[0] ?? [null, {}];
-      const [epochErr, epoch] = replies?.[1] ?? [null, null];
-      if (hashErr) throw classifyError(hashErr, 'redis');
-      if (epochErr) throw classifyError(epochErr, 'redis');
-      const record = parseRecord((hash ?? {}) as Record<string, string>);
+      // [HGETALL pairs, epoch or nil]
+      const [pairs, epoch] = Array.isArray(reply) ? (reply as unknown[]) : [];
+      const record = parseRecord(pairsToObject(pairs));
       return {
         ...(record === undefined ? {} : { record }),
         ...(typeof epoch === 'string' ? { trustEpoch: epoch } : {}),
