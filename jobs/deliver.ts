@@ -653,31 +653,22 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
       );
     }
     await hitFailpoint('after_verify');
+    // The verified bytes' size and digests: in rename mode the intent to publish the temp file; in
+    // direct mode proof that the file in place is complete, so a retry (e.g. the receipt write failed)
+    // completes the sidecars instead of rewriting it and firing the done file a second time.
+    await deps.ledger.record({
+      ...id,
+      status: 'publishing',
+      size: delivered,
+      sha256: uploaded.sha256,
+      ...(uploaded.md5 === undefined ? {} : { md5: uploaded.md5 }),
+      remotePath,
+    });
+    if (rename) await hitFailpoint('after_intent');
+    await assertJobLockHeld(ctx);
     if (rename) {
-      await deps.ledger.record({
-        ...id,
-        status: 'publishing',
-        size: delivered,
-        sha256: uploaded.sha256,
-        ...(uploaded.md5 === undefined ? {} : { md5: uploaded.md5 }),
-        remotePath,
-      });
-      await hitFailpoint('after_intent');
-      await assertJobLockHeld(ctx);
       await publish(session, partner, tempPath, remotePath, finalStat !== undefined);
       await hitFailpoint('after_rename');
-    } else {
-      // The file in place is verified: a retry (e.g. the receipt write failed) completes the sidecars
-      // instead of rewriting it and firing the done file a second time.
-      await deps.ledger.record({
-        ...id,
-        status: 'publishing',
-        size: delivered,
-        sha256: uploaded.sha256,
-        ...(uploaded.md5 === undefined ? {} : { md5: uploaded.md5 }),
-        remotePath,
-      });
-      await assertJobLockHeld(ctx);
     }
   } catch (err) {
     // After a lost lock the temp file belongs to the run that took the job over: leave it alone.
