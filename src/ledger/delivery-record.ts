@@ -1,3 +1,4 @@
+import type { DeliveryFacts } from '../core/delivery-view.js';
 import type { ErrorCode } from '../errors.js';
 
 export type DeliveryStatus = 'publishing' | 'delivered' | 'quarantined' | 'skipped' | 'failed';
@@ -10,27 +11,13 @@ export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
   'failed',
 ];
 
-/** One delivery (partner + object version) as the ledger index holds it. */
-export interface DeliveryRecord {
-  deliveryId: string;
-  partnerId: string;
-  bucket: string;
-  key: string;
-  etag: string;
+/**
+ * One delivery (partner + object version) as the ledger index holds it: the facts every view shows
+ * (src/core/delivery-view.ts; timestamps ISO, md5 recorded with the intent when the partner's
+ * checksum file is md5), with a ledger status (never `queued`: that is a job, not a record).
+ */
+export interface DeliveryRecord extends Omit<DeliveryFacts, 'status'> {
   status: DeliveryStatus;
-  size?: number;
-  sha256?: string;
-  /** md5 of the delivered bytes, recorded with the intent when the partner's checksum file is md5. */
-  md5?: string;
-  remotePath?: string;
-  attempts: number;
-  lastErrorCode?: string;
-  lastError?: string;
-  reason?: string;
-  /** ISO timestamps. */
-  createdAt: string;
-  updatedAt: string;
-  deliveredAt?: string;
 }
 
 /** True for a string that names a known status (values read back from Redis are untrusted). */
