@@ -20,7 +20,7 @@ import type { RedisKeys } from '../ledger/redis-keys.js';
 import type { PartnerControls } from '../partners/partner-controls.js';
 import type { FerryQueues } from '../queues/queues.js';
 import type { RedisClient } from '../queues/redis-connection.js';
-import { callerOf } from './basic-auth.js';
+import { callerOf, readOnlyForViewers } from './basic-auth.js';
 import { sameOriginGuard } from './same-origin-guard.js';
 
 /** What the API reads and writes through; src/main.ts builds the real ones. */
@@ -49,7 +49,6 @@ export interface ApiRouterOptions {
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const LIST_STATUSES = new Set<string>([
   'queued',
   'publishing',
@@ -75,18 +74,9 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
   const log = options.logger;
   const now = () => deps.now?.() ?? new Date();
   if (options.auth) router.use(options.auth);
-  router.use((req, res, next) => {
-    const caller = callerOf(res);
-    if (caller.role === 'operator' || SAFE_METHODS.has(req.method)) {
-      next();
-      return;
-    }
-    log?.warn(
-      { user: caller.user, role: caller.role, method: req.method, path: req.originalUrl },
-      'api action refused: viewers are read-only',
-    );
-    res.status(403).json({ error: 'read-only login: this action needs an operator' });
-  });
+  router.use(
+    readOnlyForViewers((refused) => log?.warn(refused, 'api action refused: viewers are read-only')),
+  );
   router.use(
     sameOriginGuard({
       trustedOrigins: options.trustedOrigins,

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
+import { SAFE_METHODS } from './same-origin-guard.js';
 
 /** operator: may act (retry, clean, add, edit…); viewer: may only look. */
 export type DashboardRole = 'operator' | 'viewer';
@@ -24,6 +25,30 @@ function digest(text: string): Buffer {
 export function callerOf(res: Response): Caller {
   const caller = res.locals.caller as Caller | undefined;
   return caller ?? { role: 'operator' };
+}
+
+/** A request a viewer login may not make, for the caller's log line. */
+export interface RefusedAction {
+  user?: string;
+  role: DashboardRole;
+  method: string;
+  path: string;
+}
+
+/**
+ * Refuses every state-changing request of a viewer login with 403 (operators and safe methods pass);
+ * `onRefused` logs it. Used by Bull Board and the API alike, so the rule is the same for both.
+ */
+export function readOnlyForViewers(onRefused?: (refused: RefusedAction) => void): RequestHandler {
+  return (req, res, next) => {
+    const caller = callerOf(res);
+    if (caller.role === 'operator' || SAFE_METHODS.has(req.method)) {
+      next();
+      return;
+    }
+    onRefused?.({ ...caller, method: req.method, path: req.originalUrl });
+    res.status(403).json({ error: 'read-only login: this action needs an operator' });
+  };
 }
 
 /**

@@ -4,9 +4,9 @@ import { ExpressAdapter } from '@bull-board/express';
 import express, { type Express, type RequestHandler } from 'express';
 import type { FerryQueues } from '../queues/queues.js';
 import { createApiRouter, type ApiDeps } from './api-routes.js';
-import { basicAuth, callerOf, type DashboardUser } from './basic-auth.js';
+import { basicAuth, callerOf, readOnlyForViewers, type DashboardUser } from './basic-auth.js';
 import { redactJobData } from './redact-job-data.js';
-import { sameOriginGuard } from './same-origin-guard.js';
+import { SAFE_METHODS, sameOriginGuard } from './same-origin-guard.js';
 import { createWebUiRouter } from './ui/web-ui.js';
 
 export interface HttpAppDeps {
@@ -30,8 +30,6 @@ export interface MetricsSource {
   readonly contentType: string;
   render(): Promise<string>;
 }
-
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Express app: /healthz and /readyz (no auth, no data), Bull Board at /admin and /metrics behind basic auth.
@@ -78,19 +76,10 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   const log = deps.logger;
 
   if (deps.users) app.use('/admin', basicAuth(deps.users));
-  const readOnlyForViewers: RequestHandler = (req, res, next) => {
-    const caller = callerOf(res);
-    if (caller.role === 'operator' || SAFE_METHODS.has(req.method)) {
-      next();
-      return;
-    }
-    log?.warn(
-      { user: caller.user, role: caller.role, method: req.method, path: req.originalUrl },
-      'dashboard action refused: viewers are read-only',
-    );
-    res.status(403).json({ error: 'read-only login: this action needs an operator' });
-  };
-  app.use('/admin', readOnlyForViewers);
+  app.use(
+    '/admin',
+    readOnlyForViewers((refused) => log?.warn(refused, 'dashboard action refused: viewers are read-only')),
+  );
   app.use(
     '/admin',
     sameOriginGuard({

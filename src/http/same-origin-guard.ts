@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Methods that change nothing: open to viewers and to any origin. */
+export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface SameOriginGuardOptions {
   /** Origins besides the request's own Host that may send state-changing requests (a reverse proxy's). */
