@@ -328,10 +328,15 @@ export async function startDelayProxy(targetPort: number, rttMs: number): Promis
 
 /** Writes `size` random bytes to `path` (16 MiB at a time); returns their sha256. */
 export async function writeRandomFile(path: string, size: number): Promise<string> {
+  return writeGenerated(path, size, (left) => randomBytes(Math.min(16 * 1024 * 1024, left)));
+}
+
+/** Writes `size` bytes from `next(bytesLeft)` (cut to size) to `path` with back-pressure; their sha256. */
+async function writeGenerated(path: string, size: number, next: (left: number) => Buffer): Promise<string> {
   const hash = createHash('sha256');
   const out = createWriteStream(path);
   for (let written = 0; written < size;) {
-    const chunk = randomBytes(Math.min(16 * 1024 * 1024, size - written));
+    const chunk = next(size - written).subarray(0, size - written);
     hash.update(chunk);
     written += chunk.length;
     if (!out.write(chunk)) await once(out, 'drain');
@@ -347,8 +352,6 @@ export async function writeRandomFile(path: string, size: number): Promise<strin
  * never repeating within deflate's window) and returns their sha256.
  */
 export async function writeCsvFile(path: string, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
   const first = ['Anna', 'Bob', 'Chen', 'Dmitri', 'Eva', 'Farah', 'Goran', 'Hiro', 'Ines', 'Jamal', 'Kofi'];
   const last = ['Smith', 'Garcia', 'Müller', 'Rossi', 'Nguyen', 'Kowalski', 'Okafor', 'Silva', 'Tanaka'];
   const countries = ['US', 'DE', 'FR', 'GB', 'JP', 'BR', 'NG', 'PL', 'IT', 'VN'];
@@ -359,7 +362,7 @@ export async function writeCsvFile(path: string, size: number): Promise<string> 
   const pick = <T>(list: readonly T[]): T => list[randomInt(list.length)]!;
   let id = 10_000_000;
   let pending = 'order_id,created_at,customer,email,country,sku,qty,unit_price,amount,status\n';
-  for (let written = 0; written < size;) {
+  return writeGenerated(path, size, () => {
     const lines: string[] = [pending];
     for (let n = 0; n < 20_000; n++) {
       const [f, l] = [pick(first), pick(last)];
@@ -373,14 +376,8 @@ export async function writeCsvFile(path: string, size: number): Promise<string> 
       );
     }
     pending = '';
-    const chunk = Buffer.from(lines.join('')).subarray(0, size - written);
-    hash.update(chunk);
-    written += chunk.length;
-    if (!out.write(chunk)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-  return hash.digest('hex');
+    return Buffer.from(lines.join(''));
+  });
 }
 
 /** `sync`: flush the previous run's written pages so they do not compete with the next measurement. */
