@@ -7,6 +7,7 @@ import {
   type CsvRules,
   type CsvVerdict,
 } from '../../../src/core/csv-validator.js';
+import { piecesAt } from '../../support/byte-pieces.js';
 
 const rules = (neutralizeFormulas: CsvRules['neutralizeFormulas']): CsvRules => ({
   delimiter: ',',
@@ -17,15 +18,12 @@ const rules = (neutralizeFormulas: CsvRules['neutralizeFormulas']): CsvRules => 
 
 /** Feeds `input` cut at `cuts` (byte offsets) through an escaper: the bytes out and the verdict. */
 function escape(input: string | Buffer, cuts: number[] = [], r = rules('escape')) {
-  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   const e = createCsvEscaper(r);
   const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    const fed = e.feed(bytes.subarray(from, cut));
+  for (const piece of piecesAt(input, cuts)) {
+    const fed = e.feed(piece);
     if (fed.problem) return { problem: fed.problem, text: Buffer.concat(out).toString('utf8') };
     out.push(Buffer.from(fed.out));
-    from = cut;
   }
   const last = e.end();
   out.push(Buffer.from(last.out));
@@ -33,13 +31,8 @@ function escape(input: string | Buffer, cuts: number[] = [], r = rules('escape')
 }
 
 function check(input: string, r: CsvRules, cuts: number[] = []): CsvVerdict {
-  const bytes = Buffer.from(input, 'utf8');
   const v = createCsvValidator(r);
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    v.feed(bytes.subarray(from, cut));
-    from = cut;
-  }
+  for (const piece of piecesAt(input, cuts)) v.feed(piece);
   return v.end();
 }
 

@@ -5,6 +5,7 @@ import {
   type CsvRules,
   type CsvVerdict,
 } from '../../../src/core/csv-validator.js';
+import { piecesAt } from '../../support/byte-pieces.js';
 
 const rules = (overrides: Partial<CsvRules> = {}): CsvRules => ({
   delimiter: ',',
@@ -15,13 +16,8 @@ const rules = (overrides: Partial<CsvRules> = {}): CsvRules => ({
 
 /** Feeds `input` in pieces cut at `cuts` (byte offsets). */
 function validate(input: Buffer | string, r: CsvRules, cuts: number[] = []): CsvVerdict {
-  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   const v = createCsvValidator(r);
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    v.feed(bytes.subarray(from, cut));
-    from = cut;
-  }
+  for (const piece of piecesAt(input, cuts)) v.feed(piece);
   return v.end();
 }
 
