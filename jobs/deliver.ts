@@ -549,26 +549,19 @@ async function transfer(ctx: TransferContext): Promise<TransferOutcome> {
     // The sidecars need the digests recorded with the intent (md5 too, when configured): never re-read.
     const digests = { sha256: known.sha256, ...(known.md5 === undefined ? {} : { md5: known.md5 }) };
     assertDigestRecorded(partner, digests);
-    if (finalStat && finalStat.size === known.size) {
-      return {
-        kind: 'recovered',
-        size: known.size,
-        ...digests,
-        uploaded: 0,
-        ...recoveredTransform,
-      };
-    }
+    const recovered = {
+      kind: 'recovered' as const,
+      size: known.size,
+      ...digests,
+      uploaded: 0,
+      ...recoveredTransform,
+    };
+    if (finalStat && finalStat.size === known.size) return recovered;
     // direct: the verified file was in place; it is gone or was changed since (the partner's doing).
     const tempStat = rename ? await session.stat(tempPath) : undefined;
     if (tempStat && tempStat.size === known.size) {
       await publish(session, partner, tempPath, remotePath, finalStat !== undefined);
-      return {
-        kind: 'recovered',
-        size: known.size,
-        ...digests,
-        uploaded: 0,
-        ...recoveredTransform,
-      };
+      return recovered;
     }
     throw new PermanentError(
       'ERR_DELIVERY_AMBIGUOUS',
