@@ -1,13 +1,21 @@
 // Named crash points for fault tests (ARCHITECTURE "Faults"). Inert unless FERRY_FAILPOINTS is set,
 // e.g. FERRY_FAILPOINTS="after_rename=kill,after_verify=throw,after_temp_upload=sleep:2000,after_intent=busy:5000"
 // (busy blocks the event loop, as a CPU-bound bug would, so BullMQ cannot renew the job's lock;
-// throw:N throws on the first N hits only, so a retry gets past the point).
+// throw:N throws on the first N hits only, so a retry gets past the point; crash:N is an in-process
+// kill for the fault-space explorer: it throws a SimulatedCrash that every error path of a delivery
+// passes through untouched — no clean-up, no ledger write — as if the process had died there).
 
+/** Every point, in the order a delivery passes them (the explorer walks them all). */
 export const FAILPOINTS = [
+  'after_writing', // direct: `writing <final>` recorded, before the first byte
   'after_temp_upload',
   'after_verify',
-  'after_intent',
+  'after_intent', // rename: verified temp + intent recorded, before the rename
+  'after_aside', // overwrite without posix-rename: partner's file moved to .old, before temp → final
   'after_rename',
+  'after_published', // data file recorded published, before the sidecars
+  'after_sidecar_intent', // a sidecar's temp written and its intent recorded, before its rename
+  'after_sidecar', // a sidecar published, before it is recorded
   'after_sidecars',
   'after_receipt',
   'after_ledger',
@@ -17,9 +25,23 @@ export type FailpointName = (typeof FAILPOINTS)[number];
 
 type Action =
   | { kind: 'kill' }
+  | { kind: 'crash'; times?: number }
   | { kind: 'throw'; times?: number }
   | { kind: 'sleep'; ms: number }
   | { kind: 'busy'; ms: number };
+
+/** What `crash` throws: a simulated process death (never a real error; see isSimulatedCrash). */
+export class SimulatedCrash extends Error {
+  constructor(readonly point: FailpointName) {
+    super(`simulated crash at ${point}`);
+    this.name = 'SimulatedCrash';
+  }
+}
+
+/** True for a `crash` failpoint's error: error paths must rethrow it without cleaning up or recording. */
+export function isSimulatedCrash(err: unknown): err is SimulatedCrash {
+  return err instanceof SimulatedCrash;
+}
 
 function parse(spec: string | undefined): Map<string, Action> {
   const out = new Map<string, Action>();
@@ -31,6 +53,8 @@ function parse(spec: string | undefined): Map<string, Action> {
     if (!name) continue;
     const amount = Number(action.slice(action.indexOf(':') + 1)) || 0;
     if (action === 'kill') out.set(name, { kind: 'kill' });
+    else if (action === 'crash') out.set(name, { kind: 'crash' });
+    else if (action.startsWith('crash:')) out.set(name, { kind: 'crash', times: amount });
     else if (action.startsWith('sleep:')) out.set(name, { kind: 'sleep', ms: amount });
     else if (action.startsWith('busy:')) out.set(name, { kind: 'busy', ms: amount });
     else if (action.startsWith('throw:')) out.set(name, { kind: 'throw', times: amount });
@@ -58,8 +82,8 @@ export async function hitFailpoint(name: FailpointName): Promise<void> {
       // spin: the point is to starve the event loop
     }
   }
-  if (action.kind === 'throw') {
+  if (action.kind === 'throw' || action.kind === 'crash') {
     if (action.times !== undefined && action.times-- <= 0) return;
-    throw new Error(`failpoint ${name}`);
+    throw action.kind === 'crash' ? new SimulatedCrash(name) : new Error(`failpoint ${name}`);
   }
 }
