@@ -60,7 +60,7 @@ export function createSweepProcessor(deps: SweepDeps) {
         listed: 0,
         eligible: 0,
         enqueued: 0,
-        settled: { delivered: 0, quarantined: 0, skipped: 0 },
+        settled: { delivered: 0, quarantined: 0, skipped: 0, superseded: 0 },
         skipped: {},
         pending: [],
         durationMs: 0,
@@ -106,7 +106,10 @@ export function createSweepProcessor(deps: SweepDeps) {
         for (const c of candidates) {
           const status = statuses.get(c.deliveryId);
           if (
-            (status === 'delivered' || status === 'quarantined' || status === 'skipped') &&
+            (status === 'delivered' ||
+              status === 'quarantined' ||
+              status === 'skipped' ||
+              status === 'superseded') &&
             !reopened.has(c.deliveryId)
           ) {
             result.settled[status] += 1;

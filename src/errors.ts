@@ -37,6 +37,9 @@ export const ERROR_CODES = {
   ERR_SOURCE_CHANGED: 'skip',
   ERR_REDIS_UNAVAILABLE: 'transient',
   ERR_JOB_LOCK_LOST: 'transient',
+  // Another delivery of the same remote path holds its lease (one writer per path), or this run lost it.
+  ERR_PATH_BUSY: 'transient',
+  ERR_PATH_LEASE_LOST: 'transient',
   ERR_JOB_STALLED: 'permanent',
   ERR_REDIS_POLICY: 'permanent',
   // An alert webhook failed a try (retried) or an alert was given up (logged, counted; never fails a delivery).

@@ -28,6 +28,7 @@ import { createAuditLog } from './ledger/audit-log.js';
 import { createDeliveryListing } from './ledger/delivery-listing.js';
 import { createHousekeepingPending } from './ledger/housekeeping-pending.js';
 import { createNameSequence } from './ledger/name-sequence.js';
+import { createPathLeases } from './ledger/path-leases.js';
 import { createRedeliveries } from './ledger/redeliveries.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
 import { createLedgerTrust } from './ledger/ledger-trust.js';
@@ -291,6 +292,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         ledger,
         receipts,
         trust,
+        pathLeases: createPathLeases(redis, keys),
         withSession: (partner, fn) => sftpPool.withSession(keyOf(partner), fn),
         logger,
         now: clock,

@@ -68,6 +68,11 @@ export interface SftpSession {
   /** posix-rename@openssh.com: atomically replaces `to`. */
   posixRename(from: string, to: string): Promise<void>;
   remove(path: string): Promise<void>;
+  /**
+   * Reads the whole file back and hashes it: proof of what a final name holds where the protocol
+   * cannot tell from its own records (src/core/publish-protocol.ts check-final). Recovery only.
+   */
+  sha256Of(path: string): Promise<{ size: number; sha256: string }>;
   /** True while the underlying SSH connection is usable. */
   readonly alive: boolean;
 }

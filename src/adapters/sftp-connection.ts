@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import {
@@ -460,6 +460,32 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
       await request<void>((done) => sftp.unlink(path, done));
     },
 
+    async sha256Of(path: string): Promise<{ size: number; sha256: string }> {
+      const handle = await request<Buffer>((done) => sftp.open(path, 'r', done), {
+        onLateValue: (late) => sftp.close(late, noop),
+      });
+      const hash = createHash('sha256');
+      let size = 0;
+      try {
+        const buffer = Buffer.allocUnsafe(READ_BACK_CHUNK);
+        for (;;) {
+          const n = await request<number>((done) =>
+            sftp.read(handle, buffer, 0, READ_BACK_CHUNK, size, (err, bytesRead) => {
+              // OpenSSH answers a read at the end with an EOF status, which ssh2 passes as an error.
+              if (err && (err as { code?: unknown }).code === SFTP_EOF) done(undefined, 0);
+              else done(err, bytesRead);
+            }),
+          );
+          if (n === 0) break;
+          hash.update(buffer.subarray(0, n));
+          size += n;
+        }
+      } finally {
+        await request<void>((done) => sftp.close(handle, done)).catch(noop);
+      }
+      return { size, sha256: hash.digest('hex') };
+    },
+
     close(): Promise<void> {
       closing ??= closeClient(client, sock);
       return closing;
@@ -494,5 +520,8 @@ function isNoSuchFile(err: unknown): boolean {
 }
 
 const SFTP_NO_SUCH_FILE = 2;
+const SFTP_EOF = 1;
+/** Read-back request size: under OpenSSH's 255 KiB packet limit. */
+const READ_BACK_CHUNK = 224 * 1024;
 
 function noop(): void {}

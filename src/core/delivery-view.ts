@@ -1,6 +1,7 @@
 // How a delivery is shown by the API, the web UI and `ferry deliveries --json`.
 
-export type DeliveryViewStatus = 'publishing' | 'delivered' | 'quarantined' | 'skipped' | 'failed' | 'queued';
+export type DeliveryViewStatus =
+  'publishing' | 'delivered' | 'quarantined' | 'skipped' | 'superseded' | 'failed' | 'queued';
 
 /** The ledger fields a view is made from (src/ledger/delivery-record.ts DeliveryRecord fits). */
 export interface DeliveryFacts {

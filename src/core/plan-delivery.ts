@@ -5,7 +5,14 @@ import type { RemoteNameResult } from './remote-name.js';
 import type { SkipReason } from './select-objects.js';
 
 export type PlanSkipReason =
-  SkipReason | 'already-delivered' | 'quarantined' | 'skipped' | 'failed' | 'in-progress' | 'hostile-key';
+  | SkipReason
+  | 'already-delivered'
+  | 'quarantined'
+  | 'skipped'
+  | 'superseded'
+  | 'failed'
+  | 'in-progress'
+  | 'hostile-key';
 
 export type PlanOutcome =
   | { action: 'deliver'; remotePath: string; numberAtDelivery?: true }
@@ -42,6 +49,9 @@ export function planObject(f: PlanFacts): PlanOutcome {
   if (record?.status === 'quarantined') {
     return { action: 'skip', why: 'quarantined', ...(record.reason ? { detail: record.reason } : {}) };
   }
+  if (record?.status === 'superseded') {
+    return { action: 'skip', why: 'superseded', ...(record.reason ? { detail: record.reason } : {}) };
+  }
   if (record?.status === 'skipped' && record.settled) {
     return { action: 'skip', why: 'skipped', ...(record.reason ? { detail: record.reason } : {}) };
   }
@@ -75,6 +85,7 @@ const LABELS: Record<PlanSkipReason | 'paused' | 'window-closed', string> = {
   'already-delivered': 'already delivered',
   quarantined: 'quarantined',
   skipped: 'skipped earlier',
+  superseded: 'superseded by a newer version',
   failed: 'failed earlier',
   'in-progress': 'being delivered now',
   'hostile-key': 'hostile key',

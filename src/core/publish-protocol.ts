@@ -38,8 +38,10 @@ export interface PublishFacts {
   finalIsFerryFragment?: boolean;
   /** The name carries a `{seq}` number just given: a file already there means a number was given twice. */
   freshName?: boolean;
-  /** A newer version of the object was published to this path, or S3 no longer holds this version. */
+  /** A newer version of the object was published to this path, or S3 holds another version now. */
   superseded?: SupersededBy;
+  /** S3 no longer holds the object at all (checked when an earlier attempt's intent is resumed). */
+  sourceGone?: boolean;
 }
 
 export type SupersededBy = 'newer-published' | 'source-replaced';
@@ -47,7 +49,7 @@ export type SupersededBy = 'newer-published' | 'source-replaced';
 /** What the partner's file at the final name makes of a delivery that would replace it. */
 export type SettleWithoutPublishing =
   | { kind: 'superseded'; by: SupersededBy }
-  | { kind: 'skipped'; reason: 'remote-exists' }
+  | { kind: 'skipped'; reason: 'remote-exists' | 'source-gone' }
   | { kind: 'failed'; code: 'ERR_REMOTE_EXISTS'; message: string };
 
 export type PublishStep =
@@ -73,6 +75,7 @@ export function nextPublishStep(f: PublishFacts): PublishStep {
   if (renamed) return { step: 'published', removeTemp: false };
   // Never publish an older version after a newer one (a direct fragment is left for the newer one to replace).
   if (f.superseded !== undefined) return settle({ kind: 'superseded', by: f.superseded });
+  if (f.sourceGone === true) return settle({ kind: 'skipped', reason: 'source-gone' });
   if (f.mode === 'direct') {
     // A fragment this delivery wrote is its own to rewrite, whatever onExisting says.
     if (f.phase === 'writing') return { step: 'upload', why: 'own-fragment' };

@@ -1,12 +1,15 @@
 // The result line and exit code of `ferry sweep --wait`.
 
 /** How one delivery of a sweep ended. */
-export type DeliveryOutcome = 'delivered' | 'already-delivered' | 'skipped' | 'quarantined' | 'failed';
+export type DeliveryOutcome =
+  'delivered' | 'already-delivered' | 'skipped' | 'superseded' | 'quarantined' | 'failed';
 
 export interface SweepWaitSummary {
   delivered: number;
   alreadyDelivered: number;
   skipped: number;
+  /** An older version a newer one replaced before it was published (never published after it). */
+  superseded: number;
   quarantined: number;
   failed: number;
   /** Deliveries still queued or running when the wait ended. */
@@ -17,6 +20,7 @@ const FIELD: Readonly<Record<DeliveryOutcome | 'pending', keyof SweepWaitSummary
   delivered: 'delivered',
   'already-delivered': 'alreadyDelivered',
   skipped: 'skipped',
+  superseded: 'superseded',
   quarantined: 'quarantined',
   failed: 'failed',
   pending: 'pending',
@@ -28,6 +32,7 @@ export function summarizeOutcomes(outcomes: Iterable<DeliveryOutcome | 'pending'
     delivered: 0,
     alreadyDelivered: 0,
     skipped: 0,
+    superseded: 0,
     quarantined: 0,
     failed: 0,
     pending: 0,
@@ -48,6 +53,7 @@ export function formatSummary(s: SweepWaitSummary): string {
     `quarantined ${s.quarantined}`,
     `failed ${s.failed}`,
   ];
+  if (s.superseded > 0) parts.push(`superseded ${s.superseded}`);
   if (s.pending > 0) parts.push(`pending ${s.pending}`);
   return parts.join(', ');
 }

@@ -55,6 +55,7 @@ const LIST_STATUSES = new Set<string>([
   'delivered',
   'quarantined',
   'skipped',
+  'superseded',
   'failed',
 ]);
 const MAX_LIMIT = 200;

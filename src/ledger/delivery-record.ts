@@ -1,13 +1,16 @@
 import type { DeliveryFacts } from '../core/delivery-view.js';
+import type { PublishPhase } from '../core/publish-protocol.js';
+import type { SidecarKind } from '../core/sidecar-files.js';
 import type { ErrorCode } from '../errors.js';
 
-export type DeliveryStatus = 'publishing' | 'delivered' | 'quarantined' | 'skipped' | 'failed';
+export type DeliveryStatus = 'publishing' | 'delivered' | 'quarantined' | 'skipped' | 'superseded' | 'failed';
 
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
   'publishing',
   'delivered',
   'quarantined',
   'skipped',
+  'superseded',
   'failed',
 ];
 
@@ -18,6 +21,14 @@ export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
  */
 export interface DeliveryRecord extends Omit<DeliveryFacts, 'status'> {
   status: DeliveryStatus;
+  /** Where the data file stands in the publish protocol (src/core/publish-protocol.ts); kept by a failed record. */
+  phase?: PublishPhase;
+  /** Rename mode: the verified temp file the intent names (evidence until the rename consumes it). */
+  tempPath?: string;
+  /** The sidecars recorded as published, in order: never published again. */
+  sidecarsPublished?: SidecarKind[];
+  /** The sidecar whose temp file (or in-place write) was verified and is being published. */
+  sidecarIntent?: SidecarKind;
 }
 
 /** True for a string that names a known status (values read back from Redis are untrusted). */
@@ -39,7 +50,7 @@ const SOURCE_SKIP_REASONS: ReadonlySet<string> = new Set<ErrorCode>([
  */
 export function isSettled(record: Pick<DeliveryRecord, 'status' | 'reason'>): boolean {
   if (record.status === 'skipped') return !SOURCE_SKIP_REASONS.has(record.reason ?? '');
-  return record.status === 'delivered' || record.status === 'quarantined';
+  return record.status === 'delivered' || record.status === 'quarantined' || record.status === 'superseded';
 }
 
 /**

@@ -45,6 +45,11 @@ export function createRedisKeys(prefix: string) {
     nameSequenceOf: (deliveryId: string): string => `${prefix}:name-seq-of:${deliveryId}`,
     /** Sorted set: deliveryId → last failure (ms) of `after.source` steps still to redo, one per partner. */
     housekeepingPending: (partnerId: string): string => `${prefix}:partner:${partnerId}:housekeeping:pending`,
+    /** String `<deliveryId> <fence>` with expiry: the one delivery writing a remote path now. */
+    pathLease: (partnerId: string, pathHash: string): string =>
+      `${prefix}:path-lease:${partnerId}:${pathHash}`,
+    /** Hash: a remote path's fence counter, newest published version (lastModified, publishedBy), fragmentOf. */
+    pathRecord: (partnerId: string, pathHash: string): string => `${prefix}:path:${partnerId}:${pathHash}`,
     /** Hash: one delivery's failed `after.source` step (object version, mark, attempts, last error). */
     housekeepingEntry: (deliveryId: string): string => `${prefix}:housekeeping:${deliveryId}`,
   };

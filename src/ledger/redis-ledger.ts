@@ -1,5 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { classifyError } from '../core/classify-error.js';
+import type { PublishPhase } from '../core/publish-protocol.js';
+import type { SidecarKind } from '../core/sidecar-files.js';
 import { FerryError } from '../errors.js';
 import { isDeliveryStatus, type DeliveryRecord, type DeliveryStatus } from './delivery-record.js';
 import { createLuaScript } from './lua-script.js';
@@ -43,6 +45,10 @@ const WRITABLE_FIELDS = [
   'lastError',
   'reason',
   'deliveredAt',
+  'phase',
+  'tempPath',
+  'sidecarsPublished',
+  'sidecarIntent',
 ] as const satisfies readonly (keyof LedgerUpdate)[];
 
 // KEYS: delivery hash, partner index. ARGV: deliveryId, nowIso, nowMs, field/value pairs.
@@ -198,11 +204,25 @@ function parseRecord(hash: Record<string, string>): DeliveryRecord | undefined {
     'lastError',
     'reason',
     'deliveredAt',
+    'tempPath',
   ] as const) {
     const value = hash[field];
     if (value !== undefined) record[field] = value;
   }
+  if (isPublishPhase(hash.phase)) record.phase = hash.phase;
+  if (isSidecarKind(hash.sidecarIntent)) record.sidecarIntent = hash.sidecarIntent;
+  if (hash.sidecarsPublished !== undefined) {
+    record.sidecarsPublished = hash.sidecarsPublished.split(',').filter(isSidecarKind);
+  }
   return record;
+}
+
+function isPublishPhase(value: string | undefined): value is PublishPhase {
+  return value === 'none' || value === 'writing' || value === 'intent' || value === 'published';
+}
+
+function isSidecarKind(value: string | undefined): value is SidecarKind {
+  return value === 'checksum' || value === 'done';
 }
 
 function toNumber(value: string | undefined): number | undefined {

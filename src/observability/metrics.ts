@@ -5,12 +5,13 @@ import type { SourceAfter } from '../core/source-housekeeping.js';
 
 /** How one deliver job run ended: its result's outcome, or `failed` / `retry` when it threw. */
 export type DeliveryOutcome =
-  'delivered' | 'already-delivered' | 'skipped' | 'quarantined' | 'failed' | 'retry';
+  'delivered' | 'already-delivered' | 'skipped' | 'superseded' | 'quarantined' | 'failed' | 'retry';
 
 export const DELIVERY_OUTCOMES: readonly DeliveryOutcome[] = [
   'delivered',
   'already-delivered',
   'skipped',
+  'superseded',
   'quarantined',
   'failed',
   'retry',

@@ -40,7 +40,7 @@ export interface SweepResult {
   eligible: number;
   enqueued: number;
   /** Objects the ledger had already settled, by status. */
-  settled: { delivered: number; quarantined: number; skipped: number };
+  settled: { delivered: number; quarantined: number; skipped: number; superseded: number };
   /** Objects not eligible, by reason (zero-byte, not-included, settling, …). */
   skipped: Record<string, number>;
   /** Deliveries this sweep found not yet done (new or still queued); `sweep --wait` follows these. */
@@ -50,7 +50,7 @@ export interface SweepResult {
 
 /** What a deliver job returns. */
 export interface DeliverResult {
-  outcome: 'delivered' | 'already-delivered' | 'skipped' | 'quarantined';
+  outcome: 'delivered' | 'already-delivered' | 'skipped' | 'superseded' | 'quarantined';
   deliveryId: string;
   remotePath?: string;
   bytes: number;

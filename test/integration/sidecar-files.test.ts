@@ -179,10 +179,9 @@ describe('checksumFile: md5', () => {
     }
     // The writer's md5 went into the intent (a failed record keeps the intent's fields).
     expect(await pipeline.ledger.get(id)).toMatchObject({ sha256: object!.sha256, md5: md5(object!.body) });
-    // A thrown failpoint removes the temp file; a killed worker would have left it, verified.
+    // A failure after the intent keeps the verified temp file: it is the evidence the retry publishes.
     const dir = pipeline.fixture.partnerDirs.md5crash!;
-    expect((await readPartnerDir(dir)).temps).toEqual([]);
-    await writeFile(join(dir, tempNameFor('orders.csv', id)), object!.body);
+    expect((await readPartnerDir(dir)).temps).toEqual([tempNameFor('orders.csv', id)]);
 
     const [job] = await jobsOfPartner(pipeline.testFerry.deliverQueue, 'md5crash');
     await job!.retry('failed');

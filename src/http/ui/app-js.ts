@@ -10,7 +10,7 @@ export const appJs = String.raw`// Ferry web UI. Hash routes: #/partners, #/deli
 
 const main = document.getElementById('main');
 const flash = document.getElementById('flash');
-const STATUSES = ['queued', 'publishing', 'delivered', 'failed', 'quarantined', 'skipped'];
+const STATUSES = ['queued', 'publishing', 'delivered', 'failed', 'quarantined', 'skipped', 'superseded'];
 let me = { user: undefined, role: 'viewer' };
 let renderToken = 0;
 

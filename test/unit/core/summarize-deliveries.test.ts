@@ -11,6 +11,7 @@ function summary(overrides: Partial<SweepWaitSummary> = {}): SweepWaitSummary {
     delivered: 0,
     alreadyDelivered: 0,
     skipped: 0,
+    superseded: 0,
     quarantined: 0,
     failed: 0,
     pending: 0,

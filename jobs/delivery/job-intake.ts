@@ -1,0 +1,94 @@
+// Before any step: the job's payload is untrusted (Bull Board can add and edit jobs), so its identity
+// is recomputed from config, and a delivery held back (paused partner, closed window) waits delayed.
+import { DelayedError, type Job } from 'bullmq';
+import type { PartnerConfig } from '../../src/config/schema.js';
+import { computeDeliveryId } from '../../src/core/delivery-id.js';
+import { redeliveryIdFor } from '../../src/core/redelivery.js';
+import { PermanentError } from '../../src/errors.js';
+import type { RedeliveryRequest } from '../../src/ledger/redeliveries.js';
+import { DeliverJobData } from '../../src/queues/payloads.js';
+import type { DeliverDeps, Identity } from './context.js';
+
+export interface AcceptedJob {
+  data: DeliverJobData;
+  partner: PartnerConfig;
+  id: Identity;
+  redelivery: RedeliveryRequest | undefined;
+}
+
+/** Parses and checks the payload; throws PermanentError ERR_PAYLOAD_INVALID / ERR_PARTNER_UNKNOWN / ERR_KEY_OUTSIDE_PREFIX. */
+export async function acceptJob(deps: DeliverDeps, job: Job): Promise<AcceptedJob> {
+  const parsed = DeliverJobData.safeParse(job.data);
+  if (!parsed.success) {
+    throw new PermanentError('ERR_PAYLOAD_INVALID', `deliver job ${job.id ?? '?'} has invalid data`);
+  }
+  const data = parsed.data;
+  const partner = deps.getConfig().partners.get(data.partnerId);
+  if (!partner) {
+    throw new PermanentError('ERR_PARTNER_UNKNOWN', `partner ${data.partnerId} is not configured`);
+  }
+  // A redelivery's id is the object version's id with `-r<n>` appended.
+  const expected =
+    data.redelivery === undefined
+      ? computeDeliveryId(data)
+      : redeliveryIdFor(computeDeliveryId(data), data.redelivery);
+  if (expected !== data.deliveryId || job.id !== data.deliveryId) {
+    throw new PermanentError('ERR_PAYLOAD_INVALID', 'delivery id does not match the object identity');
+  }
+  if (data.bucket !== partner.source.bucket || !data.key.startsWith(partner.source.prefix)) {
+    throw new PermanentError('ERR_KEY_OUTSIDE_PREFIX', `key is outside the partner's source prefix`);
+  }
+  const id: Identity = {
+    deliveryId: data.deliveryId,
+    partnerId: data.partnerId,
+    bucket: data.bucket,
+    key: data.key,
+    etag: data.etag,
+  };
+  return { data, partner, id, redelivery: await requestedRedelivery(deps, data) };
+}
+
+/** A redelivery must have been asked for (API or CLI, with a reason): a hand-made job is refused. */
+async function requestedRedelivery(
+  deps: DeliverDeps,
+  data: DeliverJobData,
+): Promise<RedeliveryRequest | undefined> {
+  if (data.redelivery === undefined) return undefined;
+  const request = await deps.redeliveryRequest?.(data.deliveryId);
+  if (!request || request.n !== data.redelivery) {
+    throw new PermanentError('ERR_PAYLOAD_INVALID', `redelivery ${data.deliveryId} was not requested`);
+  }
+  return request;
+}
+
+/**
+ * Runs `processor` unless the partner is paused or outside its window: then the job returns to the
+ * delayed set (BullMQ's moveToDelayed skips the attempt count) and DelayedError tells the worker so.
+ * Unknown partners and bad payloads go through: the processor rejects them.
+ */
+export function withHold<R>(
+  deps: DeliverDeps,
+  holdFor: NonNullable<DeliverDeps['holdFor']>,
+  processor: (job: Job) => Promise<R>,
+): (job: Job) => Promise<R> {
+  return async (job) => {
+    const partnerId = (job.data as { partnerId?: unknown } | null)?.partnerId;
+    const partner = typeof partnerId === 'string' ? deps.getConfig().partners.get(partnerId) : undefined;
+    const hold = partner && job.token !== undefined ? await holdFor(partner, deps.now()) : undefined;
+    if (!hold) return processor(job);
+    const until = Date.now() + hold.delayMs;
+    await job.moveToDelayed(until, job.token);
+    deps.logger[hold.reason === 'paused' ? 'debug' : 'info'](
+      {
+        partnerId,
+        deliveryId: job.id,
+        trackingId: job.id,
+        jobId: job.id,
+        hold: hold.reason,
+        until: new Date(until).toISOString(),
+      },
+      hold.reason === 'paused' ? 'delivery held: partner paused' : 'delivery held until the window opens',
+    );
+    throw new DelayedError();
+  };
+}

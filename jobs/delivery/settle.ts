@@ -1,0 +1,29 @@
+// Step 5b: the data file is not to be published (src/core/publish-protocol.ts `settle`): a newer
+// version won the path, the source is gone, or onExisting keeps the partner's file.
+import type { SettleWithoutPublishing } from '../../src/core/publish-protocol.js';
+import { PermanentError } from '../../src/errors.js';
+import type { DeliverResult } from '../../src/queues/payloads.js';
+import type { Delivery } from './context.js';
+
+/** Records the outcome; throws (to the failure step) when onExisting says fail. */
+export async function settleUnpublished(
+  d: Delivery,
+  outcome: SettleWithoutPublishing,
+): Promise<DeliverResult> {
+  const { deps, id, log } = d;
+  if (outcome.kind === 'failed') throw new PermanentError(outcome.code, `${d.remotePath} ${outcome.message}`);
+  if (outcome.kind === 'superseded') {
+    const reason =
+      outcome.by === 'newer-published'
+        ? 'superseded: a newer version of the object was published to this path'
+        : 'superseded: S3 holds a newer version of the object now';
+    await deps.ledger.record({ ...id, status: 'superseded', reason });
+    log.warn({ outcome: 'superseded', by: outcome.by }, `not published: ${reason}`);
+    return { outcome: 'superseded', deliveryId: id.deliveryId, bytes: 0, reason };
+  }
+  // A gone source settles only that read (isSettled): a re-export of the same bytes is delivered again.
+  const reason = outcome.reason === 'source-gone' ? 'ERR_SOURCE_GONE' : outcome.reason;
+  await deps.ledger.record({ ...id, status: 'skipped', reason });
+  log.warn({ outcome: 'skipped', reason }, 'delivery skipped');
+  return { outcome: 'skipped', deliveryId: id.deliveryId, bytes: 0, reason };
+}
