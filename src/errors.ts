@@ -19,7 +19,6 @@ export const ERROR_CODES = {
   ERR_SFTP_NO_SUCH_PATH: 'permanent',
   ERR_SFTP_RENAME_UNSUPPORTED: 'permanent',
   ERR_REMOTE_EXISTS: 'permanent',
-  ERR_DELIVERY_AMBIGUOUS: 'permanent',
   ERR_SECRET_MISSING: 'permanent',
   ERR_PROXY_DENIED: 'permanent',
   ERR_SFTP_UNREACHABLE: 'transient',

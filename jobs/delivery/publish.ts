@@ -135,7 +135,8 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
           d.phase = phase;
           await hitFailpoint('after_intent');
           facts.temp = { size: uploaded.size };
-          facts.finalIsOurs = undefined;
+          // A final file seen before this upload cannot be a half-done rename of its intent.
+          facts.finalIsOurs = facts.final === undefined ? undefined : false;
         } else {
           await recordPublished(d, digests);
           phase = 'published';
@@ -145,7 +146,18 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
       case 'rename': {
         await checkOwnership(d);
         await clearStaleSidecars(session, partner, remotePath);
-        asideUsed = await renameIntoPlace(session, partner, tempPath, remotePath, step.replace);
+        try {
+          asideUsed = await renameIntoPlace(session, partner, tempPath, remotePath, step.replace);
+        } catch (err) {
+          // The server refused the rename (it answered): it did not happen, and no retry will do it.
+          // The temp file is no longer evidence of anything: withdraw the intent, then remove it.
+          if (classifyError(err, 'sftp').code === 'ERR_SFTP_RENAME_UNSUPPORTED') {
+            await withdrawIntent(d);
+            d.phase = 'none';
+            await removeQuietly(session, tempPath, log);
+          }
+          throw err;
+        }
         await hitFailpoint('after_rename');
         facts.temp = undefined;
         break;
@@ -172,6 +184,9 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
         if (rename && phase === 'intent') await withdrawIntent(d);
         d.phase = rename ? 'none' : phase;
         if (rename && facts.temp !== undefined) await removeQuietly(session, tempPath, log);
+        // direct: a fragment of a version S3 no longer holds at all is Ferry's to remove (no newer one will replace it).
+        const goneFragment = !rename && phase === 'writing' && d.fragmentOf === id.deliveryId;
+        if (goneFragment && step.outcome.kind === 'skipped') await removeQuietly(session, remotePath, log);
         return { kind: 'settled', outcome: step.outcome };
       }
     }
@@ -189,7 +204,9 @@ async function transferOrDropFragment(
   session: SftpConnection,
   beforeFirstByte: () => Promise<void>,
 ): Promise<Uploaded> {
-  const ownFragment = d.partner.target.publish === 'direct' && d.phase === 'writing';
+  // Only while the path record still marks it ours: a newer version published since clears the mark.
+  const ownFragment =
+    d.partner.target.publish === 'direct' && d.phase === 'writing' && d.fragmentOf === d.id.deliveryId;
   try {
     return await transferBytes(d, session, beforeFirstByte);
   } catch (err) {
@@ -295,7 +312,12 @@ async function renameIntoPlace(
     await session.remove(aside).catch(() => undefined); // left by a crash between the renames
     await session.rename(to, aside);
     await hitFailpoint('after_aside');
-    await session.rename(from, to);
+    try {
+      await session.rename(from, to);
+    } catch (err) {
+      await session.rename(aside, to).catch(() => undefined); // the partner keeps its file
+      throw err;
+    }
     return true;
   } catch (err) {
     const classified = classifyError(err, 'sftp');
