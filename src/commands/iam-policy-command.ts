@@ -17,18 +17,24 @@ export interface IamPolicy {
 }
 
 /**
- * The S3 permissions Ferry uses and nothing more, for every enabled partner:
+ * The S3 permissions Ferry uses and nothing more, for every enabled partner (each grant is checked
+ * against the requests Ferry really makes in test/integration/iam-policy-coverage.test.ts):
  * - `s3:ListBucket` on each source bucket, only for the partners' prefixes (`s3:prefix` condition);
  * - `s3:GetObject` on `<bucket>/<prefix>*` of each partner (reads pin the version with If-Match, which
  *   needs no extra permission);
- * - `s3:PutObject` + `s3:GetObject` on `<receipts bucket>/<receipts prefix><partner>/*` (write a receipt,
- *   read it back when Redis forgot the delivery), and `s3:ListBucket` on those prefixes so a missing
- *   receipt answers 404, not 403 (S3 evaluates that implicit check with the key as `s3:prefix`).
+ * - `s3:PutObject` on `<bucket>/<prefix>*` of each partner that takes uploads (`POST /api/upload`: every
+ *   partner without `source.requireMarker`, src/core/upload-name.ts);
+ * - `s3:PutObject` on `<receipts bucket>/<receipts prefix><partner>/*` (a delivery writes its receipt);
+ * - `s3:GetObject` on `<receipts bucket>/<receipts prefix>*` and `s3:ListBucket` with `s3:prefix`
+ *   `<receipts prefix>*`: the ledger rebuild (src/ledger/ledger-trust.ts) lists the whole receipts prefix
+ *   and restores every receipt, those of partners disabled or removed since included, so that one
+ *   re-enabled later is never sent again what it already has; the listing grant also makes a missing
+ *   receipt answer 404, not 403 (S3 evaluates that implicit check with the key as `s3:prefix`).
  * - only for partners with `after.source` (src/core/source-housekeeping.ts): `tag` adds
  *   `s3:GetObjectTagging` + `s3:PutObjectTagging` on its exports; a `move` adds `s3:DeleteObject` (and
  *   `s3:GetObjectTagging`, which CopyObject needs to carry the tags along) on its exports, and
  *   `s3:PutObject` + `s3:PutObjectTagging` on the archive prefix (the template's text before its first token).
- * Otherwise no delete, no tagging, no wildcard actions, no `Resource: "*"`. A partner prefix of "" (the whole
+ * Otherwise no delete, no tagging, no wildcard actions, no `Resource: "*"`. A prefix of "" (the whole
  * bucket) gets an unconditioned ListBucket on that bucket, since nothing narrower would work.
  * `*`, `?` and `$` in prefixes are written as IAM's `${*}`, `${?}`, `${$}` so they match literally.
  */
@@ -49,6 +55,7 @@ export function buildIamPolicy(config: FerryConfig): IamPolicy {
     listable.set(bucket, prefixes);
   };
   const readable = new Set<string>();
+  const uploadable = new Set<string>();
   const receipts = new Set<string>();
   const tagged = new Set<string>();
   const deleted = new Set<string>();
@@ -60,12 +67,13 @@ export function buildIamPolicy(config: FerryConfig): IamPolicy {
       deleted.add(objectArn(p.source.bucket, p.source.prefix));
       archives.add(objectArn(p.source.bucket, moveTargetPrefix(after.move)));
     }
-    const partnerReceipts = `${receiptsPrefix}${p.id}/`;
     addListable(p.source.bucket, p.source.prefix);
-    addListable(receiptsBucket, partnerReceipts);
     readable.add(objectArn(p.source.bucket, p.source.prefix));
-    receipts.add(objectArn(receiptsBucket, partnerReceipts));
+    if (p.source.requireMarker === undefined) uploadable.add(objectArn(p.source.bucket, p.source.prefix));
+    receipts.add(objectArn(receiptsBucket, `${receiptsPrefix}${p.id}/`));
   }
+  // Every worker's ledger rebuild lists and reads all receipts, whichever partners are enabled.
+  addListable(receiptsBucket, receiptsPrefix);
 
   const statements: IamStatement[] = [];
   [...listable.keys()].sort().forEach((bucket, i) => {
@@ -91,11 +99,25 @@ export function buildIamPolicy(config: FerryConfig): IamPolicy {
       Resource: [...readable].sort(),
     });
   }
+  if (uploadable.size > 0) {
+    statements.push({
+      Sid: 'UploadToPartnerPrefixes',
+      Effect: 'Allow',
+      Action: 's3:PutObject',
+      Resource: [...uploadable].sort(),
+    });
+  }
+  statements.push({
+    Sid: 'ReadAllReceipts',
+    Effect: 'Allow',
+    Action: 's3:GetObject',
+    Resource: [objectArn(receiptsBucket, receiptsPrefix)],
+  });
   if (receipts.size > 0) {
     statements.push({
-      Sid: 'WriteAndReadReceipts',
+      Sid: 'WritePartnerReceipts',
       Effect: 'Allow',
-      Action: ['s3:GetObject', 's3:PutObject'],
+      Action: 's3:PutObject',
       Resource: [...receipts].sort(),
     });
   }

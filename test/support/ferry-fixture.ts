@@ -67,7 +67,8 @@ export async function writeFerryConfig(
     join(dir, 'ferry.yaml'),
     [
       `redis: { ${options.redisCluster ? `cluster: ${JSON.stringify(options.redisCluster)}` : `url: "${redis.url}"`}, prefix: "${options.redisPrefix ?? '{ferry}'}" }`,
-      `s3: { region: us-east-1, endpoint: "${s3.endpoint}", forcePathStyle: true }`,
+      // Through the recording proxy when FERRY_S3_RECORD_FILE asks for one (services.ts).
+      `s3: { region: us-east-1, endpoint: "${services.s3Recorder?.endpoint ?? s3.endpoint}", forcePathStyle: true }`,
       options.adminUser === null
         ? `http: { host: 127.0.0.1, port: ${options.httpPort ?? 0} }`
         : `http: { host: 127.0.0.1, port: ${options.httpPort ?? 0}, adminUser: ${options.adminUser ?? 'admin'}, adminPasswordEnv: FERRY_ADMIN_PASSWORD }`,

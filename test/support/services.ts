@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startRedisServer, type RedisServerHandle, type RedisServerOptions } from './redis-server.js';
+import { startS3RecordingProxy, type S3RecordingProxy } from './s3-recording-proxy.js';
 import { startS3rver, type S3rverHandle } from './s3rver.js';
 import { startSshd, type SshdHandle, type SshdOptions } from './sshd.js';
 import { makeTempDir } from './temp-dir.js';
@@ -10,6 +11,13 @@ export interface Services {
   redis: RedisServerHandle;
   sshd: SshdHandle;
   s3: S3rverHandle;
+  /**
+   * With FERRY_S3_RECORD_FILE set: a recording proxy in front of s3rver that appends every request it
+   * forwards to that file (JSON lines, see s3-recording-proxy.ts). writeFerryConfig points Ferry's
+   * config at it; the tests' own clients (s3ClientFor) still talk to s3rver directly, so only Ferry's
+   * requests are recorded (not those of a Ferry given its S3 client through `overrides.s3Client`).
+   */
+  s3Recorder?: S3RecordingProxy;
   /** Stops all three and removes the run's temp dir (kept when FERRY_KEEP_TEMP=1). Idempotent. */
   stop(): Promise<void>;
 }
@@ -46,12 +54,19 @@ export async function startServices(options: StartServicesOptions = {}): Promise
       : new AggregateError(failures, `startServices: ${failures.length} services failed to start`);
   }
 
+  const recordFile = process.env['FERRY_S3_RECORD_FILE'];
+  const s3Recorder =
+    recordFile === undefined || recordFile === ''
+      ? undefined
+      : await startS3RecordingProxy(s3.value.endpoint, { recordFile });
+
   // Not memoised: a test may restart a service after an earlier stop(); every call stops what runs now.
   const stop = async (): Promise<void> => {
+    await s3Recorder?.close();
     await Promise.all([redis.value.stop(), sshd.value.stop(), s3.value.stop()]);
     if (process.env['FERRY_KEEP_TEMP'] !== '1') await rm(runDir, { recursive: true, force: true });
   };
-  return { redis: redis.value, sshd: sshd.value, s3: s3.value, stop };
+  return { redis: redis.value, sshd: sshd.value, s3: s3.value, ...(s3Recorder ? { s3Recorder } : {}), stop };
 }
 
 /** An S3 client for s3rver: path-style addressing, its fixed credentials, checksums only when required. */

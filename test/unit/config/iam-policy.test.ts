@@ -18,12 +18,12 @@ const FP = 'SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4';
 
 const configs = useConfigDirs('iam');
 
-function partnerYaml(id: string, bucket: string, prefix: string, enabled = true): string {
+function partnerYaml(id: string, bucket: string, prefix: string, enabled = true, marker?: string): string {
   return [
     `id: ${id}`,
     `enabled: ${enabled}`,
     "schedule: { cron: '0 2 * * *' }",
-    `source: { bucket: ${bucket}, prefix: '${prefix}' }`,
+    `source: { bucket: ${bucket}, prefix: '${prefix}'${marker === undefined ? '' : `, requireMarker: ${marker}`} }`,
     'target:',
     `  host: sftp.${id}.example`,
     '  username: ferry',
@@ -82,29 +82,35 @@ function expectLeastPrivilege(policy: IamPolicy, config: FerryConfig): void {
   const getResources = policy.Statement.filter(readable).flatMap((s) => list(s.Resource));
   const putResources = policy.Statement.filter(writable).flatMap((s) => list(s.Resource));
 
+  // The ledger rebuild lists and reads every receipt, disabled partners' included (ledger-trust.ts).
+  expect(listablePrefixes(receiptsBucket)).toContain(`${receiptsPrefix}*`);
   for (const p of enabled) {
     expect(listablePrefixes(p.source.bucket)).toContain(`${p.source.prefix}*`);
     expect(getResources).toContain(`arn:aws:s3:::${p.source.bucket}/${p.source.prefix}*`);
-    expect(listablePrefixes(receiptsBucket)).toContain(`${receiptsPrefix}${p.id}/*`);
     expect(putResources).toContain(`arn:aws:s3:::${receiptsBucket}/${receiptsPrefix}${p.id}/*`);
   }
-  // Reads only partner exports and receipts; writes only receipts.
-  const expectedGets = enabled.flatMap((p) => [
-    `arn:aws:s3:::${p.source.bucket}/${p.source.prefix}*`,
-    `arn:aws:s3:::${receiptsBucket}/${receiptsPrefix}${p.id}/*`,
-  ]);
+  // Reads only partner exports and receipts; writes only receipts and uploads (partners without a marker).
+  const expectedGets = [
+    ...enabled.map((p) => `arn:aws:s3:::${p.source.bucket}/${p.source.prefix}*`),
+    `arn:aws:s3:::${receiptsBucket}/${receiptsPrefix}*`,
+  ];
   expect(new Set(getResources)).toEqual(new Set(expectedGets));
   expect(new Set(putResources)).toEqual(
-    new Set(enabled.map((p) => `arn:aws:s3:::${receiptsBucket}/${receiptsPrefix}${p.id}/*`)),
+    new Set([
+      ...enabled.map((p) => `arn:aws:s3:::${receiptsBucket}/${receiptsPrefix}${p.id}/*`),
+      ...enabled
+        .filter((p) => p.source.requireMarker === undefined)
+        .map((p) => `arn:aws:s3:::${p.source.bucket}/${p.source.prefix}*`),
+    ]),
   );
 }
 
 describe('ferry iam-policy', () => {
-  it('grants a multi-partner config only list-prefix, get-exports and put/get-receipts', async () => {
+  it('grants a multi-partner config only list-prefix, get-exports, uploads, put-receipts per partner and list/get-receipts', async () => {
     const dir = await configFrom('receipts: { bucket: ferry-audit, prefix: audit/receipts/ }\n', {
       'acme.yaml': partnerYaml('acme', 'warehouse-exports', 'acme/daily/'),
       'globex.yaml': partnerYaml('globex', 'warehouse-exports', 'globex/'),
-      'initech.yaml': partnerYaml('initech', 'initech-exports', 'out/'),
+      'initech.yaml': partnerYaml('initech', 'initech-exports', 'out/', true, '_SUCCESS'),
       'dormant.yaml': partnerYaml('dormant', 'dormant-exports', 'x/', false),
     });
     const config = await load(dir);
@@ -113,6 +119,11 @@ describe('ferry iam-policy', () => {
     const text = JSON.stringify(policy);
     expect(text).not.toContain('DeleteObject');
     expect(text).not.toContain('dormant');
+    // A partner behind a marker takes no uploads (src/core/upload-name.ts), so no PutObject on its exports.
+    expect(policy.Statement.find((s) => s.Sid === 'UploadToPartnerPrefixes')?.Resource).toEqual([
+      'arn:aws:s3:::warehouse-exports/acme/daily/*',
+      'arn:aws:s3:::warehouse-exports/globex/*',
+    ]);
     // One ListBucket statement per bucket, each with the prefixes of that bucket only.
     expect(
       policy.Statement.filter((s) => s.Action === 's3:ListBucket').map((s) => [
@@ -120,12 +131,30 @@ describe('ferry iam-policy', () => {
         s.Condition?.StringLike['s3:prefix'],
       ]),
     ).toEqual([
-      [
-        'arn:aws:s3:::ferry-audit',
-        ['audit/receipts/acme/*', 'audit/receipts/globex/*', 'audit/receipts/initech/*'],
-      ],
+      ['arn:aws:s3:::ferry-audit', ['audit/receipts/*']],
       ['arn:aws:s3:::initech-exports', ['out/*']],
       ['arn:aws:s3:::warehouse-exports', ['acme/daily/*', 'globex/*']],
+    ]);
+  });
+
+  it('lets the ledger rebuild list and read the receipts even with no partner enabled', async () => {
+    const dir = await configFrom('receipts: { bucket: ferry-audit, prefix: audit/ }\n', {
+      'dormant.yaml': partnerYaml('dormant', 'dormant-exports', 'x/', false),
+    });
+    expect(buildIamPolicy(await load(dir)).Statement).toEqual([
+      {
+        Sid: 'ListConfiguredPrefixes1',
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: 'arn:aws:s3:::ferry-audit',
+        Condition: { StringLike: { 's3:prefix': ['audit/*'] } },
+      },
+      {
+        Sid: 'ReadAllReceipts',
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: ['arn:aws:s3:::ferry-audit/audit/*'],
+      },
     ]);
   });
 
