@@ -28,6 +28,9 @@ export const ERROR_CODES = {
   ERR_TRANSFER_STALLED: 'transient',
   ERR_SIZE_MISMATCH: 'transient',
   ERR_SLOT_TIMEOUT: 'transient',
+  // The connection-slot lease could not be kept (Redis away or the slot reclaimed): the connection was
+  // dropped so the partner's maxConnections holds; the retry takes a new slot.
+  ERR_SLOT_LOST: 'transient',
   ERR_S3_UNAVAILABLE: 'transient',
   ERR_S3_ACCESS_DENIED: 'permanent',
   ERR_S3_CREDENTIALS: 'permanent',

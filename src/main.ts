@@ -33,7 +33,7 @@ import { createRedeliveries } from './ledger/redeliveries.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
 import { createLedgerTrust } from './ledger/ledger-trust.js';
 import { createRedisLedger } from './ledger/redis-ledger.js';
-import { createRedisSemaphore } from './ledger/redis-semaphore.js';
+import { createRedisSemaphore, slotLossReasonOf } from './ledger/redis-semaphore.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import {
@@ -211,10 +211,17 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       acquireSlot: async (partnerKey, signal) => {
         const partner = partnersByKey().get(partnerKey);
         if (!partner) throw new FerryError('ERR_PARTNER_UNKNOWN', `no partner for connection ${partnerKey}`);
-        return semaphore.acquire(partner.id, partner.target.maxConnections, {
+        const lease = await semaphore.acquire(partner.id, partner.target.maxConnections, {
           signal,
           timeoutMs: 10 * 60_000,
         });
+        // The pool closes the connection itself; this only counts it.
+        lease.lost.addEventListener(
+          'abort',
+          () => metrics.slotLeaseLost(partner.id, slotLossReasonOf(lease.lost.reason)),
+          { once: true },
+        );
+        return lease;
       },
       wantedElsewhere: async (partnerKey) => {
         const partner = partnersByKey().get(partnerKey);

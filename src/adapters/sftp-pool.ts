@@ -2,6 +2,11 @@ import { FerryError } from '../errors.js';
 import type { SftpConnection } from './sftp-connection.js';
 
 export interface SlotLease {
+  /**
+   * Aborts once the slot may belong to someone else (see the Redis semaphore): the pool then stops
+   * using the connection at once, closing it even in the middle of a request.
+   */
+  readonly lost: AbortSignal;
   release(): Promise<void>;
 }
 
@@ -45,6 +50,8 @@ interface Entry {
   /** Close instead of keeping idle when returned (evicted, or the pool is closing). */
   retireOnReturn: boolean;
   retired: boolean;
+  /** Set when the slot lease was lost: the connection was closed under the session using it. */
+  slotLost?: FerryError;
   idleTimer?: ReturnType<typeof setTimeout>;
 }
 
@@ -60,14 +67,20 @@ interface Waiter {
  * Errors after which the connection is not trusted again. A stalled transfer may be a stalled
  * server, and an aborted upload leaves writes outstanding on the connection.
  */
-const DISCARD_CODES = new Set(['ERR_SFTP_CONNECTION_LOST', 'ERR_SFTP_TIMEOUT', 'ERR_TRANSFER_STALLED']);
+const DISCARD_CODES = new Set([
+  'ERR_SFTP_CONNECTION_LOST',
+  'ERR_SFTP_TIMEOUT',
+  'ERR_TRANSFER_STALLED',
+  'ERR_SLOT_LOST',
+]);
 
 /**
  * Keeps authenticated SFTP connections per partner inside one worker process (a handshake costs
  * ~60 ms locally and ~8 RTT remotely; a reused connection ~1 ms per small file). Each open
  * connection holds one cross-process slot from `acquireSlot`, released once the connection is
  * closed: after `idleTimeoutMs` idle, when it dies, when `fn` fails with a connection-level error,
- * on `evict` or on `close`.
+ * on `evict` or on `close`. When the slot's lease is lost the connection is closed at once, busy or
+ * not: the partner's cap only holds if no connection outlives its slot.
  */
 export function createSftpPool(options: SftpPoolOptions): SftpPool {
   const { logger } = options;
@@ -252,6 +265,36 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
       );
     });
 
+  /** The slot may be someone else's now: close the connection, in use or not, and never reuse it. */
+  const onSlotLost = (entry: Entry): void => {
+    if (entry.retired) return;
+    const reason = entry.lease.lost.reason as unknown;
+    const partnerId =
+      reason instanceof FerryError && typeof reason.details.partnerId === 'string'
+        ? reason.details.partnerId
+        : undefined;
+    entry.slotLost = new FerryError(
+      'ERR_SLOT_LOST',
+      `connection slot lost: SFTP connection ${entry.connection.id} was closed`,
+      {
+        cause: reason,
+        details: { partnerKey: entry.partnerKey, partnerId, connectionId: entry.connection.id },
+      },
+    );
+    logger?.warn(
+      {
+        partnerKey: entry.partnerKey,
+        partnerId,
+        connectionId: entry.connection.id,
+        busy: entry.busy,
+        reason: reason instanceof FerryError ? reason.details.reason : undefined,
+      },
+      'sftp connection slot lost: closing the connection',
+    );
+    retire(entry, entry.busy ? 'slot-lost-while-busy' : 'slot-lost');
+    wakeClose();
+  };
+
   const checkout = async (partnerKey: string, signal: AbortSignal | undefined): Promise<Entry> => {
     if (closed) throw poolClosed();
     signal?.throwIfAborted();
@@ -286,6 +329,11 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
       wakeClose();
       throw poolClosed();
     }
+    if (lease.lost.aborted) {
+      onSlotLost(entry); // lost while connecting
+      throw entry.slotLost!;
+    }
+    lease.lost.addEventListener('abort', () => onSlotLost(entry), { once: true });
     return entry;
   };
 
@@ -305,6 +353,13 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
         return await fn(entry.connection);
       } catch (err) {
         discard = isConnectionLevel(err);
+        // The request failed because the pool closed the connection: say why.
+        if (discard && entry.slotLost) {
+          throw new FerryError('ERR_SLOT_LOST', entry.slotLost.message, {
+            cause: err,
+            details: entry.slotLost.details,
+          });
+        }
         throw err;
       } finally {
         checkin(entry, discard);

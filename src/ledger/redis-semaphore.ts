@@ -1,13 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { classifyError } from '../core/classify-error.js';
+import {
+  acquiredSlotLease,
+  nextSlotLeaseState,
+  type SlotLeaseEvent,
+  type SlotLeaseState,
+  type SlotLossReason,
+} from '../core/slot-lease-state.js';
 import { FerryError } from '../errors.js';
 import { createLuaScript } from './lua-script.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export interface SlotLease {
   readonly holder: string;
-  /** Gives the slot back; never rejects (an unreleased lease expires on its own). No-op once lost. */
+  /**
+   * Aborts, with a FerryError ERR_SLOT_LOST as its reason, once the slot may belong to someone else:
+   * a renewal was answered "not held", or none was confirmed for a lease period by the local clock
+   * (Redis unreachable). It fires no later than the lease's expiry in Redis. Whatever the slot
+   * guards (a partner connection) must be given up at once.
+   */
+  readonly lost: AbortSignal;
+  /**
+   * Gives the slot back; never rejects (an unreleased lease expires on its own). Once lost it does
+   * not wait for Redis: it only asks Redis, in the background, to drop this holder's entry.
+   */
   release(): Promise<void>;
 }
 
@@ -15,7 +32,8 @@ export interface Semaphore {
   /**
    * Waits (polling with jitter, ~50–250 ms, abortable by signal, bounded by timeoutMs → FerryError
    * ERR_SLOT_TIMEOUT) until fewer than `max` live leases exist, then takes one. The lease is renewed
-   * every leaseMs/3 until released; a crashed process's lease expires after leaseMs.
+   * every leaseMs/3 until released; a crashed process's lease expires after leaseMs. The lease's
+   * `lost` signal tells when it can no longer be trusted.
    * An abort rejects with the signal's reason. Without timeoutMs it waits until aborted.
    */
   acquire(
@@ -27,7 +45,7 @@ export interface Semaphore {
   count(name: string): Promise<number>;
   /** True while another process has been waiting for a slot of `name` within the last few seconds. */
   wantedElsewhere(name: string): Promise<boolean>;
-  /** Stops renew timers (does not release). */
+  /** Stops renew timers (does not release; held leases then count as lost a lease period later). */
   close(): void;
 }
 
@@ -89,22 +107,48 @@ export function createRedisSemaphore(
   // Marks this process's "slot wanted" signals, so its own pool does not give connections away to itself.
   const processToken = randomUUID();
 
-  function startLease(key: string, holder: string): SlotLease {
-    let state: 'held' | 'lost' | 'released' = 'held';
+  function startLease(name: string, key: string, holder: string, sentAtMs: number): SlotLease {
+    let state: SlotLeaseState = acquiredSlotLease(sentAtMs, leaseMs);
+    let released = false;
     let renewing = false;
+    const lost = new AbortController();
+    let deadline: NodeJS.Timeout | undefined;
+
+    const apply = (event: SlotLeaseEvent): void => {
+      if (released || state.kind === 'lost') return;
+      state = nextSlotLeaseState(state, event, leaseMs);
+      if (state.kind === 'lost') {
+        stop();
+        clearTimeout(deadline);
+        lost.abort(
+          new FerryError('ERR_SLOT_LOST', `connection slot lease of ${name} lost (${state.reason})`, {
+            details: { partnerId: name, holder, reason: state.reason },
+          }),
+        );
+        return;
+      }
+      armDeadline(state.validUntilMs);
+    };
+    // The local-clock rule: re-armed on every confirmation, fires when the lease may have expired.
+    const armDeadline = (validUntilMs: number): void => {
+      clearTimeout(deadline);
+      deadline = setTimeout(
+        () => apply({ kind: 'tick', nowMs: performance.now() }),
+        Math.max(0, validUntilMs - performance.now()),
+      );
+      deadline.unref();
+    };
+
     const timer = setInterval(
       () => {
-        if (renewing || state !== 'held') return;
+        if (renewing || released || state.kind !== 'held') return;
         renewing = true;
+        // Taken before the call: Redis cannot run the renewal earlier than this.
+        const sent = performance.now();
         renewScript
           .run(redis, [key], [holder, leaseMs])
-          .then((alive) => {
-            if (alive === 0 && state === 'held') {
-              state = 'lost';
-              stop();
-            }
-          })
-          // A failed renewal is retried on the next tick; if Redis stays away the lease simply expires.
+          .then((alive) => apply(alive === 0 ? { kind: 'not-held' } : { kind: 'confirmed', sentAtMs: sent }))
+          // A failed renewal is retried on the next tick; the local clock decides when to give up.
           .catch(() => undefined)
           .finally(() => {
             renewing = false;
@@ -118,13 +162,21 @@ export function createRedisSemaphore(
       clearInterval(timer);
       timers.delete(timer);
     };
+    if (state.kind === 'held') armDeadline(state.validUntilMs);
 
     return {
       holder,
+      lost: lost.signal,
       async release() {
         stop();
-        if (state !== 'held') return;
-        state = 'released';
+        clearTimeout(deadline);
+        if (released) return;
+        released = true;
+        if (state.kind === 'lost') {
+          // Redis may be away: never wait for it here. Removing our own holder id is always safe.
+          void redis.zrem(key, holder).catch(() => undefined);
+          return;
+        }
         await redis.zrem(key, holder).catch(() => undefined);
       },
     };
@@ -137,9 +189,10 @@ export function createRedisSemaphore(
       const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
       for (;;) {
         signal?.throwIfAborted();
+        const sentAtMs = performance.now();
         const taken = await runGuarded(() => acquireScript.run(redis, [key], [holder, leaseMs, max]));
         if (taken === 1) {
-          const lease = startLease(key, holder);
+          const lease = startLease(name, key, holder, sentAtMs);
           if (signal?.aborted) {
             await lease.release();
             signal.throwIfAborted();
@@ -177,6 +230,11 @@ export function createRedisSemaphore(
       timers.clear();
     },
   };
+}
+
+/** Why a lease was lost, read from its `lost` signal's reason (an ERR_SLOT_LOST FerryError). */
+export function slotLossReasonOf(reason: unknown): SlotLossReason {
+  return reason instanceof FerryError && reason.details.reason === 'not-held' ? 'not-held' : 'unconfirmed';
 }
 
 async function runGuarded<T>(call: () => Promise<T>): Promise<T> {

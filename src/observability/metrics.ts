@@ -1,6 +1,7 @@
 // Prometheus metrics of one Ferry process (each process exposes its own; Prometheus adds `instance`).
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SlotLossReason } from '../core/slot-lease-state.js';
 import type { SourceAfter } from '../core/source-housekeeping.js';
 
 /** How one deliver job run ended: its result's outcome, or `failed` / `retry` when it threw. */
@@ -35,6 +36,8 @@ export interface Metrics {
   deliveryFinished(partner: string, outcome: DeliveryOutcome, bytes: number, seconds: number): void;
   sweepFinished(partner: string, figures: SweepFigures): void;
   configReloaded(result: ConfigReloadResult): void;
+  /** A connection-slot lease of that partner was lost (its connection was closed). */
+  slotLeaseLost(partner: string, reason: SlotLossReason): void;
 }
 
 /** The default of every processor: reports nothing. */
@@ -42,6 +45,7 @@ export const NO_METRICS: Metrics = {
   deliveryFinished: () => undefined,
   sweepFinished: () => undefined,
   configReloaded: () => undefined,
+  slotLeaseLost: () => undefined,
 };
 
 /** The part of a BullMQ queue the queue gauges read. */
@@ -157,6 +161,12 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     name: 'ferry_config_reloads_total',
     help: 'Config reloads after a change on disk: applied, or rejected (the previous config keeps running).',
     labelNames: ['result'] as const,
+    registers,
+  });
+  const slotLeasesLost = new Counter({
+    name: 'ferry_slot_leases_lost_total',
+    help: 'Connection-slot leases this process lost (not-held: the slot was reclaimed; unconfirmed: Redis did not answer renewals for a lease period); each closed a connection.',
+    labelNames: ['partner', 'reason'] as const,
     registers,
   });
   // Reloads are rare: show both series from the start, so `increase()` sees the first rejection.
@@ -275,6 +285,9 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     },
     configReloaded(result) {
       configReloads.inc({ result });
+    },
+    slotLeaseLost(partner, reason) {
+      slotLeasesLost.inc({ partner, reason });
     },
   };
 }

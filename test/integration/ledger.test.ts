@@ -270,6 +270,28 @@ describe('redis semaphore', () => {
     waiter.close();
   });
 
+  it('signals the lease lost when a renewal finds its slot gone, and release then leaves Redis alone', async () => {
+    const name = `slots-${++uniq}`;
+    const semaphore = createRedisSemaphore(redisA, keys, { leaseMs: 600 });
+    const lease = await semaphore.acquire(name, 1);
+    const lost = new Promise<unknown>((resolve) =>
+      lease.lost.addEventListener('abort', () => resolve(lease.lost.reason)),
+    );
+    expect(lease.lost.aborted).toBe(false);
+
+    await redisB.zrem(keys.slots(name), lease.holder); // reclaimed, as an expired lease is
+    const other = await createRedisSemaphore(redisB, keys).acquire(name, 1);
+
+    expect(await lost).toMatchObject({
+      code: 'ERR_SLOT_LOST',
+      details: { partnerId: name, reason: 'not-held' },
+    });
+    await lease.release();
+    expect(await semaphore.count(name)).toBe(1); // the new holder's slot is untouched
+    await other.release();
+    semaphore.close();
+  });
+
   it('stops waiting when the signal aborts, rejecting with its reason', async () => {
     const name = `slots-${++uniq}`;
     const semaphore = createRedisSemaphore(redisA, keys);

@@ -52,10 +52,15 @@ function fakes(options: { capacity?: number; failConnect?: boolean } = {}) {
   let held = 0;
   const queue: Array<() => void> = [];
   const connections: FakeConnection[] = [];
+  // One controller per lease granted, in order: aborting one is how a test loses that slot.
+  const losers: AbortController[] = [];
   const acquireSlot = vi.fn((_partnerKey: string, signal?: AbortSignal): Promise<SlotLease> => {
     const lease = (): SlotLease => {
       let released = false;
+      const lost = new AbortController();
+      losers.push(lost);
       return {
+        lost: lost.signal,
         release: () => {
           if (!released) {
             released = true;
@@ -89,7 +94,10 @@ function fakes(options: { capacity?: number; failConnect?: boolean } = {}) {
     connections.push(connection);
     return Promise.resolve(connection);
   });
-  return { acquireSlot, connect, connections, held: () => held };
+  /** Loses the n-th slot granted (0-based), as the Redis semaphore does when its lease cannot be kept. */
+  const loseSlot = (n: number): void =>
+    losers[n]!.abort(new FerryError('ERR_SLOT_LOST', 'lease lost', { details: { reason: 'unconfirmed' } }));
+  return { acquireSlot, connect, connections, held: () => held, loseSlot };
 }
 
 function poolWith(f: ReturnType<typeof fakes>, overrides: Partial<SftpPoolOptions> = {}) {
@@ -349,6 +357,112 @@ describe('createSftpPool', () => {
     expect(f.connections.every((c) => c.closeCalls === 1)).toBe(true);
     expect(f.held()).toBe(0);
     expect(pool.stats().open).toBe(0);
+  });
+
+  it('closes an idle connection as soon as its slot is lost, and opens a new one next time', async () => {
+    const f = fakes();
+    const pool = poolWith(f);
+    await pool.withSession('p1', () => Promise.resolve());
+
+    f.loseSlot(0);
+    await settle();
+
+    expect(f.connections[0]!.closeCalls).toBe(1);
+    expect(f.held()).toBe(0);
+    expect(pool.stats().open).toBe(0);
+    const next = await pool.withSession('p1', (session) => Promise.resolve(session.id));
+    expect(next).toBe(f.connections[1]!.id);
+    await pool.close();
+  });
+
+  it('closes a busy connection when its slot is lost, failing the session with ERR_SLOT_LOST', async () => {
+    const f = fakes();
+    const warnings: object[] = [];
+    const pool = poolWith(f, {
+      logger: { debug: () => undefined, warn: (obj) => warnings.push(obj) },
+    });
+    // A request in flight fails when its connection closes, as a real one does.
+    const session = pool.withSession('p1', (conn) => {
+      const pending = new Promise<never>((_resolve, reject) =>
+        conn.onClose(() => reject(new FerryError('ERR_SFTP_CONNECTION_LOST', 'closed'))),
+      );
+      f.loseSlot(0);
+      return pending;
+    });
+
+    const err = await session.catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(FerryError);
+    expect(err).toMatchObject({ code: 'ERR_SLOT_LOST', cause: { code: 'ERR_SFTP_CONNECTION_LOST' } });
+    expect((err as FerryError).intent).toBe('transient');
+    expect(f.connections[0]!.closeCalls).toBe(1);
+    expect(warnings).toContainEqual(
+      expect.objectContaining({ partnerKey: 'p1', connectionId: f.connections[0]!.id, busy: true }),
+    );
+    await settle();
+    expect(f.held()).toBe(0);
+    expect(pool.stats().open).toBe(0);
+    await pool.close();
+  });
+
+  it('stops counting a busy connection as open the moment its slot is lost', async () => {
+    const f = fakes();
+    const pool = poolWith(f);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const session = pool.withSession('p1', () => gate);
+    await settle();
+
+    f.loseSlot(0);
+
+    expect(pool.stats().open).toBe(0);
+    expect(f.connections[0]!.closeCalls).toBe(1);
+    release();
+    await session; // a session that finished its work before noticing keeps its result
+    await settle();
+    expect(f.held()).toBe(0);
+    await pool.close();
+  });
+
+  it('does not hand a connection whose slot was lost to a session waiting for a slot', async () => {
+    const f = fakes({ capacity: 1 });
+    const pool = poolWith(f);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = pool.withSession('p1', () => gate);
+    await settle();
+    const second = pool.withSession('p1', (session) => Promise.resolve(session.id));
+    await settle();
+
+    f.loseSlot(0);
+    release();
+    await first;
+
+    expect(await second).toBe(f.connections[1]!.id);
+    await pool.close();
+    expect(f.held()).toBe(0);
+  });
+
+  it('closes a connection whose slot was lost while it was being opened', async () => {
+    const f = fakes();
+    const connect = f.connect.getMockImplementation()!;
+    const pool = poolWith(f, {
+      connect: async (partnerKey) => {
+        const connection = await connect(partnerKey);
+        f.loseSlot(0);
+        return connection;
+      },
+    });
+
+    await expect(pool.withSession('p1', () => Promise.resolve())).rejects.toMatchObject({
+      code: 'ERR_SLOT_LOST',
+    });
+    await settle();
+
+    expect(f.connections[0]!.closeCalls).toBe(1);
+    expect(f.held()).toBe(0);
+    expect(pool.stats().open).toBe(0);
+    await pool.close();
   });
 
   it('refuses new sessions once closed', async () => {

@@ -76,6 +76,16 @@ describe('createMetrics', () => {
     expect(m.value('ferry_config_reloads_total', { result: 'rejected' })).toBe(1);
   });
 
+  it('counts lost connection-slot leases by partner and reason', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    metrics.slotLeaseLost('acme', 'unconfirmed');
+    metrics.slotLeaseLost('acme', 'unconfirmed');
+    metrics.slotLeaseLost('acme', 'not-held');
+    const m = await scrape(metrics);
+    expect(m.value('ferry_slot_leases_lost_total', { partner: 'acme', reason: 'unconfirmed' })).toBe(2);
+    expect(m.value('ferry_slot_leases_lost_total', { partner: 'acme', reason: 'not-held' })).toBe(1);
+  });
+
   it('reads queue counts at scrape time, once per cache period however many scrapes', async () => {
     let now = 0;
     const deliver = fakeQueue('deliver', { waiting: 5, active: 2, delayed: 1, failed: 3, completed: 40 });
