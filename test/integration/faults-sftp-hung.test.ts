@@ -2,6 +2,7 @@
 // sshd still answers SSH keepalives. Simulated with SIGSTOP on the external sftp-server of a real sshd:
 // every SFTP request must still end, by its deadline (stallTimeoutSeconds), with the whole connection
 // destroyed, the partner's connection slot released, and the delivery retried exactly once.
+// The last case spawns the compiled CLI: run `npm run build` first.
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -27,6 +28,7 @@ import {
   waitForJobState,
   type TestFerry,
 } from '../support/pipeline.js';
+import { spawnFerry, type FerryProcess } from '../support/ferry-process.js';
 import { startServices, type Services } from '../support/services.js';
 
 /** The request deadline in this file (stallTimeoutSeconds). */
@@ -45,6 +47,7 @@ const observers: PartnerObserver[] = [];
 /** Every sftp-server this file stopped: continued after each test, so none outlives it. */
 const stopped = new Set<number>();
 const connections = new Set<SftpConnection>();
+const spawned: FerryProcess[] = [];
 
 function stopSftpServers(pids: number[]): void {
   for (const pid of pids) {
@@ -138,6 +141,7 @@ beforeAll(async () => {
       // The retry waits 60-120 s (promoted by the test), so the state between attempts can be read.
       { id: 'hung', maxConnections: 1, attempts: 3, backoffSeconds: 120, maxBackoffSeconds: 120 },
       { id: 'stuck', maxConnections: 1, attempts: 3, backoffSeconds: 120, maxBackoffSeconds: 120 },
+      { id: 'sigterm', maxConnections: 1, attempts: 3, backoffSeconds: 120, maxBackoffSeconds: 120 },
     ],
     // Keepalive every second keeps passing (sshd answers it); idle connections stay pooled.
     worker: `concurrency: 2, stallTimeoutSeconds: ${DEADLINE_SECONDS}, keepaliveIntervalSeconds: 1, keepaliveCountMax: 2, idleTimeoutSeconds: 300, connectTimeoutSeconds: 5`,
@@ -152,6 +156,8 @@ afterEach(() => {
 
 afterAll(async () => {
   continueSftpServers();
+  for (const p of spawned) p.kill('SIGKILL');
+  await Promise.all(spawned.map((p) => p.exited));
   await Promise.all(observers.map((o) => o.stop()));
   await Promise.all([...connections].map((c) => c.close()));
   await testFerry?.close();
@@ -304,5 +310,36 @@ describe('a delivery to a partner whose sftp-server hangs', () => {
     expect(attemptFailure('stuck', id)).toMatchObject({ errCode: 'ERR_SFTP_TIMEOUT', willRetry: true });
     expect(await slotsHeld('stuck')).toBe(0);
     expect(await slotsHeld('hung')).toBe(0);
+  });
+
+  it('lets a `ferry start --role worker` process whose delivery hangs on the stopped subsystem exit on SIGTERM', async () => {
+    await testFerry.ferry.close(); // the spawned worker alone takes the jobs from here on
+    const { FERRY_FAILPOINTS: _inherited, ...env } = process.env;
+    const worker = spawnFerry(['start', '--role', 'worker', '--config', fixture.dir], env);
+    spawned.push(worker);
+    await worker.waitForLine(/ferry started/);
+    const before = services.sshd.sftpServerPids();
+    await putObjects(s3, fixture.bucket, [{ key: 'sigterm/first.csv', size: 2048 }]);
+    expect((await sweepAndWait(testFerry.ferry.getConfig(), 'sigterm', 30)).summary).toMatch(/^delivered 1,/);
+    const pooled = newSftpServers(before);
+    expect(pooled).toHaveLength(1); // the worker's idle pooled connection
+
+    stopSftpServers(pooled);
+    await putObjects(s3, fixture.bucket, [{ key: 'sigterm/second.csv', size: 2048 }]);
+    const id = await deliveryIdOf(s3, fixture.bucket, 'sigterm', 'sigterm/second.csv');
+    await requestSweep('sigterm');
+    // Active on a worker whose only connection to the partner (maxConnections 1) is the hung one.
+    await waitFor(
+      async () => (await (await deliverQueue.getJob(id))?.getState()) === 'active',
+      `delivery ${id} to start`,
+    );
+
+    worker.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+
+    expect(worker.output()).toMatch(/"errCode":"ERR_SFTP_TIMEOUT"/);
+    expect(worker.output()).not.toMatch(/unhandled rejection/);
+    expect((await deliverQueue.getJob(id))?.failedReason).toMatch(/^ERR_SFTP_TIMEOUT: SFTP stat /);
+    expect(await slotsHeld('sigterm')).toBe(0);
   });
 });
