@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what Ferry's tests and demo need (sshd, ssh-keygen, redis-server, inotifywait, and Chromium
+# Installs what Ferry's tests and demo need (sshd, sftp-server, ssh-keygen, redis-server, inotifywait, and Chromium
 # for the web UI's browser test), then the npm dependencies, and checks that ssh2's native crypto
 # binding built. Safe to run again.
 # Usage: bash bin/setup.sh   (from anywhere; used by the README quick start and .ci/run)
@@ -9,6 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # command-or-path → Debian package that provides it
 declare -A provides=(
   [/usr/sbin/sshd]=openssh-server
+  [/usr/lib/openssh/sftp-server]=openssh-sftp-server
   [ssh-keygen]=openssh-client
   [redis-server]=redis-server
   [inotifywait]=inotify-tools
@@ -16,7 +17,7 @@ declare -A provides=(
 )
 
 missing=()
-for cmd in /usr/sbin/sshd ssh-keygen redis-server inotifywait /usr/bin/chromium; do
+for cmd in /usr/sbin/sshd /usr/lib/openssh/sftp-server ssh-keygen redis-server inotifywait /usr/bin/chromium; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${provides[$cmd]}")
 done
 
@@ -34,7 +35,7 @@ if ((${#missing[@]} > 0)); then
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  echo "setup: system packages present (openssh-server openssh-client redis-server inotify-tools chromium)"
+  echo "setup: system packages present (openssh-server openssh-sftp-server openssh-client redis-server inotify-tools chromium)"
 fi
 
 echo "setup: npm ci"

@@ -256,6 +256,8 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
           readyTimeoutMs: w.connectTimeoutSeconds * 1000,
           keepaliveIntervalMs: w.keepaliveIntervalSeconds * 1000,
           keepaliveCountMax: w.keepaliveCountMax,
+          // sshd answers keepalives even when its sftp-server hangs: only a request deadline notices.
+          requestTimeoutMs: w.stallTimeoutSeconds * 1000,
         });
         const legacy = legacyAlgorithmsIn(partner.target.algorithms);
         if (legacy.length > 0) {

@@ -16,6 +16,15 @@ const DEFAULT_PACKET_SIZE = 32 * 1024;
 /** Bytes of an SFTP WRITE besides the handle and data: length, type, id, handle length, offset, data length. */
 const WRITE_HEADER_BYTES = 4 + 1 + 4 + 4 + 8 + 4;
 
+/**
+ * Where each SFTP request is registered when sent and ended when it is over, so the connection can put
+ * a deadline on it (src/core/request-deadlines.ts). `answered: false` = failed locally, never sent.
+ */
+export interface RequestLog {
+  begin(op: string, path: string): number;
+  end(token: number, answered?: boolean): void;
+}
+
 export interface PipelinedUploadOptions {
   /** Bytes per SFTP WRITE at most; capped by the server's max write length, rounded down to whole SSH packets. */
   writeSize?: number;
@@ -32,6 +41,10 @@ export interface PipelinedUploadOptions {
   onProgress?: (bytes: number) => void;
   /** Also hash the bytes with md5 (`naming.checksumFile: md5`); off, it costs nothing. */
   md5?: boolean;
+  /** Registers every WRITE and the CLOSE under `path` (the connection's deadline); none when absent. */
+  requests?: RequestLog;
+  /** The remote path, for `requests` (what a timeout names). */
+  path?: string;
 }
 
 /**
@@ -86,7 +99,8 @@ export function pipelinedUpload(
   source: Readable,
   options: PipelinedUploadOptions = {},
 ): Promise<UploadResult> {
-  const { signal, onProgress, socket } = options;
+  const { signal, onProgress, socket, requests } = options;
+  const path = options.path ?? '(upload)';
   const limits = sftp as unknown as SftpLimits;
   // Within the server's max write length: a longer WRITE is split by ssh2 into serial requests.
   const writeSize = writePayloadSize(
@@ -118,7 +132,11 @@ export function pipelinedUpload(
     const closeHandle = (cb: (err: Error | undefined) => void): void => {
       if (handleClosed) return;
       handleClosed = true;
-      sftp.close(handle, (err) => cb(err ?? undefined));
+      const token = requests?.begin('close', path);
+      sftp.close(handle, (err) => {
+        if (token !== undefined) requests?.end(token);
+        cb(err ?? undefined);
+      });
     };
 
     const detach = (): void => {
@@ -187,7 +205,10 @@ export function pipelinedUpload(
       const length = data.length;
       offset += length;
       inFlight++;
+      // A number in the callback's scope, no closure of its own: the hot path stays as it was.
+      const token = requests === undefined ? 0 : requests.begin('write', path);
       const onWritten = (err: Error | undefined | null): void => {
+        requests?.end(token);
         inFlight--;
         if (settled) return;
         if (err) {
@@ -206,6 +227,7 @@ export function pipelinedUpload(
         sftp.write(handle, data, 0, length, position, onWritten);
       } catch (err) {
         // write() only throws on bad arguments; never let that escape a stream event handler.
+        requests?.end(token, false);
         inFlight--;
         fail(sftpRequestError(err));
       }

@@ -49,7 +49,10 @@ export interface UploadResult {
   md5?: string;
 }
 
-/** One authenticated SFTP connection to a partner (pinned host key already checked). */
+/**
+ * One authenticated SFTP connection to a partner (pinned host key already checked). Every request has
+ * a deadline: a server that stops answering fails it with ERR_SFTP_TIMEOUT and the connection is gone.
+ */
 export interface SftpSession {
   readonly supportsPosixRename: boolean;
   stat(path: string): Promise<RemoteStat | undefined>;

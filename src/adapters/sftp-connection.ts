@@ -22,9 +22,10 @@ import {
 } from '../config/ssh-algorithms.js';
 import { classifyError } from '../core/classify-error.js';
 import { fingerprintOfKey, isPinned } from '../core/host-key.js';
+import { createRequestDeadlines, type OverdueRequest } from '../core/request-deadlines.js';
 import { FerryError } from '../errors.js';
 import { openEgressSocket, type EgressProxy } from './egress-proxy.js';
-import { abortReason, pipelinedUpload, sftpRequestError } from './pipelined-upload.js';
+import { abortReason, pipelinedUpload, sftpRequestError, type RequestLog } from './pipelined-upload.js';
 import type { RemoteStat, SftpSession, UploadResult } from './ports.js';
 
 export interface SftpConnectOptions {
@@ -46,6 +47,14 @@ export interface SftpConnectOptions {
   readyTimeoutMs: number;
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
+  /**
+   * Deadline on every SFTP request once connected (default 60 s; workers pass `stallTimeoutSeconds`).
+   * SSH keepalives are answered by sshd, not by the sftp-server process behind it, so they cannot
+   * tell a hung subsystem (e.g. stuck on a dead NFS mount) from an idle one; this can. When a request
+   * has had no reply, and the connection no reply at all, for this long, the whole connection is
+   * destroyed and every pending request rejects with ERR_SFTP_TIMEOUT.
+   */
+  requestTimeoutMs?: number;
 }
 
 /** What the handshake settled on (client-to-server direction; Ferry offers the same lists both ways). */
@@ -89,6 +98,9 @@ export const SFTP_ALGORITHMS: AlgorithmAllowList = Object.freeze({
 
 /** How long close() waits for a clean SSH disconnect before destroying the socket. */
 const CLOSE_GRACE_MS = 2_000;
+
+/** The request deadline when the caller sets none: the worker's `stallTimeoutSeconds` default. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 /**
  * Opens an authenticated SFTP session. The TCP socket is connected first with TCP_NODELAY (ssh2
@@ -207,7 +219,16 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
             settled = true;
             clearTimeout(timer);
             client.off('error', fail);
-            resolve(createConnection({ client, sock: socket, sftp, where, negotiated }));
+            resolve(
+              createConnection({
+                client,
+                sock: socket,
+                sftp,
+                where,
+                negotiated,
+                requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+              }),
+            );
           });
         } catch (err) {
           fail(err);
@@ -280,9 +301,17 @@ interface ConnectionParts {
   sftp: SFTPWrapper;
   where: string;
   negotiated: NegotiatedAlgorithms | undefined;
+  requestTimeoutMs: number;
 }
 
-function createConnection({ client, sock, sftp, where, negotiated }: ConnectionParts): SftpConnection {
+function createConnection({
+  client,
+  sock,
+  sftp,
+  where,
+  negotiated,
+  requestTimeoutMs,
+}: ConnectionParts): SftpConnection {
   const id = `sftp-${++connectionCount}-${randomUUID().slice(0, 8)}`;
   let alive = true;
   let closing: Promise<void> | undefined;
@@ -301,10 +330,11 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
       details: { connectionId: id },
     });
 
-  const markDead = (): void => {
+  const markDead = (reason: () => FerryError = lost): void => {
     if (!alive) return;
     alive = false;
-    for (const rejectWaiting of [...waiting]) rejectWaiting(lost());
+    clearTimeout(deadlineTimer);
+    for (const rejectWaiting of [...waiting]) rejectWaiting(reason());
     waiting.clear();
     for (const listener of closeListeners.splice(0)) {
       try {
@@ -320,6 +350,63 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
   const remember = (err: unknown): void => {
     lastError = err;
   };
+
+  // One timer per connection, armed while requests are outstanding, checks the oldest of them.
+  const deadlines = createRequestDeadlines(requestTimeoutMs);
+  let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  const armDeadline = (ms: number): void => {
+    deadlineTimer = setTimeout(checkDeadline, Math.ceil(ms));
+    deadlineTimer.unref();
+  };
+  function checkDeadline(): void {
+    deadlineTimer = undefined;
+    if (!alive) return;
+    const now = performance.now();
+    const overdue = deadlines.overdue(now);
+    if (overdue !== undefined) {
+      expire(overdue);
+      return;
+    }
+    const wait = deadlines.msUntilDue(now);
+    if (wait !== undefined) armDeadline(wait);
+  }
+  /**
+   * A request outlived its deadline: the subsystem is in an unknown state (the request may still be
+   * carried out later), so the whole connection goes, not just the channel, and everything pending fails.
+   */
+  const expire = ({ request, waitedMs }: OverdueRequest): void => {
+    const timedOut = (): FerryError =>
+      new FerryError(
+        'ERR_SFTP_TIMEOUT',
+        `SFTP ${request.op} ${request.path} got no reply from ${where} within the ${requestTimeoutMs / 1000} s request deadline; connection ${id} destroyed`,
+        {
+          details: {
+            connectionId: id,
+            request: request.op,
+            path: request.path,
+            deadlineMs: requestTimeoutMs,
+            waitedMs: Math.round(waitedMs),
+            outstanding: deadlines.outstanding,
+          },
+        },
+      );
+    lastError = timedOut();
+    markDead(timedOut);
+    client.destroy();
+    sock.destroy();
+  };
+  /** Where every request is registered when sent and ended when answered (the writer's too). */
+  const requests: RequestLog = {
+    begin(op, path) {
+      const token = deadlines.begin(op, path, performance.now());
+      // An armed timer fires at or before this request's deadline; it re-arms for the oldest then.
+      if (deadlineTimer === undefined && alive) armDeadline(requestTimeoutMs);
+      return token;
+    },
+    end(token, answered) {
+      deadlines.end(token, performance.now(), answered);
+    },
+  };
   client.on('error', remember);
   sftp.on('error', remember);
   client.on('close', markDead);
@@ -330,8 +417,13 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
     client.end();
   });
 
-  /** Runs one SFTP request; rejects (never hangs) when the connection is or becomes closed or on abort. */
+  /**
+   * Runs one SFTP request under the connection's deadline; rejects (never hangs) when the connection is
+   * or becomes closed, when the deadline expires (ERR_SFTP_TIMEOUT), or on abort.
+   */
   const request = <T>(
+    op: string,
+    path: string,
     send: (done: (err: unknown, value?: T) => void) => void,
     opts: { signal?: AbortSignal; onLateValue?: (value: T) => void } = {},
   ): Promise<T> =>
@@ -361,8 +453,10 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
       };
       waiting.add(onLost);
       signal?.addEventListener('abort', onAbort, { once: true });
+      const token = requests.begin(op, path);
       try {
         send((err, value) => {
+          requests.end(token);
           if (!settle()) {
             // Aborted or lost before the reply came: release what the reply created (an open handle).
             if (!err && value !== undefined) opts.onLateValue?.(value);
@@ -372,6 +466,7 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
           else resolve(value as T);
         });
       } catch (err) {
+        requests.end(token, false);
         if (settle()) reject(sftpRequestError(err, alive));
       }
     });
@@ -393,7 +488,7 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
       try {
         // A missing path is an answer (every delivery asks about its final name first): resolved here
         // without building a FerryError to throw and catch. Other replies go through sftpRequestError.
-        const stats = await request<{ size: number; mode: number } | undefined>((done) =>
+        const stats = await request<{ size: number; mode: number } | undefined>('stat', path, (done) =>
           sftp.stat(path, (err, value) => {
             if (alive && isNoSuchFile(err)) done(undefined, undefined);
             else done(err, value);
@@ -416,9 +511,12 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
       const attrs: InputAttributes = { mode: options.mode };
       let handle: Buffer;
       try {
-        handle = await request<Buffer>((done) => sftp.open(path, 'w', attrs, done), {
+        handle = await request<Buffer>('open', path, (done) => sftp.open(path, 'w', attrs, done), {
           signal,
-          onLateValue: (late) => sftp.close(late, noop),
+          onLateValue: (late) => {
+            const token = requests.begin('close', path);
+            sftp.close(late, () => requests.end(token));
+          },
         });
       } catch (err) {
         source.on('error', noop);
@@ -430,17 +528,27 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
         source.destroy();
         throw lost();
       }
-      // The socket lets the writer cork the writes it issues together into one syscall.
-      return pipelinedUpload(sftp, handle, source, {
-        signal,
-        onProgress: options.onProgress,
-        socket: sock,
-        md5: options.md5,
-      });
+      // The writer's requests fail with the connection too (a deadline, a reset), not only on abort.
+      const dead = new AbortController();
+      const onLost = (err: FerryError): void => dead.abort(err);
+      waiting.add(onLost);
+      try {
+        // The socket lets the writer cork the writes it issues together into one syscall.
+        return await pipelinedUpload(sftp, handle, source, {
+          signal: signal === undefined ? dead.signal : AbortSignal.any([signal, dead.signal]),
+          onProgress: options.onProgress,
+          socket: sock,
+          md5: options.md5,
+          requests,
+          path,
+        });
+      } finally {
+        waiting.delete(onLost);
+      }
     },
 
     async rename(from: string, to: string): Promise<void> {
-      await request<void>((done) => sftp.rename(from, to, done));
+      await request<void>('rename', `${from} -> ${to}`, (done) => sftp.rename(from, to, done));
     },
 
     async posixRename(from: string, to: string): Promise<void> {
@@ -453,11 +561,13 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
           },
         );
       }
-      await request<void>((done) => sftp.ext_openssh_rename(from, to, done));
+      await request<void>('posix-rename', `${from} -> ${to}`, (done) =>
+        sftp.ext_openssh_rename(from, to, done),
+      );
     },
 
     async remove(path: string): Promise<void> {
-      await request<void>((done) => sftp.unlink(path, done));
+      await request<void>('remove', path, (done) => sftp.unlink(path, done));
     },
 
     async sha256Of(path: string): Promise<{ size: number; sha256: string }> {

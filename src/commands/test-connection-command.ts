@@ -151,6 +151,8 @@ export async function runTestConnection(o: TestConnectionOptions): Promise<numbe
       readyTimeoutMs: timeoutMs,
       keepaliveIntervalMs: worker.keepaliveIntervalSeconds * 1000,
       keepaliveCountMax: worker.keepaliveCountMax,
+      // As a worker bounds them: a hung sftp-server fails the step instead of hanging the command.
+      requestTimeoutMs: worker.stallTimeoutSeconds * 1000,
     }),
   );
   if (login.error) {

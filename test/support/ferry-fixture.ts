@@ -25,6 +25,8 @@ export interface PartnerFixture {
   fileMode?: string;
   attempts?: number;
   backoffSeconds?: number;
+  /** retry.maxBackoffSeconds (default 5). */
+  maxBackoffSeconds?: number;
   enabled?: boolean;
   /** More top-level partner YAML, appended as is (e.g. "window: { start: '01:00', end: '05:00' }"). */
   extraYaml?: string;
@@ -121,7 +123,7 @@ export async function writePartnerFile(
     `  publish: ${p.publish ?? 'rename'}`,
     `  onExisting: ${p.onExisting ?? 'fail'}`,
     `  maxConnections: ${p.maxConnections ?? 2}`,
-    `retry: { attempts: ${p.attempts ?? 3}, backoffSeconds: ${p.backoffSeconds ?? 1}, maxBackoffSeconds: 5 }`,
+    `retry: { attempts: ${p.attempts ?? 3}, backoffSeconds: ${p.backoffSeconds ?? 1}, maxBackoffSeconds: ${p.maxBackoffSeconds ?? 5} }`,
     ...(p.extraYaml === undefined ? [] : [p.extraYaml]),
     '',
   ].join('\n');

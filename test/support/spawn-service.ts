@@ -52,12 +52,12 @@ export class ServiceStartError extends Error {
   }
 }
 
-interface ProcessIdentity {
+export interface ProcessIdentity {
   pid: number;
   startTime: string;
 }
 
-interface Descendant extends ProcessIdentity {
+export interface Descendant extends ProcessIdentity {
   /** 1 = child of the service, 2 = grandchild, … */
   depth: number;
 }
@@ -271,7 +271,7 @@ function byDepthDeepestFirst(family: readonly Descendant[]): Descendant[][] {
 }
 
 /** Every process below `rootPid` (Linux /proc; empty elsewhere). */
-function listDescendants(rootPid: number): Descendant[] {
+export function listDescendants(rootPid: number): Descendant[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));

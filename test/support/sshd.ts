@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { userInfo } from 'node:os';
@@ -6,18 +7,37 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { makeTempDir } from './temp-dir.js';
-import { spawnService, startOnPort, waitForReady, type ServiceProcess } from './spawn-service.js';
+import {
+  listDescendants,
+  spawnService,
+  startOnPort,
+  waitForReady,
+  type ServiceProcess,
+} from './spawn-service.js';
 
 const run = promisify(execFile);
 
 const SSHD = '/usr/sbin/sshd';
+/** OpenSSH's SFTP server as its own program (Debian package openssh-sftp-server). */
+export const SFTP_SERVER_BINARY = '/usr/lib/openssh/sftp-server';
 /** The dedicated non-root login used when the harness runs as root. */
 const SFTP_SYSTEM_USER = 'ferry-sftp';
+/**
+ * The login for `sftpServer: 'external'`: sshd runs a program subsystem through the user's shell, which
+ * nologin refuses, so this one has /bin/sh (ForceCommand still allows nothing but sftp-server).
+ */
+const EXTERNAL_SFTP_SYSTEM_USER = 'ferry-sftp-sh';
 
 export interface SshdOptions {
   dir?: string;
-  /** Flags for internal-sftp, e.g. ['-P', 'posix-rename'] to deny a request. */
+  /** Flags for internal-sftp (or sftp-server), e.g. ['-P', 'posix-rename'] to deny a request. */
   sftpFlags?: string[];
+  /**
+   * 'internal' (default): sshd's in-process internal-sftp. 'external': the sftp-server program, one
+   * process per session, so a test can SIGSTOP the subsystem alone (a server stuck on a dead mount)
+   * while sshd keeps answering keepalives; find its pids with `sftpServerPids()`.
+   */
+  sftpServer?: 'internal' | 'external';
   /** Extra sshd_config lines, appended last. */
   extraConfig?: string[];
   port?: number;
@@ -42,6 +62,11 @@ export interface SshdHandle {
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Restarts on the same port; `newHostKey` swaps the host key (MITM tests) and updates the fingerprint. */
   start(options?: { newHostKey?: boolean }): Promise<void>;
+  /**
+   * The pids of the sftp-server processes serving this sshd's sessions now (`sftpServer: 'external'`;
+   * always empty with internal-sftp), oldest first. Signal them by pid, e.g. SIGSTOP / SIGCONT.
+   */
+  sftpServerPids(): number[];
 }
 
 interface SftpUser {
@@ -56,7 +81,8 @@ interface SftpUser {
  */
 export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> {
   const dir = resolve(options.dir ?? (await makeTempDir('sshd')));
-  const user = await resolveSftpUser();
+  const external = options.sftpServer === 'external';
+  const user = await resolveSftpUser(external);
   const paths = {
     config: join(dir, 'sshd_config'),
     hostKey: join(dir, 'ssh_host_ed25519_key'),
@@ -88,7 +114,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
 
   let current: ServiceProcess | undefined;
   const launch = async (port: number): Promise<ServiceProcess> => {
-    const sftp = ['internal-sftp', ...(options.sftpFlags ?? [])].join(' ');
+    const sftp = [external ? SFTP_SERVER_BINARY : 'internal-sftp', ...(options.sftpFlags ?? [])].join(' ');
     const config = [
       `Port ${port}`,
       'ListenAddress 127.0.0.1',
@@ -158,7 +184,21 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
       }
       current = await launch(port);
     },
+    sftpServerPids: () =>
+      listDescendants(current!.pid)
+        .filter((p) => commandOf(p.pid) === 'sftp-server')
+        .sort((a, b) => Number(a.startTime) - Number(b.startTime) || a.pid - b.pid)
+        .map((p) => p.pid),
   };
+}
+
+/** A process's command name (/proc/<pid>/comm), or undefined once it is gone. */
+function commandOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /** The whole sshd log so far (connections, auth decisions, SFTP requests at LogLevel VERBOSE). */
@@ -208,11 +248,18 @@ async function makeTraversable(from: string, to: string): Promise<void> {
   }
 }
 
-let cachedUser: Promise<SftpUser> | undefined;
-function resolveSftpUser(): Promise<SftpUser> {
-  cachedUser ??=
-    process.getuid?.() === 0 ? ensureSystemUser(SFTP_SYSTEM_USER) : Promise.resolve(currentUser());
-  return cachedUser;
+const cachedUsers = new Map<string, Promise<SftpUser>>();
+function resolveSftpUser(withShell: boolean): Promise<SftpUser> {
+  if (process.getuid?.() !== 0) return Promise.resolve(currentUser());
+  const [name, shell] = withShell
+    ? [EXTERNAL_SFTP_SYSTEM_USER, '/bin/sh']
+    : [SFTP_SYSTEM_USER, '/usr/sbin/nologin'];
+  let user = cachedUsers.get(name);
+  if (!user) {
+    user = ensureSystemUser(name, shell);
+    cachedUsers.set(name, user);
+  }
+  return user;
 }
 
 function currentUser(): SftpUser {
@@ -224,7 +271,7 @@ function currentUser(): SftpUser {
  * Creates the SFTP system user once. Several test files may race here: useradd/usermod take the
  * passwd lock and fail while another holds it, so retry until the account exists and is unlocked.
  */
-async function ensureSystemUser(name: string): Promise<SftpUser> {
+async function ensureSystemUser(name: string, shell: string): Promise<SftpUser> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= 40; attempt++) {
     const entry = await lookupUser(name);
@@ -236,7 +283,7 @@ async function ensureSystemUser(name: string): Promise<SftpUser> {
           '--home-dir',
           `/var/lib/${name}`,
           '--shell',
-          '/usr/sbin/nologin',
+          shell,
           name,
         ]);
         continue;
