@@ -571,7 +571,7 @@ function createConnection({
     },
 
     async sha256Of(path: string): Promise<{ size: number; sha256: string }> {
-      const handle = await request<Buffer>((done) => sftp.open(path, 'r', done), {
+      const handle = await request<Buffer>('open', path, (done) => sftp.open(path, 'r', done), {
         onLateValue: (late) => sftp.close(late, noop),
       });
       const hash = createHash('sha256');
@@ -579,7 +579,7 @@ function createConnection({
       try {
         const buffer = Buffer.allocUnsafe(READ_BACK_CHUNK);
         for (;;) {
-          const n = await request<number>((done) =>
+          const n = await request<number>('read', path, (done) =>
             sftp.read(handle, buffer, 0, READ_BACK_CHUNK, size, (err, bytesRead) => {
               // OpenSSH answers a read at the end with an EOF status, which ssh2 passes as an error.
               if (err && (err as { code?: unknown }).code === SFTP_EOF) done(undefined, 0);
@@ -591,7 +591,7 @@ function createConnection({
           size += n;
         }
       } finally {
-        await request<void>((done) => sftp.close(handle, done)).catch(noop);
+        await request<void>('close', path, (done) => sftp.close(handle, done)).catch(noop);
       }
       return { size, sha256: hash.digest('hex') };
     },
