@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   ERR_TRANSFER_STALLED: 'transient',
   ERR_SIZE_MISMATCH: 'transient',
   ERR_SLOT_TIMEOUT: 'transient',
+  // The janitor is removing an old file at the temp/aside path a delivery wants to write (temp-registry.ts).
+  ERR_TEMP_BUSY: 'transient',
   ERR_S3_UNAVAILABLE: 'transient',
   ERR_S3_ACCESS_DENIED: 'permanent',
   ERR_S3_CREDENTIALS: 'permanent',
