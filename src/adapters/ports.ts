@@ -42,6 +42,16 @@ export interface RemoteStat {
   mode: number;
 }
 
+/** One entry of a remote directory listing ("." and ".." left out). */
+export interface RemoteDirEntry {
+  name: string;
+  size: number;
+  /** The server's clock; whole seconds over SFTP v3. */
+  mtime: Date;
+  /** POSIX mode bits, file type included. */
+  mode: number;
+}
+
 export interface UploadResult {
   bytes: number;
   sha256: string;
@@ -68,6 +78,8 @@ export interface SftpSession {
   /** posix-rename@openssh.com: atomically replaces `to`. */
   posixRename(from: string, to: string): Promise<void>;
   remove(path: string): Promise<void>;
+  /** Every entry of the directory (READDIR until EOF; the janitor's listing). */
+  list(dir: string): Promise<RemoteDirEntry[]>;
   /** True while the underlying SSH connection is usable. */
   readonly alive: boolean;
 }

@@ -7,6 +7,7 @@ import {
   type CipherAlgorithm,
   type CompressionAlgorithm,
   type ConnectConfig,
+  type FileEntryWithStats,
   type InputAttributes,
   type KexAlgorithm,
   type MacAlgorithm,
@@ -25,7 +26,7 @@ import { fingerprintOfKey, isPinned } from '../core/host-key.js';
 import { FerryError } from '../errors.js';
 import { openEgressSocket, type EgressProxy } from './egress-proxy.js';
 import { abortReason, pipelinedUpload, sftpRequestError } from './pipelined-upload.js';
-import type { RemoteStat, SftpSession, UploadResult } from './ports.js';
+import type { RemoteDirEntry, RemoteStat, SftpSession, UploadResult } from './ports.js';
 
 export interface SftpConnectOptions {
   host: string;
@@ -458,6 +459,17 @@ function createConnection({ client, sock, sftp, where, negotiated }: ConnectionP
 
     async remove(path: string): Promise<void> {
       await request<void>((done) => sftp.unlink(path, done));
+    },
+
+    async list(dir: string): Promise<RemoteDirEntry[]> {
+      // ssh2 reads a path (not a handle) to the end: OPENDIR, READDIR until EOF, CLOSE.
+      const entries = await request<FileEntryWithStats[]>((done) => sftp.readdir(dir, done));
+      return entries.map((e) => ({
+        name: e.filename,
+        size: e.attrs.size,
+        mtime: new Date(e.attrs.mtime * 1000),
+        mode: e.attrs.mode,
+      }));
     },
 
     close(): Promise<void> {

@@ -32,6 +32,7 @@ function fakeConnection(partnerKey: string, n: number): FakeConnection {
     rename: unused,
     posixRename: unused,
     remove: unused,
+    list: unused,
     onClose(listener) {
       if (alive) listeners.push(listener);
       else listener();
