@@ -1,6 +1,7 @@
 // Prometheus metrics of one Ferry process (each process exposes its own; Prometheus adds `instance`).
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LeftoverKind } from '../core/janitor.js';
 import type { SourceAfter } from '../core/source-housekeeping.js';
 
 /** How one deliver job run ended: its result's outcome, or `failed` / `retry` when it threw. */
@@ -34,6 +35,8 @@ export interface Metrics {
   deliveryFinished(partner: string, outcome: DeliveryOutcome, bytes: number, seconds: number): void;
   sweepFinished(partner: string, figures: SweepFigures): void;
   configReloaded(result: ConfigReloadResult): void;
+  /** The janitor removed one of Ferry's leftovers (a temp file, or an overwrite's aside). */
+  janitorRemoved(partner: string, kind: LeftoverKind): void;
 }
 
 /** The default of every processor: reports nothing. */
@@ -41,6 +44,7 @@ export const NO_METRICS: Metrics = {
   deliveryFinished: () => undefined,
   sweepFinished: () => undefined,
   configReloaded: () => undefined,
+  janitorRemoved: () => undefined,
 };
 
 /** The part of a BullMQ queue the queue gauges read. */
@@ -156,6 +160,12 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     name: 'ferry_config_reloads_total',
     help: 'Config reloads after a change on disk: applied, or rejected (the previous config keeps running).',
     labelNames: ['result'] as const,
+    registers,
+  });
+  const janitorRemoved = new Counter({
+    name: 'ferry_janitor_removed_total',
+    help: "Ferry's own leftovers the janitor removed from partners' servers: part (temp files of attempts that will never resume), old (an overwrite's aside left by a crash).",
+    labelNames: ['partner', 'kind'] as const,
     registers,
   });
   // Reloads are rare: show both series from the start, so `increase()` sees the first rejection.
@@ -274,6 +284,9 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     },
     configReloaded(result) {
       configReloads.inc({ result });
+    },
+    janitorRemoved(partner, kind) {
+      janitorRemoved.inc({ partner, kind });
     },
   };
 }
