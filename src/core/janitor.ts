@@ -146,3 +146,20 @@ export function stillRemovable(entry: ListedEntry | undefined, now: Date, minAge
 function isRegularFile(mode: number): boolean {
   return (mode & S_IFMT) === S_IFREG;
 }
+
+/**
+ * One line of `ferry janitor`: `remove  part  <size> B  <age>  <name>`, or `keep …  (<reason>)`.
+ * The names printed all follow Ferry's pattern, which admits no control or bidi characters.
+ */
+export function formatLeftoverLine(d: LeftoverDecision): string {
+  const age = d.ageMs < 0 ? 'in the future' : `${formatAge(d.ageMs)} old`;
+  const head = `${d.action.padEnd(6)} ${d.kind.padEnd(4)} ${`${d.size} B`.padStart(12)}  ${age.padEnd(14)} ${d.name}`;
+  return d.action === 'keep' ? `${head}  (${d.reason})` : head;
+}
+
+function formatAge(ms: number): string {
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 120) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return hours < 48 ? `${hours} h` : `${Math.floor(hours / 24)} d`;
+}

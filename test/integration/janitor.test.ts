@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import type { Job } from 'bullmq';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createJanitor, type JanitorDeps } from '../../jobs/janitor.js';
+import { runJanitorCommand } from '../../src/commands/janitor-command.js';
 import { createSweepProcessor } from '../../jobs/sweep.js';
 import { createS3Source } from '../../src/adapters/s3-source.js';
 import { connectSftp, type SftpConnection } from '../../src/adapters/sftp-connection.js';
@@ -410,3 +411,71 @@ describe('janitor in the sweep', () => {
     });
   });
 });
+
+describe('ferry janitor <partner>', () => {
+  async function runCommand(w: World, dryRun: boolean) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const log = captureLogger('info');
+    const code = await runJanitorCommand({
+      config: w.config,
+      partnerId: w.partner.id,
+      dryRun,
+      env: {},
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      logger: log.logger,
+    });
+    return { code, out, err, log };
+  }
+
+  it('with --dry-run lists what it would remove and what it keeps, and removes nothing', async () => {
+    const w = await world('minAgeMinutes: 60');
+    await w.put(temp('orders.csv'), 90 * 60);
+    await w.put(temp('young.csv'), 60);
+    await w.put('orders.csv', 2 * HOUR_S);
+
+    const { code, out } = await runCommand(w, true);
+
+    expect(code).toBe(0);
+    expect(out[0]).toBe(`ferry janitor ${w.partner.id}: ${w.dir} (leftovers at least 60 min old), dry run`);
+    expect(out.slice(1, 3)).toEqual([
+      expect.stringMatching(
+        new RegExp(`^remove part +10 B  (89|9[01]) min old +${escape(temp('orders.csv'))}$`),
+      ),
+      expect.stringMatching(
+        new RegExp(`^keep +part +10 B  [0-2] min old +${escape(temp('young.csv'))}  \\(too-young\\)$`),
+      ),
+    ]);
+    expect(out[3]).toBe('would remove 1, keep 1; nothing was removed');
+    expect(await w.names()).toEqual(['orders.csv', temp('orders.csv'), temp('young.csv')].sort());
+  });
+
+  it('refuses to remove anything while janitor.enabled is false', async () => {
+    const w = await world('minAgeMinutes: 60');
+    await w.put(temp('orders.csv'), 2 * HOUR_S);
+
+    const { code, err } = await runCommand(w, false);
+
+    expect(code).toBe(1);
+    expect(err[0]).toContain('janitor.enabled is false');
+    expect(await w.names()).toEqual([temp('orders.csv')]);
+  });
+
+  it('removes the leftovers and logs each removal when enabled', async () => {
+    const w = await world();
+    await w.put(temp('orders.csv'), 2 * HOUR_S);
+    await w.put(asidePathFor(temp('orders.csv')), 2 * HOUR_S);
+
+    const { code, out, log } = await runCommand(w, false);
+
+    expect(code).toBe(0);
+    expect(out.at(-1)).toBe('removed 2, kept 0');
+    expect(await w.names()).toEqual([]);
+    expect(log.lines().filter((l) => String(l['msg']).startsWith('janitor removed'))).toHaveLength(2);
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

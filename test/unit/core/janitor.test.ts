@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tempNameFor } from '../../../src/core/delivery-id.js';
 import {
   asidePathFor,
+  formatLeftoverLine,
   parseLeftoverName,
   selectLeftovers,
   stillRemovable,
@@ -196,5 +197,32 @@ describe('stillRemovable', () => {
     ['replaced by a directory', entry(temp, { mode: DIR })],
   ])('fails for a file %s', (_label, listed) => {
     expect(stillRemovable(listed, NOW, HOUR)).toBe(false);
+  });
+});
+
+describe('formatLeftoverLine', () => {
+  const decision = {
+    name: '.orders.csv.30daa40bddbe.part',
+    path: '/in/.orders.csv.30daa40bddbe.part',
+    kind: 'part' as const,
+    size: 1234,
+    ageMs: 90 * 60_000,
+    action: 'remove' as const,
+    reason: 'orphan' as const,
+  };
+
+  it('prints what would be removed, with size and age', () => {
+    expect(formatLeftoverLine(decision)).toBe(
+      'remove part       1234 B  90 min old     .orders.csv.30daa40bddbe.part',
+    );
+  });
+
+  it('prints why a file is kept, and ages in hours and days', () => {
+    expect(formatLeftoverLine({ ...decision, action: 'keep', reason: 'registered', ageMs: 5 * HOUR })).toBe(
+      'keep   part       1234 B  5 h old        .orders.csv.30daa40bddbe.part  (registered)',
+    );
+    expect(formatLeftoverLine({ ...decision, kind: 'old', ageMs: 72 * HOUR })).toContain('remove old ');
+    expect(formatLeftoverLine({ ...decision, kind: 'old', ageMs: 72 * HOUR })).toContain('3 d old');
+    expect(formatLeftoverLine({ ...decision, ageMs: -1000 })).toContain('in the future');
   });
 });
