@@ -3,7 +3,8 @@
 // that follow Ferry's pattern exactly (src/core/janitor.ts), only files older than the bound, and only
 // paths no live delivery registered (src/ledger/temp-registry.ts). Each removal is claimed in Redis
 // first, which refuses a delivery's register() of that path until the claim ends, so a retry can never
-// start writing a file the janitor is about to remove.
+// start writing a file the janitor is about to remove. Registrations are per partner: this relies on
+// the config's rule that no two partners share a host, port and directory (load-config.ts).
 import type { RemoteDirEntry, SftpSession } from '../src/adapters/ports.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
