@@ -47,7 +47,7 @@ export interface JanitorResult {
 /** A removal claim lives this long; each removal is sent right after renewing it to the whole TTL. */
 export const JANITOR_CLAIM_TTL_MS = 10 * 60_000;
 /** Claims taken (and one listing re-read) per batch. */
-const BATCH = 50;
+const BATCH = 250;
 /** Removals per pass at most; the rest wait for the next one. */
 export const JANITOR_MAX_REMOVALS_PER_RUN = 1000;
 /** A sweep waits this long at most for a connection slot before leaving the janitor to a later sweep. */
