@@ -108,13 +108,15 @@ export function selectLeftovers(input: SelectLeftoversInput): LeftoverDecision[]
     if (parsed === undefined) continue;
     const path = posix.join(input.directory, entry.name);
     const ageMs = input.now.getTime() - entry.mtime.getTime();
+    // False for an mtime the server did not report (NaN): unknown age counts as young, never as old.
+    const oldEnough = ageMs >= input.minAgeMs;
     const reason: LeftoverDecision['reason'] = !isRegularFile(entry.mode)
       ? 'not-a-file'
       : input.registered.has(path)
         ? 'registered'
-        : ageMs < input.minAgeMs
-          ? 'too-young'
-          : 'orphan';
+        : oldEnough
+          ? 'orphan'
+          : 'too-young';
     decisions.push({
       name: entry.name,
       path,

@@ -140,6 +140,12 @@ describe('selectLeftovers', () => {
     expect(decision).toMatchObject({ action: 'keep', reason: 'too-young', ageMs: -HOUR });
   });
 
+  it('keeps a file whose mtime the server did not report', () => {
+    const [decision] = select([entry(temp, { mtime: new Date(Number.NaN) })]);
+    expect(decision).toMatchObject({ action: 'keep', reason: 'too-young' });
+    expect(stillRemovable(entry(temp, { mtime: new Date(Number.NaN) }), NOW, HOUR)).toBe(false);
+  });
+
   it('keeps a directory or a symlink named like a temp file', () => {
     const decisions = select([entry(temp, { mode: DIR }), entry(aside, { mode: 0o120777 })]);
     expect(decisions.map((d) => d.reason)).toEqual(['not-a-file', 'not-a-file']);
