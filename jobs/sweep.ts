@@ -14,6 +14,7 @@ import type { Ledger } from '../src/ledger/redis-ledger.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import { SweepJobData, type DeliverJobData, type SweepResult } from '../src/queues/payloads.js';
+import type { Janitor } from './janitor.js';
 import { withClassifiedErrors } from './job-errors.js';
 import { retryPendingHousekeeping } from './source-housekeeping.js';
 
@@ -35,6 +36,8 @@ export interface SweepDeps {
   housekeepingPending?: HousekeepingPendingStore;
   /** Webhook alerts for a retried step that fails again (default: none). */
   alerts?: Alerter;
+  /** Removes Ferry's leftover temp/.old files on the partner's server, when due (default: none). */
+  janitor?: Pick<Janitor, 'runIfDue'>;
 }
 
 /**
@@ -149,6 +152,8 @@ export function createSweepProcessor(deps: SweepDeps) {
       // after.source steps that failed after earlier deliveries (bounded; never fails the sweep).
       const housekeepingPending = deps.housekeepingPending;
       if (housekeepingPending) await retryPendingHousekeeping({ ...deps, housekeepingPending }, partner, log);
+      // Ferry's own leftovers on the partner's server, at most once per janitor.intervalMinutes (never throws).
+      await deps.janitor?.runIfDue(partner, log);
       result.durationMs = Date.now() - started;
       deps.metrics?.sweepFinished(partnerId, {
         seconds: result.durationMs / 1000,

@@ -43,6 +43,8 @@ Usage:
                                     sends a delivered file again, as its own delivery with a receipt
   ferry plan [<partner>] [--config DIR]
                                     dry run: what the next sweep would deliver, and what it would skip and why
+  ferry janitor <partner> [--dry-run] [--config DIR]
+                                    removes Ferry's old leftover temp/.old files there (--dry-run: lists them)
   ferry version
 
 --config defaults to $FERRY_CONFIG, then ./config. Environment overrides ferry.yaml:
@@ -183,6 +185,30 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           out,
           err,
           audit: createLogger({ level: 'info', name: 'cli' }, process.stderr),
+        });
+      }
+      case 'janitor': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { config: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+        });
+        const partnerId = positionals[0];
+        if (!partnerId || positionals.length > 1) {
+          err('usage: ferry janitor <partner> [--dry-run] [--config DIR]');
+          return 2;
+        }
+        const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
+        if (!config) return 1;
+        const { runJanitorCommand } = await import('./commands/janitor-command.js');
+        return await runJanitorCommand({
+          config,
+          partnerId,
+          dryRun: values['dry-run'],
+          env,
+          out,
+          err,
+          logger: createLogger({ level: 'info', name: 'cli' }, process.stderr),
         });
       }
       case 'deliveries': {

@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   // The connection-slot lease could not be kept (Redis away or the slot reclaimed): the connection was
   // dropped so the partner's maxConnections holds; the retry takes a new slot.
   ERR_SLOT_LOST: 'transient',
+  // The janitor is removing an old file at the temp/aside path a delivery wants to write (temp-registry.ts).
+  ERR_TEMP_BUSY: 'transient',
   ERR_S3_UNAVAILABLE: 'transient',
   ERR_S3_ACCESS_DENIED: 'permanent',
   ERR_S3_CREDENTIALS: 'permanent',

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { isIP } from 'node:net';
 import { Worker, type MinimalJob } from 'bullmq';
 import { createDeliverProcessor } from '../jobs/deliver.js';
+import { createJanitor } from '../jobs/janitor.js';
 import { createSweepProcessor } from '../jobs/sweep.js';
 import { createAlerter, type Alerter } from './alerts/alerter.js';
 import { createReceiptStore } from './adapters/receipt-store.js';
@@ -31,6 +32,7 @@ import { createNameSequence } from './ledger/name-sequence.js';
 import { createPathLeases } from './ledger/path-leases.js';
 import { createRedeliveries } from './ledger/redeliveries.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
+import { createTempRegistry } from './ledger/temp-registry.js';
 import { createLedgerTrust } from './ledger/ledger-trust.js';
 import { createRedisLedger } from './ledger/redis-ledger.js';
 import { createRedisSemaphore, slotLossReasonOf } from './ledger/redis-semaphore.js';
@@ -145,6 +147,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const keys = createRedisKeys(svc.redis.prefix);
   const ledger = createRedisLedger(redis, keys);
   const housekeepingPending = createHousekeepingPending(redis, keys);
+  const tempRegistry = createTempRegistry(redis, keys);
   // A crashed process's connection slots come back after this lease.
   const semaphore = createRedisSemaphore(redis, keys, { leaseMs: svc.worker.slotLeaseSeconds * 1000 });
   const source = createS3Source(options.overrides?.s3Client ?? createS3Client(svc.s3));
@@ -290,6 +293,14 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         recordFound: (partner, ids) => slaTracker.recordFound(partner, ids, clock()),
         housekeepingPending,
         alerts,
+        janitor: createJanitor({
+          getConfig,
+          withSession: (partner, fn, signal) => sftpPool.withSession(keyOf(partner), fn, signal),
+          registry: tempRegistry,
+          logger,
+          now: clock,
+          metrics,
+        }),
       }),
       { connection: redis, prefix: svc.redis.prefix, concurrency: 2 },
     );

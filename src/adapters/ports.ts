@@ -42,6 +42,16 @@ export interface RemoteStat {
   mode: number;
 }
 
+/** One entry of a remote directory listing ("." and ".." left out). */
+export interface RemoteDirEntry {
+  name: string;
+  size: number;
+  /** The server's clock; whole seconds over SFTP v3. */
+  mtime: Date;
+  /** POSIX mode bits, file type included. */
+  mode: number;
+}
+
 export interface UploadResult {
   bytes: number;
   sha256: string;
@@ -76,6 +86,8 @@ export interface SftpSession {
    * cannot tell from its own records (src/core/publish-protocol.ts check-final). Recovery only.
    */
   sha256Of(path: string): Promise<{ size: number; sha256: string }>;
+  /** Every entry of the directory (READDIR until EOF; the janitor's listing). */
+  list(dir: string): Promise<RemoteDirEntry[]>;
   /** True while the underlying SSH connection is usable. */
   readonly alive: boolean;
 }

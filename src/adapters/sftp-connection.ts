@@ -7,6 +7,7 @@ import {
   type CipherAlgorithm,
   type CompressionAlgorithm,
   type ConnectConfig,
+  type FileEntryWithStats,
   type InputAttributes,
   type KexAlgorithm,
   type MacAlgorithm,
@@ -26,7 +27,7 @@ import { createRequestDeadlines, type OverdueRequest } from '../core/request-dea
 import { FerryError } from '../errors.js';
 import { openEgressSocket, type EgressProxy } from './egress-proxy.js';
 import { abortReason, pipelinedUpload, sftpRequestError, type RequestLog } from './pipelined-upload.js';
-import type { RemoteStat, SftpSession, UploadResult } from './ports.js';
+import type { RemoteDirEntry, RemoteStat, SftpSession, UploadResult } from './ports.js';
 
 export interface SftpConnectOptions {
   host: string;
@@ -594,6 +595,17 @@ function createConnection({
         await request<void>('close', path, (done) => sftp.close(handle, done)).catch(noop);
       }
       return { size, sha256: hash.digest('hex') };
+    },
+
+    async list(dir: string): Promise<RemoteDirEntry[]> {
+      // ssh2 reads a path (not a handle) to the end: OPENDIR, READDIR until EOF, CLOSE.
+      const entries = await request<FileEntryWithStats[]>('readdir', dir, (done) => sftp.readdir(dir, done));
+      return entries.map((e) => ({
+        name: e.filename,
+        size: e.attrs.size,
+        mtime: new Date(e.attrs.mtime * 1000),
+        mode: e.attrs.mode,
+      }));
     },
 
     close(): Promise<void> {

@@ -335,7 +335,7 @@ async function expectSize(session: SftpConnection, path: string, size: number): 
 }
 
 /** The partner's egress proxy with its password read now (like a worker does at connect time). */
-async function resolveProxy(
+export async function resolveProxy(
   partner: PartnerConfig,
   config: FerryConfig,
   env: NodeJS.ProcessEnv,

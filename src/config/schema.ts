@@ -1114,6 +1114,16 @@ export const serviceSchema = z.strictObject({
     })
     .prefault({}),
   sweep: z.strictObject({ pageSize: z.int().min(1).max(1000).default(1000) }).prefault({}),
+  // Removes Ferry's own leftover temp/.old files on partners' servers (jobs/janitor.ts). Off until the
+  // delivery path registers its temp files (temp-registry.ts): unregistered temps would look orphaned.
+  janitor: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      // A floor well above an upload's duration: a second guard besides the registry.
+      minAgeMinutes: z.int().min(10).max(525_600).default(60),
+      intervalMinutes: z.int().min(1).max(10_080).default(15),
+    })
+    .prefault({}),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
   alerts: alertsSchema.optional(),
 });

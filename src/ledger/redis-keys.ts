@@ -50,6 +50,13 @@ export function createRedisKeys(prefix: string) {
       `${prefix}:path-lease:${partnerId}:${pathHash}`,
     /** Hash: a remote path's fence counter, newest published version (lastModified, publishedBy), fragmentOf. */
     pathRecord: (partnerId: string, pathHash: string): string => `${prefix}:path:${partnerId}:${pathHash}`,
+    /** Hash: temp/aside path → deliveryId, the files on one partner's server a live delivery still needs. */
+    tempRegistry: (partnerId: string): string => `${prefix}:partner:${partnerId}:temps`,
+    /** String (token, with expiry): the janitor is removing this path; registering it is refused meanwhile. */
+    tempRemovalClaim: (partnerId: string, remotePath: string): string =>
+      `${prefix}:partner:${partnerId}:temp-claim:${encodeURIComponent(remotePath)}`,
+    /** String (NX, with expiry): the janitor ran for this partner within its interval. */
+    janitorRan: (partnerId: string): string => `${prefix}:partner:${partnerId}:janitor-ran`,
     /** Hash: one delivery's failed `after.source` step (object version, mark, attempts, last error). */
     housekeepingEntry: (deliveryId: string): string => `${prefix}:housekeeping:${deliveryId}`,
   };

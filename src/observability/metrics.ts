@@ -2,6 +2,7 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SlotLossReason } from '../core/slot-lease-state.js';
+import type { LeftoverKind } from '../core/janitor.js';
 import type { SourceAfter } from '../core/source-housekeeping.js';
 
 /** How one deliver job run ended: its result's outcome, or `failed` / `retry` when it threw. */
@@ -38,6 +39,8 @@ export interface Metrics {
   configReloaded(result: ConfigReloadResult): void;
   /** A connection-slot lease of that partner was lost (its connection was closed). */
   slotLeaseLost(partner: string, reason: SlotLossReason): void;
+  /** The janitor removed one of Ferry's leftovers (a temp file, or an overwrite's aside). */
+  janitorRemoved(partner: string, kind: LeftoverKind): void;
 }
 
 /** The default of every processor: reports nothing. */
@@ -46,6 +49,7 @@ export const NO_METRICS: Metrics = {
   sweepFinished: () => undefined,
   configReloaded: () => undefined,
   slotLeaseLost: () => undefined,
+  janitorRemoved: () => undefined,
 };
 
 /** The part of a BullMQ queue the queue gauges read. */
@@ -169,6 +173,12 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     labelNames: ['partner', 'reason'] as const,
     registers,
   });
+  const janitorRemoved = new Counter({
+    name: 'ferry_janitor_removed_total',
+    help: "Ferry's own leftovers the janitor removed from partners' servers: part (temp files of attempts that will never resume), old (an overwrite's aside left by a crash).",
+    labelNames: ['partner', 'kind'] as const,
+    registers,
+  });
   // Reloads are rare: show both series from the start, so `increase()` sees the first rejection.
   for (const result of ['applied', 'rejected'] as const) configReloads.inc({ result }, 0);
 
@@ -288,6 +298,9 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     },
     slotLeaseLost(partner, reason) {
       slotLeasesLost.inc({ partner, reason });
+    },
+    janitorRemoved(partner, kind) {
+      janitorRemoved.inc({ partner, kind });
     },
   };
 }

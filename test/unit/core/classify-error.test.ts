@@ -178,6 +178,12 @@ describe('classifyError', () => {
     expect(classifyError(err, 'redis').code).toBe('ERR_SFTP_FAILURE');
   });
 
+  it('keeps ERR_TEMP_BUSY transient across a job boundary, so the delivery retries once the janitor is done', () => {
+    const classified = classifyError(toJobError(new FerryError('ERR_TEMP_BUSY', 'claimed')), 'redis');
+    expect(classified.code).toBe('ERR_TEMP_BUSY');
+    expect(classified.intent).toBe('transient');
+  });
+
   it('ignores an unknown code on an UnrecoverableError', () => {
     const err = Object.assign(new UnrecoverableError('x'), { code: 'ERR_NOT_OURS' });
     expect(classifyError(err, 'sftp').code).toBe('ERR_UNKNOWN');
