@@ -15,6 +15,7 @@ import { recordDelivered } from './delivery/receipt.js';
 import { nameDelivery } from './delivery/remote-name.js';
 import { publishSidecars } from './delivery/sidecars.js';
 import { settleUnpublished } from './delivery/settle.js';
+import { releaseTemps } from './delivery/temp-files.js';
 import { withClassifiedErrors } from './job-errors.js';
 import { runSourceHousekeeping } from './source-housekeeping.js';
 
@@ -83,6 +84,7 @@ async function deliver(deps: DeliverDeps, job: Job): Promise<DeliverResult> {
     );
     if (outcome.kind === 'settled') return await settleUnpublished(d, outcome.outcome);
     const deliveredAt = await recordDelivered(d, outcome, { startedAt, seq: named.seq, redelivery });
+    await releaseTemps(d);
     d.log.info(
       {
         outcome: 'delivered',

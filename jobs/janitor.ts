@@ -30,6 +30,11 @@ export interface JanitorDeps {
   logger: Logger;
   now(): Date;
   metrics?: Pick<Metrics, 'janitorRemoved'>;
+  /**
+   * Registers the temps of intents recorded before deliveries registered theirs (once per partner;
+   * src/ledger/adopt-open-intents.ts). Runs before the registry is read.
+   */
+  adoptOpenIntents?(partnerId: string): Promise<number>;
 }
 
 /** What one pass found and did. */
@@ -72,6 +77,10 @@ export function createJanitor(deps: JanitorDeps): Janitor {
     return deps.withSession(
       partner,
       async (session) => {
+        const adopted = (await deps.adoptOpenIntents?.(partner.id)) ?? 0;
+        if (adopted > 0) {
+          log.info({ adopted }, 'registered the temp files of publish intents older than this version');
+        }
         // Registered paths first: a path registered after this read is protected by the claim instead.
         const registered = new Set((await deps.registry.listRegistered(partner.id)).keys());
         const entries = await session.list(directory);

@@ -30,6 +30,7 @@ import { createDeliveryListing } from './ledger/delivery-listing.js';
 import { createHousekeepingPending } from './ledger/housekeeping-pending.js';
 import { createNameSequence } from './ledger/name-sequence.js';
 import { createPathLeases } from './ledger/path-leases.js';
+import { adoptOpenIntents } from './ledger/adopt-open-intents.js';
 import { createRedeliveries } from './ledger/redeliveries.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
 import { createTempRegistry } from './ledger/temp-registry.js';
@@ -300,6 +301,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
           logger,
           now: clock,
           metrics,
+          adoptOpenIntents: (partnerId) => adoptOpenIntents(redis, keys, tempRegistry, partnerId),
         }),
       }),
       { connection: redis, prefix: svc.redis.prefix, concurrency: 2 },
@@ -313,6 +315,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         receipts,
         trust,
         pathLeases: createPathLeases(redis, keys),
+        temps: tempRegistry,
         withSession: (partner, fn) => sftpPool.withSession(keyOf(partner), fn),
         logger,
         now: clock,

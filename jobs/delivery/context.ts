@@ -12,6 +12,7 @@ import type { HousekeepingPendingStore } from '../../src/ledger/housekeeping-pen
 import type { LedgerTrust } from '../../src/ledger/ledger-trust.js';
 import type { NameSequence } from '../../src/ledger/name-sequence.js';
 import type { PathLeases } from '../../src/ledger/path-leases.js';
+import type { TempRegistry } from '../../src/ledger/temp-registry.js';
 import type { RedeliveryRequest } from '../../src/ledger/redeliveries.js';
 import type { Ledger } from '../../src/ledger/redis-ledger.js';
 import type { Logger } from '../../src/observability/logger.js';
@@ -28,6 +29,8 @@ export interface DeliverDeps {
   trust: Pick<LedgerTrust, 'trusts'>;
   /** One writer per remote path, and the newest version published there (src/ledger/path-leases.ts). */
   pathLeases: PathLeases;
+  /** Temp and aside files a live delivery needs: the janitor keeps away from them (src/ledger/temp-registry.ts). */
+  temps: Pick<TempRegistry, 'register' | 'release'>;
   /** Runs `fn` on a pooled, pinned, authenticated connection to the partner (holds a cross-process slot). */
   withSession<T>(partner: PartnerConfig, fn: (session: SftpConnection) => Promise<T>): Promise<T>;
   logger: Logger;

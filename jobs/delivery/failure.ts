@@ -9,6 +9,7 @@ import { isSimulatedCrash } from '../../src/failpoints.js';
 import type { DeliverResult } from '../../src/queues/payloads.js';
 import type { Delivery } from './context.js';
 import { isOwnershipLost } from './ownership.js';
+import { releaseTemps } from './temp-files.js';
 
 /** Turns a failed run into its ledger record, log line and alert; returns a result only for a skip. */
 export async function settleFailure(d: Delivery, err: unknown): Promise<DeliverResult> {
@@ -22,6 +23,8 @@ export async function settleFailure(d: Delivery, err: unknown): Promise<DeliverR
     log.warn({ errCode: classified.code }, classified.message);
     throw toJobError(classified);
   }
+  // No intent names a temp file (none was recorded, or it was withdrawn): the janitor may have it.
+  if (d.phase === 'none') await releaseTemps(d);
   if (classified.intent === 'skip') {
     await deps.ledger.record({ ...id, status: 'skipped', reason: classified.code });
     log.warn({ outcome: 'skipped', errCode: classified.code }, 'source object gone or changed: skipped');

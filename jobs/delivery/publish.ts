@@ -13,11 +13,13 @@ import {
   type PublishPhase,
   type SettleWithoutPublishing,
 } from '../../src/core/publish-protocol.js';
+import { asidePathFor } from '../../src/core/janitor.js';
 import { FerryError, PermanentError } from '../../src/errors.js';
 import { hitFailpoint } from '../../src/failpoints.js';
 import type { Delivery } from './context.js';
 import { checkOwnership, pathLeaseTtlMs, removeQuietly } from './ownership.js';
 import { assertDigestRecorded, clearStaleSidecars } from './sidecars.js';
+import { registerTemp } from './temp-files.js';
 import { transferBytes, type Uploaded } from './transfer.js';
 
 export type DataFileOutcome =
@@ -84,6 +86,8 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
     // An earlier attempt's bytes are published only while S3 still holds that version.
     Object.assign(facts, await sourceNow(d));
   }
+  // Before its temp file is looked at or written: the janitor must not take it meanwhile.
+  if (rename && phase !== 'published') await registerTemp(d, tempPath);
   if (phase !== 'published') Object.assign(facts, await observe(d, session, phase));
   let asideUsed = false;
 
@@ -147,6 +151,9 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
         await checkOwnership(d);
         await clearStaleSidecars(session, partner, remotePath);
         try {
+          const aside =
+            step.replace && !(partner.target.onExisting === 'overwrite' && session.supportsPosixRename);
+          if (aside) await registerTemp(d, asideOf(tempPath));
           asideUsed = await renameIntoPlace(session, partner, tempPath, remotePath, step.replace);
         } catch (err) {
           // The server refused the rename (it answered): it did not happen, and no retry will do it.
@@ -332,9 +339,7 @@ async function renameIntoPlace(
   }
 }
 
-function asideOf(tempPath: string): string {
-  return `${tempPath.replace(/\.part$/, '')}.old`;
-}
+const asideOf = asidePathFor;
 
 /** The partner's old file moved aside by a non-atomic overwrite, once the new one is in place. */
 async function removeAside(

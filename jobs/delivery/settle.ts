@@ -4,6 +4,7 @@ import type { SettleWithoutPublishing } from '../../src/core/publish-protocol.js
 import { PermanentError } from '../../src/errors.js';
 import type { DeliverResult } from '../../src/queues/payloads.js';
 import type { Delivery } from './context.js';
+import { releaseTemps } from './temp-files.js';
 
 /** Records the outcome; throws (to the failure step) when onExisting says fail. */
 export async function settleUnpublished(
@@ -11,6 +12,7 @@ export async function settleUnpublished(
   outcome: SettleWithoutPublishing,
 ): Promise<DeliverResult> {
   const { deps, id, log } = d;
+  await releaseTemps(d); // its temp file was removed with the intent withdrawn
   if (outcome.kind === 'failed') throw new PermanentError(outcome.code, `${d.remotePath} ${outcome.message}`);
   if (outcome.kind === 'superseded') {
     const reason =

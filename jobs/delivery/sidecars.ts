@@ -119,6 +119,7 @@ export async function publishSidecars(
       const step = nextSidecarStep(facts);
       if (step.step === 'done') break;
       if (step.step === 'write') {
+        if (mode === 'rename') await d.deps.temps.register(id.partnerId, tempPath, id.deliveryId);
         await writeVerified(session, partner, tempPath, sidecar);
         await deps.ledger.record({ ...id, status: 'publishing', sidecarIntent: sidecar.kind });
         intent = sidecar.kind;

@@ -1,5 +1,6 @@
 // `ferry janitor <partner> [--dry-run]`: one janitor pass over the partner's directory now, or with
 // --dry-run only what it would remove (and what it keeps, and why). Same rules as the sweep's pass.
+import { adoptOpenIntents } from '../ledger/adopt-open-intents.js';
 import { createJanitor } from '../../jobs/janitor.js';
 import { connectSftp } from '../adapters/sftp-connection.js';
 import type { FerryConfig } from '../config/load-config.js';
@@ -37,9 +38,7 @@ export async function runJanitorCommand(o: JanitorCommandOptions): Promise<numbe
   }
   const svc = o.config.service;
   if (!o.dryRun && !svc.janitor.enabled) {
-    o.err(
-      'ferry janitor: janitor.enabled is false in ferry.yaml (the delivery path must register its temp files first); use --dry-run to see what it would remove',
-    );
+    o.err('ferry janitor: janitor.enabled is false in ferry.yaml; use --dry-run to see what it would remove');
     return 1;
   }
   const redis = await connectProducer(o.config);
@@ -66,12 +65,14 @@ export async function runJanitorCommand(o: JanitorCommandOptions): Promise<numbe
         keepaliveCountMax: svc.worker.keepaliveCountMax,
       });
       try {
+        const registry = createTempRegistry(redis, keys);
         const janitor = createJanitor({
           getConfig: () => o.config,
           withSession: (_partner, fn) => fn(connection),
-          registry: createTempRegistry(redis, keys),
+          registry,
           logger: o.logger,
           now: () => new Date(),
+          adoptOpenIntents: (partnerId) => adoptOpenIntents(redis, keys, registry, partnerId),
         });
         const result = await janitor.run(partner, { dryRun: o.dryRun });
         o.out(

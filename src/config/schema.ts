@@ -1114,11 +1114,11 @@ export const serviceSchema = z.strictObject({
     })
     .prefault({}),
   sweep: z.strictObject({ pageSize: z.int().min(1).max(1000).default(1000) }).prefault({}),
-  // Removes Ferry's own leftover temp/.old files on partners' servers (jobs/janitor.ts). Off until the
-  // delivery path registers its temp files (temp-registry.ts): unregistered temps would look orphaned.
+  // Removes Ferry's own leftover temp/.old files on partners' servers (jobs/janitor.ts); deliveries
+  // register the temps they need (temp-registry.ts), older intents are adopted on the first pass.
   janitor: z
     .strictObject({
-      enabled: z.boolean().default(false),
+      enabled: z.boolean().default(true),
       // A floor well above an upload's duration: a second guard besides the registry.
       minAgeMinutes: z.int().min(10).max(525_600).default(60),
       intervalMinutes: z.int().min(1).max(10_080).default(15),

@@ -55,6 +55,8 @@ export function createRedisKeys(prefix: string) {
     /** String (token, with expiry): the janitor is removing this path; registering it is refused meanwhile. */
     tempRemovalClaim: (partnerId: string, remotePath: string): string =>
       `${prefix}:partner:${partnerId}:temp-claim:${encodeURIComponent(remotePath)}`,
+    /** String (no expiry): the partner's open publish intents were registered as temps once (adopt-open-intents.ts). */
+    openIntentsAdopted: (partnerId: string): string => `${prefix}:partner:${partnerId}:temps-adopted`,
     /** String (NX, with expiry): the janitor ran for this partner within its interval. */
     janitorRan: (partnerId: string): string => `${prefix}:partner:${partnerId}:janitor-ran`,
     /** Hash: one delivery's failed `after.source` step (object version, mark, attempts, last error). */

@@ -3,10 +3,11 @@
 // (attempts: 1), so a fault leaves a failed job that the test retries as an operator would in Bull
 // Board, and what the partner does in between (takes a file away) happens at a known point.
 import { createHash } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { chown, readFile, readdir, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempNameFor } from '../../src/core/delivery-id.js';
+import { runJanitorCommand } from '../../src/commands/janitor-command.js';
 import { configureFailpoints } from '../../src/failpoints.js';
 import { observePartnerDir } from '../support/partner-observer.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
@@ -21,6 +22,7 @@ const pipeline = usePartnerPipeline({
     { id: 'donefile', onExisting: 'fail', attempts: 1, extraYaml: SIDECARS },
     { id: 'direct', publish: 'direct', onExisting: 'fail', attempts: 1 },
     { id: 'versions', onExisting: 'overwrite', attempts: 1 },
+    { id: 'leftovers', onExisting: 'fail', attempts: 1 },
   ],
 });
 
@@ -141,5 +143,59 @@ describe('exactly once when two faults meet', () => {
     expect(sha256(await readFile(join(dir, 'e.csv')))).toBe(v2!.sha256);
     expect(await pipeline.finals('versions')).toEqual(['e.csv']);
     expect(await pipeline.ledger.get(v1)).toMatchObject({ status: 'superseded' });
+  });
+
+  it("case 10: the janitor removes Ferry's orphans, never a failed delivery's evidence nor an intent recorded before temps were registered", async () => {
+    const dir = pipeline.fixture.partnerDirs.leftovers!;
+    const hoursAgo = async (name: string, hours: number) => {
+      const at = Date.now() / 1000 - hours * 3600;
+      await utimes(join(dir, name), at, at);
+    };
+    // An intent recorded by a version that did not register temps (no phase, no registration),
+    // before the janitor's first pass for the partner (the sweep below runs it).
+    const legacyId = 'dlv-leftovers-0123456789abcdef0123456789abcdef';
+    const legacy = tempNameFor('legacy.csv', legacyId);
+    await pipeline.ledger.record({
+      deliveryId: legacyId,
+      partnerId: 'leftovers',
+      bucket: pipeline.fixture.bucket,
+      key: 'leftovers/legacy.csv',
+      etag: 'e',
+      status: 'failed',
+      size: 3,
+      sha256: 'a'.repeat(64),
+      remotePath: join(pipeline.config().partners.get('leftovers')!.target.directory, 'legacy.csv'),
+    });
+    // A delivery that failed for good after its intent: its verified temp file is evidence.
+    await pipeline.put([{ key: 'leftovers/kept.csv', size: 1500 }]);
+    await sweepFailingAt('leftovers', 'after_intent=throw');
+    const kept = tempNameFor('kept.csv', await pipeline.deliveryIdOf('leftovers', 'leftovers/kept.csv'));
+    // An attempt that will never resume, and the aside a crash left in a non-atomic overwrite.
+    const orphan = tempNameFor('gone.csv', 'dlv-leftovers-ffffffffffffffffffffffffffffffff');
+    const aside = orphan.replace(/\.part$/, '.old');
+    const owner = await stat(dir);
+    for (const name of [legacy, orphan, aside]) {
+      await writeFile(join(dir, name), 'abc');
+      await chown(join(dir, name), owner.uid, owner.gid);
+    }
+    for (const name of [kept, legacy, orphan, aside]) await hoursAgo(name, 3);
+
+    const out: string[] = [];
+    const code = await runJanitorCommand({
+      config: pipeline.config(),
+      partnerId: 'leftovers',
+      dryRun: false,
+      env: process.env,
+      out: (l) => out.push(l),
+      err: (l) => out.push(l),
+      logger: pipeline.logs.logger,
+    });
+    expect(code, out.join('\n')).toBe(0);
+    expect((await readdir(dir)).sort()).toEqual([kept, legacy].sort());
+    // The evidence still works: the operator's retry publishes the kept temp file without sending again.
+    expect(await retryFailed('leftovers', 'leftovers/kept.csv')).toMatchObject({
+      outcome: 'delivered',
+      bytes: 0,
+    });
   });
 });

@@ -386,7 +386,7 @@ describe('janitor in the sweep', () => {
   });
 
   it('does nothing when the janitor is not enabled', async () => {
-    const w = await world('minAgeMinutes: 60');
+    const w = await world('enabled: false, minAgeMinutes: 60');
     await w.put(temp('a.csv'), 2 * HOUR_S);
     const { deps } = janitorFor(w);
 
@@ -452,7 +452,7 @@ describe('ferry janitor <partner>', () => {
   });
 
   it('refuses to remove anything while janitor.enabled is false', async () => {
-    const w = await world('minAgeMinutes: 60');
+    const w = await world('enabled: false, minAgeMinutes: 60');
     await w.put(temp('orders.csv'), 2 * HOUR_S);
 
     const { code, err } = await runCommand(w, false);

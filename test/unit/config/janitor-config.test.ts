@@ -9,10 +9,10 @@ const configs = useConfigDirs('janitor-config');
 const load = (janitor: string) => configs.load({ ferryYaml: `${MINIMAL_FERRY_YAML}janitor: ${janitor}\n` });
 
 describe('janitor settings', () => {
-  it('are off, 60 minutes and 15 minutes when left out', async () => {
+  it('are on, 60 minutes and 15 minutes when left out', async () => {
     const { config, problems } = await configs.load({});
     expect(problems).toEqual([]);
-    expect(config?.service.janitor).toEqual({ enabled: false, minAgeMinutes: 60, intervalMinutes: 15 });
+    expect(config?.service.janitor).toEqual({ enabled: true, minAgeMinutes: 60, intervalMinutes: 15 });
   });
 
   it('are read when given', async () => {

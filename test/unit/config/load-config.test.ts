@@ -133,7 +133,7 @@ describe('loadConfig with a valid directory', () => {
         slotLeaseSeconds: 30,
       },
       sweep: { pageSize: 1000 },
-      janitor: { enabled: false, minAgeMinutes: 60, intervalMinutes: 15 },
+      janitor: { enabled: true, minAgeMinutes: 60, intervalMinutes: 15 },
       log: { level: 'warn' },
     });
   });
