@@ -24,6 +24,7 @@ const pipeline = usePartnerPipeline({
     { id: 'versions', onExisting: 'overwrite', attempts: 1 },
     { id: 'leftovers', onExisting: 'fail', attempts: 1 },
   ],
+  janitor: 'enabled: true',
 });
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');

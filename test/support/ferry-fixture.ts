@@ -45,6 +45,11 @@ export interface FerryFixtureOptions {
   logLevel?: string;
   /** Bull Board user (password from env FERRY_ADMIN_PASSWORD); null writes no credentials at all. */
   adminUser?: string | null;
+  /**
+   * `janitor:` settings (YAML flow-map body). Default 'enabled: false': tests that count connections,
+   * log lines or partner events would otherwise see the sweep's janitor pass too.
+   */
+  janitor?: string;
 }
 
 export interface FerryFixture {
@@ -77,6 +82,7 @@ export async function writeFerryConfig(
       `receipts: { bucket: ${receiptsBucket}, prefix: ferry/receipts/ }`,
       `worker: { ${options.worker ?? 'concurrency: 4'} }`,
       `log: { level: ${options.logLevel ?? 'info'} }`,
+      `janitor: { ${options.janitor ?? 'enabled: false'} }`,
       '',
     ].join('\n'),
   );

@@ -35,6 +35,8 @@ export interface PartnerPipelineOptions {
   /** FERRY_ADMIN_PASSWORD for this file's Ferry (the fixture's Bull Board user is `admin`). */
   adminPassword?: string;
   buckets?: string[];
+  /** `janitor:` settings for ferry.yaml (the fixture's default: off). */
+  janitor?: string;
   /** More environment for Ferry, set in beforeAll and restored in afterAll. */
   env?: Record<string, string>;
   /** After the config dir is written, before Ferry starts: edit the config, start a receiver, hook S3. */
@@ -107,7 +109,10 @@ export function usePartnerPipeline(options: PartnerPipelineOptions): PartnerPipe
     setEnv('AWS_ACCESS_KEY_ID', services.s3.accessKeyId);
     setEnv('AWS_SECRET_ACCESS_KEY', services.s3.secretAccessKey);
     const partners = typeof options.partners === 'function' ? await options.partners() : options.partners;
-    fixture = await writeFerryConfig(services, { partners });
+    fixture = await writeFerryConfig(services, {
+      partners,
+      ...(options.janitor === undefined ? {} : { janitor: options.janitor }),
+    });
     const overrides = (await options.beforeStart?.({ services, fixture })) ?? undefined;
     testFerry = await startTestFerry(services, fixture.dir, logs.logger, overrides);
     await testFerry.ferry.ledgerTrusted();
