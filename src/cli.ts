@@ -1,4 +1,5 @@
 // The `ferry` command. Each subcommand returns an exit code; bin/ferry.js sets it.
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
   formatProblem,
@@ -41,6 +42,9 @@ Usage:
                                     one delivery in full: checksums, contract, receipt, redelivery, audit trail
   ferry redeliver <partner> <s3-key> --reason TEXT [--etag E] [--by USER] [--config DIR]
                                     sends a delivered file again, as its own delivery with a receipt
+  ferry retry <deliveryId> --reason TEXT [--by USER] [--wait] [--timeout SECONDS] [--config DIR]
+                                    runs a delivery that failed for good again, after its cause is fixed;
+                                    exit 0 queued (--wait: and it completed), 1 refused or failed again, 2 usage
   ferry plan [<partner>] [--config DIR]
                                     dry run: what the next sweep would deliver, and what it would skip and why
   ferry janitor <partner> [--dry-run] [--config DIR]
@@ -300,6 +304,51 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           audit: createLogger({ level: 'info', name: 'cli' }, process.stderr),
         });
       }
+      case 'retry': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            config: { type: 'string' },
+            reason: { type: 'string' },
+            by: { type: 'string' },
+            wait: { type: 'boolean', default: false },
+            timeout: { type: 'string', default: '300' },
+          },
+        });
+        const [deliveryId] = positionals;
+        const { checkReason } = await import('./core/redelivery.js');
+        const reason = checkReason(values.reason);
+        const by = (values.by ?? env.USER ?? osUserName()).trim();
+        const timeoutSeconds = Number(values.timeout);
+        if (
+          !deliveryId ||
+          positionals.length > 1 ||
+          !reason.ok ||
+          by === '' ||
+          !Number.isFinite(timeoutSeconds) ||
+          timeoutSeconds <= 0
+        ) {
+          err(
+            `usage: ferry retry <deliveryId> --reason TEXT (3-500 characters) [--by USER] [--wait] [--timeout SECONDS] [--config DIR]${reason.ok ? '' : `\n${reason.message}`}`,
+          );
+          return 2;
+        }
+        const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
+        if (!config) return 1;
+        const { runRetryCommand } = await import('./commands/retry-command.js');
+        return await runRetryCommand({
+          config,
+          deliveryId,
+          reason: reason.reason,
+          by,
+          wait: values.wait,
+          timeoutSeconds,
+          out,
+          err,
+          audit: createLogger({ level: 'info', name: 'cli' }, process.stderr),
+        });
+      }
       case 'plan': {
         const { values, positionals } = parseArgs({
           args: rest,
@@ -364,6 +413,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return 2;
     }
     throw e;
+  }
+}
+
+/** The OS account name, for "who asked" when $USER is unset (e.g. under cron); '' when unknown. */
+function osUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return '';
   }
 }
 

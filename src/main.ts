@@ -32,6 +32,7 @@ import { createNameSequence } from './ledger/name-sequence.js';
 import { createPathLeases } from './ledger/path-leases.js';
 import { adoptOpenIntents } from './ledger/adopt-open-intents.js';
 import { createRedeliveries } from './ledger/redeliveries.js';
+import { createRetries } from './ledger/retries.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
 import { createTempRegistry } from './ledger/temp-registry.js';
 import { createLedgerTrust } from './ledger/ledger-trust.js';
@@ -177,6 +178,15 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     source,
     getConfig,
     enqueue: (partner, job) => enqueueDeliveries(queues.deliver, partner, [job]),
+  });
+  const retries = createRetries({
+    ledger,
+    audit,
+    deliverQueue: queues.deliver,
+    source,
+    getConfig,
+    enqueue: (partner, job) => enqueueDeliveries(queues.deliver, partner, [job]),
+    now: clock,
   });
   let slaChecker: SlaChecker | undefined;
 
@@ -477,6 +487,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         queues,
         partnerControls,
         redeliveries,
+        retries,
         audit,
         source,
         now: clock,

@@ -15,6 +15,7 @@ import { queuedJobView as queuedView, readDeliveryDetail } from '../ledger/deliv
 import type { DeliveryStatus } from '../ledger/delivery-record.js';
 import { readPartnerStats, type DeliveryListing } from '../ledger/delivery-listing.js';
 import type { Redeliveries } from '../ledger/redeliveries.js';
+import type { Retries } from '../ledger/retries.js';
 import type { Ledger } from '../ledger/redis-ledger.js';
 import type { RedisKeys } from '../ledger/redis-keys.js';
 import type { PartnerControls } from '../partners/partner-controls.js';
@@ -34,6 +35,7 @@ export interface ApiDeps {
   queues: Pick<FerryQueues, 'deliver'>;
   partnerControls: PartnerControls;
   redeliveries: Redeliveries;
+  retries: Retries;
   audit: AuditLog;
   /** Where uploads go (the partner's source bucket). */
   source: Pick<ObjectSource, 'put'>;
@@ -191,6 +193,31 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
         'redelivery requested',
       );
       res.status(202).json({ jobId: outcome.jobId, deliveryId: outcome.deliveryId });
+    }),
+  );
+
+  router.post(
+    '/deliveries/:id/retry',
+    json,
+    handle(async (req, res) => {
+      const reason = reasonOf(req);
+      const user = userOf(res);
+      const outcome = await deps.retries.retry({ deliveryId: String(req.params.id), reason, by: user });
+      if (!outcome.ok) throw new ApiProblem(outcome.problem === 'not-found' ? 404 : 409, outcome.message);
+      log?.info(
+        {
+          audit: true,
+          action: 'retry',
+          user,
+          reason,
+          partnerId: outcome.partnerId,
+          deliveryId: outcome.deliveryId,
+          trackingId: outcome.deliveryId,
+          how: outcome.how,
+        },
+        'retry requested',
+      );
+      res.status(202).json({ jobId: outcome.jobId, deliveryId: outcome.deliveryId, how: outcome.how });
     }),
   );
 

@@ -40,3 +40,22 @@ describe('ferry', () => {
     expect(run.output()).toMatch(/\.yaml:\d+:\d+: /);
   });
 });
+
+describe('ferry retry', () => {
+  it('exits 2 with its usage when the reason is missing or too short, before reading any config', async () => {
+    for (const args of [
+      ['retry', 'dlv-acme-00000000000000000000000000000000'],
+      ['retry', 'x', '--reason', 'no'],
+    ]) {
+      const run = spawnFerry([...args, '--config', 'test/unit/config/fixtures/broken'], env);
+      expect(await run.exited).toBe(2);
+      expect(run.output()).toMatch(/^usage: ferry retry <deliveryId> --reason TEXT \(3-500 characters\)/);
+    }
+  });
+
+  it('is listed in the usage with its exit codes', async () => {
+    const run = spawnFerry(['frobnicate'], env);
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(/ferry retry <deliveryId> --reason TEXT .*--wait[\s\S]*exit 0 queued/);
+  });
+});

@@ -1,10 +1,11 @@
 // The web UI at `/`, driven in headless Chromium (Debian's chromium through playwright-core) against
 // the whole pipeline: real redis-server, sshd and s3rver. An operator finds a failed delivery, follows
-// it into Bull Board, retries it there once the cause is fixed and sees it delivered; a viewer gets no
-// write controls and a direct write is refused. FERRY_SCREENSHOTS=1 rewrites docs/screenshots/*.png.
+// it into Bull Board, retries it there once the cause is fixed and sees it delivered, and retries
+// another from its delivery page; a viewer gets no write controls and a direct write is refused. FERRY_SCREENSHOTS=1 rewrites docs/screenshots/*.png.
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, rmdir, stat } from 'node:fs/promises';
+import { chown, mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { WEB_UI_CSP } from '../../src/http/ui/web-ui.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
 import {
   captureLogger,
+  deliveryIdOf,
   putObjects,
   readPartnerDir,
   startTestFerry,
@@ -183,7 +185,9 @@ describe('web UI', () => {
 
     await failed.getByRole('link', { name: FAILING_KEY, exact: true }).click();
     await page.getByRole('heading', { name: 'Delivery', exact: true }).waitFor();
-    await page.getByRole('button', { name: 'Redeliver' }).waitFor(); // operators may redeliver
+    // Operators may retry a failed delivery (from this page too); redelivering is for delivered ones.
+    await page.getByRole('button', { name: 'Retry' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Redeliver' }).count()).toBe(0);
     expect(await page.locator('dl').textContent()).toContain('ERR_SFTP_NO_SUCH_PATH');
     await page.goBack();
 
@@ -282,13 +286,14 @@ describe('web UI', () => {
           }).then((r) => r.status);
         return [
           await post(`/api/deliveries/${encodeURIComponent(id)}/redeliver`),
+          await post(`/api/deliveries/${encodeURIComponent(id)}/retry`),
           await post('/api/partners/acme/pause'),
           await post(`/admin/api/queues/deliver/${encodeURIComponent(jobId)}/retry`, 'PUT'),
         ];
       },
       { id: deliveryId, jobId: job!.id! },
     );
-    expect(statuses).toEqual([403, 403, 403]);
+    expect(statuses).toEqual([403, 403, 403, 403]);
 
     // Bull Board shows the viewer the same job without a retry button.
     await page.getByRole('link', { name: /^Bull Board job/ }).click();
@@ -299,6 +304,50 @@ describe('web UI', () => {
 
     // Only the refusals asked for above (the browser logs each as a failed resource).
     expect(problems.filter((p) => !p.includes('status of 403'))).toEqual([]);
+    await context.close();
+  });
+
+  it('lets an operator retry a failed delivery from its page once the cause is fixed; a viewer sees no Retry', async () => {
+    // globex has onExisting: fail and still has a file of that name: the delivery fails for good.
+    const key = 'globex/orders_0009.csv';
+    const partnerFile = join(fixture.partnerDirs.globex!, 'orders_0009.csv');
+    await writeFile(partnerFile, 'the partner’s own file\n');
+    const [seeded] = await putObjects(testFerry.s3, fixture.bucket, [{ key, size: 1024 }]);
+    expect((await sweepAndWait(testFerry.ferry.getConfig(), 'globex')).code).toBe(1);
+    const id = await deliveryIdOf(testFerry.s3, fixture.bucket, 'globex', key);
+    await waitForJobState(testFerry.deliverQueue, id, 'failed');
+
+    const viewer = await loginAs(VIEWER);
+    await viewer.page.goto(`${base}/#/deliveries/${encodeURIComponent(id)}`);
+    await viewer.page.getByRole('heading', { name: 'Audit trail' }).waitFor();
+    expect(await viewer.page.locator('dl').textContent()).toContain('ERR_REMOTE_EXISTS');
+    expect(await viewer.page.getByRole('button', { name: 'Retry' }).count()).toBe(0);
+    expect(viewer.problems).toEqual([]);
+    await viewer.context.close();
+
+    const { context, page, problems } = await loginAs(OPERATOR);
+    await page.goto(`${base}/`);
+    const row = await searchDeliveries(page, key);
+    await row.getByText('failed', { exact: true }).waitFor();
+    await row.getByRole('link', { name: key, exact: true }).click();
+    await page.getByRole('heading', { name: 'Delivery', exact: true }).waitFor();
+
+    await rm(partnerFile); // the partner archived their copy
+    const form = page.getByRole('form', { name: 'Retry' });
+    await form.getByLabel('Reason').fill('partner archived their copy, ticket OPS-9');
+    await form.getByRole('button', { name: 'Retry' }).click();
+    await page.getByText(`Retry queued as job ${id}.`).waitFor();
+    await waitForJobState(testFerry.deliverQueue, id, 'completed');
+
+    await page.reload();
+    await page.locator('dl').getByText('delivered', { exact: true }).waitFor();
+    const audit = page.getByRole('row').filter({ hasText: 'partner archived their copy, ticket OPS-9' });
+    expect(await audit.textContent()).toMatch(/admin\s*retry/);
+    expect(await page.getByRole('button', { name: 'Redeliver' }).count()).toBe(1);
+    const { finals } = await readPartnerDir(fixture.partnerDirs.globex!);
+    expect(finals.get('orders_0009.csv')?.sha256).toBe(seeded!.sha256);
+
+    expect(problems).toEqual([]);
     await context.close();
   });
 });

@@ -530,6 +530,33 @@ function redeliverForm(d) {
   );
 }
 
+// A delivery that failed for good runs again from its recorded phase (src/ledger/retries.ts).
+function retryForm(d) {
+  return h(
+    'form',
+    {
+      class: 'stacked',
+      'aria-labelledby': 'retry-title',
+      onsubmit: onSubmit(async (form) => {
+        const reason = form.elements.reason.value.trim();
+        const result = await api('/api/deliveries/' + encodeURIComponent(d.id) + '/retry', {
+          json: { reason },
+        });
+        await render();
+        say('Retry queued as job ' + result.jobId + '.');
+      }),
+    },
+    h('h2', { id: 'retry-title' }, 'Retry'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Runs this delivery again once its cause is fixed; it resumes where it stopped and never sends the file twice. Your reason goes into the audit trail.',
+    ),
+    reasonField('retry-reason', 'Reason', true),
+    h('button', { type: 'submit' }, 'Retry'),
+  );
+}
+
 // "transform: gzip → pgp (2 recipients)", "sidecars: .sha256, .done" (src/core/format-deliveries.ts).
 ${describeContract.toString()}
 
@@ -592,7 +619,8 @@ async function deliveryPage(id) {
       ),
       'No operator actions on this delivery.',
     ),
-    isOperator() ? redeliverForm(d) : null,
+    // A failed delivery is retried, not redelivered (the API refuses that with 409).
+    isOperator() ? (d.status === 'failed' ? retryForm(d) : redeliverForm(d)) : null,
   );
 }
 
