@@ -1,0 +1,938 @@
+// The fault-space explorer (issue 11): walks every combination of failpoint, action, publish mode,
+// onExisting, starting partner state, sidecars and partner behaviour on the real services, drives the
+// deliver processor until each delivery converges, and checks PROTOCOL.md's invariants on what the
+// partner, the ledger and the receipts show. Violations are one-line strings naming the case.
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { createHash, randomBytes } from 'node:crypto';
+import { chown, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createDeliverProcessor, type DeliverDeps } from '../../jobs/deliver.js';
+import type { AlertEvent, Alerter } from '../../src/alerts/alerter.js';
+import type { ObjectSource } from '../../src/adapters/ports.js';
+import { createReceiptStore, type ReceiptStore } from '../../src/adapters/receipt-store.js';
+import { createS3Source } from '../../src/adapters/s3-source.js';
+import { connectSftp, type SftpConnection } from '../../src/adapters/sftp-connection.js';
+import { createSftpPool, type SftpPool } from '../../src/adapters/sftp-pool.js';
+import { loadConfig, type FerryConfig } from '../../src/config/load-config.js';
+import type { PartnerConfig } from '../../src/config/schema.js';
+import { resolvePartnerAuth } from '../../src/config/secrets.js';
+import { computeDeliveryId, tempNameFor } from '../../src/core/delivery-id.js';
+import {
+  configureFailpoints,
+  FAILPOINTS,
+  onFailpointFired,
+  type FailpointName,
+} from '../../src/failpoints.js';
+import type { DeliveryRecord } from '../../src/ledger/delivery-record.js';
+import { createLedgerTrust } from '../../src/ledger/ledger-trust.js';
+import { createRedisKeys } from '../../src/ledger/redis-keys.js';
+import { createRedisLedger, type Ledger } from '../../src/ledger/redis-ledger.js';
+import { createRedisSemaphore } from '../../src/ledger/redis-semaphore.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { DeliverJobData } from '../../src/queues/payloads.js';
+import { createRedisConnection, type RedisClient } from '../../src/queues/redis-connection.js';
+import { measureUniversalFigures } from './convergence.js';
+import { writeFerryConfig } from './ferry-fixture.js';
+import { observePartnerDir, type PartnerEvent, type PartnerObserver } from './partner-observer.js';
+import { s3ClientFor, startServices, type Services } from './services.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+
+// ---------------------------------------------------------------------------------------------------
+// The space, as data.
+
+export type FaultAction = 'throw:1' | 'crash:1';
+export type StartState = 'empty' | 'same-size' | 'other-size' | 'temp-leftover';
+export type Behaviour = 'leaves' | 'pickup';
+export type Publish = 'rename' | 'direct';
+export type OnExisting = 'fail' | 'overwrite' | 'skip';
+
+export const ACTIONS: readonly FaultAction[] = ['throw:1', 'crash:1'];
+export const PUBLISH_MODES: readonly Publish[] = ['rename', 'direct'];
+export const ON_EXISTING: readonly OnExisting[] = ['fail', 'overwrite', 'skip'];
+export const START_STATES: readonly StartState[] = ['empty', 'same-size', 'other-size', 'temp-leftover'];
+export const BEHAVIOURS: readonly Behaviour[] = ['leaves', 'pickup'];
+/** Points before the publish where a first version's attempt fails in the two-versions scenarios. */
+export const PRE_PUBLISH_POINTS = [
+  'after_temp_upload',
+  'after_verify',
+  'after_intent',
+  'after_aside',
+] as const;
+
+/** One delivery of one object under one combination of faults and partner settings. */
+export interface SingleCase {
+  kind: 'single';
+  failpoint: FailpointName | 'none';
+  /** Absent with failpoint "none". */
+  action?: FaultAction;
+  publish: Publish;
+  onExisting: OnExisting;
+  start: StartState;
+  sidecars: boolean;
+  behaviour: Behaviour;
+}
+
+/**
+ * v1 of a key fails at a pre-publish point, the key is re-exported as v2, then both deliveries run
+ * round-robin until they converge: v2 first ("v2-first") or v1's retry first ("v1-first").
+ */
+export interface TwoVersionsCase {
+  kind: 'two-versions';
+  order: 'v2-first' | 'v1-first';
+  failpoint: (typeof PRE_PUBLISH_POINTS)[number];
+  action: FaultAction;
+  publish: Publish;
+  onExisting: 'overwrite';
+  sidecars: boolean;
+  behaviour: Behaviour;
+}
+
+export type FaultCase = SingleCase | TwoVersionsCase;
+
+/** Every case of the whole space, in a stable order. */
+export function enumerateFaultSpace(): FaultCase[] {
+  const faults: { failpoint: FailpointName | 'none'; action?: FaultAction }[] = [
+    { failpoint: 'none' },
+    ...FAILPOINTS.flatMap((failpoint) => ACTIONS.map((action) => ({ failpoint, action }))),
+  ];
+  const cases: FaultCase[] = [];
+  for (const fault of faults) {
+    for (const publish of PUBLISH_MODES) {
+      for (const onExisting of ON_EXISTING) {
+        for (const start of START_STATES) {
+          for (const sidecars of [false, true]) {
+            for (const behaviour of BEHAVIOURS) {
+              cases.push({ kind: 'single', ...fault, publish, onExisting, start, sidecars, behaviour });
+            }
+          }
+        }
+      }
+    }
+  }
+  for (const order of ['v2-first', 'v1-first'] as const) {
+    for (const failpoint of PRE_PUBLISH_POINTS) {
+      for (const action of ACTIONS) {
+        for (const publish of PUBLISH_MODES) {
+          for (const sidecars of [false, true]) {
+            for (const behaviour of BEHAVIOURS) {
+              cases.push({
+                kind: 'two-versions',
+                order,
+                failpoint,
+                action,
+                publish,
+                onExisting: 'overwrite',
+                sidecars,
+                behaviour,
+              });
+            }
+          }
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+/** e.g. `rename/overwrite/same-size/sidecars/pickup after_intent=throw:1`. */
+export function caseName(c: FaultCase): string {
+  const sidecars = c.sidecars ? 'sidecars' : 'no-sidecars';
+  if (c.kind === 'two-versions') {
+    return `two-versions:${c.order} ${c.publish}/${c.onExisting}/${sidecars}/${c.behaviour} v1 ${c.failpoint}=${c.action}`;
+  }
+  const fault = c.failpoint === 'none' ? 'none' : `${c.failpoint}=${c.action}`;
+  return `${c.publish}/${c.onExisting}/${c.start}/${sidecars}/${c.behaviour} ${fault}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Running cases.
+
+export interface Violation {
+  /** Short and stable, for grouping (e.g. `duplicate-publish`). */
+  kind: string;
+  /** `<case name>: <what is wrong>`, one line. */
+  message: string;
+}
+
+export interface CaseResult {
+  name: string;
+  violations: Violation[];
+  /** Temp files kept as a failed delivery's evidence (the janitor's work, not a violation). */
+  evidenceLeftovers: string[];
+  /** Each delivery's end, e.g. `delivered`, `failed ERR_REMOTE_EXISTS`. */
+  outcomes: string[];
+  /** Whether the case's failpoint fired (points not wired into the delivery path never do). */
+  fired: boolean;
+}
+
+export interface FaultSpaceExplorer {
+  run(c: FaultCase): Promise<CaseResult>;
+  stop(): Promise<void>;
+}
+
+/** Tries BullMQ would make (`opts.attempts`); crashes do not count, as a stalled job's do not. */
+const ATTEMPTS = 8;
+/** Runs of one delivery before the case counts as not converging (tries plus crashes). */
+const MAX_RUNS = ATTEMPTS + 4;
+const TERMINAL = new Set(['delivered', 'superseded', 'skipped', 'quarantined', 'failed']);
+const SOURCE_BYTES = 3000;
+const OTHER_SIZE_BYTES = 1234;
+const BYSTANDER = 'partner-notes.txt';
+const TAKEN = 'taken';
+/** Ferry's own temp and aside names: `.<name>.<hash>.part` / `.old`. */
+const FERRY_LEFTOVER = /^\..*\.(part|old)$/;
+const POOL_KEY = 'explorer';
+
+/**
+ * Starts redis-server, sshd (behind a TCP proxy, so a crashed attempt's connection can be reset
+ * like a dead process's) and s3rver once, and builds the deliver processor's deps as src/main.ts does.
+ */
+export async function startFaultSpaceExplorer(): Promise<FaultSpaceExplorer> {
+  const services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
+  const proxy = await startTcpProxy(services.sshd.port);
+  try {
+    return await buildExplorer(services, proxy);
+  } catch (err) {
+    await proxy.close();
+    await services.stop();
+    throw err;
+  }
+}
+
+interface Attempt {
+  /** The failpoint this attempt crashed at: the attempt is dead from then on. */
+  crash?: FailpointName;
+  connection?: SftpConnection;
+}
+
+async function buildExplorer(services: Services, proxy: TcpProxy): Promise<FaultSpaceExplorer> {
+  const fixture = await writeFerryConfig(services, {
+    partners: [
+      { id: 'template', port: proxy.port, attempts: ATTEMPTS },
+      {
+        id: 'template-sidecars',
+        port: proxy.port,
+        attempts: ATTEMPTS,
+        extraYaml: `naming: { checksumFile: sha256, doneFile: "{filename}.done" }`,
+      },
+    ],
+    logLevel: 'silent',
+  });
+  const loaded = await loadConfig(fixture.dir);
+  if (!loaded.ok) throw new Error(`explorer config: ${JSON.stringify(loaded.problems)}`);
+  const base = loaded.config;
+  const templates = {
+    plain: base.partners.get('template')!,
+    sidecars: base.partners.get('template-sidecars')!,
+  };
+
+  const logger = createLogger({ level: 'silent' });
+  const redis: RedisClient = createRedisConnection(base.service.redis, 'worker');
+  const keys = createRedisKeys(base.service.redis.prefix);
+  const ledger = createRedisLedger(redis, keys);
+  const semaphore = createRedisSemaphore(redis, keys, { leaseMs: 60_000 });
+  const s3 = s3ClientFor(services.s3);
+  const source = createS3Source(s3);
+  const receipts = createReceiptStore(source, base.service.receipts);
+  const trust = createLedgerTrust({
+    redis,
+    keys,
+    ledger,
+    source,
+    receipts,
+    receiptsLocation: base.service.receipts,
+    logger,
+  });
+  trust.start();
+  await trust.whenTrusted();
+
+  const auth = await resolvePartnerAuth(templates.plain.target.auth);
+  const pool: SftpPool = createSftpPool({
+    idleTimeoutMs: 60_000,
+    acquireSlot: (_key, signal) =>
+      semaphore.acquire(POOL_KEY, 4, { ...(signal ? { signal } : {}), timeoutMs: 60_000 }),
+    connect: () =>
+      connectSftp({
+        host: '127.0.0.1',
+        port: proxy.port,
+        username: services.sshd.username,
+        hostKeys: [services.sshd.hostKeyFingerprint],
+        auth,
+        readyTimeoutMs: 10_000,
+        keepaliveIntervalMs: 10_000,
+        keepaliveCountMax: 3,
+      }),
+  });
+
+  // The attempt running now (cases run one at a time). A crash kills it: from then on its adapters
+  // refuse every call and its connection is reset, as a dead process would leave things.
+  let attempt: Attempt = {};
+  // Failpoints that fired during the current case (a point not wired into the path never fires).
+  const fired: string[] = [];
+  const unsubscribe = onFailpointFired((point, kind) => {
+    fired.push(`${point}=${kind}`);
+    if (kind !== 'crash') return;
+    attempt.crash = point;
+    proxy.resetAll();
+  });
+  const alive = <T extends object>(target: T): T => gateAfterCrash(target, () => attempt.crash);
+
+  let config: FerryConfig = base;
+  const alerts: AlertEvent[] = [];
+  const alerter: Alerter = {
+    notify: (event) => {
+      if (!attempt.crash) alerts.push(event);
+    },
+  };
+  const deps: DeliverDeps = {
+    getConfig: () => config,
+    source: alive(source),
+    ledger: alive(ledger),
+    receipts: alive(receipts),
+    trust,
+    withSession: (_partner, fn) =>
+      pool.withSession(POOL_KEY, (connection) => {
+        attempt.connection = connection;
+        return fn(alive(connection));
+      }),
+    logger,
+    now: () => new Date(),
+    ferryVersion: 'fault-space-explorer',
+    alerts: alerter,
+  };
+  const processor = createDeliverProcessor(deps);
+
+  let seq = 0;
+  const ctx: RunContext = {
+    services,
+    s3Put: (bucket, key, body) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })),
+    source,
+    ledger,
+    receipts,
+    alerts,
+    bucket: fixture.bucket,
+    newPartner: async (c) => {
+      seq += 1;
+      const id = `fs${seq}-${randomBytes(3).toString('hex')}`;
+      const dir = join(services.sshd.inbound, id);
+      await mkdir(join(dir, TAKEN), { recursive: true });
+      const owner = await stat(services.sshd.inbound);
+      await chown(dir, owner.uid, owner.gid);
+      await chown(join(dir, TAKEN), owner.uid, owner.gid);
+      const template = c.sidecars ? templates.sidecars : templates.plain;
+      const partner: PartnerConfig = {
+        ...template,
+        id,
+        source: { ...template.source, prefix: `${id}/` },
+        target: { ...template.target, directory: dir, publish: c.publish, onExisting: c.onExisting },
+      };
+      config = { ...base, partners: new Map([[id, partner]]) };
+      return { partner, dir, chownToSftpUser: (path) => chown(path, owner.uid, owner.gid) };
+    },
+    runOnce: async (data, attemptsMade, timestamp) => {
+      attempt = {};
+      const job = {
+        id: data.deliveryId,
+        data,
+        attemptsMade,
+        opts: { attempts: ATTEMPTS },
+        timestamp,
+        token: undefined,
+      } as unknown as Job;
+      try {
+        await processor(job);
+        return { kind: 'returned' };
+      } catch (err) {
+        if (attempt.crash) {
+          // The dead attempt's connection must be gone before the retry takes one from the pool.
+          const connection = attempt.connection;
+          if (connection) await new Promise<void>((resolve) => connection.onClose(resolve));
+          return { kind: 'crashed' };
+        }
+        return { kind: err instanceof UnrecoverableError ? 'permanent' : 'retryable', err };
+      } finally {
+        attempt = {};
+      }
+    },
+  };
+
+  return {
+    run: async (c) => {
+      alerts.length = 0;
+      fired.length = 0;
+      configureFailpoints(undefined);
+      try {
+        const result = c.kind === 'single' ? await runSingle(ctx, c) : await runTwoVersions(ctx, c);
+        return { ...result, fired: fired.length > 0 };
+      } finally {
+        configureFailpoints(undefined);
+      }
+    },
+    stop: async () => {
+      unsubscribe();
+      await pool.close();
+      await trust.close();
+      redis.disconnect();
+      s3.destroy();
+      await proxy.close();
+      await services.stop();
+    },
+  };
+}
+
+/**
+ * Wraps an adapter so that, once the current attempt has crashed, every method call rejects with the
+ * crash (and `alive` reads false): a dead process makes no more requests, writes no ledger entry and
+ * cleans nothing up, whatever its error paths would try.
+ */
+function gateAfterCrash<T extends object>(target: T, crashed: () => FailpointName | undefined): T {
+  return new Proxy(target, {
+    get(obj, prop) {
+      const value: unknown = Reflect.get(obj, prop, obj);
+      if (prop === 'alive' && crashed()) return false;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]): unknown => {
+        const point = crashed();
+        if (point) {
+          const refused = Promise.reject(
+            new Error(`the attempt crashed at ${point}: a dead process makes no calls`),
+          );
+          refused.catch(() => undefined); // a fire-and-forget caller must not see an unhandled rejection
+          return refused;
+        }
+        return (value as (...a: unknown[]) => unknown).apply(obj, args);
+      };
+    },
+  });
+}
+
+type RunOutcome =
+  { kind: 'returned' } | { kind: 'crashed' } | { kind: 'permanent' | 'retryable'; err: unknown };
+
+interface RunContext {
+  services: Services;
+  s3Put(bucket: string, key: string, body: Buffer): Promise<unknown>;
+  source: ObjectSource;
+  ledger: Ledger;
+  receipts: ReceiptStore;
+  alerts: AlertEvent[];
+  bucket: string;
+  newPartner(c: FaultCase): Promise<{
+    partner: PartnerConfig;
+    dir: string;
+    chownToSftpUser: (path: string) => Promise<void>;
+  }>;
+  runOnce(data: DeliverJobData, attemptsMade: number, timestamp: number): Promise<RunOutcome>;
+}
+
+/** One delivery's retry loop, as BullMQ would drive it (no backoff delays: nothing waits on a clock). */
+class DeliveryDriver {
+  attemptsMade = 0;
+  runs = 0;
+  done = false;
+  lastError: unknown;
+  /** What each run ended with: `ok`, `crash`, or the error's code. */
+  readonly history: string[] = [];
+  private readonly timestamp = Date.now();
+
+  constructor(
+    private readonly ctx: RunContext,
+    readonly data: DeliverJobData,
+  ) {}
+
+  /** One run; returns false once the delivery needs no more runs. */
+  async step(): Promise<boolean> {
+    if (this.done) return false;
+    this.runs += 1;
+    const outcome = await this.ctx.runOnce(this.data, this.attemptsMade, this.timestamp);
+    this.history.push(
+      outcome.kind === 'returned' ? 'ok' : outcome.kind === 'crashed' ? 'crash' : errorCodeOf(outcome.err),
+    );
+    if (outcome.kind === 'returned' || outcome.kind === 'permanent') this.done = true;
+    if (outcome.kind === 'retryable' || outcome.kind === 'permanent') this.lastError = outcome.err;
+    if (outcome.kind === 'retryable') {
+      this.attemptsMade += 1;
+      if (this.attemptsMade >= ATTEMPTS) this.done = true; // BullMQ fails the job for good
+    }
+    if (this.runs >= MAX_RUNS) this.done = true;
+    return !this.done;
+  }
+}
+
+/** Watches the partner directory; with "pickup", moves every final file into taken/ as it appears. */
+async function watchPartner(
+  dir: string,
+  publish: Publish,
+  behaviour: Behaviour,
+): Promise<{ observer: PartnerObserver; settle(): Promise<PartnerEvent[]> }> {
+  let moves = Promise.resolve();
+  let taken = 0;
+  // A final name appears complete by rename (MOVED_TO) or link (CREATE) in rename mode; in direct
+  // mode it is complete once closed after writing.
+  const appears: readonly PartnerEvent['event'][] =
+    publish === 'rename' ? ['MOVED_TO', 'CREATE', 'CLOSE_WRITE'] : ['MOVED_TO', 'CLOSE_WRITE'];
+  const observer = await observePartnerDir(dir, {
+    onEvent: (e) => {
+      if (behaviour !== 'pickup' || e.name.startsWith('.') || e.name === TAKEN) return;
+      if (!appears.includes(e.event)) return;
+      moves = moves.then(async () => {
+        taken += 1;
+        const to = join(dir, TAKEN, `${String(taken).padStart(3, '0')}-${e.name}`);
+        await rename(join(dir, e.name), to).catch(() => undefined); // already taken, or replaced
+      });
+    },
+  });
+  return {
+    observer,
+    settle: async () => {
+      await observer.sync();
+      await moves;
+      await observer.sync();
+      await moves;
+      const events = observer.events();
+      await observer.stop();
+      return events;
+    },
+  };
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+async function jobDataFor(ctx: RunContext, partnerId: string, key: string): Promise<DeliverJobData> {
+  const head = await ctx.source.head(ctx.bucket, key);
+  if (!head) throw new Error(`explorer: ${key} not in S3`);
+  const identity = { partnerId, bucket: ctx.bucket, key, etag: head.etag };
+  return {
+    v: 1,
+    deliveryId: computeDeliveryId(identity),
+    ...identity,
+    size: head.size,
+    lastModified: head.lastModified.toISOString(),
+  };
+}
+
+/** What the partner holds for one name: its bytes at the final name, or the last copy taken away. */
+interface PartnerView {
+  files: Map<string, Buffer>;
+  /** taken/ copies by final name, oldest first. */
+  taken: Map<string, Buffer[]>;
+  leftovers: string[];
+}
+
+async function viewPartner(dir: string): Promise<PartnerView> {
+  const files = new Map<string, Buffer>();
+  const leftovers: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (name === TAKEN) continue;
+    if (FERRY_LEFTOVER.test(name)) leftovers.push(name);
+    files.set(name, await readFile(join(dir, name)));
+  }
+  const taken = new Map<string, Buffer[]>();
+  for (const entry of (await readdir(join(dir, TAKEN))).sort()) {
+    const name = entry.slice(entry.indexOf('-') + 1);
+    const list = taken.get(name) ?? [];
+    list.push(await readFile(join(dir, TAKEN, entry)));
+    taken.set(name, list);
+  }
+  return { files, taken, leftovers };
+}
+
+/** The partner's copy of `name`: the file at the final name, else the last one taken away. */
+function latestCopy(view: PartnerView, name: string): Buffer | undefined {
+  return view.files.get(name) ?? view.taken.get(name)?.at(-1);
+}
+
+function describeEnd(record: DeliveryRecord | undefined): string {
+  if (!record) return 'no ledger record';
+  const status = record.status as string;
+  return status === 'failed' ? `failed ${record.lastErrorCode ?? '(no code)'}` : status;
+}
+
+function errorCodeOf(err: unknown): string {
+  if (err && typeof err === 'object' && 'code' in err) return String(err.code);
+  return err instanceof Error ? err.name : String(err);
+}
+
+/** Checks shared by every delivery: terminal, receipt and bytes behind `delivered`, alerts. */
+async function checkDelivery(
+  ctx: RunContext,
+  out: Violation[],
+  name: string,
+  label: string,
+  driver: DeliveryDriver,
+  record: DeliveryRecord | undefined,
+  source: Buffer,
+  view: PartnerView,
+  dataName: string,
+  sidecars: boolean,
+): Promise<void> {
+  const v = (kind: string, detail: string) => out.push({ kind, message: `${name}: ${label}${detail}` });
+  const status = record?.status as string | undefined;
+  if (status === undefined || !TERMINAL.has(status)) {
+    v(
+      'not-terminal',
+      `ended ${describeEnd(record)} after ${driver.runs} runs (last error ${errorCodeOf(driver.lastError)})`,
+    );
+    return;
+  }
+  if (status === 'failed' && !record?.lastErrorCode) v('failed-without-code', 'failed without an error code');
+  if (
+    (status === 'failed' || status === 'quarantined') &&
+    !ctx.alerts.some((a) => a.deliveryId === driver.data.deliveryId)
+  ) {
+    v('no-alert', `ended ${describeEnd(record)} without an alert`);
+  }
+  if (status !== 'delivered') return;
+  const receipt = await ctx.receipts.read(driver.data.partnerId, driver.data.deliveryId);
+  if (!receipt) v('delivered-without-receipt', 'delivered but no receipt');
+  const recorded = receipt?.sha256 ?? record?.sha256;
+  if (recorded !== sha256(source)) {
+    v(
+      'receipt-other-bytes',
+      `delivered with sha256 ${recorded?.slice(0, 12)} but the source is ${sha256(source).slice(0, 12)}`,
+    );
+  }
+  const copies = [
+    ...(view.files.has(dataName) ? [view.files.get(dataName)!] : []),
+    ...(view.taken.get(dataName) ?? []),
+  ];
+  if (copies.length === 0) v('delivered-nothing', 'delivered but the partner has no file');
+  else if (!copies.some((c) => sha256(c) === recorded)) {
+    v('delivered-other-bytes', 'delivered but the partner holds other bytes');
+  }
+  if (sidecars && recorded !== undefined) {
+    const checksum = latestCopy(view, `${dataName}.sha256`)?.toString('utf8');
+    if (checksum === undefined) v('sidecar-missing', `delivered without ${dataName}.sha256`);
+    else if (checksum !== `${recorded}  ${dataName}\n`) {
+      v('sidecar-wrong', `${dataName}.sha256 holds another digest`);
+    }
+    if (latestCopy(view, `${dataName}.done`) === undefined) {
+      v('sidecar-missing', `delivered without ${dataName}.done`);
+    }
+  }
+}
+
+/** Publish counts and writes under final names (invariants 2 and 3), from the observer's events. */
+async function checkPublishes(
+  out: Violation[],
+  name: string,
+  dir: string,
+  events: PartnerEvent[],
+  publish: Publish,
+  mayPublish: boolean,
+  dataName: string,
+): Promise<void> {
+  const figures = await measureUniversalFigures({
+    s3: undefined as never, // keys: [] — nothing is read from S3
+    bucket: '',
+    keys: [],
+    partnerDir: dir,
+    events,
+    publish,
+  });
+  for (const problem of figures.problems) {
+    if (problem.startsWith('duplicate:')) {
+      out.push({ kind: 'duplicate-publish', message: `${name}: ${problem}` });
+    }
+    if (problem.startsWith('partial-visible:')) {
+      out.push({ kind: 'final-opened-for-writing', message: `${name}: ${problem}` });
+    }
+  }
+  if (!mayPublish) {
+    const published = events.filter(
+      (e) =>
+        !e.name.startsWith('.') &&
+        e.name.startsWith(dataName) &&
+        (e.event === 'MOVED_TO' || e.event === 'CREATE' || e.event === 'CLOSE_WRITE'),
+    );
+    for (const e of new Set(published.map((p) => p.name))) {
+      out.push({
+        kind: 'published-when-not-delivering',
+        message: `${name}: ${e} was published although the delivery must not publish`,
+      });
+    }
+  }
+}
+
+function checkLeftovers(
+  out: Violation[],
+  evidence: string[],
+  name: string,
+  view: PartnerView,
+  records: (DeliveryRecord | undefined)[],
+  seeded: ReadonlyMap<string, Buffer> = new Map(),
+): void {
+  const failedWithIntent = records.some((r) => r?.status === 'failed' && r.sha256 !== undefined);
+  for (const leftover of view.leftovers) {
+    if (failedWithIntent && leftover.endsWith('.part')) evidence.push(`${name}: ${leftover}`);
+    else {
+      // The starting state's garbage temp, never touched (e.g. publish: direct writes no temp).
+      const untouched = seeded.get(leftover)?.equals(view.files.get(leftover) ?? Buffer.alloc(0)) === true;
+      out.push({
+        kind: untouched ? 'leftover-temp-of-earlier-attempt' : 'leftover-temp',
+        message: `${name}: ${leftover} left after the delivery ended ${records.map(describeEnd).join(', ')}`,
+      });
+    }
+  }
+}
+
+async function runSingle(ctx: RunContext, c: SingleCase): Promise<Omit<CaseResult, 'fired'>> {
+  const name = caseName(c);
+  const { partner, dir, chownToSftpUser } = await ctx.newPartner(c);
+  const dataName = 'export.csv';
+  const key = `${partner.id}/${dataName}`;
+  const source = randomBytes(SOURCE_BYTES);
+  await ctx.s3Put(ctx.bucket, key, source);
+  const data = await jobDataFor(ctx, partner.id, key);
+
+  // The partner's starting state: its own notes, and whatever the case puts at the final name.
+  const bystander = randomBytes(100);
+  const seeded = new Map<string, Buffer>([[BYSTANDER, bystander]]);
+  if (c.start === 'same-size') seeded.set(dataName, randomBytes(SOURCE_BYTES));
+  if (c.start === 'other-size') seeded.set(dataName, randomBytes(OTHER_SIZE_BYTES));
+  if (c.start === 'temp-leftover') {
+    seeded.set(tempNameFor(dataName, data.deliveryId), randomBytes(SOURCE_BYTES / 2));
+  }
+  for (const [file, bytes] of seeded) {
+    await writeFile(join(dir, file), bytes, { mode: 0o640 });
+    await chownToSftpUser(join(dir, file));
+  }
+
+  const watch = await watchPartner(dir, c.publish, c.behaviour);
+  if (c.failpoint !== 'none') configureFailpoints(`${c.failpoint}=${c.action}`);
+  const driver = new DeliveryDriver(ctx, data);
+  try {
+    while (await driver.step()) {
+      // retry at once
+    }
+  } finally {
+    configureFailpoints(undefined);
+  }
+  const events = await watch.settle();
+  const view = await viewPartner(dir);
+  const record = await ctx.ledger.get(data.deliveryId);
+
+  const violations: Violation[] = [];
+  const evidence: string[] = [];
+  const partnerFile = seeded.get(dataName);
+  // What the config says must happen (invariant 3).
+  const expected: 'delivered' | 'failed ERR_REMOTE_EXISTS' | 'skipped' =
+    partnerFile === undefined || c.onExisting === 'overwrite'
+      ? 'delivered'
+      : c.onExisting === 'fail'
+        ? 'failed ERR_REMOTE_EXISTS'
+        : 'skipped';
+  await checkDelivery(ctx, violations, name, '', driver, record, source, view, dataName, c.sidecars);
+  const ended = describeEnd(record);
+  if (TERMINAL.has(record?.status ?? '') && ended !== expected) {
+    const detail = record?.lastError ? ` (${record.lastError.slice(0, 140)})` : '';
+    violations.push({
+      kind: 'unexpected-end',
+      message: `${name}: ended ${ended} where the config says ${expected}${detail}`,
+    });
+  }
+  if (expected !== 'delivered' && partnerFile !== undefined) {
+    const now = view.files.get(dataName);
+    if (!now || !now.equals(partnerFile)) {
+      violations.push({
+        kind: 'partner-file-touched',
+        message: `${name}: the partner's own ${dataName} was ${now ? 'changed' : 'removed'} (onExisting ${c.onExisting})`,
+      });
+    }
+  }
+  if (!view.files.get(BYSTANDER)?.equals(bystander)) {
+    violations.push({
+      kind: 'partner-file-touched',
+      message: `${name}: the partner's own ${BYSTANDER} was changed or removed`,
+    });
+  }
+  await checkPublishes(violations, name, dir, events, c.publish, expected === 'delivered', dataName);
+  checkLeftovers(violations, evidence, name, view, [record], seeded);
+  return {
+    name,
+    violations,
+    evidenceLeftovers: evidence,
+    outcomes: [`${ended} (runs: ${driver.history.join(' → ')})`],
+  };
+}
+
+async function runTwoVersions(ctx: RunContext, c: TwoVersionsCase): Promise<Omit<CaseResult, 'fired'>> {
+  const name = caseName(c);
+  const { partner, dir } = await ctx.newPartner(c);
+  const dataName = 'export.csv';
+  const key = `${partner.id}/${dataName}`;
+  const v1Bytes = randomBytes(SOURCE_BYTES);
+  const v2Bytes = randomBytes(SOURCE_BYTES + 17);
+  await ctx.s3Put(ctx.bucket, key, v1Bytes);
+  const v1 = new DeliveryDriver(ctx, await jobDataFor(ctx, partner.id, key));
+
+  const watch = await watchPartner(dir, c.publish, c.behaviour);
+  configureFailpoints(`${c.failpoint}=${c.action}`);
+  try {
+    await v1.step();
+  } finally {
+    configureFailpoints(undefined);
+  }
+  // The re-export: S3's LastModified has a one-second grain, so v2 is written in a later second.
+  const v1Modified = Date.parse(v1.data.lastModified!);
+  await waitUntil(v1Modified + 1000);
+  await ctx.s3Put(ctx.bucket, key, v2Bytes);
+  const v2 = new DeliveryDriver(ctx, await jobDataFor(ctx, partner.id, key));
+
+  const order = c.order === 'v2-first' ? [v2, v1] : [v1, v2];
+  for (let round = 0; round < MAX_RUNS && !(v1.done && v2.done); round++) {
+    for (const driver of order) await driver.step();
+  }
+  const events = await watch.settle();
+  const view = await viewPartner(dir);
+  const [r1, r2] = await Promise.all([
+    ctx.ledger.get(v1.data.deliveryId),
+    ctx.ledger.get(v2.data.deliveryId),
+  ]);
+
+  const violations: Violation[] = [];
+  const evidence: string[] = [];
+  await checkDelivery(ctx, violations, name, 'v1 ', v1, r1, v1Bytes, view, dataName, c.sidecars);
+  await checkDelivery(ctx, violations, name, 'v2 ', v2, r2, v2Bytes, view, dataName, c.sidecars);
+  if (r2?.status !== 'delivered') {
+    violations.push({
+      kind: 'newest-not-delivered',
+      message: `${name}: v2 ended ${describeEnd(r2)}, not delivered`,
+    });
+  }
+  const latest = latestCopy(view, dataName);
+  if (!latest?.equals(v2Bytes)) {
+    const holds = latest === undefined ? 'nothing' : latest.equals(v1Bytes) ? "v1's bytes" : 'other bytes';
+    violations.push({
+      kind: 'older-published-after-newer',
+      message: `${name}: the partner ends with ${holds}, not v2's`,
+    });
+  }
+  const takenCopies = view.taken.get(dataName) ?? [];
+  const firstV2 = takenCopies.findIndex((b) => b.equals(v2Bytes));
+  if (firstV2 >= 0 && takenCopies.slice(firstV2).some((b) => b.equals(v1Bytes))) {
+    violations.push({
+      kind: 'older-published-after-newer',
+      message: `${name}: the partner took v1 after v2`,
+    });
+  }
+  await checkPublishes(violations, name, dir, events, c.publish, true, dataName);
+  checkLeftovers(violations, evidence, name, view, [r1, r2]);
+  return {
+    name,
+    violations,
+    evidenceLeftovers: evidence,
+    outcomes: [
+      `v1 ${describeEnd(r1)} (runs: ${v1.history.join(' → ')})`,
+      `v2 ${describeEnd(r2)} (runs: ${v2.history.join(' → ')})`,
+    ],
+  };
+}
+
+/** Waits for the wall clock (S3's LastModified is second-grained; nothing else can be awaited). */
+async function waitUntil(ms: number): Promise<void> {
+  const left = ms - Date.now();
+  if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Summaries.
+
+/** Violations grouped by kind: count and one example each. */
+export function summarizeViolations(
+  results: CaseResult[],
+): { kind: string; count: number; example: string }[] {
+  const byKind = new Map<string, { count: number; example: string }>();
+  for (const v of results.flatMap((r) => r.violations)) {
+    const entry = byKind.get(v.kind) ?? { count: 0, example: v.message };
+    entry.count += 1;
+    byKind.set(v.kind, entry);
+  }
+  return [...byKind].map(([kind, e]) => ({ kind, ...e })).sort((a, b) => b.count - a.count);
+}
+
+/**
+ * The CI slice: a fixed selection that covers every failpoint × action once, every starting state ×
+ * onExisting × publish mode at least once, both partner behaviours and both sidecar settings, and
+ * both two-versions orders. Rule: row i of the failpoint × action list gets the publish mode in which
+ * its point fires (direct for after_writing, rename for the rename points, else alternating), sidecars
+ * for the points after the data file's publish (else alternating), behaviours in pairs, and the i-th
+ * starting state × onExisting among those that deliver (so the point is reached); combinations of
+ * state × onExisting × publish left uncovered are then added without a failpoint.
+ */
+export function ciSlice(): FaultCase[] {
+  const renamePoints: readonly string[] = ['after_intent', 'after_aside', 'after_rename'];
+  const sidecarPoints: readonly string[] = [
+    'after_published',
+    'after_sidecar_intent',
+    'after_sidecar',
+    'after_sidecars',
+  ];
+  const combos = START_STATES.flatMap((start) => ON_EXISTING.map((onExisting) => ({ start, onExisting })));
+  const delivering = combos.filter(
+    (c) => c.onExisting === 'overwrite' || c.start === 'empty' || c.start === 'temp-leftover',
+  );
+  const cases: SingleCase[] = [];
+  const faults = FAILPOINTS.flatMap((failpoint) => ACTIONS.map((action) => ({ failpoint, action })));
+  faults.forEach(({ failpoint, action }, i) => {
+    const publish: Publish =
+      failpoint === 'after_writing'
+        ? 'direct'
+        : renamePoints.includes(failpoint)
+          ? 'rename'
+          : PUBLISH_MODES[i % 2]!;
+    cases.push({
+      kind: 'single',
+      failpoint,
+      action,
+      publish,
+      ...delivering[i % delivering.length]!,
+      sidecars: sidecarPoints.includes(failpoint) || i % 2 === 1,
+      behaviour: BEHAVIOURS[Math.floor(i / 2) % 2]!,
+    });
+  });
+  let extra = 0;
+  for (const publish of PUBLISH_MODES) {
+    for (const { start, onExisting } of combos) {
+      if (cases.some((c) => c.publish === publish && c.start === start && c.onExisting === onExisting)) {
+        continue;
+      }
+      cases.push({
+        kind: 'single',
+        failpoint: 'none',
+        publish,
+        start,
+        onExisting,
+        sidecars: extra % 2 === 0,
+        behaviour: BEHAVIOURS[Math.floor(extra / 2) % 2]!,
+      });
+      extra += 1;
+    }
+  }
+  const twoVersions: TwoVersionsCase[] = [
+    {
+      kind: 'two-versions',
+      order: 'v2-first',
+      failpoint: 'after_intent',
+      action: 'crash:1',
+      publish: 'rename',
+      onExisting: 'overwrite',
+      sidecars: false,
+      behaviour: 'leaves',
+    },
+    {
+      kind: 'two-versions',
+      order: 'v1-first',
+      failpoint: 'after_intent',
+      action: 'throw:1',
+      publish: 'rename',
+      onExisting: 'overwrite',
+      sidecars: true,
+      behaviour: 'pickup',
+    },
+  ];
+  return [...cases, ...twoVersions];
+}
