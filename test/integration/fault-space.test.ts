@@ -46,7 +46,7 @@ if (wholeSpace) {
         results
           .map((r) =>
             [
-              `${r.name} → ${r.outcomes.join(', ')}`,
+              `${r.name} → ${r.outcomes.join(', ')}${r.fired || r.name.endsWith(' none') ? '' : ' (the failpoint never fired)'}`,
               ...r.violations.map((v) => `  ${v.kind}: ${v.message}`),
             ].join('\n'),
           )
@@ -58,7 +58,7 @@ if (wholeSpace) {
           `violations: ${violations.length} in ${failing} cases`,
           ...groups.map((g) => `  ${String(g.count).padStart(5)} ${g.kind} — e.g. ${g.example}`),
           `failed deliveries' temps kept as evidence (the janitor's): ${evidence.length}`,
-          `cases whose failpoint never fired (not wired into that path): ${results.filter((r) => !r.fired && !r.name.endsWith(' none')).length}`,
+          `cases whose failpoint never fired (not wired in, or not on that path): ${results.filter((r) => !r.fired && !r.name.endsWith(' none')).length}`,
           `every case and violation: ${report}`,
         ].join('\n'),
       );
