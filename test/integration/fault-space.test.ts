@@ -7,10 +7,8 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { caseName, ciSlice, enumerateFaultSpace } from '../support/fault-space-cases.js';
 import {
-  caseName,
-  ciSlice,
-  enumerateFaultSpace,
   startFaultSpaceExplorer,
   summarizeViolations,
   type CaseResult,
