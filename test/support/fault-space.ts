@@ -30,7 +30,7 @@ import { createRedisConnection, type RedisClient } from '../../src/queues/redis-
 import { countPublishes } from './convergence.js';
 import { installS3Faults, S3_ERRORS } from './s3-faults.js';
 import { writeFerryConfig } from './ferry-fixture.js';
-import { observePartnerDir, type PartnerEvent, type PartnerObserver } from './partner-observer.js';
+import { observePartnerDir, type PartnerEvent } from './partner-observer.js';
 import { s3ClientFor, startServices, type Services } from './services.js';
 import { startSshd, type SshdHandle } from './sshd.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
@@ -419,12 +419,18 @@ class DeliveryDriver {
   }
 }
 
+interface PartnerWatch {
+  /**
+   * Resolves once the partner has acted on everything that appeared so far: retries come after a
+   * backoff in production, so an eager partner has always taken a published file before the next run.
+   */
+  quiesce(): Promise<void>;
+  /** Quiesces, stops watching and returns every event. */
+  settle(): Promise<PartnerEvent[]>;
+}
+
 /** Watches the partner directory; with "pickup", moves every final file into taken/ as it appears. */
-async function watchPartner(
-  dir: string,
-  publish: Publish,
-  behaviour: Behaviour,
-): Promise<{ observer: PartnerObserver; settle(): Promise<PartnerEvent[]> }> {
+async function watchPartner(dir: string, publish: Publish, behaviour: Behaviour): Promise<PartnerWatch> {
   let moves = Promise.resolve();
   let taken = 0;
   // A final name appears complete by rename (MOVED_TO) or link (CREATE) in rename mode; in direct
@@ -442,13 +448,14 @@ async function watchPartner(
       });
     },
   });
+  const quiesce = async (): Promise<void> => {
+    await observer.sync();
+    await moves;
+  };
   return {
-    observer,
+    quiesce,
     settle: async () => {
-      await observer.sync();
-      await moves;
-      await observer.sync();
-      await moves;
+      await quiesce();
       const events = observer.events();
       await observer.stop();
       return events;
@@ -666,9 +673,7 @@ async function runSingle(ctx: RunContext, c: SingleCase): Promise<Omit<CaseResul
   if (c.failpoint !== 'none') configureFailpoints(`${c.failpoint}=${c.action}`);
   const driver = new DeliveryDriver(ctx, data);
   try {
-    while (await driver.step()) {
-      // retry at once
-    }
+    while (await driver.step()) await watch.quiesce();
   } finally {
     configureFailpoints(undefined);
   }
@@ -734,6 +739,7 @@ async function runTwoVersions(ctx: RunContext, c: TwoVersionsCase): Promise<Omit
   configureFailpoints(`${c.failpoint}=${c.action}`);
   try {
     await v1.step();
+    await watch.quiesce();
   } finally {
     configureFailpoints(undefined);
   }
@@ -745,7 +751,10 @@ async function runTwoVersions(ctx: RunContext, c: TwoVersionsCase): Promise<Omit
 
   const order = c.order === 'v2-first' ? [v2, v1] : [v1, v2];
   for (let round = 0; round < MAX_RUNS && !(v1.done && v2.done); round++) {
-    for (const driver of order) await driver.step();
+    for (const driver of order) {
+      await driver.step();
+      await watch.quiesce();
+    }
   }
   const events = await watch.settle();
   const view = await viewPartner(dir);
