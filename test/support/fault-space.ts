@@ -43,9 +43,6 @@ import {
   type TwoVersionsCase,
 } from './fault-space-cases.js';
 
-// ---------------------------------------------------------------------------------------------------
-// Running cases.
-
 export interface Violation {
   /** Short and stable, for grouping (e.g. `duplicate-publish`). */
   kind: string;
@@ -818,9 +815,6 @@ async function waitUntil(ms: number): Promise<void> {
   const left = ms - Date.now();
   if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
 }
-
-// ---------------------------------------------------------------------------------------------------
-// Summaries.
 
 /** Violations grouped by kind: count and one example each. */
 export function summarizeViolations(
