@@ -64,6 +64,19 @@ function parse(spec: string | undefined): Map<string, Action> {
 }
 
 let active = parse(process.env.FERRY_FAILPOINTS);
+const firedListeners = new Set<(name: FailpointName, kind: 'throw' | 'crash') => void>();
+
+/**
+ * Calls `listener` each time a `throw` or `crash` failpoint fires, before it throws: the fault-space
+ * explorer learns which points a case reached, and stops a "crashed" attempt's connections and
+ * adapters at once, whatever the delivery's error paths try next. Returns the unsubscribe function.
+ */
+export function onFailpointFired(
+  listener: (name: FailpointName, kind: 'throw' | 'crash') => void,
+): () => void {
+  firedListeners.add(listener);
+  return () => firedListeners.delete(listener);
+}
 
 /** Replaces the active failpoints (in-process tests; workers in their own process use FERRY_FAILPOINTS). */
 export function configureFailpoints(spec: string | undefined): void {
@@ -84,6 +97,7 @@ export async function hitFailpoint(name: FailpointName): Promise<void> {
   }
   if (action.kind === 'throw' || action.kind === 'crash') {
     if (action.times !== undefined && action.times-- <= 0) return;
+    for (const listener of firedListeners) listener(name, action.kind);
     throw action.kind === 'crash' ? new SimulatedCrash(name) : new Error(`failpoint ${name}`);
   }
 }

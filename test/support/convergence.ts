@@ -72,12 +72,10 @@ export async function measureUniversalFigures(input: MeasureInput): Promise<Univ
     }
   }
 
-  const publishEvents: readonly PartnerEvent['event'][] =
-    input.publish === 'rename' ? ['MOVED_TO', 'CREATE'] : ['CLOSE_WRITE'];
-  const publishes = new Map<string, number>();
+  const publishEvents = PUBLISH_EVENTS[input.publish];
+  const publishes = countPublishes(input.events, input.publish);
   for (const e of input.events) {
     if (TEMP_NAME.test(e.name)) continue;
-    if (publishEvents.includes(e.event)) publishes.set(e.name, (publishes.get(e.name) ?? 0) + 1);
     if (input.publish === 'rename' && e.event === 'CLOSE_WRITE') {
       partialVisible += 1;
       problems.push(
@@ -96,6 +94,27 @@ export async function measureUniversalFigures(input: MeasureInput): Promise<Univ
   for (const name of temps) problems.push(`orphan temp: ${name}`);
 
   return { lost, duplicates, partialVisible, orphanTemps: temps.length, problems };
+}
+
+const PUBLISH_EVENTS: Record<'rename' | 'direct', readonly PartnerEvent['event'][]> = {
+  rename: ['MOVED_TO', 'CREATE'],
+  direct: ['CLOSE_WRITE'],
+};
+
+/**
+ * Publishes per final name (temp names left out): in rename mode each MOVED_TO or CREATE (OpenSSH's
+ * plain rename is link + unlink), in direct mode each CLOSE_WRITE.
+ */
+export function countPublishes(
+  events: readonly PartnerEvent[],
+  publish: 'rename' | 'direct',
+): Map<string, number> {
+  const publishes = new Map<string, number>();
+  for (const e of events) {
+    if (TEMP_NAME.test(e.name) || !PUBLISH_EVENTS[publish].includes(e.event)) continue;
+    publishes.set(e.name, (publishes.get(e.name) ?? 0) + 1);
+  }
+  return publishes;
 }
 
 /** Throws, listing every problem, unless lost, duplicates, partial-visible and orphan temps are all 0. */

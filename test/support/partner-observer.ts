@@ -52,7 +52,13 @@ function installExitHook(): void {
  * Starts `inotifywait -m` on `dir` (not recursive) and resolves once its watch is established,
  * proven by the events of a probe file created and removed after the spawn.
  */
-export async function observePartnerDir(dir: string): Promise<PartnerObserver> {
+export async function observePartnerDir(
+  dir: string,
+  options: {
+    /** Called for each event as it is read (e.g. a partner that picks files up at once). */
+    onEvent?: (event: PartnerEvent) => void;
+  } = {},
+): Promise<PartnerObserver> {
   const child = spawn(
     'inotifywait',
     ['-m', '-q', '-e', 'create,close_write,moved_to,moved_from,delete', '--format', '%e %f', dir],
@@ -92,7 +98,10 @@ export async function observePartnerDir(dir: string): Promise<PartnerObserver> {
       return;
     }
     const event = WATCHED.find((candidate) => flags.includes(candidate));
-    if (event) seen.push({ atMs, event, name });
+    if (!event) return;
+    const seenEvent = { atMs, event, name };
+    seen.push(seenEvent);
+    options.onEvent?.(seenEvent);
   });
 
   const sync = async (): Promise<void> => {
