@@ -1,6 +1,7 @@
 // Step 4: publish the data file by the protocol's state machine (src/core/publish-protocol.ts): look at
 // the partner, ask nextPublishStep, carry the step out, until the file is published or the delivery
 // settles without publishing (superseded, skipped, failed by onExisting).
+import { createHash } from 'node:crypto';
 import { DelayedError } from 'bullmq';
 import { describeTransform } from '../../src/adapters/transform-stream.js';
 import type { SftpConnection } from '../../src/adapters/sftp-connection.js';
@@ -95,12 +96,20 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
     d.phase = phase;
     facts.phase = phase;
     if (digests) facts.recordedSize = digests.size;
+    else if (phase === 'writing' && d.known?.size !== undefined) facts.recordedSize = d.known.size;
     const step = nextPublishStep(facts);
     switch (step.step) {
       case 'check-final': {
         const found = await session.sha256Of(remotePath);
-        facts.finalIsOurs =
-          digests !== undefined && found.size === digests.size && found.sha256 === digests.sha256;
+        if (phase === 'writing') {
+          // direct: the bytes were sent as stored, so S3's version is what a complete file holds.
+          const source = await digestOfSource(d);
+          facts.finalIsOurs = found.size === source.size && found.sha256 === source.sha256;
+          if (facts.finalIsOurs) digests = source;
+        } else {
+          facts.finalIsOurs =
+            digests !== undefined && found.size === digests.size && found.sha256 === digests.sha256;
+        }
         log.info({ finalIsOurs: facts.finalIsOurs }, 'read the final file back to tell whose it is');
         break;
       }
@@ -110,11 +119,18 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
           await withdrawIntent(d);
           phase = 'none';
         }
-        uploaded = await transferOrDropFragment(d, session, async () => {
+        uploaded = await transferOrDropFragment(d, session, async (sizeAsStored) => {
           if (rename) return;
           d.phase = 'writing';
-          // direct: the final name is written in place; record it first so a retry knows the fragment is Ferry's.
-          await deps.ledger.record({ ...id, status: 'publishing', phase: 'writing', remotePath });
+          // direct: the final name is written in place; record it first so a retry knows the fragment is
+          // Ferry's (and, for bytes sent as stored, which size a complete one has).
+          await deps.ledger.record({
+            ...id,
+            status: 'publishing',
+            phase: 'writing',
+            remotePath,
+            ...(sizeAsStored === undefined ? {} : { size: sizeAsStored }),
+          });
           await deps.pathLeases.markFragment(id.partnerId, remotePath, id.deliveryId);
           await hitFailpoint('after_writing');
           // No partner may see an earlier file's checksum or done file next to the new (partial) data file.
@@ -209,7 +225,7 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
 async function transferOrDropFragment(
   d: Delivery,
   session: SftpConnection,
-  beforeFirstByte: () => Promise<void>,
+  beforeFirstByte: (sizeAsStored: number | undefined) => Promise<void>,
 ): Promise<Uploaded> {
   // Only while the path record still marks it ours: a newer version published since clears the mark.
   const ownFragment =
@@ -231,7 +247,8 @@ async function observe(
   phase: PublishPhase,
 ): Promise<Partial<PublishFacts>> {
   if (d.partner.target.publish === 'direct') {
-    if (phase === 'writing') return {};
+    // A fragment of its own (writing) is rewritten unless it may be complete: only then is it looked at.
+    if (phase === 'writing' && d.known?.size === undefined) return {};
     const final = await session.stat(d.remotePath);
     return {
       ...(final ? { final: { size: final.size } } : {}),
@@ -246,6 +263,20 @@ async function observe(
     ...(final ? { final: { size: final.size } } : {}),
     ...(temp ? { temp: { size: temp.size } } : {}),
   };
+}
+
+/** The object version's size and digests (md5 too, when the partner's checksum file needs it), read from S3. */
+async function digestOfSource(d: Delivery): Promise<Digests> {
+  const body = await d.deps.source.open(d.id.bucket, d.id.key, d.id.etag);
+  const sha256 = createHash('sha256');
+  const md5 = d.partner.naming?.checksumFile === 'md5' ? createHash('md5') : undefined;
+  let size = 0;
+  for await (const chunk of body.stream as AsyncIterable<Buffer>) {
+    sha256.update(chunk);
+    md5?.update(chunk);
+    size += chunk.length;
+  }
+  return { size, sha256: sha256.digest('hex'), ...(md5 ? { md5: md5.digest('hex') } : {}) };
 }
 
 /** HeadObject: does S3 still hold the version this delivery is publishing? */

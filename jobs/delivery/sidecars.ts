@@ -1,5 +1,4 @@
 // The SFTP side of `naming.checksumFile` / `naming.doneFile` (decisions in src/core/sidecar-files.ts).
-import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import type { SftpSession } from '../../src/adapters/ports.js';
@@ -111,9 +110,9 @@ export async function publishSidecars(
         : 'none';
     const size = sidecarSize(sidecar);
     const facts: SidecarFacts = { mode, phase, size };
-    if (phase === 'intent') {
-      const found = await session.stat(mode === 'rename' ? tempPath : finalPath);
-      if (found) facts[mode === 'rename' ? 'temp' : 'final'] = { size: found.size };
+    if (phase === 'intent' && mode === 'rename') {
+      const found = await session.stat(tempPath);
+      if (found) facts.temp = { size: found.size };
     }
     for (let i = 0; i < 5; i++) {
       const step = nextSidecarStep(facts);
@@ -124,11 +123,7 @@ export async function publishSidecars(
         await deps.ledger.record({ ...id, status: 'publishing', sidecarIntent: sidecar.kind });
         intent = sidecar.kind;
         await hitFailpoint('after_sidecar_intent');
-        Object.assign(facts, { phase: 'intent', temp: { size }, final: { size }, finalIsOurs: true });
-      } else if (step.step === 'check-final') {
-        const found = await session.sha256Of(finalPath);
-        facts.finalIsOurs =
-          found.sha256 === createHash('sha256').update(sidecar.content, 'utf8').digest('hex');
+        Object.assign(facts, { phase: 'intent', temp: { size } });
       } else if (step.step === 'rename') {
         await renameSidecar(session, tempPath, finalPath);
         await hitFailpoint('after_sidecar');
@@ -152,12 +147,15 @@ async function writeVerified(
   sidecar: Sidecar,
 ): Promise<void> {
   const body = Buffer.from(sidecar.content, 'utf8');
-  await session.upload(path, Readable.from(body.length > 0 ? [body] : []), { mode: partner.target.fileMode });
-  const stat = await session.stat(path);
-  if (stat?.size !== sidecarSize(sidecar)) {
+  // Sized on the open handle: a partner may take a done file written in place the moment it is closed.
+  const { sizeBeforeClose: size } = await session.upload(path, Readable.from(body.length > 0 ? [body] : []), {
+    mode: partner.target.fileMode,
+    sizeBeforeClose: true,
+  });
+  if (size !== sidecarSize(sidecar)) {
     throw new FerryError(
       'ERR_SIZE_MISMATCH',
-      `${sidecar.kind} file ${path}: ${stat?.size ?? 'no'} bytes on the partner, wrote ${body.length}`,
+      `${sidecar.kind} file ${path}: ${size ?? 'no'} bytes on the partner, wrote ${body.length}`,
     );
   }
 }

@@ -39,7 +39,7 @@ export interface Uploaded {
 export async function transferBytes(
   d: Delivery,
   session: SftpConnection,
-  beforeFirstByte: () => Promise<void>,
+  beforeFirstByte: (sizeAsStored: number | undefined) => Promise<void>,
 ): Promise<Uploaded> {
   const { deps, partner, id, tempPath } = d;
   // neutralizeFormulas: escape rewrites the bytes too: it needs the pipeline and its digests.
@@ -50,7 +50,8 @@ export async function transferBytes(
   const body = await deps.source.open(id.bucket, id.key, id.etag);
   const expected = body.contentLength;
   try {
-    await beforeFirstByte();
+    // The size in place is known in advance only when the bytes are sent as stored.
+    await beforeFirstByte(transformed ? undefined : expected);
   } catch (err) {
     body.stream.destroy(); // not read: give the S3 connection back now
     throw err;
@@ -67,7 +68,11 @@ export async function transferBytes(
   const delivered = source ? uploaded.bytes : expected;
   try {
     await hitFailpoint('after_temp_upload');
-    const stat = await session.stat(tempPath);
+    // direct: the size the open handle had before the close, when the partner may take the file away.
+    const stat =
+      uploaded.sizeBeforeClose === undefined
+        ? await session.stat(tempPath)
+        : { size: uploaded.sizeBeforeClose };
     // ssh2 can report success on a truncated write (a full partner disk): trust only the server's size.
     if (source && (!stat || stat.size !== delivered || source.bytes !== expected)) {
       throw new FerryError(
@@ -148,6 +153,7 @@ async function uploadWithWatchdog(d: Delivery, session: SftpConnection, stream: 
       signal: controller.signal,
       onProgress: arm,
       md5: partner.naming?.checksumFile === 'md5', // hashed only for partners that want it
+      sizeBeforeClose: partner.target.publish === 'direct',
     });
     log.debug({ bytes: result.bytes, expectedBytes: expected }, 'upload acknowledged');
     return result;

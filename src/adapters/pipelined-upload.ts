@@ -41,6 +41,8 @@ export interface PipelinedUploadOptions {
   onProgress?: (bytes: number) => void;
   /** Also hash the bytes with md5 (`naming.checksumFile: md5`); off, it costs nothing. */
   md5?: boolean;
+  /** FSTAT the handle once every write is acknowledged, before the CLOSE (`UploadResult.sizeBeforeClose`). */
+  sizeBeforeClose?: boolean | undefined;
   /** Registers every WRITE and the CLOSE under `path` (the connection's deadline); none when absent. */
   requests?: RequestLog;
   /** The remote path, for `requests` (what a timeout names). */
@@ -160,8 +162,7 @@ export function pipelinedUpload(
       reject(err);
     };
 
-    const succeed = (): void => {
-      closing = true;
+    const finish = (sizeBeforeClose: number | undefined): void => {
       closeHandle((err) => {
         if (settled) return;
         if (err) {
@@ -174,7 +175,26 @@ export function pipelinedUpload(
           bytes: offset,
           sha256: hash.digest('hex'),
           ...(md5 ? { md5: md5.digest('hex') } : {}),
+          ...(sizeBeforeClose === undefined ? {} : { sizeBeforeClose }),
         });
+      });
+    };
+
+    const succeed = (): void => {
+      closing = true;
+      if (!options.sizeBeforeClose) {
+        finish(undefined);
+        return;
+      }
+      const token = requests?.begin('fstat', path);
+      sftp.fstat(handle, (err, stats) => {
+        if (token !== undefined) requests?.end(token);
+        if (settled) return;
+        if (err) {
+          fail(sftpRequestError(err));
+          return;
+        }
+        finish(stats.size);
       });
     };
 

@@ -57,6 +57,8 @@ export interface UploadResult {
   sha256: string;
   /** Only when the upload was asked for it (`md5: true`). */
   md5?: string;
+  /** The file's size by FSTAT on the open handle before it was closed (only when asked: `sizeBeforeClose`). */
+  sizeBeforeClose?: number;
 }
 
 /**
@@ -74,7 +76,17 @@ export interface SftpSession {
   upload(
     path: string,
     source: Readable,
-    options: { mode: number; signal?: AbortSignal; onProgress?: (bytes: number) => void; md5?: boolean },
+    options: {
+      mode: number;
+      signal?: AbortSignal;
+      onProgress?: (bytes: number) => void;
+      md5?: boolean;
+      /**
+       * FSTAT the handle before closing it: the size verified even when the partner moves the file the
+       * moment it is closed (publish: direct, where the write is the publish).
+       */
+      sizeBeforeClose?: boolean;
+    },
   ): Promise<UploadResult>;
   /** Plain SFTP rename: fails when `to` exists (OpenSSH). */
   rename(from: string, to: string): Promise<void>;

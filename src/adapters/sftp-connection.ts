@@ -505,7 +505,7 @@ function createConnection({
     async upload(
       path: string,
       source: Readable,
-      options: { mode: number; signal?: AbortSignal; onProgress?: (bytes: number) => void; md5?: boolean },
+      options: Parameters<SftpSession['upload']>[2],
     ): Promise<UploadResult> {
       const { signal } = options;
       // The mode goes in the OPEN attributes: no chmod/setstat, which some servers forbid.
@@ -540,6 +540,7 @@ function createConnection({
           onProgress: options.onProgress,
           socket: sock,
           md5: options.md5,
+          sizeBeforeClose: options.sizeBeforeClose,
           requests,
           path,
         });

@@ -26,7 +26,10 @@ export interface PublishFacts {
   mode: PublishMode;
   onExisting: OnExisting;
   phase: PublishPhase;
-  /** Size of the verified bytes, recorded with the intent (phase `intent`). */
+  /**
+   * Size of the verified bytes, recorded with the intent (phase `intent`); direct mode, phase
+   * `writing`: the size expected in place, recorded only when the bytes are sent as stored.
+   */
   recordedSize?: number;
   /** Rename mode: this delivery's temp file, absent when undefined. */
   temp?: RemoteFile;
@@ -77,8 +80,15 @@ export function nextPublishStep(f: PublishFacts): PublishStep {
   if (f.superseded !== undefined) return settle({ kind: 'superseded', by: f.superseded });
   if (f.sourceGone === true) return settle({ kind: 'skipped', reason: 'source-gone' });
   if (f.mode === 'direct') {
-    // A fragment this delivery wrote is its own to rewrite, whatever onExisting says.
-    if (f.phase === 'writing') return { step: 'upload', why: 'own-fragment' };
+    if (f.phase === 'writing') {
+      // Complete but not yet recorded (a crash between the close and the record)? Read it back where
+      // the bytes can be compared (sent as stored, size recorded); else the fragment is Ferry's own to
+      // rewrite, whatever onExisting says.
+      const maybeComplete = f.final !== undefined && f.final.size === f.recordedSize;
+      if (maybeComplete && f.finalIsOurs === undefined) return { step: 'check-final' };
+      if (maybeComplete && f.finalIsOurs === true) return { step: 'published', removeTemp: false };
+      return { step: 'upload', why: 'own-fragment' };
+    }
     if (f.final === undefined) return { step: 'upload', why: 'new' };
     if (f.finalIsFerryFragment === true) return { step: 'upload', why: 'replace' };
     return partnerFileAt(f) ?? { step: 'upload', why: 'replace' };
@@ -133,8 +143,6 @@ export interface SidecarFacts {
   /** Rename mode: the sidecar's temp file. */
   temp?: RemoteFile;
   final?: RemoteFile;
-  /** Direct mode, phase intent: the final file read back holds exactly the content. */
-  finalIsOurs?: boolean;
 }
 
 export type SidecarStep =
@@ -143,7 +151,6 @@ export type SidecarStep =
   /** Write it (to its temp name, or in place in direct mode), verify, record its intent. */
   | { step: 'write' }
   | { step: 'rename' }
-  | { step: 'check-final' }
   /** Record it published (the rename or the write happened). */
   | { step: 'record' };
 
@@ -151,11 +158,9 @@ export type SidecarStep =
 export function nextSidecarStep(f: SidecarFacts): SidecarStep {
   if (f.phase === 'published') return { step: 'done' };
   if (f.phase === 'none') return { step: 'write' };
-  if (f.mode === 'direct') {
-    if (f.final === undefined || f.final.size !== f.size) return { step: 'write' };
-    if (f.finalIsOurs === undefined) return { step: 'check-final' };
-    return f.finalIsOurs ? { step: 'record' } : { step: 'write' };
-  }
+  // direct: its intent is recorded after the write in place was verified, so it was published (even
+  // if the partner has taken it since).
+  if (f.mode === 'direct') return { step: 'record' };
   if (f.temp === undefined) return { step: 'record' };
   if (f.temp.size !== f.size) return { step: 'write' };
   return { step: 'rename' };

@@ -218,12 +218,11 @@ describe('nextSidecarStep', () => {
     expect(nextSidecarStep(facts({ phase: 'intent', temp: { size: 2 } }))).toEqual({ step: 'write' });
   });
 
-  it('direct mode: after its intent, the file in place is read back before it is recorded', () => {
-    const direct = facts({ mode: 'direct', phase: 'intent', final: { size: 5 } });
-    expect(nextSidecarStep(direct)).toEqual({ step: 'check-final' });
-    expect(nextSidecarStep({ ...direct, finalIsOurs: true })).toEqual({ step: 'record' });
-    expect(nextSidecarStep({ ...direct, finalIsOurs: false })).toEqual({ step: 'write' });
-    expect(nextSidecarStep(facts({ mode: 'direct', phase: 'intent' }))).toEqual({ step: 'write' });
+  it('direct mode: an intent is recorded after the write in place was verified, so it is published even if the partner took the file', () => {
+    expect(nextSidecarStep(facts({ mode: 'direct', phase: 'intent', final: { size: 5 } }))).toEqual({
+      step: 'record',
+    });
+    expect(nextSidecarStep(facts({ mode: 'direct', phase: 'intent' }))).toEqual({ step: 'record' });
   });
 });
 
