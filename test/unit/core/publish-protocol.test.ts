@@ -196,6 +196,25 @@ describe('nextPublishStep, the decision table rows', () => {
     });
     expect(nextPublishStep(direct({ final: { size: 3 } }))).toMatchObject({ step: 'settle' });
   });
+
+  it('direct mode reads back its own file of the complete size before rewriting it', () => {
+    const own: PublishFacts = { mode: 'direct', onExisting: 'fail', phase: 'writing', recordedSize: SIZE };
+    expect(nextPublishStep({ ...own, final: { size: SIZE } })).toEqual({ step: 'check-final' });
+    expect(nextPublishStep({ ...own, final: { size: SIZE }, finalIsOurs: true })).toEqual({
+      step: 'published',
+      removeTemp: false,
+    });
+    expect(nextPublishStep({ ...own, final: { size: SIZE }, finalIsOurs: false })).toEqual({
+      step: 'upload',
+      why: 'own-fragment',
+    });
+    // Taken away by the partner, or transformed bytes (no size recorded): nothing to compare.
+    expect(nextPublishStep(own)).toEqual({ step: 'upload', why: 'own-fragment' });
+    expect(nextPublishStep({ ...own, recordedSize: undefined, final: { size: SIZE } })).toEqual({
+      step: 'upload',
+      why: 'own-fragment',
+    });
+  });
 });
 
 describe('nextSidecarStep', () => {
