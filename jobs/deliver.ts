@@ -2,7 +2,7 @@
 // and the publish protocol (src/core/publish-protocol.ts) say, each step a file of jobs/delivery/.
 import type { Job } from 'bullmq';
 import { phaseOf } from '../src/core/publish-protocol.js';
-import { hitFailpoint, isSimulatedCrash } from '../src/failpoints.js';
+import { hitFailpoint } from '../src/failpoints.js';
 import { safeText } from '../src/observability/logger.js';
 import { measureDeliveries, NO_METRICS } from '../src/observability/metrics.js';
 import type { DeliverResult } from '../src/queues/payloads.js';
@@ -10,6 +10,7 @@ import type { DeliverDeps, Delivery } from './delivery/context.js';
 import { settleFailure } from './delivery/failure.js';
 import { acceptJob, withHold } from './delivery/job-intake.js';
 import { lookUpDelivery } from './delivery/look-up.js';
+import { withPathLease } from './delivery/ownership.js';
 import { acquirePath, publishDataFile } from './delivery/publish.js';
 import { recordDelivered } from './delivery/receipt.js';
 import { nameDelivery } from './delivery/remote-name.js';
@@ -107,27 +108,5 @@ async function deliver(deps: DeliverDeps, job: Job): Promise<DeliverResult> {
     };
   } catch (err) {
     return settleFailure(d, err);
-  }
-}
-
-/**
- * Runs `fn` holding the path lease taken by acquirePath, and gives it back after — unless this run
- * left evidence a retry must resume from (an intent, a fragment, a published file without its
- * sidecars): then the lease stays until it expires, so no other version of the path goes first.
- */
-async function withPathLease<T>(d: Delivery, fn: () => Promise<T>): Promise<T> {
-  let failed: unknown;
-  try {
-    return await fn();
-  } catch (err) {
-    failed = err;
-    throw err;
-  } finally {
-    const keep = failed !== undefined && (isSimulatedCrash(failed) || d.phase !== 'none');
-    if (!keep) {
-      await d.deps.pathLeases.release(d.id.partnerId, d.remotePath, d.id.deliveryId).catch((err: unknown) => {
-        d.log.warn({ err: String(err) }, 'could not give the path lease back (it expires on its own)');
-      });
-    }
   }
 }

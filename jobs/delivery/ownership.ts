@@ -4,6 +4,7 @@
 import type { SftpConnection } from '../../src/adapters/sftp-connection.js';
 import { classifyError } from '../../src/core/classify-error.js';
 import { FerryError } from '../../src/errors.js';
+import { isSimulatedCrash } from '../../src/failpoints.js';
 import type { Logger } from '../../src/observability/logger.js';
 import type { Delivery } from './context.js';
 
@@ -59,5 +60,27 @@ export async function removeQuietly(session: SftpConnection, path: string, log: 
   } catch (err) {
     const code = classifyError(err, 'sftp').code;
     if (code !== 'ERR_SFTP_NO_SUCH_PATH') log.warn({ errCode: code }, 'could not remove a file Ferry wrote');
+  }
+}
+
+/**
+ * Runs `fn` holding the path lease taken by acquirePath, and gives it back after — unless this run
+ * left evidence a retry must resume from (an intent, a fragment, a published file without its
+ * sidecars): then the lease stays until it expires, so no other version of the path goes first.
+ */
+export async function withPathLease<T>(d: Delivery, fn: () => Promise<T>): Promise<T> {
+  let failed: unknown;
+  try {
+    return await fn();
+  } catch (err) {
+    failed = err;
+    throw err;
+  } finally {
+    const keep = failed !== undefined && (isSimulatedCrash(failed) || d.phase !== 'none');
+    if (!keep) {
+      await d.deps.pathLeases.release(d.id.partnerId, d.remotePath, d.id.deliveryId).catch((err: unknown) => {
+        d.log.warn({ err: String(err) }, 'could not give the path lease back (it expires on its own)');
+      });
+    }
   }
 }
