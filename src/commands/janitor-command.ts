@@ -2,16 +2,14 @@
 // --dry-run only what it would remove (and what it keeps, and why). Same rules as the sweep's pass.
 import { adoptOpenIntents } from '../ledger/adopt-open-intents.js';
 import { createJanitor } from '../../jobs/janitor.js';
-import { connectSftp } from '../adapters/sftp-connection.js';
 import type { FerryConfig } from '../config/load-config.js';
-import { resolvePartnerAuth } from '../config/secrets.js';
 import { formatLeftoverLine } from '../core/janitor.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
 import { createRedisSemaphore } from '../ledger/redis-semaphore.js';
 import { createTempRegistry } from '../ledger/temp-registry.js';
 import type { Logger } from '../observability/logger.js';
 import { connectProducer } from './connect-producer.js';
-import { resolveProxy } from './test-connection-command.js';
+import { connectPartner } from './test-connection-command.js';
 
 export interface JanitorCommandOptions {
   config: FerryConfig;
@@ -50,20 +48,7 @@ export async function runJanitorCommand(o: JanitorCommandOptions): Promise<numbe
       timeoutMs: SLOT_TIMEOUT_MS,
     });
     try {
-      const t = partner.target;
-      const proxy = await resolveProxy(partner, o.config, o.env);
-      const connection = await connectSftp({
-        host: t.host,
-        port: t.port,
-        username: t.username,
-        hostKeys: t.hostKeys,
-        auth: await resolvePartnerAuth(t.auth, o.env),
-        ...(t.algorithms === undefined ? {} : { algorithms: t.algorithms }),
-        ...(proxy === undefined ? {} : { proxy }),
-        readyTimeoutMs: svc.worker.connectTimeoutSeconds * 1000,
-        keepaliveIntervalMs: svc.worker.keepaliveIntervalSeconds * 1000,
-        keepaliveCountMax: svc.worker.keepaliveCountMax,
-      });
+      const connection = await connectPartner(partner, o.config, o.env);
       try {
         const registry = createTempRegistry(redis, keys);
         const janitor = createJanitor({
@@ -76,7 +61,7 @@ export async function runJanitorCommand(o: JanitorCommandOptions): Promise<numbe
         });
         const result = await janitor.run(partner, { dryRun: o.dryRun });
         o.out(
-          `ferry janitor ${partner.id}: ${t.directory} (leftovers at least ${svc.janitor.minAgeMinutes} min old)${o.dryRun ? ', dry run' : ''}`,
+          `ferry janitor ${partner.id}: ${partner.target.directory} (leftovers at least ${svc.janitor.minAgeMinutes} min old)${o.dryRun ? ', dry run' : ''}`,
         );
         for (const d of result.decisions) o.out(formatLeftoverLine(d));
         const toRemove = result.decisions.filter((d) => d.action === 'remove').length;

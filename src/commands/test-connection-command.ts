@@ -139,22 +139,7 @@ export async function runTestConnection(o: TestConnectionOptions): Promise<numbe
   report('host key', 'ok', `${presented} matches a pin`, hostKey.ms);
 
   // 3. login: the real connection set-up deliveries use (secrets resolved by reference, never printed).
-  const login = await timed(async () =>
-    connectSftp({
-      host: t.host,
-      port: t.port,
-      username: t.username,
-      hostKeys: t.hostKeys,
-      auth: await resolvePartnerAuth(t.auth, o.env),
-      ...(t.algorithms === undefined ? {} : { algorithms: t.algorithms }),
-      ...(proxy === undefined ? {} : { proxy }),
-      readyTimeoutMs: timeoutMs,
-      keepaliveIntervalMs: worker.keepaliveIntervalSeconds * 1000,
-      keepaliveCountMax: worker.keepaliveCountMax,
-      // As a worker bounds them: a hung sftp-server fails the step instead of hanging the command.
-      requestTimeoutMs: worker.stallTimeoutSeconds * 1000,
-    }),
-  );
+  const login = await timed(() => connectPartner(partner, o.config, o.env, timeoutMs));
   if (login.error) {
     const hint =
       login.error.code === 'ERR_SFTP_AUTH' ? ` (${t.username} was refused with ${describeAuth(t.auth)})` : '';
@@ -332,6 +317,35 @@ async function expectSize(session: SftpConnection, path: string, size: number): 
       `${path} has ${stat.size} bytes on the server, ${size} were written`,
     );
   }
+}
+
+/**
+ * One SFTP connection to the partner as a worker opens it (secrets and proxy resolved now, the
+ * worker's keepalive and request deadline), for the commands that talk to a partner themselves.
+ */
+export async function connectPartner(
+  partner: PartnerConfig,
+  config: FerryConfig,
+  env: NodeJS.ProcessEnv,
+  readyTimeoutMs = config.service.worker.connectTimeoutSeconds * 1000,
+): Promise<SftpConnection> {
+  const t = partner.target;
+  const worker = config.service.worker;
+  const proxy = await resolveProxy(partner, config, env);
+  return connectSftp({
+    host: t.host,
+    port: t.port,
+    username: t.username,
+    hostKeys: t.hostKeys,
+    auth: await resolvePartnerAuth(t.auth, env),
+    ...(t.algorithms === undefined ? {} : { algorithms: t.algorithms }),
+    ...(proxy === undefined ? {} : { proxy }),
+    readyTimeoutMs,
+    keepaliveIntervalMs: worker.keepaliveIntervalSeconds * 1000,
+    keepaliveCountMax: worker.keepaliveCountMax,
+    // As a worker bounds them: a hung sftp-server fails the step instead of hanging the command.
+    requestTimeoutMs: worker.stallTimeoutSeconds * 1000,
+  });
 }
 
 /** The partner's egress proxy with its password read now (like a worker does at connect time). */
