@@ -97,7 +97,7 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
           (await ledger.get(id)) !== undefined || (await deps.receipts.read(partner.id, id)) !== undefined;
         if (!used || tries >= MAX_NUMBER_TRIES) break;
       }
-      const lastModified = await lastModifiedOf(deps.source, original);
+      const stored = await storedVersion(deps.source, original);
       const at = (deps.now?.() ?? new Date()).toISOString();
       await guard(() => redis.hset(keys.redeliveryRequest(id), { of: baseId, n: String(n), reason, by, at }));
       await deps.audit.append(
@@ -111,8 +111,9 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
         bucket: original.bucket,
         key: original.key,
         etag: original.etag,
-        size: original.size ?? 0,
-        ...(lastModified === undefined ? {} : { lastModified: lastModified.toISOString() }),
+        // The ledger's size is what was delivered (after any gzip/PGP): the job carries S3's.
+        size: stored?.size ?? original.size ?? 0,
+        ...(stored === undefined ? {} : { lastModified: stored.lastModified.toISOString() }),
         redelivery: n,
       });
       return { ok: true, deliveryId: id, jobId: id, n, of: baseId };
@@ -120,14 +121,14 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
   };
 }
 
-/** LastModified of the delivered version, if S3 still holds that version (same ETag). */
-async function lastModifiedOf(
+/** Size and LastModified of the delivered version, if S3 still holds that version (same ETag). */
+async function storedVersion(
   source: Pick<ObjectSource, 'head'> | undefined,
   original: { bucket: string; key: string; etag: string },
-): Promise<Date | undefined> {
+): Promise<{ size: number; lastModified: Date } | undefined> {
   const now = await source?.head(original.bucket, original.key);
   // Another version (or none): the redelivery fails reading it anyway (ERR_SOURCE_CHANGED / GONE).
-  return now?.etag === original.etag ? now.lastModified : undefined;
+  return now?.etag === original.etag ? { size: now.size, lastModified: now.lastModified } : undefined;
 }
 
 async function guard<T>(call: () => Promise<T>): Promise<T> {
