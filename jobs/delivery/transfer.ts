@@ -97,7 +97,11 @@ export async function transferBytes(
     }
     await hitFailpoint('after_verify');
   } catch (err) {
-    if (!isSimulatedCrash(err)) await removeQuietly(session, tempPath, d.log);
+    // A short file is a fragment: removed. direct: any other failure here came after the close, so the
+    // file in place may be complete — the retry reads it back (publish-protocol.ts) instead of the
+    // partner seeing it vanish and appear again.
+    const fragment = d.partner.target.publish === 'rename' || isSizeMismatch(err);
+    if (fragment && !isSimulatedCrash(err)) await removeQuietly(session, tempPath, d.log);
     throw err;
   }
   return {
@@ -109,6 +113,10 @@ export async function transferBytes(
       ? { source, transform: describeTransform(partner.transform, keys, partner.validate?.csv) }
       : {}),
   };
+}
+
+function isSizeMismatch(err: unknown): boolean {
+  return err instanceof FerryError && err.code === 'ERR_SIZE_MISMATCH';
 }
 
 async function uploadWithWatchdog(d: Delivery, session: SftpConnection, stream: Readable, expected: number) {
