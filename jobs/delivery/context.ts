@@ -81,6 +81,8 @@ export interface Delivery {
   phase: PublishPhase;
   /** A newer version was published to the path (path record), or S3 holds another version now. */
   superseded?: SupersededBy | undefined;
+  /** The delivery that published the newest version to the path, as the path record names it. */
+  newestPublishedBy?: string | undefined;
   /** Direct mode: the delivery whose unverified fragment the path record says is at the final name. */
   fragmentOf?: string | undefined;
 }

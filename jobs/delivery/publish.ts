@@ -61,6 +61,7 @@ export async function acquirePath(d: Delivery): Promise<void> {
     newest > d.lastModifiedMs &&
     lease.record.publishedBy !== id.deliveryId;
   d.fragmentOf = lease.record.fragmentOf;
+  d.newestPublishedBy = lease.record.publishedBy;
   d.superseded = newer ? 'newer-published' : undefined;
 }
 

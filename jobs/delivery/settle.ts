@@ -19,6 +19,23 @@ export async function settleUnpublished(
       outcome.by === 'newer-published'
         ? 'superseded: a newer version of the object was published to this path'
         : 'superseded: S3 holds a newer version of the object now';
+    // The audit trail's answer to "what became of this version?", durable like the delivery receipts.
+    await deps.receipts.writeSuperseded({
+      version: 1,
+      outcome: 'superseded',
+      deliveryId: id.deliveryId,
+      trackingId: id.deliveryId,
+      partnerId: id.partnerId,
+      source: { bucket: id.bucket, key: id.key, etag: id.etag, size: d.data.size },
+      target: { host: d.partner.target.host, port: d.partner.target.port, path: d.remotePath },
+      supersededBy: outcome.by,
+      ...(outcome.by === 'newer-published' && d.newestPublishedBy !== undefined
+        ? { newerDeliveryId: d.newestPublishedBy }
+        : {}),
+      attempts: d.job.attemptsMade + 1,
+      decidedAt: deps.now().toISOString(),
+      ferryVersion: deps.ferryVersion,
+    });
     await deps.ledger.record({ ...id, status: 'superseded', reason });
     log.warn({ outcome: 'superseded', by: outcome.by }, `not published: ${reason}`);
     return { outcome: 'superseded', deliveryId: id.deliveryId, bytes: 0, reason };

@@ -48,8 +48,33 @@ export interface ReceiptTransform {
   pgp?: { recipients?: string[]; signed: boolean; armor: boolean };
 }
 
+/**
+ * The witness of a delivery that was never published because a newer version of the object won its
+ * remote path (src/core/publish-protocol.ts `superseded`): for auditors asking what became of it.
+ * Stored beside the delivery receipts as `<deliveryId>.superseded.json` (never read as one of them).
+ */
+export interface SupersededReceipt {
+  version: 1;
+  outcome: 'superseded';
+  deliveryId: string;
+  trackingId: string;
+  partnerId: string;
+  source: { bucket: string; key: string; etag: string; size: number };
+  target: { host: string; port: number; path: string };
+  /** `newer-published`: a newer version was published to the path; `source-replaced`: S3 holds a newer one. */
+  supersededBy: 'newer-published' | 'source-replaced';
+  /** The delivery that published the newer version, when the path record names it. */
+  newerDeliveryId?: string;
+  attempts: number;
+  decidedAt: string;
+  ferryVersion: string;
+}
+
 export interface ReceiptStore {
   write(receipt: DeliveryReceipt): Promise<void>;
+  writeSuperseded(receipt: SupersededReceipt): Promise<void>;
+  /** The superseded receipt, or undefined when none exists; throws ERR_RECEIPT_INVALID on a corrupt one. */
+  readSuperseded(partnerId: string, deliveryId: string): Promise<SupersededReceipt | undefined>;
   /** The stored receipt, or undefined when none exists; throws ERR_RECEIPT_INVALID on a corrupt one. */
   read(partnerId: string, deliveryId: string): Promise<DeliveryReceipt | undefined>;
   keyFor(partnerId: string, deliveryId: string): string;
@@ -96,6 +121,21 @@ const receiptSchema = z.object({
   requestedAt: z.string().optional(),
 }) satisfies z.ZodType<DeliveryReceipt>;
 
+const supersededSchema = z.object({
+  version: z.literal(1),
+  outcome: z.literal('superseded'),
+  deliveryId: z.string(),
+  trackingId: z.string(),
+  partnerId: z.string(),
+  source: z.object({ bucket: z.string(), key: z.string(), etag: z.string(), size: z.number() }),
+  target: z.object({ host: z.string(), port: z.number(), path: z.string() }),
+  supersededBy: z.enum(['newer-published', 'source-replaced']),
+  newerDeliveryId: z.string().optional(),
+  attempts: z.number(),
+  decidedAt: z.string(),
+  ferryVersion: z.string(),
+}) satisfies z.ZodType<SupersededReceipt>;
+
 /**
  * Receipts as JSON objects at `<prefix><partnerId>/<deliveryId>.json`. A non-empty prefix gets a
  * trailing `/` if it lacks one, so `receipts` and `receipts/` name the same place.
@@ -108,6 +148,9 @@ export function createReceiptStore(
     location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
   const keyFor = (partnerId: string, deliveryId: string): string =>
     `${prefix}${partnerId}/${deliveryId}.json`;
+  // A delivery id has no dot: the ledger rebuild's `<id>.json` pattern never matches this name.
+  const supersededKeyFor = (partnerId: string, deliveryId: string): string =>
+    `${prefix}${partnerId}/${deliveryId}.superseded.json`;
 
   return {
     keyFor,
@@ -122,23 +165,43 @@ export function createReceiptStore(
       );
     },
 
-    async read(partnerId, deliveryId) {
-      const key = keyFor(partnerId, deliveryId);
-      const text = await source.getText(location.bucket, key);
-      if (text === undefined) return undefined;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch (err) {
-        throw invalid(location.bucket, key, err);
-      }
-      const result = receiptSchema.safeParse(parsed);
-      if (!result.success || result.data.deliveryId !== deliveryId || result.data.partnerId !== partnerId) {
-        throw invalid(location.bucket, key, result.error);
-      }
-      return result.data;
+    async writeSuperseded(receipt) {
+      const body = `${JSON.stringify(receipt, null, 2)}\n`;
+      await source.put(
+        location.bucket,
+        supersededKeyFor(receipt.partnerId, receipt.deliveryId),
+        body,
+        'application/json',
+      );
     },
+
+    read: (partnerId, deliveryId) =>
+      readChecked(keyFor(partnerId, deliveryId), receiptSchema, partnerId, deliveryId),
+
+    readSuperseded: (partnerId, deliveryId) =>
+      readChecked(supersededKeyFor(partnerId, deliveryId), supersededSchema, partnerId, deliveryId),
   };
+
+  async function readChecked<T extends { deliveryId: string; partnerId: string }>(
+    key: string,
+    schema: z.ZodType<T>,
+    partnerId: string,
+    deliveryId: string,
+  ): Promise<T | undefined> {
+    const text = await source.getText(location.bucket, key);
+    if (text === undefined) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw invalid(location.bucket, key, err);
+    }
+    const result = schema.safeParse(parsed);
+    if (!result.success || result.data.deliveryId !== deliveryId || result.data.partnerId !== partnerId) {
+      throw invalid(location.bucket, key, result.error);
+    }
+    return result.data;
+  }
 }
 
 function invalid(bucket: string, key: string, cause: unknown): FerryError {

@@ -31,7 +31,7 @@ export interface ApiDeps {
   keys: RedisKeys;
   ledger: Ledger;
   listing: DeliveryListing;
-  receipts: Pick<ReceiptStore, 'read'>;
+  receipts: Pick<ReceiptStore, 'read' | 'readSuperseded'>;
   queues: Pick<FerryQueues, 'deliver'>;
   partnerControls: PartnerControls;
   redeliveries: Redeliveries;

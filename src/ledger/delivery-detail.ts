@@ -1,7 +1,7 @@
 // One delivery in full: the ledger record (or its waiting job), the S3 receipt, the redelivery request
 // and the audit trail. `GET /api/deliveries/:id` and `ferry deliveries show` both answer with this.
 import type { Job, Queue } from 'bullmq';
-import type { DeliveryReceipt, ReceiptStore } from '../adapters/receipt-store.js';
+import type { DeliveryReceipt, ReceiptStore, SupersededReceipt } from '../adapters/receipt-store.js';
 import { toDeliveryView, type DeliveryView } from '../core/delivery-view.js';
 import { parseRedeliveryId } from '../core/redelivery.js';
 import { FerryError } from '../errors.js';
@@ -17,6 +17,8 @@ export type DeliveryDetail = DeliveryView & {
   receipt: DeliveryReceipt | null;
   /** Why the receipt could not be read (corrupt, S3 unreachable); the rest of the detail still shows. */
   receiptError?: string;
+  /** A superseded delivery's witness: which newer version won its path (src/adapters/receipt-store.ts). */
+  supersededReceipt?: SupersededReceipt;
   /** Who asked for this redelivery and why (only on a `<id>-r<n>` that was asked for). */
   redelivery?: RedeliveryRequest;
   /** Operators' actions on this delivery, oldest first. */
@@ -25,7 +27,7 @@ export type DeliveryDetail = DeliveryView & {
 
 export interface DeliveryDetailDeps {
   ledger: Pick<Ledger, 'get'>;
-  receipts: Pick<ReceiptStore, 'read'>;
+  receipts: Pick<ReceiptStore, 'read' | 'readSuperseded'>;
   deliverQueue: Pick<Queue, 'getJob'>;
   redeliveries: Pick<Redeliveries, 'get'>;
   audit: Pick<AuditLog, 'forDelivery'>;
@@ -53,12 +55,15 @@ export async function readDeliveryDetail(
   if (!view) return undefined;
   let receipt: DeliveryReceipt | null = null;
   let receiptError: string | undefined;
-  if (record && receiptMayExist(record)) {
-    try {
+  let supersededReceipt: SupersededReceipt | undefined;
+  try {
+    if (record?.status === 'superseded') {
+      supersededReceipt = await deps.receipts.readSuperseded(record.partnerId, record.deliveryId);
+    } else if (record && receiptMayExist(record)) {
       receipt = (await deps.receipts.read(record.partnerId, record.deliveryId)) ?? null;
-    } catch (err) {
-      receiptError = err instanceof FerryError ? `${err.code}: ${err.message}` : 'receipt unreadable';
     }
+  } catch (err) {
+    receiptError = err instanceof FerryError ? `${err.code}: ${err.message}` : 'receipt unreadable';
   }
   const { n } = parseRedeliveryId(id);
   const redelivery = n === undefined ? undefined : await deps.redeliveries.get(id);
@@ -66,6 +71,7 @@ export async function readDeliveryDetail(
     ...view,
     receipt,
     ...(receiptError === undefined ? {} : { receiptError }),
+    ...(supersededReceipt === undefined ? {} : { supersededReceipt }),
     ...(redelivery === undefined ? {} : { redelivery }),
     audit: await deps.audit.forDelivery(id),
   };

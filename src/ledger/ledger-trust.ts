@@ -237,7 +237,8 @@ async function restoreFromReceipts(
   for await (const page of options.source.listPages(bucket, prefix)) {
     const candidates: { partnerId: string; deliveryId: string }[] = [];
     for (const object of page) {
-      const match = /^([^/]+)\/([^/]+)\.json$/.exec(object.key.slice(prefix.length));
+      // `<id>.json` only: a delivery id has no dot (`<id>.superseded.json` is not a delivery receipt).
+      const match = /^([^/]+)\/([^/.]+)\.json$/.exec(object.key.slice(prefix.length));
       if (!match || (since !== undefined && object.lastModified < since)) continue;
       candidates.push({ partnerId: match[1]!, deliveryId: match[2]! });
     }

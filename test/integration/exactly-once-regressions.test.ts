@@ -7,6 +7,8 @@ import { chown, readFile, readdir, rename, stat, utimes, writeFile } from 'node:
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempNameFor } from '../../src/core/delivery-id.js';
+import { createReceiptStore } from '../../src/adapters/receipt-store.js';
+import { createS3Source } from '../../src/adapters/s3-source.js';
 import { runJanitorCommand } from '../../src/commands/janitor-command.js';
 import { configureFailpoints } from '../../src/failpoints.js';
 import { observePartnerDir } from '../support/partner-observer.js';
@@ -144,6 +146,17 @@ describe('exactly once when two faults meet', () => {
     expect(sha256(await readFile(join(dir, 'e.csv')))).toBe(v2!.sha256);
     expect(await pipeline.finals('versions')).toEqual(['e.csv']);
     expect(await pipeline.ledger.get(v1)).toMatchObject({ status: 'superseded' });
+    // Its witness in S3, beside the receipts (never taken for a delivery receipt by a ledger rebuild).
+    const receipts = createReceiptStore(createS3Source(pipeline.testFerry.s3), {
+      bucket: pipeline.fixture.receiptsBucket,
+      prefix: 'ferry/receipts/',
+    });
+    expect(await receipts.readSuperseded('versions', v1)).toMatchObject({
+      outcome: 'superseded',
+      supersededBy: 'source-replaced',
+      target: { path: expect.stringMatching(/\/e\.csv$/) },
+    });
+    expect(await receipts.read('versions', v1)).toBeUndefined();
   });
 
   it("case 10: the janitor removes Ferry's orphans, never a failed delivery's evidence nor an intent recorded before temps were registered", async () => {

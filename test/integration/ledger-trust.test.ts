@@ -117,6 +117,13 @@ describe('ledger trust', () => {
 
   it('does not trust a Redis that lost everything: deliveries read receipts, the rebuild restores every record', async () => {
     const before = await fingerprints(first);
+    // A superseded delivery's witness sits beside the receipts: the rebuild must not take it for one.
+    await putObjects(s3, fixture.receiptsBucket, [
+      {
+        key: `ferry/receipts/${PARTNER}/${ids[0]!}-r9.superseded.json`,
+        body: Buffer.from('{"outcome":"superseded"}'),
+      },
+    ]);
     await redis.flushall();
     receiptReads = 0;
     await putObjects(s3, fixture.bucket, [{ key: 'trust/e.csv', size: 100 }]);
