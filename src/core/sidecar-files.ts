@@ -1,8 +1,8 @@
 // `naming.checksumFile` / `naming.doneFile`: small files published next to the data file, after it
 // (checksum first, done/trigger file last, so a partner that waits for the done file sees a complete
 // set). Names and contents derive only from the data file's final name and its digest (sha256, or md5
-// when asked), all fixed once the publish intent is recorded: a retry recomputes the same set and
-// completes what is missing.
+// when asked), all fixed once the publish intent is recorded; which members are published is the
+// ledger's record (src/core/publish-protocol.ts nextSidecarStep), never the partner's file sizes.
 import { deriveRemoteName } from './remote-name.js';
 
 /** `naming.checksumFile`: which digest of the delivered bytes the checksum file holds. */
@@ -149,14 +149,4 @@ export function planSidecars(
 /** The byte size a sidecar has on the partner once written. */
 export function sidecarSize(sidecar: Sidecar): number {
   return Buffer.byteLength(sidecar.content, 'utf8');
-}
-
-/**
- * Which sidecars still have to be written, in publish order: those whose final name is absent or
- * has another size (`sizes`: the partner's size of each name that exists). Once one is missing,
- * every later one is rewritten too, so the done file never lands before the members it announces.
- */
-export function missingSidecars(sidecars: readonly Sidecar[], sizes: ReadonlyMap<string, number>): Sidecar[] {
-  const first = sidecars.findIndex((s) => sizes.get(s.name) !== sidecarSize(s));
-  return first === -1 ? [] : sidecars.slice(first);
 }

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   checksumFileContent,
   missingDigest,
-  missingSidecars,
   parseDoneFileTemplate,
   planSidecars,
   type DoneFileTemplate,
@@ -106,29 +105,5 @@ describe('missingDigest', () => {
     expect(missingDigest({ checksumFile: 'sha256' }, { sha256: SHA })).toBeUndefined();
     expect(missingDigest({ checksumFile: 'none' }, {})).toBeUndefined();
     expect(missingDigest(undefined, {})).toBeUndefined();
-  });
-});
-
-describe('missingSidecars', () => {
-  const set = plan({ checksumFile: 'sha256', doneFile: done('{filename}.done') });
-  const [checksum, doneFile] = set;
-
-  it('writes the whole set when nothing is there', () => {
-    expect(missingSidecars(set, new Map())).toEqual(set);
-  });
-
-  it('keeps members present with their expected size', () => {
-    const sizes = new Map([['orders.csv.sha256', 77]]);
-    expect(missingSidecars(set, sizes)).toEqual([doneFile]);
-    sizes.set('orders.csv.done', 0);
-    expect(missingSidecars(set, sizes)).toEqual([]);
-  });
-
-  it('rewrites a member with another size, and every member after it', () => {
-    const sizes = new Map([
-      ['orders.csv.sha256', 12],
-      ['orders.csv.done', 0],
-    ]);
-    expect(missingSidecars(set, sizes)).toEqual([checksum, doneFile]);
   });
 });
