@@ -12,10 +12,11 @@ import {
 import type { SftpConnection } from '../../src/adapters/sftp-connection.js';
 import { classifyError } from '../../src/core/classify-error.js';
 import { transformsBytes } from '../../src/core/transform-suffix.js';
-import { hitFailpoint, isSimulatedCrash } from '../../src/failpoints.js';
+import { isSimulatedCrash } from '../../src/failpoints.js';
 import { FerryError } from '../../src/errors.js';
 import type { Delivery } from './context.js';
 import { checkOwnership, isOwnershipLost, removeQuietly } from './ownership.js';
+import { verifyUpload } from './verify.js';
 
 /** The verified bytes on the partner (at the temp name, or the final name in direct mode). */
 export interface Uploaded {
@@ -41,7 +42,7 @@ export async function transferBytes(
   session: SftpConnection,
   beforeFirstByte: (sizeAsStored: number | undefined) => Promise<void>,
 ): Promise<Uploaded> {
-  const { deps, partner, id, tempPath } = d;
+  const { deps, partner, id } = d;
   // neutralizeFormulas: escape rewrites the bytes too: it needs the pipeline and its digests.
   const escapesCsv = partner.validate?.csv?.neutralizeFormulas === 'escape';
   const transformed = transformsBytes(partner.transform) || escapesCsv;
@@ -66,44 +67,7 @@ export async function transferBytes(
   // With a transform the partner's size is the writer's count; S3's size is checked against the bytes read.
   const source = pipeline?.source();
   const delivered = source ? uploaded.bytes : expected;
-  try {
-    await hitFailpoint('after_temp_upload');
-    // direct: the size the open handle had before the close, when the partner may take the file away.
-    const stat =
-      uploaded.sizeBeforeClose === undefined
-        ? await session.stat(tempPath)
-        : { size: uploaded.sizeBeforeClose };
-    // ssh2 can report success on a truncated write (a full partner disk): trust only the server's size.
-    if (source && (!stat || stat.size !== delivered || source.bytes !== expected)) {
-      throw new FerryError(
-        'ERR_SIZE_MISMATCH',
-        `uploaded ${stat?.size ?? 'no'} bytes on the partner, wrote ${delivered}; read ${source.bytes} of ${expected} source bytes`,
-        {
-          details: {
-            expectedBytes: expected,
-            remoteBytes: stat?.size,
-            readBytes: source.bytes,
-            writtenBytes: delivered,
-          },
-        },
-      );
-    }
-    if (!stat || stat.size !== delivered || uploaded.bytes !== delivered) {
-      throw new FerryError(
-        'ERR_SIZE_MISMATCH',
-        `uploaded ${stat?.size ?? 'no'} bytes on the partner, read ${uploaded.bytes}, S3 says ${expected}`,
-        { details: { expectedBytes: expected, remoteBytes: stat?.size, readBytes: uploaded.bytes } },
-      );
-    }
-    await hitFailpoint('after_verify');
-  } catch (err) {
-    // A short file is a fragment: removed. direct: any other failure here came after the close, so the
-    // file in place may be complete — the retry reads it back (publish-protocol.ts) instead of the
-    // partner seeing it vanish and appear again.
-    const fragment = d.partner.target.publish === 'rename' || isSizeMismatch(err);
-    if (fragment && !isSimulatedCrash(err)) await removeQuietly(session, tempPath, d.log);
-    throw err;
-  }
+  await verifyUpload(d, session, { uploaded, source, expected, delivered });
   return {
     size: delivered,
     sha256: uploaded.sha256,
@@ -113,10 +77,6 @@ export async function transferBytes(
       ? { source, transform: describeTransform(partner.transform, keys, partner.validate?.csv) }
       : {}),
   };
-}
-
-function isSizeMismatch(err: unknown): boolean {
-  return err instanceof FerryError && err.code === 'ERR_SIZE_MISMATCH';
 }
 
 async function uploadWithWatchdog(d: Delivery, session: SftpConnection, stream: Readable, expected: number) {
