@@ -170,7 +170,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         });
         const partnerId = positionals[0];
         const reason = values.reason?.trim() ?? '';
-        const by = (values.by ?? env.USER ?? '').trim();
+        const by = whoAsks(values.by, env);
         if (!partnerId || positionals.length > 1 || reason.length < 3 || reason.length > 500 || by === '') {
           err(
             `usage: ferry ${command} <partner> --reason TEXT (3-500 characters) [--by USER] [--config DIR]`,
@@ -282,7 +282,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         const [partnerId, key] = positionals;
         const { checkReason } = await import('./core/redelivery.js');
         const reason = checkReason(values.reason);
-        const by = (values.by ?? env.USER ?? '').trim();
+        const by = whoAsks(values.by, env);
         if (!partnerId || !key || positionals.length > 2 || !reason.ok || by === '') {
           err(
             `usage: ferry redeliver <partner> <s3-key> --reason TEXT (3-500 characters) [--etag E] [--by USER] [--config DIR]${reason.ok ? '' : `\n${reason.message}`}`,
@@ -319,7 +319,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         const [deliveryId] = positionals;
         const { checkReason } = await import('./core/redelivery.js');
         const reason = checkReason(values.reason);
-        const by = (values.by ?? env.USER ?? osUserName()).trim();
+        const by = whoAsks(values.by, env);
         const timeoutSeconds = Number(values.timeout);
         if (
           !deliveryId ||
@@ -416,8 +416,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
-/** The OS account name, for "who asked" when $USER is unset (e.g. under cron); '' when unknown. */
-function osUserName(): string {
+/**
+ * Who asks (audit trails of pause, resume, redeliver, retry): `--by`, else $USER, else the OS account
+ * name ($USER is unset under cron, in containers and in `docker compose exec`); '' when unknown.
+ */
+function whoAsks(by: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (by !== undefined) return by.trim();
+  if (env.USER) return env.USER.trim();
   try {
     return userInfo().username;
   } catch {

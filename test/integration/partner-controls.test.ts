@@ -3,6 +3,7 @@
 // and a missed SLA or a missing export reaches a real webhook receiver (held back while paused, sent
 // after a same-day resume if it still stands). Ferry runs on a shifted clock (a fixed day in 2030) so
 // windows and deadlines are seconds away, not hours.
+import { userInfo } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
@@ -370,5 +371,15 @@ describe('partner runtime controls', () => {
     expect(await main(resumed, env)).toBe(0);
     expect(await controls.pauseState(partner)).toEqual({ paused: false });
     expect(await main(['pause', 'nobody', '--reason', 'typo', '--config', fixture.dir], env)).toBe(2);
+  });
+
+  it('ferry pause records the OS account name when $USER is unset (cron, containers)', async () => {
+    const { USER: _unset, ...env } = process.env;
+    const partner = testFerry.ferry.getConfig().partners.get('quiet')!;
+    expect(await main(['pause', 'quiet', '--reason', 'from a cron job', '--config', fixture.dir], env)).toBe(
+      0,
+    );
+    expect(await controls.pauseState(partner)).toMatchObject({ paused: true, by: userInfo().username });
+    expect(await main(['resume', 'quiet', '--reason', 'done', '--config', fixture.dir], env)).toBe(0);
   });
 });
