@@ -12,7 +12,7 @@ import type { Logger } from '../observability/logger.js';
 export interface AlertDelivery {
   /** The full URL: a secret, never logged. */
   url: string;
-  /** The HMAC key; when set, each try is signed (X-Ferry-Signature, X-Ferry-Timestamp). */
+  /** The HMAC key; when set, each try is signed with its own time (X-Ferry-Signature `t=…,v1=…`). */
   secret?: string;
   body: AlertBody;
   timeoutMs: number;
@@ -145,8 +145,10 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
       'x-ferry-alert-id': delivery.body.alertId,
     };
     if (delivery.secret !== undefined) {
-      headers['x-ferry-timestamp'] = String(Math.floor(sentAt.getTime() / 1000));
-      headers['x-ferry-signature'] = signAlertBody(raw, delivery.secret);
+      // Signed per try with this try's time: a receiver's tolerance window then holds for retries too.
+      const signed = signAlertBody(raw, delivery.secret, sentAt);
+      headers['x-ferry-timestamp'] = signed.timestamp;
+      headers['x-ferry-signature'] = signed.signature;
     }
     let failure: { retry: boolean; status?: number; errno?: string; retryAfterMs?: number };
     try {

@@ -163,17 +163,67 @@ export function formatAlertText(event: AlertEvent, occurrences: AlertOccurrences
   return slackEscape(parts.join(' · '));
 }
 
-/** `sha256=<hex HMAC-SHA256 of the raw body>`: the X-Ferry-Signature header. */
-export function signAlertBody(rawBody: string, secret: string): string {
-  return `sha256=${createHmac('sha256', secret).update(rawBody, 'utf8').digest('hex')}`;
+/** The headers that sign one try of an alert: the same `t` in both, so readers may show either. */
+export interface AlertSignatureHeaders {
+  /** X-Ferry-Timestamp: `t` again, for readers; unsigned, so receivers must not trust it. */
+  timestamp: string;
+  /** X-Ferry-Signature: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`. */
+  signature: string;
 }
 
-/** Constant-time check of an X-Ferry-Signature header against the raw body (for receivers and tests). */
-export function verifyAlertSignature(rawBody: string, header: string | undefined, secret: string): boolean {
-  if (header === undefined) return false;
-  const expected = Buffer.from(signAlertBody(rawBody, secret), 'utf8');
-  const given = Buffer.from(header, 'utf8');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+/**
+ * Signs one try of an alert sent at `sentAt`. The timestamp is inside the HMAC (Stripe/Slack style), so a
+ * captured alert cannot be replayed later by rewriting a header: changing `t` breaks the signature.
+ */
+export function signAlertBody(rawBody: string, secret: string, sentAt: Date): AlertSignatureHeaders {
+  const t = Math.floor(sentAt.getTime() / 1000);
+  return { timestamp: String(t), signature: `t=${t},v1=${alertHmac(rawBody, secret, String(t))}` };
+}
+
+/**
+ * Checks an X-Ferry-Signature header against the raw body (for receivers and tests): true only if one
+ * of its `v1=` entries (several may come while a key is rotated) is the HMAC of `"<t>.<raw body>"`,
+ * compared in constant time, and the signed `t` is within `toleranceSeconds` of `now` either way.
+ * A malformed header (no `t` or two, no `v1`, a `v1` that is not 64 hex digits) is simply false.
+ */
+export function verifyAlertSignature(
+  rawBody: string,
+  header: string | undefined,
+  secret: string,
+  { now, toleranceSeconds = 300 }: { now: Date; toleranceSeconds?: number },
+): boolean {
+  const parsed = header === undefined ? undefined : parseAlertSignature(header);
+  if (parsed === undefined) return false;
+  if (Math.abs(now.getTime() / 1000 - Number(parsed.t)) > toleranceSeconds) return false;
+  const expected = Buffer.from(alertHmac(rawBody, secret, parsed.t), 'hex');
+  // Every entry is compared, so the time taken does not say which one matched.
+  let matched = false;
+  for (const v1 of parsed.v1) matched = timingSafeEqual(Buffer.from(v1, 'hex'), expected) || matched;
+  return matched;
+}
+
+function alertHmac(rawBody: string, secret: string, t: string): string {
+  return createHmac('sha256', secret).update(`${t}.${rawBody}`, 'utf8').digest('hex');
+}
+
+// `t=<digits>` exactly once and at least one `v1=<64 hex>`; other schemes (a future v2) are ignored.
+function parseAlertSignature(header: string): { t: string; v1: string[] } | undefined {
+  let t: string | undefined;
+  const v1: string[] = [];
+  for (const part of header.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) return undefined;
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (key === 't') {
+      if (t !== undefined || !/^[0-9]{1,12}$/.test(value)) return undefined;
+      t = value;
+    } else if (key === 'v1') {
+      if (!/^[0-9a-f]{64}$/i.test(value)) return undefined;
+      v1.push(value);
+    }
+  }
+  return t === undefined || v1.length === 0 ? undefined : { t, v1 };
 }
 
 // Control and bidi-override characters as \uXXXX (the same set the logger neutralises).

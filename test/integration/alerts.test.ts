@@ -1,9 +1,12 @@
 // Webhook alerts from the real pipeline (redis-server, sshd, s3rver) to a real HTTP receiver on loopback:
-// kinds, signatures, dedup across processes, retries against a failing receiver, no secret in logs.
+// kinds, signatures (checked by the README's verifier), replays refused, dedup across processes,
+// retries against a failing receiver, no secret in logs.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { appendFile, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAlertSignature, type AlertBody } from '../../src/core/alert-message.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
@@ -39,10 +42,44 @@ interface Received {
   raw: string;
   body: AlertBody & { sentAt: string };
   at: number;
+  /** What the README's verifier said, with the key for the path and the receiver's clock. */
+  verified: boolean;
 }
 
-/** A webhook receiver on a loopback port: records every POST and answers per path from a script. */
-async function startReceiver() {
+type VerifyFerryAlert = (
+  rawBody: string,
+  headers: IncomingHttpHeaders,
+  key: string,
+  options?: { now?: number; toleranceSeconds?: number },
+) => boolean;
+
+/** The verifier exactly as the README prints it (the js block that defines verifyFerryAlert). */
+async function loadReadmeVerifier(): Promise<VerifyFerryAlert> {
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+  const code = readme
+    .split(/^```/m)
+    .find((block) => block.startsWith('js\n') && block.includes('export function verifyFerryAlert('))
+    ?.slice('js\n'.length);
+  if (code === undefined) throw new Error('README.md has no js block defining verifyFerryAlert');
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-readme-verifier-'));
+  try {
+    await writeFile(join(dir, 'verify.mjs'), code);
+    const loaded = (await import(pathToFileURL(join(dir, 'verify.mjs')).href)) as {
+      verifyFerryAlert: VerifyFerryAlert;
+    };
+    return loaded.verifyFerryAlert;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A webhook receiver on a loopback port: checks each POST with the README's verifier and the key for
+ * its path (401 when it fails, as a real receiver would), records it, and otherwise answers per path
+ * from a script. `skewSeconds` sets its clock ahead: a replay that comes that much later.
+ */
+async function startReceiver(keyOfPath: (path: string) => string, verify: VerifyFerryAlert) {
+  let skewSeconds = 0;
   const received: Received[] = [];
   const waiters: { match: (r: Received) => boolean; resolve: (r: Received) => void }[] = [];
   const scripts = new Map<string, (() => Promise<number> | number)[]>();
@@ -57,11 +94,18 @@ async function startReceiver() {
         raw,
         body: JSON.parse(raw) as Received['body'],
         at: Date.now(),
+        verified: verify(raw, req.headers, keyOfPath(req.url ?? ''), {
+          now: Date.now() + skewSeconds * 1000,
+        }),
       };
       received.push(entry);
       for (const w of waiters.filter((w) => w.match(entry))) {
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve(entry);
+      }
+      if (!entry.verified) {
+        res.writeHead(401).end();
+        return;
       }
       void Promise.resolve(scripts.get(entry.path)?.shift()?.() ?? 200).then((status) =>
         res.writeHead(status).end(),
@@ -73,6 +117,9 @@ async function startReceiver() {
   return {
     port,
     received,
+    setSkewSeconds: (seconds: number) => {
+      skewSeconds = seconds;
+    },
     /** Scripted answers for the next requests to `path` (then 200). */
     script: (path: string, steps: (() => Promise<number> | number)[]) => scripts.set(path, steps),
     /** The first alert, already received or still to come, that matches. */
@@ -100,6 +147,7 @@ type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 let services: Services;
 let fixture: FerryFixture;
 let receiver: Receiver;
+let replayTarget: Receiver;
 let testFerry: TestFerry;
 let secondFerry: RunningFerry | undefined;
 const logs = captureLogger();
@@ -128,7 +176,10 @@ beforeAll(async () => {
     buckets: ['warehouse-exports', 'ferry-audit'],
     redis: { persistence: 'none' },
   });
-  receiver = await startReceiver();
+  const verify = await loadReadmeVerifier();
+  const keyOfPath = (path: string) => (path === '/ops' ? OPS_SECRET : SECRET);
+  receiver = await startReceiver(keyOfPath, verify);
+  replayTarget = await startReceiver(keyOfPath, verify);
   const closedPort = await getFreePort();
   process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
@@ -182,6 +233,7 @@ afterAll(async () => {
   await secondFerry?.close();
   await testFerry?.close();
   await receiver?.close();
+  await replayTarget?.close();
   await services?.stop();
   console.log(`alert latency (failure log line → receiver): ${JSON.stringify(latencies)} ms`);
 });
@@ -214,11 +266,14 @@ describe('webhook alerts', () => {
       /^\[ferry\] CRITICAL host-key-mismatch · partner mitm · ERR_HOST_KEY_MISMATCH: /,
     );
     expect(alert.headers['content-type']).toBe('application/json');
-    expect(verifyAlertSignature(alert.raw, alert.headers['x-ferry-signature'] as string, SECRET)).toBe(true);
-    expect(verifyAlertSignature(alert.raw, alert.headers['x-ferry-signature'] as string, OPS_SECRET)).toBe(
-      false,
-    );
-    expect(Number(alert.headers['x-ferry-timestamp'])).toBe(Math.floor(Date.parse(alert.body.sentAt) / 1000));
+    expect(alert.verified).toBe(true);
+    const t = Math.floor(Date.parse(alert.body.sentAt) / 1000);
+    expect(alert.headers['x-ferry-signature']).toMatch(new RegExp(`^t=${t},v1=[0-9a-f]{64}$`));
+    expect(alert.headers['x-ferry-timestamp']).toBe(String(t));
+    const signature = alert.headers['x-ferry-signature'] as string;
+    const now = new Date(alert.at);
+    expect(verifyAlertSignature(alert.raw, signature, SECRET, { now })).toBe(true);
+    expect(verifyAlertSignature(alert.raw, signature, OPS_SECRET, { now })).toBe(false);
 
     await windowClosed('host-key-mismatch:mitm:ERR_HOST_KEY_MISMATCH');
     expect(receiver.received.filter((r) => r.body.partnerId === 'mitm')).toHaveLength(1);
@@ -242,7 +297,7 @@ describe('webhook alerts', () => {
     expect(Date.parse(later.body.firstAt)).toBeGreaterThanOrEqual(Date.parse(first.body.lastAt));
     expect(Date.parse(later.body.lastAt)).toBeGreaterThanOrEqual(Date.parse(later.body.firstAt));
     expect(later.body.alertId).not.toBe(first.body.alertId);
-    expect(verifyAlertSignature(later.raw, later.headers['x-ferry-signature'] as string, SECRET)).toBe(true);
+    expect(later.verified).toBe(true);
     console.log(
       `dedup: summary sent ${later.at - Date.parse(later.body.lastAt)} ms after the last repeat (window ${DEDUP_MINUTES * 60} s)`,
     );
@@ -287,7 +342,7 @@ describe('webhook alerts', () => {
         errCode: 'ERR_SFTP_UNREACHABLE',
         attempts: 1,
       });
-      expect(verifyAlertSignature(t.raw, t.headers['x-ferry-signature'] as string, OPS_SECRET)).toBe(true);
+      expect(t.verified).toBe(true);
     }
     expect(
       logs.lines().filter((l) => l.msg === 'alert webhook failed; will retry' && l.partnerId === 'opsteam'),
@@ -364,7 +419,7 @@ describe('webhook alerts', () => {
     expect(first.body.text).toMatch(
       /^\[ferry\] ERROR sweep-failed · partner nobucket · ERR_CONFIG_INVALID: /,
     );
-    expect(verifyAlertSignature(first.raw, first.headers['x-ferry-signature'] as string, SECRET)).toBe(true);
+    expect(first.verified).toBe(true);
 
     // The same failure twice more within the window (a sweep every minute, say): held back, then one count.
     expect((await sweepAndWait(config, 'nobucket')).code).toBe(1);
@@ -386,6 +441,37 @@ describe('webhook alerts', () => {
     });
     await windowClosed('sweep-failed:denied:ERR_S3_ACCESS_DENIED');
     expect(receiver.received.filter((r) => r.body.partnerId === 'denied')).toHaveLength(1);
+  });
+
+  it('refuses a captured alert replayed later, whatever its timestamps say', async () => {
+    expect(receiver.received.filter((r) => !r.verified).map((r) => r.body.kind)).toEqual([]);
+    const captured = await receiver.next(of('mitm', 'host-key-mismatch'), 'to capture');
+    const t = Number(captured.headers['x-ferry-timestamp']);
+    const signature = captured.headers['x-ferry-signature'] as string;
+    const replay = async (timestamp: number, signatureHeader: string) => {
+      const answer = await fetch(`http://127.0.0.1:${replayTarget.port}/hooks/${URL_TOKEN}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-ferry-alert-id': captured.body.alertId,
+          'x-ferry-timestamp': String(timestamp),
+          'x-ferry-signature': signatureHeader,
+        },
+        body: captured.raw,
+      });
+      return answer.status;
+    };
+
+    // At the moment it was sent, the copy passes: the replays below are faithful but for what they change.
+    replayTarget.setSkewSeconds(t - Date.now() / 1000);
+    expect(await replay(t, signature)).toBe(200);
+    // Ten minutes later: as captured (stale), with a fresh X-Ferry-Timestamp (unsigned, so ignored), and
+    // with the signed t rewritten too (then the HMAC no longer matches).
+    replayTarget.setSkewSeconds(t + 600 - Date.now() / 1000);
+    expect(await replay(t, signature)).toBe(401);
+    expect(await replay(t + 600, signature)).toBe(401);
+    expect(await replay(t + 600, signature.replace(`t=${t},`, `t=${t + 600},`))).toBe(401);
+    expect(replayTarget.received.map((r) => r.verified)).toEqual([true, false, false, false]);
   });
 
   it('never writes a webhook URL path or a signing key to the logs or Redis', async () => {

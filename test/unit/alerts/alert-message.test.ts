@@ -152,18 +152,77 @@ describe('formatAlertText', () => {
 
 describe('signAlertBody / verifyAlertSignature', () => {
   const raw = JSON.stringify({ kind: 'delivery-failed', text: 'é' });
+  const SENT = new Date('2026-11-25T10:00:00.750Z');
+  const T = 1_795_600_800; // SENT in Unix seconds, rounded down
+  const hmac = (key: string, t: number | string, body = raw) =>
+    createHmac('sha256', key)
+      .update(Buffer.from(`${t}.${body}`, 'utf8'))
+      .digest('hex');
+  const at = (seconds: number) => ({ now: new Date(seconds * 1000) });
 
-  it('is sha256=<hex HMAC-SHA256 of the raw body>', () => {
-    const hex = createHmac('sha256', 'k3y').update(Buffer.from(raw, 'utf8')).digest('hex');
-    expect(signAlertBody(raw, 'k3y')).toBe(`sha256=${hex}`);
+  it('is t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">, with the same t as X-Ferry-Timestamp', () => {
+    expect(signAlertBody(raw, 'k3y', SENT)).toEqual({
+      timestamp: String(T),
+      signature: `t=${T},v1=${hmac('k3y', T)}`,
+    });
   });
 
-  it('accepts the right signature and refuses another key, another body or none', () => {
-    const signature = signAlertBody(raw, 'k3y');
-    expect(verifyAlertSignature(raw, signature, 'k3y')).toBe(true);
-    expect(verifyAlertSignature(raw, signature, 'other')).toBe(false);
-    expect(verifyAlertSignature(`${raw} `, signature, 'k3y')).toBe(false);
-    expect(verifyAlertSignature(raw, undefined, 'k3y')).toBe(false);
-    expect(verifyAlertSignature(raw, 'sha256=00', 'k3y')).toBe(false);
+  it('accepts the right signature within the tolerance window, either side', () => {
+    const { signature } = signAlertBody(raw, 'k3y', SENT);
+    expect(verifyAlertSignature(raw, signature, 'k3y', at(T))).toBe(true);
+    expect(verifyAlertSignature(raw, signature, 'k3y', at(T + 300))).toBe(true);
+    expect(verifyAlertSignature(raw, signature, 'k3y', at(T - 300))).toBe(true);
+    expect(
+      verifyAlertSignature(raw, signature, 'k3y', { now: new Date((T + 30) * 1000), toleranceSeconds: 30 }),
+    ).toBe(true);
+  });
+
+  it('refuses another key or a changed body', () => {
+    const { signature } = signAlertBody(raw, 'k3y', SENT);
+    expect(verifyAlertSignature(raw, signature, 'other', at(T))).toBe(false);
+    expect(verifyAlertSignature(`${raw} `, signature, 'k3y', at(T))).toBe(false);
+  });
+
+  it('refuses a rewritten t: the timestamp is signed with the body', () => {
+    const { signature } = signAlertBody(raw, 'k3y', SENT);
+    const replayedAt = T + 3600;
+    const rewritten = signature.replace(`t=${T}`, `t=${replayedAt}`);
+    expect(rewritten).not.toBe(signature);
+    expect(verifyAlertSignature(raw, rewritten, 'k3y', at(replayedAt))).toBe(false);
+  });
+
+  it('refuses a stale t and a t too far in the future, by the default 300 s or a given tolerance', () => {
+    const { signature } = signAlertBody(raw, 'k3y', SENT);
+    expect(verifyAlertSignature(raw, signature, 'k3y', at(T + 301))).toBe(false);
+    expect(verifyAlertSignature(raw, signature, 'k3y', at(T - 301))).toBe(false);
+    expect(
+      verifyAlertSignature(raw, signature, 'k3y', { now: new Date((T + 31) * 1000), toleranceSeconds: 30 }),
+    ).toBe(false);
+  });
+
+  it('accepts any of several v1 entries (a key being rotated) and ignores other schemes', () => {
+    const header = `t=${T},v1=${hmac('old-key', T)},v1=${hmac('new-key', T)},v0=legacy`;
+    expect(verifyAlertSignature(raw, header, 'old-key', at(T))).toBe(true);
+    expect(verifyAlertSignature(raw, header, 'new-key', at(T))).toBe(true);
+    expect(verifyAlertSignature(raw, header, 'third-key', at(T))).toBe(false);
+    expect(verifyAlertSignature(raw, ` t=${T} , v1=${hmac('k3y', T).toUpperCase()} `, 'k3y', at(T))).toBe(
+      true,
+    );
+  });
+
+  it.each([
+    ['no header', undefined],
+    ['an empty header', ''],
+    ['the old sha256= format', `sha256=${createHmac('sha256', 'k3y').update(raw).digest('hex')}`],
+    ['no t', `v1=${hmac('k3y', T)}`],
+    ['no v1', `t=${T}`],
+    ['two t', `t=${T},t=${T},v1=${hmac('k3y', T)}`],
+    ['a t that is not whole seconds', `t=${T}.0,v1=${hmac('k3y', `${T}.0`)}`],
+    ['a negative t', `t=-${T},v1=${hmac('k3y', -T)}`],
+    ['a short v1', `t=${T},v1=${hmac('k3y', T).slice(0, 62)}`],
+    ['a v1 that is not hex', `t=${T},v1=${'z'.repeat(64)}`],
+    ['a part without =', `t=${T},v1=${hmac('k3y', T)},junk`],
+  ])('refuses a malformed header: %s', (_, header) => {
+    expect(verifyAlertSignature(raw, header, 'k3y', at(T))).toBe(false);
   });
 });

@@ -70,8 +70,11 @@ describe('alert sender', () => {
       const sent = JSON.parse(call.body) as AlertBody & { sentAt: string };
       expect(sent.alertId).toBe('alert-1');
       expect(call.headers['x-ferry-alert-id']).toBe('alert-1');
-      expect(verifyAlertSignature(call.body, call.headers['x-ferry-signature'], SECRET)).toBe(true);
-      expect(Number(call.headers['x-ferry-timestamp'])).toBe(Math.floor(Date.parse(sent.sentAt) / 1000));
+      const t = Math.floor(Date.parse(sent.sentAt) / 1000);
+      expect(call.headers['x-ferry-signature']).toMatch(new RegExp(`^t=${t},v1=[0-9a-f]{64}$`));
+      expect(call.headers['x-ferry-timestamp']).toBe(String(t));
+      const now = new Date(sent.sentAt);
+      expect(verifyAlertSignature(call.body, call.headers['x-ferry-signature'], SECRET, { now })).toBe(true);
     }
     expect(sender.stats()).toEqual({ sent: 1, dropped: 0, failedTries: 2, queued: 0 });
     const retries = logs.lines().filter((l) => l.msg === 'alert webhook failed; will retry');
