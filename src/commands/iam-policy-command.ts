@@ -22,8 +22,8 @@ export interface IamPolicy {
  * - `s3:ListBucket` on each source bucket, only for the partners' prefixes (`s3:prefix` condition);
  * - `s3:GetObject` on `<bucket>/<prefix>*` of each partner (reads pin the version with If-Match, which
  *   needs no extra permission);
- * - `s3:PutObject` on `<bucket>/<prefix>*` of each partner that takes uploads (`POST /api/upload`: every
- *   partner without `source.requireMarker`, src/core/upload-name.ts);
+ * - `s3:PutObject` on `<bucket>/<prefix>*` of each partner that takes uploads (`POST /api/upload`: an
+ *   enabled partner without `source.requireMarker`, src/core/upload-name.ts); none of them, no statement;
  * - `s3:PutObject` on `<receipts bucket>/<receipts prefix><partner>/*` (a delivery writes its receipt);
  * - `s3:GetObject` on `<receipts bucket>/<receipts prefix>*` and `s3:ListBucket` with `s3:prefix`
  *   `<receipts prefix>*`: the ledger rebuild (src/ledger/ledger-trust.ts) lists the whole receipts prefix

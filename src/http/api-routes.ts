@@ -269,6 +269,13 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
       }
       const partner = deps.getConfig().partners.get(partnerId);
       if (!partner) throw new ApiProblem(404, `unknown partner ${partnerId}`);
+      // As in `ferry iam-policy`, which grants a disabled partner no PutObject: the file would only fail there.
+      if (!partner.enabled) {
+        throw new ApiProblem(
+          409,
+          `partner ${partner.id} is disabled: enable it before uploading files for it`,
+        );
+      }
       const checked = uploadKeyFor(name, partner.source, { partner, now: now() });
       if (!checked.ok) throw new ApiProblem(400, checked.message);
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

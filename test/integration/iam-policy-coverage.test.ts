@@ -130,6 +130,12 @@ describe('the generated IAM policy against every S3 request Ferry makes', () => 
     const upload = await api('POST', '/api/upload?partner=mover&name=u1.csv', Buffer.from('id,qty\n1,2\n'));
     expect(upload).toEqual({ status: 201, body: { bucket, key: 'mover/u1.csv' } });
     expect((await pipeline.sweep('mover')).summary).toMatch(/^delivered 1, .*failed 0/);
+    // The disabled partner's prefix has no upload grant, so the API refuses before writing anything.
+    const late = await api('POST', '/api/upload?partner=retired&name=late.csv', Buffer.from('id\n1\n'));
+    expect(late).toEqual({
+      status: 409,
+      body: { error: 'partner retired is disabled: enable it before uploading files for it' },
+    });
     for (const name of ['m1.csv', 'm2.csv', 'u1.csv']) {
       await waitFor(
         () =>

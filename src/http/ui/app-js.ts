@@ -673,7 +673,8 @@ async function uploadPage() {
       h(
         'select',
         { id: 'u-partner', name: 'partner', required: true },
-        partners.map((p) => h('option', { value: p.id }, p.id + (p.enabled ? '' : ' (disabled)'))),
+        // A disabled partner takes no uploads (the API answers 409).
+        partners.filter((p) => p.enabled).map((p) => h('option', { value: p.id }, p.id)),
       ),
       h('label', { for: 'u-file' }, 'CSV file'),
       h('input', { id: 'u-file', name: 'file', type: 'file', accept: '.csv,text/csv', required: true }),

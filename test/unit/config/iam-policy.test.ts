@@ -137,6 +137,36 @@ describe('ferry iam-policy', () => {
     ]);
   });
 
+  it('grants the upload PutObject only for partners that take uploads: no statement when none does', async () => {
+    const receipts = 'receipts: { bucket: ferry-audit, prefix: r/ }\n';
+    const uploadsOf = async (partners: Record<string, string>) =>
+      buildIamPolicy(await load(await configFrom(receipts, partners))).Statement.filter((s) =>
+        list(s.Resource).some(
+          (r) => r.startsWith('arn:aws:s3:::exports/') && list(s.Action).includes('s3:PutObject'),
+        ),
+      );
+    // Behind a marker a partner takes no uploads (src/core/upload-name.ts); a disabled one takes none either.
+    expect(
+      await uploadsOf({
+        'marked.yaml': partnerYaml('marked', 'exports', 'marked/', true, '_SUCCESS'),
+        'off.yaml': partnerYaml('off', 'exports', 'off/', false),
+      }),
+    ).toEqual([]);
+    expect(
+      await uploadsOf({
+        'marked.yaml': partnerYaml('marked', 'exports', 'marked/', true, '_SUCCESS'),
+        'open.yaml': partnerYaml('open', 'exports', 'open/'),
+      }),
+    ).toEqual([
+      {
+        Sid: 'UploadToPartnerPrefixes',
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: ['arn:aws:s3:::exports/open/*'],
+      },
+    ]);
+  });
+
   it('lets the ledger rebuild list and read the receipts even with no partner enabled', async () => {
     const dir = await configFrom('receipts: { bucket: ferry-audit, prefix: audit/ }\n', {
       'dormant.yaml': partnerYaml('dormant', 'dormant-exports', 'x/', false),
