@@ -271,7 +271,7 @@ describe('SFTP adapter against OpenSSH sshd', () => {
 
     await expect(upload).rejects.toBe(reason);
     expect(source.destroyed).toBe(true);
-    // Back-pressure: never more than 32 × 64 KiB in flight plus a chunk or two buffered.
+    // Back-pressure: at most 2 MiB read and unacknowledged (maxBufferedBytes), plus a chunk past it.
     expect(maxAhead).toBeLessThanOrEqual(2 * MiB + 256 * 1024);
     expect(session.alive).toBe(true);
     expect(await session.stat(join(sshd.inbound, 'aborted.bin'))).toBeDefined();
