@@ -10,6 +10,8 @@ const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'
 // errno codes: an established connection broke.
 const LOST_ERRNO = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 const TIMEOUT_ERRNO = 'ETIMEDOUT';
+// errno codes of a direct connect(2) to the partner that a local firewall rule refused.
+const FIREWALL_ERRNO = new Set(['EACCES', 'EPERM']);
 
 /** ssh2 tags client errors with a `level`. */
 const SSH2_LEVELS: Readonly<Record<string, ErrorCode>> = {
@@ -31,16 +33,6 @@ const SFTP_STATUS: Readonly<Record<number, ErrorCode>> = {
   6: 'ERR_SFTP_CONNECTION_LOST', // SSH_FX_NO_CONNECTION
   7: 'ERR_SFTP_CONNECTION_LOST', // SSH_FX_CONNECTION_LOST
   8: 'ERR_SFTP_RENAME_UNSUPPORTED', // SSH_FX_OP_UNSUPPORTED
-};
-
-/** String codes ssh2-sftp-client sets on the errors it wraps. */
-const SFTP_CLIENT_CODES: Readonly<Record<string, ErrorCode>> = {
-  ERR_BAD_AUTH: 'ERR_SFTP_AUTH',
-  ERR_NOT_CONNECTED: 'ERR_SFTP_CONNECTION_LOST',
-  ERR_BAD_PATH: 'ERR_SFTP_NO_SUCH_PATH',
-  ENOENT: 'ERR_SFTP_NO_SUCH_PATH',
-  ENOTDIR: 'ERR_SFTP_NO_SUCH_PATH',
-  EACCES: 'ERR_SFTP_PERMISSION',
 };
 
 /** AWS SDK v3 service and client error names. */
@@ -113,12 +105,11 @@ function classifyOne(err: ErrorLike, source: ErrorSource): Match | undefined {
 
 function classifySftp(err: ErrorLike, code: unknown): ErrorCode | undefined {
   // errno first: ssh2 puts level 'client-socket' on a refused connection too, and "unreachable" says more.
+  // (ssh2 reports remote path problems as numeric SFTP statuses, never as errno strings.)
   if (typeof code === 'string') {
-    if (UNREACHABLE_ERRNO.has(code)) return 'ERR_SFTP_UNREACHABLE';
+    if (UNREACHABLE_ERRNO.has(code) || FIREWALL_ERRNO.has(code)) return 'ERR_SFTP_UNREACHABLE';
     if (LOST_ERRNO.has(code)) return 'ERR_SFTP_CONNECTION_LOST';
     if (code === TIMEOUT_ERRNO) return 'ERR_SFTP_TIMEOUT';
-    const fromClient = lookup(SFTP_CLIENT_CODES, code);
-    if (fromClient !== undefined) return fromClient;
   }
   if (typeof err.level === 'string') {
     const fromLevel = lookup(SSH2_LEVELS, err.level);

@@ -4,7 +4,7 @@ import { classifyError, type ErrorSource } from '../../../src/core/classify-erro
 import { FerryError, PermanentError, toJobError, type ErrorCode } from '../../../src/errors.js';
 
 // Errors shaped like the libraries' own: Node errno errors, ssh2 (level / numeric SFTP status),
-// ssh2-sftp-client (string codes), AWS SDK v3 (name + $metadata) and ioredis.
+// AWS SDK v3 (name + $metadata) and ioredis.
 function errnoError(code: string): Error {
   return Object.assign(new Error(`connect ${code} 127.0.0.1:22`), { code, errno: -1, syscall: 'connect' });
 }
@@ -44,6 +44,9 @@ const ERRNO_ROWS: Row[] = [
   ['ETIMEDOUT', errnoError('ETIMEDOUT'), 'sftp', 'ERR_SFTP_TIMEOUT'],
   ['ETIMEDOUT', errnoError('ETIMEDOUT'), 's3', 'ERR_S3_UNAVAILABLE'],
   ['ETIMEDOUT', errnoError('ETIMEDOUT'), 'redis', 'ERR_REDIS_UNAVAILABLE'],
+  // connect(2) refused by a local firewall rule: the partner cannot be reached (no SFTP path is involved).
+  ['EACCES from connect', errnoError('EACCES'), 'sftp', 'ERR_SFTP_UNREACHABLE'],
+  ['EPERM from connect', errnoError('EPERM'), 'sftp', 'ERR_SFTP_UNREACHABLE'],
 ];
 
 const SSH2_ROWS: Row[] = [
@@ -68,30 +71,13 @@ const SSH2_ROWS: Row[] = [
   ['SFTP status 1 EOF (unmapped)', sftpStatus(1), 'sftp', 'ERR_UNKNOWN'],
   ['unknown ssh2 level', ssh2Level('something-new'), 'sftp', 'ERR_UNKNOWN'],
   ['a level that is an Object.prototype member', ssh2Level('toString'), 'sftp', 'ERR_UNKNOWN'],
-  [
-    'ssh2-sftp-client ERR_BAD_AUTH',
-    Object.assign(new Error('x'), { code: 'ERR_BAD_AUTH' }),
+  // ssh2-sftp-client's string codes (Ferry no longer uses it) mean nothing to ssh2: unknown, transient.
+  ...['ERR_BAD_AUTH', 'ERR_NOT_CONNECTED', 'ERR_BAD_PATH', 'ENOENT', 'ENOTDIR'].map((code): Row => [
+    `old ssh2-sftp-client code ${code}`,
+    Object.assign(new Error('x'), { code }),
     'sftp',
-    'ERR_SFTP_AUTH',
-  ],
-  [
-    'ssh2-sftp-client ENOENT',
-    Object.assign(new Error('x'), { code: 'ENOENT' }),
-    'sftp',
-    'ERR_SFTP_NO_SUCH_PATH',
-  ],
-  [
-    'ssh2-sftp-client EACCES',
-    Object.assign(new Error('x'), { code: 'EACCES' }),
-    'sftp',
-    'ERR_SFTP_PERMISSION',
-  ],
-  [
-    'ssh2-sftp-client ERR_NOT_CONNECTED',
-    Object.assign(new Error('x'), { code: 'ERR_NOT_CONNECTED' }),
-    'sftp',
-    'ERR_SFTP_CONNECTION_LOST',
-  ],
+    'ERR_UNKNOWN',
+  ]),
 ];
 
 const S3_ROWS: Row[] = [
