@@ -21,7 +21,7 @@ import {
   parseHostKeyPin,
   type AlgorithmOverrides,
 } from '../config/ssh-algorithms.js';
-import { classifyError } from '../core/classify-error.js';
+import { classifyError, markSshDisconnect } from '../core/classify-error.js';
 import { fingerprintOfKey, isPinned } from '../core/host-key.js';
 import { createRequestDeadlines, type OverdueRequest } from '../core/request-deadlines.js';
 import { FerryError } from '../errors.js';
@@ -162,7 +162,9 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
 
     // Attached before anything can emit; createConnection puts its own listener in place before this
     // one goes (an ssh2 'error' event without a listener would crash the process).
-    client.on('error', fail);
+    // ssh2 emits a server DISCONNECT on the client only; SFTP statuses come through request callbacks.
+    const failOnError = (err: unknown): void => fail(markSshDisconnect(err));
+    client.on('error', failOnError);
     client.on('close', () => {
       fail(new FerryError('ERR_SFTP_CONNECTION_LOST', `SFTP connection to ${where} closed during set-up`));
     });
@@ -219,7 +221,7 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
             }
             settled = true;
             clearTimeout(timer);
-            client.off('error', fail);
+            client.off('error', failOnError);
             resolve(
               createConnection({
                 client,
@@ -408,7 +410,7 @@ function createConnection({
       deadlines.end(token, performance.now(), answered);
     },
   };
-  client.on('error', remember);
+  client.on('error', (err) => remember(markSshDisconnect(err)));
   sftp.on('error', remember);
   client.on('close', markDead);
   client.on('end', markDead);

@@ -25,6 +25,34 @@ const SSH2_LEVELS: Readonly<Record<string, ErrorCode>> = {
   protocol: 'ERR_SFTP_CONNECTION_LOST',
 };
 
+/**
+ * The level the SFTP adapter puts on ssh2's DISCONNECT errors: ssh2 gives them no level and the
+ * numeric reason (RFC 4253 §11.1) on `code`, where it would otherwise read as an SFTP status.
+ */
+export const SSH_DISCONNECT_LEVEL = 'server-disconnect';
+
+/** Disconnect reasons that say something lasting; every other reason is a lost connection (retried). */
+const DISCONNECT_REASON: Readonly<Record<number, ErrorCode>> = {
+  1: 'ERR_SFTP_UNREACHABLE', // HOST_NOT_ALLOWED_TO_CONNECT: an allow-list on the partner's side
+  3: 'ERR_SFTP_ALGORITHMS', // KEY_EXCHANGE_FAILED
+  8: 'ERR_SFTP_ALGORITHMS', // PROTOCOL_VERSION_NOT_SUPPORTED
+  13: 'ERR_SFTP_AUTH', // AUTH_CANCELLED_BY_USER
+  14: 'ERR_SFTP_AUTH', // NO_MORE_AUTH_METHODS_AVAILABLE
+  15: 'ERR_SFTP_AUTH', // ILLEGAL_USER_NAME
+};
+
+/**
+ * Marks an ssh2 connection-level error that is a server DISCONNECT (numeric code, no level) so that
+ * classifyError reads its code as a disconnect reason, not an SFTP status. Returns the same error.
+ */
+export function markSshDisconnect(err: unknown): unknown {
+  if (err instanceof Error) {
+    const e = err as Error & { code?: unknown; level?: unknown };
+    if (typeof e.code === 'number' && e.level === undefined) e.level = SSH_DISCONNECT_LEVEL;
+  }
+  return err;
+}
+
 /** SFTP v3 status codes (draft-ietf-secsh-filexfer-02 §7), as ssh2 puts them on `code`. */
 const SFTP_STATUS: Readonly<Record<number, ErrorCode>> = {
   2: 'ERR_SFTP_NO_SUCH_PATH', // SSH_FX_NO_SUCH_FILE
@@ -110,6 +138,11 @@ function classifySftp(err: ErrorLike, code: unknown): ErrorCode | undefined {
     if (UNREACHABLE_ERRNO.has(code) || FIREWALL_ERRNO.has(code)) return 'ERR_SFTP_UNREACHABLE';
     if (LOST_ERRNO.has(code)) return 'ERR_SFTP_CONNECTION_LOST';
     if (code === TIMEOUT_ERRNO) return 'ERR_SFTP_TIMEOUT';
+  }
+  if (err.level === SSH_DISCONNECT_LEVEL) {
+    return (
+      (typeof code === 'number' ? lookup(DISCONNECT_REASON, code) : undefined) ?? 'ERR_SFTP_CONNECTION_LOST'
+    );
   }
   if (typeof err.level === 'string') {
     const fromLevel = lookup(SSH2_LEVELS, err.level);

@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { classifyError, type ErrorSource } from '../../../src/core/classify-error.js';
+import { classifyError, markSshDisconnect, type ErrorSource } from '../../../src/core/classify-error.js';
 import { FerryError, PermanentError, toJobError, type ErrorCode } from '../../../src/errors.js';
 
 // Errors shaped like the libraries' own: Node errno errors, ssh2 (level / numeric SFTP status),
@@ -13,6 +13,10 @@ function ssh2Level(level: string): Error {
 }
 function sftpStatus(code: number): Error {
   return Object.assign(new Error('x'), { code });
+}
+// ssh2's DISCONNECT error as the adapter passes it on: numeric reason on `code`, no level of ssh2's own.
+function disconnect(reason: number): unknown {
+  return markSshDisconnect(Object.assign(new Error('disconnected'), { code: reason }));
 }
 function awsError(name: string, httpStatusCode?: number): Error {
   const err = new Error(name);
@@ -63,6 +67,13 @@ const SSH2_ROWS: Row[] = [
     'ERR_SFTP_UNREACHABLE',
   ],
   ['SFTP status 2 NO_SUCH_FILE', sftpStatus(2), 'sftp', 'ERR_SFTP_NO_SUCH_PATH'],
+  // A server DISCONNECT's reason shares `code` with SFTP statuses: 2 and 3 are not path or permission.
+  ['DISCONNECT 2 PROTOCOL_ERROR', disconnect(2), 'sftp', 'ERR_SFTP_CONNECTION_LOST'],
+  ['DISCONNECT 3 KEY_EXCHANGE_FAILED', disconnect(3), 'sftp', 'ERR_SFTP_ALGORITHMS'],
+  ['DISCONNECT 1 HOST_NOT_ALLOWED_TO_CONNECT', disconnect(1), 'sftp', 'ERR_SFTP_UNREACHABLE'],
+  ['DISCONNECT 12 TOO_MANY_CONNECTIONS', disconnect(12), 'sftp', 'ERR_SFTP_CONNECTION_LOST'],
+  ['DISCONNECT 14 NO_MORE_AUTH_METHODS', disconnect(14), 'sftp', 'ERR_SFTP_AUTH'],
+  ['DISCONNECT 99 (unknown reason)', disconnect(99), 'sftp', 'ERR_SFTP_CONNECTION_LOST'],
   ['SFTP status 3 PERMISSION_DENIED', sftpStatus(3), 'sftp', 'ERR_SFTP_PERMISSION'],
   ['SFTP status 4 FAILURE (e.g. disk full)', sftpStatus(4), 'sftp', 'ERR_SFTP_FAILURE'],
   ['SFTP status 6 NO_CONNECTION', sftpStatus(6), 'sftp', 'ERR_SFTP_CONNECTION_LOST'],
