@@ -1,5 +1,5 @@
 // `ferry demo`: the whole pipeline on private local services (redis-server, OpenSSH sshd, s3rver),
-// started by the same harness the integration tests use.
+// started by the same code the integration tests use (src/local-services/).
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile } from 'node:fs/promises';
@@ -7,9 +7,9 @@ import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { Job, QueueEvents } from 'bullmq';
-import { writeFerryConfig } from '../../test/support/ferry-fixture.js';
-import { s3ClientFor, startServices, type Services } from '../../test/support/services.js';
 import { loadConfig, formatProblem } from '../config/load-config.js';
+import { s3ClientFor, startServices, type Services } from '../local-services/start-services.js';
+import { writeFerryConfig } from '../local-services/write-ferry-config.js';
 import { startFerry, type RunningFerry } from '../main.js';
 import { createLogger } from '../observability/logger.js';
 import { QUEUE, JOB } from '../queues/names.js';
