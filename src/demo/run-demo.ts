@@ -2,6 +2,7 @@
 // started by the same code the integration tests use (src/local-services/).
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { open, readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
@@ -110,8 +111,13 @@ async function gunzippedHead(path: string, bytes = 65_536): Promise<string> {
 export async function runDemo(o: DemoOptions): Promise<number> {
   const started = Date.now();
   o.out('ferry demo: starting redis-server, OpenSSH sshd and s3rver on free loopback ports…');
-  process.env['FERRY_KEEP_TEMP'] = o.keep ? '1' : (process.env['FERRY_KEEP_TEMP'] ?? '0');
   const services: Services = await startServices({ buckets: [BUCKET, 'ferry-audit'] });
+  // Ferry's JSON log lines (a ledger-trust warning, the quarantine error, …) go to a file beside the
+  // services' logs: the console keeps to the demo's own lines.
+  const logFile = join(services.dir, 'ferry-demo.log');
+  const logStream = createWriteStream(logFile, { flags: 'a' });
+  logStream.once('error', (err) => o.out(`demo: cannot write ${logFile}: ${err.message}`));
+  o.out(`logs: ${logFile}`);
   let ferry: RunningFerry | undefined;
   let events: QueueEvents | undefined;
   let queues: FerryQueues | undefined;
@@ -123,7 +129,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const fixture = await writeFerryConfig(services, {
       bucket: BUCKET,
       httpPort,
-      logLevel: 'warn',
+      logLevel: 'info', // to the log file, not the console
       worker: 'concurrency: 8, idleTimeoutSeconds: 10',
       partners: PARTNERS.map((p) => ({
         id: p.id,
@@ -184,7 +190,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     await put(`${runDir}_SUCCESS`, Buffer.alloc(0)); // last: until now nothing in the directory was eligible
     client.destroy();
 
-    const logger = createLogger({ level: loaded.config.service.log.level, name: 'demo' });
+    const logger = createLogger({ level: loaded.config.service.log.level, name: 'demo' }, logStream);
     ferry = await startFerry({ config: loaded.config, role: 'all', env, logger });
     const url = `http://127.0.0.1:${ferry.httpPort ?? httpPort}/admin`;
     o.out('');
@@ -331,6 +337,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     await queues?.close();
     await redisConn?.quit();
     await ferry?.close();
-    await services.stop();
+    await new Promise<void>((resolve) => logStream.end(resolve));
+    await services.stop({ keepDir: o.keep ? true : undefined });
   }
 }

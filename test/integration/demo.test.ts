@@ -9,6 +9,16 @@ import { describe, expect, it } from 'vitest';
 import { spawnFerry } from '../support/ferry-process.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+/** Lines that parse as JSON: Ferry's pino lines, which belong in the demo's log file, not on the console. */
+const jsonLines = (text: string): string[] =>
+  text.split('\n').filter((line) => {
+    try {
+      JSON.parse(line);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 /** yyyyMMdd in initech's schedule timezone, as its `{date:yyyyMMdd}` renders a LastModified. */
 const chicagoDay = (at: Date): string =>
   new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Chicago' }).format(at).replaceAll('-', '');
@@ -22,6 +32,17 @@ describe('ferry demo', () => {
     const output = demo.output();
     const runDir = /config: {5}(\/\S+)\/config /.exec(output)?.[1];
     try {
+      // The console holds the demo's own lines; Ferry's JSON logs went to the file it named at start.
+      expect(jsonLines(output)).toEqual([]);
+      expect(output.split('\n')[1]).toBe(`logs: ${runDir}/ferry-demo.log`);
+      const logLines = (await readFile(`${runDir}/ferry-demo.log`, 'utf8')).trimEnd().split('\n');
+      expect(jsonLines(logLines.join('\n'))).toEqual(logLines);
+      expect(logLines.map((l) => JSON.parse(l) as { errCode?: string; msg: string })).toContainEqual(
+        expect.objectContaining({
+          errCode: 'ERR_CSV_INVALID',
+          msg: 'file quarantined: it failed CSV validation and was not published',
+        }),
+      );
       expect(output).toMatch(/Bull Board: http:\/\/127\.0\.0\.1:\d+\/admin {3}user: admin {3}password: \S+/);
       // 4 files for each of acme, globex and initech; initech's bad file is reported, not counted.
       expect(output.match(/ delivered {9}/g)).toHaveLength(12);
@@ -80,6 +101,7 @@ describe('ferry demo', () => {
     await demo.waitForLine(/\(6\/6\)/, 60_000);
     demo.kill('SIGINT');
     expect(await demo.exited).toBe(0);
+    expect(jsonLines(demo.output())).toEqual([]);
     const pids = /redis-server pid (\d+), sshd pid (\d+), s3rver pid (\d+)/
       .exec(demo.output())!
       .slice(1)
