@@ -9,6 +9,8 @@ import { basename, join } from 'node:path';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { Job, QueueEvents } from 'bullmq';
 import { loadConfig, formatProblem } from '../config/load-config.js';
+import { demoRefusal } from '../core/demo-refusal.js';
+import { lookUpS3rver } from '../local-services/s3rver.js';
 import { s3ClientFor, startServices, type Services } from '../local-services/start-services.js';
 import { writeFerryConfig } from '../local-services/write-ferry-config.js';
 import { startFerry, type RunningFerry } from '../main.js';
@@ -26,6 +28,8 @@ export interface DemoOptions {
   /** Keep the temp dir (config, partner files, logs) after exit. */
   keep: boolean;
   out(line: string): void;
+  /** The refusal line (`ferry demo` outside a source checkout). */
+  err(line: string): void;
   env: NodeJS.ProcessEnv;
 }
 
@@ -109,6 +113,11 @@ async function gunzippedHead(path: string, bytes = 65_536): Promise<string> {
 
 /** Runs the demo until Ctrl-C (or, with `once`, until every good file is delivered and the bad one quarantined). */
 export async function runDemo(o: DemoOptions): Promise<number> {
+  const refusal = demoRefusal(lookUpS3rver());
+  if (refusal !== undefined) {
+    o.err(refusal);
+    return 2;
+  }
   const started = Date.now();
   o.out('ferry demo: starting redis-server, OpenSSH sshd and s3rver on free loopback ports…');
   const services: Services = await startServices({ buckets: [BUCKET, 'ferry-audit'] });

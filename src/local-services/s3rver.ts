@@ -86,9 +86,27 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverHa
   };
 }
 
+/** Where s3rver is installed (its package.json), or why it cannot be found. */
+export type S3rverLookup = { found: true; manifestPath: string } | { found: false; error: unknown };
+
+/**
+ * Finds s3rver without loading it (it runs as its own process). A devDependency: absent from a
+ * production install such as the Docker image. `resolve` is the resolver to use (default: from here).
+ */
+export function lookUpS3rver(
+  resolve: (specifier: string) => string = createRequire(import.meta.url).resolve,
+): S3rverLookup {
+  try {
+    return { found: true, manifestPath: resolve('s3rver/package.json') };
+  } catch (error) {
+    return { found: false, error };
+  }
+}
+
 function resolveS3rverCli(): string {
-  const require = createRequire(import.meta.url);
-  const manifestPath = require.resolve('s3rver/package.json');
+  const lookup = lookUpS3rver();
+  if (!lookup.found) throw lookup.error;
+  const { manifestPath } = lookup;
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { bin: string | Record<string, string> };
   const bin = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin['s3rver'];
   if (bin === undefined) throw new Error(`s3rver: no CLI declared in ${manifestPath}`);

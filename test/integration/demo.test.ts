@@ -1,12 +1,16 @@
 // The README's first command ends in `ferry demo`: prove the compiled CLI runs the whole pipeline, including
 // the third partner's file contract (marker, CSV checks with formula escaping, gzip, {date}/{seq} names,
 // sha256 and done sidecars, a quarantined bad file).
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { spawnFerry } from '../support/ferry-process.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 /** Lines that parse as JSON: Ferry's pino lines, which belong in the demo's log file, not on the console. */
@@ -107,5 +111,41 @@ describe('ferry demo', () => {
       .slice(1)
       .map(Number);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
+  });
+
+  it('refuses with exit 2 and one line in a production install, where s3rver is not installed', async () => {
+    // The production image's layout without Docker: the built CLI and the installed packages, s3rver
+    // (a devDependency) left out, so Node's own resolution fails as it does in the image.
+    const repo = fileURLToPath(new URL('../..', import.meta.url));
+    const app = await makeTempDir('prod-install');
+    try {
+      await cp(join(repo, 'dist'), join(app, 'dist'), { recursive: true });
+      await cp(join(repo, 'bin', 'ferry.js'), join(app, 'bin', 'ferry.js'));
+      await cp(join(repo, 'package.json'), join(app, 'package.json'));
+      await mkdir(join(app, 'node_modules'));
+      for (const name of await readdir(join(repo, 'node_modules'))) {
+        if (name === 's3rver' || name === '.bin') continue;
+        await symlink(join(repo, 'node_modules', name), join(app, 'node_modules', name));
+      }
+      const ferry = (...args: string[]) =>
+        promisify(execFile)(process.execPath, [join(app, 'bin', 'ferry.js'), ...args]).then(
+          ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+          (e: { code: number; stdout: string; stderr: string }) => e,
+        );
+
+      const [demo, help] = await Promise.all([ferry('demo', '--once'), ferry('--help')]);
+      expect(demo).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr:
+          'ferry demo is a development command: run it from a source checkout (npm ci && npx ferry demo); it needs s3rver, redis-server and sshd\n',
+      });
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(
+        'ferry demo     [--files N] [--size BYTES] [--once] [--keep]   (development checkout only)\n',
+      );
+    } finally {
+      await rm(app, { recursive: true, force: true });
+    }
   });
 });
