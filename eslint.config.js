@@ -17,6 +17,10 @@ const ioModules = [
   'pino',
 ];
 
+// What ships (src/, jobs/) never reaches into the tests: shared code lives in the package
+// (e.g. src/local-services/) and test/support re-exports it.
+const testImports = ['**/test/**', '**/test'];
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.ferry-demo/', 'bin/', '.tmp/'] },
   js.configs.recommended,
@@ -36,14 +40,31 @@ export default tseslint.config(
     },
   },
   {
-    // The core decides; it never does I/O. Keep it that way.
+    files: ['src/**/*.ts', 'jobs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: testImports, message: 'Shipped code must not import from test/.' }] },
+      ],
+    },
+  },
+  {
+    // The core decides; it never does I/O. Keep it that way. (This rule replaces the one above for
+    // src/core, so it repeats the test/ ban.)
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           paths: ioModules,
-          patterns: ['@aws-sdk/*', '**/adapters/**', '**/ledger/**', '**/queues/**', '**/http/**'],
+          patterns: [
+            '@aws-sdk/*',
+            '**/adapters/**',
+            '**/ledger/**',
+            '**/queues/**',
+            '**/http/**',
+            ...testImports,
+          ],
         },
       ],
     },

@@ -27,7 +27,7 @@ Usage:
   ferry validate [--config DIR]
   ferry start    [--config DIR] [--role all|scheduler|worker|web] [--insecure-admin]
   ferry sweep    <partner> [--config DIR] [--wait] [--timeout SECONDS]
-  ferry demo     [--files N] [--size BYTES] [--once] [--keep]
+  ferry demo     [--files N] [--size BYTES] [--once] [--keep]   (development checkout only)
   ferry iam-policy [--config DIR]   least-privilege AWS IAM policy (JSON) for the configured partners
   ferry host-key <host[:port]> [--timeout SECONDS] [--proxy URL] [--proxy-password-env VAR]
                                     hostKeys pins for every key the server offers (confirm out of band!)
@@ -386,6 +386,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           once: values.once,
           keep: values.keep,
           out,
+          err,
           env,
         });
       }

@@ -1,15 +1,18 @@
 // `ferry demo`: the whole pipeline on private local services (redis-server, OpenSSH sshd, s3rver),
-// started by the same harness the integration tests use.
+// started by the same code the integration tests use (src/local-services/).
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { open, readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { Job, QueueEvents } from 'bullmq';
-import { writeFerryConfig } from '../../test/support/ferry-fixture.js';
-import { s3ClientFor, startServices, type Services } from '../../test/support/services.js';
 import { loadConfig, formatProblem } from '../config/load-config.js';
+import { demoRefusal } from '../core/demo-refusal.js';
+import { lookUpS3rver } from '../local-services/s3rver.js';
+import { s3ClientFor, startServices, type Services } from '../local-services/start-services.js';
+import { writeFerryConfig } from '../local-services/write-ferry-config.js';
 import { startFerry, type RunningFerry } from '../main.js';
 import { createLogger } from '../observability/logger.js';
 import { QUEUE, JOB } from '../queues/names.js';
@@ -25,6 +28,8 @@ export interface DemoOptions {
   /** Keep the temp dir (config, partner files, logs) after exit. */
   keep: boolean;
   out(line: string): void;
+  /** The refusal line (`ferry demo` outside a source checkout). */
+  err(line: string): void;
   env: NodeJS.ProcessEnv;
 }
 
@@ -108,10 +113,20 @@ async function gunzippedHead(path: string, bytes = 65_536): Promise<string> {
 
 /** Runs the demo until Ctrl-C (or, with `once`, until every good file is delivered and the bad one quarantined). */
 export async function runDemo(o: DemoOptions): Promise<number> {
+  const refusal = demoRefusal(lookUpS3rver());
+  if (refusal !== undefined) {
+    o.err(refusal);
+    return 2;
+  }
   const started = Date.now();
   o.out('ferry demo: starting redis-server, OpenSSH sshd and s3rver on free loopback ports…');
-  process.env['FERRY_KEEP_TEMP'] = o.keep ? '1' : (process.env['FERRY_KEEP_TEMP'] ?? '0');
   const services: Services = await startServices({ buckets: [BUCKET, 'ferry-audit'] });
+  // Ferry's JSON log lines (a ledger-trust warning, the quarantine error, …) go to a file beside the
+  // services' logs: the console keeps to the demo's own lines.
+  const logFile = join(services.dir, 'ferry-demo.log');
+  const logStream = createWriteStream(logFile, { flags: 'a' });
+  logStream.once('error', (err) => o.out(`demo: cannot write ${logFile}: ${err.message}`));
+  o.out(`logs: ${logFile}`);
   let ferry: RunningFerry | undefined;
   let events: QueueEvents | undefined;
   let queues: FerryQueues | undefined;
@@ -123,7 +138,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const fixture = await writeFerryConfig(services, {
       bucket: BUCKET,
       httpPort,
-      logLevel: 'warn',
+      logLevel: 'info', // to the log file, not the console
       worker: 'concurrency: 8, idleTimeoutSeconds: 10',
       partners: PARTNERS.map((p) => ({
         id: p.id,
@@ -184,7 +199,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     await put(`${runDir}_SUCCESS`, Buffer.alloc(0)); // last: until now nothing in the directory was eligible
     client.destroy();
 
-    const logger = createLogger({ level: loaded.config.service.log.level, name: 'demo' });
+    const logger = createLogger({ level: loaded.config.service.log.level, name: 'demo' }, logStream);
     ferry = await startFerry({ config: loaded.config, role: 'all', env, logger });
     const url = `http://127.0.0.1:${ferry.httpPort ?? httpPort}/admin`;
     o.out('');
@@ -331,6 +346,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     await queues?.close();
     await redisConn?.quit();
     await ferry?.close();
-    await services.stop();
+    await new Promise<void>((resolve) => logStream.end(resolve));
+    await services.stop({ keepDir: o.keep ? true : undefined });
   }
 }

@@ -1,14 +1,28 @@
 // The README's first command ends in `ferry demo`: prove the compiled CLI runs the whole pipeline, including
 // the third partner's file contract (marker, CSV checks with formula escaping, gzip, {date}/{seq} names,
 // sha256 and done sidecars, a quarantined bad file).
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { spawnFerry } from '../support/ferry-process.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+/** Lines that parse as JSON: Ferry's pino lines, which belong in the demo's log file, not on the console. */
+const jsonLines = (text: string): string[] =>
+  text.split('\n').filter((line) => {
+    try {
+      JSON.parse(line);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 /** yyyyMMdd in initech's schedule timezone, as its `{date:yyyyMMdd}` renders a LastModified. */
 const chicagoDay = (at: Date): string =>
   new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Chicago' }).format(at).replaceAll('-', '');
@@ -22,6 +36,17 @@ describe('ferry demo', () => {
     const output = demo.output();
     const runDir = /config: {5}(\/\S+)\/config /.exec(output)?.[1];
     try {
+      // The console holds the demo's own lines; Ferry's JSON logs went to the file it named at start.
+      expect(jsonLines(output)).toEqual([]);
+      expect(output.split('\n')[1]).toBe(`logs: ${runDir}/ferry-demo.log`);
+      const logLines = (await readFile(`${runDir}/ferry-demo.log`, 'utf8')).trimEnd().split('\n');
+      expect(jsonLines(logLines.join('\n'))).toEqual(logLines);
+      expect(logLines.map((l) => JSON.parse(l) as { errCode?: string; msg: string })).toContainEqual(
+        expect.objectContaining({
+          errCode: 'ERR_CSV_INVALID',
+          msg: 'file quarantined: it failed CSV validation and was not published',
+        }),
+      );
       expect(output).toMatch(/Bull Board: http:\/\/127\.0\.0\.1:\d+\/admin {3}user: admin {3}password: \S+/);
       // 4 files for each of acme, globex and initech; initech's bad file is reported, not counted.
       expect(output.match(/ delivered {9}/g)).toHaveLength(12);
@@ -80,10 +105,47 @@ describe('ferry demo', () => {
     await demo.waitForLine(/\(6\/6\)/, 60_000);
     demo.kill('SIGINT');
     expect(await demo.exited).toBe(0);
+    expect(jsonLines(demo.output())).toEqual([]);
     const pids = /redis-server pid (\d+), sshd pid (\d+), s3rver pid (\d+)/
       .exec(demo.output())!
       .slice(1)
       .map(Number);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
+  });
+
+  it('refuses with exit 2 and one line in a production install, where s3rver is not installed', async () => {
+    // The production image's layout without Docker: the built CLI and the installed packages, s3rver
+    // (a devDependency) left out, so Node's own resolution fails as it does in the image.
+    const repo = fileURLToPath(new URL('../..', import.meta.url));
+    const app = await makeTempDir('prod-install');
+    try {
+      await cp(join(repo, 'dist'), join(app, 'dist'), { recursive: true });
+      await cp(join(repo, 'bin', 'ferry.js'), join(app, 'bin', 'ferry.js'));
+      await cp(join(repo, 'package.json'), join(app, 'package.json'));
+      await mkdir(join(app, 'node_modules'));
+      for (const name of await readdir(join(repo, 'node_modules'))) {
+        if (name === 's3rver' || name === '.bin') continue;
+        await symlink(join(repo, 'node_modules', name), join(app, 'node_modules', name));
+      }
+      const ferry = (...args: string[]) =>
+        promisify(execFile)(process.execPath, [join(app, 'bin', 'ferry.js'), ...args]).then(
+          ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+          (e: { code: number; stdout: string; stderr: string }) => e,
+        );
+
+      const [demo, help] = await Promise.all([ferry('demo', '--once'), ferry('--help')]);
+      expect(demo).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr:
+          'ferry demo is a development command: run it from a source checkout (npm ci && npx ferry demo); it needs s3rver, redis-server and sshd\n',
+      });
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(
+        'ferry demo     [--files N] [--size BYTES] [--once] [--keep]   (development checkout only)\n',
+      );
+    } finally {
+      await rm(app, { recursive: true, force: true });
+    }
   });
 });

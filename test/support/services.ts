@@ -1,16 +1,14 @@
-import { S3Client } from '@aws-sdk/client-s3';
-import { chmod, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { startRedisServer, type RedisServerHandle, type RedisServerOptions } from './redis-server.js';
+// The local services (src/local-services/start-services.ts) plus, for tests only, the S3 recording proxy.
+import {
+  startServices as startLocalServices,
+  type Services as LocalServices,
+  type StartServicesOptions,
+} from '../../src/local-services/start-services.js';
 import { startS3RecordingProxy, type S3RecordingProxy } from './s3-recording-proxy.js';
-import { startS3rver, type S3rverHandle } from './s3rver.js';
-import { startSshd, type SshdHandle, type SshdOptions } from './sshd.js';
-import { makeTempDir } from './temp-dir.js';
 
-export interface Services {
-  redis: RedisServerHandle;
-  sshd: SshdHandle;
-  s3: S3rverHandle;
+export { s3ClientFor, type StartServicesOptions } from '../../src/local-services/start-services.js';
+
+export interface Services extends LocalServices {
   /**
    * With FERRY_S3_RECORD_FILE set: a recording proxy in front of s3rver that appends every request it
    * forwards to that file (JSON lines, see s3-recording-proxy.ts). writeFerryConfig points Ferry's
@@ -18,65 +16,26 @@ export interface Services {
    * requests are recorded (not those of a Ferry given its S3 client through `overrides.s3Client`).
    */
   s3Recorder?: S3RecordingProxy;
-  /** Stops all three and removes the run's temp dir (kept when FERRY_KEEP_TEMP=1). Idempotent. */
-  stop(): Promise<void>;
 }
 
-export interface StartServicesOptions {
-  buckets?: string[];
-  redis?: RedisServerOptions;
-  sshd?: SshdOptions;
-}
-
-/**
- * Starts a private redis-server, sshd and s3rver for one test file (or one demo run), each in its
- * own subdirectory of one temp dir. If any fails to start, the others are stopped before rethrowing.
- */
+/** startServices of src/local-services, with the recording proxy when FERRY_S3_RECORD_FILE asks for one. */
 export async function startServices(options: StartServicesOptions = {}): Promise<Services> {
-  const runDir = await makeTempDir('services');
-  await chmod(runDir, 0o755); // the SFTP user's home lives below it
-  const started = await Promise.allSettled([
-    startRedisServer({ dir: join(runDir, 'redis'), ...options.redis }),
-    startSshd({ dir: join(runDir, 'sshd'), ...options.sshd }),
-    startS3rver({ dir: join(runDir, 's3'), buckets: options.buckets }),
-  ] as const);
-  const [redis, sshd, s3] = started;
-
-  if (redis.status === 'rejected' || sshd.status === 'rejected' || s3.status === 'rejected') {
-    const handles = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-    const failures = started.flatMap((result): unknown[] =>
-      result.status === 'rejected' ? [result.reason] : [],
-    );
-    // The run dir stays so the logs named in the error can be read.
-    await Promise.all(handles.map((handle) => handle.stop()));
-    throw failures.length === 1
-      ? (failures[0] as Error)
-      : new AggregateError(failures, `startServices: ${failures.length} services failed to start`);
-  }
-
+  const services = await startLocalServices(options);
   const recordFile = process.env['FERRY_S3_RECORD_FILE'];
-  const s3Recorder =
-    recordFile === undefined || recordFile === ''
-      ? undefined
-      : await startS3RecordingProxy(s3.value.endpoint, { recordFile });
-
-  // Not memoised: a test may restart a service after an earlier stop(); every call stops what runs now.
-  const stop = async (): Promise<void> => {
-    await s3Recorder?.close();
-    await Promise.all([redis.value.stop(), sshd.value.stop(), s3.value.stop()]);
-    if (process.env['FERRY_KEEP_TEMP'] !== '1') await rm(runDir, { recursive: true, force: true });
+  if (recordFile === undefined || recordFile === '') return services;
+  let s3Recorder: S3RecordingProxy;
+  try {
+    s3Recorder = await startS3RecordingProxy(services.s3.endpoint, { recordFile });
+  } catch (error) {
+    await services.stop();
+    throw error;
+  }
+  return {
+    ...services,
+    s3Recorder,
+    async stop(stopOptions) {
+      await s3Recorder.close();
+      await services.stop(stopOptions);
+    },
   };
-  return { redis: redis.value, sshd: sshd.value, s3: s3.value, ...(s3Recorder ? { s3Recorder } : {}), stop };
-}
-
-/** An S3 client for s3rver: path-style addressing, its fixed credentials, checksums only when required. */
-export function s3ClientFor(s3: S3rverHandle): S3Client {
-  return new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
 }
