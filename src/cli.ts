@@ -19,6 +19,18 @@ import { proxyFromFlags, runHostKeyCommand } from './commands/host-key-command.j
 import { runTestConnection } from './commands/test-connection-command.js';
 import { parseHostAddress } from './core/host-key-scan.js';
 import { runSweepCommand } from './commands/sweep-command.js';
+import {
+  expectPositionals,
+  formatUsageError,
+  oneOfOption,
+  parseArgsProblem,
+  positiveIntegerOption,
+  positiveNumberOption,
+  quoted,
+  reasonOption,
+  usageError,
+  UsageError,
+} from './commands/usage-error.js';
 import { FERRY_VERSION } from './version.js';
 
 const USAGE = `ferry ${FERRY_VERSION} — deliver S3 exports to partner SFTP servers, exactly once
@@ -78,11 +90,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             'insecure-admin': { type: 'boolean', default: false },
           },
         });
-        const role = values.role as Role;
-        if (!ROLES.includes(role)) {
-          err(`ferry start: --role must be one of ${ROLES.join(', ')}`);
-          return 2;
-        }
+        const role = oneOfOption('start', 'role', values.role, ROLES);
         const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
         if (!config) return 1;
         return await runStart(config, role, env, values['insecure-admin']);
@@ -97,12 +105,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             timeout: { type: 'string', default: '600' },
           },
         });
-        const partnerId = positionals[0];
-        const timeoutSeconds = Number(values.timeout);
-        if (!partnerId || positionals.length > 1 || !(timeoutSeconds > 0)) {
-          err('usage: ferry sweep <partner> [--wait] [--timeout SECONDS]');
-          return 2;
-        }
+        const [partnerId] = expectPositionals('sweep', positionals, ['<partner>']);
+        const timeoutSeconds = positiveNumberOption('sweep', 'timeout', values.timeout);
         const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
         if (!config) return 1;
         return await runSweepCommand({ config, partnerId, wait: values.wait, timeoutSeconds, out, err });
@@ -121,15 +125,24 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             'proxy-password-env': { type: 'string' },
           },
         });
-        const address = positionals.length === 1 ? parseHostAddress(positionals[0]!) : undefined;
-        const timeoutSeconds = Number(values.timeout);
-        if (!address || !(timeoutSeconds > 0)) {
-          err(
-            'usage: ferry host-key <host[:port]> [--timeout SECONDS] [--proxy URL] [--proxy-password-env VAR]',
+        const [hostText] = expectPositionals('host-key', positionals, ['<host[:port]>']);
+        const address = parseHostAddress(hostText);
+        if (!address) {
+          throw usageError(
+            'host-key',
+            `<host[:port]> must be a host name or IP address with an optional port 1-65535, got ${quoted(hostText)}`,
           );
-          return 2;
         }
-        const proxy = await proxyFromFlags(values.proxy, values['proxy-password-env'], env);
+        const timeoutSeconds = positiveNumberOption('host-key', 'timeout', values.timeout);
+        // A bad --proxy / --proxy-password-env pair is a usage error; an unset password variable is not.
+        const proxy = await proxyFromFlags(values.proxy, values['proxy-password-env'], env).catch(
+          (e: unknown) => {
+            if (e instanceof FerryError && e.code === 'ERR_CONFIG_INVALID') {
+              throw usageError('host-key', e.message);
+            }
+            throw e;
+          },
+        );
         return await runHostKeyCommand({
           address,
           timeoutMs: timeoutSeconds * 1000,
@@ -144,12 +157,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           allowPositionals: true,
           options: { config: { type: 'string' }, timeout: { type: 'string' } },
         });
-        const partnerId = positionals[0];
-        const timeoutSeconds = values.timeout === undefined ? undefined : Number(values.timeout);
-        if (!partnerId || positionals.length > 1 || (timeoutSeconds !== undefined && !(timeoutSeconds > 0))) {
-          err('usage: ferry test-connection <partner> [--config DIR] [--timeout SECONDS]');
-          return 2;
-        }
+        const [partnerId] = expectPositionals('test-connection', positionals, ['<partner>']);
+        const timeoutSeconds =
+          values.timeout === undefined
+            ? undefined
+            : positiveNumberOption('test-connection', 'timeout', values.timeout);
         const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
         if (!config) return 1;
         return await runTestConnection({
@@ -168,15 +180,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           allowPositionals: true,
           options: { config: { type: 'string' }, reason: { type: 'string' }, by: { type: 'string' } },
         });
-        const partnerId = positionals[0];
-        const reason = values.reason?.trim() ?? '';
-        const by = whoAsks(values.by, env);
-        if (!partnerId || positionals.length > 1 || reason.length < 3 || reason.length > 500 || by === '') {
-          err(
-            `usage: ferry ${command} <partner> --reason TEXT (3-500 characters) [--by USER] [--config DIR]`,
-          );
-          return 2;
-        }
+        const [partnerId] = expectPositionals(command, positionals, ['<partner>']);
+        const reason = reasonOption(command, values.reason);
+        const by = whoAsks(command, values.by, env);
         const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
         if (!config) return 1;
         const { runPauseCommand } = await import('./commands/pause-command.js');
@@ -197,11 +203,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           allowPositionals: true,
           options: { config: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
         });
-        const partnerId = positionals[0];
-        if (!partnerId || positionals.length > 1) {
-          err('usage: ferry janitor <partner> [--dry-run] [--config DIR]');
-          return 2;
-        }
+        const [partnerId] = expectPositionals('janitor', positionals, ['<partner>']);
         const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
         if (!config) return 1;
         const { runJanitorCommand } = await import('./commands/janitor-command.js');
@@ -222,14 +224,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             allowPositionals: true,
             options: { config: { type: 'string' }, json: { type: 'boolean', default: false } },
           });
-          if (positionals.length !== 1) {
-            err('usage: ferry deliveries show <deliveryId|jobId> [--json] [--config DIR]');
-            return 2;
-          }
+          const [id] = expectPositionals('deliveries show', positionals, ['<deliveryId|jobId>']);
           const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
           if (!config) return 1;
           const { runDeliveryShowCommand } = await import('./commands/deliveries-command.js');
-          return await runDeliveryShowCommand({ config, id: positionals[0]!, json: values.json, out, err });
+          return await runDeliveryShowCommand({ config, id, json: values.json, out, err });
         }
         const { values, positionals } = parseArgs({
           args: rest,
@@ -245,13 +244,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             json: { type: 'boolean', default: false },
           },
         });
-        const limit = Number(values.limit);
-        if (positionals.length > 0 || !Number.isInteger(limit) || limit < 1 || limit > 100_000) {
-          err(
-            'usage: ferry deliveries [--partner P] [--status S] [--since ISO|24h] [--until ISO|1h] [--q TEXT] [--limit N] [--json]\n       ferry deliveries show <deliveryId|jobId> [--json]',
-          );
-          return 2;
-        }
+        expectPositionals('deliveries', positionals, []);
+        const limit = positiveIntegerOption('deliveries', 'limit', values.limit, 100_000);
         const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
         if (!config) return 1;
         const { runDeliveriesCommand } = await import('./commands/deliveries-command.js');
@@ -279,16 +273,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             by: { type: 'string' },
           },
         });
-        const [partnerId, key] = positionals;
-        const { checkReason } = await import('./core/redelivery.js');
-        const reason = checkReason(values.reason);
-        const by = whoAsks(values.by, env);
-        if (!partnerId || !key || positionals.length > 2 || !reason.ok || by === '') {
-          err(
-            `usage: ferry redeliver <partner> <s3-key> --reason TEXT (3-500 characters) [--etag E] [--by USER] [--config DIR]${reason.ok ? '' : `\n${reason.message}`}`,
-          );
-          return 2;
-        }
+        const [partnerId, key] = expectPositionals('redeliver', positionals, ['<partner>', '<s3-key>']);
+        const reason = reasonOption('redeliver', values.reason);
+        const by = whoAsks('redeliver', values.by, env);
         const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
         if (!config) return 1;
         const { runRedeliverCommand } = await import('./commands/redeliver-command.js');
@@ -296,7 +283,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           config,
           partnerId,
           key,
-          reason: reason.reason,
+          reason,
           by,
           ...(values.etag === undefined ? {} : { etag: values.etag }),
           out,
@@ -316,31 +303,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             timeout: { type: 'string', default: '300' },
           },
         });
-        const [deliveryId] = positionals;
-        const { checkReason } = await import('./core/redelivery.js');
-        const reason = checkReason(values.reason);
-        const by = whoAsks(values.by, env);
-        const timeoutSeconds = Number(values.timeout);
-        if (
-          !deliveryId ||
-          positionals.length > 1 ||
-          !reason.ok ||
-          by === '' ||
-          !Number.isFinite(timeoutSeconds) ||
-          timeoutSeconds <= 0
-        ) {
-          err(
-            `usage: ferry retry <deliveryId> --reason TEXT (3-500 characters) [--by USER] [--wait] [--timeout SECONDS] [--config DIR]${reason.ok ? '' : `\n${reason.message}`}`,
-          );
-          return 2;
-        }
+        const [deliveryId] = expectPositionals('retry', positionals, ['<deliveryId>']);
+        const reason = reasonOption('retry', values.reason);
+        const by = whoAsks('retry', values.by, env);
+        const timeoutSeconds = positiveNumberOption('retry', 'timeout', values.timeout);
         const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
         if (!config) return 1;
         const { runRetryCommand } = await import('./commands/retry-command.js');
         return await runRetryCommand({
           config,
           deliveryId,
-          reason: reason.reason,
+          reason,
           by,
           wait: values.wait,
           timeoutSeconds,
@@ -355,10 +328,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           allowPositionals: true,
           options: { config: { type: 'string' } },
         });
-        if (positionals.length > 1) {
-          err('usage: ferry plan [<partner>] [--config DIR]');
-          return 2;
-        }
+        expectPositionals('plan', positionals, [], 1);
         const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
         if (!config) return 1;
         const { runPlanCommand } = await import('./commands/plan-command.js');
@@ -379,10 +349,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             keep: { type: 'boolean', default: false },
           },
         });
+        const filesPerPartner = positiveIntegerOption('demo', 'files', values.files, 10_000);
+        const fileSize = positiveIntegerOption('demo', 'size', values.size, 100_000_000);
         const { runDemo } = await import('./demo/run-demo.js');
         return await runDemo({
-          filesPerPartner: Number(values.files),
-          fileSize: Number(values.size),
+          filesPerPartner,
+          fileSize,
           once: values.once,
           keep: values.keep,
           out,
@@ -405,12 +377,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return 2;
     }
   } catch (e) {
+    if (e instanceof UsageError) {
+      err(formatUsageError(e, USAGE));
+      return 2;
+    }
     if (e instanceof FerryError) {
       err(`ferry ${command}: ${e.code}: ${e.message}`);
       return 1;
     }
     if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      err(`ferry ${command}: ${e.message}`);
+      // node:util's message names the option ("Unknown option '--x'", "Option '--limit <value>' argument missing").
+      const sub = command === 'deliveries' && rest[0] === 'show' ? 'deliveries show' : (command ?? '');
+      err(formatUsageError(usageError(sub, parseArgsProblem(e.message)), USAGE));
       return 2;
     }
     throw e;
@@ -419,16 +397,27 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
 /**
  * Who asks (audit trails of pause, resume, redeliver, retry): `--by`, else $USER, else the OS account
- * name ($USER is unset under cron, in containers and in `docker compose exec`); '' when unknown.
+ * name ($USER is unset under cron, in containers and in `docker compose exec`); a usage error when unknown.
  */
-function whoAsks(by: string | undefined, env: NodeJS.ProcessEnv): string {
-  if (by !== undefined) return by.trim();
-  if (env.USER) return env.USER.trim();
-  try {
-    return userInfo().username;
-  } catch {
-    return '';
+function whoAsks(command: string, by: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (by !== undefined) {
+    if (by.trim() === '') throw usageError(command, '--by must name who asks, got ""');
+    return by.trim();
   }
+  if (env.USER?.trim()) return env.USER.trim();
+  let name = '';
+  try {
+    name = userInfo().username;
+  } catch {
+    // no account name (a uid without a passwd entry, as in some containers): the error below says what to do
+  }
+  if (name === '') {
+    throw usageError(
+      command,
+      'cannot tell who asks ($USER is unset and the OS has no name for this user): pass --by USER',
+    );
+  }
+  return name;
 }
 
 async function loadOrReport(

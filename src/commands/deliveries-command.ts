@@ -22,6 +22,7 @@ import { createRedisKeys } from '../ledger/redis-keys.js';
 import { createRedisLedger } from '../ledger/redis-ledger.js';
 import { createQueues } from '../queues/queues.js';
 import { connectProducer } from './connect-producer.js';
+import { quoted } from './usage-error.js';
 
 export interface DeliveriesCommandOptions {
   config: FerryConfig;
@@ -46,7 +47,7 @@ export async function runDeliveriesCommand(o: DeliveriesCommandOptions): Promise
   }
   if (o.status !== undefined && !(DELIVERY_STATUSES as readonly string[]).includes(o.status)) {
     o.err(
-      `ferry deliveries: --status must be one of ${DELIVERY_STATUSES.join(', ')} (queued jobs: Bull Board or /api/deliveries?status=queued)`,
+      `ferry deliveries: --status must be one of ${DELIVERY_STATUSES.join(', ')}, got ${quoted(o.status)} (queued jobs: Bull Board or /api/deliveries?status=queued)`,
     );
     return 2;
   }
@@ -57,7 +58,9 @@ export async function runDeliveriesCommand(o: DeliveriesCommandOptions): Promise
     if (text === undefined) continue;
     const ms = parseTimeBound(text, now);
     if (ms === undefined) {
-      o.err(`ferry deliveries: --${name} must be an ISO date-time or a duration like 24h, 7d, 30m`);
+      o.err(
+        `ferry deliveries: --${name} must be an ISO date-time or a duration like 24h, 7d, 30m, got ${quoted(text)}`,
+      );
       return 2;
     }
     bounds[name] = ms;

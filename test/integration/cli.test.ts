@@ -41,15 +41,36 @@ describe('ferry', () => {
   });
 });
 
-describe('ferry retry', () => {
-  it('exits 2 with its usage when the reason is missing or too short, before reading any config', async () => {
-    for (const args of [
-      ['retry', 'dlv-acme-00000000000000000000000000000000'],
-      ['retry', 'x', '--reason', 'no'],
-    ]) {
+describe('ferry usage errors', () => {
+  // The full table is test/unit/commands/usage-error.test.ts; this is the compiled CLI's stderr and exit code.
+  it('name the missing argument or the bad value, then give the usage line, and exit 2', async () => {
+    for (const [args, line] of [
+      [
+        ['redeliver'],
+        'ferry redeliver: missing <partner> (usage: ferry redeliver <partner> <s3-key> --reason TEXT',
+      ],
+      [
+        ['deliveries', '--limit', 'x'],
+        'ferry deliveries: --limit must be a whole number from 1 to 100000, got "x" (usage: ferry deliveries [',
+      ],
+    ] as const) {
       const run = spawnFerry([...args, '--config', 'test/unit/config/fixtures/broken'], env);
       expect(await run.exited).toBe(2);
-      expect(run.output()).toMatch(/^usage: ferry retry <deliveryId> --reason TEXT \(3-500 characters\)/);
+      expect(run.output().startsWith(line)).toBe(true);
+    }
+  });
+});
+
+describe('ferry retry', () => {
+  it('exits 2 naming the missing or too short reason, then its usage, before reading any config', async () => {
+    for (const [args, problem] of [
+      [['retry', 'dlv-acme-00000000000000000000000000000000'], 'missing --reason TEXT (3-500 characters'],
+      [['retry', 'x', '--reason', 'no'], '--reason must be 3-500 characters, got 2'],
+    ] as const) {
+      const run = spawnFerry([...args, '--config', 'test/unit/config/fixtures/broken'], env);
+      expect(await run.exited).toBe(2);
+      expect(run.output().startsWith(`ferry retry: ${problem}`)).toBe(true);
+      expect(run.output()).toMatch(/ \(usage: ferry retry <deliveryId> --reason TEXT .*\)\n$/);
     }
   });
 

@@ -1,6 +1,7 @@
 // The deliveries API (/api) and the `ferry deliveries | redeliver | plan` commands against the real
 // pipeline: redis-server, sshd and s3rver, Ferry with every role in this process, requests over HTTP.
 import { rm } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDeliveriesCommand } from '../../src/commands/deliveries-command.js';
@@ -8,6 +9,7 @@ import { runPlanCommand } from '../../src/commands/plan-command.js';
 import { runRedeliverCommand } from '../../src/commands/redeliver-command.js';
 import { computeDeliveryId } from '../../src/core/delivery-id.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
+import { spawnFerry } from '../support/ferry-process.js';
 import {
   captureLogger,
   putObjects,
@@ -459,6 +461,22 @@ describe('ferry deliveries, redeliver and plan', () => {
       }),
     ).toBe(1);
     expect(never.err.join('\n')).toMatch(/was never delivered/);
+  });
+
+  it('ferry redeliver records the OS account name as who asked when $USER and $LOGNAME are unset (cron, containers)', async () => {
+    const { USER: _user, LOGNAME: _logname, ...env } = process.env;
+    const key = 'globex/stock-G2.csv';
+    const id = idOf('globex', key, await etagOf(key));
+    const run = spawnFerry(
+      ['redeliver', 'globex', key, '--reason', 'resent from a cron job', '--config', fixture.dir],
+      env,
+    );
+    expect(await run.exited).toBe(0);
+    const queued = new RegExp(`^redelivery (${id}-r\\d+) queued for globex: `, 'm').exec(run.output());
+    expect(queued, run.output()).not.toBeNull();
+    await waitForJobState(t.deliverQueue, queued![1]!, 'completed');
+    const detail = (await call(VIEWER, 'GET', `/api/deliveries/${queued![1]!}`)).body;
+    expect(detail).toMatchObject({ redelivery: { of: id, by: userInfo().username } });
   });
 
   it('plans without side effects: what would be delivered where, what is skipped and why', async () => {

@@ -288,16 +288,24 @@ describe('ferry retry', () => {
     ]);
     expect(unknown.code).toBe(1);
     expect(unknown.err).toMatch(/ferry retry: no delivery dlv-acme-0+/);
-    for (const args of [
-      ['retry', '--reason', 'no id'],
-      ['retry', 'dlv-acme-00000000000000000000000000000000'],
-      ['retry', 'dlv-acme-00000000000000000000000000000000', '--reason', 'x'],
-      ['retry', 'a', 'b', '--reason', 'two ids'],
-      ['retry', 'dlv-acme-00000000000000000000000000000000', '--reason', 'ok', '--timeout', '0'],
-    ]) {
+    for (const [args, problem] of [
+      [['retry', '--reason', 'no id'], 'missing <deliveryId>'],
+      [['retry', 'dlv-acme-00000000000000000000000000000000'], 'missing --reason TEXT'],
+      [['retry', 'dlv-acme-00000000000000000000000000000000', '--reason', 'x'], '--reason must be 3-500'],
+      [['retry', 'a', 'b', '--reason', 'two ids'], 'unexpected argument "b"'],
+      [
+        ['retry', 'dlv-acme-00000000000000000000000000000000', '--reason', 'ok', '--timeout', '0'],
+        '--reason must be 3-500 characters, got 2',
+      ],
+      [
+        ['retry', 'dlv-acme-00000000000000000000000000000000', '--reason', 'okay', '--timeout', '0'],
+        '--timeout must be a positive number, got "0"',
+      ],
+    ] as const) {
       const run = await ferry([...args, ...config()]);
       expect(run.code, args.join(' ')).toBe(2);
-      expect(run.err).toMatch(/^usage: ferry retry <deliveryId> --reason TEXT/);
+      expect(run.err.startsWith(`ferry retry: ${problem}`), run.err).toBe(true);
+      expect(run.err).toMatch(/ \(usage: ferry retry <deliveryId> --reason TEXT .*\)\n$/);
     }
   });
 });
