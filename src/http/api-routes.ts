@@ -21,7 +21,7 @@ import type { RedisKeys } from '../ledger/redis-keys.js';
 import type { PartnerControls } from '../partners/partner-controls.js';
 import type { FerryQueues } from '../queues/queues.js';
 import type { RedisClient } from '../queues/redis-connection.js';
-import { callerOf, readOnlyForViewers } from './basic-auth.js';
+import { authenticatedByBasic, callerOf, readOnlyForViewers } from './basic-auth.js';
 import { sameOriginGuard } from './same-origin-guard.js';
 
 /** What the API reads and writes through; src/main.ts builds the real ones. */
@@ -83,6 +83,7 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
   router.use(
     sameOriginGuard({
       trustedOrigins: options.trustedOrigins,
+      basicAuthenticated: authenticatedByBasic,
       onRefused: (reason) => log?.warn({ reason }, 'api action refused: cross-site request'),
     }),
   );
