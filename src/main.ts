@@ -474,6 +474,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       queues,
       users,
       trustedOrigins: svc.http.trustedOrigins ?? [],
+      listenHost: svc.http.host,
       logger,
       ready: async () => (await redis.ping()) === 'PONG',
       metrics,

@@ -23,6 +23,11 @@ export interface ObjectSource {
   open(bucket: string, key: string, etag: string, signal?: AbortSignal): Promise<ObjectBody>;
   /** Writes a small object (receipts, demo uploads). */
   put(bucket: string, key: string, body: string | Buffer, contentType?: string): Promise<void>;
+  /**
+   * Writes an object only if the key does not exist yet (PutObject with `If-None-Match: *`, atomic in
+   * S3): 'exists' when it does (412), or when another conditional write of the key is under way (409).
+   */
+  putNew(bucket: string, key: string, body: Buffer, contentType?: string): Promise<'created' | 'exists'>;
   /** Reads a small object; undefined when it does not exist. */
   getText(bucket: string, key: string): Promise<string | undefined>;
   /** HeadObject: the object as S3 holds it now (ETag, size, LastModified); undefined when it does not exist. */

@@ -112,6 +112,25 @@ export function createS3Source(client: S3Client): ObjectSource {
       }
     },
 
+    async putNew(bucket, key, body, contentType) {
+      try {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: body,
+            IfNoneMatch: '*',
+            ...(contentType === undefined ? {} : { ContentType: contentType }),
+          }),
+        );
+        return 'created';
+      } catch (err) {
+        const name = err instanceof Error ? err.name : undefined;
+        if (name === 'PreconditionFailed' || name === 'ConditionalRequestConflict') return 'exists';
+        throw classifyError(err, 's3');
+      }
+    },
+
     async getText(bucket, key) {
       try {
         const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

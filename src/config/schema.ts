@@ -834,7 +834,7 @@ export interface HttpSettings {
   operators?: DashboardLogin[];
   /** More read-only logins. */
   viewers?: DashboardLogin[];
-  /** Origins (scheme://host[:port]) besides the Host header's own that may send state-changing requests. */
+  /** The dashboard's public origins (scheme://host[:port]): their names are answered, and they may send writes. */
   trustedOrigins?: string[];
 }
 

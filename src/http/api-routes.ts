@@ -21,7 +21,7 @@ import type { RedisKeys } from '../ledger/redis-keys.js';
 import type { PartnerControls } from '../partners/partner-controls.js';
 import type { FerryQueues } from '../queues/queues.js';
 import type { RedisClient } from '../queues/redis-connection.js';
-import { callerOf, readOnlyForViewers } from './basic-auth.js';
+import { authenticatedByBasic, callerOf, readOnlyForViewers } from './basic-auth.js';
 import { sameOriginGuard } from './same-origin-guard.js';
 
 /** What the API reads and writes through; src/main.ts builds the real ones. */
@@ -37,8 +37,8 @@ export interface ApiDeps {
   redeliveries: Redeliveries;
   retries: Retries;
   audit: AuditLog;
-  /** Where uploads go (the partner's source bucket). */
-  source: Pick<ObjectSource, 'put'>;
+  /** Where uploads go (the partner's source bucket), never over an existing object. */
+  source: Pick<ObjectSource, 'putNew'>;
   now?(): Date;
   /** Largest upload accepted (default 100 MiB; the body is held in memory). */
   maxUploadBytes?: number;
@@ -83,6 +83,7 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
   router.use(
     sameOriginGuard({
       trustedOrigins: options.trustedOrigins,
+      basicAuthenticated: authenticatedByBasic,
       onRefused: (reason) => log?.warn({ reason }, 'api action refused: cross-site request'),
     }),
   );
@@ -282,7 +283,14 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
       if (body.length === 0) {
         throw new ApiProblem(400, 'the file is empty (zero-byte objects are never delivered)');
       }
-      await deps.source.put(partner.source.bucket, checked.key, body, 'text/csv');
+      // Conditional put: an export of the same name waiting for its sweep is never replaced.
+      const written = await deps.source.putNew(partner.source.bucket, checked.key, body, 'text/csv');
+      if (written === 'exists') {
+        throw new ApiProblem(
+          409,
+          `s3://${partner.source.bucket}/${checked.key} already exists; it was not overwritten (choose another name)`,
+        );
+      }
       const user = userOf(res);
       await deps.audit.append({
         at: now().toISOString(),

@@ -27,6 +27,11 @@ export function callerOf(res: Response): Caller {
   return caller ?? { role: 'operator' };
 }
 
+/** True when basicAuth accepted this request's `Authorization: Basic` header (false with --insecure-admin). */
+export function authenticatedByBasic(res: Response): boolean {
+  return res.locals.caller !== undefined;
+}
+
 /** A request a viewer login may not make, for the caller's log line. */
 export interface RefusedAction {
   user?: string;

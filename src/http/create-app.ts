@@ -1,20 +1,30 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { FerryQueues } from '../queues/queues.js';
 import { createApiRouter, type ApiDeps } from './api-routes.js';
-import { basicAuth, callerOf, readOnlyForViewers, type DashboardUser } from './basic-auth.js';
+import {
+  authenticatedByBasic,
+  basicAuth,
+  callerOf,
+  readOnlyForViewers,
+  type DashboardUser,
+} from './basic-auth.js';
+import { hostGuard } from './host-guard.js';
 import { redactJobData } from './redact-job-data.js';
 import { SAFE_METHODS, sameOriginGuard } from './same-origin-guard.js';
+import { securityHeaders } from './security-headers.js';
 import { createWebUiRouter } from './ui/web-ui.js';
 
 export interface HttpAppDeps {
   queues: FerryQueues;
   /** Dashboard logins; undefined only with --insecure-admin on a loopback address (checked by the caller). */
   users: readonly DashboardUser[] | undefined;
-  /** Origins besides the Host header's own allowed to send state-changing requests (reverse proxies). */
+  /** The dashboard's public origins: their names are answered (see hostGuard), and they may send writes. */
   trustedOrigins?: readonly string[];
+  /** The listen address (`http.host`): answered by name besides trustedOrigins, localhost and IPs. */
+  listenHost: string;
   /** Audit trail: who changed what on the dashboard, and what was refused. */
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Resolves true when Redis answers and the roles of this process are running. */
@@ -33,6 +43,8 @@ export interface MetricsSource {
 
 /**
  * Express app: /healthz and /readyz (no auth, no data), Bull Board at /admin and /metrics behind basic auth.
+ * Every response carries the no-framing headers (securityHeaders); every route but the probes and
+ * /metrics answers only a Host this dashboard is configured for (hostGuard: 421 otherwise).
  * Operators get a board that can retry, clean, add and edit; viewers get a read-only board (Bull
  * Board's readOnlyMode) at the same URL, and every non-GET request of theirs is refused with 403
  * before it reaches Bull Board. State-changing requests must come from the dashboard's own origin
@@ -41,7 +53,10 @@ export interface MetricsSource {
 export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders);
+  const log = deps.logger;
 
+  // Probes and metrics are scraped by IP or by the orchestrator's own names: open to any Host.
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -56,6 +71,14 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     if (deps.users) app.use('/metrics', basicAuth(deps.users));
     app.get('/metrics', serveMetrics(deps.metrics));
   }
+
+  app.use(
+    hostGuard({
+      trustedOrigins: deps.trustedOrigins ?? [],
+      listenHost: deps.listenHost,
+      onRefused: (refused) => log?.warn(refused, 'request refused: Host is not this dashboard'),
+    }),
+  );
 
   // The web UI (GET / and /ui/*), behind the same logins; it reads and writes through /api.
   app.use(createWebUiRouter(deps.users ? basicAuth(deps.users) : undefined));
@@ -73,7 +96,6 @@ export function createHttpApp(deps: HttpAppDeps): Express {
 
   const operatorBoard = createBoard(deps.queues, false);
   const viewerBoard = createBoard(deps.queues, true);
-  const log = deps.logger;
 
   if (deps.users) app.use('/admin', basicAuth(deps.users));
   app.use(
@@ -84,6 +106,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     '/admin',
     sameOriginGuard({
       trustedOrigins: deps.trustedOrigins ?? [],
+      basicAuthenticated: authenticatedByBasic,
       onRefused: (reason) => log?.warn({ reason }, 'dashboard action refused: cross-site request'),
     }),
   );
@@ -109,6 +132,29 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     const board = callerOf(res).role === 'operator' ? operatorBoard : viewerBoard;
     board(req, res, next);
   });
+
+  // Our own 404 and 500: Express's default pages would replace the policy with `default-src 'none'`,
+  // which says nothing about framing.
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('not found\n');
+  });
+  const onError: ErrorRequestHandler = (err: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      res
+        .status(status)
+        .type('text/plain')
+        .send(`${(err as Error).message}\n`);
+      return;
+    }
+    log?.warn({ err: (err as Error).message, path: req.originalUrl }, 'http request failed');
+    res.status(500).type('text/plain').send('internal error\n');
+  };
+  app.use(onError);
   return app;
 }
 

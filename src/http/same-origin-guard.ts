@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 
 /** Methods that change nothing: open to viewers and to any origin. */
 export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -6,6 +6,8 @@ export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTION
 export interface SameOriginGuardOptions {
   /** Origins besides the request's own Host that may send state-changing requests (a reverse proxy's). */
   trustedOrigins: readonly string[];
+  /** True when the request logged in with an `Authorization: Basic` header (basicAuth accepted it). */
+  basicAuthenticated(res: Response): boolean;
   /** Called for each refused request (for the audit log). */
   onRefused?: (reason: string) => void;
 }
@@ -18,8 +20,12 @@ export interface SameOriginGuardOptions {
  *  2. else `Origin` present (every browser on cross-origin POST/PUT/PATCH/DELETE): its host must be the
  *     request's `Host`, or the origin one of `trustedOrigins` ("null" never matches);
  *  3. else `Referer` present: the same check on its origin;
- *  4. else no browser metadata at all: a non-browser client (curl, scripts), which CSRF cannot drive.
- * Bull Board's own UI sends same-origin fetches, so it passes rule 1 or 2.
+ *  4. else no browser metadata at all: accepted only from a client that logged in with an
+ *     `Authorization: Basic` header (curl, scripts: they hold the password). Without a login
+ *     (--insecure-admin) nothing proves the request is not a browser's, so it is refused.
+ * Bull Board's own UI sends same-origin fetches, so it passes rule 1 or 2. (There are no session
+ * cookies: Basic auth is the only login.) The Host header itself is checked before (host-guard.ts),
+ * so an attacker's name that re-resolves to Ferry cannot pass as "the request's own Host".
  */
 export function sameOriginGuard(options: SameOriginGuardOptions): RequestHandler {
   const trusted = new Set(options.trustedOrigins);
@@ -46,6 +52,9 @@ export function sameOriginGuard(options: SameOriginGuardOptions): RequestHandler
     } else if (referer !== undefined) {
       const refererOrigin = URL.canParse(referer) ? new URL(referer).origin : 'null';
       if (!matches(refererOrigin, host)) refused = 'Referer is not this dashboard';
+    } else if (!options.basicAuthenticated(res)) {
+      refused =
+        'no Origin, Referer or Sec-Fetch-Site header and no Basic login: without a login, send the Origin of this dashboard';
     }
     if (refused === undefined) {
       next();

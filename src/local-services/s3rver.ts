@@ -37,7 +37,7 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverHa
   const dir = options.dir ?? (await makeTempDir('s3rver'));
   const dataDir = join(dir, 'data'); // s3rver treats every entry of its directory as a bucket
   await mkdir(dataDir, { recursive: true });
-  const cli = resolveS3rverCli();
+  const { cli, lib } = resolveS3rver();
   let current: ServiceProcess | undefined;
 
   const port = await startOnPort(undefined, async (candidate) => {
@@ -45,6 +45,9 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverHa
       name: 's3rver',
       command: process.execPath,
       args: [
+        '-e',
+        conditionalPutPrelude(lib),
+        '--',
         cli,
         '--directory',
         dataDir,
@@ -103,14 +106,38 @@ export function lookUpS3rver(
   }
 }
 
-function resolveS3rverCli(): string {
+function resolveS3rver(): { cli: string; lib: string } {
   const lookup = lookUpS3rver();
   if (!lookup.found) throw lookup.error;
   const { manifestPath } = lookup;
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { bin: string | Record<string, string> };
   const bin = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin['s3rver'];
   if (bin === undefined) throw new Error(`s3rver: no CLI declared in ${manifestPath}`);
-  return join(dirname(manifestPath), bin);
+  return { cli: join(dirname(manifestPath), bin), lib: join(dirname(manifestPath), 'lib') };
+}
+
+/**
+ * Code run before the s3rver CLI (`node -e <this> -- <cli> …`) that gives PutObject what S3 has had
+ * since 2024 and s3rver 3.7.1 lacks: `If-None-Match: *` answers 412 PreconditionFailed when the key
+ * exists, instead of overwriting it (the upload endpoint relies on it, in the demo and the tests). The
+ * router looks the controller up per request, so replacing the export is enough. Unlike S3 the check
+ * and the write are two steps; nothing here races two writes of one key.
+ */
+function conditionalPutPrelude(lib: string): string {
+  return `
+const objects = require(${JSON.stringify(join(lib, 'controllers', 'object.js'))});
+const S3Error = require(${JSON.stringify(join(lib, 'models', 'error.js'))});
+const putObject = objects.putObject;
+objects.putObject = async function putObjectIfNoneMatch(ctx) {
+  if (ctx.get('if-none-match') === '*' && (await ctx.store.existsObject(ctx.params.bucket, ctx.params.key))) {
+    throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+      Condition: 'If-None-Match',
+    });
+  }
+  return putObject(ctx);
+};
+require(process.argv[1]);
+`;
 }
 
 function answersHttp(port: number): Promise<boolean> {

@@ -402,6 +402,39 @@ describe('partners, pause and upload', () => {
     ).toBe(400);
     expect((await call(VIEWER, 'POST', '/api/upload?partner=acme&name=v.csv', { body })).status).toBe(403);
   });
+
+  it('refuses with 409 an upload whose name already exists, and leaves the object as it was', async () => {
+    const { DeleteObjectCommand, GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const bytesOf = async (key: string) =>
+      Buffer.from(
+        await (
+          await t.s3.send(new GetObjectCommand({ Bucket: fixture.bucket, Key: key }))
+        ).Body!.transformToByteArray(),
+      );
+    // A warehouse export (seeded in S3, delivered) and an earlier upload alike.
+    const exported = 'acme/orders-A1.csv';
+    const first = await call(OPERATOR, 'POST', '/api/upload?partner=acme&name=manual-2.csv', {
+      body: Buffer.from('id,qty\n1,2\n'),
+    });
+    expect(first.status).toBe(201);
+    for (const [name, key, original] of [
+      ['orders-A1.csv', exported, seeded.get(exported)!.body],
+      ['manual-2.csv', 'acme/manual-2.csv', Buffer.from('id,qty\n1,2\n')],
+    ] as const) {
+      const again = await call(OPERATOR, 'POST', `/api/upload?partner=acme&name=${name}`, {
+        body: Buffer.from('id,qty\n9,9\n'),
+      });
+      expect(again).toEqual({
+        status: 409,
+        body: {
+          error: `s3://${fixture.bucket}/${key} already exists; it was not overwritten (choose another name)`,
+        },
+      });
+      expect((await bytesOf(key)).equals(original), key).toBe(true);
+    }
+    // The plan test below counts acme's objects.
+    await t.s3.send(new DeleteObjectCommand({ Bucket: fixture.bucket, Key: 'acme/manual-2.csv' }));
+  });
 });
 
 describe('ferry deliveries, redeliver and plan', () => {

@@ -1,14 +1,18 @@
 // Bull Board at /admin: viewer vs operator logins, CSRF (same-origin) protection of state-changing
-// routes, redacted job data, and forged or edited jobs refused by the worker. Real redis-server, sshd
-// and s3rver; requests go over HTTP to the board the web role serves.
-import type { S3Client } from '@aws-sdk/client-s3';
+// routes, DNS rebinding (Host) and framing protection of every route, redacted job data, and forged
+// or edited jobs refused by the worker. Real redis-server, sshd and s3rver; requests go over HTTP to
+// the board the web role serves.
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeDeliveryId } from '../../src/core/delivery-id.js';
+import { DEFAULT_CSP } from '../../src/http/security-headers.js';
+import { WEB_UI_CSP } from '../../src/http/ui/web-ui.js';
 import { startFerry, type RunningFerry } from '../../src/main.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
 import {
@@ -25,6 +29,8 @@ const OPERATOR = { user: 'admin', password: 'board-operator-canary-61d0' };
 const FILE_OPERATOR = { user: 'ops2', password: 'board-ops2-canary-a9e4' };
 const VIEWER = { user: 'auditor', password: 'board-viewer-canary-3c77' };
 const DATA_CANARY = 'job-data-canary-5b2f8e';
+const TRUSTED_ORIGIN = 'https://ferry.example.com';
+const REBIND = 'rebind.evil.example';
 
 let services: Services;
 let fixture: FerryFixture;
@@ -55,6 +61,37 @@ async function call(
   });
 }
 
+interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+/** One request with exactly these headers: fetch would put its own Host (and nothing else) in. */
+function rawRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          text: Buffer.concat(chunks).toString(),
+        }),
+      );
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
 beforeAll(async () => {
   services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
   process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
@@ -76,7 +113,7 @@ beforeAll(async () => {
     ferryYaml,
     (await readFile(ferryYaml, 'utf8')).replace(
       /^http: .*$/m,
-      `http: { host: 127.0.0.1, port: 0, adminUser: ${OPERATOR.user}, adminPasswordEnv: FERRY_ADMIN_PASSWORD, operators: [{ user: ${FILE_OPERATOR.user}, passwordFile: secrets/ops2 }] }`,
+      `http: { host: 127.0.0.1, port: 0, adminUser: ${OPERATOR.user}, adminPasswordEnv: FERRY_ADMIN_PASSWORD, operators: [{ user: ${FILE_OPERATOR.user}, passwordFile: secrets/ops2 }], trustedOrigins: ['${TRUSTED_ORIGIN}'] }`,
     ),
   );
   s3 = s3ClientFor(services.s3);
@@ -214,6 +251,204 @@ describe('cross-site request protection', () => {
       .lines()
       .find((l) => l.msg === 'dashboard action' && l.user === FILE_OPERATOR.user && l.path === probe);
     expect(line).toMatchObject({ method: 'PUT', status: 404 });
+  });
+});
+
+describe('DNS rebinding: only configured host names are answered', () => {
+  const rebound = (port: number, login?: { user: string; password: string }) => ({
+    host: `${REBIND}:${port}`,
+    origin: `http://${REBIND}:${port}`,
+    ...(login ? { authorization: basic(login) } : {}),
+    'content-type': 'application/json',
+  });
+  const FIX = `add its origin (e.g. https://${REBIND}) to http.trustedOrigins`;
+
+  it('answers 421 naming the fix to reads and writes whose Host and Origin are a rebinding name', async () => {
+    const port = ferry.httpPort!;
+    const jobsBefore = await deliverQueue.getJobCounts();
+    for (const [method, path] of [
+      ['GET', '/'],
+      ['GET', '/admin'],
+      ['GET', '/api/partners'],
+      ['POST', '/admin/api/queues/deliver/add'],
+      ['POST', '/api/partners/globex/pause'],
+      ['POST', '/api/upload?partner=acme&name=rebind.csv'],
+    ] as const) {
+      const res = await rawRequest(
+        port,
+        method,
+        path,
+        rebound(port, OPERATOR),
+        method === 'POST'
+          ? JSON.stringify({ reason: 'rebinding attack', name: 'deliver', data: {} })
+          : undefined,
+      ).catch((err: Error) => {
+        throw new Error(`${method} ${path}: ${err.message}`);
+      });
+      expect({ method, path, status: res.status }).toEqual({ method, path, status: 421 });
+      expect(res.text).toContain(FIX);
+    }
+    const partners = (await (await call(OPERATOR, 'GET', '/api/partners')).json()) as {
+      partners: { id: string; pause: { paused: boolean } }[];
+    };
+    expect(partners.partners.find((p) => p.id === 'globex')?.pause.paused).toBe(false);
+    await expect(
+      s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: 'acme/daily/rebind.csv' })),
+    ).rejects.toMatchObject({ name: 'NotFound' });
+    expect(await deliverQueue.getJobCounts()).toEqual(jobsBefore);
+    const refused = logs.lines().filter((l) => l.msg === 'request refused: Host is not this dashboard');
+    expect(refused[0]).toMatchObject({ host: `${REBIND}:${port}`, path: '/' });
+  });
+
+  it('answers /healthz, /readyz and /metrics whatever the Host', async () => {
+    const port = ferry.httpPort!;
+    for (const path of ['/healthz', '/readyz', '/metrics']) {
+      const res = await rawRequest(port, 'GET', path, rebound(port, VIEWER));
+      expect({ path, status: res.status }).toEqual({ path, status: 200 });
+    }
+  });
+
+  it('answers a trusted origin’s name, localhost and IP addresses', async () => {
+    const port = ferry.httpPort!;
+    for (const host of ['ferry.example.com', `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) {
+      const res = await rawRequest(port, 'GET', '/admin', { host, authorization: basic(VIEWER) });
+      expect({ host, status: res.status }).toEqual({ host, status: 200 });
+    }
+  });
+});
+
+describe('framing and sniffing headers', () => {
+  it('are on every response: the web UI, Bull Board, the API, 401s, 404s and 421s', async () => {
+    const port = ferry.httpPort!;
+    const cases: [string, Record<string, string>, number, string][] = [
+      ['/', { authorization: basic(VIEWER) }, 200, WEB_UI_CSP],
+      ['/admin', { authorization: basic(VIEWER) }, 200, DEFAULT_CSP],
+      ['/admin/queue/deliver', { authorization: basic(VIEWER) }, 200, DEFAULT_CSP],
+      ['/admin/api/queues', { authorization: basic(VIEWER) }, 200, DEFAULT_CSP],
+      ['/api/me', { authorization: basic(VIEWER) }, 200, DEFAULT_CSP],
+      ['/admin', {}, 401, DEFAULT_CSP],
+      ['/no-such-page', { authorization: basic(VIEWER) }, 404, DEFAULT_CSP],
+      ['/admin', { host: REBIND, authorization: basic(VIEWER) }, 421, DEFAULT_CSP],
+    ];
+    for (const [path, headers, status, csp] of cases) {
+      const res = await rawRequest(port, 'GET', path, headers);
+      expect({ path, status: res.status, csp: res.headers['content-security-policy'] }).toEqual({
+        path,
+        status,
+        csp,
+      });
+      expect(res.headers, path).toMatchObject({
+        'x-frame-options': 'DENY',
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'same-origin',
+      });
+    }
+    expect(WEB_UI_CSP).toContain("frame-ancestors 'none'");
+    expect(DEFAULT_CSP).toContain("frame-ancestors 'none'");
+  });
+});
+
+describe('without a login (--insecure-admin)', () => {
+  let insecure: RunningFerry;
+  let port: number;
+  const pause = (headers: Record<string, string>) =>
+    rawRequest(
+      port,
+      'POST',
+      '/api/partners/globex/pause',
+      { 'content-type': 'application/json', ...headers },
+      JSON.stringify({ reason: 'maintenance window' }),
+    );
+  const resume = (headers: Record<string, string>) =>
+    rawRequest(
+      port,
+      'POST',
+      '/api/partners/globex/resume',
+      { 'content-type': 'application/json', ...headers },
+      JSON.stringify({ reason: 'maintenance over' }),
+    );
+  const globexPaused = async () =>
+    (
+      JSON.parse((await rawRequest(port, 'GET', '/api/partners', {})).text) as {
+        partners: { id: string; pause: { paused: boolean } }[];
+      }
+    ).partners.find((p) => p.id === 'globex')?.pause.paused;
+
+  beforeAll(async () => {
+    const {
+      FERRY_ADMIN_PASSWORD: _a,
+      FERRY_VIEWER_USER: _b,
+      FERRY_VIEWER_PASSWORD: _c,
+      ...bareEnv
+    } = process.env;
+    const bare = await writeFerryConfig(
+      services,
+      {
+        partners: [
+          { id: 'acme', prefix: 'acme/daily/', include: ['*.csv'] },
+          { id: 'globex', prefix: 'globex/' },
+        ],
+        adminUser: null,
+      },
+      join(fixture.dir, '..', 'config-insecure'),
+    );
+    insecure = await startFerry({
+      config: await loadConfigOrThrow(bare.dir, bareEnv),
+      role: 'web',
+      env: bareEnv,
+      logger: logs.logger,
+      watch: false,
+      insecureAdmin: true,
+    });
+    port = insecure.httpPort!;
+  });
+
+  afterAll(async () => {
+    await insecure?.close();
+  });
+
+  it('answers 421 to a rebinding page’s reads and writes, and nothing changes', async () => {
+    const rebound = { host: `${REBIND}:${port}`, origin: `http://${REBIND}:${port}` };
+    expect((await pause(rebound)).status).toBe(421);
+    for (const path of ['/', '/admin', '/api/partners']) {
+      expect((await rawRequest(port, 'GET', path, rebound)).status).toBe(421);
+    }
+    expect(await globexPaused()).toBe(false);
+  });
+
+  it('refuses a write with no Origin, Referer or Sec-Fetch-Site (403, reason named)', async () => {
+    const res = await pause({});
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.text)).toEqual({
+      error: 'cross-site request refused',
+      reason: expect.stringContaining('no Origin, Referer or Sec-Fetch-Site header and no Basic login'),
+    });
+    const board = await rawRequest(port, 'PUT', '/admin/api/queues/deliver/no-such-job/retry', {});
+    expect(board.status).toBe(403);
+    expect(await globexPaused()).toBe(false);
+  });
+
+  it('accepts the dashboard’s own same-origin writes', async () => {
+    const own = { origin: `http://127.0.0.1:${port}` };
+    expect((await pause(own)).status).toBe(200);
+    expect(await globexPaused()).toBe(true);
+    expect((await resume({ 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+    expect(await globexPaused()).toBe(false);
+  });
+});
+
+describe('writes without browser metadata, with a Basic login', () => {
+  it('are accepted (curl, scripts)', async () => {
+    const post = (action: string) =>
+      rawRequest(
+        ferry.httpPort!,
+        'POST',
+        `/api/partners/globex/${action}`,
+        { authorization: basic(OPERATOR), 'content-type': 'application/json' },
+        JSON.stringify({ reason: `scripted ${action}` }),
+      );
+    expect((await post('pause')).status).toBe(200);
+    expect((await post('resume')).status).toBe(200);
   });
 });
 

@@ -67,7 +67,9 @@ async function loginAs(login: { username: string; password: string }): Promise<{
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('console', (msg) => {
     const serious = msg.type() === 'error' || msg.type() === 'warning';
-    if (serious && onUi()) problems.push(`console: ${msg.text()}`);
+    // Bull Board's own console noise is not ours, but a policy it breaks is (security-headers.ts).
+    const policy = msg.text().includes('Content Security Policy');
+    if (serious && (onUi() || policy)) problems.push(`console: ${msg.text()}`);
   });
   page.on('dialog', (dialog) => {
     problems.push(`dialog: ${dialog.message()}`);

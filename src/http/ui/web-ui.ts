@@ -34,11 +34,9 @@ const ASSETS: Record<string, { type: string; body: string }> = {
   'favicon.svg': { type: 'image/svg+xml', body: FAVICON },
 };
 
+// X-Frame-Options, nosniff and Referrer-Policy are set for every response (src/http/security-headers.ts).
 const securityHeaders: RequestHandler = (_req, res, next) => {
   res.setHeader('Content-Security-Policy', WEB_UI_CSP);
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Referrer-Policy', 'same-origin');
   // Small files, revalidated by ETag: a new Ferry version is picked up on the next load.
   res.setHeader('Cache-Control', 'no-cache');
   next();
