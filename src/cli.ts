@@ -40,7 +40,7 @@ Usage:
                                     the ledger, newest first (e.g. --since 24h --status failed)
   ferry deliveries show <deliveryId|jobId> [--json] [--config DIR]
                                     one delivery in full: checksums, contract, receipt, redelivery, audit trail
-  ferry redeliver <partner> <s3-key> --reason TEXT [--etag E] [--by USER] [--config DIR]
+  ferry redeliver <partner> <s3-key> --reason TEXT [--replace] [--etag E] [--by USER] [--config DIR]
                                     sends a delivered file again, as its own delivery with a receipt
   ferry retry <deliveryId> --reason TEXT [--by USER] [--wait] [--timeout SECONDS] [--config DIR]
                                     runs a delivery that failed for good again, after its cause is fixed;
@@ -277,6 +277,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             reason: { type: 'string' },
             etag: { type: 'string' },
             by: { type: 'string' },
+            replace: { type: 'boolean', default: false },
           },
         });
         const [partnerId, key] = positionals;
@@ -285,7 +286,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         const by = whoAsks(values.by, env);
         if (!partnerId || !key || positionals.length > 2 || !reason.ok || by === '') {
           err(
-            `usage: ferry redeliver <partner> <s3-key> --reason TEXT (3-500 characters) [--etag E] [--by USER] [--config DIR]${reason.ok ? '' : `\n${reason.message}`}`,
+            `usage: ferry redeliver <partner> <s3-key> --reason TEXT (3-500 characters) [--replace] [--etag E] [--by USER] [--config DIR]${reason.ok ? '' : `\n${reason.message}`}`,
           );
           return 2;
         }
@@ -298,6 +299,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           key,
           reason: reason.reason,
           by,
+          replace: values.replace,
           ...(values.etag === undefined ? {} : { etag: values.etag }),
           out,
           err,
