@@ -44,6 +44,7 @@ async function deliver(deps: DeliverDeps, job: Job): Promise<DeliverResult> {
     s3Key: safeText(data.key),
     attempt: job.attemptsMade + 1,
     ...(redelivery ? { redeliveryOf: redelivery.of, requestedBy: redelivery.by } : {}),
+    ...(data.replace === true ? { replace: true } : {}),
   });
   const startedAt = deps.now();
   // after.source (tag / move): best effort, repeated by an already-delivered run so a retry completes it.

@@ -52,7 +52,7 @@ Usage:
                                     the ledger, newest first (e.g. --since 24h --status failed)
   ferry deliveries show <deliveryId|jobId> [--json] [--config DIR]
                                     one delivery in full: checksums, contract, receipt, redelivery, audit trail
-  ferry redeliver <partner> <s3-key> --reason TEXT [--etag E] [--by USER] [--config DIR]
+  ferry redeliver <partner> <s3-key> --reason TEXT [--replace] [--etag E] [--by USER] [--config DIR]
                                     sends a delivered file again, as its own delivery with a receipt
   ferry retry <deliveryId> --reason TEXT [--by USER] [--wait] [--timeout SECONDS] [--config DIR]
                                     runs a delivery that failed for good again, after its cause is fixed;
@@ -271,6 +271,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             reason: { type: 'string' },
             etag: { type: 'string' },
             by: { type: 'string' },
+            replace: { type: 'boolean', default: false },
           },
         });
         const [partnerId, key] = expectPositionals('redeliver', positionals, ['<partner>', '<s3-key>']);
@@ -285,6 +286,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           key,
           reason,
           by,
+          replace: values.replace,
           ...(values.etag === undefined ? {} : { etag: values.etag }),
           out,
           err,

@@ -8,6 +8,7 @@
 /** Every point, in the order a delivery passes them (the explorer walks them all). */
 export const FAILPOINTS = [
   'after_writing', // direct: `writing <final>` recorded, before the first byte
+  'after_fsync', // every byte written and fsynced (fsync@openssh.com), before the file's close
   'after_temp_upload',
   'after_verify',
   'after_intent', // rename: verified temp + intent recorded, before the rename

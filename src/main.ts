@@ -272,6 +272,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
           keepaliveCountMax: w.keepaliveCountMax,
           // sshd answers keepalives even when its sftp-server hangs: only a request deadline notices.
           requestTimeoutMs: w.stallTimeoutSeconds * 1000,
+          log: logger.child({ partnerId: partner.id }),
         });
         const legacy = legacyAlgorithmsIn(partner.target.algorithms);
         if (legacy.length > 0) {

@@ -86,3 +86,12 @@ export interface Delivery {
   /** Direct mode: the delivery whose unverified fragment the path record says is at the final name. */
   fragmentOf?: string | undefined;
 }
+
+/**
+ * Whether the delivery publishes as `onExisting: overwrite`: the partner's setting, or a rename-mode
+ * redelivery the operator asked to replace the partner's file (`replace`, checked at intake).
+ */
+export function overwrites(d: Pick<Delivery, 'partner' | 'data'>): boolean {
+  const { onExisting, publish } = d.partner.target;
+  return onExisting === 'overwrite' || (d.data.replace === true && publish === 'rename');
+}

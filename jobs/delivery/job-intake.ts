@@ -58,6 +58,14 @@ async function requestedRedelivery(
   if (!request || request.n !== data.redelivery) {
     throw new PermanentError('ERR_PAYLOAD_INVALID', `redelivery ${data.deliveryId} was not requested`);
   }
+  // Replacing the partner's file is the operator's choice, audited with the request: a job edited to
+  // carry it is refused. (A job re-added from the ledger without it runs with the partner's onExisting.)
+  if (data.replace === true && request.replace !== true) {
+    throw new PermanentError(
+      'ERR_PAYLOAD_INVALID',
+      `redelivery ${data.deliveryId} was not requested with replace`,
+    );
+  }
   return request;
 }
 

@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import { DelayedError } from 'bullmq';
 import { describeTransform } from '../../src/adapters/transform-stream.js';
 import type { SftpConnection } from '../../src/adapters/sftp-connection.js';
-import type { PartnerConfig } from '../../src/config/schema.js';
 import { classifyError } from '../../src/core/classify-error.js';
 import { normalizeEtag } from '../../src/core/delivery-id.js';
 import {
@@ -17,7 +16,7 @@ import {
 import { asidePathFor } from '../../src/core/janitor.js';
 import { FerryError, PermanentError } from '../../src/errors.js';
 import { hitFailpoint } from '../../src/failpoints.js';
-import type { Delivery } from './context.js';
+import { overwrites, type Delivery } from './context.js';
 import { checkOwnership, pathLeaseTtlMs, removeQuietly } from './ownership.js';
 import { assertDigestRecorded, clearStaleSidecars } from './sidecars.js';
 import { registerTemp } from './temp-files.js';
@@ -82,6 +81,7 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
     onExisting: partner.target.onExisting,
     phase,
     freshName: d.freshName,
+    ...(d.data.replace === true ? { replace: true } : {}),
     ...(superseded ? { superseded } : {}),
   };
   if (phase === 'intent' || phase === 'writing') {
@@ -168,10 +168,9 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
         await checkOwnership(d);
         await clearStaleSidecars(session, partner, remotePath);
         try {
-          const aside =
-            step.replace && !(partner.target.onExisting === 'overwrite' && session.supportsPosixRename);
+          const aside = step.replace && !(overwrites(d) && session.supportsPosixRename);
           if (aside) await registerTemp(d, asideOf(tempPath));
-          asideUsed = await renameIntoPlace(session, partner, tempPath, remotePath, step.replace);
+          asideUsed = await renameIntoPlace(session, overwrites(d), tempPath, remotePath, step.replace);
         } catch (err) {
           // The server refused the rename (it answered): it did not happen, and no retry will do it.
           // The temp file is no longer evidence of anything: withdraw the intent, then remove it.
@@ -189,7 +188,7 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
       case 'published': {
         if (!digests) throw new FerryError('ERR_UNKNOWN', `${remotePath} published without recorded digests`);
         if (step.removeTemp) await removeQuietly(session, tempPath, log);
-        if (rename && (asideUsed || resumed)) await removeAside(session, partner, tempPath, log);
+        if (rename && (asideUsed || resumed)) await removeAside(session, overwrites(d), tempPath, log);
         if (phase !== 'published') await recordPublished(d, digests);
         else if (resumed) await notePublished(d); // idempotent: a crash may have come between the two records
         // The sidecars need the digests recorded with the intent (md5 too, when configured): never re-read.
@@ -325,18 +324,19 @@ async function withdrawIntent(d: Delivery): Promise<void> {
 }
 
 /**
- * Moves the verified temp file to its final name per `onExisting`; never removes the partner's file
- * before the new one is in place. Returns whether the partner's file was moved aside (`.old`).
+ * Moves the verified temp file to its final name per `onExisting` (`overwrite`: this delivery
+ * overwrites); never removes the partner's file before the new one is in place. Returns whether the
+ * partner's file was moved aside (`.old`).
  */
 async function renameIntoPlace(
   session: SftpConnection,
-  partner: PartnerConfig,
+  overwrite: boolean,
   from: string,
   to: string,
   replace: boolean,
 ): Promise<boolean> {
   try {
-    if (partner.target.onExisting === 'overwrite' && session.supportsPosixRename) {
+    if (overwrite && session.supportsPosixRename) {
       await session.posixRename(from, to);
       return false;
     }
@@ -376,10 +376,10 @@ const asideOf = asidePathFor;
 /** The partner's old file moved aside by a non-atomic overwrite, once the new one is in place. */
 async function removeAside(
   session: SftpConnection,
-  partner: PartnerConfig,
+  overwrite: boolean,
   tempPath: string,
   log: Delivery['log'],
 ): Promise<void> {
-  if (partner.target.onExisting !== 'overwrite' || session.supportsPosixRename) return;
+  if (!overwrite || session.supportsPosixRename) return;
   await removeQuietly(session, asideOf(tempPath), log);
 }

@@ -151,6 +151,7 @@ async function writeVerified(
   const { sizeBeforeClose: size } = await session.upload(path, Readable.from(body.length > 0 ? [body] : []), {
     mode: partner.target.fileMode,
     sizeBeforeClose: true,
+    fsync: partner.target.fsync !== false,
   });
   if (size !== sidecarSize(sidecar)) {
     throw new FerryError(

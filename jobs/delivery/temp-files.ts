@@ -4,7 +4,7 @@
 import { posix } from 'node:path';
 import { tempNameFor } from '../../src/core/delivery-id.js';
 import { asidePathFor } from '../../src/core/janitor.js';
-import type { Delivery } from './context.js';
+import { overwrites, type Delivery } from './context.js';
 import { sidecarsFor } from './sidecars.js';
 
 /** Registers one file this delivery is about to create or truncate (ERR_TEMP_BUSY while the janitor removes it). */
@@ -22,7 +22,7 @@ export async function releaseTemps(d: Delivery): Promise<void> {
   const dir = posix.dirname(d.remotePath);
   const paths = [
     d.tempPath,
-    ...(d.partner.target.onExisting === 'overwrite' ? [asidePathFor(d.tempPath)] : []),
+    ...(overwrites(d) ? [asidePathFor(d.tempPath)] : []),
     ...sidecarsFor(d.partner, d.remotePath).map((s) => posix.join(dir, tempNameFor(s.name, d.id.deliveryId))),
   ];
   try {

@@ -122,6 +122,7 @@ async function uploadWithWatchdog(d: Delivery, session: SftpConnection, stream: 
       onProgress: arm,
       md5: partner.naming?.checksumFile === 'md5', // hashed only for partners that want it
       sizeBeforeClose: partner.target.publish === 'direct',
+      fsync: partner.target.fsync !== false,
     });
     log.debug({ bytes: result.bytes, expectedBytes: expected }, 'upload acknowledged');
     return result;

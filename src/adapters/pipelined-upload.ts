@@ -43,6 +43,11 @@ export interface PipelinedUploadOptions {
   md5?: boolean;
   /** FSTAT the handle once every write is acknowledged, before the CLOSE (`UploadResult.sizeBeforeClose`). */
   sizeBeforeClose?: boolean | undefined;
+  /**
+   * Runs once every write is acknowledged (and the FSTAT answered), before the CLOSE: the connection
+   * sends its fsync here. A rejection fails the upload with that error, unchanged.
+   */
+  beforeClose?: (() => Promise<void>) | undefined;
   /** Registers every WRITE and the CLOSE under `path` (the connection's deadline); none when absent. */
   requests?: RequestLog;
   /** The remote path, for `requests` (what a timeout names). */
@@ -180,10 +185,23 @@ export function pipelinedUpload(
       });
     };
 
+    const beforeClose = (sizeBeforeClose: number | undefined): void => {
+      if (!options.beforeClose) {
+        finish(sizeBeforeClose);
+        return;
+      }
+      options.beforeClose().then(
+        () => {
+          if (!settled) finish(sizeBeforeClose);
+        },
+        (err: unknown) => fail(err instanceof Error ? err : sftpRequestError(err)),
+      );
+    };
+
     const succeed = (): void => {
       closing = true;
       if (!options.sizeBeforeClose) {
-        finish(undefined);
+        beforeClose(undefined);
         return;
       }
       const token = requests?.begin('fstat', path);
@@ -194,7 +212,7 @@ export function pipelinedUpload(
           fail(sftpRequestError(err));
           return;
         }
-        finish(stats.size);
+        beforeClose(stats.size);
       });
     };
 

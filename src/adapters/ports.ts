@@ -91,6 +91,11 @@ export interface SftpSession {
        * moment it is closed (publish: direct, where the write is the publish).
        */
       sizeBeforeClose?: boolean;
+      /**
+       * fsync@openssh.com on the open handle after the last write, before the close (a server crash
+       * cannot then leave a renamed file with missing blocks). Skipped where the server does not offer it.
+       */
+      fsync?: boolean;
     },
   ): Promise<UploadResult>;
   /** Plain SFTP rename: fails when `to` exists (OpenSSH). */

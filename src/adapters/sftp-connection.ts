@@ -25,6 +25,7 @@ import { classifyError, markSshDisconnect } from '../core/classify-error.js';
 import { fingerprintOfKey, isPinned } from '../core/host-key.js';
 import { createRequestDeadlines, type OverdueRequest } from '../core/request-deadlines.js';
 import { FerryError } from '../errors.js';
+import { hitFailpoint } from '../failpoints.js';
 import { openEgressSocket, type EgressProxy } from './egress-proxy.js';
 import { abortReason, pipelinedUpload, sftpRequestError, type RequestLog } from './pipelined-upload.js';
 import type { RemoteDirEntry, RemoteStat, SftpSession, UploadResult } from './ports.js';
@@ -56,6 +57,8 @@ export interface SftpConnectOptions {
    * destroyed and every pending request rejects with ERR_SFTP_TIMEOUT.
    */
   requestTimeoutMs?: number;
+  /** Where the connection notes what it leaves out (a server without fsync@openssh.com); default: nowhere. */
+  log?: { debug(fields: Record<string, unknown>, message: string): void };
 }
 
 /** What the handshake settled on (client-to-server direction; Ferry offers the same lists both ways). */
@@ -230,6 +233,7 @@ export function connectSftp(options: SftpConnectOptions): Promise<SftpConnection
                 where,
                 negotiated,
                 requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+                log: options.log,
               }),
             );
           });
@@ -305,6 +309,7 @@ interface ConnectionParts {
   where: string;
   negotiated: NegotiatedAlgorithms | undefined;
   requestTimeoutMs: number;
+  log: SftpConnectOptions['log'];
 }
 
 function createConnection({
@@ -314,6 +319,7 @@ function createConnection({
   where,
   negotiated,
   requestTimeoutMs,
+  log,
 }: ConnectionParts): SftpConnection {
   const id = `sftp-${++connectionCount}-${randomUUID().slice(0, 8)}`;
   let alive = true;
@@ -324,6 +330,9 @@ function createConnection({
   const extensions = (sftp as unknown as { _extensions?: Record<string, string> })._extensions ?? {};
   // Same test ssh2's ext_openssh_rename applies before sending the request.
   const supportsPosixRename = extensions['posix-rename@openssh.com'] === '1';
+  // Same test ext_openssh_fsync applies before sending the request.
+  const fsyncOffered = extensions['fsync@openssh.com'] === '1';
+  let fsyncNoted = false;
 
   // The last error ssh2 reported (keepalive timeout, reset…): kept as the cause of later rejections.
   let lastError: unknown;
@@ -474,6 +483,22 @@ function createConnection({
       }
     });
 
+  /** Notes once per connection that files are closed without fsync, and why. */
+  const noteNoFsync = (why: string): void => {
+    if (fsyncNoted) return;
+    fsyncNoted = true;
+    log?.debug({ connectionId: id, server: where }, `files are closed without fsync: ${why}`);
+  };
+
+  /**
+   * fsync@openssh.com on an open handle, under the request deadline. An error reply (the server could
+   * not flush the file to its disk) fails the upload: the bytes are not known to be durable.
+   */
+  const fsyncHandle = async (handle: Buffer, path: string): Promise<void> => {
+    await request<void>('fsync', path, (done) => sftp.ext_openssh_fsync(handle, (err) => done(err)));
+    await hitFailpoint('after_fsync');
+  };
+
   const connection: SftpConnection = {
     id,
     ...(negotiated === undefined ? {} : { negotiated }),
@@ -531,6 +556,8 @@ function createConnection({
         source.destroy();
         throw lost();
       }
+      if (options.fsync === true && !fsyncOffered) noteNoFsync('the server does not offer fsync@openssh.com');
+      const fsync = options.fsync === true && fsyncOffered;
       // The writer's requests fail with the connection too (a deadline, a reset), not only on abort.
       const dead = new AbortController();
       const onLost = (err: FerryError): void => dead.abort(err);
@@ -543,6 +570,7 @@ function createConnection({
           socket: sock,
           md5: options.md5,
           sizeBeforeClose: options.sizeBeforeClose,
+          beforeClose: fsync ? () => fsyncHandle(handle, path) : undefined,
           requests,
           path,
         });

@@ -1,5 +1,6 @@
-// `ferry redeliver <partner> <s3-key> --reason "…" [--etag E] [--by USER]`: a deliberate resend of a
-// delivered file, as its own delivery (`<deliveryId>-r<n>`) with its own receipt and an audit entry.
+// `ferry redeliver <partner> <s3-key> --reason "…" [--replace] [--etag E] [--by USER]`: a deliberate
+// resend of a delivered file, as its own delivery (`<deliveryId>-r<n>`) with its own receipt and an
+// audit entry; `--replace` replaces the partner's file if it is still there.
 import { createReceiptStore } from '../adapters/receipt-store.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
 import type { ObjectSource } from '../adapters/ports.js';
@@ -20,6 +21,8 @@ export interface RedeliverCommandOptions {
   key: string;
   reason: string;
   by: string;
+  /** Replace the partner's file if it is still there (as `onExisting: overwrite`, this delivery only). */
+  replace?: boolean;
   /** The object version; default: the one S3 holds now (the only one a delivery can read). */
   etag?: string;
   out(line: string): void;
@@ -68,7 +71,8 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
       getConfig: () => o.config,
       enqueue: (p, job) => enqueueDeliveries(queues.deliver, p, [job]),
     });
-    const outcome = await redeliveries.request({ deliveryId, reason: o.reason, by: o.by });
+    const replace = o.replace === true;
+    const outcome = await redeliveries.request({ deliveryId, reason: o.reason, by: o.by, replace });
     if (!outcome.ok) {
       o.err(
         outcome.problem === 'not-found'
@@ -83,6 +87,7 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
         action: 'redeliver',
         user: o.by,
         reason: o.reason,
+        ...(replace ? { replace } : {}),
         partnerId: partner.id,
         deliveryId: outcome.deliveryId,
         trackingId: outcome.deliveryId,
@@ -91,12 +96,12 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
       'redelivery requested',
     );
     o.out(
-      `redelivery ${outcome.deliveryId} queued for ${partner.id}: ${printable(o.key)} (of ${outcome.of})`,
+      `redelivery ${outcome.deliveryId} queued for ${partner.id}: ${printable(o.key)} (of ${outcome.of})${replace ? ", replacing the partner's file" : ''}`,
     );
-    if (partner.target.onExisting !== 'overwrite') {
+    if (partner.target.onExisting !== 'overwrite' && !replace) {
       const original = await ledger.get(outcome.of);
       o.err(
-        `note: ${partner.id} has onExisting: ${partner.target.onExisting}; if the partner still has ${printable(original?.remotePath ?? 'the file')}, the redelivery ${partner.target.onExisting === 'fail' ? 'fails with ERR_REMOTE_EXISTS' : 'is skipped (remote-exists)'}`,
+        `note: ${partner.id} has onExisting: ${partner.target.onExisting}; if the partner still has ${printable(original?.remotePath ?? 'the file')}, the redelivery ${partner.target.onExisting === 'fail' ? 'fails with ERR_REMOTE_EXISTS' : 'is skipped (remote-exists)'} (--replace replaces it)`,
       );
     }
     return 0;

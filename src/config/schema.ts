@@ -722,6 +722,8 @@ export const partnerSchema = z.strictObject({
       fileMode: fileModeField.default(0o640),
       publish: publishField.default('rename'),
       onExisting: onExistingField.default('fail'),
+      // Left out = on (fsync@openssh.com where the server offers it); no default, so configs read back unchanged.
+      fsync: z.boolean().optional(),
       maxConnections: maxConnectionsField.default(2),
       algorithms: algorithmsSchema.optional(),
       proxy: partnerProxyField.optional(),

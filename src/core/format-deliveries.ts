@@ -134,7 +134,7 @@ export type DeliveryDetailFacts = DeliveryView & {
   receipt: ReceiptFacts | null;
   receiptError?: string;
   redelivery?: { of: string; n: number; reason: string; by: string; at: string };
-  audit: readonly { at: string; user: string; action: string; reason?: string }[];
+  audit: readonly { at: string; user: string; action: string; reason?: string; replace?: boolean }[];
 };
 
 export interface DeliveryDetailOptions {
@@ -231,7 +231,8 @@ export function formatDeliveryDetail(d: DeliveryDetailFacts, options: DeliveryDe
   } else {
     lines.push('audit trail (oldest first)');
     for (const a of d.audit) {
-      const text = [a.at, a.user, a.action, a.reason].filter((s): s is string => s !== undefined && s !== '');
+      const action = a.replace === true ? `${a.action} --replace` : a.action;
+      const text = [a.at, a.user, action, a.reason].filter((s): s is string => s !== undefined && s !== '');
       lines.push(`  ${text.map(printable).join('  ')}`);
     }
   }

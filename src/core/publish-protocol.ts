@@ -41,6 +41,11 @@ export interface PublishFacts {
   finalIsFerryFragment?: boolean;
   /** The name carries a `{seq}` number just given: a file already there means a number was given twice. */
   freshName?: boolean;
+  /**
+   * An operator's redelivery with `--replace`: a partner's file at the final name is replaced as
+   * `onExisting: overwrite` would (rename mode only: direct would truncate it before the new one is verified).
+   */
+  replace?: boolean;
   /** A newer version of the object was published to this path, or S3 holds another version now. */
   superseded?: SupersededBy;
   /** S3 no longer holds the object at all (checked when an earlier attempt's intent is resumed). */
@@ -117,6 +122,7 @@ function partnerFileAt(f: PublishFacts): PublishStep | undefined {
         'already exists on the partner although its {seq} number was just given (were Redis counters lost?); not overwriting it',
     });
   }
+  if (f.replace === true && f.mode === 'rename') return undefined;
   if (f.onExisting === 'skip') return settle({ kind: 'skipped', reason: 'remote-exists' });
   if (f.onExisting === 'fail') {
     return settle({

@@ -174,11 +174,13 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
     json,
     handle(async (req, res) => {
       const reason = reasonOf(req);
+      const replace = replaceOf(req);
       const user = userOf(res);
       const outcome = await deps.redeliveries.request({
         deliveryId: String(req.params.id),
         reason,
         by: user,
+        replace,
       });
       if (!outcome.ok) throw new ApiProblem(outcome.problem === 'not-found' ? 404 : 409, outcome.message);
       log?.info(
@@ -187,6 +189,7 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
           action: 'redeliver',
           user,
           reason,
+          ...(replace ? { replace } : {}),
           deliveryId: outcome.deliveryId,
           trackingId: outcome.deliveryId,
           redeliveryOf: outcome.of,
@@ -366,6 +369,14 @@ function reasonOf(req: Request): string {
   const checked = checkReason((req.body as { reason?: unknown } | undefined)?.reason);
   if (!checked.ok) throw new ApiProblem(400, checked.message);
   return checked.reason;
+}
+
+/** `replace` in a redeliver request: absent or a boolean (a string "true" is refused, not guessed at). */
+function replaceOf(req: Request): boolean {
+  const value = (req.body as { replace?: unknown } | undefined)?.replace;
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new ApiProblem(400, 'replace must be true or false');
+  return value;
 }
 
 function userOf(res: Response): string {

@@ -5,7 +5,7 @@ import { QUEUE } from '../queues/names.js';
 
 /** The fields each queue's processor reads (src/queues/payloads.ts). */
 const SHOWN_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  [QUEUE.deliver]: ['v', 'deliveryId', 'partnerId', 'bucket', 'key', 'etag', 'size', 'redelivery'],
+  [QUEUE.deliver]: ['v', 'deliveryId', 'partnerId', 'bucket', 'key', 'etag', 'size', 'redelivery', 'replace'],
   [QUEUE.sweep]: ['v', 'partnerId', 'reason'],
 };
 

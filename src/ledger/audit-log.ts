@@ -13,6 +13,8 @@ export interface AuditEntry {
   reason?: string;
   deliveryId?: string;
   partnerId?: string;
+  /** A redelivery that replaces the partner's file (`--replace`). */
+  replace?: true;
 }
 
 export interface AuditLog {
@@ -75,6 +77,7 @@ function parseEntries(values: readonly string[]): AuditEntry[] {
         ...(typeof e.reason === 'string' ? { reason: e.reason } : {}),
         ...(typeof e.deliveryId === 'string' ? { deliveryId: e.deliveryId } : {}),
         ...(typeof e.partnerId === 'string' ? { partnerId: e.partnerId } : {}),
+        ...(e.replace === true ? { replace: true as const } : {}),
       });
     } catch {
       continue;

@@ -21,11 +21,17 @@ export interface RedeliveryRequest {
   by: string;
   /** ISO time of the request. */
   at: string;
+  /** The operator chose to replace the partner's file (`--replace`): published as `onExisting: overwrite`. */
+  replace?: true;
 }
 
 export type RedeliveryOutcome =
   | { ok: true; deliveryId: string; jobId: string; n: number; of: string }
-  | { ok: false; problem: 'not-found' | 'not-delivered' | 'partner-unavailable'; message: string };
+  | {
+      ok: false;
+      problem: 'not-found' | 'not-delivered' | 'partner-unavailable' | 'replace-unsupported';
+      message: string;
+    };
 
 export interface Redeliveries {
   /** The request behind a redelivery id; undefined when nobody asked for it (e.g. a hand-made job). */
@@ -33,9 +39,15 @@ export interface Redeliveries {
   /**
    * Asks for the next redelivery of `deliveryId` (a redelivery's id stands for its original): the
    * original must be recorded as delivered and its partner configured and enabled. Writes the request
-   * and the audit entry (on both trails), then enqueues the job.
+   * and the audit entry (on both trails), then enqueues the job. `replace`: the partner's file at the
+   * final name is replaced (rename mode only; refused for a `publish: direct` partner).
    */
-  request(input: { deliveryId: string; reason: string; by: string }): Promise<RedeliveryOutcome>;
+  request(input: {
+    deliveryId: string;
+    reason: string;
+    by: string;
+    replace?: boolean;
+  }): Promise<RedeliveryOutcome>;
 }
 
 export interface RedeliveriesDeps {
@@ -66,10 +78,17 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
       const hash = await guard(() => redis.hgetall(keys.redeliveryRequest(redeliveryId)));
       const n = Number(hash.n);
       if (!hash.of || !hash.reason || !hash.by || !hash.at || !Number.isInteger(n) || n < 1) return undefined;
-      return { of: hash.of, n, reason: hash.reason, by: hash.by, at: hash.at };
+      return {
+        of: hash.of,
+        n,
+        reason: hash.reason,
+        by: hash.by,
+        at: hash.at,
+        ...(hash.replace === '1' ? { replace: true as const } : {}),
+      };
     },
 
-    async request({ deliveryId, reason, by }) {
+    async request({ deliveryId, reason, by, replace = false }) {
       const baseId = parseRedeliveryId(deliveryId).baseId;
       const original = await ledger.get(baseId);
       if (!original) return { ok: false, problem: 'not-found', message: `no delivery ${baseId}` };
@@ -88,6 +107,14 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
           message: `partner ${original.partnerId} is ${partner ? 'disabled' : 'not configured'}`,
         };
       }
+      if (replace && partner.target.publish === 'direct') {
+        // direct writes in place: replacing would truncate the partner's file before the new one is verified.
+        return {
+          ok: false,
+          problem: 'replace-unsupported',
+          message: `partner ${partner.id} has publish: direct, which cannot replace a file safely; have the partner remove it, then redeliver without replace`,
+        };
+      }
       let n = 0;
       let id = '';
       for (let tries = 0; ; tries++) {
@@ -99,9 +126,26 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
       }
       const stored = await storedVersion(deps.source, original);
       const at = (deps.now?.() ?? new Date()).toISOString();
-      await guard(() => redis.hset(keys.redeliveryRequest(id), { of: baseId, n: String(n), reason, by, at }));
+      await guard(() =>
+        redis.hset(keys.redeliveryRequest(id), {
+          of: baseId,
+          n: String(n),
+          reason,
+          by,
+          at,
+          ...(replace ? { replace: '1' } : {}),
+        }),
+      );
       await deps.audit.append(
-        { at, user: by, action: 'redeliver', reason, deliveryId: id, partnerId: partner.id },
+        {
+          at,
+          user: by,
+          action: 'redeliver',
+          reason,
+          deliveryId: id,
+          partnerId: partner.id,
+          ...(replace ? { replace: true as const } : {}),
+        },
         [baseId, id],
       );
       await deps.enqueue(partner, {
@@ -115,6 +159,7 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
         size: stored?.size ?? original.size ?? 0,
         ...(stored === undefined ? {} : { lastModified: stored.lastModified.toISOString() }),
         redelivery: n,
+        ...(replace ? { replace: true as const } : {}),
       });
       return { ok: true, deliveryId: id, jobId: id, n, of: baseId };
     },

@@ -38,6 +38,11 @@ export interface SshdOptions {
    * while sshd keeps answering keepalives; find its pids with `sftpServerPids()`.
    */
   sftpServer?: 'internal' | 'external';
+  /**
+   * Log every SFTP request the server handles (open, write totals, fsync, rename…) to `sftpLogFile`:
+   * implies `sftpServer: 'external'` (internal-sftp logs only to syslog), run as `-e -l VERBOSE`.
+   */
+  sftpLog?: boolean;
   /** Extra sshd_config lines, appended last. */
   extraConfig?: string[];
   port?: number;
@@ -59,6 +64,8 @@ export interface SshdHandle {
   /** `${home}/inbound`, owned by `username`. */
   inbound: string;
   logFile: string;
+  /** With `sftpLog`: the sftp-server's request log (one line per request, e.g. `fsync "<path>"`). */
+  sftpLogFile?: string;
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Restarts on the same port; `newHostKey` swaps the host key (MITM tests) and updates the fingerprint. */
   start(options?: { newHostKey?: boolean }): Promise<void>;
@@ -81,7 +88,7 @@ interface SftpUser {
  */
 export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> {
   const dir = resolve(options.dir ?? (await makeTempDir('sshd')));
-  const external = options.sftpServer === 'external';
+  const external = options.sftpServer === 'external' || options.sftpLog === true;
   const user = await resolveSftpUser(external);
   const paths = {
     config: join(dir, 'sshd_config'),
@@ -90,6 +97,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
     authorizedKeys: join(dir, 'authorized_keys'),
     home: join(dir, 'home'),
     log: join(dir, 'sshd.log'),
+    sftpLog: join(dir, 'sftp-server.log'),
   };
   const inbound = join(paths.home, 'inbound');
   const pidFile = join(dir, 'sshd.pid');
@@ -107,6 +115,11 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
     await chown(owned, user.uid, user.gid);
     await chmod(owned, 0o755);
   }
+  if (options.sftpLog) {
+    // Written by sftp-server as the login user; the ForceCommand runs through its shell, so 2>> works.
+    await writeFile(paths.sftpLog, '');
+    await chown(paths.sftpLog, user.uid, user.gid);
+  }
   await generateKey(paths.hostKey, 'ferry-test-host');
   let hostKeyFingerprint = await fingerprintOf(paths.hostKey);
   if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
@@ -114,7 +127,11 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
 
   let current: ServiceProcess | undefined;
   const launch = async (port: number): Promise<ServiceProcess> => {
-    const sftp = [external ? SFTP_SERVER_BINARY : 'internal-sftp', ...(options.sftpFlags ?? [])].join(' ');
+    const sftp = [
+      external ? SFTP_SERVER_BINARY : 'internal-sftp',
+      ...(options.sftpFlags ?? []),
+      ...(options.sftpLog ? ['-e', '-l', 'VERBOSE', `2>>${paths.sftpLog}`] : []),
+    ].join(' ');
     const config = [
       `Port ${port}`,
       'ListenAddress 127.0.0.1',
@@ -173,6 +190,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
     home: paths.home,
     inbound,
     logFile: paths.log,
+    ...(options.sftpLog ? { sftpLogFile: paths.sftpLog } : {}),
     stop: (signal) => current!.stop(signal),
     async start(restart = {}) {
       if (current?.isRunning()) await current.stop();

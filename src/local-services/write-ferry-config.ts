@@ -22,6 +22,8 @@ export interface PartnerFixture {
   auth?: string;
   publish?: 'rename' | 'direct';
   onExisting?: 'fail' | 'overwrite' | 'skip';
+  /** target.fsync (default: not written, so on). */
+  fsync?: boolean;
   maxConnections?: number;
   fileMode?: string;
   attempts?: number;
@@ -131,6 +133,7 @@ export async function writePartnerFile(
     `  publish: ${p.publish ?? 'rename'}`,
     `  onExisting: ${p.onExisting ?? 'fail'}`,
     `  maxConnections: ${p.maxConnections ?? 2}`,
+    ...(p.fsync === undefined ? [] : [`  fsync: ${p.fsync}`]),
     `retry: { attempts: ${p.attempts ?? 3}, backoffSeconds: ${p.backoffSeconds ?? 1}, maxBackoffSeconds: ${p.maxBackoffSeconds ?? 5} }`,
     ...(p.extraYaml === undefined ? [] : [p.extraYaml]),
     '',

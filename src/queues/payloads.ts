@@ -29,8 +29,17 @@ export const DeliverJobData = z
     lastModified: z.iso.datetime().optional(),
     /** Present on a redelivery: its number n; the id is then `<the object version's id>-r<n>`. */
     redelivery: z.number().int().min(1).max(999_999).optional(),
+    /**
+     * A redelivery the operator asked to replace the partner's file (`--replace`): published as
+     * `onExisting: overwrite` would. Only a redelivery carries it (a sweep's job never does).
+     */
+    replace: z.literal(true).optional(),
   })
-  .strict();
+  .strict()
+  .refine((d) => d.replace === undefined || d.redelivery !== undefined, {
+    message: 'replace is only for a redelivery',
+    path: ['replace'],
+  });
 export type DeliverJobData = z.infer<typeof DeliverJobData>;
 
 /** What a sweep job returns (visible in Bull Board, read by `ferry sweep --wait`). */

@@ -309,7 +309,7 @@ describe('web UI', () => {
     await context.close();
   });
 
-  it('lets an operator retry a failed delivery from its page once the cause is fixed; a viewer sees no Retry', async () => {
+  it('lets an operator retry a failed delivery from its page once the cause is fixed, then redeliver it replacing the partner’s file; a viewer sees no Retry', async () => {
     // globex has onExisting: fail and still has a file of that name: the delivery fails for good.
     const key = 'globex/orders_0009.csv';
     const partnerFile = join(fixture.partnerDirs.globex!, 'orders_0009.csv');
@@ -348,6 +348,21 @@ describe('web UI', () => {
     expect(await page.getByRole('button', { name: 'Redeliver' }).count()).toBe(1);
     const { finals } = await readPartnerDir(fixture.partnerDirs.globex!);
     expect(finals.get('orders_0009.csv')?.sha256).toBe(seeded!.sha256);
+
+    // The partner still has the file and globex has onExisting: fail: the redelivery replaces it.
+    const redeliver = page.getByRole('form', { name: 'Redeliver' });
+    await redeliver.getByLabel('Reason').fill('partner asked for a fresh copy, OPS-10');
+    await redeliver.getByLabel("Replace the partner's file if it is still there").check();
+    await redeliver.getByRole('button', { name: 'Redeliver' }).click();
+    await page.getByText(`Redelivery queued as job ${id}-r1, replacing the partner's file.`).waitFor();
+    const redelivered = await waitForJobState(testFerry.deliverQueue, `${id}-r1`, 'completed');
+    expect(redelivered.data).toMatchObject({ replace: true });
+    expect(redelivered.returnvalue).toMatchObject({ outcome: 'delivered' });
+    const replaced = (await readPartnerDir(fixture.partnerDirs.globex!)).finals.get('orders_0009.csv');
+    expect(replaced?.ino).not.toBe(finals.get('orders_0009.csv')?.ino);
+    await page.reload();
+    const asked = page.getByRole('row').filter({ hasText: 'partner asked for a fresh copy, OPS-10' });
+    expect(await asked.textContent()).toMatch(/admin\s*redeliver \(replace\)/);
 
     expect(problems).toEqual([]);
     await context.close();

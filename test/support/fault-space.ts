@@ -734,10 +734,14 @@ async function runSingle(ctx: RunContext, c: SingleCase): Promise<Omit<CaseResul
   // in place and its record, with a partner that takes the file at once, leaves nothing to tell a
   // complete file from a fragment, so the retry writes it again (complete both times). The documented
   // cost of direct (README "What publish: direct gives up"); with a partner that leaves files it is read back.
+  // A fault inside the upload once every byte is written (after_fsync, before the close) closes the
+  // file too — the failing upload closes its handle, or the server does when the connection dies — and
+  // the retry writes it again: taken by the partner, or (throw) removed as the failed upload's fragment.
+  // After a crash a partner that leaves files gets it read back instead.
   const directWindow =
     c.publish === 'direct' &&
-    c.behaviour === 'pickup' &&
-    (c.failpoint === 'after_temp_upload' || c.failpoint === 'after_verify');
+    ((c.behaviour === 'pickup' && (c.failpoint === 'after_temp_upload' || c.failpoint === 'after_verify')) ||
+      (c.failpoint === 'after_fsync' && (c.behaviour === 'pickup' || c.action === 'throw:1')));
   const allowed = expected === 'delivered' ? (directWindow ? 2 : 1) : 0;
   checkPublishes(violations, name, events, c.publish, allowed);
   checkLeftovers(violations, evidence, name, view, [record], seeded);

@@ -512,11 +512,12 @@ function redeliverForm(d) {
       'aria-labelledby': 'redeliver-title',
       onsubmit: onSubmit(async (form) => {
         const reason = form.elements.reason.value.trim();
+        const replace = form.elements.replace.checked;
         const result = await api('/api/deliveries/' + encodeURIComponent(d.id) + '/redeliver', {
-          json: { reason },
+          json: { reason, replace },
         });
         await render();
-        say('Redelivery queued as job ' + result.jobId + '.');
+        say('Redelivery queued as job ' + result.jobId + (replace ? ", replacing the partner's file." : '.'));
       }),
     },
     h('h2', { id: 'redeliver-title' }, 'Redeliver'),
@@ -526,6 +527,13 @@ function redeliverForm(d) {
       'Sends the file again, even if it was delivered. Your reason goes into the audit trail.',
     ),
     reasonField('redeliver-reason', 'Reason', true),
+    // Unchecked, the partner's onExisting decides when it still has the file (fail: ERR_REMOTE_EXISTS).
+    h(
+      'label',
+      { class: 'check' },
+      h('input', { type: 'checkbox', id: 'redeliver-replace', name: 'replace' }),
+      " Replace the partner's file if it is still there",
+    ),
     h('button', { type: 'submit' }, 'Redeliver'),
   );
 }
@@ -613,7 +621,7 @@ async function deliveryPage(id) {
           {},
           h('td', {}, time(a.at)),
           h('td', {}, a.user),
-          h('td', {}, a.action),
+          h('td', {}, a.replace ? a.action + ' (replace)' : a.action),
           h('td', {}, a.reason || ''),
         ),
       ),

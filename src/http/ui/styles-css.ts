@@ -269,6 +269,10 @@ form.stacked label {
   margin-top: 0.4rem;
 }
 
+form.stacked label.check {
+  font-weight: normal;
+}
+
 form.stacked button {
   justify-self: start;
   margin-top: 0.5rem;

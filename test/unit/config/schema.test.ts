@@ -47,6 +47,14 @@ describe('partnerSchema', () => {
     expect(partnerSchema.parse(partnerInput({ target: { fileMode: mode } })).target.fileMode).toBe(expected);
   });
 
+  it('takes target.fsync as a boolean, left out (on) unless given', () => {
+    expect(partnerSchema.parse(partnerInput()).target.fsync).toBeUndefined();
+    expect(partnerSchema.parse(partnerInput({ target: { fsync: false } })).target.fsync).toBe(false);
+    expect(messagesOf(partnerInput({ target: { fsync: 'no' } }))).toEqual([
+      'target.fsync: Invalid input: expected boolean, received string',
+    ]);
+  });
+
   it.each(['0666', '0642', '777'])('rejects the world-writable fileMode "%s"', (mode) => {
     expect(messagesOf(partnerInput({ target: { fileMode: mode } }))).toEqual([
       'target.fileMode: must not be world-writable (o+w); use e.g. "0640"',

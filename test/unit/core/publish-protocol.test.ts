@@ -31,7 +31,7 @@ function* everyFact(): Generator<PublishFacts> {
               for (const finalIsFerryFragment of [false, true]) {
                 for (const freshName of [false, true]) {
                   for (const superseded of SUPERSEDED) {
-                    yield {
+                    const facts: PublishFacts = {
                       mode,
                       onExisting,
                       phase,
@@ -43,6 +43,9 @@ function* everyFact(): Generator<PublishFacts> {
                       freshName,
                       ...(superseded ? { superseded } : {}),
                     };
+                    yield facts;
+                    // A redelivery with --replace (never a fresh {seq} name: a redelivery keeps its original's).
+                    if (!freshName) yield { ...facts, replace: true };
                   }
                 }
               }
@@ -103,15 +106,25 @@ describe('nextPublishStep over every fact it can be given', () => {
     }
   });
 
-  it("replaces a partner's file only with onExisting: overwrite, never for a fresh {seq} name", () => {
+  it("replaces a partner's file only with onExisting: overwrite or a rename-mode --replace, never for a fresh {seq} name", () => {
     for (const f of all) {
       const s = nextPublishStep(f);
       const replaces =
         (s.step === 'rename' && s.replace) ||
         (s.step === 'upload' && s.why === 'replace' && f.finalIsFerryFragment !== true);
       if (!replaces) continue;
-      expect(f.onExisting, JSON.stringify(f)).toBe('overwrite');
+      const replaceAsked = f.replace === true && f.mode === 'rename';
+      expect(f.onExisting === 'overwrite' || replaceAsked, JSON.stringify(f)).toBe(true);
       expect(f.freshName, JSON.stringify(f)).toBe(false);
+    }
+  });
+
+  it('--replace decides exactly as onExisting: overwrite in rename mode, and changes nothing in direct mode', () => {
+    for (const f of all) {
+      if (f.replace !== true) continue;
+      const { replace: _replace, ...without } = f;
+      const as = f.mode === 'rename' ? { ...without, onExisting: 'overwrite' as const } : without;
+      expect(nextPublishStep(f), JSON.stringify(f)).toEqual(nextPublishStep(as));
     }
   });
 
@@ -177,6 +190,33 @@ describe('nextPublishStep, the decision table rows', () => {
       outcome: { kind: 'failed', code: 'ERR_REMOTE_EXISTS' },
     });
     expect(appeared('overwrite')).toEqual({ step: 'rename', replace: true });
+  });
+
+  it("a redelivery with --replace replaces the partner's file where onExisting would fail or skip", () => {
+    for (const onExisting of ['fail', 'skip'] as const) {
+      expect(nextPublishStep(rename({ onExisting, final: { size: 1 }, replace: true }))).toEqual({
+        step: 'upload',
+        why: 'replace',
+      });
+      expect(
+        nextPublishStep(intent({ onExisting, temp: { size: SIZE }, final: { size: 1 }, replace: true })),
+      ).toEqual({ step: 'rename', replace: true });
+      // Without it, the partner's file settles the delivery as today.
+      expect(nextPublishStep(rename({ onExisting, final: { size: 1 } }))).toMatchObject({ step: 'settle' });
+    }
+    // A same-size file is still read back first: a half-done rename of this delivery is not replaced again.
+    const both = intent({ temp: { size: SIZE }, final: { size: SIZE }, replace: true });
+    expect(nextPublishStep(both)).toEqual({ step: 'check-final' });
+    expect(nextPublishStep({ ...both, finalIsOurs: true })).toEqual({ step: 'published', removeTemp: true });
+  });
+
+  it('--replace never truncates a partner file in direct mode: onExisting still decides there', () => {
+    const direct: PublishFacts = { mode: 'direct', onExisting: 'fail', phase: 'none', replace: true };
+    expect(nextPublishStep({ ...direct, final: { size: 3 } })).toMatchObject({
+      step: 'settle',
+      outcome: { kind: 'failed', code: 'ERR_REMOTE_EXISTS' },
+    });
+    expect(nextPublishStep(direct)).toEqual({ step: 'upload', why: 'new' });
   });
 
   it('direct mode rewrites its own fragment and replaces a fragment another delivery of the path left', () => {

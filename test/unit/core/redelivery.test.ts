@@ -31,6 +31,25 @@ describe('redelivery ids', () => {
     expect(DeliverJobData.safeParse({ ...payload, redelivery: 0 }).success).toBe(false);
   });
 
+  it('takes replace: true on a redelivery only: a sweep job carrying it, or another value, is invalid', () => {
+    const payload = {
+      v: 1,
+      deliveryId: base,
+      partnerId: 'acme',
+      bucket: 'exports',
+      key: 'acme/a.csv',
+      etag: 'e1',
+      size: 1,
+    };
+    const redelivery = { ...payload, deliveryId: redeliveryIdFor(base, 2), redelivery: 2 };
+    expect(DeliverJobData.safeParse({ ...redelivery, replace: true }).success).toBe(true);
+    const sweep = DeliverJobData.safeParse({ ...payload, replace: true });
+    expect(sweep.success).toBe(false);
+    expect(sweep.error?.issues.map((i) => i.path.join('.'))).toEqual(['replace']);
+    expect(DeliverJobData.safeParse({ ...redelivery, replace: false }).success).toBe(false);
+    expect(DeliverJobData.safeParse({ ...redelivery, replace: 'true' }).success).toBe(false);
+  });
+
   it('gives each redelivery a temp name of its own', () => {
     const original = tempNameFor('a.csv', base);
     const first = tempNameFor('a.csv', redeliveryIdFor(base, 1));
