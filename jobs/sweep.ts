@@ -63,7 +63,7 @@ export function createSweepProcessor(deps: SweepDeps) {
         listed: 0,
         eligible: 0,
         enqueued: 0,
-        settled: { delivered: 0, quarantined: 0, skipped: 0, superseded: 0 },
+        settled: { delivered: 0, quarantined: 0, skipped: 0, superseded: 0, failed: 0 },
         skipped: {},
         pending: [],
         durationMs: 0,
@@ -108,11 +108,14 @@ export function createSweepProcessor(deps: SweepDeps) {
         const jobs: DeliverJobData[] = [];
         for (const c of candidates) {
           const status = statuses.get(c.deliveryId);
+          // `failed` (recorded only once the last attempt failed) waits for an operator's retry: its
+          // failed job is removed after 30 days, and the file must not then go out again by itself.
           if (
             (status === 'delivered' ||
               status === 'quarantined' ||
               status === 'skipped' ||
-              status === 'superseded') &&
+              status === 'superseded' ||
+              status === 'failed') &&
             !reopened.has(c.deliveryId)
           ) {
             result.settled[status] += 1;

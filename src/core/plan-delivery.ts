@@ -59,7 +59,7 @@ export function planObject(f: PlanFacts): PlanOutcome {
     return {
       action: 'skip',
       why: 'failed',
-      detail: `${record.lastErrorCode ?? 'failed'}: waits for a retry in Bull Board while its failed job exists`,
+      detail: `${record.lastErrorCode ?? 'failed'}: waits for ferry retry (sweeps do not send it again)`,
     };
   }
   if (record?.status === 'publishing') return { action: 'skip', why: 'in-progress' };

@@ -278,6 +278,29 @@ describe('ferry retry', () => {
     expect(run.err).toMatch(/ferry retry: delivery \S+ failed again: .*ERR_REMOTE_EXISTS/);
   });
 
+  it('leaves a failed delivery whose failed job was removed to the operator: a sweep does not send it, ferry retry does', async () => {
+    const queue = pipeline.testFerry.deliverQueue;
+    const { id, seeded, partnerFile } = await failOnExistingFile('initech', 'report-4.csv');
+    // What removeOnFail does after 30 days.
+    await (await queue.getJob(id))!.remove();
+    await rm(partnerFile);
+
+    const swept = await pipeline.sweep('initech');
+    expect(swept.summary).toMatch(/failed [1-9]/);
+    expect(pipeline.lastSweepLog('initech').settled?.failed).toBeGreaterThanOrEqual(1);
+    expect(await queue.getJob(id)).toBeUndefined();
+    expect(await partnerSha256('initech', 'report-4.csv')).toBeUndefined();
+    expect((await pipeline.ledger.get(id))?.status).toBe('failed');
+
+    const run = await ferry(['retry', id, '--reason', 'old export, partner wants it', '--wait', ...config()]);
+    expect(run.code).toBe(0);
+    expect(run.out).toEqual([
+      `retry of ${id} queued for initech (its failed job was gone: added again from the ledger record)`,
+      `delivered: ${id} → ${join(pipeline.fixture.partnerDirs.initech!, 'report-4.csv')}`,
+    ]);
+    expect(await partnerSha256('initech', 'report-4.csv')).toBe(seeded.sha256);
+  });
+
   it('exits 1 for an unknown id and 2 for usage errors', async () => {
     const unknown = await ferry([
       'retry',
