@@ -1,11 +1,15 @@
 // `ferry redeliver <partner> <s3-key> --reason "…" [--etag E] [--by USER]`: a deliberate resend of a
 // delivered file, as its own delivery (`<deliveryId>-r<n>`) with its own receipt and an audit entry.
+// An object no sweep sends because it is older than `source.maxAgeDays` (never delivered) is sent
+// here as its first delivery, under the id a sweep would give it.
 import { createReceiptStore } from '../adapters/receipt-store.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
-import type { ObjectSource } from '../adapters/ports.js';
+import type { ObjectSource, SourceObject } from '../adapters/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
+import type { PartnerConfig } from '../config/schema.js';
 import { computeDeliveryId } from '../core/delivery-id.js';
 import { printable } from '../core/format-deliveries.js';
+import { selectObjects } from '../core/select-objects.js';
 import { createAuditLog } from '../ledger/audit-log.js';
 import { createRedeliveries } from '../ledger/redeliveries.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
@@ -28,6 +32,8 @@ export interface RedeliverCommandOptions {
   audit: Logger;
   /** Test seam: the S3 side (default: built from ferry.yaml). */
   source?: ObjectSource;
+  /** Test seam: the clock `source.maxAgeDays` is judged by (default: now). */
+  now?: Date;
 }
 
 export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<number> {
@@ -45,9 +51,10 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
   const queues = createQueues(redis, svc.redis.prefix);
   try {
     const bucket = partner.source.bucket;
+    const listed = await currentObject(source, bucket, o.key);
     let etag = o.etag;
     if (etag === undefined) {
-      etag = await currentEtag(source, bucket, o.key);
+      etag = listed?.etag;
       if (etag === undefined) {
         o.err(
           `ferry redeliver: s3://${bucket}/${printable(o.key)} does not exist now; a redelivery reads the object again (give --etag only for the version S3 still holds)`,
@@ -69,6 +76,50 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
       enqueue: (p, job) => enqueueDeliveries(queues.deliver, p, [job]),
     });
     const outcome = await redeliveries.request({ deliveryId, reason: o.reason, by: o.by });
+    const stale = listed?.etag === etag && isStale(listed, partner, o.now ?? new Date());
+    if (!outcome.ok && outcome.problem === 'not-found' && stale && listed) {
+      if (!partner.enabled) {
+        o.err(`ferry redeliver: partner ${partner.id} is disabled`);
+        return 1;
+      }
+      await enqueueDeliveries(queues.deliver, partner, [
+        {
+          v: 1,
+          deliveryId,
+          partnerId: partner.id,
+          bucket,
+          key: o.key,
+          etag,
+          size: listed.size,
+          lastModified: listed.lastModified.toISOString(),
+        },
+      ]);
+      await createAuditLog(redis, keys).append({
+        at: new Date().toISOString(),
+        user: o.by,
+        action: 'redeliver',
+        reason: o.reason,
+        deliveryId,
+        partnerId: partner.id,
+      });
+      o.audit.info(
+        {
+          audit: true,
+          action: 'redeliver',
+          user: o.by,
+          reason: o.reason,
+          partnerId: partner.id,
+          deliveryId,
+          trackingId: deliveryId,
+          stale: true,
+        },
+        'delivery of a stale object requested',
+      );
+      o.out(
+        `delivery ${deliveryId} queued for ${partner.id}: ${printable(o.key)} (older than source.maxAgeDays: sent on request)`,
+      );
+      return 0;
+    }
     if (!outcome.ok) {
       o.err(
         outcome.problem === 'not-found'
@@ -107,11 +158,20 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
   }
 }
 
-/** The ETag S3 holds now for exactly `key` (a listing with the key as prefix, first page). */
-async function currentEtag(source: ObjectSource, bucket: string, key: string): Promise<string | undefined> {
+/** True when a sweep leaves the object out only for its age (`source.maxAgeDays`). */
+function isStale(object: SourceObject, partner: PartnerConfig, now: Date): boolean {
+  return selectObjects([object], partner.source, now).skipped[0]?.reason === 'stale';
+}
+
+/** The object S3 holds now at exactly `key` (a listing with the key as prefix, first page). */
+async function currentObject(
+  source: ObjectSource,
+  bucket: string,
+  key: string,
+): Promise<SourceObject | undefined> {
   for await (const page of source.listPages(bucket, key, 1000)) {
     const found = page.find((object) => object.key === key);
-    if (found) return found.etag;
+    if (found) return found;
     // Keys sort after their prefix: once past it on a page, it is not there.
     if (page.some((object) => object.key > key)) return undefined;
   }

@@ -81,6 +81,7 @@ const LABELS: Record<PlanSkipReason | 'paused' | 'window-closed', string> = {
   'not-included': 'filter (no include glob matches)',
   excluded: 'filter (an exclude glob matches)',
   settling: 'too young (minAgeSeconds)',
+  stale: 'too old (maxAgeDays): sent only by ferry redeliver',
   'no-marker': 'waiting for its directory marker (requireMarker)',
   'already-delivered': 'already delivered',
   quarantined: 'quarantined',
