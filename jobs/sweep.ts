@@ -4,7 +4,7 @@ import type { ObjectSource, SourceObject } from '../src/adapters/ports.js';
 import type { Alerter } from '../src/alerts/alerter.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
-import { computeDeliveryId } from '../src/core/delivery-id.js';
+import { deliveryIdFor } from '../src/core/delivery-id.js';
 import { remoteNameFor } from '../src/core/filename-template.js';
 import { selectObjects } from '../src/core/select-objects.js';
 import { PermanentError } from '../src/errors.js';
@@ -98,7 +98,7 @@ export function createSweepProcessor(deps: SweepDeps) {
 
         const candidates = selection.eligible.map((o) => ({
           object: o,
-          deliveryId: computeDeliveryId({ partnerId, bucket: o.bucket, key: o.key, etag: o.etag }),
+          deliveryId: deliveryIdFor(partner, o),
         }));
         const statuses = await deps.ledger.getStatuses(candidates.map((c) => c.deliveryId));
         const reopened = await reopenedSkips(

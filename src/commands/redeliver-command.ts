@@ -7,7 +7,7 @@ import { createS3Client, createS3Source } from '../adapters/s3-source.js';
 import type { ObjectSource, SourceObject } from '../adapters/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
-import { computeDeliveryId } from '../core/delivery-id.js';
+import { deliveryIdFor } from '../core/delivery-id.js';
 import { printable } from '../core/format-deliveries.js';
 import { selectObjects } from '../core/select-objects.js';
 import { createAuditLog } from '../ledger/audit-log.js';
@@ -64,7 +64,20 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
     }
     const keys = createRedisKeys(svc.redis.prefix);
     const ledger = createRedisLedger(redis, keys);
-    const deliveryId = computeDeliveryId({ partnerId: partner.id, bucket, key: o.key, etag });
+    // identity version: the version is the write S3 holds now (its LastModified names it).
+    const current = listed?.etag === etag ? listed : undefined;
+    if (partner.source.identity === 'version' && current === undefined) {
+      o.err(
+        `ferry redeliver: ${partner.id} has source.identity: version; only the version S3 holds now can be redelivered (leave out --etag)`,
+      );
+      return 1;
+    }
+    const deliveryId = deliveryIdFor(partner, {
+      bucket,
+      key: o.key,
+      etag,
+      lastModified: current?.lastModified,
+    });
     const redeliveries = createRedeliveries({
       redis,
       keys,

@@ -89,3 +89,21 @@ describe('source.maxAgeDays', () => {
     ]);
   });
 });
+
+describe('source.identity', () => {
+  it('is absent unless set (content), comes from defaults, and a partner’s own value wins', async () => {
+    const { partner, problems } = await load('defaults:\n  source: { identity: version }\n', {
+      plain: '',
+      own: '  identity: content\n',
+    });
+    expect(problems).toEqual([]);
+    expect(partner('plain')?.source.identity).toBe('version');
+    expect(partner('own')?.source.identity).toBe('content');
+    expect((await load('', { plain: '' })).partner('plain')?.source).not.toHaveProperty('identity');
+  });
+
+  it('must be content or version, reported at file:line:col', async () => {
+    const { problems } = await load('', { odd: '  identity: etag\n' });
+    expect(problems).toEqual(['partners/odd.yaml:9:13: source.identity: must be content or version']);
+  });
+});
