@@ -9,7 +9,7 @@ import type { Alerter } from '../src/alerts/alerter.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
 import { classifyError } from '../src/core/classify-error.js';
-import { computeDeliveryId } from '../src/core/delivery-id.js';
+import { deliveryIdFor } from '../src/core/delivery-id.js';
 import {
   decideMove,
   deliveredTagKey,
@@ -38,6 +38,10 @@ export interface DeliveredObject {
   key: string;
   etag: string;
   size: number;
+  /** The delivery's id, when known (a deliver job's, a pending entry's); else computed from the object. */
+  deliveryId?: string;
+  /** LastModified as listed (ISO): partners with `source.identity: version` need it for their ids. */
+  lastModified?: string;
 }
 
 /** `done`: nothing (more) to do; `pending`: failed, recorded for a retry; `dropped`: the object is gone or replaced. */
@@ -74,12 +78,7 @@ async function housekeep(
   const tags = partner.after?.source === 'tag';
   // The common case costs nothing: no tag for this partner and no partner moves anything.
   if (!tags && !anyPartnerMoves(deps.getConfig())) return 'done';
-  const deliveryId = computeDeliveryId({
-    partnerId: partner.id,
-    bucket: object.bucket,
-    key: object.key,
-    etag: object.etag,
-  });
+  const deliveryId = object.deliveryId ?? deliveryIdFor(partner, object);
   let step = 'tag';
   try {
     if (tags) await tagObject(deps, partner, object, deliveredMark, log);
@@ -332,8 +331,16 @@ async function moveWhenAllDelivered(
   };
   const selecting = partnersSelecting(partners, object);
   const { bucket, key, etag } = object;
+  // A version partner's id needs LastModified; unknown (a pending entry), it counts as not delivered:
+  // the move waits rather than taking the object from a partner that may not have it yet.
   const ids = new Map(
-    selecting.map((p) => [p.id, computeDeliveryId({ partnerId: p.id, bucket, key, etag })]),
+    selecting.flatMap((p) =>
+      p.id === partnerId
+        ? [[p.id, deliveryId] as const]
+        : p.source.identity === 'version' && object.lastModified === undefined
+          ? []
+          : [[p.id, deliveryIdFor(p, { bucket, key, etag, lastModified: object.lastModified })] as const],
+    ),
   );
   const statuses = await deps.ledger.getStatuses([...ids.values()]);
   const delivered = new Set([...ids].filter(([, id]) => statuses.get(id) === 'delivered').map(([p]) => p));

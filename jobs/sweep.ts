@@ -4,7 +4,7 @@ import type { ObjectSource, SourceObject } from '../src/adapters/ports.js';
 import type { Alerter } from '../src/alerts/alerter.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
-import { computeDeliveryId } from '../src/core/delivery-id.js';
+import { deliveryIdFor } from '../src/core/delivery-id.js';
 import { remoteNameFor } from '../src/core/filename-template.js';
 import { selectObjects } from '../src/core/select-objects.js';
 import { PermanentError } from '../src/errors.js';
@@ -63,7 +63,7 @@ export function createSweepProcessor(deps: SweepDeps) {
         listed: 0,
         eligible: 0,
         enqueued: 0,
-        settled: { delivered: 0, quarantined: 0, skipped: 0, superseded: 0 },
+        settled: { delivered: 0, quarantined: 0, skipped: 0, superseded: 0, failed: 0 },
         skipped: {},
         pending: [],
         durationMs: 0,
@@ -98,7 +98,7 @@ export function createSweepProcessor(deps: SweepDeps) {
 
         const candidates = selection.eligible.map((o) => ({
           object: o,
-          deliveryId: computeDeliveryId({ partnerId, bucket: o.bucket, key: o.key, etag: o.etag }),
+          deliveryId: deliveryIdFor(partner, o),
         }));
         const statuses = await deps.ledger.getStatuses(candidates.map((c) => c.deliveryId));
         const reopened = await reopenedSkips(
@@ -108,11 +108,14 @@ export function createSweepProcessor(deps: SweepDeps) {
         const jobs: DeliverJobData[] = [];
         for (const c of candidates) {
           const status = statuses.get(c.deliveryId);
+          // `failed` (recorded only once the last attempt failed) waits for an operator's retry: its
+          // failed job is removed after 30 days, and the file must not then go out again by itself.
           if (
             (status === 'delivered' ||
               status === 'quarantined' ||
               status === 'skipped' ||
-              status === 'superseded') &&
+              status === 'superseded' ||
+              status === 'failed') &&
             !reopened.has(c.deliveryId)
           ) {
             result.settled[status] += 1;

@@ -71,6 +71,8 @@ export interface StartOptions {
   overrides?: {
     s3Client?: S3Client;
     now?: () => Date;
+    /** The clock sweeps select by (minAgeSeconds, maxAgeDays); default: the real one. */
+    sweepNow?: () => Date;
     partnerControls?: DeliveryHoldOptions & { slaIntervalMs?: number };
   };
 }
@@ -299,7 +301,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         ledger,
         enqueueDeliveries: (partner, jobs) => enqueueDeliveries(queues.deliver, partner, jobs),
         logger,
-        now: () => new Date(),
+        now: options.overrides?.sweepNow ?? (() => new Date()),
         metrics,
         isPaused: async (partner) => (await partnerControls.pauseState(partner)).paused,
         recordFound: (partner, ids) => slaTracker.recordFound(partner, ids, clock()),

@@ -54,7 +54,8 @@ export interface DeliverDeps {
 }
 
 /** The ledger identity of one delivery (partner + object version, or a redelivery of it). */
-export type Identity = Pick<DeliveryRecord, 'deliveryId' | 'partnerId' | 'bucket' | 'key' | 'etag'>;
+export type Identity = Pick<DeliveryRecord, 'deliveryId' | 'partnerId' | 'bucket' | 'key' | 'etag'> &
+  Pick<DeliveryRecord, 'sourceLastModified'>;
 
 /** One delivery as its steps see it, once its remote name is known. */
 export interface Delivery {

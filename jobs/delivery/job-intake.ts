@@ -2,7 +2,7 @@
 // is recomputed from config, and a delivery held back (paused partner, closed window) waits delayed.
 import { DelayedError, type Job } from 'bullmq';
 import type { PartnerConfig } from '../../src/config/schema.js';
-import { computeDeliveryId } from '../../src/core/delivery-id.js';
+import { deliveryIdFor } from '../../src/core/delivery-id.js';
 import { redeliveryIdFor } from '../../src/core/redelivery.js';
 import { PermanentError } from '../../src/errors.js';
 import type { RedeliveryRequest } from '../../src/ledger/redeliveries.js';
@@ -27,11 +27,9 @@ export async function acceptJob(deps: DeliverDeps, job: Job): Promise<AcceptedJo
   if (!partner) {
     throw new PermanentError('ERR_PARTNER_UNKNOWN', `partner ${data.partnerId} is not configured`);
   }
-  // A redelivery's id is the object version's id with `-r<n>` appended.
-  const expected =
-    data.redelivery === undefined
-      ? computeDeliveryId(data)
-      : redeliveryIdFor(computeDeliveryId(data), data.redelivery);
+  // A redelivery's id is the object version's id with `-r<n>` appended (identity version: LastModified too).
+  const base = deliveryIdFor(partner, data);
+  const expected = data.redelivery === undefined ? base : redeliveryIdFor(base, data.redelivery);
   if (expected !== data.deliveryId || job.id !== data.deliveryId) {
     throw new PermanentError('ERR_PAYLOAD_INVALID', 'delivery id does not match the object identity');
   }
@@ -44,6 +42,10 @@ export async function acceptJob(deps: DeliverDeps, job: Job): Promise<AcceptedJo
     bucket: data.bucket,
     key: data.key,
     etag: data.etag,
+    // Kept in the ledger so a retry or redelivery can rebuild a version id after the job is gone.
+    ...(partner.source.identity === 'version' && data.lastModified !== undefined
+      ? { sourceLastModified: data.lastModified }
+      : {}),
   };
   return { data, partner, id, redelivery: await requestedRedelivery(deps, data) };
 }

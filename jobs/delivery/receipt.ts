@@ -27,6 +27,7 @@ export async function recordDelivered(
       etag: id.etag,
       size: outcome.source?.bytes ?? (outcome.transform ? data.size : outcome.size),
       ...(outcome.source ? { sha256: outcome.source.sha256 } : {}),
+      ...(id.sourceLastModified === undefined ? {} : { lastModified: id.sourceLastModified }),
     },
     target: {
       host: partner.target.host,

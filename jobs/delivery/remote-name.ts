@@ -6,7 +6,7 @@ import { noopAlerter } from '../../src/alerts/alerter.js';
 import { checkCsvStream } from '../../src/adapters/transform-stream.js';
 import type { PartnerConfig } from '../../src/config/schema.js';
 import { classifyError } from '../../src/core/classify-error.js';
-import { computeDeliveryId, tempNameFor } from '../../src/core/delivery-id.js';
+import { deliveryIdFor, tempNameFor } from '../../src/core/delivery-id.js';
 import { phaseOf } from '../../src/core/publish-protocol.js';
 import { PermanentError } from '../../src/errors.js';
 import type { DeliveryRecord } from '../../src/ledger/delivery-record.js';
@@ -52,7 +52,7 @@ export async function nameDelivery(
   const object = {
     key: data.key,
     lastModified: new Date(data.lastModified ?? job.timestamp),
-    numberedAs: computeDeliveryId(data),
+    numberedAs: deliveryIdFor(partner, data),
   };
   const sample = sampleRemoteName(partner, object);
   let checked: Promise<boolean> | undefined;

@@ -9,7 +9,8 @@ export interface DeliveryReceipt {
   trackingId: string;
   partnerId: string;
   /** `sha256` of the S3 bytes: set when a transform made the delivered bytes differ from them. */
-  source: { bucket: string; key: string; etag: string; size: number; sha256?: string };
+  /** `lastModified`: with `source.identity: version` only (part of the delivery id). */
+  source: { bucket: string; key: string; etag: string; size: number; sha256?: string; lastModified?: string };
   target: { host: string; port: number; path: string; mode: string };
   /** sha256 and size of the bytes delivered (after any transform). */
   sha256: string;
@@ -92,6 +93,7 @@ const receiptSchema = z.object({
     etag: z.string(),
     size: z.number(),
     sha256: z.string().optional(),
+    lastModified: z.string().optional(),
   }),
   target: z.object({ host: z.string(), port: z.number(), path: z.string(), mode: z.string() }),
   sha256: z.string(),

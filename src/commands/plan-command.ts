@@ -5,7 +5,7 @@ import { createS3Client, createS3Source } from '../adapters/s3-source.js';
 import type { ObjectSource, SourceObject } from '../adapters/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
-import { computeDeliveryId } from '../core/delivery-id.js';
+import { deliveryIdFor } from '../core/delivery-id.js';
 import {
   countPlan,
   formatPlanLine,
@@ -103,12 +103,7 @@ async function planPartner(
     const present = await markers.forPage(page, now);
     const selection = selectObjects<SourceObject>(page, partner.source, now, present);
     const skipOf = new Map(selection.skipped.map((s) => [s.object, s.reason]));
-    const ids = new Map(
-      selection.eligible.map((obj) => [
-        obj,
-        computeDeliveryId({ partnerId: partner.id, bucket: obj.bucket, key: obj.key, etag: obj.etag }),
-      ]),
-    );
+    const ids = new Map(selection.eligible.map((obj) => [obj, deliveryIdFor(partner, obj)]));
     const statuses = await ledger.getStatuses([...ids.values()]);
     // Full records only where the status alone does not decide (reasons, error codes).
     const detailed = new Map(

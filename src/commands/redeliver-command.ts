@@ -1,12 +1,16 @@
 // `ferry redeliver <partner> <s3-key> --reason "…" [--replace] [--etag E] [--by USER]`: a deliberate
 // resend of a delivered file, as its own delivery (`<deliveryId>-r<n>`) with its own receipt and an
-// audit entry; `--replace` replaces the partner's file if it is still there.
+// audit entry; `--replace` replaces the partner's file if it is still there. An object no sweep sends
+// because it is older than `source.maxAgeDays` (never delivered) is sent here as its first delivery,
+// under the id a sweep would give it.
 import { createReceiptStore } from '../adapters/receipt-store.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
-import type { ObjectSource } from '../adapters/ports.js';
+import type { ObjectSource, SourceObject } from '../adapters/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
-import { computeDeliveryId } from '../core/delivery-id.js';
+import type { PartnerConfig } from '../config/schema.js';
+import { deliveryIdFor } from '../core/delivery-id.js';
 import { printable } from '../core/format-deliveries.js';
+import { selectObjects } from '../core/select-objects.js';
 import { createAuditLog } from '../ledger/audit-log.js';
 import { createRedeliveries } from '../ledger/redeliveries.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
@@ -31,6 +35,8 @@ export interface RedeliverCommandOptions {
   audit: Logger;
   /** Test seam: the S3 side (default: built from ferry.yaml). */
   source?: ObjectSource;
+  /** Test seam: the clock `source.maxAgeDays` is judged by (default: now). */
+  now?: Date;
 }
 
 export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<number> {
@@ -48,9 +54,10 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
   const queues = createQueues(redis, svc.redis.prefix);
   try {
     const bucket = partner.source.bucket;
+    const listed = await currentObject(source, bucket, o.key);
     let etag = o.etag;
     if (etag === undefined) {
-      etag = await currentEtag(source, bucket, o.key);
+      etag = listed?.etag;
       if (etag === undefined) {
         o.err(
           `ferry redeliver: s3://${bucket}/${printable(o.key)} does not exist now; a redelivery reads the object again (give --etag only for the version S3 still holds)`,
@@ -60,7 +67,20 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
     }
     const keys = createRedisKeys(svc.redis.prefix);
     const ledger = createRedisLedger(redis, keys);
-    const deliveryId = computeDeliveryId({ partnerId: partner.id, bucket, key: o.key, etag });
+    // identity version: the version is the write S3 holds now (its LastModified names it).
+    const current = listed?.etag === etag ? listed : undefined;
+    if (partner.source.identity === 'version' && current === undefined) {
+      o.err(
+        `ferry redeliver: ${partner.id} has source.identity: version; only the version S3 holds now can be redelivered (leave out --etag)`,
+      );
+      return 1;
+    }
+    const deliveryId = deliveryIdFor(partner, {
+      bucket,
+      key: o.key,
+      etag,
+      lastModified: current?.lastModified,
+    });
     const redeliveries = createRedeliveries({
       redis,
       keys,
@@ -73,6 +93,50 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
     });
     const replace = o.replace === true;
     const outcome = await redeliveries.request({ deliveryId, reason: o.reason, by: o.by, replace });
+    const stale = listed?.etag === etag && isStale(listed, partner, o.now ?? new Date());
+    if (!outcome.ok && outcome.problem === 'not-found' && stale && listed) {
+      if (!partner.enabled) {
+        o.err(`ferry redeliver: partner ${partner.id} is disabled`);
+        return 1;
+      }
+      await enqueueDeliveries(queues.deliver, partner, [
+        {
+          v: 1,
+          deliveryId,
+          partnerId: partner.id,
+          bucket,
+          key: o.key,
+          etag,
+          size: listed.size,
+          lastModified: listed.lastModified.toISOString(),
+        },
+      ]);
+      await createAuditLog(redis, keys).append({
+        at: new Date().toISOString(),
+        user: o.by,
+        action: 'redeliver',
+        reason: o.reason,
+        deliveryId,
+        partnerId: partner.id,
+      });
+      o.audit.info(
+        {
+          audit: true,
+          action: 'redeliver',
+          user: o.by,
+          reason: o.reason,
+          partnerId: partner.id,
+          deliveryId,
+          trackingId: deliveryId,
+          stale: true,
+        },
+        'delivery of a stale object requested',
+      );
+      o.out(
+        `delivery ${deliveryId} queued for ${partner.id}: ${printable(o.key)} (older than source.maxAgeDays: sent on request)`,
+      );
+      return 0;
+    }
     if (!outcome.ok) {
       o.err(
         outcome.problem === 'not-found'
@@ -112,11 +176,20 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
   }
 }
 
-/** The ETag S3 holds now for exactly `key` (a listing with the key as prefix, first page). */
-async function currentEtag(source: ObjectSource, bucket: string, key: string): Promise<string | undefined> {
+/** True when a sweep leaves the object out only for its age (`source.maxAgeDays`). */
+function isStale(object: SourceObject, partner: PartnerConfig, now: Date): boolean {
+  return selectObjects([object], partner.source, now).skipped[0]?.reason === 'stale';
+}
+
+/** The object S3 holds now at exactly `key` (a listing with the key as prefix, first page). */
+async function currentObject(
+  source: ObjectSource,
+  bucket: string,
+  key: string,
+): Promise<SourceObject | undefined> {
   for await (const page of source.listPages(bucket, key, 1000)) {
     const found = page.find((object) => object.key === key);
-    if (found) return found.etag;
+    if (found) return found;
     // Keys sort after their prefix: once past it on a page, it is not there.
     if (page.some((object) => object.key > key)) return undefined;
   }

@@ -78,7 +78,8 @@ export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
     }
     o.out(
       `sweep listed ${sweep.listed} objects: ${sweep.eligible} eligible, ${sweep.pending.length} to deliver, ` +
-        `${sweep.settled.delivered + sweep.settled.quarantined + sweep.settled.skipped} already settled`,
+        `${sweep.settled.delivered + sweep.settled.quarantined + sweep.settled.skipped + sweep.settled.failed} already settled` +
+        (sweep.settled.failed > 0 ? ` (${sweep.settled.failed} failed earlier: ferry retry <id>)` : ''),
     );
 
     const outcomes = new Map<string, Observed>(sweep.pending.map((id) => [id, 'pending']));
@@ -98,6 +99,8 @@ export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
     summary.alreadyDelivered += sweep.settled.delivered;
     summary.quarantined += sweep.settled.quarantined;
     summary.skipped += sweep.settled.skipped;
+    // Still failed: it waits for `ferry retry`, as it did while its failed job was followed here.
+    summary.failed += sweep.settled.failed;
     const timedOut = summary.pending > 0;
     o.out(formatSummary(summary) + (timedOut ? `, still pending ${summary.pending} (timed out)` : ''));
     return summaryExitCode(summary, timedOut);

@@ -125,6 +125,8 @@ const publishField = z.enum(['rename', 'direct']);
 const onExistingField = z.enum(['fail', 'overwrite', 'skip']);
 const maxConnectionsField = z.int().min(1).max(64);
 const minAgeField = z.int().min(0);
+const maxAgeField = z.number().positive('must be a number of days greater than 0');
+const identityField = z.enum(['content', 'version'], { error: 'must be content or version' });
 const attemptsField = z.int().min(1).max(100);
 const backoffField = z.number().positive();
 
@@ -703,6 +705,10 @@ export const partnerSchema = z.strictObject({
     exclude: excludeField.optional(),
     requireMarker: markerField.optional(),
     minAgeSeconds: minAgeField.default(30),
+    // Left out = no age limit: every listed object may be delivered.
+    maxAgeDays: maxAgeField.optional(),
+    // Left out = content (the ETag names a version; delivery ids as they always were).
+    identity: identityField.optional(),
   }),
   target: z
     .strictObject({
@@ -788,6 +794,8 @@ export const partnerDefaultsSchema = z.strictObject({
   source: z
     .strictObject({
       minAgeSeconds: minAgeField.optional(),
+      maxAgeDays: maxAgeField.optional(),
+      identity: identityField.optional(),
       include: includeField.optional(),
       exclude: excludeField.optional(),
       requireMarker: markerField.optional(),

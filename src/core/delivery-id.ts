@@ -9,7 +9,18 @@ export interface DeliveryIdentity {
   bucket: string;
   key: string;
   etag: string;
+  /**
+   * `source.identity: version` only: the object's LastModified, so each write is its own delivery (not
+   * named `lastModified`, so job data, which carries one for names, never changes a content id).
+   */
+  versionTime?: Date | string | undefined;
 }
+
+/**
+ * `source.identity`: `content` (default) names an object version by its ETag, so identical bytes
+ * written again under the same key are the same delivery; `version` adds LastModified.
+ */
+export type IdentityMode = 'content' | 'version';
 
 /** Max bytes of one file name on common file systems (ext4, xfs, NTFS in UTF-16 units). */
 const MAX_NAME_BYTES = 255;
@@ -29,10 +40,11 @@ export function normalizeEtag(etag: string): string {
 }
 
 /**
- * Computes the delivery id: `dlv-<partnerId>-<32 hex of sha256(partnerId\0bucket\0key\0etag)>`.
- * The NUL separators keep `("a", "bc")` and `("ab", "c")` apart. The result never contains ':' and is
- * never all digits (BullMQ job-id rules). Throws ERR_CONFIG_INVALID for a partner id that would break
- * those rules.
+ * Computes the delivery id: `dlv-<partnerId>-<32 hex of sha256(partnerId\0bucket\0key\0etag)>`, with
+ * `\0<LastModified as ISO>` appended when `versionTime` is given (identity `version`; content ids stay
+ * as they always were). The NUL separators keep `("a", "bc")` and `("ab", "c")` apart. The result never
+ * contains ':' and is never all digits (BullMQ job-id rules). Throws ERR_CONFIG_INVALID for a partner id
+ * that would break those rules.
  */
 export function computeDeliveryId(id: DeliveryIdentity): string {
   if (!PARTNER_ID_PATTERN.test(id.partnerId)) {
@@ -44,11 +56,39 @@ export function computeDeliveryId(id: DeliveryIdentity): string {
       },
     );
   }
-  const hash = createHash('sha256')
-    .update([id.partnerId, id.bucket, id.key, normalizeEtag(id.etag)].join('\0'), 'utf8')
-    .digest('hex')
-    .slice(0, HASH_HEX_LENGTH);
+  const parts = [id.partnerId, id.bucket, id.key, normalizeEtag(id.etag)];
+  if (id.versionTime !== undefined) parts.push(isoOf(id.versionTime));
+  const hash = createHash('sha256').update(parts.join('\0'), 'utf8').digest('hex').slice(0, HASH_HEX_LENGTH);
   return `dlv-${id.partnerId}-${hash}`;
+}
+
+/**
+ * The delivery id of `object` for `partner` under its `source.identity`. With `version`, the object's
+ * LastModified is required (as listed: a sweep's, a job's or a ledger record's); without it this throws
+ * ERR_PAYLOAD_INVALID, since no id can be rebuilt.
+ */
+export function deliveryIdFor(
+  partner: { id: string; source: { identity?: IdentityMode | undefined } },
+  object: { bucket: string; key: string; etag: string; lastModified?: Date | string | undefined },
+): string {
+  const identity = { partnerId: partner.id, bucket: object.bucket, key: object.key, etag: object.etag };
+  if (partner.source.identity !== 'version') return computeDeliveryId(identity);
+  if (object.lastModified === undefined) {
+    throw new FerryError(
+      'ERR_PAYLOAD_INVALID',
+      `partner ${partner.id} has source.identity: version, and the LastModified of ${JSON.stringify(object.key)} is not known`,
+    );
+  }
+  return computeDeliveryId({ ...identity, versionTime: object.lastModified });
+}
+
+/** One spelling per instant: a Date, or an ISO string read back from a job or the ledger. */
+function isoOf(value: Date | string): string {
+  const date = typeof value === 'string' ? new Date(value) : value;
+  if (Number.isNaN(date.getTime())) {
+    throw new FerryError('ERR_PAYLOAD_INVALID', `not a time: ${JSON.stringify(String(value))}`);
+  }
+  return date.toISOString();
 }
 
 /** True when `value` has the shape computeDeliveryId produces, or a redelivery's (job data is untrusted). */

@@ -59,7 +59,7 @@ export function planObject(f: PlanFacts): PlanOutcome {
     return {
       action: 'skip',
       why: 'failed',
-      detail: `${record.lastErrorCode ?? 'failed'}: waits for a retry in Bull Board while its failed job exists`,
+      detail: `${record.lastErrorCode ?? 'failed'}: waits for ferry retry (sweeps do not send it again)`,
     };
   }
   if (record?.status === 'publishing') return { action: 'skip', why: 'in-progress' };
@@ -81,6 +81,7 @@ const LABELS: Record<PlanSkipReason | 'paused' | 'window-closed', string> = {
   'not-included': 'filter (no include glob matches)',
   excluded: 'filter (an exclude glob matches)',
   settling: 'too young (minAgeSeconds)',
+  stale: 'too old (maxAgeDays): sent only by ferry redeliver',
   'no-marker': 'waiting for its directory marker (requireMarker)',
   'already-delivered': 'already delivered',
   quarantined: 'quarantined',

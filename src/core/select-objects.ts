@@ -18,6 +18,7 @@ export type SkipReason =
   | 'zero-byte'
   | 'not-included'
   | 'excluded'
+  | 'stale'
   | 'settling'
   | 'no-marker';
 
@@ -29,6 +30,8 @@ export interface SelectionRules {
   minAgeSeconds: number;
   /** Globs (same rules as `include`) of objects never delivered, checked after `include`. */
   exclude?: readonly string[];
+  /** Objects last modified more than this many days ago are `stale`: sent only on request (redeliver). */
+  maxAgeDays?: number | undefined;
   /** File name of the object that must exist in an object's directory before it is delivered. */
   requireMarker?: string | undefined;
 }
@@ -111,6 +114,8 @@ export function directoriesAwaitingMarker(
   return [...dirs];
 }
 
+const DAY_MS = 86_400_000;
+
 type Check = (object: ListedObject, markers: MarkerIndex) => SkipReason | undefined;
 
 // dot: false so "*.csv" never picks up hidden files; windows: false so "\" is never a separator.
@@ -135,6 +140,7 @@ function compileRules(rules: SelectionRules, now: Date): Check {
   const exclude = rules.exclude ?? [];
   const isExcluded = exclude.length === 0 ? () => false : picomatch([...exclude], GLOB_OPTIONS);
   const settledBefore = now.getTime() - rules.minAgeSeconds * 1000;
+  const staleBefore = rules.maxAgeDays === undefined ? -Infinity : now.getTime() - rules.maxAgeDays * DAY_MS;
   const { prefix, requireMarker } = rules;
 
   return (object, markers) => {
@@ -145,6 +151,7 @@ function compileRules(rules: SelectionRules, now: Date): Check {
     const relative = object.key.slice(prefix.length);
     if (!isIncluded(relative)) return 'not-included';
     if (isExcluded(relative)) return 'excluded';
+    if (object.lastModified.getTime() < staleBefore) return 'stale';
     if (object.lastModified.getTime() > settledBefore) return 'settling';
     // Last, so that only objects otherwise ready cost a marker lookup.
     if (requireMarker !== undefined && !markers.has(directoryOf(object.key))) return 'no-marker';

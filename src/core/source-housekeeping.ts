@@ -1,6 +1,7 @@
 // What happens to a source object after its deliveries (`after.source`): pure decisions only. The S3
 // calls live in src/adapters/s3-source.ts, the step that runs them in jobs/source-housekeeping.ts.
 import { posix } from 'node:path';
+import type { IdentityMode } from './delivery-id.js';
 import { selectObjects, type SelectionRules } from './select-objects.js';
 
 /** `after.source` as configured: leave the object, tag it per partner, or move it once every partner has it. */
@@ -10,7 +11,7 @@ export type SourceAfter = 'none' | 'tag' | { move: string };
 export interface HousekeepingPartner {
   id: string;
   enabled: boolean;
-  source: SelectionRules & { bucket: string };
+  source: SelectionRules & { bucket: string; identity?: IdentityMode | undefined };
   after?: { source: SourceAfter } | undefined;
 }
 

@@ -29,6 +29,8 @@ export interface DeliveryRecord extends Omit<DeliveryFacts, 'status'> {
   sidecarsPublished?: SidecarKind[];
   /** The sidecar whose temp file (or in-place write) was verified and is being published. */
   sidecarIntent?: SidecarKind;
+  /** `source.identity: version`: the object's LastModified (ISO, as listed), part of the id; retries rebuild it. */
+  sourceLastModified?: string;
 }
 
 /** True for a string that names a known status (values read back from Redis are untrusted). */

@@ -216,6 +216,7 @@ export async function restoreFromReceipt(
     bucket: receipt.source.bucket,
     key: receipt.source.key,
     etag: receipt.source.etag,
+    ...(receipt.source.lastModified === undefined ? {} : { sourceLastModified: receipt.source.lastModified }),
     status: 'delivered',
     size: receipt.bytes,
     sha256: receipt.sha256,

@@ -9,6 +9,7 @@ import { classifyError } from '../core/classify-error.js';
 import { parseRedeliveryId, redeliveryIdFor } from '../core/redelivery.js';
 import type { DeliverJobData } from '../queues/payloads.js';
 import type { AuditLog } from './audit-log.js';
+import { lastModifiedOf } from './retries.js';
 import type { Ledger } from './redis-ledger.js';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -157,7 +158,7 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
         etag: original.etag,
         // The ledger's size is what was delivered (after any gzip/PGP): the job carries S3's.
         size: stored?.size ?? original.size ?? 0,
-        ...(stored === undefined ? {} : { lastModified: stored.lastModified.toISOString() }),
+        ...lastModifiedOf(original, stored),
         redelivery: n,
         ...(replace ? { replace: true as const } : {}),
       });

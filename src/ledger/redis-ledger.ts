@@ -49,6 +49,7 @@ const WRITABLE_FIELDS = [
   'tempPath',
   'sidecarsPublished',
   'sidecarIntent',
+  'sourceLastModified',
 ] as const satisfies readonly (keyof LedgerUpdate)[];
 
 // KEYS: delivery hash, partner index. ARGV: deliveryId, nowIso, nowMs, field/value pairs.
@@ -205,6 +206,7 @@ function parseRecord(hash: Record<string, string>): DeliveryRecord | undefined {
     'reason',
     'deliveredAt',
     'tempPath',
+    'sourceLastModified',
   ] as const) {
     const value = hash[field];
     if (value !== undefined) record[field] = value;

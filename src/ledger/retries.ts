@@ -143,6 +143,15 @@ async function moveBackToWait(job: Job): Promise<true | string> {
   }
 }
 
+/** The job's `lastModified`: the one recorded for the delivery (identity version), else S3's now. */
+export function lastModifiedOf(
+  record: Pick<DeliveryRecord, 'sourceLastModified'>,
+  current: { lastModified: Date } | undefined,
+): { lastModified?: string } {
+  if (record.sourceLastModified !== undefined) return { lastModified: record.sourceLastModified };
+  return current === undefined ? {} : { lastModified: current.lastModified.toISOString() };
+}
+
 /** The deliver job a sweep would build for this record (a redelivery keeps its number), validated. */
 async function jobDataFrom(
   record: DeliveryRecord,
@@ -161,7 +170,8 @@ async function jobDataFrom(
     etag: record.etag,
     // The source object's size, as a sweep lists it: the ledger's `size` is what was sent (after transforms).
     size: current?.size ?? 0,
-    ...(current === undefined ? {} : { lastModified: current.lastModified.toISOString() }),
+    // identity version: the recorded LastModified is part of the id (HeadObject's may be another write).
+    ...lastModifiedOf(record, current),
     ...(n === undefined ? {} : { redelivery: n }),
   });
 }

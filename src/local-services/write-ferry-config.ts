@@ -15,6 +15,10 @@ export interface PartnerFixture {
   cron?: string;
   timezone?: string;
   minAgeSeconds?: number;
+  /** source.maxAgeDays (default: none written). */
+  maxAgeDays?: number;
+  /** source.identity (default: none written, i.e. content). */
+  identity?: 'content' | 'version';
   /** Overrides the SFTP port (e.g. a proxy in front of sshd, or a closed port). */
   port?: number;
   hostKeys?: string[];
@@ -122,6 +126,8 @@ export async function writePartnerFile(
     `  minAgeSeconds: ${p.minAgeSeconds ?? 0}`,
     ...(p.exclude === undefined ? [] : [`  exclude: ${JSON.stringify(p.exclude)}`]),
     ...(p.requireMarker === undefined ? [] : [`  requireMarker: ${JSON.stringify(p.requireMarker)}`]),
+    ...(p.maxAgeDays === undefined ? [] : [`  maxAgeDays: ${p.maxAgeDays}`]),
+    ...(p.identity === undefined ? [] : [`  identity: ${p.identity}`]),
     'target:',
     `  host: 127.0.0.1`,
     `  port: ${p.port ?? sshd.port}`,

@@ -48,8 +48,8 @@ export interface SweepResult {
   listed: number;
   eligible: number;
   enqueued: number;
-  /** Objects the ledger had already settled, by status. */
-  settled: { delivered: number; quarantined: number; skipped: number; superseded: number };
+  /** Objects the ledger had already settled, by status (`failed`: waits for `ferry retry`). */
+  settled: { delivered: number; quarantined: number; skipped: number; superseded: number; failed: number };
   /** Objects not eligible, by reason (zero-byte, not-included, settling, …). */
   skipped: Record<string, number>;
   /** Deliveries this sweep found not yet done (new or still queued); `sweep --wait` follows these. */

@@ -5,8 +5,10 @@ import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli.js';
+import { runSweepCommand } from '../../src/commands/sweep-command.js';
 import { createAuditLog } from '../../src/ledger/audit-log.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
+import { getFreePort } from '../support/free-port.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { readPartnerDir, waitFor, waitForJobState, type SeededObject } from '../support/pipeline.js';
 
@@ -16,10 +18,12 @@ const VIEWER = { user: 'auditor', password: 'retry-viewer-canary-9d02' };
 const pipeline = usePartnerPipeline({
   adminPassword: OPERATOR.password,
   env: { FERRY_VIEWER_USER: VIEWER.user, FERRY_VIEWER_PASSWORD: VIEWER.password },
-  partners: [
+  partners: async () => [
     { id: 'acme', onExisting: 'fail' },
     { id: 'globex', onExisting: 'fail' },
     { id: 'initech', onExisting: 'fail' },
+    // Nothing listens on its port: each attempt fails transiently, the next one is an hour away.
+    { id: 'hooli', port: await getFreePort(), attempts: 2, backoffSeconds: 3600, maxBackoffSeconds: 3600 },
   ],
   // globex's directory is missing on the SFTP server until a test creates it.
   beforeStart: async ({ fixture }) => rm(fixture.partnerDirs.globex!, { recursive: true }),
@@ -243,6 +247,24 @@ async function ferry(
   }
 }
 
+/** `ferry sweep <partner>` without --wait, then waits for that sweep's log line. */
+async function sweepWithoutWaiting(partnerId: string): Promise<void> {
+  const done = () =>
+    pipeline.logs.lines().filter((l) => l.partnerId === partnerId && String(l.msg).startsWith('sweep found'))
+      .length;
+  const before = done();
+  const code = await runSweepCommand({
+    config: pipeline.config(),
+    partnerId,
+    wait: false,
+    timeoutSeconds: 60,
+    out: () => undefined,
+    err: () => undefined,
+  });
+  expect(code).toBe(0);
+  await waitFor(() => done() > before, `a sweep of ${partnerId}`);
+}
+
 describe('ferry retry', () => {
   const config = () => ['--config', pipeline.fixture.dir];
 
@@ -276,6 +298,49 @@ describe('ferry retry', () => {
     expect(run.code).toBe(1);
     expect(run.out).toEqual([`retry of ${id} queued for initech (failed job moved back to wait)`]);
     expect(run.err).toMatch(/ferry retry: delivery \S+ failed again: .*ERR_REMOTE_EXISTS/);
+  });
+
+  it('leaves a failed delivery whose failed job was removed to the operator: a sweep does not send it, ferry retry does', async () => {
+    const queue = pipeline.testFerry.deliverQueue;
+    const { id, seeded, partnerFile } = await failOnExistingFile('initech', 'report-4.csv');
+    // What removeOnFail does after 30 days.
+    await (await queue.getJob(id))!.remove();
+    await rm(partnerFile);
+
+    const swept = await pipeline.sweep('initech');
+    expect(swept.summary).toMatch(/failed [1-9]/);
+    expect(pipeline.lastSweepLog('initech').settled?.failed).toBeGreaterThanOrEqual(1);
+    expect(await queue.getJob(id)).toBeUndefined();
+    expect(await partnerSha256('initech', 'report-4.csv')).toBeUndefined();
+    expect((await pipeline.ledger.get(id))?.status).toBe('failed');
+
+    const run = await ferry(['retry', id, '--reason', 'old export, partner wants it', '--wait', ...config()]);
+    expect(run.code).toBe(0);
+    expect(run.out).toEqual([
+      `retry of ${id} queued for initech (its failed job was gone: added again from the ledger record)`,
+      `delivered: ${id} → ${join(pipeline.fixture.partnerDirs.initech!, 'report-4.csv')}`,
+    ]);
+    expect(await partnerSha256('initech', 'report-4.csv')).toBe(seeded.sha256);
+  });
+
+  it('leaves a delivery between attempts (job delayed) to its own retries: not failed, not counted settled', async () => {
+    const queue = pipeline.testFerry.deliverQueue;
+    await pipeline.put([{ key: 'hooli/a.csv', size: 500 }]);
+    const id = await pipeline.deliveryIdOf('hooli', 'hooli/a.csv');
+    await sweepWithoutWaiting('hooli');
+    const job = await waitFor(
+      async () => ((await (await queue.getJob(id))?.getState()) === 'delayed' ? queue.getJob(id) : undefined),
+      `job ${id} delayed for its next attempt`,
+    );
+    expect(job?.attemptsMade).toBe(1);
+    expect((await pipeline.ledger.get(id))?.status).not.toBe('failed');
+
+    await sweepWithoutWaiting('hooli');
+    expect(pipeline.lastSweepLog('hooli')).toMatchObject({
+      enqueued: 1,
+      settled: { delivered: 0, quarantined: 0, skipped: 0, superseded: 0, failed: 0 },
+    });
+    expect(await (await queue.getJob(id))!.getState()).toBe('delayed');
   });
 
   it('exits 1 for an unknown id and 2 for usage errors', async () => {

@@ -68,3 +68,42 @@ describe('defaults.source.exclude and defaults.source.requireMarker', () => {
     ]);
   });
 });
+
+describe('source.maxAgeDays', () => {
+  it('comes from defaults unless the partner sets its own, and is absent when neither does', async () => {
+    const { partner, problems } = await load('defaults:\n  source: { maxAgeDays: 7 }\n', {
+      plain: '',
+      own: '  maxAgeDays: 1.5\n',
+    });
+    expect(problems).toEqual([]);
+    expect(partner('plain')?.source.maxAgeDays).toBe(7);
+    expect(partner('own')?.source.maxAgeDays).toBe(1.5);
+    const without = await load('', { plain: '' });
+    expect(without.partner('plain')?.source).not.toHaveProperty('maxAgeDays');
+  });
+
+  it('must be a number of days greater than 0, reported at file:line:col', async () => {
+    const { problems } = await load('', { zero: '  maxAgeDays: 0\n' });
+    expect(problems).toEqual([
+      'partners/zero.yaml:9:15: source.maxAgeDays: must be a number of days greater than 0',
+    ]);
+  });
+});
+
+describe('source.identity', () => {
+  it('is absent unless set (content), comes from defaults, and a partner’s own value wins', async () => {
+    const { partner, problems } = await load('defaults:\n  source: { identity: version }\n', {
+      plain: '',
+      own: '  identity: content\n',
+    });
+    expect(problems).toEqual([]);
+    expect(partner('plain')?.source.identity).toBe('version');
+    expect(partner('own')?.source.identity).toBe('content');
+    expect((await load('', { plain: '' })).partner('plain')?.source).not.toHaveProperty('identity');
+  });
+
+  it('must be content or version, reported at file:line:col', async () => {
+    const { problems } = await load('', { odd: '  identity: etag\n' });
+    expect(problems).toEqual(['partners/odd.yaml:9:13: source.identity: must be content or version']);
+  });
+});

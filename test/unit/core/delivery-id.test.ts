@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   computeDeliveryId,
   deliveryHash,
+  deliveryIdFor,
   isDeliveryId,
   normalizeEtag,
   tempNameFor,
@@ -124,5 +125,41 @@ describe('tempNameFor', () => {
     const name = 'x'.repeat(236);
     expect(tempNameFor(name, deliveryId)).toBe(`.${name}.30daa40bddbe.part`);
     expect(tempNameFor(name + 'y', deliveryId)).toBe(`.${name}.30daa40bddbe.part`);
+  });
+});
+
+describe('deliveryIdFor', () => {
+  const object = { bucket: 'exports', key: 'acme/orders.csv', etag: 'abc123' };
+  const monday = '2026-11-23T06:00:00.123Z';
+  const tuesday = '2026-11-24T06:00:00.456Z';
+  const content = { id: 'acme', source: {} };
+  const version = { id: 'acme', source: { identity: 'version' as const } };
+
+  it('gives identity content (and no identity set) the ids it always had, whatever LastModified says', () => {
+    expect(deliveryIdFor(content, { ...object, lastModified: monday })).toBe(
+      'dlv-acme-30daa40bddbe09035a9be36c0dae6f39',
+    );
+    expect(deliveryIdFor({ id: 'acme', source: { identity: 'content' } }, object)).toBe(
+      'dlv-acme-30daa40bddbe09035a9be36c0dae6f39',
+    );
+    expect(deliveryIdFor(content, { ...object, lastModified: tuesday })).toBe(
+      deliveryIdFor(content, { ...object, lastModified: monday }),
+    );
+  });
+
+  it('gives identity version a new id for each LastModified of the same bytes', () => {
+    const first = deliveryIdFor(version, { ...object, lastModified: monday });
+    expect(first).toMatch(/^dlv-acme-[0-9a-f]{32}$/);
+    expect(first).not.toBe('dlv-acme-30daa40bddbe09035a9be36c0dae6f39');
+    expect(deliveryIdFor(version, { ...object, lastModified: tuesday })).not.toBe(first);
+    // A listed Date and the ISO string a job or the ledger carries name the same version.
+    expect(deliveryIdFor(version, { ...object, lastModified: new Date(monday) })).toBe(first);
+  });
+
+  it('refuses identity version without a LastModified (ERR_PAYLOAD_INVALID)', () => {
+    expect(() => deliveryIdFor(version, object)).toThrow(
+      expect.objectContaining({ code: 'ERR_PAYLOAD_INVALID' }) as Error,
+    );
+    expect(() => deliveryIdFor(version, { ...object, lastModified: 'not a time' })).toThrow(FerryError);
   });
 });

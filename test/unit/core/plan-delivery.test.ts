@@ -42,7 +42,7 @@ describe('planObject', () => {
     [
       'a failed one',
       { ledger: { status: 'failed', settled: false, lastErrorCode: 'ERR_SFTP_AUTH' } },
-      'skip     acme/orders.csv  (failed earlier: ERR_SFTP_AUTH: waits for a retry in Bull Board while its failed job exists)',
+      'skip     acme/orders.csv  (failed earlier: ERR_SFTP_AUTH: waits for ferry retry (sweeps do not send it again))',
     ],
     [
       'a paused partner',

@@ -66,6 +66,23 @@ describe('selectObjects', () => {
     expect(reasonFor(o)).toBe(expected);
   });
 
+  it('leaves out objects older than maxAgeDays as stale, and keeps one exactly that old', () => {
+    const rules = { ...RULES, maxAgeDays: 2 };
+    const twoDays = 2 * 86_400_000;
+    const at = (ageMs: number) =>
+      object('exports/acme/old.csv', { lastModified: new Date(NOW.getTime() - ageMs) });
+    expect(reasonFor(at(twoDays + 1), rules)).toBe('stale');
+    expect(reasonFor(at(twoDays), rules)).toBe('eligible');
+    expect(reasonFor(at(400 * 86_400_000), RULES)).toBe('eligible');
+    // Filters first (they say more), then stale; a stale object costs no marker lookup.
+    expect(reasonFor(object('exports/acme/old.json', { lastModified: new Date(0) }), rules)).toBe(
+      'not-included',
+    );
+    const marked = { ...rules, requireMarker: '_SUCCESS' };
+    expect(reasonFor(at(twoDays + 1), marked)).toBe('stale');
+    expect(directoriesAwaitingMarker([at(twoDays + 1)], marked, NOW)).toEqual([]);
+  });
+
   it('matches globs against the key relative to the prefix', () => {
     const rules = { ...RULES, include: ['orders_*.csv'] };
     expect(reasonFor(object('exports/acme/orders_1.csv'), rules)).toBe('eligible');
