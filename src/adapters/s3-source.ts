@@ -99,14 +99,7 @@ export function createS3Source(client: S3Client): ObjectSource {
 
     async put(bucket, key, body, contentType) {
       try {
-        await client.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: body,
-            ...(contentType === undefined ? {} : { ContentType: contentType }),
-          }),
-        );
+        await client.send(putCommand(bucket, key, body, contentType));
       } catch (err) {
         throw classifyError(err, 's3');
       }
@@ -114,15 +107,7 @@ export function createS3Source(client: S3Client): ObjectSource {
 
     async putNew(bucket, key, body, contentType) {
       try {
-        await client.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: body,
-            IfNoneMatch: '*',
-            ...(contentType === undefined ? {} : { ContentType: contentType }),
-          }),
-        );
+        await client.send(putCommand(bucket, key, body, contentType, { IfNoneMatch: '*' }));
         return 'created';
       } catch (err) {
         const name = err instanceof Error ? err.name : undefined;
@@ -205,4 +190,20 @@ export function createS3Source(client: S3Client): ObjectSource {
 
 function stripQuotes(etag: string): string {
   return etag.replace(/^"(.*)"$/, '$1');
+}
+
+function putCommand(
+  bucket: string,
+  key: string,
+  body: string | Buffer,
+  contentType: string | undefined,
+  condition: { IfNoneMatch?: string } = {},
+): PutObjectCommand {
+  return new PutObjectCommand({
+    Bucket: bucket,
+    Key: key,
+    Body: body,
+    ...condition,
+    ...(contentType === undefined ? {} : { ContentType: contentType }),
+  });
 }

@@ -3,11 +3,11 @@
 // and column, a redelivery's who and why with the audit trail, a job still waiting, the API's object
 // under --json, and exit 1 / 2 for an unknown id and usage errors.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli.js';
 import { runRedeliverCommand } from '../../src/commands/redeliver-command.js';
 import { runSweepCommand } from '../../src/commands/sweep-command.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { captureLogger, jobsOfPartner, waitFor, waitForJobState } from '../support/pipeline.js';
+import { runFerryInProcess } from '../support/run-cli-in-process.js';
 
 const ADMIN_PASSWORD = 'delivery-detail-admin-canary';
 
@@ -25,22 +25,7 @@ const pipeline = usePartnerPipeline({
 });
 
 /** Runs `ferry <args>` in this process, capturing what it writes. */
-async function ferry(...args: string[]): Promise<{ code: number; out: string[]; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const keep = (into: string[]) => (chunk: string | Uint8Array) => {
-    into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  };
-  vi.spyOn(process.stdout, 'write').mockImplementation(keep(out));
-  vi.spyOn(process.stderr, 'write').mockImplementation(keep(err));
-  try {
-    const code = await main(args, process.env);
-    return { code, out: out.join('').split('\n').slice(0, -1), err: err.join('') };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const ferry = (...args: string[]) => runFerryInProcess(args);
 
 const show = (id: string, ...more: string[]) =>
   ferry('deliveries', 'show', id, '--config', pipeline.fixture.dir, ...more);

@@ -6,11 +6,10 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectSftp, type SftpConnection } from '../../src/adapters/sftp-connection.js';
+import { type SftpConnection } from '../../src/adapters/sftp-connection.js';
 import { runSweepCommand } from '../../src/commands/sweep-command.js';
 import { FerryError } from '../../src/errors.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
@@ -30,6 +29,7 @@ import {
 } from '../support/pipeline.js';
 import { spawnFerry, type FerryProcess } from '../support/ferry-process.js';
 import { startServices, type Services } from '../support/services.js';
+import { connectToSshd } from '../support/sftp-client.js';
 
 /** The request deadline in this file (stallTimeoutSeconds). */
 const DEADLINE_SECONDS = 2;
@@ -70,15 +70,8 @@ function continueSftpServers(): void {
 
 async function connect(): Promise<SftpConnection> {
   const { sshd } = services;
-  const connection = await connectSftp({
-    host: sshd.host,
-    port: sshd.port,
-    username: sshd.username,
-    hostKeys: [sshd.hostKeyFingerprint],
-    auth: { privateKey: await readFile(sshd.privateKeyPath, 'utf8') },
-    readyTimeoutMs: 10_000,
+  const connection = await connectToSshd(sshd, {
     keepaliveIntervalMs: 500,
-    keepaliveCountMax: 3,
     requestTimeoutMs: DEADLINE_SECONDS * 1000,
   });
   connections.add(connection);

@@ -1,6 +1,6 @@
 // The janitor on real services: redis-server (temp registry, claims), OpenSSH sshd (the partner's
 // directory, a local directory the test ages with utimes) and s3rver (the sweep that runs it).
-import { chown, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Job } from 'bullmq';
@@ -9,7 +9,7 @@ import { createJanitor, type JanitorDeps } from '../../jobs/janitor.js';
 import { runJanitorCommand } from '../../src/commands/janitor-command.js';
 import { createSweepProcessor } from '../../jobs/sweep.js';
 import { createS3Source } from '../../src/adapters/s3-source.js';
-import { connectSftp, type SftpConnection } from '../../src/adapters/sftp-connection.js';
+import { type SftpConnection } from '../../src/adapters/sftp-connection.js';
 import type { FerryConfig } from '../../src/config/load-config.js';
 import type { PartnerConfig } from '../../src/config/schema.js';
 import { tempNameFor } from '../../src/core/delivery-id.js';
@@ -23,6 +23,7 @@ import { captureLogger, loadConfigOrThrow } from '../support/pipeline.js';
 import { parsePrometheusText } from '../support/prometheus-text.js';
 import { s3ClientFor, startServices, type Services } from '../support/services.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { connectToSshd } from '../support/sftp-client.js';
 
 const keys = createRedisKeys('{ferry}');
 const DELIVERY = 'dlv-acme-30daa40bddbe09035a9be36c0dae6f39';
@@ -45,16 +46,7 @@ beforeAll(async () => {
 });
 
 async function connect(): Promise<SftpConnection> {
-  return connectSftp({
-    host: services.sshd.host,
-    port: services.sshd.port,
-    username: services.sshd.username,
-    hostKeys: [services.sshd.hostKeyFingerprint],
-    auth: { privateKey: await readFile(services.sshd.privateKeyPath, 'utf8') },
-    readyTimeoutMs: 10_000,
-    keepaliveIntervalMs: 1_000,
-    keepaliveCountMax: 3,
-  });
+  return connectToSshd(services.sshd);
 }
 
 afterAll(async () => {

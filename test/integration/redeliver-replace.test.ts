@@ -4,11 +4,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli.js';
 import { createAuditLog } from '../../src/ledger/audit-log.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { readPartnerDir, waitForJobState, type SeededObject } from '../support/pipeline.js';
+import { runFerryInProcess } from '../support/run-cli-in-process.js';
 
 const OPERATOR = { user: 'admin', password: 'replace-operator-canary-3f8a' };
 const PARTNER_COPY = 'the partner’s edited copy\n';
@@ -219,23 +219,4 @@ describe('ferry redeliver --replace', () => {
   });
 });
 
-/** Runs `ferry <args>` through the CLI entry point in this process, capturing what it writes. */
-async function ferry(
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ code: number; out: string[]; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const keep = (into: string[]) => (chunk: string | Uint8Array) => {
-    into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  };
-  vi.spyOn(process.stdout, 'write').mockImplementation(keep(out));
-  vi.spyOn(process.stderr, 'write').mockImplementation(keep(err));
-  try {
-    const code = await main(args, env);
-    return { code, out: out.join('').split('\n').slice(0, -1), err: err.join('') };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const ferry = runFerryInProcess;

@@ -4,13 +4,13 @@
 import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli.js';
 import { runSweepCommand } from '../../src/commands/sweep-command.js';
 import { createAuditLog } from '../../src/ledger/audit-log.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { getFreePort } from '../support/free-port.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { readPartnerDir, waitFor, waitForJobState, type SeededObject } from '../support/pipeline.js';
+import { runFerryInProcess } from '../support/run-cli-in-process.js';
 
 const OPERATOR = { user: 'admin', password: 'retry-operator-canary-51c3' };
 const VIEWER = { user: 'auditor', password: 'retry-viewer-canary-9d02' };
@@ -226,26 +226,7 @@ describe('POST /api/deliveries/:id/retry', () => {
   });
 });
 
-/** Runs `ferry <args>` through the CLI entry point in this process, capturing what it writes. */
-async function ferry(
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ code: number; out: string[]; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const keep = (into: string[]) => (chunk: string | Uint8Array) => {
-    into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  };
-  vi.spyOn(process.stdout, 'write').mockImplementation(keep(out));
-  vi.spyOn(process.stderr, 'write').mockImplementation(keep(err));
-  try {
-    const code = await main(args, env);
-    return { code, out: out.join('').split('\n').slice(0, -1), err: err.join('') };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const ferry = runFerryInProcess;
 
 /** `ferry sweep <partner>` without --wait, then waits for that sweep's log line. */
 async function sweepWithoutWaiting(partnerId: string): Promise<void> {

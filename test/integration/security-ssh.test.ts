@@ -6,11 +6,7 @@ import { Redis } from 'ioredis';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  connectSftp,
-  type SftpConnection,
-  type SftpConnectOptions,
-} from '../../src/adapters/sftp-connection.js';
+import { type SftpConnection, type SftpConnectOptions } from '../../src/adapters/sftp-connection.js';
 import { parseHostKeyPin } from '../../src/config/ssh-algorithms.js';
 import { FerryError } from '../../src/errors.js';
 import { startFerry, type RunningFerry } from '../../src/main.js';
@@ -25,6 +21,7 @@ import {
 } from '../support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../support/services.js';
 import { readSshdLog, startSshd, type SshdHandle } from '../support/sshd.js';
+import { connectToSshd } from '../support/sftp-client.js';
 
 // Any syntactically valid fingerprint that is not the server's.
 const OTHER_FINGERPRINT = 'SHA256:Zm9yLXRlc3RzLW9ubHktbm90LXRoZS1zZXJ2ZXJzLWt';
@@ -84,17 +81,7 @@ afterAll(async () => {
 });
 
 async function connect(server: SshdHandle, overrides: Partial<SftpConnectOptions>): Promise<SftpConnection> {
-  const connection = await connectSftp({
-    host: server.host,
-    port: server.port,
-    username: server.username,
-    hostKeys: [server.hostKeyFingerprint],
-    auth: { privateKey: await readFile(server.privateKeyPath, 'utf8') },
-    readyTimeoutMs: 10_000,
-    keepaliveIntervalMs: 1_000,
-    keepaliveCountMax: 3,
-    ...overrides,
-  });
+  const connection = await connectToSshd(server, overrides);
   open.add(connection);
   return connection;
 }

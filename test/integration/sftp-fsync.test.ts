@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectSftp, type SftpConnection } from '../../src/adapters/sftp-connection.js';
+import { type SftpConnection } from '../../src/adapters/sftp-connection.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
 import {
   captureLogger,
@@ -18,6 +18,7 @@ import {
 } from '../support/pipeline.js';
 import { startServices, type Services } from '../support/services.js';
 import { startSshd, type SshdHandle } from '../support/sshd.js';
+import { connectToSshd } from '../support/sftp-client.js';
 
 let services: Services;
 let declining: SshdHandle;
@@ -65,17 +66,7 @@ function requestsFor(lines: string[], path: string): string[] {
 }
 
 async function connect(server: SshdHandle, log?: { debug(f: Record<string, unknown>, m: string): void }) {
-  const connection = await connectSftp({
-    host: server.host,
-    port: server.port,
-    username: server.username,
-    hostKeys: [server.hostKeyFingerprint],
-    auth: { privateKey: await readFile(server.privateKeyPath, 'utf8') },
-    readyTimeoutMs: 10_000,
-    keepaliveIntervalMs: 1_000,
-    keepaliveCountMax: 3,
-    ...(log === undefined ? {} : { log }),
-  });
+  const connection = await connectToSshd(server, log === undefined ? {} : { log });
   open.add(connection);
   return connection;
 }
