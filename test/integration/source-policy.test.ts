@@ -3,14 +3,19 @@
 // the same key are a new delivery. s3rver stamps LastModified itself, so for maxAgeDays the sweeps'
 // clock runs ahead instead (the `sweepNow` seam): an object written now is three days old to them.
 import { createHash } from 'node:crypto';
+import type { Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createSweepProcessor } from '../../jobs/sweep.js';
+import { createS3Source } from '../../src/adapters/s3-source.js';
 import { runPlanCommand } from '../../src/commands/plan-command.js';
 import { runRedeliverCommand } from '../../src/commands/redeliver-command.js';
 import { createAuditLog } from '../../src/ledger/audit-log.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
+import { createSweepSummaries } from '../../src/ledger/sweep-summary.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
-import { waitFor, waitForJobState } from '../support/pipeline.js';
+import { captureLogger, waitFor, waitForJobState } from '../support/pipeline.js';
 
 const DAY_MS = 86_400_000;
 const OPERATOR = { user: 'admin', password: 'source-policy-operator-5c1d' };
@@ -213,6 +218,35 @@ describe('stale objects in the API', () => {
       status: 202,
       body: { jobId: `${id}-r1`, deliveryId: `${id}-r1`, kind: 'redelivery' },
     });
+  });
+});
+
+describe('the last sweep summary', () => {
+  it('a sweep whose summary cannot be written still finishes, and logs why', async () => {
+    await pipeline.put([{ key: 'aged-api/2026-03-01.csv', size: 300 }]);
+    // A real client that cannot send: every command fails at once.
+    const offline = new Redis(pipeline.services.redis.url, { lazyConnect: true, enableOfflineQueue: false });
+    const logs = captureLogger();
+    const sweep = createSweepProcessor({
+      getConfig: pipeline.config,
+      source: createS3Source(pipeline.testFerry.s3),
+      ledger: pipeline.ledger,
+      enqueueDeliveries: () => Promise.resolve(),
+      logger: logs.logger,
+      now: () => new Date(),
+      sweepSummaries: createSweepSummaries(offline, createRedisKeys('{ferry}')),
+    });
+    const job = {
+      id: 'sweep-aged-api',
+      data: { v: 1, partnerId: 'aged-api', reason: 'manual' },
+    } as unknown as Job;
+
+    const result = await sweep(job);
+    expect(result).toMatchObject({ partnerId: 'aged-api', enqueued: 1 });
+    expect(logs.lines()).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: 'could not record the sweep summary' }),
+    );
+    offline.disconnect();
   });
 });
 
