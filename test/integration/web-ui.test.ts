@@ -301,12 +301,13 @@ describe('web UI', () => {
           await post(`/api/deliveries/${encodeURIComponent(id)}/redeliver`),
           await post(`/api/deliveries/${encodeURIComponent(id)}/retry`),
           await post('/api/partners/acme/pause'),
+          await post('/api/partners/hooli/redeliver'),
           await post(`/admin/api/queues/deliver/${encodeURIComponent(jobId)}/retry`, 'PUT'),
         ];
       },
       { id: deliveryId, jobId: job!.id! },
     );
-    expect(statuses).toEqual([403, 403, 403, 403]);
+    expect(statuses).toEqual([403, 403, 403, 403, 403]);
 
     // Bull Board shows the viewer the same job without a retry button.
     await page.getByRole('link', { name: /^Bull Board job/ }).click();
