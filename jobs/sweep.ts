@@ -11,6 +11,7 @@ import { PermanentError } from '../src/errors.js';
 import { isSettled } from '../src/ledger/delivery-record.js';
 import type { HousekeepingPendingStore } from '../src/ledger/housekeeping-pending.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
+import { MAX_STALE_LISTED, type StaleObject, type SweepSummaries } from '../src/ledger/sweep-summary.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import { SweepJobData, type DeliverJobData, type SweepResult } from '../src/queues/payloads.js';
@@ -38,6 +39,8 @@ export interface SweepDeps {
   alerts?: Alerter;
   /** Removes Ferry's leftover temp/.old files on the partner's server, when due (default: none). */
   janitor?: Pick<Janitor, 'runIfDue'>;
+  /** Where each listing sweep's counts and stale objects are kept for the API and UI (default: nowhere). */
+  sweepSummaries?: Pick<SweepSummaries, 'record'>;
 }
 
 /**
@@ -79,6 +82,7 @@ export function createSweepProcessor(deps: SweepDeps) {
       }
 
       const now = deps.now();
+      const stale: StaleObject[] = []; // the first few, for the API and UI (sent only on request)
       let oldestUndelivered = Infinity; // lastModified (ms) of the oldest object listed and not yet delivered
       const pages = deps.source.listPages(
         partner.source.bucket,
@@ -92,7 +96,13 @@ export function createSweepProcessor(deps: SweepDeps) {
         result.listed += page.length;
         const present = await markers.forPage(page, now);
         const selection = selectObjects<SourceObject>(page, partner.source, now, present);
-        for (const s of selection.skipped) result.skipped[s.reason] = (result.skipped[s.reason] ?? 0) + 1;
+        for (const s of selection.skipped) {
+          result.skipped[s.reason] = (result.skipped[s.reason] ?? 0) + 1;
+          if (s.reason === 'stale' && stale.length < MAX_STALE_LISTED) {
+            const { key, size, etag, lastModified } = s.object;
+            stale.push({ key, size, etag, lastModified: lastModified.toISOString() });
+          }
+        }
         result.eligible += selection.eligible.length;
         if (selection.eligible.length === 0) continue;
 
@@ -166,6 +176,7 @@ export function createSweepProcessor(deps: SweepDeps) {
           ? (now.getTime() - oldestUndelivered) / 1000
           : 0,
       });
+      await recordSummaryQuietly(deps, partnerId, now, result, stale, log);
       log.info(
         {
           listed: result.listed,
@@ -273,5 +284,29 @@ async function recordFoundQuietly(
     );
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'could not record found files for the SLA');
+  }
+}
+
+/** The summary is for people: a Redis hiccup writing it must not fail (and repeat) the sweep. */
+async function recordSummaryQuietly(
+  deps: SweepDeps,
+  partnerId: string,
+  at: Date,
+  result: SweepResult,
+  stale: StaleObject[],
+  log: Logger,
+): Promise<void> {
+  if (!deps.sweepSummaries) return;
+  try {
+    await deps.sweepSummaries.record(partnerId, {
+      at: at.toISOString(),
+      listed: result.listed,
+      eligible: result.eligible,
+      enqueued: result.enqueued,
+      skipped: result.skipped,
+      stale,
+    });
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not record the sweep summary');
   }
 }

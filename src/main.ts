@@ -32,6 +32,7 @@ import { createNameSequence } from './ledger/name-sequence.js';
 import { createPathLeases } from './ledger/path-leases.js';
 import { adoptOpenIntents } from './ledger/adopt-open-intents.js';
 import { createRedeliveries } from './ledger/redeliveries.js';
+import { createSweepSummaries } from './ledger/sweep-summary.js';
 import { createRetries } from './ledger/retries.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
 import { createTempRegistry } from './ledger/temp-registry.js';
@@ -171,6 +172,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const partnerControls = createPartnerControls(redis, keys);
   const slaTracker = createSlaTracker(redis, keys, ledger);
   const audit = createAuditLog(redis, keys);
+  const sweepSummaries = createSweepSummaries(redis, keys);
   const redeliveries = createRedeliveries({
     redis,
     keys,
@@ -307,6 +309,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         recordFound: (partner, ids) => slaTracker.recordFound(partner, ids, clock()),
         housekeepingPending,
         alerts,
+        sweepSummaries,
         janitor: createJanitor({
           getConfig,
           withSession: (partner, fn, signal) => sftpPool.withSession(keyOf(partner), fn, signal),
@@ -494,7 +497,9 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         retries,
         audit,
         source,
+        sweepSummaries,
         now: clock,
+        ...(options.overrides?.sweepNow ? { sweepNow: options.overrides.sweepNow } : {}),
       },
     });
     server = await listen(app, svc.http.port, svc.http.host);

@@ -2,20 +2,20 @@
 // resend of a delivered file, as its own delivery (`<deliveryId>-r<n>`) with its own receipt and an
 // audit entry; `--replace` replaces the partner's file if it is still there. An object no sweep sends
 // because it is older than `source.maxAgeDays` (never delivered) is sent here as its first delivery,
-// under the id a sweep would give it.
+// under the id a sweep would give it (src/ledger/request-object-delivery.ts, shared with the API).
 import { createReceiptStore } from '../adapters/receipt-store.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
-import type { ObjectSource, SourceObject } from '../adapters/ports.js';
+import type { ObjectSource } from '../adapters/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
-import { deliveryIdFor } from '../core/delivery-id.js';
 import { printable } from '../core/format-deliveries.js';
-import { selectObjects } from '../core/select-objects.js';
 import { createAuditLog } from '../ledger/audit-log.js';
 import { createRedeliveries } from '../ledger/redeliveries.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
 import { createRedisLedger } from '../ledger/redis-ledger.js';
+import { requestObjectDelivery } from '../ledger/request-object-delivery.js';
 import type { Logger } from '../observability/logger.js';
+import type { DeliverJobData } from '../queues/payloads.js';
 import { createQueues, enqueueDeliveries } from '../queues/queues.js';
 import { connectProducer } from './connect-producer.js';
 
@@ -53,112 +53,43 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
   const redis = await connectProducer(o.config);
   const queues = createQueues(redis, svc.redis.prefix);
   try {
-    const bucket = partner.source.bucket;
-    const listed = await currentObject(source, bucket, o.key);
-    let etag = o.etag;
-    if (etag === undefined) {
-      etag = listed?.etag;
-      if (etag === undefined) {
-        o.err(
-          `ferry redeliver: s3://${bucket}/${printable(o.key)} does not exist now; a redelivery reads the object again (give --etag only for the version S3 still holds)`,
-        );
-        return 1;
-      }
-    }
     const keys = createRedisKeys(svc.redis.prefix);
     const ledger = createRedisLedger(redis, keys);
-    // identity version: the version is the write S3 holds now (its LastModified names it).
-    const current = listed?.etag === etag ? listed : undefined;
-    if (partner.source.identity === 'version' && current === undefined) {
-      o.err(
-        `ferry redeliver: ${partner.id} has source.identity: version; only the version S3 holds now can be redelivered (leave out --etag)`,
-      );
-      return 1;
-    }
-    const deliveryId = deliveryIdFor(partner, {
-      bucket,
-      key: o.key,
-      etag,
-      lastModified: current?.lastModified,
-    });
+    const audit = createAuditLog(redis, keys);
+    const enqueue = (p: PartnerConfig, job: DeliverJobData) => enqueueDeliveries(queues.deliver, p, [job]);
     const redeliveries = createRedeliveries({
       redis,
       keys,
       ledger,
-      audit: createAuditLog(redis, keys),
+      audit,
       receipts: createReceiptStore(source, svc.receipts),
       source,
       getConfig: () => o.config,
-      enqueue: (p, job) => enqueueDeliveries(queues.deliver, p, [job]),
+      enqueue,
     });
     const replace = o.replace === true;
-    const outcome = await redeliveries.request({ deliveryId, reason: o.reason, by: o.by, replace });
-    const stale = listed?.etag === etag && isStale(listed, partner, o.now ?? new Date());
-    if (!outcome.ok && outcome.problem === 'not-found' && stale && listed) {
-      if (!partner.enabled) {
-        o.err(`ferry redeliver: partner ${partner.id} is disabled`);
-        return 1;
-      }
-      await enqueueDeliveries(queues.deliver, partner, [
-        {
-          v: 1,
-          deliveryId,
-          partnerId: partner.id,
-          bucket,
-          key: o.key,
-          etag,
-          size: listed.size,
-          lastModified: listed.lastModified.toISOString(),
-        },
-      ]);
-      await createAuditLog(redis, keys).append({
-        at: new Date().toISOString(),
-        user: o.by,
-        action: 'redeliver',
+    const outcome = await requestObjectDelivery(
+      { redeliveries, source, audit, enqueue, log: o.audit },
+      {
+        partner,
+        key: o.key,
         reason: o.reason,
-        deliveryId,
-        partnerId: partner.id,
-      });
-      o.audit.info(
-        {
-          audit: true,
-          action: 'redeliver',
-          user: o.by,
-          reason: o.reason,
-          partnerId: partner.id,
-          deliveryId,
-          trackingId: deliveryId,
-          stale: true,
-        },
-        'delivery of a stale object requested',
-      );
+        by: o.by,
+        replace,
+        etag: o.etag,
+        now: o.now ?? new Date(),
+      },
+    );
+    if (!outcome.ok) {
+      o.err(`ferry redeliver: ${outcome.message}`);
+      return 1;
+    }
+    if (outcome.kind === 'stale') {
       o.out(
-        `delivery ${deliveryId} queued for ${partner.id}: ${printable(o.key)} (older than source.maxAgeDays: sent on request)`,
+        `delivery ${outcome.deliveryId} queued for ${partner.id}: ${printable(o.key)} (older than source.maxAgeDays: sent on request)`,
       );
       return 0;
     }
-    if (!outcome.ok) {
-      o.err(
-        outcome.problem === 'not-found'
-          ? `ferry redeliver: version ${etag} of ${printable(o.key)} was never delivered to ${partner.id} (${deliveryId})`
-          : `ferry redeliver: ${outcome.message}`,
-      );
-      return 1;
-    }
-    o.audit.info(
-      {
-        audit: true,
-        action: 'redeliver',
-        user: o.by,
-        reason: o.reason,
-        ...(replace ? { replace } : {}),
-        partnerId: partner.id,
-        deliveryId: outcome.deliveryId,
-        trackingId: outcome.deliveryId,
-        redeliveryOf: outcome.of,
-      },
-      'redelivery requested',
-    );
     o.out(
       `redelivery ${outcome.deliveryId} queued for ${partner.id}: ${printable(o.key)} (of ${outcome.of})${replace ? ", replacing the partner's file" : ''}`,
     );
@@ -174,24 +105,4 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
     await redis.quit().catch(() => undefined);
     s3?.destroy();
   }
-}
-
-/** True when a sweep leaves the object out only for its age (`source.maxAgeDays`). */
-function isStale(object: SourceObject, partner: PartnerConfig, now: Date): boolean {
-  return selectObjects([object], partner.source, now).skipped[0]?.reason === 'stale';
-}
-
-/** The object S3 holds now at exactly `key` (a listing with the key as prefix, first page). */
-async function currentObject(
-  source: ObjectSource,
-  bucket: string,
-  key: string,
-): Promise<SourceObject | undefined> {
-  for await (const page of source.listPages(bucket, key, 1000)) {
-    const found = page.find((object) => object.key === key);
-    if (found) return found;
-    // Keys sort after their prefix: once past it on a page, it is not there.
-    if (page.some((object) => object.key > key)) return undefined;
-  }
-  return undefined;
 }

@@ -18,8 +18,10 @@ import type { Redeliveries } from '../ledger/redeliveries.js';
 import type { Retries } from '../ledger/retries.js';
 import type { Ledger } from '../ledger/redis-ledger.js';
 import type { RedisKeys } from '../ledger/redis-keys.js';
+import { requestObjectDelivery } from '../ledger/request-object-delivery.js';
+import type { SweepSummaries } from '../ledger/sweep-summary.js';
 import type { PartnerControls } from '../partners/partner-controls.js';
-import type { FerryQueues } from '../queues/queues.js';
+import { enqueueDeliveries, type FerryQueues } from '../queues/queues.js';
 import type { RedisClient } from '../queues/redis-connection.js';
 import { authenticatedByBasic, callerOf, readOnlyForViewers } from './basic-auth.js';
 import { sameOriginGuard } from './same-origin-guard.js';
@@ -37,9 +39,13 @@ export interface ApiDeps {
   redeliveries: Redeliveries;
   retries: Retries;
   audit: AuditLog;
-  /** Where uploads go (the partner's source bucket), never over an existing object. */
-  source: Pick<ObjectSource, 'putNew'>;
+  /** Where uploads go (the partner's source bucket), never over an existing object; what a request sends. */
+  source: Pick<ObjectSource, 'putNew' | 'listPages'>;
+  /** Each partner's last sweep (counts, stale objects). */
+  sweepSummaries: Pick<SweepSummaries, 'read'>;
   now?(): Date;
+  /** The clock sweeps select by, so an object is stale here exactly when it is to a sweep (default: now). */
+  sweepNow?(): Date;
   /** Largest upload accepted (default 100 MiB; the body is held in memory). */
   maxUploadBytes?: number;
 }
@@ -232,7 +238,11 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
       const at = now();
       const runtime = await deps.partnerControls.runtime(config, at);
       const partners = await Promise.all(
-        runtime.map(async (p) => ({ ...p, ...(await readPartnerStats(deps.redis, deps.keys, p.id, at)) })),
+        runtime.map(async (p) => ({
+          ...p,
+          ...(await readPartnerStats(deps.redis, deps.keys, p.id, at)),
+          lastSweep: (await deps.sweepSummaries.read(p.id)) ?? null,
+        })),
       );
       res.json({ partners });
     }),
@@ -258,6 +268,42 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
       }),
     );
   }
+
+  // `ferry redeliver <partner> <key>`: a delivered version again, or a stale one for the first time.
+  router.post(
+    '/partners/:id/redeliver',
+    json,
+    handle(async (req, res) => {
+      const partner = deps.getConfig().partners.get(String(req.params.id));
+      if (!partner) throw new ApiProblem(404, `unknown partner ${String(req.params.id)}`);
+      const body = (req.body ?? {}) as { key?: unknown; etag?: unknown };
+      if (typeof body.key !== 'string' || body.key === '') throw new ApiProblem(400, 'key is required');
+      if (body.etag !== undefined && (typeof body.etag !== 'string' || body.etag === '')) {
+        throw new ApiProblem(400, 'etag must be a non-empty string');
+      }
+      const reason = reasonOf(req);
+      const outcome = await requestObjectDelivery(
+        {
+          redeliveries: deps.redeliveries,
+          source: deps.source,
+          audit: deps.audit,
+          enqueue: (p, job) => enqueueDeliveries(deps.queues.deliver, p, [job]),
+          ...(log ? { log } : {}),
+        },
+        {
+          partner,
+          key: body.key,
+          reason,
+          by: userOf(res),
+          replace: replaceOf(req),
+          etag: body.etag,
+          now: deps.sweepNow?.() ?? new Date(),
+        },
+      );
+      if (!outcome.ok) throw new ApiProblem(outcome.problem === 'not-found' ? 404 : 409, outcome.message);
+      res.status(202).json({ jobId: outcome.jobId, deliveryId: outcome.deliveryId, kind: outcome.kind });
+    }),
+  );
 
   router.post(
     '/upload',

@@ -2,21 +2,30 @@
 // objects to `ferry redeliver`; `source.identity` decides whether identical bytes written again under
 // the same key are a new delivery. s3rver stamps LastModified itself, so for maxAgeDays the sweeps'
 // clock runs ahead instead (the `sweepNow` seam): an object written now is three days old to them.
+import { createHash } from 'node:crypto';
+import type { Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createSweepProcessor } from '../../jobs/sweep.js';
+import { createS3Source } from '../../src/adapters/s3-source.js';
 import { runPlanCommand } from '../../src/commands/plan-command.js';
 import { runRedeliverCommand } from '../../src/commands/redeliver-command.js';
 import { createAuditLog } from '../../src/ledger/audit-log.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
+import { createSweepSummaries } from '../../src/ledger/sweep-summary.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
-import { waitFor, waitForJobState } from '../support/pipeline.js';
+import { captureLogger, waitFor, waitForJobState } from '../support/pipeline.js';
 
 const DAY_MS = 86_400_000;
+const OPERATOR = { user: 'admin', password: 'source-policy-operator-5c1d' };
 let sweepClockAheadMs = 0;
 
 const pipeline = usePartnerPipeline({
+  adminPassword: OPERATOR.password,
   partners: [
     { id: 'aged', maxAgeDays: 2 },
+    { id: 'aged-api', maxAgeDays: 2 },
     { id: 'same', onExisting: 'overwrite' },
     { id: 'daily', identity: 'version', onExisting: 'overwrite' },
   ],
@@ -112,6 +121,132 @@ describe('source.maxAgeDays', () => {
       'delivered 0, already delivered 0, skipped 0, quarantined 0, failed 0',
     );
     expect(pipeline.lastSweepLog('aged')).toMatchObject({ skipped: { stale: 1 } });
+  });
+});
+
+interface LastSweep {
+  at: string;
+  listed: number;
+  skipped: Record<string, number>;
+  stale: { key: string; size: number; etag: string; lastModified: string }[];
+}
+
+async function api(
+  method: string,
+  path: string,
+  json?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`http://127.0.0.1:${pipeline.testFerry.ferry.httpPort}${path}`, {
+    method,
+    headers: {
+      authorization: `Basic ${Buffer.from(`${OPERATOR.user}:${OPERATOR.password}`).toString('base64')}`,
+      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function lastSweepOf(partnerId: string): Promise<LastSweep | null> {
+  const { body } = await api('GET', '/api/partners');
+  const partners = body.partners as { id: string; lastSweep: LastSweep | null }[];
+  return partners.find((p) => p.id === partnerId)!.lastSweep;
+}
+
+describe('stale objects in the API', () => {
+  it('GET /api/partners shows the last sweep’s stale objects; POST /api/partners/:id/redeliver sends one', async () => {
+    expect(await lastSweepOf('aged-api')).toBeNull();
+    const [seeded] = await pipeline.put([{ key: 'aged-api/2026-02-01.csv', size: 900 }]);
+    const id = await pipeline.deliveryIdOf('aged-api', 'aged-api/2026-02-01.csv');
+
+    sweepClockAheadMs = 3 * DAY_MS;
+    expect((await pipeline.sweep('aged-api')).code).toBe(0);
+    const last = await lastSweepOf('aged-api');
+    expect(last).toMatchObject({ listed: 1, eligible: 0, enqueued: 0, skipped: { stale: 1 } });
+    expect(last!.stale).toEqual([
+      {
+        key: 'aged-api/2026-02-01.csv',
+        size: 900,
+        // A single-part upload's ETag is its MD5.
+        etag: createHash('md5').update(seeded!.body).digest('hex'),
+        lastModified: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      },
+    ]);
+    expect(await pipeline.testFerry.deliverQueue.getJob(id)).toBeUndefined();
+
+    // Not in S3: refused with the CLI's message, nothing queued.
+    const missing = await api('POST', '/api/partners/aged-api/redeliver', {
+      key: 'aged-api/none.csv',
+      reason: 'partner asked for it',
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toMatch(/^s3:\/\/warehouse-exports\/aged-api\/none\.csv does not exist now/);
+
+    const sent = await api('POST', '/api/partners/aged-api/redeliver', {
+      key: 'aged-api/2026-02-01.csv',
+      reason: 'partner asked for the February export',
+    });
+    expect(sent).toEqual({ status: 202, body: { jobId: id, deliveryId: id, kind: 'stale' } });
+    const job = await waitForJobState(pipeline.testFerry.deliverQueue, id, 'completed');
+    expect(job.returnvalue).toMatchObject({ outcome: 'delivered', deliveryId: id });
+    expect(await pipeline.finals('aged-api')).toEqual(['2026-02-01.csv']);
+    const audit = createAuditLog(pipeline.testFerry.redis, createRedisKeys('{ferry}'));
+    expect(await audit.forDelivery(id)).toEqual([
+      expect.objectContaining({
+        user: 'admin',
+        action: 'redeliver',
+        reason: 'partner asked for the February export',
+        partnerId: 'aged-api',
+      }),
+    ]);
+    expect(pipeline.logs.lines()).toContainEqual(
+      expect.objectContaining({
+        audit: true,
+        action: 'redeliver',
+        user: 'admin',
+        trackingId: id,
+        stale: true,
+      }),
+    );
+
+    // Delivered now: the same request is a redelivery, as `ferry redeliver` makes it.
+    const again = await api('POST', '/api/partners/aged-api/redeliver', {
+      key: 'aged-api/2026-02-01.csv',
+      reason: 'partner lost it',
+    });
+    expect(again).toEqual({
+      status: 202,
+      body: { jobId: `${id}-r1`, deliveryId: `${id}-r1`, kind: 'redelivery' },
+    });
+  });
+});
+
+describe('the last sweep summary', () => {
+  it('a sweep whose summary cannot be written still finishes, and logs why', async () => {
+    await pipeline.put([{ key: 'aged-api/2026-03-01.csv', size: 300 }]);
+    // A real client that cannot send: every command fails at once.
+    const offline = new Redis(pipeline.services.redis.url, { lazyConnect: true, enableOfflineQueue: false });
+    const logs = captureLogger();
+    const sweep = createSweepProcessor({
+      getConfig: pipeline.config,
+      source: createS3Source(pipeline.testFerry.s3),
+      ledger: pipeline.ledger,
+      enqueueDeliveries: () => Promise.resolve(),
+      logger: logs.logger,
+      now: () => new Date(),
+      sweepSummaries: createSweepSummaries(offline, createRedisKeys('{ferry}')),
+    });
+    const job = {
+      id: 'sweep-aged-api',
+      data: { v: 1, partnerId: 'aged-api', reason: 'manual' },
+    } as unknown as Job;
+
+    const result = await sweep(job);
+    expect(result).toMatchObject({ partnerId: 'aged-api', enqueued: 1 });
+    expect(logs.lines()).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: 'could not record the sweep summary' }),
+    );
+    offline.disconnect();
   });
 });
 

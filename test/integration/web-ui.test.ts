@@ -1,14 +1,15 @@
 // The web UI at `/`, driven in headless Chromium (Debian's chromium through playwright-core) against
 // the whole pipeline: real redis-server, sshd and s3rver. An operator finds a failed delivery, follows
 // it into Bull Board, retries it there once the cause is fixed and sees it delivered, and retries
-// another from its delivery page; a viewer gets no write controls and a direct write is refused. FERRY_SCREENSHOTS=1 rewrites docs/screenshots/*.png.
+// another from its delivery page, and sends a stale object from the partners page; a viewer gets no write
+// controls and a direct write is refused. FERRY_SCREENSHOTS=1 rewrites docs/screenshots/*.png.
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WEB_UI_CSP } from '../../src/http/ui/web-ui.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
 import {
@@ -43,6 +44,9 @@ const OPERATOR = { username: 'admin', password: 'web-ui-operator-canary-7e21' };
 const VIEWER = { username: 'auditor', password: 'web-ui-viewer-canary-40bd' };
 const FAILING_KEY = 'acme/orders_0001.csv';
 const HOSTILE_KEY = 'globex/<img src=x onerror=alert(document.domain)>.csv';
+const STALE_KEY = 'hooli/2026-01-01.csv';
+/** How far ahead of the real clock sweeps select (an object written now is then old to hooli). */
+let sweepClockAheadMs = 0;
 
 let services: Services;
 let fixture: FerryFixture;
@@ -118,11 +122,14 @@ beforeAll(async () => {
         cron: '30 0 * * *',
         extraYaml: "window: { start: '01:00', end: '05:00' }\nexpect: { by: '06:00', atLeast: 1 }",
       },
+      { id: 'hooli', cron: '0 3 * * *', maxAgeDays: 2 },
     ],
   });
   // acme's directory is missing on the SFTP server: a permanent failure an operator can fix.
   await rmdir(fixture.partnerDirs.acme!);
-  testFerry = await startTestFerry(services, fixture.dir, logs.logger);
+  testFerry = await startTestFerry(services, fixture.dir, logs.logger, {
+    sweepNow: () => new Date(Date.now() + sweepClockAheadMs),
+  });
   base = `http://127.0.0.1:${testFerry.ferry.httpPort}`;
 
   await putObjects(testFerry.s3, fixture.bucket, [
@@ -137,6 +144,10 @@ beforeAll(async () => {
   expect(acme.summary).toMatch(/failed 1$/);
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+
+afterEach(() => {
+  sweepClockAheadMs = 0;
 });
 
 afterAll(async () => {
@@ -290,12 +301,13 @@ describe('web UI', () => {
           await post(`/api/deliveries/${encodeURIComponent(id)}/redeliver`),
           await post(`/api/deliveries/${encodeURIComponent(id)}/retry`),
           await post('/api/partners/acme/pause'),
+          await post('/api/partners/hooli/redeliver'),
           await post(`/admin/api/queues/deliver/${encodeURIComponent(jobId)}/retry`, 'PUT'),
         ];
       },
       { id: deliveryId, jobId: job!.id! },
     );
-    expect(statuses).toEqual([403, 403, 403, 403]);
+    expect(statuses).toEqual([403, 403, 403, 403, 403]);
 
     // Bull Board shows the viewer the same job without a retry button.
     await page.getByRole('link', { name: /^Bull Board job/ }).click();
@@ -363,6 +375,31 @@ describe('web UI', () => {
     await page.reload();
     const asked = page.getByRole('row').filter({ hasText: 'partner asked for a fresh copy, OPS-10' });
     expect(await asked.textContent()).toMatch(/admin\s*redeliver \(replace\)/);
+
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('shows the stale objects of a partner’s last sweep and lets an operator send one, with a reason', async () => {
+    await putObjects(testFerry.s3, fixture.bucket, [{ key: STALE_KEY, size: 512 }]);
+    // Sweeps and the API judge maxAgeDays by this clock: ahead for the rest of this test.
+    sweepClockAheadMs = 3 * 86_400_000;
+    expect((await sweepAndWait(testFerry.ferry.getConfig(), 'hooli')).code).toBe(0);
+    const id = await deliveryIdOf(testFerry.s3, fixture.bucket, 'hooli', STALE_KEY);
+
+    const { context, page, problems } = await loginAs(OPERATOR);
+    await page.goto(`${base}/`);
+    const hooli = page.locator('tr[data-partner="hooli"]');
+    await hooli.getByText(': listed 1, stale 1').waitFor();
+    expect(await hooli.textContent()).toContain('older than source.maxAgeDays: sent only on request');
+    const send = page.getByRole('form', { name: `Send ${STALE_KEY}` });
+    await send.getByLabel('Reason').fill('partner asked for the January file');
+    await send.getByRole('button', { name: 'Send' }).click();
+    await page.getByText(`${STALE_KEY} queued for hooli as job ${id}.`).waitFor();
+    expect((await waitForJobState(testFerry.deliverQueue, id, 'completed')).returnvalue).toMatchObject({
+      outcome: 'delivered',
+    });
+    expect([...(await readPartnerDir(fixture.partnerDirs.hooli!)).finals.keys()]).toEqual(['2026-01-01.csv']);
 
     expect(problems).toEqual([]);
     await context.close();

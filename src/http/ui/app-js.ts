@@ -288,6 +288,60 @@ function pauseForm(p) {
   );
 }
 
+/** A stale object sent on request (POST /api/partners/:id/redeliver, as ferry redeliver <partner> <key>). */
+function staleSendForm(p, o, i) {
+  return h(
+    'form',
+    {
+      class: 'inline',
+      'aria-label': 'Send ' + o.key,
+      onsubmit: onSubmit(async (form) => {
+        const reason = form.elements.reason.value.trim();
+        const result = await api('/api/partners/' + encodeURIComponent(p.id) + '/redeliver', {
+          json: { key: o.key, etag: o.etag, reason },
+        });
+        await render();
+        say(o.key + ' queued for ' + p.id + ' as job ' + result.jobId + '.');
+      }),
+    },
+    reasonField('reason-send-' + p.id + '-' + i, 'Reason', false),
+    h('button', { type: 'submit' }, 'Send'),
+  );
+}
+
+function sweepCell(p) {
+  const s = p.lastSweep;
+  if (!s) return h('span', { class: 'muted' }, 'none yet');
+  const stale = s.skipped.stale || 0;
+  return [
+    h('div', {}, 'last sweep ', time(s.at, true), ': listed ' + s.listed + ', stale ' + stale),
+    stale > 0
+      ? [
+          h(
+            'div',
+            { class: 'detail' },
+            'older than source.maxAgeDays: sent only on request',
+            stale > s.stale.length ? ' (first ' + s.stale.length + ' shown)' : '',
+          ),
+          h(
+            'ul',
+            { class: 'stale', 'aria-label': 'Stale objects of ' + p.id },
+            s.stale.map((o, i) =>
+              h(
+                'li',
+                {},
+                h('span', { class: 'key' }, o.key),
+                ' ',
+                h('span', { class: 'muted' }, bytes(o.size)),
+                isOperator() && p.enabled ? staleSendForm(p, o, i) : null,
+              ),
+            ),
+          ),
+        ]
+      : null,
+  ];
+}
+
 function partnerRow(p) {
   const last = p.lastDelivery;
   return h(
@@ -327,6 +381,7 @@ function partnerRow(p) {
         : '0',
     ),
     h('td', { class: 'num' }, String(p.delivered24h ?? 0)),
+    h('td', {}, sweepCell(p)),
     isOperator() ? h('td', {}, pauseForm(p)) : null,
   );
 }
@@ -336,7 +391,7 @@ async function partnersPage() {
   return page(
     'Partners',
     table(
-      'Partners: state, schedule, window, SLA and recent deliveries',
+      'Partners: state, schedule, window, SLA, recent deliveries and last sweep',
       [
         'Partner',
         'State',
@@ -346,6 +401,7 @@ async function partnersPage() {
         'Last delivery',
         'Failed',
         'Delivered (24 h)',
+        'Last sweep',
         isOperator() && 'Pause / resume',
       ],
       partners.map(partnerRow),

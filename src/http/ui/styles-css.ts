@@ -231,6 +231,15 @@ code {
   color: var(--info);
 }
 
+ul.stale {
+  margin: 0.25rem 0 0;
+  padding-left: 1rem;
+}
+
+ul.stale li {
+  margin: 0.3rem 0;
+}
+
 form.inline {
   display: flex;
   gap: 0.4rem;
