@@ -5,7 +5,7 @@
 // first, which refuses a delivery's register() of that path until the claim ends, so a retry can never
 // start writing a file the janitor is about to remove. Registrations are per partner: this relies on
 // the config's rule that no two partners share a host, port and directory (load-config.ts).
-import type { RemoteDirEntry, SftpSession } from '../src/adapters/ports.js';
+import type { RemoteDirEntry, SftpSession } from '../src/core/ports.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
 import { classifyError } from '../src/core/classify-error.js';

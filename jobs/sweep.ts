@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { createMarkerLookup } from '../src/adapters/marker-lookup.js';
-import type { ObjectSource, SourceObject } from '../src/adapters/ports.js';
+import type { ObjectSource, SourceObject } from '../src/core/ports.js';
 import type { Alerter } from '../src/alerts/alerter.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';

@@ -1,6 +1,6 @@
 // What every delivery step sees: the processor's dependencies and one delivery's facts.
 import type { Job } from 'bullmq';
-import type { ObjectSource } from '../../src/adapters/ports.js';
+import type { ObjectSource } from '../../src/core/ports.js';
 import type { ReceiptStore } from '../../src/adapters/receipt-store.js';
 import type { SftpConnection } from '../../src/adapters/sftp-connection.js';
 import type { Alerter } from '../../src/alerts/alerter.js';

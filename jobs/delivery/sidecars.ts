@@ -1,7 +1,7 @@
 // The SFTP side of `naming.checksumFile` / `naming.doneFile` (decisions in src/core/sidecar-files.ts).
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import type { SftpSession } from '../../src/adapters/ports.js';
+import type { SftpSession } from '../../src/core/ports.js';
 import type { PartnerConfig } from '../../src/config/schema.js';
 import { classifyError } from '../../src/core/classify-error.js';
 import { tempNameFor } from '../../src/core/delivery-id.js';

@@ -3,7 +3,7 @@
 // the bytes written (a transform's output size is the writer's count).
 import type { SftpConnection } from '../../src/adapters/sftp-connection.js';
 import type { StreamDigest } from '../../src/adapters/transform-stream.js';
-import type { UploadResult } from '../../src/adapters/ports.js';
+import type { UploadResult } from '../../src/core/ports.js';
 import { FerryError } from '../../src/errors.js';
 import { hitFailpoint, isSimulatedCrash } from '../../src/failpoints.js';
 import type { Delivery } from './context.js';

@@ -11,7 +11,7 @@
 // "_SUCCESS" sorts before lowercase names ("part-00000.csv"), so the usual layouts need no request.
 // Memory is bounded: past MAX_REMEMBERED directories the memory is cleared and rule 2 is switched off
 // for the rest of the sweep (every unknown directory then costs one request, still correct).
-import type { ObjectSource } from './ports.js';
+import type { ObjectSource } from '../core/ports.js';
 import {
   directoriesAwaitingMarker,
   directoryOf,

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 import { classifyError } from '../core/classify-error.js';
 import { FerryError } from '../errors.js';
-import type { UploadResult } from './ports.js';
+import type { UploadResult } from '../core/ports.js';
 
 /** Largest WRITE aimed for: OpenSSH's limits@openssh.com allows 255 KiB (fewer requests for both ends). */
 export const DEFAULT_WRITE_SIZE = 255 * 1024;

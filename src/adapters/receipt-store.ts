@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { FerryError } from '../errors.js';
-import type { ObjectSource } from './ports.js';
+import type { ObjectSource } from '../core/ports.js';
 
 /** The durable witness of one delivery: written to S3 after the ledger says delivered. */
 export interface DeliveryReceipt {

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { classifyError } from '../core/classify-error.js';
 import { FerryError } from '../errors.js';
-import type { ObjectBody, ObjectSource, SourceObject } from './ports.js';
+import type { ObjectBody, ObjectSource, SourceObject } from '../core/ports.js';
 
 /**
  * The S3 client every Ferry process uses. Credentials come from the standard AWS chain (env, SSO,

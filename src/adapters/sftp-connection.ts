@@ -28,7 +28,7 @@ import { FerryError } from '../errors.js';
 import { hitFailpoint } from '../failpoints.js';
 import { openEgressSocket, type EgressProxy } from './egress-proxy.js';
 import { abortReason, pipelinedUpload, sftpRequestError, type RequestLog } from './pipelined-upload.js';
-import type { RemoteDirEntry, RemoteStat, SftpSession, UploadResult } from './ports.js';
+import type { RemoteDirEntry, RemoteStat, SftpSession, UploadResult } from '../core/ports.js';
 
 export interface SftpConnectOptions {
   host: string;

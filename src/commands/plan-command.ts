@@ -2,7 +2,7 @@
 // would be left and why. Reads S3 and Redis, writes nothing.
 import { createMarkerLookup } from '../adapters/marker-lookup.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
-import type { ObjectSource, SourceObject } from '../adapters/ports.js';
+import type { ObjectSource, SourceObject } from '../core/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
 import { deliveryIdFor } from '../core/delivery-id.js';

@@ -5,7 +5,7 @@
 // under the id a sweep would give it (src/ledger/request-object-delivery.ts, shared with the API).
 import { createReceiptStore } from '../adapters/receipt-store.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
-import type { ObjectSource } from '../adapters/ports.js';
+import type { ObjectSource } from '../core/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
 import { printable } from '../core/format-deliveries.js';

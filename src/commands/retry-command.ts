@@ -2,7 +2,7 @@
 // again, after its cause was fixed. It resumes from its recorded phase (src/ledger/retries.ts).
 import type { Queue } from 'bullmq';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
-import type { ObjectSource } from '../adapters/ports.js';
+import type { ObjectSource } from '../core/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
 import { printable } from '../core/format-deliveries.js';
 import { createAuditLog } from '../ledger/audit-log.js';

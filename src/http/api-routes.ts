@@ -2,7 +2,7 @@
 // viewers may only read; writes must come from this origin (sameOriginGuard) and are audited.
 import type { Job } from 'bullmq';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
-import type { ObjectSource } from '../adapters/ports.js';
+import type { ObjectSource } from '../core/ports.js';
 import type { ReceiptStore } from '../adapters/receipt-store.js';
 import type { FerryConfig } from '../config/load-config.js';
 import { decodeCursor, encodeCursor, parseTimeBound, type ListCursor } from '../core/delivery-cursor.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import type { ObjectSource } from '../adapters/ports.js';
+import type { ObjectSource } from '../core/ports.js';
 import type { DeliveryReceipt, ReceiptStore } from '../adapters/receipt-store.js';
 import type { Logger } from '../observability/logger.js';
 import { createLuaScript } from './lua-script.js';

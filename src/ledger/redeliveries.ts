@@ -1,7 +1,7 @@
 // Redelivery requests: a person asks for a delivered object version to be sent again, with a reason.
 // The request is kept in Redis (the worker reads who and why into the receipt) and in the audit trail.
 import type { Cluster, Redis } from 'ioredis';
-import type { ObjectSource } from '../adapters/ports.js';
+import type { ObjectSource } from '../core/ports.js';
 import type { ReceiptStore } from '../adapters/receipt-store.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';

@@ -2,7 +2,7 @@
 // POST /api/partners/:id/redeliver ask it: a delivered version is redelivered (redeliveries.ts); a
 // version no sweep sends because it is older than `source.maxAgeDays` (never delivered) is sent as its
 // first delivery, under the id a sweep would give it. Anything else is refused with a reason.
-import type { ObjectSource, SourceObject } from '../adapters/ports.js';
+import type { ObjectSource, SourceObject } from '../core/ports.js';
 import type { PartnerConfig } from '../config/schema.js';
 import { deliveryIdFor } from '../core/delivery-id.js';
 import { printable } from '../core/format-deliveries.js';

@@ -3,7 +3,7 @@
 // the temp file its evidence), so the same delivery id runs again; nothing is sent twice. One place for
 // the CLI, the API and the web UI.
 import type { Job, Queue } from 'bullmq';
-import type { ObjectSource } from '../adapters/ports.js';
+import type { ObjectSource } from '../core/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
 import { parseRedeliveryId } from '../core/redelivery.js';

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ObjectSource, SourceObject } from '../../src/adapters/ports.js';
+import type { ObjectSource, SourceObject } from '../../src/core/ports.js';
 import { createReceiptStore, type DeliveryReceipt } from '../../src/adapters/receipt-store.js';
 import { createS3Client, createS3Source } from '../../src/adapters/s3-source.js';
 import { FerryError } from '../../src/errors.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SourceObject } from '../../../src/adapters/ports.js';
+import type { SourceObject } from '../../../src/core/ports.js';
 import type { SelectionRules } from '../../../src/core/select-objects.js';
 import { selectObjects } from '../../../src/core/select-objects.js';
 import { createMarkerLookup } from '../../../src/adapters/marker-lookup.js';

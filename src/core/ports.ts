@@ -1,4 +1,5 @@
-// The small interfaces the processors see. Only src/main.ts builds the real ones.
+// The small interfaces the processors see; src/adapters implements them. Types only, beside the core, so the
+// core, jobs and ledger can name them without depending on an adapter. Only src/main.ts builds the real ones.
 import type { Readable } from 'node:stream';
 
 /** One object as ListObjectsV2 reports it. */
