@@ -73,6 +73,13 @@ describe('local/no-import-cycle', () => {
     expect(lintFile('kinds/lazy.ts', modules['kinds/lazy.ts'])).toEqual([
       'Import cycle: kinds/lazy.ts -> kinds/main.ts -> kinds/lazy.ts',
     ]);
+    // The same cycles seen from the other end, where the import that closes them is read from disk.
+    expect(lintFile('kinds/uses.ts', modules['kinds/uses.ts'])).toEqual([
+      'Import cycle: kinds/uses.ts -> kinds/types.ts -> kinds/uses.ts',
+    ]);
+    expect(lintFile('kinds/main.ts', modules['kinds/main.ts'])).toEqual([
+      'Import cycle: kinds/main.ts -> kinds/lazy.ts -> kinds/main.ts',
+    ]);
   });
 
   it('accepts imports that only point one way, and package imports', async () => {
