@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 
 /**
  * Every error Ferry raises carries a stable code and what a retry should do about it.
- * The README's "Error codes" table lists the same set; keep them in step.
+ * The README's "Error codes" table lists the same set (test/unit/docs-links.test.ts checks it).
  */
 export const ERROR_CODES = {
   ERR_CONFIG_INVALID: 'permanent',

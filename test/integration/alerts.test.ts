@@ -1,5 +1,5 @@
 // Webhook alerts from the real pipeline (redis-server, sshd, s3rver) to a real HTTP receiver on loopback:
-// kinds, signatures (checked by the README's verifier), replays refused, dedup across processes,
+// kinds, signatures (checked by the documented verifier), replays refused, dedup across processes,
 // retries against a failing receiver, no secret in logs.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { appendFile, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
@@ -42,7 +42,7 @@ interface Received {
   raw: string;
   body: AlertBody & { sentAt: string };
   at: number;
-  /** What the README's verifier said, with the key for the path and the receiver's clock. */
+  /** What the documented verifier said, with the key for the path and the receiver's clock. */
   verified: boolean;
 }
 
@@ -53,14 +53,14 @@ type VerifyFerryAlert = (
   options?: { now?: number; toleranceSeconds?: number },
 ) => boolean;
 
-/** The verifier exactly as the README prints it (the js block that defines verifyFerryAlert). */
+/** The verifier exactly as docs/operations.md prints it (the js block that defines verifyFerryAlert). */
 async function loadReadmeVerifier(): Promise<VerifyFerryAlert> {
-  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+  const readme = await readFile(new URL('../../docs/operations.md', import.meta.url), 'utf8');
   const code = readme
     .split(/^```/m)
     .find((block) => block.startsWith('js\n') && block.includes('export function verifyFerryAlert('))
     ?.slice('js\n'.length);
-  if (code === undefined) throw new Error('README.md has no js block defining verifyFerryAlert');
+  if (code === undefined) throw new Error('docs/operations.md has no js block defining verifyFerryAlert');
   const dir = await mkdtemp(join(tmpdir(), 'ferry-readme-verifier-'));
   try {
     await writeFile(join(dir, 'verify.mjs'), code);
@@ -74,7 +74,7 @@ async function loadReadmeVerifier(): Promise<VerifyFerryAlert> {
 }
 
 /**
- * A webhook receiver on a loopback port: checks each POST with the README's verifier and the key for
+ * A webhook receiver on a loopback port: checks each POST with the documented verifier and the key for
  * its path (401 when it fails, as a real receiver would), records it, and otherwise answers per path
  * from a script. `skewSeconds` sets its clock ahead: a replay that comes that much later.
  */

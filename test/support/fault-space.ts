@@ -733,7 +733,7 @@ async function runSingle(ctx: RunContext, c: SingleCase): Promise<Omit<CaseResul
   // publish: direct has no evidence but the file itself: a fault between the close of the file written
   // in place and its record, with a partner that takes the file at once, leaves nothing to tell a
   // complete file from a fragment, so the retry writes it again (complete both times). The documented
-  // cost of direct (README "What publish: direct gives up"); with a partner that leaves files it is read back.
+  // cost of direct (docs/exactly-once.md "What publish: direct gives up"); with a partner that leaves files it is read back.
   // A fault inside the upload once every byte is written (after_fsync, before the close) closes the
   // file too — the failing upload closes its handle, or the server does when the connection dies — and
   // the retry writes it again: taken by the partner, or (throw) removed as the failed upload's fragment.
