@@ -1,7 +1,38 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { classifyError, type ErrorSource } from '../src/core/classify-error.js';
-import { FerryError, toJobError } from '../src/errors.js';
+import { FerryError, type ErrorCode, type FerryErrorOptions } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
+
+// The job boundary: the only place a Ferry error becomes a BullMQ one, so src/ (src/core above all)
+// never loads bullmq to say "do not retry" (test/unit/core/core-imports.test.ts).
+
+/**
+ * Thrown by a processor when retrying cannot help until a person changes config, a secret or the
+ * partner's server. Extends BullMQ's UnrecoverableError so the job goes straight to "failed" with no
+ * more attempts. Below the job boundary, throw a FerryError with a permanent code instead.
+ */
+export class PermanentError extends UnrecoverableError {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: FerryErrorOptions = {}) {
+    super(`${code}: ${message}`);
+    if (options.cause !== undefined) this.cause = options.cause;
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+/** Turns a classified FerryError into what BullMQ acts on: permanent → UnrecoverableError, else itself. */
+export function toJobError(err: FerryError): Error {
+  if (err.intent === 'permanent') {
+    return new PermanentError(err.code, err.message, { cause: err.cause, details: err.details });
+  }
+  const out = new Error(`${err.code}: ${err.message}`, { cause: err.cause });
+  out.name = 'FerryError';
+  Object.assign(out, { code: err.code });
+  return out;
+}
 
 /**
  * Wraps a processor so that whatever escapes it reaches BullMQ classified: permanent causes (a missing

@@ -7,7 +7,6 @@ import type { PartnerConfig } from '../src/config/schema.js';
 import { deliveryIdFor } from '../src/core/delivery-id.js';
 import { remoteNameFor } from '../src/core/filename-template.js';
 import { selectObjects } from '../src/core/select-objects.js';
-import { PermanentError } from '../src/errors.js';
 import { isSettled } from '../src/ledger/delivery-record.js';
 import type { HousekeepingPendingStore } from '../src/ledger/housekeeping-pending.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
@@ -16,7 +15,7 @@ import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import { SweepJobData, type DeliverJobData, type SweepResult } from '../src/queues/payloads.js';
 import type { Janitor } from './janitor.js';
-import { withClassifiedErrors } from './job-errors.js';
+import { PermanentError, withClassifiedErrors } from './job-errors.js';
 import { retryPendingHousekeeping } from './source-housekeeping.js';
 
 export interface SweepDeps {

@@ -1,5 +1,3 @@
-import { UnrecoverableError } from 'bullmq';
-
 /**
  * Every error Ferry raises carries a stable code and what a retry should do about it.
  * The README's "Error codes" table lists the same set (test/unit/docs-links.test.ts checks it).
@@ -63,7 +61,10 @@ export interface FerryErrorOptions {
   details?: Record<string, unknown>;
 }
 
-/** Base of every error Ferry throws on purpose. */
+/**
+ * Base of every error Ferry throws on purpose, below the job boundary too: code and retry intent, no
+ * queue library. jobs/job-errors.ts turns it into what BullMQ acts on (toJobError).
+ */
 export class FerryError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
@@ -78,31 +79,4 @@ export class FerryError extends Error {
   get intent(): RetryIntent {
     return ERROR_CODES[this.code];
   }
-}
-
-/**
- * Thrown when retrying cannot help until a person changes config, a secret or the partner's server.
- * Extends BullMQ's UnrecoverableError so the job goes straight to "failed" with no more attempts.
- */
-export class PermanentError extends UnrecoverableError {
-  readonly code: ErrorCode;
-  readonly details: Record<string, unknown>;
-
-  constructor(code: ErrorCode, message: string, options: FerryErrorOptions = {}) {
-    super(`${code}: ${message}`);
-    if (options.cause !== undefined) this.cause = options.cause;
-    this.code = code;
-    this.details = options.details ?? {};
-  }
-}
-
-/** Turns a classified FerryError into what BullMQ acts on: permanent → UnrecoverableError, else itself. */
-export function toJobError(err: FerryError): Error {
-  if (err.intent === 'permanent') {
-    return new PermanentError(err.code, err.message, { cause: err.cause, details: err.details });
-  }
-  const out = new Error(`${err.code}: ${err.message}`, { cause: err.cause });
-  out.name = 'FerryError';
-  Object.assign(out, { code: err.code });
-  return out;
 }

@@ -19,7 +19,7 @@ import type { EgressProxySetting, PartnerConfig, ServiceConfig } from './config/
 import { resolvePartnerAuth, resolveSecret } from './config/secrets.js';
 import { legacyAlgorithmsIn } from './config/ssh-algorithms.js';
 import { watchConfig } from './config/watch-config.js';
-import { partnerOfDeliveryId } from './core/alert-message.js';
+import { partnerOfDeliveryId } from './core/delivery-id.js';
 import { sweepFailedAlert } from './core/failure-alerts.js';
 import { computeBackoffMs } from './core/backoff.js';
 import { FerryError } from './errors.js';

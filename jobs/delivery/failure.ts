@@ -4,7 +4,7 @@ import { DelayedError } from 'bullmq';
 import { noopAlerter } from '../../src/alerts/alerter.js';
 import { alertKindForFailure } from '../../src/core/alert-message.js';
 import { classifyError } from '../../src/core/classify-error.js';
-import { toJobError } from '../../src/errors.js';
+import { toJobError } from '../job-errors.js';
 import { isSimulatedCrash } from '../../src/failpoints.js';
 import type { DeliverResult } from '../../src/queues/payloads.js';
 import type { Delivery } from './context.js';

@@ -4,7 +4,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { PartnerConfig } from '../../src/config/schema.js';
 import { deliveryIdFor } from '../../src/core/delivery-id.js';
 import { redeliveryIdFor } from '../../src/core/redelivery.js';
-import { PermanentError } from '../../src/errors.js';
+import { PermanentError } from '../job-errors.js';
 import type { RedeliveryRequest } from '../../src/ledger/redeliveries.js';
 import { DeliverJobData } from '../../src/queues/payloads.js';
 import type { DeliverDeps, Identity } from './context.js';

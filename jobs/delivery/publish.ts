@@ -14,7 +14,8 @@ import {
   type SettleWithoutPublishing,
 } from '../../src/core/publish-protocol.js';
 import { asidePathFor } from '../../src/core/janitor.js';
-import { FerryError, PermanentError } from '../../src/errors.js';
+import { FerryError } from '../../src/errors.js';
+import { PermanentError } from '../job-errors.js';
 import { hitFailpoint } from '../../src/failpoints.js';
 import { overwrites, type Delivery } from './context.js';
 import { checkOwnership, pathLeaseTtlMs, removeQuietly } from './ownership.js';

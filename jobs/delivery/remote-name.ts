@@ -8,7 +8,7 @@ import type { PartnerConfig } from '../../src/config/schema.js';
 import { classifyError } from '../../src/core/classify-error.js';
 import { deliveryIdFor, tempNameFor } from '../../src/core/delivery-id.js';
 import { phaseOf } from '../../src/core/publish-protocol.js';
-import { PermanentError } from '../../src/errors.js';
+import { PermanentError } from '../job-errors.js';
 import type { DeliveryRecord } from '../../src/ledger/delivery-record.js';
 import {
   deliveryRemoteName,

@@ -1,7 +1,7 @@
 // Step 5b: the data file is not to be published (src/core/publish-protocol.ts `settle`): a newer
 // version won the path, the source is gone, or onExisting keeps the partner's file.
 import type { SettleWithoutPublishing } from '../../src/core/publish-protocol.js';
-import { PermanentError } from '../../src/errors.js';
+import { PermanentError } from '../job-errors.js';
 import type { DeliverResult } from '../../src/queues/payloads.js';
 import type { Delivery } from './context.js';
 import { releaseTemps } from './temp-files.js';

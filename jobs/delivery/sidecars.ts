@@ -12,7 +12,8 @@ import {
   type DeliveredDigests,
   type Sidecar,
 } from '../../src/core/sidecar-files.js';
-import { FerryError, PermanentError } from '../../src/errors.js';
+import { FerryError } from '../../src/errors.js';
+import { PermanentError } from '../job-errors.js';
 import { hitFailpoint } from '../../src/failpoints.js';
 import { nextSidecarStep, type SidecarFacts, type SidecarPhase } from '../../src/core/publish-protocol.js';
 import type { Delivery } from './context.js';

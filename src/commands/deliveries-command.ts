@@ -5,7 +5,7 @@ import { createReceiptStore } from '../adapters/receipt-store.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
 import type { FerryConfig } from '../config/load-config.js';
 import { parseTimeBound } from '../core/delivery-cursor.js';
-import { isDeliveryId } from '../core/delivery-id.js';
+import { DELIVERY_ID_FORMAT, isDeliveryId } from '../core/delivery-id.js';
 import { toDeliveryView, type DeliveryView } from '../core/delivery-view.js';
 import {
   formatDeliveryDetail,
@@ -116,7 +116,7 @@ export interface DeliveryShowCommandOptions {
 export async function runDeliveryShowCommand(o: DeliveryShowCommandOptions): Promise<number> {
   if (!isDeliveryId(o.id)) {
     o.err(
-      `ferry deliveries show: "${printable(o.id)}" is not a delivery id (dlv-<partner>-<32 hex>[-r<n>]); find one with ferry deliveries --q TEXT`,
+      `ferry deliveries show: "${printable(o.id)}" is not a delivery id (${DELIVERY_ID_FORMAT}); find one with ferry deliveries --q TEXT`,
     );
     return 2;
   }

@@ -19,8 +19,8 @@ import { parseDoneFileTemplate, type DoneFileTemplate } from '../core/sidecar-fi
 import { WEEKDAYS, isCalendarDate } from '../core/delivery-window.js';
 import { checkMoveTemplate, type SourceAfter } from '../core/source-housekeeping.js';
 import { globSyntaxProblem } from '../core/select-objects.js';
+import { PARTNER_ID_PATTERN, PARTNER_ID_RULE } from '../core/delivery-id.js';
 
-const PARTNER_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const FILE_MODE = /^0?[0-7]{3}$/;
 // eslint-disable-next-line no-control-regex
@@ -686,7 +686,10 @@ const namingSchema = z.strictObject({
 export const partnerSchema = z.strictObject({
   id: z
     .string()
-    .regex(PARTNER_ID, 'must match ^[a-z0-9][a-z0-9_-]{0,62}$ (lowercase letters, digits, "_", "-")'),
+    .regex(
+      PARTNER_ID_PATTERN,
+      `must be ${PARTNER_ID_RULE} (it is part of job ids, Redis keys and receipt paths)`,
+    ),
   enabled: z.boolean().default(true),
   schedule: z.strictObject({
     cron: cronField,

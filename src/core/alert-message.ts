@@ -1,6 +1,7 @@
 // What an alert says: its kind and severity, the key repeats are counted under, the JSON body a webhook
 // receives, and its signature. Pure: the alerter (src/alerts/) does the Redis and HTTP parts.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isPartnerId } from './delivery-id.js';
 
 export type AlertSeverity = 'critical' | 'error' | 'warning';
 
@@ -75,9 +76,7 @@ export interface AlertBody {
 
 const MAX_MESSAGE = 1000;
 const MAX_TEXT_MESSAGE = 300;
-const PARTNER_LIKE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const CODE_LIKE = /^[A-Z][A-Z0-9_]{0,63}$/;
-const DELIVERY_ID = /^dlv-([A-Za-z0-9][A-Za-z0-9._-]*)-[0-9a-f]{32}(?:-r[1-9][0-9]{0,5})?$/;
 
 /**
  * The kind of alert for a delivery that failed for good: host key and login refusals get their own
@@ -103,15 +102,9 @@ export function alertSeverity(event: Pick<AlertEvent, 'kind' | 'severity' | 'err
  * dedup window are one alert plus a count. Job data is untrusted, so odd ids collapse to "?".
  */
 export function alertDedupId(event: Pick<AlertEvent, 'kind' | 'partnerId' | 'errCode'>): string {
-  const partner =
-    event.partnerId === undefined ? '-' : PARTNER_LIKE.test(event.partnerId) ? event.partnerId : '?';
+  const partner = event.partnerId === undefined ? '-' : isPartnerId(event.partnerId) ? event.partnerId : '?';
   const cause = event.errCode === undefined ? '-' : CODE_LIKE.test(event.errCode) ? event.errCode : '?';
   return `${event.kind}:${partner}:${cause}`;
-}
-
-/** The partner id inside a delivery id (`dlv-<partner>-<32 hex>`), e.g. for a stalled job; else undefined. */
-export function partnerOfDeliveryId(jobId: string | undefined): string | undefined {
-  return jobId === undefined ? undefined : DELIVERY_ID.exec(jobId)?.[1];
 }
 
 /** Builds the webhook body for `event` standing for `occurrences`. */

@@ -85,7 +85,7 @@ const S3_NAMES: Readonly<Record<string, ErrorCode>> = {
   ThrottlingException: 'ERR_S3_UNAVAILABLE',
 };
 
-// Errors that already carry a Ferry code: PermanentError (an UnrecoverableError subclass) and the
+// Errors that already carry a Ferry code: PermanentError (jobs/job-errors.ts, an UnrecoverableError) and the
 // plain Error that toJobError builds for transient codes, e.g. after crossing a process boundary.
 const CODED_ERROR_NAMES = new Set(['UnrecoverableError', 'PermanentError', 'FerryError']);
 

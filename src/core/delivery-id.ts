@@ -26,10 +26,69 @@ export type IdentityMode = 'content' | 'version';
 const MAX_NAME_BYTES = 255;
 const HASH_HEX_LENGTH = 32;
 const TEMP_HASH_LENGTH = 12;
-// Partner ids end up in job ids (no ':'), Redis keys and S3 receipt paths (no '/').
-const PARTNER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-// A redelivery (src/core/redelivery.ts) appends `-r<n>` to the id of the delivery it repeats.
-const DELIVERY_ID_PATTERN = /^dlv-([A-Za-z0-9][A-Za-z0-9._-]*)-([0-9a-f]{32})(?:-r([1-9][0-9]{0,5}))?$/;
+/**
+ * The one partner-id rule. A partner id is part of BullMQ job ids (no ':'), Redis keys, S3 receipt
+ * paths (`<partner>/<deliveryId>.json`: no '/', no '.', which marks non-receipt files) and remote temp
+ * names; lowercase only, so two ids never collide on a case-insensitive file system. The config schema,
+ * job payloads, alerts and the ledger all check partner ids with this, so they agree on what is legal.
+ */
+const PARTNER_ID_SOURCE = '[a-z0-9][a-z0-9_-]{0,62}';
+export const PARTNER_ID_PATTERN = new RegExp(`^${PARTNER_ID_SOURCE}$`);
+/** The partner-id rule in words, for error messages. */
+export const PARTNER_ID_RULE =
+  '1-63 characters: lowercase letters, digits, "_" and "-", starting with a letter or digit';
+/** The delivery-id format in words, for error messages. */
+export const DELIVERY_ID_FORMAT = 'dlv-<partner>-<32 hex>[-r<n>]';
+/** Highest redelivery number a delivery id can carry (`-r<n>`, at most six digits). */
+export const MAX_REDELIVERY = 999_999;
+// `dlv-<partner>-<hash>`, and `-r<n>` for the n-th redelivery (src/core/redelivery.ts). The hash is
+// fixed-width hex at the end, so a partner id containing '-' still parses one way only.
+const DELIVERY_ID_PATTERN = new RegExp(
+  `^dlv-(${PARTNER_ID_SOURCE})-([0-9a-f]{${HASH_HEX_LENGTH}})(?:-r([1-9][0-9]{0,5}))?$`,
+);
+
+/** The parts of a delivery id. */
+export interface ParsedDeliveryId {
+  partnerId: string;
+  /** 32 hex of the identity's sha256. */
+  hash: string;
+  /** n of a redelivery (`-r<n>`); absent on the object version's own delivery. */
+  redelivery?: number;
+  /** The id of the object version's own delivery (the id without `-r<n>`). */
+  baseId: string;
+}
+
+/** True when `value` satisfies the partner-id rule (PARTNER_ID_RULE). */
+export function isPartnerId(value: unknown): value is string {
+  return typeof value === 'string' && PARTNER_ID_PATTERN.test(value);
+}
+
+/** Splits a delivery id into its parts; undefined for anything that is not one (job ids are untrusted). */
+export function parseDeliveryId(value: unknown): ParsedDeliveryId | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = DELIVERY_ID_PATTERN.exec(value);
+  if (match?.[1] === undefined || match[2] === undefined) return undefined;
+  const baseId = `dlv-${match[1]}-${match[2]}`;
+  return match[3] === undefined
+    ? { partnerId: match[1], hash: match[2], baseId }
+    : { partnerId: match[1], hash: match[2], redelivery: Number(match[3]), baseId };
+}
+
+/** Builds a delivery id from its parts (the inverse of parseDeliveryId); throws on parts it would not parse. */
+export function formatDeliveryId(parts: {
+  partnerId: string;
+  hash: string;
+  redelivery?: number | undefined;
+}): string {
+  const id = `dlv-${parts.partnerId}-${parts.hash}${parts.redelivery === undefined ? '' : `-r${parts.redelivery}`}`;
+  if (!DELIVERY_ID_PATTERN.test(id)) throw new RangeError(`not delivery-id parts: ${JSON.stringify(parts)}`);
+  return id;
+}
+
+/** The partner id inside a delivery id, e.g. for a stalled job; undefined for any other job id. */
+export function partnerOfDeliveryId(jobId: string | undefined): string | undefined {
+  return parseDeliveryId(jobId)?.partnerId;
+}
 
 /** Strips the quotes S3 puts around ETags (`"abc"` → `abc`) so listed and fetched ETags compare equal. */
 export function normalizeEtag(etag: string): string {
@@ -47,10 +106,10 @@ export function normalizeEtag(etag: string): string {
  * that would break those rules.
  */
 export function computeDeliveryId(id: DeliveryIdentity): string {
-  if (!PARTNER_ID_PATTERN.test(id.partnerId)) {
+  if (!isPartnerId(id.partnerId)) {
     throw new FerryError(
       'ERR_CONFIG_INVALID',
-      `partner id ${JSON.stringify(id.partnerId)} is not usable in a delivery id`,
+      `partner id ${JSON.stringify(id.partnerId)} is not usable in a delivery id (${PARTNER_ID_RULE})`,
       {
         details: { partnerId: id.partnerId },
       },
@@ -59,7 +118,7 @@ export function computeDeliveryId(id: DeliveryIdentity): string {
   const parts = [id.partnerId, id.bucket, id.key, normalizeEtag(id.etag)];
   if (id.versionTime !== undefined) parts.push(isoOf(id.versionTime));
   const hash = createHash('sha256').update(parts.join('\0'), 'utf8').digest('hex').slice(0, HASH_HEX_LENGTH);
-  return `dlv-${id.partnerId}-${hash}`;
+  return formatDeliveryId({ partnerId: id.partnerId, hash });
 }
 
 /**
@@ -93,16 +152,16 @@ function isoOf(value: Date | string): string {
 
 /** True when `value` has the shape computeDeliveryId produces, or a redelivery's (job data is untrusted). */
 export function isDeliveryId(value: unknown): value is string {
-  return typeof value === 'string' && DELIVERY_ID_PATTERN.test(value);
+  return parseDeliveryId(value) !== undefined;
 }
 
 /** Returns the 32-hex hash part of a delivery id; throws ERR_PAYLOAD_INVALID for anything else. */
 export function deliveryHash(deliveryId: string): string {
-  const match = DELIVERY_ID_PATTERN.exec(deliveryId);
-  if (match?.[2] === undefined) {
+  const parsed = parseDeliveryId(deliveryId);
+  if (parsed === undefined) {
     throw new FerryError('ERR_PAYLOAD_INVALID', `not a delivery id: ${JSON.stringify(deliveryId)}`);
   }
-  return match[2];
+  return parsed.hash;
 }
 
 /**
@@ -112,7 +171,7 @@ export function deliveryHash(deliveryId: string): string {
  * part is cut (on a character boundary) so the whole name stays within 255 UTF-8 bytes.
  */
 export function tempNameFor(finalName: string, deliveryId: string): string {
-  const redelivery = DELIVERY_ID_PATTERN.exec(deliveryId)?.[3];
+  const redelivery = parseDeliveryId(deliveryId)?.redelivery;
   const suffix = `.${deliveryHash(deliveryId).slice(0, TEMP_HASH_LENGTH)}${redelivery === undefined ? '' : `-r${redelivery}`}.part`;
   const budget = MAX_NAME_BYTES - 1 - Buffer.byteLength(suffix, 'utf8');
   return `.${truncateUtf8(finalName, budget)}${suffix}`;

@@ -2,23 +2,29 @@
 // reason. It is a delivery of its own (`<deliveryId>-r<n>`): its own job, ledger record, temp name and
 // receipt, so the original's "delivered" stays true and the exactly-once machinery stays untouched.
 
-const REDELIVERY_SUFFIX = /^(.*)-r([1-9][0-9]{0,5})$/;
+import { MAX_REDELIVERY, formatDeliveryId, parseDeliveryId } from './delivery-id.js';
 
 /** Reasons are stored and shown to other people: bounded, one line, no control characters. */
 export const REASON_MIN = 3;
 export const REASON_MAX = 500;
 
-/** The id of the n-th redelivery of `baseId` (n = 1, 2, …). */
+/** The id of the n-th redelivery (n = 1 … 999999) of the delivery `baseId` (an id without `-r<n>`). */
 export function redeliveryIdFor(baseId: string, n: number): string {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`redelivery number must be ≥ 1, got ${n}`);
-  return `${baseId}-r${n}`;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_REDELIVERY) {
+    throw new RangeError(`redelivery number must be 1-${MAX_REDELIVERY}, got ${n}`);
+  }
+  const base = parseDeliveryId(baseId);
+  if (base === undefined || base.redelivery !== undefined) {
+    throw new RangeError(`not the id of an object version's delivery: ${JSON.stringify(baseId)}`);
+  }
+  return formatDeliveryId({ partnerId: base.partnerId, hash: base.hash, redelivery: n });
 }
 
-/** Splits `<base>-r<n>` into its parts; an id without the suffix is its own base. */
+/** Splits `<base>-r<n>` into its parts; a delivery id without the suffix, or any other string, is its own base. */
 export function parseRedeliveryId(id: string): { baseId: string; n?: number } {
-  const match = REDELIVERY_SUFFIX.exec(id);
-  if (match?.[1] === undefined || match[2] === undefined) return { baseId: id };
-  return { baseId: match[1], n: Number(match[2]) };
+  const parsed = parseDeliveryId(id);
+  if (parsed?.redelivery === undefined) return { baseId: id };
+  return { baseId: parsed.baseId, n: parsed.redelivery };
 }
 
 /**

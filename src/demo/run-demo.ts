@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { Job, QueueEvents } from 'bullmq';
 import { loadConfig, formatProblem } from '../config/load-config.js';
+import { partnerOfDeliveryId } from '../core/delivery-id.js';
 import { demoRefusal } from '../core/demo-refusal.js';
 import { lookUpS3rver } from '../local-services/s3rver.js';
 import { s3ClientFor, startServices, type Services } from '../local-services/start-services.js';
@@ -270,7 +271,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       if (r.outcome === 'delivered') delivered += 1;
       const line = `${stamp()}  ${r.outcome.padEnd(17)} ${r.remotePath ?? jobId}  ${r.bytes} bytes  sha256 ${(r.sha256 ?? '').slice(0, 12)}  (${delivered}/${total})`;
       const withSidecars =
-        r.outcome === 'delivered' && r.remotePath !== undefined && jobId.startsWith(`dlv-${CONTRACT}-`);
+        r.outcome === 'delivered' && r.remotePath !== undefined && partnerOfDeliveryId(jobId) === CONTRACT;
       print(
         (withSidecars ? contractLines(r.remotePath!, r.sha256 ?? '') : Promise.resolve([]))
           .catch((err: unknown) => [`${pad}(could not read the delivered file: ${String(err)})`])

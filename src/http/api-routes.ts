@@ -6,6 +6,7 @@ import type { ObjectSource } from '../core/ports.js';
 import type { ReceiptStore } from '../adapters/receipt-store.js';
 import type { FerryConfig } from '../config/load-config.js';
 import { decodeCursor, encodeCursor, parseTimeBound, type ListCursor } from '../core/delivery-cursor.js';
+import { DELIVERY_ID_FORMAT, isDeliveryId } from '../core/delivery-id.js';
 import { toDeliveryView, type DeliveryView } from '../core/delivery-view.js';
 import { checkReason } from '../core/redelivery.js';
 import { uploadKeyFor } from '../core/upload-name.js';
@@ -168,7 +169,7 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
   router.get(
     '/deliveries/:id',
     handle(async (req, res) => {
-      const id = String(req.params.id);
+      const id = deliveryIdOf(req);
       const detail = await readDeliveryDetail({ ...deps, deliverQueue: deps.queues.deliver }, id);
       if (!detail) throw new ApiProblem(404, `no delivery ${id}`);
       res.json(detail);
@@ -179,11 +180,12 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
     '/deliveries/:id/redeliver',
     json,
     handle(async (req, res) => {
+      const deliveryId = deliveryIdOf(req);
       const reason = reasonOf(req);
       const replace = replaceOf(req);
       const user = userOf(res);
       const outcome = await deps.redeliveries.request({
-        deliveryId: String(req.params.id),
+        deliveryId,
         reason,
         by: user,
         replace,
@@ -210,9 +212,10 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
     '/deliveries/:id/retry',
     json,
     handle(async (req, res) => {
+      const deliveryId = deliveryIdOf(req);
       const reason = reasonOf(req);
       const user = userOf(res);
-      const outcome = await deps.retries.retry({ deliveryId: String(req.params.id), reason, by: user });
+      const outcome = await deps.retries.retry({ deliveryId, reason, by: user });
       if (!outcome.ok) throw new ApiProblem(outcome.problem === 'not-found' ? 404 : 409, outcome.message);
       log?.info(
         {
@@ -384,6 +387,15 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
 }
 
 /** Wraps an async route: ApiProblem → its status and message as JSON; anything else → the error handler. */
+/** The `:id` of a delivery route; 400 for what cannot be a delivery id (as `ferry deliveries show` refuses it). */
+function deliveryIdOf(req: Request): string {
+  const id = String(req.params.id);
+  if (!isDeliveryId(id)) {
+    throw new ApiProblem(400, `${JSON.stringify(id)} is not a delivery id (${DELIVERY_ID_FORMAT})`);
+  }
+  return id;
+}
+
 function handle(fn: (req: Request, res: Response) => Promise<void>): RequestHandler {
   return (req, res, next) => {
     fn(req, res).catch((err: unknown) => {

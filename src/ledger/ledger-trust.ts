@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { ObjectSource } from '../core/ports.js';
+import { parseDeliveryId } from '../core/delivery-id.js';
 import type { DeliveryReceipt, ReceiptStore } from '../adapters/receipt-store.js';
 import type { Logger } from '../observability/logger.js';
 import { createLuaScript } from './lua-script.js';
@@ -238,10 +239,10 @@ async function restoreFromReceipts(
   for await (const page of options.source.listPages(bucket, prefix)) {
     const candidates: { partnerId: string; deliveryId: string }[] = [];
     for (const object of page) {
-      // `<id>.json` only: a delivery id has no dot (`<id>.superseded.json` is not a delivery receipt).
-      const match = /^([^/]+)\/([^/.]+)\.json$/.exec(object.key.slice(prefix.length));
-      if (!match || (since !== undefined && object.lastModified < since)) continue;
-      candidates.push({ partnerId: match[1]!, deliveryId: match[2]! });
+      // `<partner>/<deliveryId>.json` only (`<id>.superseded.json` is not a delivery receipt).
+      const receipt = receiptOf(object.key.slice(prefix.length));
+      if (!receipt || (since !== undefined && object.lastModified < since)) continue;
+      candidates.push(receipt);
     }
     receiptsSeen += candidates.length;
     const statuses = await options.ledger.getStatuses(candidates.map((c) => c.deliveryId));
@@ -259,4 +260,12 @@ async function restoreFromReceipts(
     }
   }
   return { receiptsSeen, restored };
+}
+
+/** The delivery a receipt path (`<partner>/<deliveryId>.json`, under the prefix) is for; else undefined. */
+function receiptOf(path: string): { partnerId: string; deliveryId: string } | undefined {
+  const match = /^([^/]+)\/([^/]+)\.json$/.exec(path);
+  const parsed = parseDeliveryId(match?.[2]);
+  if (match?.[1] === undefined || parsed === undefined || parsed.partnerId !== match[1]) return undefined;
+  return { partnerId: match[1], deliveryId: match[2]! };
 }

@@ -20,7 +20,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { classifyError } from '../core/classify-error.js';
 import { remoteNameFor, sequenceScopeFor, type NamingPartner } from '../core/filename-template.js';
 import type { RemoteNameResult } from '../core/remote-name.js';
-import { FerryError, PermanentError } from '../errors.js';
+import { FerryError } from '../errors.js';
 import { createLuaScript } from './lua-script.js';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -167,10 +167,7 @@ export async function deliveryRemoteName(
   const scoped = sequenceScopeFor(partner, object);
   if (scoped === undefined || !scoped.ok) return scoped ?? remoteNameFor(partner, object);
   if (!sequence) {
-    throw new PermanentError(
-      'ERR_CONFIG_INVALID',
-      'naming.filename uses {seq} but no name sequence is wired',
-    );
+    throw new FerryError('ERR_CONFIG_INVALID', 'naming.filename uses {seq} but no name sequence is wired');
   }
   const seq = await sequence.numberFor(partner.id, scoped.scope, object.numberedAs);
   const named = remoteNameFor(partner, { key: object.key, lastModified: object.lastModified, seq });

@@ -1,5 +1,5 @@
 // Prometheus metrics of one Ferry process (each process exposes its own; Prometheus adds `instance`).
-import { DelayedError, UnrecoverableError } from 'bullmq';
+import { DelayedError } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SlotLossReason } from '../core/slot-lease-state.js';
 import type { LeftoverKind } from '../core/janitor.js';
@@ -389,6 +389,9 @@ function failedOutcome(err: unknown, job: MeasuredJob): DeliveryOutcome | undefi
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   if (code === 'ERR_JOB_LOCK_LOST' || err instanceof DelayedError) return undefined; // not finished
   if (code === 'ERR_KEY_HOSTILE' || code === 'ERR_CSV_INVALID') return 'quarantined';
-  const permanent = err instanceof UnrecoverableError;
+  // BullMQ's own test for "no more attempts", by name: PermanentError (jobs/job-errors.ts) keeps its
+  // class name, and this module stays free of the job boundary's classes.
+  const name = typeof err === 'object' && err !== null ? (err as { name?: unknown }).name : undefined;
+  const permanent = name === 'UnrecoverableError' || name === 'PermanentError';
   return permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? 'failed' : 'retry';
 }

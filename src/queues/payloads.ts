@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DELIVERY_ID_FORMAT, MAX_REDELIVERY, PARTNER_ID_PATTERN, isDeliveryId } from '../core/delivery-id.js';
 
 // Job data holds ids only: it is clear text in Redis, editable in Bull Board, and outlives deploys.
 // Processors parse it (it is `unknown`) and recompute everything else from config + S3.
@@ -6,7 +7,7 @@ import { z } from 'zod';
 export const SweepJobData = z
   .object({
     v: z.literal(1).default(1),
-    partnerId: z.string().min(1).max(63),
+    partnerId: z.string().regex(PARTNER_ID_PATTERN),
     reason: z.enum(['schedule', 'manual']).default('schedule'),
   })
   .strict();
@@ -16,8 +17,8 @@ export const DeliverJobData = z
   .object({
     v: z.literal(1),
     // `-r<n>`: the n-th redelivery of that object version (src/core/redelivery.ts).
-    deliveryId: z.string().regex(/^dlv-[a-z0-9_-]+-[0-9a-f]{32}(-r[1-9][0-9]{0,5})?$/),
-    partnerId: z.string().min(1).max(63),
+    deliveryId: z.string().refine(isDeliveryId, `must be ${DELIVERY_ID_FORMAT}`),
+    partnerId: z.string().regex(PARTNER_ID_PATTERN),
     bucket: z.string().min(1),
     key: z.string().min(1).max(1024),
     etag: z.string().min(1),
@@ -28,7 +29,7 @@ export const DeliverJobData = z
      */
     lastModified: z.iso.datetime().optional(),
     /** Present on a redelivery: its number n; the id is then `<the object version's id>-r<n>`. */
-    redelivery: z.number().int().min(1).max(999_999).optional(),
+    redelivery: z.number().int().min(1).max(MAX_REDELIVERY).optional(),
     /**
      * A redelivery the operator asked to replace the partner's file (`--replace`): published as
      * `onExisting: overwrite` would. Only a redelivery carries it (a sweep's job never does).

@@ -224,6 +224,23 @@ describe('GET /api/deliveries/:id and /api/me', () => {
     expect(missing.body.error).toMatch(/no delivery/);
   });
 
+  it('answers 400 naming the format for what cannot be a delivery id', async () => {
+    const bad = [`dlv-Acme-${'0'.repeat(32)}`, `dlv-acme-${'0'.repeat(32)}-r0`, 'orders.csv'];
+    for (const id of bad) {
+      const res = await call(VIEWER, 'GET', `/api/deliveries/${encodeURIComponent(id)}`);
+      expect(res.status, id).toBe(400);
+      expect(res.body.error).toBe(
+        `${JSON.stringify(id)} is not a delivery id (dlv-<partner>-<32 hex>[-r<n>])`,
+      );
+    }
+    for (const action of ['redeliver', 'retry']) {
+      const res = await call(OPERATOR, 'POST', `/api/deliveries/dlv-acme/${action}`, {
+        json: { reason: 'bad id' },
+      });
+      expect(res.status, action).toBe(400);
+    }
+  });
+
   it('tells the UI who is logged in and with which role', async () => {
     expect((await call(VIEWER, 'GET', '/api/me')).body).toEqual({ user: VIEWER.user, role: 'viewer' });
     expect((await call(OPERATOR, 'GET', '/api/me')).body).toEqual({ user: OPERATOR.user, role: 'operator' });

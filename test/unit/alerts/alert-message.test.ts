@@ -7,7 +7,6 @@ import {
   alertSeverity,
   buildAlertBody,
   formatAlertText,
-  partnerOfDeliveryId,
   signAlertBody,
   verifyAlertSignature,
   type AlertEvent,
@@ -81,14 +80,6 @@ describe('alertDedupId', () => {
     expect(alertDedupId({ kind: 'worker-stalled', partnerId: 'a:b\n', errCode: 'rm -rf' })).toBe(
       'worker-stalled:?:?',
     );
-  });
-});
-
-describe('partnerOfDeliveryId', () => {
-  it('reads the partner from a delivery id and nothing from other job ids', () => {
-    expect(partnerOfDeliveryId(`dlv-acme-eu-${'a'.repeat(32)}`)).toBe('acme-eu');
-    expect(partnerOfDeliveryId('sweep-manual-acme-1764097187000')).toBeUndefined();
-    expect(partnerOfDeliveryId(undefined)).toBeUndefined();
   });
 });
 

@@ -258,7 +258,7 @@ describe('loadConfig reports each partner problem at its file:line:col', () => {
 
   it('reports several problems of one file together, in line order', async () => {
     expect(await problemsOf('several-problems.yaml')).toEqual([
-      'partners/several-problems.yaml:1:5: id: must match ^[a-z0-9][a-z0-9_-]{0,62}$ (lowercase letters, digits, "_", "-")',
+      'partners/several-problems.yaml:1:5: id: must be 1-63 characters: lowercase letters, digits, "_" and "-", starting with a letter or digit (it is part of job ids, Redis keys and receipt paths)',
       'partners/several-problems.yaml:3:9: schedule.cron: must have 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first',
       'partners/several-problems.yaml:13:19: target.maxConnections: must be at least 1',
     ]);

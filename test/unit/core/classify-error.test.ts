@@ -1,7 +1,8 @@
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { classifyError, markSshDisconnect, type ErrorSource } from '../../../src/core/classify-error.js';
-import { FerryError, PermanentError, toJobError, type ErrorCode } from '../../../src/errors.js';
+import { FerryError, type ErrorCode } from '../../../src/errors.js';
+import { PermanentError, toJobError } from '../../../jobs/job-errors.js';
 
 // Errors shaped like the libraries' own: Node errno errors, ssh2 (level / numeric SFTP status),
 // AWS SDK v3 (name + $metadata) and ioredis.

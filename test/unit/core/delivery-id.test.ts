@@ -3,8 +3,12 @@ import {
   computeDeliveryId,
   deliveryHash,
   deliveryIdFor,
+  formatDeliveryId,
   isDeliveryId,
+  isPartnerId,
   normalizeEtag,
+  parseDeliveryId,
+  partnerOfDeliveryId,
   tempNameFor,
   type DeliveryIdentity,
 } from '../../../src/core/delivery-id.js';
@@ -45,7 +49,7 @@ describe('computeDeliveryId', () => {
     expect(a).not.toBe(b);
   });
 
-  it.each(['acme', 'acme-eu', 'acme_2', '123', 'a.b'])(
+  it.each(['acme', 'acme-eu', 'acme_2', '123', '0-r1'])(
     'produces a valid BullMQ job id for partner %j (no ":", not all digits)',
     (partnerId) => {
       const id = computeDeliveryId(identity({ partnerId }));
@@ -55,7 +59,7 @@ describe('computeDeliveryId', () => {
     },
   );
 
-  it.each(['', 'a:b', 'a/b', '-acme', '.acme', 'ac me', 'acme\n'])(
+  it.each(['', 'a:b', 'a/b', 'a.b', 'Acme', '-acme', '.acme', 'ac me', 'acme\n', 'a'.repeat(64)])(
     'refuses partner id %j that would break job ids or paths',
     (partnerId) => {
       expect(() => computeDeliveryId(identity({ partnerId }))).toThrow(FerryError);
@@ -162,4 +166,94 @@ describe('deliveryIdFor', () => {
     );
     expect(() => deliveryIdFor(version, { ...object, lastModified: 'not a time' })).toThrow(FerryError);
   });
+});
+
+describe('parseDeliveryId', () => {
+  const hash = '30daa40bddbe09035a9be36c0dae6f39';
+
+  it.each([
+    [`dlv-acme-${hash}`, { partnerId: 'acme', hash, baseId: `dlv-acme-${hash}` }],
+    [`dlv-acme-eu-${hash}`, { partnerId: 'acme-eu', hash, baseId: `dlv-acme-eu-${hash}` }],
+    [`dlv-a_1-${hash}-r1`, { partnerId: 'a_1', hash, redelivery: 1, baseId: `dlv-a_1-${hash}` }],
+    [
+      `dlv-acme-${hash}-r999999`,
+      { partnerId: 'acme', hash, redelivery: 999_999, baseId: `dlv-acme-${hash}` },
+    ],
+    // A partner id may itself end in "-r<n>" or hex: the hash is the last 32-hex part.
+    [`dlv-x-r2-${hash}`, { partnerId: 'x-r2', hash, baseId: `dlv-x-r2-${hash}` }],
+    [
+      `dlv-p-${hash}-${hash}-r3`,
+      { partnerId: `p-${hash}`, hash, redelivery: 3, baseId: `dlv-p-${hash}-${hash}` },
+    ],
+  ])('splits %j into partner, hash and redelivery, and formats it back', (id, parts) => {
+    expect(parseDeliveryId(id)).toEqual(parts);
+    expect(formatDeliveryId(parts)).toBe(id);
+  });
+
+  it('round-trips every id computeDeliveryId makes', () => {
+    for (const partnerId of ['acme', 'a', '0', 'acme_eu-2', 'z'.repeat(63)]) {
+      const id = computeDeliveryId(identity({ partnerId }));
+      const parsed = parseDeliveryId(id);
+      expect(parsed).toEqual({ partnerId, hash: deliveryHash(id), baseId: id });
+      expect(formatDeliveryId({ ...parsed!, redelivery: 7 })).toBe(`${id}-r7`);
+      expect(parseDeliveryId(`${id}-r7`)).toEqual({ ...parsed, redelivery: 7 });
+    }
+  });
+
+  it.each([
+    ['empty', ''],
+    ['no prefix', `acme-${hash}`],
+    ['no partner', `dlv--${hash}`],
+    ['an uppercase partner', `dlv-Acme-${hash}`],
+    ['a dotted partner', `dlv-a.b-${hash}`],
+    ['a partner with ":"', `dlv-a:b-${hash}`],
+    ['a partner with "/"', `dlv-a/b-${hash}`],
+    ['a 64-character partner', `dlv-${'a'.repeat(64)}-${hash}`],
+    ['a short hash', `dlv-acme-${hash.slice(1)}`],
+    ['an uppercase hash', `dlv-acme-${hash.toUpperCase()}`],
+    ['redelivery 0', `dlv-acme-${hash}-r0`],
+    ['a redelivery with a leading zero', `dlv-acme-${hash}-r01`],
+    ['a seven-digit redelivery', `dlv-acme-${hash}-r1000000`],
+    ['a trailing newline', `dlv-acme-${hash}\n`],
+    ['a suffix', `dlv-acme-${hash}.json`],
+    ['a sweep job id', 'sweep-manual-acme-1764097187000'],
+  ])('rejects %s', (_label, id) => {
+    expect(parseDeliveryId(id)).toBeUndefined();
+    expect(isDeliveryId(id)).toBe(false);
+    expect(partnerOfDeliveryId(id)).toBeUndefined();
+  });
+
+  it('rejects what is not a string', () => {
+    for (const value of [undefined, null, 42, { id: `dlv-acme-${hash}` }]) {
+      expect(parseDeliveryId(value)).toBeUndefined();
+    }
+  });
+
+  it('refuses to format parts that would not parse back', () => {
+    expect(() => formatDeliveryId({ partnerId: 'a.b', hash })).toThrow(RangeError);
+    expect(() => formatDeliveryId({ partnerId: 'acme', hash: 'xyz' })).toThrow(RangeError);
+    expect(() => formatDeliveryId({ partnerId: 'acme', hash, redelivery: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('partnerOfDeliveryId', () => {
+  it('reads the partner from a delivery id and nothing from other job ids', () => {
+    expect(partnerOfDeliveryId(`dlv-acme-eu-${'a'.repeat(32)}`)).toBe('acme-eu');
+    expect(partnerOfDeliveryId(`dlv-acme-eu-${'a'.repeat(32)}-r2`)).toBe('acme-eu');
+    expect(partnerOfDeliveryId('sweep-manual-acme-1764097187000')).toBeUndefined();
+    expect(partnerOfDeliveryId(undefined)).toBeUndefined();
+  });
+});
+
+describe('isPartnerId', () => {
+  it.each(['a', '0', 'acme', 'acme-eu', 'acme_eu', 'a'.repeat(63)])('accepts %j', (id) => {
+    expect(isPartnerId(id)).toBe(true);
+  });
+
+  it.each(['', '-a', '_a', 'Acme', 'a.b', 'a:b', 'a/b', 'a b', 'a\n', 'ä', 'a'.repeat(64), 7])(
+    'refuses %j',
+    (id) => {
+      expect(isPartnerId(id)).toBe(false);
+    },
+  );
 });

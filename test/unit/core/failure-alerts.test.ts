@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { alertDedupId, alertSeverity } from '../../../src/core/alert-message.js';
 import { sweepFailedAlert, workerErrorAlert } from '../../../src/core/failure-alerts.js';
-import { FerryError, PermanentError, toJobError } from '../../../src/errors.js';
+import { FerryError } from '../../../src/errors.js';
+import { PermanentError, toJobError } from '../../../jobs/job-errors.js';
 
 const data = { v: 1, partnerId: 'acme', reason: 'schedule' };
 

@@ -13,6 +13,13 @@ describe('redelivery ids', () => {
     expect(() => redeliveryIdFor(base, 0)).toThrow(RangeError);
   });
 
+  it("numbers only the object version's own delivery id, up to 999999", () => {
+    expect(() => redeliveryIdFor(`${base}-r1`, 2)).toThrow(RangeError);
+    expect(() => redeliveryIdFor('acme', 1)).toThrow(RangeError);
+    expect(() => redeliveryIdFor(base, 1_000_000)).toThrow(RangeError);
+    expect(parseRedeliveryId('not-an-id-r2')).toEqual({ baseId: 'not-an-id-r2' });
+  });
+
   it('is a valid delivery id and job payload id, and never all digits or with ":"', () => {
     const id = redeliveryIdFor(base, 3);
     expect(isDeliveryId(id)).toBe(true);

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { FerryError, PermanentError, toJobError } from '../../../src/errors.js';
+import { FerryError } from '../../../src/errors.js';
+import { PermanentError, toJobError } from '../../../jobs/job-errors.js';
 import {
   createMetrics,
   measureDeliveries,
