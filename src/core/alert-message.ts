@@ -1,6 +1,7 @@
 // What an alert says: its kind and severity, the key repeats are counted under, the JSON body a webhook
 // receives, and its signature. Pure: the alerter (src/alerts/) does the Redis and HTTP parts.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { DEFAULT_RUNBOOK_BASE_URL, runbookForAlert, runbookUrl } from './runbook-for.js';
 
 export type AlertSeverity = 'critical' | 'error' | 'warning';
 
@@ -68,6 +69,8 @@ export interface AlertBody {
   firstAt: string;
   lastAt: string;
   summary: boolean;
+  /** What to do about it: the runbook for the kind (a delivery failure's: for its error code). */
+  runbookUrl: string;
   /** Unique per alert and the same on every try: receivers drop duplicates by it. */
   alertId: string;
   ferry: { version: string; host: string };
@@ -114,11 +117,11 @@ export function partnerOfDeliveryId(jobId: string | undefined): string | undefin
   return jobId === undefined ? undefined : DELIVERY_ID.exec(jobId)?.[1];
 }
 
-/** Builds the webhook body for `event` standing for `occurrences`. */
+/** Builds the webhook body for `event` standing for `occurrences` (runbooks under the default base unless given). */
 export function buildAlertBody(
   event: AlertEvent,
   occurrences: AlertOccurrences,
-  meta: { alertId: string; version: string; host: string },
+  meta: { alertId: string; version: string; host: string; runbookBaseUrl?: string },
 ): AlertBody {
   const severity = alertSeverity(event);
   const message = truncate(plainText(event.message), MAX_MESSAGE);
@@ -138,6 +141,7 @@ export function buildAlertBody(
     firstAt: occurrences.firstAt.toISOString(),
     lastAt: occurrences.lastAt.toISOString(),
     summary: occurrences.summary,
+    runbookUrl: runbookUrl(meta.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL, runbookForAlert(event)),
     alertId: meta.alertId,
     ferry: { version: meta.version, host: meta.host },
   };
