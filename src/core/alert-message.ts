@@ -1,7 +1,6 @@
 // What an alert says: its kind and severity, the key repeats are counted under, the JSON body a webhook
 // receives, and its signature. Pure: the alerter (src/alerts/) does the Redis and HTTP parts.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { DEFAULT_RUNBOOK_BASE_URL, runbookForAlert, runbookUrl } from './runbook-for.js';
 
 export type AlertSeverity = 'critical' | 'error' | 'warning';
 
@@ -117,11 +116,11 @@ export function partnerOfDeliveryId(jobId: string | undefined): string | undefin
   return jobId === undefined ? undefined : DELIVERY_ID.exec(jobId)?.[1];
 }
 
-/** Builds the webhook body for `event` standing for `occurrences` (runbooks under the default base unless given). */
+/** Builds the webhook body for `event` standing for `occurrences`; `meta.runbookUrl` from runbookForAlert(). */
 export function buildAlertBody(
   event: AlertEvent,
   occurrences: AlertOccurrences,
-  meta: { alertId: string; version: string; host: string; runbookBaseUrl?: string },
+  meta: { alertId: string; version: string; host: string; runbookUrl: string },
 ): AlertBody {
   const severity = alertSeverity(event);
   const message = truncate(plainText(event.message), MAX_MESSAGE);
@@ -141,7 +140,7 @@ export function buildAlertBody(
     firstAt: occurrences.firstAt.toISOString(),
     lastAt: occurrences.lastAt.toISOString(),
     summary: occurrences.summary,
-    runbookUrl: runbookUrl(meta.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL, runbookForAlert(event)),
+    runbookUrl: meta.runbookUrl,
     alertId: meta.alertId,
     ferry: { version: meta.version, host: meta.host },
   };

@@ -16,7 +16,8 @@ import {
 
 const AT = new Date('2026-11-25T10:00:00.000Z');
 const ONCE: AlertOccurrences = { count: 1, firstAt: AT, lastAt: AT, summary: false };
-const META = { alertId: 'a1b2', version: '0.1.0', host: 'worker-1' };
+const RUNBOOK = 'https://github.com/ferry-dev/ferry/blob/main/docs/runbooks/sftp-remote-path.md';
+const META = { alertId: 'a1b2', version: '0.1.0', host: 'worker-1', runbookUrl: RUNBOOK };
 
 function event(overrides: Partial<AlertEvent> = {}): AlertEvent {
   return {
@@ -110,21 +111,12 @@ describe('buildAlertBody', () => {
       firstAt: '2026-11-25T10:00:00.000Z',
       lastAt: '2026-11-25T10:00:00.000Z',
       summary: false,
-      runbookUrl: 'https://github.com/ferry-dev/ferry/blob/main/docs/runbooks/sftp-remote-path.md',
+      runbookUrl: RUNBOOK,
       alertId: 'a1b2',
       ferry: { version: '0.1.0', host: 'worker-1' },
     });
     const bare = buildAlertBody({ kind: 'worker-stalled', message: 'stalled' }, ONCE, META);
     expect(bare).toMatchObject({ partnerId: null, errCode: null, deliveryId: null, s3Key: null });
-  });
-
-  it('links the runbook under the configured base URL, by code for a delivery failure and by kind otherwise', () => {
-    const base = { ...META, runbookBaseUrl: 'https://wiki.example.com/ferry/runbooks' };
-    expect(buildAlertBody(event({ errCode: 'ERR_REMOTE_EXISTS' }), ONCE, base).runbookUrl).toBe(
-      'https://wiki.example.com/ferry/runbooks/remote-exists.md',
-    );
-    const stalled = buildAlertBody({ kind: 'worker-stalled', message: 'stalled' }, ONCE, base);
-    expect(stalled.runbookUrl).toBe('https://wiki.example.com/ferry/runbooks/worker-stalled.md');
   });
 
   it('neutralises control characters in keys and messages and bounds their length', () => {
