@@ -13,6 +13,7 @@ import {
   type AlertEvent,
   type AlertOccurrences,
 } from '../core/alert-message.js';
+import { DEFAULT_RUNBOOK_BASE_URL, runbookForAlert, runbookUrl } from '../core/runbook-for.js';
 import { checkWebhookUrl } from '../core/webhook-url.js';
 import { FerryError } from '../errors.js';
 import type { RedisKeys } from '../ledger/redis-keys.js';
@@ -131,7 +132,12 @@ export function createAlerter(deps: AlerterDeps): RunningAlerter {
       );
       return;
     }
-    const body = buildAlertBody(event, occurrences, { alertId: randomUUID(), version: deps.version, host });
+    const body = buildAlertBody(event, occurrences, {
+      alertId: randomUUID(),
+      version: deps.version,
+      host,
+      runbookUrl: runbookUrl(settings()?.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL, runbookForAlert(event)),
+    });
     const timeoutMs = (settings()?.timeoutSeconds ?? 10) * 1000;
     sender.enqueue({ url, ...(secret === undefined ? {} : { secret }), body, timeoutMs });
   };

@@ -136,6 +136,7 @@ export async function runDeliveryShowCommand(o: DeliveryShowCommandOptions): Pro
         receipts,
         deliverQueue: queues.deliver,
         audit,
+        ...(svc.alerts === undefined ? {} : { runbookBaseUrl: svc.alerts.runbookBaseUrl }),
         // Only get() is used: the request side (enqueue) never runs here.
         redeliveries: createRedeliveries({
           redis,

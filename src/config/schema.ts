@@ -20,6 +20,7 @@ import { WEEKDAYS, isCalendarDate } from '../core/delivery-window.js';
 import { checkMoveTemplate, type SourceAfter } from '../core/source-housekeeping.js';
 import { globSyntaxProblem } from '../core/select-objects.js';
 import { PARTNER_ID_PATTERN, PARTNER_ID_RULE } from '../core/delivery-id.js';
+import { DEFAULT_RUNBOOK_BASE_URL } from '../core/runbook-for.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const FILE_MODE = /^0?[0-7]{3}$/;
@@ -391,6 +392,8 @@ export interface AlertSettings {
   receiver?: AlertReceiver;
   timeoutSeconds: number;
   dedupMinutes: number;
+  /** Where the runbooks (docs/runbooks/*.md) are served; alerts and failed deliveries link into it. */
+  runbookBaseUrl: string;
 }
 
 const WEBHOOK_FIELDS = ['webhook', 'webhookEnv', 'webhookFile'] as const;
@@ -471,22 +474,41 @@ const partnerAlertsSchema = z
   )
   .transform((alerts): AlertReceiver => toAlertReceiver(alerts)!);
 
+// Links in alerts are followed by people in a hurry: only plain http(s) URLs, no credentials in them.
+const runbookBaseUrlField = z.string().check((ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(ctx.value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    ctx.issues.push({ code: 'custom', message: 'must be an http:// or https:// URL', input: ctx.value });
+  } else if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    ctx.issues.push({
+      code: 'custom',
+      message: 'must not hold a user, password, ?query or #fragment (the runbook file name is appended)',
+      input: ctx.value,
+    });
+  }
+});
+
 /** ferry.yaml `alerts`. `dedupMinutes` may be a fraction (0.1 = 6 s); 0 sends every occurrence. */
 const alertsSchema = z
   .strictObject({
     ...alertReceiverFields,
     timeoutSeconds: z.number().positive().max(300).default(10),
     dedupMinutes: z.number().min(0).max(10080).default(60),
+    runbookBaseUrl: runbookBaseUrlField.default(DEFAULT_RUNBOOK_BASE_URL),
   })
   .superRefine(
     (alerts, ctx) => checkAlertReceiver(alerts, ctx, false),
     whenValid(...WEBHOOK_FIELDS, ...ALERT_SECRET_FIELDS),
   )
-  .transform(({ timeoutSeconds, dedupMinutes, ...fields }): AlertSettings => {
+  .transform(({ timeoutSeconds, dedupMinutes, runbookBaseUrl, ...fields }): AlertSettings => {
     const receiver = toAlertReceiver(fields);
-    return receiver === undefined
-      ? { timeoutSeconds, dedupMinutes }
-      : { receiver, timeoutSeconds, dedupMinutes };
+    const shared = { timeoutSeconds, dedupMinutes, runbookBaseUrl };
+    return receiver === undefined ? shared : { receiver, ...shared };
   });
 
 const clockTimeField = z

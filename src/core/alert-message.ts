@@ -69,6 +69,8 @@ export interface AlertBody {
   firstAt: string;
   lastAt: string;
   summary: boolean;
+  /** What to do about it: the runbook for the kind (a delivery failure's: for its error code). */
+  runbookUrl: string;
   /** Unique per alert and the same on every try: receivers drop duplicates by it. */
   alertId: string;
   ferry: { version: string; host: string };
@@ -107,11 +109,11 @@ export function alertDedupId(event: Pick<AlertEvent, 'kind' | 'partnerId' | 'err
   return `${event.kind}:${partner}:${cause}`;
 }
 
-/** Builds the webhook body for `event` standing for `occurrences`. */
+/** Builds the webhook body for `event` standing for `occurrences`; `meta.runbookUrl` from runbookForAlert(). */
 export function buildAlertBody(
   event: AlertEvent,
   occurrences: AlertOccurrences,
-  meta: { alertId: string; version: string; host: string },
+  meta: { alertId: string; version: string; host: string; runbookUrl: string },
 ): AlertBody {
   const severity = alertSeverity(event);
   const message = truncate(plainText(event.message), MAX_MESSAGE);
@@ -131,6 +133,7 @@ export function buildAlertBody(
     firstAt: occurrences.firstAt.toISOString(),
     lastAt: occurrences.lastAt.toISOString(),
     summary: occurrences.summary,
+    runbookUrl: meta.runbookUrl,
     alertId: meta.alertId,
     ferry: { version: meta.version, host: meta.host },
   };

@@ -135,6 +135,7 @@ export type DeliveryDetailFacts = DeliveryView & {
   receiptError?: string;
   redelivery?: { of: string; n: number; reason: string; by: string; at: string };
   audit: readonly { at: string; user: string; action: string; reason?: string; replace?: boolean }[];
+  runbookUrl?: string;
 };
 
 export interface DeliveryDetailOptions {
@@ -225,6 +226,7 @@ export function formatDeliveryDetail(d: DeliveryDetailFacts, options: DeliveryDe
   else field('receipt', 'none: not delivered');
   const board = options.boardOrigin === undefined ? d.boardUrl : `${options.boardOrigin}${d.boardUrl}`;
   field('bull board', board);
+  field('runbook', d.runbookUrl);
 
   if (d.audit.length === 0) {
     field('audit trail', 'none');

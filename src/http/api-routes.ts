@@ -170,7 +170,15 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
     '/deliveries/:id',
     handle(async (req, res) => {
       const id = deliveryIdOf(req);
-      const detail = await readDeliveryDetail({ ...deps, deliverQueue: deps.queues.deliver }, id);
+      const runbookBaseUrl = deps.getConfig().service.alerts?.runbookBaseUrl;
+      const detail = await readDeliveryDetail(
+        {
+          ...deps,
+          deliverQueue: deps.queues.deliver,
+          ...(runbookBaseUrl === undefined ? {} : { runbookBaseUrl }),
+        },
+        id,
+      );
       if (!detail) throw new ApiProblem(404, `no delivery ${id}`);
       res.json(detail);
     }),

@@ -4,6 +4,7 @@ import type { Job, Queue } from 'bullmq';
 import type { DeliveryReceipt, ReceiptStore, SupersededReceipt } from '../adapters/receipt-store.js';
 import { toDeliveryView, type DeliveryView } from '../core/delivery-view.js';
 import { parseRedeliveryId } from '../core/redelivery.js';
+import { DEFAULT_RUNBOOK_BASE_URL, runbookForDelivery, runbookUrl } from '../core/runbook-for.js';
 import { FerryError } from '../errors.js';
 import { DeliverJobData } from '../queues/payloads.js';
 import type { AuditEntry, AuditLog } from './audit-log.js';
@@ -23,6 +24,8 @@ export type DeliveryDetail = DeliveryView & {
   redelivery?: RedeliveryRequest;
   /** Operators' actions on this delivery, oldest first. */
   audit: AuditEntry[];
+  /** What to do about a failed or quarantined delivery: its runbook (by the last error code). */
+  runbookUrl?: string;
 };
 
 export interface DeliveryDetailDeps {
@@ -31,6 +34,8 @@ export interface DeliveryDetailDeps {
   deliverQueue: Pick<Queue, 'getJob'>;
   redeliveries: Pick<Redeliveries, 'get'>;
   audit: Pick<AuditLog, 'forDelivery'>;
+  /** ferry.yaml `alerts.runbookBaseUrl` (default: DEFAULT_RUNBOOK_BASE_URL). */
+  runbookBaseUrl?: string;
 }
 
 // The ledger knows a delivery once it starts; before that, only its waiting job does.
@@ -67,6 +72,7 @@ export async function readDeliveryDetail(
   }
   const { n } = parseRedeliveryId(id);
   const redelivery = n === undefined ? undefined : await deps.redeliveries.get(id);
+  const runbook = runbookForDelivery(view);
   return {
     ...view,
     receipt,
@@ -74,6 +80,9 @@ export async function readDeliveryDetail(
     ...(supersededReceipt === undefined ? {} : { supersededReceipt }),
     ...(redelivery === undefined ? {} : { redelivery }),
     audit: await deps.audit.forDelivery(id),
+    ...(runbook === undefined
+      ? {}
+      : { runbookUrl: runbookUrl(deps.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL, runbook) }),
   };
 }
 

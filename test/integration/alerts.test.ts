@@ -34,6 +34,8 @@ const SECRET = `alert-hmac-canary-${RUN}-41d9`;
 const OPS_SECRET = `ops-hmac-canary-${RUN}-92c0`;
 const WRONG_PIN = `SHA256:${'A'.repeat(43)}`;
 const DEDUP_MINUTES = 0.1; // 6 s windows keep the test short
+// Not the default, so the alerts prove ferry.yaml's alerts.runbookBaseUrl is what they link under.
+const RUNBOOKS = 'https://runbooks.example.com/ferry/';
 const keys = createRedisKeys('{ferry}');
 
 interface Received {
@@ -202,7 +204,7 @@ beforeAll(async () => {
   });
   await appendFile(
     join(fixture.dir, 'ferry.yaml'),
-    `alerts: { webhookEnv: FERRY_ALERT_WEBHOOK, secretEnv: FERRY_ALERT_SECRET, timeoutSeconds: 2, dedupMinutes: ${DEDUP_MINUTES} }\n`,
+    `alerts: { webhookEnv: FERRY_ALERT_WEBHOOK, secretEnv: FERRY_ALERT_SECRET, timeoutSeconds: 2, dedupMinutes: ${DEDUP_MINUTES}, runbookBaseUrl: "${RUNBOOKS}" }\n`,
   );
   // A partner with its own receiver (a literal URL: it holds no token), signed with its own key.
   await appendFile(
@@ -259,6 +261,7 @@ describe('webhook alerts', () => {
       count: 1,
       summary: false,
       attempts: 1,
+      runbookUrl: `${RUNBOOKS}host-key-mismatch.md`,
       ferry: { version: expect.any(String) as string, host: expect.any(String) as string },
     });
     expect(alert.body.message).toContain(WRONG_PIN);
@@ -290,7 +293,12 @@ describe('webhook alerts', () => {
 
     const first = await receiver.next((r) => of('nodir', 'delivery-failed')(r) && !r.body.summary, 'first');
     latencies['delivery-failed'] = latencyOf(first, 'nodir');
-    expect(first.body).toMatchObject({ errCode: 'ERR_SFTP_NO_SUCH_PATH', severity: 'error', count: 1 });
+    expect(first.body).toMatchObject({
+      errCode: 'ERR_SFTP_NO_SUCH_PATH',
+      severity: 'error',
+      count: 1,
+      runbookUrl: `${RUNBOOKS}sftp-remote-path.md`,
+    });
     const later = await receiver.next((r) => of('nodir', 'delivery-failed')(r) && r.body.summary, 'summary');
     expect(later.body).toMatchObject({ errCode: 'ERR_SFTP_NO_SUCH_PATH', count: 2, summary: true });
     expect(later.body.text).toMatch(/ · 2 times since /);
@@ -341,6 +349,8 @@ describe('webhook alerts', () => {
         partnerId: 'opsteam',
         errCode: 'ERR_SFTP_UNREACHABLE',
         attempts: 1,
+        // The partner's own receiver; the runbook base is ferry.yaml's, for every alert.
+        runbookUrl: `${RUNBOOKS}sftp-connection.md`,
       });
       expect(t.verified).toBe(true);
     }
@@ -364,6 +374,7 @@ describe('webhook alerts', () => {
       errCode: 'ERR_KEY_HOSTILE',
       s3Key: 'quar/nested/orders.csv',
       count: 1,
+      runbookUrl: `${RUNBOOKS}key-quarantined.md`,
     });
   });
 
@@ -414,6 +425,7 @@ describe('webhook alerts', () => {
       errCode: 'ERR_CONFIG_INVALID',
       count: 1,
       summary: false,
+      runbookUrl: `${RUNBOOKS}sweep-failed.md`,
     });
     expect(first.body.message).toContain('nothing new is delivered until a sweep succeeds');
     expect(first.body.text).toMatch(

@@ -75,6 +75,7 @@ describe('ferry deliveries show', () => {
     );
     expect(valueOf(lines, 'bull board')).toBe(`/admin/queue/deliver/${id}`);
     expect(valueOf(lines, 'audit trail')).toBe('none');
+    expect(valueOf(lines, 'runbook')).toBeUndefined(); // delivered: nothing to act on
   });
 
   it('--json prints the very object GET /api/deliveries/:id answers', async () => {
@@ -106,6 +107,9 @@ describe('ferry deliveries show', () => {
     );
     expect(valueOf(run.out, 'receipt')).toBe('none: not delivered');
     expect(valueOf(run.out, 'delivered at')).toBeUndefined();
+    expect(valueOf(run.out, 'runbook')).toBe(
+      'https://github.com/ferry-dev/ferry/blob/main/docs/runbooks/key-quarantined.md',
+    );
   });
 
   it('shows who asked for a redelivery and why, and the request in both audit trails', async () => {

@@ -219,6 +219,7 @@ describe('GET /api/deliveries/:id and /api/me', () => {
       receipt: { deliveryId: id, sha256: seeded.get(key)!.sha256, source: { key } },
       audit: [],
     });
+    expect(res.body).not.toHaveProperty('runbookUrl'); // only failed and quarantined deliveries need one
     const missing = await call(VIEWER, 'GET', '/api/deliveries/dlv-acme-00000000000000000000000000000000');
     expect(missing.status).toBe(404);
     expect(missing.body.error).toMatch(/no delivery/);
@@ -307,7 +308,12 @@ describe('POST /api/deliveries/:id/redeliver', () => {
     const job = await waitForJobState(t.deliverQueue, `${id}-r1`, 'failed');
     expect(job.failedReason).toMatch(/ERR_REMOTE_EXISTS/);
     const detail = (await call(VIEWER, 'GET', `/api/deliveries/${id}-r1`)).body;
-    expect(detail).toMatchObject({ status: 'failed', lastErrorCode: 'ERR_REMOTE_EXISTS' });
+    expect(detail).toMatchObject({
+      status: 'failed',
+      lastErrorCode: 'ERR_REMOTE_EXISTS',
+      // No alerts.runbookBaseUrl in this config: the default base.
+      runbookUrl: 'https://github.com/ferry-dev/ferry/blob/main/docs/runbooks/remote-exists.md',
+    });
   });
 
   it('overwrites on an onExisting: overwrite partner', async () => {

@@ -15,7 +15,8 @@ import {
 
 const AT = new Date('2026-11-25T10:00:00.000Z');
 const ONCE: AlertOccurrences = { count: 1, firstAt: AT, lastAt: AT, summary: false };
-const META = { alertId: 'a1b2', version: '0.1.0', host: 'worker-1' };
+const RUNBOOK = 'https://github.com/ferry-dev/ferry/blob/main/docs/runbooks/sftp-remote-path.md';
+const META = { alertId: 'a1b2', version: '0.1.0', host: 'worker-1', runbookUrl: RUNBOOK };
 
 function event(overrides: Partial<AlertEvent> = {}): AlertEvent {
   return {
@@ -101,6 +102,7 @@ describe('buildAlertBody', () => {
       firstAt: '2026-11-25T10:00:00.000Z',
       lastAt: '2026-11-25T10:00:00.000Z',
       summary: false,
+      runbookUrl: RUNBOOK,
       alertId: 'a1b2',
       ferry: { version: '0.1.0', host: 'worker-1' },
     });

@@ -47,7 +47,12 @@ function body(alertId: string): AlertBody {
       message: 'pin mismatch',
     },
     { count: 1, firstAt: AT, lastAt: AT, summary: false },
-    { alertId, version: '0.1.0', host: 'test' },
+    {
+      alertId,
+      version: '0.1.0',
+      host: 'test',
+      runbookUrl: 'https://runbooks.example.com/host-key-mismatch.md',
+    },
   );
 }
 

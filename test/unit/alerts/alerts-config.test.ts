@@ -51,6 +51,7 @@ describe('alerts in ferry.yaml', () => {
       receiver: { webhook: { env: 'FERRY_ALERT_WEBHOOK' }, secret: { env: 'FERRY_ALERT_SECRET' } },
       timeoutSeconds: 10,
       dedupMinutes: 60,
+      runbookBaseUrl: 'https://github.com/ferry-dev/ferry/blob/main/docs/runbooks/',
     });
   });
 
@@ -62,6 +63,7 @@ describe('alerts in ferry.yaml', () => {
       receiver: { webhook: { url: 'https://alerts.example.com/ferry' } },
       timeoutSeconds: 10,
       dedupMinutes: 0.1,
+      runbookBaseUrl: 'https://github.com/ferry-dev/ferry/blob/main/docs/runbooks/',
     });
     const file = await load([
       'alerts: { webhookFile: secrets/webhook, secretFile: secrets/hmac, timeoutSeconds: 3 }',
@@ -90,6 +92,21 @@ describe('alerts in ferry.yaml', () => {
       'ferry.yaml:8:3: alerts.retries: unknown field',
     ]);
     expect(result.printed.join('\n')).not.toContain(SLACK_TOKEN);
+  });
+
+  it('takes a runbook base URL of its own, and refuses one that is not a plain http(s) URL', async () => {
+    const own = await load(['alerts: { runbookBaseUrl: "https://wiki.example.com/ferry/runbooks/" }']);
+    expect(own.ok && own.config.service.alerts?.runbookBaseUrl).toBe(
+      'https://wiki.example.com/ferry/runbooks/',
+    );
+    const bad = await load(['alerts:', '  runbookBaseUrl: "ftp://wiki.example.com/runbooks/"']);
+    expect(bad.printed).toEqual([
+      'ferry.yaml:3:19: alerts.runbookBaseUrl: must be an http:// or https:// URL',
+    ]);
+    const query = await load(['alerts:', '  runbookBaseUrl: "https://wiki.example.com/r?token=x"']);
+    expect(query.printed).toEqual([
+      'ferry.yaml:3:19: alerts.runbookBaseUrl: must not hold a user, password, ?query or #fragment (the runbook file name is appended)',
+    ]);
   });
 
   it('refuses two webhook sources, two key sources, and a key without a webhook', async () => {

@@ -122,6 +122,17 @@ describe('formatDeliveryDetail', () => {
     );
   });
 
+  it('links a failed delivery to its runbook after the Bull Board link, and prints none without one', () => {
+    const url = 'https://github.com/ferry-dev/ferry/blob/main/docs/runbooks/auth-refused.md';
+    const lines = formatDeliveryDetail(
+      detail({ status: 'failed', lastErrorCode: 'ERR_SFTP_AUTH', runbookUrl: url }),
+    );
+    expect(lines[lines.indexOf(`bull board       /admin/queue/deliver/${ID}`) + 1]).toBe(
+      `runbook          ${url}`,
+    );
+    expect(valueOf(formatDeliveryDetail(detail({})), 'runbook')).toBeUndefined();
+  });
+
   it('shows who asked for a redelivery and why, from the request or else from the receipt', () => {
     const request = {
       of: ID,
