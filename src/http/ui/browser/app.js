@@ -1,12 +1,12 @@
-// The web UI's one ES module (served as /ui/app.js; see web-ui.ts): plain JavaScript in a template
-// string, so it reaches dist/ with tsc. Keep it free of backticks and dollar-brace, except the one
-// below that embeds a pure, self-contained formatter shared with the CLI (one implementation, tested).
-import { describeContract } from '../../core/format-deliveries.js';
-
-export const appJs = String.raw`// Ferry web UI. Hash routes: #/partners, #/deliveries?q=&partner=&status=&since=&cursor=,
+// @ts-check
+// Ferry web UI. Hash routes: #/partners, #/deliveries?q=&partner=&status=&since=&cursor=,
 // #/deliveries/<id>, #/upload. Data from the API is only ever rendered as text (textContent, text
 // nodes): S3 keys, reasons and error messages are attacker-controlled. Writes are same-origin JSON
 // fetches; the server checks the role again, hiding controls from viewers is only a courtesy.
+
+// "transform: gzip → pgp (2 recipients)", "sidecars: .sha256, .done": the CLI's own formatter
+// (src/core/format-deliveries.ts), which the server serves as this module (web-ui.ts).
+import { describeContract } from './describe-contract.js';
 
 const main = document.getElementById('main');
 const flash = document.getElementById('flash');
@@ -621,9 +621,6 @@ function retryForm(d) {
   );
 }
 
-// "transform: gzip → pgp (2 recipients)", "sidecars: .sha256, .done" (src/core/format-deliveries.ts).
-${describeContract.toString()}
-
 async function deliveryPage(id) {
   let d;
   try {
@@ -806,4 +803,3 @@ async function start() {
 }
 
 void start();
-`;
