@@ -99,7 +99,7 @@ export default tseslint.config(
   },
   {
     // The web UI's browser code: plain JavaScript typed by JSDoc, in its own program (lib dom, no node).
-    files: ['src/http/ui/browser/**/*.js'],
+    files: ['src/http/ui/browser/**'],
     languageOptions: {
       sourceType: 'module',
       parserOptions: { projectService: false, project: './tsconfig.browser.json' },
