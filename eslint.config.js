@@ -99,7 +99,7 @@ export default tseslint.config(
   },
   {
     // The web UI's browser code: plain JavaScript typed by JSDoc, in its own program (lib dom, no node).
-    files: ['src/http/ui/browser/**'],
+    files: ['src/http/ui/browser/**/*.js', 'src/http/ui/browser/**/*.d.ts'],
     languageOptions: {
       sourceType: 'module',
       parserOptions: { projectService: false, project: './tsconfig.browser.json' },
