@@ -1,8 +1,10 @@
-// The operator web UI at `/`: one HTML page, one ES module, one stylesheet. No framework, no bundler.
+// The operator web UI at `/`: one HTML page, one ES module (it imports one more, the CLI's contract
+// formatter), one stylesheet. No framework, no bundler.
 // The browser files live in ./browser/ as real source (linted, formatted, type-checked by
 // tsconfig.browser.json); `npm run build` copies them beside this module in dist/, and they are read
 // once when the router is created.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import { describeContract } from '../../core/format-deliveries.js';
 
@@ -39,20 +41,16 @@ interface Asset {
   body: string;
 }
 
-/** The directory of the browser files: src/http/ui/browser, or its copy in dist/ (npm run build). */
-export const BROWSER_DIR = new URL('./browser/', import.meta.url);
+/** The browser files: src/http/ui/browser/, or their copy in dist/ (npm run build puts it there). */
+const BROWSER_DIR = new URL('./browser/', import.meta.url);
 
 function readBrowserFile(name: string): string {
+  const url = new URL(name, BROWSER_DIR);
   try {
-    return readFileSync(new URL(name, BROWSER_DIR), 'utf8');
+    return readFileSync(url, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(
-      `web UI file ${name} is missing from ${BROWSER_DIR.pathname} (${code}); run \`npm run build\``,
-      {
-        cause: err,
-      },
-    );
+    // Only a broken install gets here: the build copies these files beside this module.
+    throw new Error(`web UI: cannot read ${fileURLToPath(url)}; run \`npm run build\``, { cause: err });
   }
 }
 
