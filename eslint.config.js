@@ -97,6 +97,18 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  {
+    // The web UI's browser code: plain JavaScript typed by JSDoc, in its own program (lib dom, no node).
+    files: ['src/http/ui/browser/**/*.js', 'src/http/ui/browser/**/*.d.ts'],
+    languageOptions: {
+      sourceType: 'module',
+      parserOptions: { projectService: false, project: './tsconfig.browser.json' },
+    },
+    rules: {
+      // tsc -p tsconfig.browser.json knows the browser's globals (lib dom) and rejects unknown names.
+      'no-undef': 'off',
+    },
+  },
   { files: ['eslint.config.js', 'eslint-rules/**/*.js'], ...tseslint.configs.disableTypeChecked },
   // Tool config files must default-export.
   { files: ['eslint.config.js', 'vitest.config.ts'], rules: { 'no-restricted-syntax': 'off' } },

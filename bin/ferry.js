@@ -30,7 +30,8 @@ function warnIfStale(builtCli) {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const path = `${dir}/${e.name}`;
       if (e.isDirectory()) latest = Math.max(latest, newest(path));
-      else if (e.name.endsWith('.ts')) latest = Math.max(latest, statSync(path).mtimeMs);
+      // .ts, and the web UI's browser files that the build copies (src/http/ui/browser/).
+      else if (/\.(ts|js|css|html)$/.test(e.name)) latest = Math.max(latest, statSync(path).mtimeMs);
     }
     return latest;
   };

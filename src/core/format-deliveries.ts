@@ -79,7 +79,8 @@ export interface ContractFacts {
  * One short line each for what the contract did, e.g. "transform: gzip → pgp (2 recipients), csv
  * escape" and "sidecars: .sha256, .done" (a sidecar named after the data file is shown by what it
  * adds). Nothing when the bytes went as stored and no sidecar was written. Self-contained on purpose:
- * the web UI embeds this very function (src/http/ui/app-js.ts), so keep it free of imports and helpers.
+ * the web UI serves this very function as a module (src/http/ui/web-ui.ts), so keep it free of imports
+ * and helpers.
  */
 export function describeContract(receipt: ContractFacts): string[] {
   const lines: string[] = [];

@@ -1,10 +1,12 @@
-// The operator web UI at `/`: one HTML page, one ES module, one stylesheet. No framework, no build
-// step. The files are TypeScript modules exporting their text, so tsc carries them into dist/ (and
-// the Docker image) like any other module, and nothing is read from disk at run time.
+// The operator web UI at `/`: one HTML page, one ES module (it imports one more, the CLI's contract
+// formatter), one stylesheet. No framework, no bundler.
+// The browser files live in ./browser/ as real source (linted, formatted, type-checked by
+// tsconfig.browser.json); `npm run build` copies them beside this module in dist/, and they are read
+// once when the router is created.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
-import { appJs } from './app-js.js';
-import { indexHtml } from './index-html.js';
-import { stylesCss } from './styles-css.js';
+import { describeContract } from '../../core/format-deliveries.js';
 
 /**
  * Only our own files, no inline script or style, no framing, no plugins; fetches go to this origin
@@ -28,11 +30,42 @@ const FAVICON =
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#16202e"/>' +
   '<path d="M6 18h20l-3 6H9z" fill="#7fb0ff"/><path d="M15 6v11h-7z" fill="#fff"/><path d="M17 9v8h6z" fill="#cfd8e6"/></svg>';
 
-const ASSETS: Record<string, { type: string; body: string }> = {
-  'app.js': { type: 'text/javascript; charset=utf-8', body: appJs },
-  'styles.css': { type: 'text/css; charset=utf-8', body: stylesCss },
-  'favicon.svg': { type: 'image/svg+xml', body: FAVICON },
-};
+/**
+ * /ui/describe-contract.js: the CLI's own formatter (self-contained on purpose), so the delivery page
+ * and `ferry deliveries show` describe a contract with one implementation.
+ */
+export const DESCRIBE_CONTRACT_JS = `export ${describeContract.toString()}\n`;
+
+interface Asset {
+  type: string;
+  body: string;
+}
+
+/** The browser files: src/http/ui/browser/, or their copy in dist/ (npm run build puts it there). */
+const BROWSER_DIR = new URL('./browser/', import.meta.url);
+
+function readBrowserFile(name: string): string {
+  const url = new URL(name, BROWSER_DIR);
+  try {
+    return readFileSync(url, 'utf8');
+  } catch (err) {
+    // Only a broken install gets here: the build copies these files beside this module.
+    throw new Error(`web UI: cannot read ${fileURLToPath(url)}; run \`npm run build\``, { cause: err });
+  }
+}
+
+/** Every file under /ui/, read from disk now (the page itself is served at `/`). */
+export function loadWebUiAssets(): { indexHtml: string; assets: Record<string, Asset> } {
+  return {
+    indexHtml: readBrowserFile('index.html'),
+    assets: {
+      'app.js': { type: 'text/javascript; charset=utf-8', body: readBrowserFile('app.js') },
+      'describe-contract.js': { type: 'text/javascript; charset=utf-8', body: DESCRIBE_CONTRACT_JS },
+      'styles.css': { type: 'text/css; charset=utf-8', body: readBrowserFile('styles.css') },
+      'favicon.svg': { type: 'image/svg+xml', body: FAVICON },
+    },
+  };
+}
 
 // X-Frame-Options, nosniff and Referrer-Policy are set for every response (src/http/security-headers.ts).
 const securityHeaders: RequestHandler = (_req, res, next) => {
@@ -43,17 +76,18 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
 };
 
 /**
- * GET / (the page) and GET /ui/app.js, /ui/styles.css, each behind `auth` (the dashboard logins; none
- * only with --insecure-admin on loopback). The page reads the caller's role from /api/me; the API
- * enforces it.
+ * GET / (the page) and GET /ui/app.js, /ui/styles.css, …, each behind `auth` (the dashboard logins;
+ * none only with --insecure-admin on loopback). The page reads the caller's role from /api/me; the
+ * API enforces it.
  */
 export function createWebUiRouter(auth: RequestHandler | undefined): express.Router {
+  const { indexHtml, assets } = loadWebUiAssets();
   const router = express.Router();
   const guard: RequestHandler[] = auth ? [auth, securityHeaders] : [securityHeaders];
   router.get('/', ...guard, (_req, res) => {
     res.type('text/html; charset=utf-8').send(indexHtml);
   });
-  for (const [name, asset] of Object.entries(ASSETS)) {
+  for (const [name, asset] of Object.entries(assets)) {
     router.get(`/ui/${name}`, ...guard, (_req, res) => {
       res.type(asset.type).send(asset.body);
     });

@@ -1,7 +1,7 @@
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { describeContract } from '../../../src/core/format-deliveries.js';
-import { appJs } from '../../../src/http/ui/app-js.js';
+import { DESCRIBE_CONTRACT_JS } from '../../../src/http/ui/web-ui.js';
 
 const target = { path: '/inbound/orders.csv.gz.pgp' };
 
@@ -58,8 +58,8 @@ describe('describeContract', () => {
     ).toEqual(['sidecars: orders.md5, _SUCCESS']);
   });
 
-  it('is self-contained, as the web UI embeds its source', () => {
-    expect(appJs).toContain(describeContract.toString());
+  it('is self-contained, as the web UI serves its source as a module', () => {
+    expect(DESCRIBE_CONTRACT_JS).toBe(`export ${describeContract.toString()}\n`);
     // Evaluated alone in a fresh context (no imports, no module scope), it gives the same lines.
     const standalone = runInNewContext(
       `${describeContract.toString()}\ndescribeContract;`,

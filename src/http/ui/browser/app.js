@@ -1,39 +1,92 @@
-// The web UI's one ES module (served as /ui/app.js; see web-ui.ts): plain JavaScript in a template
-// string, so it reaches dist/ with tsc. Keep it free of backticks and dollar-brace, except the one
-// below that embeds a pure, self-contained formatter shared with the CLI (one implementation, tested).
-import { describeContract } from '../../core/format-deliveries.js';
-
-export const appJs = String.raw`// Ferry web UI. Hash routes: #/partners, #/deliveries?q=&partner=&status=&since=&cursor=,
+// @ts-check
+// Ferry web UI. Hash routes: #/partners, #/deliveries?q=&partner=&status=&since=&cursor=,
 // #/deliveries/<id>, #/upload. Data from the API is only ever rendered as text (textContent, text
 // nodes): S3 keys, reasons and error messages are attacker-controlled. Writes are same-origin JSON
 // fetches; the server checks the role again, hiding controls from viewers is only a courtesy.
 
-const main = document.getElementById('main');
-const flash = document.getElementById('flash');
+// "transform: gzip → pgp (2 recipients)", "sidecars: .sha256, .done": the CLI's own formatter
+// (src/core/format-deliveries.ts), which the server serves as this module (web-ui.ts).
+import { describeContract } from './describe-contract.js';
+
+// The API's answers as this page reads them (src/http/api-routes.ts). They are trusted for shape,
+// never for content: every value is rendered as text.
+/** @typedef {import('../../../core/delivery-view.js').DeliveryView} DeliveryView */
+/** @typedef {import('../../../core/format-deliveries.js').DeliveryDetailFacts} DeliveryDetail */
+/** @typedef {{ user?: string | null, role: string }} Me */
+/** @typedef {{ paused: boolean, source?: string, by?: string, at?: string, reason?: string }} PauseState */
+/** @typedef {{ configured: boolean, open: boolean, nextOpen?: string, nextClose?: string }} WindowState */
+/** @typedef {{ status: string, by?: string, expected?: number, found?: number, delivered?: number }} SlaState */
+/** @typedef {{ key: string, etag: string, size?: number }} StaleObject */
+/** @typedef {{ at: string, listed: number, skipped: { stale?: number }, stale: StaleObject[] }} SweepSummary */
+/**
+ * @typedef {object} Partner
+ * @property {string} id
+ * @property {boolean} enabled
+ * @property {{ cron: string, timezone: string, nextRun?: string }} schedule
+ * @property {PauseState} pause
+ * @property {WindowState} window
+ * @property {SlaState | undefined} sla
+ * @property {{ at: string, deliveryId: string, key: string } | null | undefined} lastDelivery
+ * @property {number} failed
+ * @property {number | undefined} delivered24h
+ * @property {SweepSummary | null} lastSweep
+ */
+/** @typedef {{ partners: Partner[] }} PartnerList */
+/** @typedef {{ items: DeliveryView[], nextCursor: string | null, total?: number }} DeliveryList */
+/** @typedef {{ jobId: string }} Queued */
+/** @typedef {{ bucket: string, key: string }} Stored */
+/** @typedef {import('./types.js').Child} Child */
+/** @typedef {string | number | boolean | null | undefined | ((event: Event) => unknown)} AttrValue */
+
+/**
+ * An element of the page shell (index.html); missing means the page and script disagree.
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+function shell(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error('index.html has no #' + id);
+  return el;
+}
+
+const main = shell('main');
+const flash = shell('flash');
 const STATUSES = ['queued', 'publishing', 'delivered', 'failed', 'quarantined', 'skipped', 'superseded'];
+/** @type {Me} */
 let me = { user: undefined, role: 'viewer' };
 let renderToken = 0;
 
 const isOperator = () => me.role === 'operator';
 
 /** Only fragment links and paths on this origin; anything else (javascript:, //host) becomes inert. */
+/** @param {unknown} href */
 function safeHref(href) {
   const value = String(href);
   if (value.startsWith('#') || (value.startsWith('/') && !value.startsWith('//'))) return value;
   return '#';
 }
 
-/** Element builder: attributes as strings, children as nodes or text (never parsed as HTML). */
+/**
+ * Element builder: attributes as strings, children as nodes or text (never parsed as HTML).
+ * @param {string} tag
+ * @param {Record<string, AttrValue> | null} attrs `on<event>` values are listeners
+ * @param {...Child} children
+ * @returns {HTMLElement}
+ */
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (name === 'class') el.className = value;
-    else if (name.startsWith('on')) el.addEventListener(name.slice(2), value);
+    if (name === 'class') el.className = String(value);
+    else if (name.startsWith('on')) el.addEventListener(name.slice(2), /** @type {EventListener} */ (value));
     else if (name === 'href') el.setAttribute('href', safeHref(value));
     else el.setAttribute(name, value === true ? '' : String(value));
   }
-  for (const child of children.flat(Infinity)) {
+  // Flattened all the way, only the leaves of Child are left.
+  const leaves = /** @type {Exclude<Child, readonly Child[]>[]} */ (
+    /** @type {unknown[]} */ (children).flat(Infinity)
+  );
+  for (const child of leaves) {
     if (child === undefined || child === null || child === false) continue;
     el.append(child instanceof Node ? child : String(child));
   }
@@ -41,26 +94,41 @@ function h(tag, attrs, ...children) {
 }
 
 class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} message
+   */
   constructor(status, message) {
     super(message);
     this.status = status;
   }
 }
 
-/** fetch on this origin; options.json makes it a POST with a JSON body, options.body one with a raw body. */
+/**
+ * fetch on this origin; options.json makes it a POST with a JSON body, options.body one with a raw body.
+ * The answer is the JSON as sent; callers name its shape T (see the typedefs above).
+ * @template T
+ * @param {string} path
+ * @param {{ json?: unknown, body?: BodyInit, type?: string }} [options]
+ * @returns {Promise<T>}
+ */
 async function api(path, options = {}) {
-  const init = { credentials: 'same-origin', headers: { accept: 'application/json' } };
+  /** @type {Record<string, string>} */
+  const headers = { accept: 'application/json' };
+  /** @type {RequestInit} */
+  const init = { credentials: 'same-origin', headers };
   if (options.json !== undefined) {
     init.method = 'POST';
-    init.headers['content-type'] = 'application/json';
+    headers['content-type'] = 'application/json';
     init.body = JSON.stringify(options.json);
   } else if (options.body !== undefined) {
     init.method = 'POST';
-    init.headers['content-type'] = options.type || 'application/octet-stream';
+    headers['content-type'] = options.type || 'application/octet-stream';
     init.body = options.body;
   }
   const res = await fetch(path, init);
   const text = await res.text();
+  /** @type {unknown} */
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;
@@ -68,13 +136,18 @@ async function api(path, options = {}) {
     data = null;
   }
   if (!res.ok) {
-    let message = (data && (data.error || data.message)) || text.trim() || res.statusText;
-    if (data && typeof data.reason === 'string') message += ' (' + data.reason + ')';
+    const problem = /** @type {{ error?: string, message?: string, reason?: unknown } | null} */ (data);
+    let message = (problem && (problem.error || problem.message)) || text.trim() || res.statusText;
+    if (problem && typeof problem.reason === 'string') message += ' (' + problem.reason + ')';
     throw new ApiError(res.status, message);
   }
-  return data;
+  return /** @type {T} */ (data);
 }
 
+/**
+ * @param {string} message
+ * @param {'ok' | 'error'} [kind]
+ */
 function say(message, kind = 'ok') {
   flash.className = 'flash ' + kind;
   flash.textContent = message;
@@ -89,8 +162,10 @@ function clearFlash() {
 
 const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 
+/** @param {Date} date */
 function relative(date) {
   const seconds = (date.getTime() - Date.now()) / 1000;
+  /** @type {[Intl.RelativeTimeFormatUnit, number][]} */
   const units = [
     ['day', 86400],
     ['hour', 3600],
@@ -102,7 +177,11 @@ function relative(date) {
   return relativeFormat.format(Math.round(seconds), 'second');
 }
 
-/** A <time> with the local date and time, the ISO value on hover. */
+/**
+ * A <time> with the local date and time, the ISO value on hover.
+ * @param {string | undefined | null} iso
+ * @returns {Child}
+ */
 function time(iso, withRelative = false) {
   if (!iso) return h('span', { class: 'muted' }, '—');
   const date = new Date(iso);
@@ -125,6 +204,7 @@ function time(iso, withRelative = false) {
   );
 }
 
+/** @param {unknown} n */
 function bytes(n) {
   if (typeof n !== 'number') return '—';
   if (n < 1024) return n + ' B';
@@ -138,6 +218,7 @@ function bytes(n) {
   return value.toFixed(value < 10 ? 1 : 0) + ' ' + units[unit];
 }
 
+/** @type {Record<string, string | undefined>} */
 const BADGE_KIND = {
   delivered: 'good',
   ok: 'good',
@@ -155,25 +236,44 @@ const BADGE_KIND = {
   closed: 'warn',
 };
 
+/** @param {string} text */
 function badge(text) {
   return h('span', { class: 'badge ' + (BADGE_KIND[text] || 'plain') }, text);
 }
 
-/** The error message without the code it starts with (the code is shown beside it). */
-function errorText(d) {
-  const message = d.lastError || '';
-  return message.startsWith(d.lastErrorCode + ': ') ? message.slice(d.lastErrorCode.length + 2) : message;
+/**
+ * The error message without the code it starts with (the code is shown beside it).
+ * @param {string | undefined} lastError
+ * @param {string} code
+ */
+function errorText(lastError, code) {
+  const message = lastError || '';
+  return message.startsWith(code + ': ') ? message.slice(code.length + 2) : message;
 }
 
+/**
+ * @param {string} id
+ * @param {string} text
+ */
 function deliveryLink(id, text) {
   return h('a', { href: '#/deliveries/' + encodeURIComponent(id) }, text);
 }
 
+/**
+ * @param {string | undefined} url
+ * @param {string} label
+ */
 function boardLink(url, label) {
   if (!url) return h('span', { class: 'muted' }, '—');
   return h('a', { href: url, class: 'board', 'aria-label': label }, 'Bull Board');
 }
 
+/**
+ * @param {string} caption
+ * @param {(string | false)[]} headers a false one is left out
+ * @param {HTMLElement[]} rows
+ * @param {string} empty shown instead of an empty table
+ */
 function table(caption, headers, rows, empty) {
   if (rows.length === 0) return h('p', { class: 'muted' }, empty);
   return h(
@@ -197,16 +297,24 @@ function table(caption, headers, rows, empty) {
   );
 }
 
+/**
+ * @param {string} title
+ * @param {...Child} content
+ */
 function page(title, ...content) {
   document.title = title + ' · Ferry';
   return h('section', { 'aria-labelledby': 'page-title' }, h('h1', { id: 'page-title' }, title), content);
 }
 
-/** A submit handler that disables the form while the request runs and reports errors. */
+/**
+ * A submit handler that disables the form while the request runs and reports errors.
+ * @param {(form: HTMLFormElement) => Promise<void>} action
+ * @returns {(event: Event) => Promise<void>}
+ */
 function onSubmit(action) {
   return async (event) => {
     event.preventDefault();
-    const form = event.currentTarget;
+    const form = /** @type {HTMLFormElement} */ (event.currentTarget);
     const buttons = form.querySelectorAll('button');
     buttons.forEach((b) => (b.disabled = true));
     try {
@@ -219,6 +327,39 @@ function onSubmit(action) {
   };
 }
 
+/**
+ * The named control of a form this page built (missing: the page and its handler disagree).
+ * @param {HTMLFormElement} form
+ * @param {string} name
+ */
+function control(form, name) {
+  const el = form.elements.namedItem(name);
+  if (
+    el instanceof HTMLInputElement ||
+    el instanceof HTMLSelectElement ||
+    el instanceof HTMLTextAreaElement
+  ) {
+    return el;
+  }
+  throw new Error('the form has no control ' + name);
+}
+
+/**
+ * An <input> of a form this page built.
+ * @param {HTMLFormElement} form
+ * @param {string} name
+ */
+function inputControl(form, name) {
+  const el = control(form, name);
+  if (el instanceof HTMLInputElement) return el;
+  throw new Error('the form has no input ' + name);
+}
+
+/**
+ * @param {string} id
+ * @param {string} label
+ * @param {boolean} multiline
+ */
 function reasonField(id, label, multiline) {
   const attrs = { id, name: 'reason', required: true, minlength: 3, maxlength: 500, autocomplete: 'off' };
   return [
@@ -231,6 +372,7 @@ function reasonField(id, label, multiline) {
 
 // ---- partners ---------------------------------------------------------------------------------
 
+/** @param {Partner} p */
 function pauseCell(p) {
   if (!p.enabled) return [badge('disabled')];
   if (!p.pause.paused) return [badge('enabled')];
@@ -244,12 +386,14 @@ function pauseCell(p) {
   ];
 }
 
+/** @param {WindowState} w */
 function windowCell(w) {
   if (!w.configured) return h('span', { class: 'muted' }, 'any time');
   if (w.open) return [badge('open'), w.nextClose ? [' until ', time(w.nextClose)] : null];
   return [badge('closed'), w.nextOpen ? [' opens ', time(w.nextOpen, true)] : null];
 }
 
+/** @param {SlaState | undefined} sla */
 function slaCell(sla) {
   if (!sla || sla.status === 'none') return h('span', { class: 'muted' }, 'none');
   const counts = [];
@@ -263,6 +407,7 @@ function slaCell(sla) {
   ];
 }
 
+/** @param {Partner} p */
 function pauseForm(p) {
   if (!p.enabled) return h('span', { class: 'muted' }, '—');
   if (p.pause.paused && p.pause.source === 'config') {
@@ -277,7 +422,7 @@ function pauseForm(p) {
       class: 'inline',
       'aria-label': verb + ' ' + p.id,
       onsubmit: onSubmit(async (form) => {
-        const reason = form.elements.reason.value.trim();
+        const reason = control(form, 'reason').value.trim();
         await api('/api/partners/' + encodeURIComponent(p.id) + '/' + action, { json: { reason } });
         await render();
         say(p.id + (action === 'pause' ? ' paused' : ' resumed') + '.');
@@ -289,6 +434,11 @@ function pauseForm(p) {
 }
 
 /** A stale object sent on request (POST /api/partners/:id/redeliver, as ferry redeliver <partner> <key>). */
+/**
+ * @param {Partner} p
+ * @param {StaleObject} o
+ * @param {number} i
+ */
 function staleSendForm(p, o, i) {
   return h(
     'form',
@@ -296,7 +446,8 @@ function staleSendForm(p, o, i) {
       class: 'inline',
       'aria-label': 'Send ' + o.key,
       onsubmit: onSubmit(async (form) => {
-        const reason = form.elements.reason.value.trim();
+        const reason = control(form, 'reason').value.trim();
+        /** @type {Queued} */
         const result = await api('/api/partners/' + encodeURIComponent(p.id) + '/redeliver', {
           json: { key: o.key, etag: o.etag, reason },
         });
@@ -309,6 +460,7 @@ function staleSendForm(p, o, i) {
   );
 }
 
+/** @param {Partner} p */
 function sweepCell(p) {
   const s = p.lastSweep;
   if (!s) return h('span', { class: 'muted' }, 'none yet');
@@ -342,6 +494,7 @@ function sweepCell(p) {
   ];
 }
 
+/** @param {Partner} p */
 function partnerRow(p) {
   const last = p.lastDelivery;
   return h(
@@ -387,6 +540,7 @@ function partnerRow(p) {
 }
 
 async function partnersPage() {
+  /** @type {PartnerList} */
   const { partners } = await api('/api/partners');
   return page(
     'Partners',
@@ -412,13 +566,16 @@ async function partnersPage() {
 
 // ---- deliveries -------------------------------------------------------------------------------
 
+/** @param {string | null} iso */
 function toLocalInput(iso) {
+  if (!iso) return '';
   const date = new Date(iso);
-  if (!iso || Number.isNaN(date.getTime())) return '';
+  if (Number.isNaN(date.getTime())) return '';
   const local = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
   return local.toISOString().slice(0, 16);
 }
 
+/** @param {URLSearchParams} params */
 function deliveriesHash(params) {
   const clean = new URLSearchParams();
   for (const [k, v] of params) if (v) clean.set(k, v);
@@ -426,8 +583,22 @@ function deliveriesHash(params) {
   return '#/deliveries' + (query ? '?' + query : '');
 }
 
+/**
+ * @param {URLSearchParams} params
+ * @param {string[]} partnerIds
+ */
 function filterForm(params, partnerIds) {
+  /**
+   * @param {string} id
+   * @param {string} label
+   * @param {HTMLElement} control
+   */
   const field = (id, label, control) => h('div', { class: 'field' }, h('label', { for: id }, label), control);
+  /**
+   * @param {string[]} values
+   * @param {string | null} current
+   * @param {string} allLabel
+   */
   const options = (values, current, allLabel) => [
     h('option', { value: '' }, allLabel),
     values.map((v) => h('option', { value: v, selected: v === current }, v)),
@@ -438,15 +609,17 @@ function filterForm(params, partnerIds) {
       role: 'search',
       class: 'filters',
       'aria-label': 'Find deliveries',
+      /** @param {Event} event */
       onsubmit: (event) => {
         event.preventDefault();
-        const f = event.currentTarget.elements;
-        const since = f.since.value ? new Date(f.since.value).toISOString() : '';
+        const form = /** @type {HTMLFormElement} */ (event.currentTarget);
+        const sinceValue = control(form, 'since').value;
+        const since = sinceValue ? new Date(sinceValue).toISOString() : '';
         location.hash = deliveriesHash(
           new URLSearchParams({
-            q: f.q.value.trim(),
-            partner: f.partner.value,
-            status: f.status.value,
+            q: control(form, 'q').value.trim(),
+            partner: control(form, 'partner').value,
+            status: control(form, 'status').value,
             since,
           }),
         );
@@ -490,6 +663,7 @@ function filterForm(params, partnerIds) {
   );
 }
 
+/** @param {DeliveryView} d */
 function deliveryRow(d) {
   return h(
     'tr',
@@ -504,6 +678,7 @@ function deliveryRow(d) {
   );
 }
 
+/** @param {URLSearchParams} params */
 async function deliveriesPage(params) {
   const query = new URLSearchParams();
   for (const name of ['q', 'partner', 'status', 'since', 'until', 'cursor']) {
@@ -511,7 +686,11 @@ async function deliveriesPage(params) {
     if (value) query.set(name, value);
   }
   query.set('limit', '50');
-  const [list, partnerList] = await Promise.all([api('/api/deliveries?' + query), api('/api/partners')]);
+  /** @type {Promise<DeliveryList>} */
+  const listing = api('/api/deliveries?' + query.toString());
+  /** @type {Promise<PartnerList>} */
+  const partnerListing = api('/api/partners');
+  const [list, partnerList] = await Promise.all([listing, partnerListing]);
   const partnerIds = partnerList.partners.map((p) => p.id);
   const summary =
     list.items.length +
@@ -545,11 +724,13 @@ async function deliveriesPage(params) {
 // ---- one delivery -----------------------------------------------------------------------------
 
 /** describeContract's lines, one per row; undefined (row hidden) when the contract changed nothing. */
+/** @param {NonNullable<DeliveryDetail['receipt']>} receipt */
 function contractLines(receipt) {
   const lines = describeContract(receipt);
   return lines.length > 0 ? lines.map((line) => h('div', {}, line)) : undefined;
 }
 
+/** @param {[string, Child][]} pairs rows with no value are left out */
 function fieldList(pairs) {
   return h(
     'dl',
@@ -560,6 +741,7 @@ function fieldList(pairs) {
   );
 }
 
+/** @param {DeliveryDetail} d */
 function redeliverForm(d) {
   return h(
     'form',
@@ -567,8 +749,9 @@ function redeliverForm(d) {
       class: 'stacked',
       'aria-labelledby': 'redeliver-title',
       onsubmit: onSubmit(async (form) => {
-        const reason = form.elements.reason.value.trim();
-        const replace = form.elements.replace.checked;
+        const reason = control(form, 'reason').value.trim();
+        const replace = inputControl(form, 'replace').checked;
+        /** @type {Queued} */
         const result = await api('/api/deliveries/' + encodeURIComponent(d.id) + '/redeliver', {
           json: { reason, replace },
         });
@@ -595,6 +778,7 @@ function redeliverForm(d) {
 }
 
 // A delivery that failed for good runs again from its recorded phase (src/ledger/retries.ts).
+/** @param {DeliveryDetail} d */
 function retryForm(d) {
   return h(
     'form',
@@ -602,7 +786,8 @@ function retryForm(d) {
       class: 'stacked',
       'aria-labelledby': 'retry-title',
       onsubmit: onSubmit(async (form) => {
-        const reason = form.elements.reason.value.trim();
+        const reason = control(form, 'reason').value.trim();
+        /** @type {Queued} */
         const result = await api('/api/deliveries/' + encodeURIComponent(d.id) + '/retry', {
           json: { reason },
         });
@@ -621,10 +806,9 @@ function retryForm(d) {
   );
 }
 
-// "transform: gzip → pgp (2 recipients)", "sidecars: .sha256, .done" (src/core/format-deliveries.ts).
-${describeContract.toString()}
-
+/** @param {string} id */
 async function deliveryPage(id) {
+  /** @type {DeliveryDetail} */
   let d;
   try {
     d = await api('/api/deliveries/' + encodeURIComponent(id));
@@ -634,7 +818,7 @@ async function deliveryPage(id) {
     }
     throw err;
   }
-  const audit = Array.isArray(d.audit) ? d.audit : [];
+  const audit = Array.isArray(d.audit) ? /** @type {DeliveryDetail['audit']} */ (d.audit) : [];
   return page(
     'Delivery',
     h('p', { class: 'key lead' }, d.key),
@@ -656,7 +840,12 @@ async function deliveryPage(id) {
       ['Remote path', d.remotePath ? h('code', { class: 'key' }, d.remotePath) : undefined],
       ['Contract', d.receipt ? contractLines(d.receipt) : undefined],
       ['Attempts', String(d.attempts ?? 0)],
-      ['Last error', d.lastErrorCode ? [h('code', {}, d.lastErrorCode), ': ', errorText(d)] : d.lastError],
+      [
+        'Last error',
+        d.lastErrorCode
+          ? [h('code', {}, d.lastErrorCode), ': ', errorText(d.lastError, d.lastErrorCode)]
+          : d.lastError,
+      ],
       ['Reason', d.reason],
       ['Created', time(d.createdAt)],
       ['Updated', time(d.updatedAt)],
@@ -694,6 +883,7 @@ async function uploadPage() {
   if (!isOperator()) {
     return page('Send a file now', h('p', {}, 'Sending files needs an operator login.'));
   }
+  /** @type {PartnerList} */
   const { partners } = await api('/api/partners');
   const result = h('div', { id: 'upload-result', 'aria-live': 'polite' });
   return page(
@@ -709,12 +899,13 @@ async function uploadPage() {
         class: 'stacked',
         'aria-label': 'Send a file now',
         onsubmit: onSubmit(async (form) => {
-          const f = form.elements;
-          const file = f.file.files[0];
+          const file = inputControl(form, 'file').files?.[0];
           if (!file) throw new Error('Choose a CSV file.');
-          const name = f.name.value.trim() || file.name;
-          const query = new URLSearchParams({ partner: f.partner.value, name });
-          const stored = await api('/api/upload?' + query, { body: file, type: 'text/csv' });
+          const name = control(form, 'name').value.trim() || file.name;
+          const partner = control(form, 'partner').value;
+          const query = new URLSearchParams({ partner, name });
+          /** @type {Stored} */
+          const stored = await api('/api/upload?' + query.toString(), { body: file, type: 'text/csv' });
           result.replaceChildren(
             h(
               'p',
@@ -729,7 +920,7 @@ async function uploadPage() {
               ),
             ),
           );
-          say('Uploaded ' + name + ' for ' + f.partner.value + '.');
+          say('Uploaded ' + name + ' for ' + partner + '.');
           form.reset();
         }),
       },
@@ -770,9 +961,11 @@ async function render() {
   const { parts, params } = route();
   const section = parts[0] || 'partners';
   for (const link of document.querySelectorAll('[data-nav]')) {
+    if (!(link instanceof HTMLElement)) continue;
     if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
+  /** @type {HTMLElement} */
   let view;
   try {
     if (section === 'deliveries' && parts[1]) view = await deliveryPage(parts[1]);
@@ -796,8 +989,10 @@ async function start() {
   } catch (err) {
     say('Could not read your login: ' + (err instanceof Error ? err.message : String(err)), 'error');
   }
-  document.getElementById('who').textContent = me.user ? me.user + ' (' + me.role + ')' : me.role;
-  for (const el of document.querySelectorAll('[data-operator]')) el.hidden = !isOperator();
+  shell('who').textContent = me.user ? me.user + ' (' + me.role + ')' : me.role;
+  for (const el of document.querySelectorAll('[data-operator]')) {
+    if (el instanceof HTMLElement) el.hidden = !isOperator();
+  }
   window.addEventListener('hashchange', () => {
     clearFlash();
     void render();
@@ -806,4 +1001,3 @@ async function start() {
 }
 
 void start();
-`;
