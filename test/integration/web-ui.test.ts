@@ -202,6 +202,10 @@ describe('web UI', () => {
     await page.getByRole('button', { name: 'Retry' }).waitFor();
     expect(await page.getByRole('button', { name: 'Redeliver' }).count()).toBe(0);
     expect(await page.locator('dl').textContent()).toContain('ERR_SFTP_NO_SUCH_PATH');
+    // The failure links its runbook (by the error code's family).
+    expect(await page.getByRole('link', { name: 'what to check and do' }).getAttribute('href')).toMatch(
+      /\/runbooks\/sftp-remote-path\.md$/,
+    );
     await page.goBack();
 
     // Fix the cause, then retry the job in Bull Board, reached through the row's link.

@@ -58,11 +58,13 @@ let renderToken = 0;
 
 const isOperator = () => me.role === 'operator';
 
-/** Only fragment links and paths on this origin; anything else (javascript:, //host) becomes inert. */
+/** Fragment links, paths on this origin and http(s) URLs; anything else (javascript:, //host) becomes inert. */
 /** @param {unknown} href */
 function safeHref(href) {
   const value = String(href);
   if (value.startsWith('#') || (value.startsWith('/') && !value.startsWith('//'))) return value;
+  // Absolute links only to http(s) pages (the runbooks), never javascript: or data:.
+  if (/^https?:\/\//i.test(value) && URL.canParse(value)) return value;
   return '#';
 }
 
@@ -845,6 +847,16 @@ async function deliveryPage(id) {
         d.lastErrorCode
           ? [h('code', {}, d.lastErrorCode), ': ', errorText(d.lastError, d.lastErrorCode)]
           : d.lastError,
+      ],
+      [
+        'Runbook',
+        d.runbookUrl
+          ? h(
+              'a',
+              { href: d.runbookUrl, rel: 'noopener noreferrer', target: '_blank' },
+              'what to check and do',
+            )
+          : undefined,
       ],
       ['Reason', d.reason],
       ['Created', time(d.createdAt)],
