@@ -17,7 +17,7 @@ import type { ConfigResult, FerryConfig } from './config/load-config.js';
 import { formatProblem, formatWarning } from './config/load-config.js';
 import type { EgressProxySetting, PartnerConfig, ServiceConfig } from './config/schema.js';
 import { resolvePartnerAuth, resolveSecret } from './config/secrets.js';
-import { legacyAlgorithmsIn } from './config/ssh-algorithms.js';
+import { legacyAlgorithmsIn } from './core/ssh-algorithms.js';
 import { watchConfig } from './config/watch-config.js';
 import { partnerOfDeliveryId } from './core/delivery-id.js';
 import { sweepFailedAlert } from './core/failure-alerts.js';

@@ -20,7 +20,7 @@ import {
   MODERN_ALGORITHMS,
   parseHostKeyPin,
   type AlgorithmOverrides,
-} from '../config/ssh-algorithms.js';
+} from '../core/ssh-algorithms.js';
 import { classifyError, markSshDisconnect } from '../core/classify-error.js';
 import { fingerprintOfKey, isPinned } from '../core/host-key.js';
 import { createRequestDeadlines, type OverdueRequest } from '../core/request-deadlines.js';
@@ -89,7 +89,7 @@ interface AlgorithmAllowList {
 
 /**
  * What Ferry negotiates unless a partner's `target.algorithms` says otherwise (reliability-anchors
- * §6.2; the lists live in config/ssh-algorithms.ts): no SHA-1, no CBC, no ssh-rsa/ssh-dss signatures,
+ * §6.2; the lists live in core/ssh-algorithms.ts): no SHA-1, no CBC, no ssh-rsa/ssh-dss signatures,
  * no compression. Host-key types are further limited to the pinned ones when the pins name them.
  */
 export const SFTP_ALGORITHMS: AlgorithmAllowList = Object.freeze({

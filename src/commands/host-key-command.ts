@@ -5,7 +5,7 @@ import { Client, type Algorithms } from 'ssh2';
 import { openEgressSocket, type EgressProxy } from '../adapters/egress-proxy.js';
 import { checkProxyUrl, parseProxyUrl } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
-import { SUPPORTED_ALGORITHMS } from '../config/ssh-algorithms.js';
+import { SUPPORTED_ALGORITHMS } from '../core/ssh-algorithms.js';
 import { classifyError } from '../core/classify-error.js';
 import { fingerprintOfKey } from '../core/host-key.js';
 import {

@@ -9,7 +9,7 @@ import { connectSftp, type SftpConnection } from '../adapters/sftp-connection.js
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
 import { resolvePartnerAuth, resolveSecret } from '../config/secrets.js';
-import { effectiveAlgorithms, hostKeyAlgorithmsFor, legacyAlgorithmsIn } from '../config/ssh-algorithms.js';
+import { effectiveAlgorithms, hostKeyAlgorithmsFor, legacyAlgorithmsIn } from '../core/ssh-algorithms.js';
 import { classifyError } from '../core/classify-error.js';
 import {
   checkExitCode,

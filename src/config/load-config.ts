@@ -18,7 +18,7 @@ import {
   type PasswordRef,
   type ServiceConfig,
 } from './schema.js';
-import { ALGORITHM_CATEGORIES, isLegacyAlgorithm } from './ssh-algorithms.js';
+import { ALGORITHM_CATEGORIES, isLegacyAlgorithm } from '../core/ssh-algorithms.js';
 import { moveTargetConflicts } from '../core/source-housekeeping.js';
 import { minutesOfDay } from '../core/delivery-window.js';
 import type { FilenameTemplate } from '../core/filename-template.js';

@@ -12,7 +12,7 @@ import {
   hostKeyAlgorithmsFor,
   parseHostKeyPin,
   type AlgorithmCategory,
-} from './ssh-algorithms.js';
+} from '../core/ssh-algorithms.js';
 import { checkWebhookUrl } from '../core/webhook-url.js';
 import { parseFilenameTemplate, type FilenameTemplate } from '../core/filename-template.js';
 import { parseDoneFileTemplate, type DoneFileTemplate } from '../core/sidecar-files.js';

@@ -1,11 +1,6 @@
 // `ferry host-key` and the host-key step of `ferry test-connection`: which key types to ask a server
 // for, whether a presented key matches the pins, and how to print what a server offered as pins.
-import {
-  HOST_KEY_TYPES,
-  MODERN_ALGORITHMS,
-  formatHostKeyPin,
-  parseHostKeyPin,
-} from '../config/ssh-algorithms.js';
+import { HOST_KEY_TYPES, MODERN_ALGORITHMS, formatHostKeyPin, parseHostKeyPin } from './ssh-algorithms.js';
 import { FerryError, type ErrorCode } from '../errors.js';
 import { isPinned } from './host-key.js';
 

@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SftpConnection, type SftpConnectOptions } from '../../src/adapters/sftp-connection.js';
-import { parseHostKeyPin } from '../../src/config/ssh-algorithms.js';
+import { parseHostKeyPin } from '../../src/core/ssh-algorithms.js';
 import { FerryError } from '../../src/errors.js';
 import { startFerry, type RunningFerry } from '../../src/main.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';

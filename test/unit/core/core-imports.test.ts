@@ -12,7 +12,6 @@ const CORE = join(ROOT, 'src/core');
 // Modules outside src/core that core may import; the walk follows them, so their own imports count too.
 const ALLOWED_FILES = new Set([
   'src/errors.ts', // FerryError and the code table: no queue library (the job boundary owns those)
-  'src/config/ssh-algorithms.ts', // pure data and functions, no imports
 ]);
 // Pure packages: no I/O of their own. node:stream only for the ports' stream types (`import type`).
 const ALLOWED_PACKAGES = new Set(['node:crypto', 'node:path', 'node:stream', 'cron-parser', 'picomatch']);

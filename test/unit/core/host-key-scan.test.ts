@@ -11,7 +11,7 @@ import {
   scanFailure,
   type KeyTypeScan,
 } from '../../../src/core/host-key-scan.js';
-import { parseHostKeyPin } from '../../../src/config/ssh-algorithms.js';
+import { parseHostKeyPin } from '../../../src/core/ssh-algorithms.js';
 
 // `ssh-keygen -t ed25519` public key blob and what `ssh-keygen -lf` printed for it.
 const ED25519_BLOB = Buffer.from(

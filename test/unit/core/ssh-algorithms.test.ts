@@ -15,7 +15,7 @@ import {
   isLegacyAlgorithm,
   legacyAlgorithmsIn,
   parseHostKeyPin,
-} from '../../../src/config/ssh-algorithms.js';
+} from '../../../src/core/ssh-algorithms.js';
 import { runValidate } from '../../../src/config/validate-command.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
