@@ -5,7 +5,7 @@
 // retry pending entries (bounded in count and time per sweep, least recently tried first) until the
 // step succeeds, the object is gone or replaced, or the config no longer asks for any step on it.
 import type { ObjectSource } from '../src/core/ports.js';
-import type { Alerter } from '../src/alerts/alerter.js';
+import type { Alerter } from '../src/observability/alerter.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
 import { classifyError } from '../src/core/classify-error.js';

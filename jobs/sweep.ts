@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import { createMarkerLookup } from '../src/adapters/marker-lookup.js';
 import type { ObjectSource, SourceObject } from '../src/core/ports.js';
-import type { Alerter } from '../src/alerts/alerter.js';
+import type { Alerter } from '../src/observability/alerter.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
 import { deliveryIdFor } from '../src/core/delivery-id.js';

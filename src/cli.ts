@@ -9,7 +9,7 @@ import {
   type FerryConfig,
 } from './config/load-config.js';
 import { runValidate } from './config/validate-command.js';
-import { noopAlerter, type Alerter } from './alerts/alerter.js';
+import { noopAlerter, type Alerter } from './observability/alerter.js';
 import { workerErrorAlert } from './core/failure-alerts.js';
 import { FerryError } from './errors.js';
 import { startFerry, type Role } from './main.js';

@@ -8,7 +8,7 @@ import { Worker, type MinimalJob } from 'bullmq';
 import { createDeliverProcessor } from '../jobs/deliver.js';
 import { createJanitor } from '../jobs/janitor.js';
 import { createSweepProcessor } from '../jobs/sweep.js';
-import { createAlerter, type Alerter } from './alerts/alerter.js';
+import { createAlerter, type Alerter } from './observability/alerter.js';
 import { createReceiptStore } from './adapters/receipt-store.js';
 import { createS3Client, createS3Source } from './adapters/s3-source.js';
 import { connectSftp } from './adapters/sftp-connection.js';
@@ -51,7 +51,7 @@ import { slaStateGaugeValue } from './core/sla.js';
 import { QUEUE } from './queues/names.js';
 import { createQueues, enqueueDeliveries } from './queues/queues.js';
 import { assertRedisPolicy, createRedisConnection } from './queues/redis-connection.js';
-import { syncSchedulers } from './scheduler/sync-schedulers.js';
+import { syncSchedulers } from './queues/sync-schedulers.js';
 import { FERRY_VERSION } from './version.js';
 
 export type Role = 'all' | 'scheduler' | 'worker' | 'web';

@@ -3,7 +3,7 @@ import type { Job } from 'bullmq';
 import type { ObjectSource } from '../../src/core/ports.js';
 import type { ReceiptStore } from '../../src/adapters/receipt-store.js';
 import type { SftpConnection } from '../../src/adapters/sftp-connection.js';
-import type { Alerter } from '../../src/alerts/alerter.js';
+import type { Alerter } from '../../src/observability/alerter.js';
 import type { FerryConfig } from '../../src/config/load-config.js';
 import type { PartnerConfig } from '../../src/config/schema.js';
 import type { PublishPhase, SupersededBy } from '../../src/core/publish-protocol.js';

@@ -1,7 +1,7 @@
 // The last step of a failed run: classify, record, alert. What a retry can fix is retried with
 // backoff; what needs a person (permanent, or out of attempts) is recorded failed and alerted.
 import { DelayedError } from 'bullmq';
-import { noopAlerter } from '../../src/alerts/alerter.js';
+import { noopAlerter } from '../../src/observability/alerter.js';
 import { alertKindForFailure } from '../../src/core/alert-message.js';
 import { classifyError } from '../../src/core/classify-error.js';
 import { toJobError } from '../job-errors.js';

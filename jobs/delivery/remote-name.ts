@@ -2,7 +2,7 @@
 // safe-name rules with its sidecars' names; a name breaking them quarantines the delivery unsent.
 import { posix } from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
-import { noopAlerter } from '../../src/alerts/alerter.js';
+import { noopAlerter } from '../../src/observability/alerter.js';
 import { checkCsvStream } from '../../src/adapters/transform-stream.js';
 import type { PartnerConfig } from '../../src/config/schema.js';
 import { classifyError } from '../../src/core/classify-error.js';

@@ -1,5 +1,5 @@
 // What an alert says: its kind and severity, the key repeats are counted under, the JSON body a webhook
-// receives, and its signature. Pure: the alerter (src/alerts/) does the Redis and HTTP parts.
+// receives, and its signature. Pure: the alerter (src/observability/alerter.ts) does the Redis and HTTP parts.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isPartnerId } from './delivery-id.js';
 

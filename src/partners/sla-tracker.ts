@@ -7,7 +7,7 @@
 // skipped (already on the partner, or gone from S3). Objects delivered on earlier days are not found
 // again, so `atLeast` counts fresh exports, not the prefix's history.
 import type { Cluster, Redis } from 'ioredis';
-import type { Alerter } from '../alerts/alerter.js';
+import type { Alerter } from '../observability/alerter.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
 import {

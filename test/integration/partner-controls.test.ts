@@ -13,7 +13,7 @@ import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { createRedisLedger } from '../../src/ledger/redis-ledger.js';
 import { createPartnerControls, type PartnerControls } from '../../src/partners/partner-controls.js';
 import { startSlaChecker, type SlaTracker } from '../../src/partners/sla-tracker.js';
-import type { AlertEvent } from '../../src/alerts/alerter.js';
+import type { AlertEvent } from '../../src/observability/alerter.js';
 import { main } from '../../src/cli.js';
 import { runSweepCommand } from '../../src/commands/sweep-command.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';

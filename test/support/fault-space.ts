@@ -9,7 +9,7 @@ import { chown, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:f
 import { join } from 'node:path';
 import { createDeliverProcessor, type DeliverDeps } from '../../jobs/deliver.js';
 import { createJanitor } from '../../jobs/janitor.js';
-import type { AlertEvent, Alerter } from '../../src/alerts/alerter.js';
+import type { AlertEvent, Alerter } from '../../src/observability/alerter.js';
 import type { ObjectSource } from '../../src/core/ports.js';
 import { createReceiptStore, type ReceiptStore } from '../../src/adapters/receipt-store.js';
 import { createS3Source } from '../../src/adapters/s3-source.js';

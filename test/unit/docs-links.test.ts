@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,5 +83,15 @@ describe("the repository's Markdown", () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     const listed = new Set([...readme.matchAll(/^\| `(ERR_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]));
     expect([...listed].sort()).toEqual(Object.keys(ERROR_CODES).sort());
+  });
+
+  it("names every folder of src/ in the README's tree and in docs/architecture.md", () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const architecture = readFileSync(join(root, 'docs/architecture.md'), 'utf8');
+    const folders = readdirSync(join(root, 'src'), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => `src/${entry.name}/`);
+    expect(folders.filter((folder) => !readme.includes(folder))).toEqual([]);
+    expect(folders.filter((folder) => !architecture.includes(`\`${folder}`))).toEqual([]);
   });
 });

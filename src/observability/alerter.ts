@@ -17,7 +17,7 @@ import { DEFAULT_RUNBOOK_BASE_URL, runbookForAlert, runbookUrl } from '../core/r
 import { checkWebhookUrl } from '../core/webhook-url.js';
 import { FerryError } from '../errors.js';
 import type { RedisKeys } from '../ledger/redis-keys.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from './logger.js';
 import type { RedisClient } from '../queues/redis-connection.js';
 import { createAlertDedup, type AlertDedup } from './alert-dedup.js';
 import {

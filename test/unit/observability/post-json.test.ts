@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postJson } from '../../../src/alerts/alert-sender.js';
+import { postJson } from '../../../src/observability/alert-sender.js';
 
 const servers: Server[] = [];
 afterEach(async () => {

@@ -6,7 +6,7 @@ import { request as httpsRequest } from 'node:https';
 import { computeBackoffMs } from '../core/backoff.js';
 import { signAlertBody, type AlertBody } from '../core/alert-message.js';
 import { webhookOrigin } from '../core/webhook-url.js';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from './logger.js';
 
 /** One alert for one receiver, with its URL and HMAC key already read. */
 export interface AlertDelivery {

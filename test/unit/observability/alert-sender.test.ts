@@ -1,6 +1,10 @@
 // The alert sender's queue, retries and signing, with an in-memory stand-in for the HTTP client.
 import { describe, expect, it } from 'vitest';
-import { createAlertSender, type PostJson, type PostResult } from '../../../src/alerts/alert-sender.js';
+import {
+  createAlertSender,
+  type PostJson,
+  type PostResult,
+} from '../../../src/observability/alert-sender.js';
 import { buildAlertBody, verifyAlertSignature, type AlertBody } from '../../../src/core/alert-message.js';
 import { captureLogger, waitFor } from '../../support/pipeline.js';
 
