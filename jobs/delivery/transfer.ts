@@ -121,7 +121,8 @@ async function uploadWithWatchdog(d: Delivery, session: SftpConnection, stream: 
       signal: controller.signal,
       onProgress: arm,
       md5: partner.naming?.checksumFile === 'md5', // hashed only for partners that want it
-      sizeBeforeClose: partner.target.publish === 'direct',
+      // Sent with the last write, so it costs no round trip: verify needs no STAT after the CLOSE.
+      sizeBeforeClose: true,
       fsync: partner.target.fsync !== false,
     });
     log.debug({ bytes: result.bytes, expectedBytes: expected }, 'upload acknowledged');

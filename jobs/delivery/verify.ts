@@ -24,7 +24,8 @@ export async function verifyUpload(d: Delivery, session: SftpConnection, written
   const { uploaded, source, expected, delivered } = written;
   try {
     await hitFailpoint('after_temp_upload');
-    // direct: the size the open handle had before the close, when the partner may take the file away.
+    // The size the open handle had before the close (FSTAT, pipelined with the last write): in direct
+    // mode the partner may take the file away after the close. A session without it is asked by STAT.
     const stat =
       uploaded.sizeBeforeClose === undefined
         ? await session.stat(d.tempPath)

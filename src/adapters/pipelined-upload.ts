@@ -41,11 +41,12 @@ export interface PipelinedUploadOptions {
   onProgress?: (bytes: number) => void;
   /** Also hash the bytes with md5 (`naming.checksumFile: md5`); off, it costs nothing. */
   md5?: boolean;
-  /** FSTAT the handle once every write is acknowledged, before the CLOSE (`UploadResult.sizeBeforeClose`). */
+  /** FSTAT the handle after the last WRITE, before the CLOSE (`UploadResult.sizeBeforeClose`). */
   sizeBeforeClose?: boolean | undefined;
   /**
-   * Runs once every write is acknowledged (and the FSTAT answered), before the CLOSE: the connection
-   * sends its fsync here. A rejection fails the upload with that error, unchanged.
+   * Called once the last WRITE is sent, before the FSTAT and the CLOSE, which go out without waiting
+   * for it: the connection sends its fsync here, synchronously. A rejection fails the upload with that
+   * error, unchanged.
    */
   beforeClose?: (() => Promise<void>) | undefined;
   /** Registers every WRITE and the CLOSE under `path` (the connection's deadline); none when absent. */
@@ -167,53 +168,60 @@ export function pipelinedUpload(
       reject(err);
     };
 
-    const finish = (sizeBeforeClose: number | undefined): void => {
-      closeHandle((err) => {
-        if (settled) return;
-        if (err) {
-          fail(sftpRequestError(err));
-          return;
-        }
-        settled = true;
-        detach();
-        resolve({
-          bytes: offset,
-          sha256: hash.digest('hex'),
-          ...(md5 ? { md5: md5.digest('hex') } : {}),
-          ...(sizeBeforeClose === undefined ? {} : { sizeBeforeClose }),
-        });
+    /**
+     * The tail of the upload, sent together once the last WRITE is out and without waiting for any
+     * reply: [fsync], FSTAT, CLOSE. A server processes the requests on one handle in the order it got
+     * them (OpenSSH's sftp-server one at a time), so the FSTAT sees every write and the CLOSE comes
+     * after them; a small file costs one round trip for its data instead of four. Success needs every
+     * reply: each WRITE acknowledged, the fsync, the FSTAT's size and the CLOSE.
+     */
+    let tailSize: number | undefined;
+    let tailReplies = 0;
+    let tailExpected = 0;
+    const settleIfDone = (): void => {
+      if (settled || !closing || inFlight > 0 || tailReplies < tailExpected) return;
+      settled = true;
+      detach();
+      resolve({
+        bytes: offset,
+        sha256: hash.digest('hex'),
+        ...(md5 ? { md5: md5.digest('hex') } : {}),
+        ...(tailSize === undefined ? {} : { sizeBeforeClose: tailSize }),
       });
     };
-
-    const beforeClose = (sizeBeforeClose: number | undefined): void => {
-      if (!options.beforeClose) {
-        finish(sizeBeforeClose);
+    /** `mapped`: an error the hook already classified, passed on unchanged. */
+    const tailReply = (err: unknown, mapped = false): void => {
+      tailReplies++;
+      if (settled) return;
+      if (err) {
+        fail(mapped && err instanceof Error ? err : sftpRequestError(err));
         return;
       }
-      options.beforeClose().then(
-        () => {
-          if (!settled) finish(sizeBeforeClose);
-        },
-        (err: unknown) => fail(err instanceof Error ? err : sftpRequestError(err)),
-      );
+      settleIfDone();
     };
 
-    const succeed = (): void => {
+    const sendTail = (): void => {
       closing = true;
-      if (!options.sizeBeforeClose) {
-        beforeClose(undefined);
-        return;
-      }
-      const token = requests?.begin('fstat', path);
-      sftp.fstat(handle, (err, stats) => {
-        if (token !== undefined) requests?.end(token);
-        if (settled) return;
-        if (err) {
-          fail(sftpRequestError(err));
-          return;
+      tailExpected = (options.beforeClose ? 1 : 0) + (options.sizeBeforeClose ? 1 : 0) + 1;
+      socket?.cork();
+      try {
+        // The hook's request goes out synchronously; its failpoint (tests) runs when it is answered.
+        options.beforeClose?.().then(
+          () => tailReply(undefined),
+          (err: unknown) => tailReply(err ?? new Error('beforeClose failed'), true),
+        );
+        if (options.sizeBeforeClose) {
+          const token = requests?.begin('fstat', path);
+          sftp.fstat(handle, (err, stats) => {
+            if (token !== undefined) requests?.end(token);
+            if (!err) tailSize = stats.size;
+            tailReply(err ?? undefined);
+          });
         }
-        beforeClose(stats.size);
-      });
+        closeHandle((err) => tailReply(err));
+      } finally {
+        socket?.uncork();
+      }
     };
 
     /** The next `size` pending bytes: a view of one chunk when it holds them all, else copied into scratch. */
@@ -255,6 +263,10 @@ export function pipelinedUpload(
         }
         acked += length;
         onProgress?.(acked);
+        if (closing) {
+          settleIfDone(); // the tail is out: nothing more to write
+          return;
+        }
         // Replies arrive in bursts: refill once after the whole burst, not once per reply.
         if (!flushQueued) {
           flushQueued = true;
@@ -291,7 +303,7 @@ export function pipelinedUpload(
         paused = false;
         source.resume();
       }
-      if (sourceEnded && pendingLen === 0 && inFlight === 0) succeed();
+      if (sourceEnded && pendingLen === 0) sendTail();
     }
 
     function onData(chunk: unknown): void {
