@@ -18,6 +18,18 @@ export interface SftpPoolOptions {
    * open connection, idle or busy, and releases it only after that connection is closed.
    */
   acquireSlot(partnerKey: string, signal?: AbortSignal): Promise<SlotLease>;
+  /**
+   * A slot only if one is free now (one Redis round trip, no waiting), else undefined. With it, a
+   * checkout that could share a connection first tries to open another one: sessions spread over the
+   * partner's connections before they pile onto one.
+   */
+  tryAcquireSlot?(partnerKey: string): Promise<SlotLease | undefined>;
+  /**
+   * The partner's caps: `connections` (target.maxConnections, the most this process tries to open) and
+   * `sessionsPerConnection` (target.maxFilesInFlight: deliveries one connection carries at once, each
+   * with its own requests in flight). Without it: one session per connection.
+   */
+  limits?(partnerKey: string): { connections: number; sessionsPerConnection: number };
   idleTimeoutMs: number;
   /**
    * True while another process waits for one of this partner's slots: an idle connection then gives
@@ -29,7 +41,10 @@ export interface SftpPoolOptions {
 }
 
 export interface SftpPool {
-  /** Runs `fn` with a connection to that partner: an idle one if there is one, else a new one. */
+  /**
+   * Runs `fn` with a connection to that partner: an idle one if there is one, else a new one while a
+   * slot is free, else one that has room for another session (`limits`), else the first that does.
+   */
   withSession<T>(
     partnerKey: string,
     fn: (session: SftpConnection) => Promise<T>,
@@ -39,14 +54,21 @@ export interface SftpPool {
   evict(partnerKey: string): Promise<void>;
   /** Close everything (shutdown): waits for sessions in use to be returned, closes them, releases slots. */
   close(): Promise<void>;
-  stats(): { open: number; idle: number; byPartner: Record<string, { open: number; idle: number }> };
+  stats(): {
+    open: number;
+    idle: number;
+    /** Sessions running on the open connections. */
+    sessions: number;
+    byPartner: Record<string, { open: number; idle: number; sessions: number }>;
+  };
 }
 
 interface Entry {
   readonly partnerKey: string;
   readonly connection: SftpConnection;
   readonly lease: SlotLease;
-  busy: boolean;
+  /** Sessions running on it now; 0 = idle. */
+  users: number;
   /** Close instead of keeping idle when returned (evicted, or the pool is closing). */
   retireOnReturn: boolean;
   retired: boolean;
@@ -55,7 +77,10 @@ interface Entry {
   idleTimer?: ReturnType<typeof setTimeout>;
 }
 
-/** A checkout waiting for a slot; a connection returned meanwhile for the same partner is handed to it. */
+/**
+ * A checkout waiting for a slot; a connection of the same partner that is returned or gets room
+ * meanwhile is handed to it (with the waiter already counted among its users).
+ */
 interface Waiter {
   readonly partnerKey: string;
   done: boolean;
@@ -65,7 +90,8 @@ interface Waiter {
 
 /**
  * Errors after which the connection is not trusted again. A stalled transfer may be a stalled
- * server, and an aborted upload leaves writes outstanding on the connection.
+ * server, and an aborted upload leaves writes outstanding on the connection. Other sessions on it
+ * finish (or fail on their own); it takes no new ones and closes when the last is returned.
  */
 const DISCARD_CODES = new Set([
   'ERR_SFTP_CONNECTION_LOST',
@@ -76,7 +102,10 @@ const DISCARD_CODES = new Set([
 
 /**
  * Keeps authenticated SFTP connections per partner inside one worker process (a handshake costs
- * ~60 ms locally and ~8 RTT remotely; a reused connection ~1 ms per small file). Each open
+ * ~60 ms locally and ~8 RTT remotely; a reused connection ~1 ms per small file). A connection carries
+ * up to `sessionsPerConnection` sessions at once: SFTP multiplexes requests by id, so several
+ * deliveries' requests are in flight together on one channel, and a far-away partner's round trips
+ * overlap instead of adding up. A connection that dies fails exactly the sessions on it. Each open
  * connection holds one cross-process slot from `acquireSlot`, released once the connection is
  * closed: after `idleTimeoutMs` idle, when it dies, when `fn` fails with a connection-level error,
  * on `evict` or on `close`. When the slot's lease is lost the connection is closed at once, busy or
@@ -87,6 +116,10 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
   const entries = new Map<string, Set<Entry>>();
   const waiters = new Set<Waiter>();
   const cleanups = new Set<Promise<void>>();
+  // Per partner: connections being opened (slot taken, not yet registered).
+  const opening = new Map<string, number>();
+  const limitsOf = (partnerKey: string) =>
+    options.limits?.(partnerKey) ?? { connections: Infinity, sessionsPerConnection: 1 };
   let closed = false;
   let closing: Promise<void> | undefined;
   // Checkouts between taking a slot and registering their connection; close() waits for them too.
@@ -136,31 +169,42 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
   };
 
   const makeIdle = (entry: Entry): void => {
-    entry.busy = false;
+    clearTimeout(entry.idleTimer);
     entry.idleTimer = setTimeout(() => retire(entry, 'idle-timeout'), options.idleTimeoutMs);
     entry.idleTimer.unref?.();
   };
 
-  /** Hands a returned connection to a local checkout waiting for a slot, so it does not wait on our own slot. */
-  const handOff = (entry: Entry): boolean => {
+  const usable = (entry: Entry): boolean =>
+    !entry.retired && !entry.retireOnReturn && entry.connection.alive && !entry.lease.lost.aborted;
+
+  /**
+   * Gives the room a connection has (returned, or just opened) to local checkouts waiting for a slot
+   * of its partner, so they do not wait on a slot of our own.
+   */
+  const handOff = (entry: Entry): void => {
+    const room = limitsOf(entry.partnerKey).sessionsPerConnection;
     for (const waiter of waiters) {
+      if (entry.users >= room || !usable(entry)) return;
       if (waiter.partnerKey !== entry.partnerKey || waiter.done) continue;
       waiters.delete(waiter);
+      entry.users++;
+      clearTimeout(entry.idleTimer);
+      entry.idleTimer = undefined;
       waiter.give(entry);
-      return true;
     }
-    return false;
   };
 
   const checkin = (entry: Entry, discard: boolean): void => {
+    entry.users--;
     if (entry.retired) return;
-    if (discard || closed || entry.retireOnReturn || !entry.connection.alive) {
-      retire(
-        entry,
-        !entry.connection.alive ? 'dead' : discard ? 'connection-error' : 'returned-while-closing',
-      );
-    } else if (!handOff(entry)) {
-      makeIdle(entry);
+    if (!entry.connection.alive) retire(entry, 'dead');
+    else if (discard || closed || entry.retireOnReturn) {
+      // Sessions still on it finish first; none joins it meanwhile.
+      entry.retireOnReturn = true;
+      if (entry.users === 0) retire(entry, discard ? 'connection-error' : 'returned-while-closing');
+    } else {
+      handOff(entry);
+      if (entry.users === 0) makeIdle(entry);
     }
     wakeClose();
   };
@@ -173,14 +217,14 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
       if (checkingWanted || closed) return;
       const idleByPartner = new Map<string, Entry>();
       for (const [partnerKey, set] of entries) {
-        const idle = [...set].find((e) => !e.busy && !e.retired);
+        const idle = [...set].find((e) => e.users === 0 && !e.retired);
         if (idle) idleByPartner.set(partnerKey, idle);
       }
       if (idleByPartner.size === 0) return;
       checkingWanted = true;
       void Promise.all(
         [...idleByPartner].map(async ([partnerKey, entry]) => {
-          if ((await options.wantedElsewhere!(partnerKey)) && !entry.busy && !entry.retired) {
+          if ((await options.wantedElsewhere!(partnerKey)) && entry.users === 0 && !entry.retired) {
             retire(entry, 'wanted-elsewhere');
           }
         }),
@@ -194,18 +238,32 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
 
   const takeIdle = (partnerKey: string): Entry | undefined => {
     for (const entry of entries.get(partnerKey) ?? []) {
-      if (entry.busy || entry.retired || entry.retireOnReturn) continue;
+      if (entry.users > 0 || entry.retired || entry.retireOnReturn) continue;
       if (!entry.connection.alive) {
         retire(entry, 'dead');
         continue;
       }
       clearTimeout(entry.idleTimer);
       entry.idleTimer = undefined;
-      entry.busy = true;
+      entry.users = 1;
       return entry;
     }
     return undefined;
   };
+
+  /** The least-loaded connection of the partner with room for another session. */
+  const withRoom = (partnerKey: string): Entry | undefined => {
+    const room = limitsOf(partnerKey).sessionsPerConnection;
+    let best: Entry | undefined;
+    for (const entry of entries.get(partnerKey) ?? []) {
+      if (entry.users >= room || !usable(entry)) continue;
+      if (!best || entry.users < best.users) best = entry;
+    }
+    return best;
+  };
+
+  const connectionsOf = (partnerKey: string): number =>
+    (entries.get(partnerKey)?.size ?? 0) + (opening.get(partnerKey) ?? 0);
 
   const poolClosed = (): FerryError =>
     new FerryError('ERR_SFTP_CONNECTION_LOST', 'the SFTP connection pool is closed', {
@@ -253,7 +311,7 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
       options.acquireSlot(partnerKey, slotSignal).then(
         (lease) => {
           if (finish()) {
-            connecting++; // counted from here so close() also waits for this connect
+            startOpening(partnerKey); // counted from here so close() also waits for this connect
             resolve({ lease });
           }
           // Too late: we were handed a connection or cancelled; give this slot straight back.
@@ -286,13 +344,38 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
         partnerKey: entry.partnerKey,
         partnerId,
         connectionId: entry.connection.id,
-        busy: entry.busy,
+        sessions: entry.users,
         reason: reason instanceof FerryError ? reason.details.reason : undefined,
       },
       'sftp connection slot lost: closing the connection',
     );
-    retire(entry, entry.busy ? 'slot-lost-while-busy' : 'slot-lost');
+    retire(entry, entry.users > 0 ? 'slot-lost-while-busy' : 'slot-lost');
     wakeClose();
+  };
+
+  const startOpening = (partnerKey: string): void => {
+    connecting++;
+    opening.set(partnerKey, (opening.get(partnerKey) ?? 0) + 1);
+  };
+  const doneOpening = (partnerKey: string): void => {
+    connecting--;
+    const n = (opening.get(partnerKey) ?? 1) - 1;
+    if (n > 0) opening.set(partnerKey, n);
+    else opening.delete(partnerKey);
+  };
+
+  /** A free slot now, when the partner has fewer connections here than its cap; never waits. */
+  const trySlot = async (partnerKey: string): Promise<SlotLease | undefined> => {
+    if (!options.tryAcquireSlot || connectionsOf(partnerKey) >= limitsOf(partnerKey).connections) {
+      return undefined;
+    }
+    const lease = await options.tryAcquireSlot(partnerKey).catch(() => undefined); // Redis away: share
+    if (lease && closed) {
+      await releaseQuietly(lease, partnerKey);
+      return undefined;
+    }
+    if (lease) startOpening(partnerKey);
+    return lease;
   };
 
   const checkout = async (partnerKey: string, signal: AbortSignal | undefined): Promise<Entry> => {
@@ -303,25 +386,38 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
       logger?.debug({ partnerKey, connectionId: idle.connection.id }, 'sftp connection reused');
       return idle;
     }
+    if (withRoom(partnerKey)) {
+      const lease = await trySlot(partnerKey);
+      if (lease) return open(partnerKey, lease);
+      const shared = withRoom(partnerKey); // again: the await let others in
+      if (shared) {
+        shared.users++;
+        return shared;
+      }
+    }
     const got = await waitForSlotOrHandOff(partnerKey, signal);
     if ('entry' in got) return got.entry;
-    const { lease } = got;
+    return open(partnerKey, got.lease);
+  };
+
+  /** Opens a connection on a slot just taken (counted in `opening`); the caller is its first session. */
+  const open = async (partnerKey: string, lease: SlotLease): Promise<Entry> => {
     let connection: SftpConnection;
     try {
       if (closed) throw poolClosed();
       connection = await options.connect(partnerKey);
     } catch (err) {
-      connecting--;
+      doneOpening(partnerKey);
       await releaseQuietly(lease, partnerKey);
       wakeClose();
       throw err;
     }
-    connecting--;
-    const entry: Entry = { partnerKey, connection, lease, busy: true, retireOnReturn: false, retired: false };
+    doneOpening(partnerKey);
+    const entry: Entry = { partnerKey, connection, lease, users: 1, retireOnReturn: false, retired: false };
     entriesOf(partnerKey).add(entry);
     connection.onClose(() => {
-      // Busy connections are retired when returned; an idle one is dropped now.
-      if (!entry.busy) retire(entry, 'closed-while-idle');
+      // Connections in use are retired when a session on them is returned; an idle one is dropped now.
+      if (entry.users === 0) retire(entry, 'closed-while-idle');
     });
     logger?.debug({ partnerKey, connectionId: connection.id }, 'sftp connection opened');
     if (closed) {
@@ -334,6 +430,7 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
       throw entry.slotLost!;
     }
     lease.lost.addEventListener('abort', () => onSlotLost(entry), { once: true });
+    handOff(entry); // room for checkouts that queued while it was being opened
     return entry;
   };
 
@@ -368,7 +465,7 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
 
     async evict(partnerKey) {
       for (const entry of [...(entries.get(partnerKey) ?? [])]) {
-        if (entry.busy) entry.retireOnReturn = true;
+        if (entry.users > 0) entry.retireOnReturn = true;
         else retire(entry, 'evicted');
       }
       await Promise.all([...cleanups]);
@@ -381,7 +478,7 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
         for (const waiter of [...waiters]) waiter.cancel(poolClosed());
         for (;;) {
           for (const set of [...entries.values()]) {
-            for (const entry of [...set]) if (!entry.busy) retire(entry, 'pool-closed');
+            for (const entry of [...set]) if (entry.users === 0) retire(entry, 'pool-closed');
           }
           if (entries.size === 0 && connecting === 0) break;
           // Busy sessions are retired by checkin once their fn settles.
@@ -398,14 +495,17 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
     stats() {
       let open = 0;
       let idle = 0;
-      const byPartner: Record<string, { open: number; idle: number }> = {};
+      let sessions = 0;
+      const byPartner: Record<string, { open: number; idle: number; sessions: number }> = {};
       for (const [partnerKey, set] of entries) {
-        const idleHere = [...set].filter((entry) => !entry.busy).length;
-        byPartner[partnerKey] = { open: set.size, idle: idleHere };
+        const idleHere = [...set].filter((entry) => entry.users === 0).length;
+        const sessionsHere = [...set].reduce((sum, entry) => sum + entry.users, 0);
+        byPartner[partnerKey] = { open: set.size, idle: idleHere, sessions: sessionsHere };
         open += set.size;
         idle += idleHere;
+        sessions += sessionsHere;
       }
-      return { open, idle, byPartner };
+      return { open, idle, sessions, byPartner };
     },
   };
 }

@@ -55,23 +55,29 @@ function fakes(options: { capacity?: number; failConnect?: boolean } = {}) {
   const connections: FakeConnection[] = [];
   // One controller per lease granted, in order: aborting one is how a test loses that slot.
   const losers: AbortController[] = [];
-  const acquireSlot = vi.fn((_partnerKey: string, signal?: AbortSignal): Promise<SlotLease> => {
-    const lease = (): SlotLease => {
-      let released = false;
-      const lost = new AbortController();
-      losers.push(lost);
-      return {
-        lost: lost.signal,
-        release: () => {
-          if (!released) {
-            released = true;
-            held--;
-            queue.shift()?.();
-          }
-          return Promise.resolve();
-        },
-      };
+  const lease = (): SlotLease => {
+    let released = false;
+    const lost = new AbortController();
+    losers.push(lost);
+    return {
+      lost: lost.signal,
+      release: () => {
+        if (!released) {
+          released = true;
+          held--;
+          queue.shift()?.();
+        }
+        return Promise.resolve();
+      },
     };
+  };
+  /** A slot only when one is free now, as the Redis semaphore's tryAcquire. */
+  const tryAcquireSlot = vi.fn((): Promise<SlotLease | undefined> => {
+    if (held >= capacity) return Promise.resolve(undefined);
+    held++;
+    return Promise.resolve(lease());
+  });
+  const acquireSlot = vi.fn((_partnerKey: string, signal?: AbortSignal): Promise<SlotLease> => {
     if (held < capacity) {
       held++;
       return Promise.resolve(lease());
@@ -98,7 +104,7 @@ function fakes(options: { capacity?: number; failConnect?: boolean } = {}) {
   /** Loses the n-th slot granted (0-based), as the Redis semaphore does when its lease cannot be kept. */
   const loseSlot = (n: number): void =>
     losers[n]!.abort(new FerryError('ERR_SLOT_LOST', 'lease lost', { details: { reason: 'unconfirmed' } }));
-  return { acquireSlot, connect, connections, held: () => held, loseSlot };
+  return { acquireSlot, tryAcquireSlot, connect, connections, held: () => held, loseSlot };
 }
 
 function poolWith(f: ReturnType<typeof fakes>, overrides: Partial<SftpPoolOptions> = {}) {
@@ -128,7 +134,12 @@ describe('createSftpPool', () => {
     expect(second).toBe(first);
     expect(f.connect).toHaveBeenCalledTimes(1);
     expect(f.held()).toBe(1);
-    expect(pool.stats()).toEqual({ open: 1, idle: 1, byPartner: { p1: { open: 1, idle: 1 } } });
+    expect(pool.stats()).toEqual({
+      open: 1,
+      idle: 1,
+      sessions: 0,
+      byPartner: { p1: { open: 1, idle: 1, sessions: 0 } },
+    });
     await pool.close();
   });
 
@@ -147,7 +158,8 @@ describe('createSftpPool', () => {
     expect(pool.stats()).toEqual({
       open: 3,
       idle: 0,
-      byPartner: { p1: { open: 2, idle: 0 }, p2: { open: 1, idle: 0 } },
+      sessions: 3,
+      byPartner: { p1: { open: 2, idle: 0, sessions: 2 }, p2: { open: 1, idle: 0, sessions: 1 } },
     });
     release();
     await sessions;
@@ -191,7 +203,7 @@ describe('createSftpPool', () => {
     expect(f.connections[0]!.closeCalls).toBe(1);
     expect(f.connections[1]!.closeCalls).toBe(0);
     expect(f.held()).toBe(1);
-    expect(pool.stats().byPartner).toEqual({ p2: { open: 1, idle: 1 } });
+    expect(pool.stats().byPartner).toEqual({ p2: { open: 1, idle: 1, sessions: 0 } });
     await pool.close();
   });
 
@@ -398,7 +410,7 @@ describe('createSftpPool', () => {
     expect((err as FerryError).intent).toBe('transient');
     expect(f.connections[0]!.closeCalls).toBe(1);
     expect(warnings).toContainEqual(
-      expect.objectContaining({ partnerKey: 'p1', connectionId: f.connections[0]!.id, busy: true }),
+      expect.objectContaining({ partnerKey: 'p1', connectionId: f.connections[0]!.id, sessions: 1 }),
     );
     await settle();
     expect(f.held()).toBe(0);
@@ -475,5 +487,145 @@ describe('createSftpPool', () => {
       code: 'ERR_SFTP_CONNECTION_LOST',
     });
     expect(f.acquireSlot).not.toHaveBeenCalled();
+  });
+});
+
+describe('createSftpPool: several sessions on one connection (maxFilesInFlight)', () => {
+  /** A session that runs until the test ends it: `done()` resolves its fn, `fail(err)` rejects it. */
+  function heldSession(pool: ReturnType<typeof createSftpPool>, partnerKey = 'p1') {
+    let done!: () => void;
+    let fail!: (err: Error) => void;
+    let connectionId: string | undefined;
+    let result!: Promise<string>;
+    const started = new Promise<void>((startedResolve) => {
+      result = pool.withSession(partnerKey, (session) => {
+        connectionId = session.id;
+        startedResolve();
+        return new Promise<string>((resolve, reject) => {
+          done = () => resolve(session.id);
+          fail = reject;
+        });
+      });
+    });
+    return {
+      started,
+      get result() {
+        return result;
+      },
+      get connectionId() {
+        return connectionId;
+      },
+      done: () => done(),
+      fail: (err: Error) => fail(err),
+    };
+  }
+  const limits = (connections: number, sessionsPerConnection: number) => () => ({
+    connections,
+    sessionsPerConnection,
+  });
+
+  it('carries up to sessionsPerConnection sessions on one connection when no other slot is free', async () => {
+    const f = fakes({ capacity: 1 });
+    const pool = poolWith(f, { tryAcquireSlot: f.tryAcquireSlot, limits: limits(4, 3) });
+
+    const sessions = [heldSession(pool), heldSession(pool), heldSession(pool), heldSession(pool)];
+    await Promise.all(sessions.slice(0, 3).map((x) => x.started));
+    await settle();
+    expect(f.connect).toHaveBeenCalledTimes(1);
+    expect(pool.stats()).toMatchObject({ open: 1, sessions: 3 });
+    expect(sessions[3]!.connectionId).toBeUndefined(); // the fourth waits for room
+
+    sessions[0]!.done();
+    await sessions[3]!.started;
+    expect(sessions[3]!.connectionId).toBe(f.connections[0]!.id);
+    for (const x of sessions.slice(1)) x.done();
+    await Promise.all(sessions.map((x) => x.result));
+    expect(pool.stats()).toMatchObject({ open: 1, idle: 1, sessions: 0 });
+    expect(f.held()).toBe(1);
+    await pool.close();
+  });
+
+  it('spreads sessions over new connections while a slot is free, then shares them', async () => {
+    const f = fakes({ capacity: 2 });
+    const pool = poolWith(f, { tryAcquireSlot: f.tryAcquireSlot, limits: limits(2, 2) });
+
+    const sessions = [heldSession(pool), heldSession(pool), heldSession(pool), heldSession(pool)];
+    await Promise.all(sessions.map((x) => x.started));
+    expect(f.connect).toHaveBeenCalledTimes(2);
+    expect(pool.stats().byPartner['p1']).toEqual({ open: 2, idle: 0, sessions: 4 });
+    const perConnection = new Map<string, number>();
+    for (const x of sessions)
+      perConnection.set(x.connectionId!, (perConnection.get(x.connectionId!) ?? 0) + 1);
+    expect([...perConnection.values()]).toEqual([2, 2]);
+
+    for (const x of sessions) x.done();
+    await Promise.all(sessions.map((x) => x.result));
+    await pool.close();
+    expect(f.held()).toBe(0);
+  });
+
+  it('fails exactly the sessions on a connection that dies; the others finish and keep theirs', async () => {
+    const f = fakes({ capacity: 2 });
+    const pool = poolWith(f, { tryAcquireSlot: f.tryAcquireSlot, limits: limits(2, 2) });
+    const sessions = [heldSession(pool), heldSession(pool), heldSession(pool), heldSession(pool)];
+    await Promise.all(sessions.map((x) => x.started));
+    const [dying, healthy] = [f.connections[0]!, f.connections[1]!];
+
+    dying.die();
+    const lost = new FerryError('ERR_SFTP_CONNECTION_LOST', 'connection lost');
+    for (const x of sessions) {
+      if (x.connectionId === dying.id) x.fail(lost);
+      else x.done();
+    }
+    const outcomes = await Promise.allSettled(sessions.map((x) => x.result));
+    const failedOn = sessions.filter((_, i) => outcomes[i]!.status === 'rejected').map((x) => x.connectionId);
+    expect(failedOn).toEqual([dying.id, dying.id]);
+    await settle();
+    expect(pool.stats().byPartner['p1']).toEqual({ open: 1, idle: 1, sessions: 0 });
+    expect(healthy.closeCalls).toBe(0);
+    expect(f.held()).toBe(1);
+
+    // The next session never lands on the dead connection.
+    await expect(pool.withSession('p1', (session) => Promise.resolve(session.id))).resolves.toBe(healthy.id);
+    await pool.close();
+  });
+
+  it('lets the other sessions finish after one fails with a connection-level error, then closes it', async () => {
+    const f = fakes({ capacity: 1 });
+    const pool = poolWith(f, { tryAcquireSlot: f.tryAcquireSlot, limits: limits(1, 3) });
+    const [a, b] = [heldSession(pool), heldSession(pool)];
+    await Promise.all([a.started, b.started]);
+
+    a.fail(new FerryError('ERR_TRANSFER_STALLED', 'no progress'));
+    await expect(a.result).rejects.toMatchObject({ code: 'ERR_TRANSFER_STALLED' });
+    expect(f.connections[0]!.closeCalls).toBe(0); // b is still writing on it
+
+    // A new session does not join the connection that is being given up: it waits for its slot.
+    const c = heldSession(pool);
+    b.done();
+    await expect(b.result).resolves.toBe(f.connections[0]!.id);
+    await c.started;
+    expect(f.connections[0]!.closeCalls).toBe(1);
+    expect(c.connectionId).toBe(f.connections[1]!.id);
+    c.done();
+    await c.result;
+    await pool.close();
+    expect(f.held()).toBe(0);
+  });
+
+  it('shares its connections instead of opening more than the partner allows, even with slots free', async () => {
+    const f = fakes({ capacity: 10 });
+    const pool = poolWith(f, { tryAcquireSlot: f.tryAcquireSlot, limits: limits(2, 4) });
+    const sessions: Array<ReturnType<typeof heldSession>> = [];
+    for (let i = 0; i < 8; i++) {
+      const session = heldSession(pool);
+      await session.started;
+      sessions.push(session);
+    }
+    expect(pool.stats()).toMatchObject({ open: 2, sessions: 8 });
+    expect(f.tryAcquireSlot).toHaveBeenCalledTimes(1); // only while fewer than 2 were open
+    for (const x of sessions) x.done();
+    await Promise.all(sessions.map((x) => x.result));
+    await pool.close();
   });
 });
