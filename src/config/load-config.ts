@@ -293,7 +293,7 @@ function validate<S extends z.ZodType>(
   return { problems };
 }
 
-/** Plain-language messages for zod's generic issues; schema-specific messages are set in schema.ts. */
+/** Plain-language messages for zod's generic issues; schema-specific messages are set in schema/. */
 function describeIssue(iss: z.core.$ZodRawIssue): string | undefined {
   switch (iss.code) {
     case 'invalid_type':

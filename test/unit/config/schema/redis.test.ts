@@ -2,10 +2,10 @@
 // ioredis Cluster options Ferry builds from them (no connection is made here).
 import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import type { ConfigResult } from '../../../src/config/load-config.js';
-import { serviceSchema } from '../../../src/config/schema.js';
-import { createRedisConnection, describeRedisTarget } from '../../../src/queues/redis-connection.js';
-import { useConfigDirs } from '../../support/config-dir.js';
+import type { ConfigResult } from '../../../../src/config/load-config.js';
+import { serviceSchema } from '../../../../src/config/schema.js';
+import { createRedisConnection, describeRedisTarget } from '../../../../src/queues/redis-connection.js';
+import { useConfigDirs } from '../../../support/config-dir.js';
 
 const PASSWORD_CANARY = 'cluster-pw-canary-91c2';
 const SEEDS = ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000', 'redis://10.0.0.3:7000'];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useConfigDirs } from '../../support/config-dir.js';
+import { useConfigDirs } from '../../../support/config-dir.js';
 
 // Lines 1-6; the validate block under test starts on line 7, its csv block on line 8.
 const PARTNER = `id: acme

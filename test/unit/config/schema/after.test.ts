@@ -1,7 +1,7 @@
 // `after.source` in partner files: schema, the cross-partner move-target check, and the IAM actions it adds.
 import { describe, expect, it } from 'vitest';
-import { buildIamPolicy } from '../../../src/commands/iam-policy-command.js';
-import { useConfigDirs } from '../../support/config-dir.js';
+import { buildIamPolicy } from '../../../../src/commands/iam-policy-command.js';
+import { useConfigDirs } from '../../../support/config-dir.js';
 
 // Lines 1-7; the `after` block under test starts on line 8.
 const partnerHead = (id: string, prefix: string) => `id: ${id}

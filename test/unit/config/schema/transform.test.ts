@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useConfigDirs } from '../../support/config-dir.js';
-import { generateTestKey, type TestKeyPair } from '../../support/pgp-keys.js';
+import { useConfigDirs } from '../../../support/config-dir.js';
+import { generateTestKey, type TestKeyPair } from '../../../support/pgp-keys.js';
 
 // Lines 1-8; the transform block under test starts on line 9.
 const PARTNER_HEAD = `id: acme
@@ -134,5 +134,50 @@ describe('partner transform settings', () => {
     expect(wrong.problems).toEqual([
       'partners/acme.yaml:10:84: transform.pgp.passphraseEnv: does not unlock the signing key',
     ]);
+  });
+});
+
+// transform.compressLevel: an optional gzip level 1–9 (left out: 6), only with compress: gzip.
+// Lines 1-7 (`transform:` on line 7); the fields under test start on line 8.
+const PARTNER = `id: acme
+schedule: { cron: '0 * * * *' }
+target: { host: sftp.acme.example, username: ferry, directory: /in,
+  hostKeys: ['SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4'],
+  auth: { privateKeyFile: /run/secrets/acme } }
+source: { bucket: warehouse-exports, prefix: acme/ }
+transform:
+`;
+
+const compressConfigs = useConfigDirs('compress-level-config');
+
+const loadCompress = (lines: string) => compressConfigs.loadPartner('acme', PARTNER + lines);
+
+describe('transform.compressLevel', () => {
+  it('is read with gzip, and left out by default', async () => {
+    const set = await loadCompress('  compress: gzip\n  compressLevel: 1\n');
+    expect(set.problems).toEqual([]);
+    expect(set.partner?.transform).toEqual({ compress: 'gzip', compressLevel: 1 });
+    const unset = await loadCompress('  compress: gzip\n');
+    expect(unset.partner?.transform).toEqual({ compress: 'gzip' });
+  });
+
+  it('must be a whole number 1–9, at its file:line:col', async () => {
+    const zero = await loadCompress('  compress: gzip\n  compressLevel: 0\n');
+    expect(zero.problems).toEqual([
+      expect.stringMatching(/^partners\/acme\.yaml:9:18: transform\.compressLevel: /),
+    ]);
+    const ten = await loadCompress('  compress: gzip\n  compressLevel: 10\n');
+    expect(ten.problems).toEqual([
+      expect.stringMatching(/^partners\/acme\.yaml:9:18: transform\.compressLevel: /),
+    ]);
+    const half = await loadCompress('  compress: gzip\n  compressLevel: 2.5\n');
+    expect(half.problems).toEqual([
+      expect.stringMatching(/^partners\/acme\.yaml:9:18: transform\.compressLevel: /),
+    ]);
+  });
+
+  it('needs compress: gzip', async () => {
+    const { problems } = await loadCompress('  compressLevel: 3\n');
+    expect(problems).toEqual(['partners/acme.yaml:8:18: transform.compressLevel: needs compress: gzip']);
   });
 });

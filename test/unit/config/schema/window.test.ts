@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useConfigDirs } from '../../support/config-dir.js';
+import { useConfigDirs } from '../../../support/config-dir.js';
 
 // Lines 1-6; the fields under test start on line 7.
 const PARTNER_HEAD = `id: nightly

@@ -2,9 +2,9 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alertReceiverFor } from '../../../src/observability/alerter.js';
-import { formatProblem, loadConfig, type ConfigResult } from '../../../src/config/load-config.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { alertReceiverFor } from '../../../../src/observability/alerter.js';
+import { formatProblem, loadConfig, type ConfigResult } from '../../../../src/config/load-config.js';
+import { makeTempDir } from '../../../support/temp-dir.js';
 
 const SLACK_TOKEN = 'slackTokenCanary9f3e2d1c';
 const PARTNER = [

@@ -1,36 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  checkCronExpression,
-  normaliseRemoteDirectory,
-  partnerSchema,
-  serviceSchema,
-} from '../../../src/config/schema.js';
-
-const FINGERPRINT = 'SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4';
-
-/** A minimal valid partner as YAML would give it, with overrides per section. */
-function partnerInput(overrides: { target?: Record<string, unknown>; retry?: Record<string, unknown> } = {}) {
-  return {
-    id: 'acme',
-    schedule: { cron: '0 2 * * *' },
-    source: { bucket: 'warehouse-exports', prefix: 'acme/' },
-    target: {
-      host: 'sftp.acme.example',
-      username: 'ferry',
-      hostKeys: [FINGERPRINT],
-      auth: { privateKeyFile: '/run/secrets/acme' },
-      directory: '/inbound',
-      ...overrides.target,
-    },
-    ...(overrides.retry ? { retry: overrides.retry } : {}),
-  };
-}
-
-/** The custom messages of a failed parse, as `path: message`. */
-function messagesOf(input: unknown): string[] {
-  const result = partnerSchema.safeParse(input);
-  return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-}
+import { partnerSchema } from '../../../../src/config/schema/partner.js';
+import { normaliseRemoteDirectory } from '../../../../src/config/schema/target.js';
+import { FINGERPRINT, messagesOf, partnerInput } from '../../../support/partner-input.js';
 
 describe('partnerSchema', () => {
   it('drops the trailing "=" some tools add to a fingerprint', () => {
@@ -104,33 +75,6 @@ describe('partnerSchema', () => {
     const input = partnerInput({ target: { port: 0, publish: 'direct', onExisting: 'overwrite' } });
     expect(messagesOf(input)).toHaveLength(2);
   });
-
-  it('requires maxBackoffSeconds to be at least backoffSeconds', () => {
-    expect(messagesOf(partnerInput({ retry: { backoffSeconds: 60, maxBackoffSeconds: 30 } }))).toEqual([
-      'retry.maxBackoffSeconds: must be at least backoffSeconds',
-    ]);
-  });
-
-  it('requires the prefix to end with "/" unless it is the whole bucket', () => {
-    const input = { ...partnerInput(), source: { bucket: 'warehouse-exports', prefix: 'acme' } };
-    expect(messagesOf(input)).toEqual(['source.prefix: must end with "/" (or be "" for the whole bucket)']);
-  });
-});
-
-describe('checkCronExpression', () => {
-  it.each(['0 2 * * *', '*/5 * * * *', '30 0 2 * * 1-5', '0 0 1 */3 *'])('accepts "%s"', (expr) => {
-    expect(checkCronExpression(expr)).toBeUndefined();
-  });
-
-  it.each([
-    ['@daily', /must have 5 fields/],
-    ['0 2 * *', /must have 5 fields/],
-    ['0 0 2 * * * 2030', /must have 5 fields/],
-    ['0 25 * * *', /^invalid cron expression: /],
-    ['0 0 30 2 *', /^invalid cron expression: /],
-  ])('rejects "%s"', (expr, message) => {
-    expect(checkCronExpression(expr)).toMatch(message);
-  });
 });
 
 describe('normaliseRemoteDirectory', () => {
@@ -141,27 +85,5 @@ describe('normaliseRemoteDirectory', () => {
     ['/', '/'],
   ])('%s → %s', (input, expected) => {
     expect(normaliseRemoteDirectory(input)).toBe(expected);
-  });
-});
-
-describe('serviceSchema', () => {
-  it('needs only receipts.bucket', () => {
-    const service = serviceSchema.parse({ receipts: { bucket: 'ferry-audit' } });
-    expect(service.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{ferry}' });
-    expect(service.http).toEqual({ host: '127.0.0.1', port: 3000 });
-    expect(service.receipts.prefix).toBe('ferry/receipts/');
-  });
-
-  it('defaults the admin user when only a password reference is given', () => {
-    const service = serviceSchema.parse({
-      receipts: { bucket: 'ferry-audit' },
-      http: { adminPasswordEnv: 'FERRY_ADMIN_PASSWORD' },
-    });
-    expect(service.http).toEqual({
-      host: '127.0.0.1',
-      port: 3000,
-      adminUser: 'admin',
-      adminPassword: { env: 'FERRY_ADMIN_PASSWORD' },
-    });
   });
 });

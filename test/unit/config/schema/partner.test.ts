@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { partnerSchema } from '../../../src/config/schema.js';
-import { computeDeliveryId, isPartnerId, parseDeliveryId } from '../../../src/core/delivery-id.js';
-import { DeliverJobData, SweepJobData } from '../../../src/queues/payloads.js';
+import { partnerSchema } from '../../../../src/config/schema.js';
+import { computeDeliveryId, isPartnerId, parseDeliveryId } from '../../../../src/core/delivery-id.js';
+import { DeliverJobData, SweepJobData } from '../../../../src/queues/payloads.js';
 
 // One partner-id rule (src/core/delivery-id.ts): whatever config accepts must make a delivery id that
 // parses back, job payloads carry and receipt paths hold, and nothing else may pass config.

@@ -1,7 +1,8 @@
 // ferry.yaml `janitor`: off by default (the delivery path must register its temp files first), a
 // minimum age of at least 10 minutes, an interval of at least a minute.
 import { describe, expect, it } from 'vitest';
-import { MINIMAL_FERRY_YAML, useConfigDirs } from '../../support/config-dir.js';
+import { serviceSchema } from '../../../../src/config/schema/service.js';
+import { MINIMAL_FERRY_YAML, useConfigDirs } from '../../../support/config-dir.js';
 
 const configs = useConfigDirs('janitor-config');
 
@@ -29,5 +30,27 @@ describe('janitor settings', () => {
     expect(problems).toEqual([
       expect.stringMatching(new RegExp(`^ferry\\.yaml:2:\\d+: ${field.replace('.', '\\.')}`)),
     ]);
+  });
+});
+
+describe('serviceSchema', () => {
+  it('needs only receipts.bucket', () => {
+    const service = serviceSchema.parse({ receipts: { bucket: 'ferry-audit' } });
+    expect(service.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{ferry}' });
+    expect(service.http).toEqual({ host: '127.0.0.1', port: 3000 });
+    expect(service.receipts.prefix).toBe('ferry/receipts/');
+  });
+
+  it('defaults the admin user when only a password reference is given', () => {
+    const service = serviceSchema.parse({
+      receipts: { bucket: 'ferry-audit' },
+      http: { adminPasswordEnv: 'FERRY_ADMIN_PASSWORD' },
+    });
+    expect(service.http).toEqual({
+      host: '127.0.0.1',
+      port: 3000,
+      adminUser: 'admin',
+      adminPassword: { env: 'FERRY_ADMIN_PASSWORD' },
+    });
   });
 });

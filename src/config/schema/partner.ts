@@ -1,0 +1,56 @@
+// One partner file (partners/*.yaml) and ferry.yaml's `defaults`, composed from the sections.
+// Every object is strict: a typo is an error, not a silent default.
+import { z } from 'zod';
+import { PARTNER_ID_PATTERN, PARTNER_ID_RULE } from '../../core/delivery-id.js';
+import { afterSchema } from './after.js';
+import { partnerAlertsSchema } from './alerts.js';
+import { cronField, timezoneField } from './fields.js';
+import { namingSchema } from './naming.js';
+import { retryDefaultsSchema, retrySchema } from './retry.js';
+import { sourceDefaultsSchema, sourceSchema } from './source.js';
+import { targetDefaultsSchema, targetSchema } from './target.js';
+import { transformSchema } from './transform.js';
+import { validateSchema } from './validate.js';
+import { expectSchema, windowSchema } from './window.js';
+
+/** One partner file (partners/<name>.yaml), after ferry.yaml's `defaults` were merged in. */
+export const partnerSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(
+      PARTNER_ID_PATTERN,
+      `must be ${PARTNER_ID_RULE} (it is part of job ids, Redis keys and receipt paths)`,
+    ),
+  enabled: z.boolean().default(true),
+  schedule: z.strictObject({
+    cron: cronField,
+    timezone: timezoneField.default('UTC'),
+  }),
+  source: sourceSchema,
+  target: targetSchema,
+  retry: retrySchema.prefault({}),
+  alerts: partnerAlertsSchema.optional(),
+  window: windowSchema.optional(),
+  expect: expectSchema.optional(),
+  // Left out = not paused (no default, so configs without it read back unchanged).
+  paused: z.boolean().optional(),
+  // Left out = the source object is left as it is (after.source: none).
+  after: afterSchema.optional(),
+  // Left out = the bytes are delivered as stored in S3.
+  transform: transformSchema.optional(),
+  // Left out = the remote name is the key relative to the prefix (src/core/remote-name.ts).
+  naming: namingSchema.optional(),
+  // Left out = files are delivered without content checks.
+  validate: validateSchema.optional(),
+});
+
+/** ferry.yaml `defaults`: the partner fields a service may default. A partner's own value wins. */
+export const partnerDefaultsSchema = z.strictObject({
+  schedule: z.strictObject({ timezone: timezoneField.optional() }).optional(),
+  source: sourceDefaultsSchema.optional(),
+  target: targetDefaultsSchema.optional(),
+  retry: retryDefaultsSchema.optional(),
+});
+
+export type PartnerConfig = z.output<typeof partnerSchema>;
+export type PartnerDefaults = z.output<typeof partnerDefaultsSchema>;

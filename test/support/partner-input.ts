@@ -1,0 +1,30 @@
+// A minimal valid partner as YAML would give it, for tests that parse partnerSchema directly.
+import { partnerSchema } from '../../src/config/schema.js';
+
+export const FINGERPRINT = 'SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4';
+
+/** A minimal valid partner as YAML would give it, with overrides per section. */
+export function partnerInput(
+  overrides: { target?: Record<string, unknown>; retry?: Record<string, unknown> } = {},
+) {
+  return {
+    id: 'acme',
+    schedule: { cron: '0 2 * * *' },
+    source: { bucket: 'warehouse-exports', prefix: 'acme/' },
+    target: {
+      host: 'sftp.acme.example',
+      username: 'ferry',
+      hostKeys: [FINGERPRINT],
+      auth: { privateKeyFile: '/run/secrets/acme' },
+      directory: '/inbound',
+      ...overrides.target,
+    },
+    ...(overrides.retry ? { retry: overrides.retry } : {}),
+  };
+}
+
+/** The custom messages of a failed parse, as `path: message`. */
+export function messagesOf(input: unknown): string[] {
+  const result = partnerSchema.safeParse(input);
+  return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+}
