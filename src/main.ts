@@ -223,6 +223,15 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     const keyOf = (p: PartnerConfig) => connectionKeyFor(p, getConfig().service.sftp);
     const partnersByKey = () => new Map([...getConfig().partners.values()].map((p) => [keyOf(p), p]));
     const w = svc.worker;
+    // The pool closes the connection itself when a slot's lease is lost; this only counts it.
+    const countedLoss = <L extends { lost: AbortSignal }>(partnerId: string, lease: L): L => {
+      lease.lost.addEventListener(
+        'abort',
+        () => metrics.slotLeaseLost(partnerId, slotLossReasonOf(lease.lost.reason)),
+        { once: true },
+      );
+      return lease;
+    };
     const sftpPool = createSftpPool({
       idleTimeoutMs: w.idleTimeoutSeconds * 1000,
       logger,
@@ -233,13 +242,20 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
           signal,
           timeoutMs: 10 * 60_000,
         });
-        // The pool closes the connection itself; this only counts it.
-        lease.lost.addEventListener(
-          'abort',
-          () => metrics.slotLeaseLost(partner.id, slotLossReasonOf(lease.lost.reason)),
-          { once: true },
-        );
-        return lease;
+        return countedLoss(partner.id, lease);
+      },
+      tryAcquireSlot: async (partnerKey) => {
+        const partner = partnersByKey().get(partnerKey);
+        if (!partner) return undefined;
+        const lease = await semaphore.tryAcquire(partner.id, partner.target.maxConnections);
+        return lease && countedLoss(partner.id, lease);
+      },
+      limits: (partnerKey) => {
+        const partner = partnersByKey().get(partnerKey);
+        return {
+          connections: partner?.target.maxConnections ?? 1,
+          sessionsPerConnection: partner?.target.maxFilesInFlight ?? 1,
+        };
       },
       wantedElsewhere: async (partnerKey) => {
         const partner = partnersByKey().get(partnerKey);

@@ -41,6 +41,11 @@ export interface Semaphore {
     max: number,
     options?: { signal?: AbortSignal; timeoutMs?: number },
   ): Promise<SlotLease>;
+  /**
+   * Takes a slot only if fewer than `max` live leases exist now (one script run): a pool that could
+   * share a connection asks this before opening another. Does not mark the slot wanted.
+   */
+  tryAcquire(name: string, max: number): Promise<SlotLease | undefined>;
   /** Live (unexpired) leases. */
   count(name: string): Promise<number>;
   /** True while another process has been waiting for a slot of `name` within the last few seconds. */
@@ -182,17 +187,22 @@ export function createRedisSemaphore(
     };
   }
 
+  /** One attempt: a lease when fewer than `max` live leases exist, else undefined. */
+  const takeNow = async (name: string, max: number): Promise<SlotLease | undefined> => {
+    const key = keys.slots(name);
+    const holder = `${process.pid}:${randomUUID()}`;
+    const sentAtMs = performance.now();
+    const taken = await runGuarded(() => acquireScript.run(redis, [key], [holder, leaseMs, max]));
+    return taken === 1 ? startLease(name, key, holder, sentAtMs) : undefined;
+  };
+
   return {
     async acquire(name, max, { signal, timeoutMs } = {}) {
-      const key = keys.slots(name);
-      const holder = `${process.pid}:${randomUUID()}`;
       const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
       for (;;) {
         signal?.throwIfAborted();
-        const sentAtMs = performance.now();
-        const taken = await runGuarded(() => acquireScript.run(redis, [key], [holder, leaseMs, max]));
-        if (taken === 1) {
-          const lease = startLease(name, key, holder, sentAtMs);
+        const lease = await takeNow(name, max);
+        if (lease) {
           if (signal?.aborted) {
             await lease.release();
             signal.throwIfAborted();
@@ -214,6 +224,8 @@ export function createRedisSemaphore(
         await pause(Math.min(remaining, POLL_MIN_MS + Math.random() * POLL_JITTER_MS), signal);
       }
     },
+
+    tryAcquire: takeNow,
 
     async wantedElsewhere(name) {
       const by = await runGuarded(() => redis.get(keys.slotsWanted(name)));

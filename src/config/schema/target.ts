@@ -40,6 +40,8 @@ const fileModeField = z
 const publishField = z.enum(['rename', 'direct']);
 const onExistingField = z.enum(['fail', 'overwrite', 'skip']);
 const maxConnectionsField = z.int().min(1).max(64);
+// Deliveries one connection carries at once; OpenSSH's sftp-server takes their requests one by one.
+const maxFilesInFlightField = z.int().min(1).max(64);
 
 const fingerprintField = z.string().check((ctx) => {
   const pin = parseHostKeyPin(ctx.value);
@@ -169,6 +171,7 @@ export const targetSchema = z
     // Left out = on (fsync@openssh.com where the server offers it); no default, so configs read back unchanged.
     fsync: z.boolean().optional(),
     maxConnections: maxConnectionsField.default(2),
+    maxFilesInFlight: maxFilesInFlightField.default(4),
     algorithms: algorithmsSchema.optional(),
     proxy: partnerProxyField.optional(),
     proxyPasswordEnv: envNameField.optional(),
@@ -217,6 +220,7 @@ export const targetDefaultsSchema = z.strictObject({
   publish: publishField.optional(),
   onExisting: onExistingField.optional(),
   maxConnections: maxConnectionsField.optional(),
+  maxFilesInFlight: maxFilesInFlightField.optional(),
 });
 
 export type SecretAuth = z.output<typeof authSchema>;

@@ -26,6 +26,16 @@ describe('partnerSchema', () => {
     ]);
   });
 
+  it('takes target.maxFilesInFlight from 1 to 64, 4 unless given', () => {
+    expect(partnerSchema.parse(partnerInput()).target.maxFilesInFlight).toBe(4);
+    expect(
+      partnerSchema.parse(partnerInput({ target: { maxFilesInFlight: 16 } })).target.maxFilesInFlight,
+    ).toBe(16);
+    expect(messagesOf(partnerInput({ target: { maxFilesInFlight: 0 } }))).toEqual([
+      'target.maxFilesInFlight: Too small: expected number to be >=1',
+    ]);
+  });
+
   it.each(['0666', '0642', '777'])('rejects the world-writable fileMode "%s"', (mode) => {
     expect(messagesOf(partnerInput({ target: { fileMode: mode } }))).toEqual([
       'target.fileMode: must not be world-writable (o+w); use e.g. "0640"',
