@@ -13,6 +13,8 @@ import type { FerryConfig } from '../src/config/load-config.js';
 import { sweepAndWait } from '../test/support/pipeline.js';
 import type { Services } from '../test/support/services.js';
 
+export { verdict } from './targets.js';
+
 const run = promisify(execFile);
 
 /** The cipher ssh2 (and so Ferry) negotiates first on a CPU with AES-NI; OpenSSH's client prefers chacha20. */
@@ -249,6 +251,8 @@ export async function runFerrySweep(
 export interface DelayProxy {
   port: number;
   pid: number;
+  /** Connections accepted so far: proof that a client went through the proxy (and so paid its RTT). */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -281,6 +285,7 @@ function pump(from, to) {
   from.on('error', () => to.destroy());
 }
 const server = net.createServer((client) => {
+  process.stdout.write('connection\\n');
   const upstream = net.connect(targetPort, '127.0.0.1');
   client.setNoDelay(true);
   upstream.setNoDelay(true);
@@ -305,17 +310,23 @@ export async function startDelayProxy(targetPort: number, rttMs: number): Promis
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   let text = '';
+  let connections = 0;
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
       text += chunk.toString('utf8');
       const match = /listening (\d+)/.exec(text);
       if (match) resolve(Number(match[1]));
+      // Count whole lines only; a partial one waits for its end.
+      const lines = text.split('\n');
+      text = lines.pop() ?? '';
+      connections += lines.filter((line) => line === 'connection').length;
     });
     child.once('exit', (code) => reject(new Error(`delay proxy exited (${code}) before listening`)));
   });
   return {
     port,
     pid: child.pid ?? -1,
+    connections: () => connections,
     close: async () => {
       if (child.exitCode !== null) return;
       const exited = once(child, 'exit');
@@ -324,6 +335,23 @@ export async function startDelayProxy(targetPort: number, rttMs: number): Promis
       process.removeListener('exit', killOnExit);
     },
   };
+}
+
+/**
+ * Runs `run`; with a delay proxy, throws unless it opened a connection through the proxy, so a baseline
+ * (or Ferry) that dialled sshd directly cannot pass for one that paid the round-trip time.
+ */
+export async function expectThroughProxy<T>(
+  proxy: DelayProxy | undefined,
+  who: string,
+  run: () => Promise<T>,
+): Promise<T> {
+  const before = proxy?.connections() ?? 0;
+  const result = await run();
+  if (proxy && proxy.connections() === before) {
+    throw new Error(`${who} opened no connection through the delay proxy (port ${proxy.port})`);
+  }
+  return result;
 }
 
 /** Writes `size` random bytes to `path` (16 MiB at a time); returns their sha256. */
@@ -400,11 +428,6 @@ export function formatSize(bytes: number): string {
 /** MB/s (10^6 bytes per second). */
 export function mbPerSecond(bytes: number, seconds: number): number {
   return bytes / 1e6 / seconds;
-}
-
-/** "met" or "MISSED" for a figure against its target. */
-export function verdict(ok: boolean): string {
-  return ok ? 'met' : 'MISSED';
 }
 
 /** The fields of /proc/<pid>/stat after the command name (index 11 = utime … 14 = cstime). */
