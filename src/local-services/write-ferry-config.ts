@@ -29,6 +29,8 @@ export interface PartnerFixture {
   /** target.fsync (default: not written, so on). */
   fsync?: boolean;
   maxConnections?: number;
+  /** target.maxFilesInFlight (default: not written, so 4). */
+  maxFilesInFlight?: number;
   fileMode?: string;
   attempts?: number;
   backoffSeconds?: number;
@@ -139,6 +141,7 @@ export async function writePartnerFile(
     `  publish: ${p.publish ?? 'rename'}`,
     `  onExisting: ${p.onExisting ?? 'fail'}`,
     `  maxConnections: ${p.maxConnections ?? 2}`,
+    ...(p.maxFilesInFlight === undefined ? [] : [`  maxFilesInFlight: ${p.maxFilesInFlight}`]),
     ...(p.fsync === undefined ? [] : [`  fsync: ${p.fsync}`]),
     `retry: { attempts: ${p.attempts ?? 3}, backoffSeconds: ${p.backoffSeconds ?? 1}, maxBackoffSeconds: ${p.maxBackoffSeconds ?? 5} }`,
     ...(p.extraYaml === undefined ? [] : [p.extraYaml]),

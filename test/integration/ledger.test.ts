@@ -221,6 +221,24 @@ describe('redis semaphore', () => {
     semaphore.close();
   });
 
+  it('tryAcquire takes a free slot at once, and gives none without waiting or marking it wanted when all are held', async () => {
+    const name = `slots-${++uniq}`;
+    const [a, b] = [createRedisSemaphore(redisA, keys), createRedisSemaphore(redisB, keys)];
+    const first = await a.tryAcquire(name, 1);
+    expect(first).toBeDefined();
+    expect(await a.count(name)).toBe(1);
+
+    await expect(b.tryAcquire(name, 1)).resolves.toBeUndefined();
+    expect(await a.wantedElsewhere(name)).toBe(false);
+
+    await first!.release();
+    const second = await b.tryAcquire(name, 1);
+    expect(second).toBeDefined();
+    await second!.release();
+    a.close();
+    b.close();
+  });
+
   it('tells the holding process, not the waiting one, that another process wants a slot', async () => {
     const name = `slots-${++uniq}`;
     const holder = createRedisSemaphore(redisA, keys);

@@ -69,7 +69,7 @@ export const serviceSchema = z.strictObject({
   ),
   worker: z
     .strictObject({
-      concurrency: z.int().min(1).max(1024).default(4),
+      concurrency: z.int().min(1).max(1024).default(16),
       stallTimeoutSeconds: positiveInt.default(60),
       connectTimeoutSeconds: positiveInt.default(20),
       keepaliveIntervalSeconds: positiveInt.default(10),

@@ -554,8 +554,9 @@ describe('createSftpPool: several sessions on one connection (maxFilesInFlight)'
     expect(f.connect).toHaveBeenCalledTimes(2);
     expect(pool.stats().byPartner['p1']).toEqual({ open: 2, idle: 0, sessions: 4 });
     const perConnection = new Map<string, number>();
-    for (const x of sessions)
+    for (const x of sessions) {
       perConnection.set(x.connectionId!, (perConnection.get(x.connectionId!) ?? 0) + 1);
+    }
     expect([...perConnection.values()]).toEqual([2, 2]);
 
     for (const x of sessions) x.done();

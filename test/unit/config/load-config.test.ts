@@ -80,6 +80,7 @@ describe('loadConfig with a valid directory', () => {
         publish: 'rename',
         onExisting: 'skip',
         maxConnections: 3,
+        maxFilesInFlight: 4,
       },
       retry: { attempts: 7, backoffSeconds: 10, maxBackoffSeconds: 600 },
     });
@@ -103,6 +104,7 @@ describe('loadConfig with a valid directory', () => {
         publish: 'rename',
         onExisting: 'fail',
         maxConnections: 2,
+        maxFilesInFlight: 4,
       },
       retry: { attempts: 5, backoffSeconds: 30, maxBackoffSeconds: 3600 },
     });
