@@ -32,12 +32,16 @@ import {
   UsageError,
 } from './commands/usage-error.js';
 import { FERRY_VERSION } from './version.js';
+import { superviseWorkers, SUPERVISED_ENV } from './commands/worker-processes.js';
+import { workerProcessCount } from './core/worker-supervision.js';
+import { availableParallelism } from 'node:os';
 
 const USAGE = `ferry ${FERRY_VERSION} — deliver S3 exports to partner SFTP servers, exactly once
 
 Usage:
   ferry validate [--config DIR]
   ferry start    [--config DIR] [--role all|scheduler|worker|web] [--insecure-admin]
+                 [--processes N|auto]   with --role worker: N worker processes (auto: one per core)
   ferry sweep    <partner> [--config DIR] [--wait] [--timeout SECONDS]
   ferry demo     [--files N] [--size BYTES] [--once] [--keep]   (development checkout only)
   ferry iam-policy [--config DIR]   least-privilege AWS IAM policy (JSON) for the configured partners
@@ -70,6 +74,20 @@ FERRY_VIEWER_USER, FERRY_VIEWER_PASSWORD, FERRY_HTTP_PORT, LOG_LEVEL.
 
 const ROLES: readonly Role[] = ['all', 'scheduler', 'worker', 'web'];
 
+/** `--processes N|auto`: only for the worker role (the others run one process each). */
+function processesOption(text: string | undefined, role: Role): number | undefined {
+  if (text === undefined) return undefined;
+  if (role !== 'worker') {
+    throw usageError(
+      'start',
+      `--processes needs --role worker (got --role ${role}); run the other roles once each`,
+    );
+  }
+  const count = workerProcessCount(text, availableParallelism());
+  if (typeof count === 'string') throw usageError('start', count);
+  return count;
+}
+
 /** Entry point: parses argv, runs one subcommand, returns its exit code. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [command, ...rest] = argv;
@@ -87,12 +105,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           options: {
             config: { type: 'string' },
             role: { type: 'string', default: 'all' },
+            processes: { type: 'string' },
             'insecure-admin': { type: 'boolean', default: false },
           },
         });
         const role = oneOfOption('start', 'role', values.role, ROLES);
-        const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
+        const processes = processesOption(values.processes, role);
+        const configDir = resolveConfigDir(values.config, env);
+        const config = await loadOrReport(configDir, env, err);
         if (!config) return 1;
+        if (processes !== undefined) {
+          return await superviseWorkers({
+            count: processes,
+            args: ['start', '--role', 'worker', '--config', configDir],
+            env,
+            logger: createLogger({ level: config.service.log.level, name: 'supervisor' }),
+          });
+        }
         return await runStart(config, role, env, values['insecure-admin']);
       }
       case 'sweep': {
@@ -448,6 +477,11 @@ async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv,
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
+    // Under `--processes`: a supervisor that went away (even killed) stops its workers, gracefully.
+    if (env[SUPERVISED_ENV] === '1' && process.connected) {
+      process.once('disconnect', () => resolve('SIGTERM'));
+      process.channel?.unref();
+    }
   });
   const running = await startFerry({ config, role, env, logger, insecureAdmin });
   alerts = running.alerts;

@@ -161,6 +161,48 @@ describe('worker processes', () => {
     expect(dir.finals.get('graceful.bin')?.sha256).toBe(object!.sha256);
   });
 
+  it('runs --processes 2 worker processes that deliver, restarts one that dies, and stops both on SIGTERM', async () => {
+    const supervisor = start(['--role', 'worker', '--processes', '2']);
+    const started = () => supervisor.output().match(/"msg":"ferry started"/g)?.length ?? 0;
+    await waitFor(() => started() >= 2, 'both worker processes to start');
+    const pids = () =>
+      [...supervisor.output().matchAll(/"pid":(\d+),"msg":"worker process started"/g)].map((m) =>
+        Number(m[1]),
+      );
+    expect(pids()).toHaveLength(2);
+
+    await putObjects(
+      s3,
+      fixture.bucket,
+      Array.from({ length: 6 }, (_, i) => ({ key: `big/multi_${i}.csv`, size: 100_000 })),
+    );
+    expect((await sweepAndWaitFor('big')).summary).toMatch(/^delivered 6, /);
+
+    const [first] = pids();
+    process.kill(first!, 'SIGKILL');
+    await supervisor.waitForLine(/worker process exited on its own: restarting it/);
+    await waitFor(() => started() >= 3, 'the dead worker process to be restarted');
+    expect(pids()).toHaveLength(3);
+
+    supervisor.kill('SIGTERM');
+    expect(await supervisor.exited).toBe(0);
+    const alive = pids().filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
+  });
+
+  it('refuses --processes for any role but worker, with exit 2', async () => {
+    const refused = start(['--role', 'all', '--processes', '2']);
+    expect(await refused.exited).toBe(2);
+    expect(refused.output()).toMatch(/--processes needs --role worker/);
+  });
+
   it('keeps one job scheduler per partner when several scheduler processes start at once', async () => {
     const schedulers = [0, 1, 2].map(() => start(['--role', 'scheduler']));
     await Promise.all(schedulers.map((s) => s.waitForLine(/ferry started/)));
