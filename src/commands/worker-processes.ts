@@ -52,7 +52,7 @@ export async function superviseWorkers(options: SuperviseOptions): Promise<numbe
         return;
       }
       crashesInARow[index] = Date.now() - startedAt >= STABLE_RUN_MS ? 1 : crashesInARow[index]! + 1;
-      const delayMs = restartDelayMs(crashesInARow[index]!);
+      const delayMs = restartDelayMs(crashesInARow[index]);
       logger.error(
         { workerIndex: index, pid: child.pid, code, signal, restartInMs: delayMs },
         'worker process exited on its own: restarting it (its deliveries are retried by the others)',
