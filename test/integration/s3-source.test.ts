@@ -199,6 +199,19 @@ describe('s3 source reads', () => {
     expect(await source.getText(BUCKET, 'text/missing.txt')).toBeUndefined();
   });
 
+  it('reads each bucket its own object while reads of two buckets overlap', async () => {
+    // One client reads every partner's bucket and the receipts: a context shared between concurrent
+    // sends (the SDK's cacheMiddleware) sent half of such reads to the other bucket.
+    for (const bucket of [BUCKET, RECEIPTS]) {
+      await source.put(bucket, 'both/same-key.txt', bucket, 'text/plain');
+    }
+
+    const buckets = Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? BUCKET : RECEIPTS));
+    const bodies = await Promise.all(buckets.map((bucket) => source.getText(bucket, 'both/same-key.txt')));
+
+    expect(bodies).toEqual(buckets);
+  });
+
   it('treats a missing bucket as a configuration error, not an absent object', async () => {
     await expect(source.getText('no-such-bucket', 'x.txt')).rejects.toMatchObject({
       code: 'ERR_CONFIG_INVALID',
