@@ -187,10 +187,35 @@ async function descendantsOf(pid: number): Promise<number[]> {
 }
 
 /** Starts `ferry start --role worker` (the compiled CLI) and waits until it is up. */
-export async function startFerryWorker(configDir: string, env: NodeJS.ProcessEnv): Promise<FerryProcess> {
-  const worker = spawnFerry(['start', '--role', 'worker', '--config', configDir], env);
-  await worker.waitForLine(/ferry started/, 60_000);
+export async function startFerryWorker(
+  configDir: string,
+  env: NodeJS.ProcessEnv,
+  processes = 1,
+): Promise<FerryProcess> {
+  const extra = processes > 1 ? ['--processes', String(processes)] : [];
+  const worker = spawnFerry(['start', '--role', 'worker', '--config', configDir, ...extra], env);
+  // Under a supervisor: every worker process logs its own "ferry started".
+  const deadline = Date.now() + 60_000;
+  while ((worker.output().match(/"msg":"ferry started"/g)?.length ?? 0) < processes) {
+    if (Date.now() > deadline)
+      throw new Error(`ferry worker did not start:\n${worker.output().slice(-2000)}`);
+    await worker.waitForLine(/ferry started/, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   return worker;
+}
+
+/** The largest peak RSS among a process and its descendants (the worker processes of a supervisor). */
+export async function peakOfTree(pid: number): Promise<number> {
+  const pids = [pid, ...(await descendantsOf(pid))];
+  const peaks = await Promise.all(
+    pids.map((p) =>
+      memoryOf(p)
+        .then((m) => m.peakKiB)
+        .catch(() => 0),
+    ),
+  );
+  return Math.max(...peaks);
 }
 
 /** Stops a worker started by startFerryWorker (SIGTERM, then SIGKILL after 10 s). */
@@ -225,18 +250,20 @@ export async function runFerrySweep(
   log: (line: string) => void,
   /** Runs once the sweep settled, while the worker still runs (e.g. to find its sockets). */
   afterSweep?: (workerPid: number) => Promise<void>,
+  /** `ferry start --processes N`: CPU is then the whole tree's, peak RSS the largest process's. */
+  processes = 1,
 ): Promise<FerrySweepRun> {
   await syncDisks();
-  const worker = await startFerryWorker(configDir, env);
+  const worker = await startFerryWorker(configDir, env, processes);
   try {
-    log(`ferry (partner ${partnerId})…`);
-    const cpu0 = await cpuMsOf(worker.pid);
+    log(`ferry (partner ${partnerId}${processes > 1 ? `, ${processes} worker processes` : ''})…`);
+    const cpu0 = await treeCpuMsOf(worker.pid);
     const startedAtMs = Date.now();
     const started = performance.now();
     const { code, summary } = await sweepAndWait(config, partnerId, 3600);
     const seconds = (performance.now() - started) / 1000;
-    const cpuMs = (await cpuMsOf(worker.pid)) - cpu0;
-    const { peakKiB } = await memoryOf(worker.pid);
+    const cpuMs = (await treeCpuMsOf(worker.pid)) - cpu0;
+    const peakKiB = await peakOfTree(worker.pid);
     await afterSweep?.(worker.pid);
     if (code !== 0) throw new Error(`ferry sweep ${partnerId} exited ${code}: ${summary}`);
     return { seconds, startedAtMs, summary, peakKiB, cpuMs };

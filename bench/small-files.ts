@@ -60,7 +60,7 @@ interface SmallFilesRun {
   summary: string;
 }
 
-/** `npm run bench -- small-files [--files N] [--size BYTES] [--rtt MS] [--runs N] [--concurrency N] [--max-connections N] [--files-in-flight N] [--trace]`. */
+/** `npm run bench -- small-files [--files N] [--size BYTES] [--rtt MS] [--runs N] [--concurrency N] [--max-connections N] [--files-in-flight N] [--processes N] [--trace]`. */
 export async function runSmallFilesBench(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -73,6 +73,8 @@ export async function runSmallFilesBench(args: string[]): Promise<number> {
       'max-connections': { type: 'string', default: '4' },
       // The far-away partner setting the README recommends: 4 connections x 8 files in flight.
       'files-in-flight': { type: 'string', default: '8' },
+      // `ferry start --role worker --processes N` (CPU and RSS then cover every worker process).
+      processes: { type: 'string', default: '1' },
       trace: { type: 'boolean', default: false },
     },
   });
@@ -164,7 +166,15 @@ export async function runSmallFilesBench(args: string[]): Promise<number> {
       );
       const partner = partnerOf(run);
       const ferry = await expectThroughProxy(proxy, 'ferry', () =>
-        runFerrySweep(fixture.dir, { ...process.env }, config, partner, progress),
+        runFerrySweep(
+          fixture.dir,
+          { ...process.env },
+          config,
+          partner,
+          progress,
+          undefined,
+          Number(values.processes),
+        ),
       );
       const lastWriteS =
         ((await expectFiles(fixture.partnerDirs[partner]!, count, size, 'ferry')) - ferry.startedAtMs) / 1000;
