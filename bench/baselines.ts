@@ -197,8 +197,9 @@ export async function startFerryWorker(
   // Under a supervisor: every worker process logs its own "ferry started".
   const deadline = Date.now() + 60_000;
   while ((worker.output().match(/"msg":"ferry started"/g)?.length ?? 0) < processes) {
-    if (Date.now() > deadline)
+    if (Date.now() > deadline) {
       throw new Error(`ferry worker did not start:\n${worker.output().slice(-2000)}`);
+    }
     await worker.waitForLine(/ferry started/, 60_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
