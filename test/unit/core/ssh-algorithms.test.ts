@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FINGERPRINT as FP, partnerInput as partnerWith } from '../../support/partner-input.js';
 import { formatWarning, loadConfig } from '../../../src/config/load-config.js';
 import { partnerSchema } from '../../../src/config/schema.js';
 import {
@@ -19,23 +20,8 @@ import {
 import { runValidate } from '../../../src/config/validate-command.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
-const FP = 'SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4';
-
-function partnerInput(target: Record<string, unknown> = {}) {
-  return {
-    id: 'acme',
-    schedule: { cron: '0 2 * * *' },
-    source: { bucket: 'warehouse-exports', prefix: 'acme/' },
-    target: {
-      host: 'sftp.acme.example',
-      username: 'ferry',
-      hostKeys: [FP],
-      auth: { privateKeyFile: '/run/secrets/acme' },
-      directory: '/inbound',
-      ...target,
-    },
-  };
-}
+/** The shared minimal partner, with fields of its target set or replaced. */
+const partnerInput = (target: Record<string, unknown> = {}) => partnerWith({ target });
 
 function messagesOf(input: unknown): string[] {
   const result = partnerSchema.safeParse(input);

@@ -1,29 +1,16 @@
 // Egress proxies: a partner's target.proxy and ferry.yaml's sftp.proxy.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FINGERPRINT as FP, partnerInput as partnerWith } from '../../../support/partner-input.js';
 import { formatProblem, loadConfig, type ConfigResult } from '../../../../src/config/load-config.js';
 import { checkProxyUrl, partnerSchema, serviceSchema } from '../../../../src/config/schema.js';
 import { egressProxyFor } from '../../../../src/main.js';
 import { useConfigDirs } from '../../../support/config-dir.js';
 
-const FP = 'SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4';
 const CANARY = 'proxy-pass-canary-19ab';
 
-function partnerInput(target: Record<string, unknown> = {}) {
-  return {
-    id: 'acme',
-    schedule: { cron: '0 2 * * *' },
-    source: { bucket: 'warehouse-exports', prefix: 'acme/' },
-    target: {
-      host: 'sftp.acme.example',
-      username: 'ferry',
-      hostKeys: [FP],
-      auth: { privateKeyFile: '/run/secrets/acme' },
-      directory: '/inbound',
-      ...target,
-    },
-  };
-}
+/** The shared minimal partner, with fields of its target set or replaced. */
+const partnerInput = (target: Record<string, unknown> = {}) => partnerWith({ target });
 
 function messagesOf(schema: typeof partnerSchema | typeof serviceSchema, input: unknown): string[] {
   const result = schema.safeParse(input);
