@@ -197,6 +197,25 @@ describe('worker processes', () => {
     expect(alive).toEqual([]);
   });
 
+  it('stops its worker processes when the supervisor itself is killed', async () => {
+    const supervisor = start(['--role', 'worker', '--processes', '1']);
+    const line = await supervisor.waitForLine(/"msg":"worker process started"/);
+    const pid = Number(/"pid":(\d+)/.exec(line)![1]);
+    await supervisor.waitForLine(/"msg":"ferry started"/);
+
+    supervisor.kill('SIGKILL');
+    await supervisor.exited;
+    // The worker sees its IPC channel close and shuts down as on SIGTERM; nothing is left running.
+    await waitFor(() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'the orphaned worker process to stop');
+  });
+
   it('refuses --processes for any role but worker, with exit 2', async () => {
     const refused = start(['--role', 'all', '--processes', '2']);
     expect(await refused.exited).toBe(2);
