@@ -96,7 +96,7 @@ const sweep = (partnerId: string) => sweepAndWait(ferry.getConfig(), partnerId, 
 
 beforeAll(async () => {
   services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
-  for (const name of ['reset', 'blackhole', 'control', 'capped']) {
+  for (const name of ['reset', 'blackhole', 'control', 'capped', 'shared']) {
     proxies[name] = await startTcpProxy(services.sshd.port);
   }
   process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
@@ -109,6 +109,16 @@ beforeAll(async () => {
       { id: 'control' },
       { id: 'lostack', attempts: 3, backoffSeconds: 1 },
       { id: 'capped', port: proxies.capped!.port, maxConnections: 2 },
+      // One connection carrying up to 4 deliveries (maxFilesInFlight), and a bystander on its own.
+      {
+        id: 'shared',
+        port: proxies.shared!.port,
+        maxConnections: 1,
+        maxFilesInFlight: 4,
+        attempts: 3,
+        backoffSeconds: 1,
+      },
+      { id: 'bystander', maxConnections: 1, maxFilesInFlight: 4 },
       { id: 'mode640', fileMode: '0640' },
       { id: 'mode600', fileMode: '0600' },
     ],
@@ -255,6 +265,29 @@ describe('SFTP transport faults', () => {
     expect(proxies.capped!.maxOpen).toBe(2);
     expect((await jobsOf('capped')).every((j) => j.attemptsMade === 1)).toBe(true);
     await expectConverged('capped', observer, keys);
+  });
+
+  it('fails exactly the deliveries on a shared connection that is reset, then delivers each once', async () => {
+    const observer = await observe('shared');
+    // Reset after 4 MB sent: no 8 MiB file can have finished, every one on the connection is hit.
+    proxies.shared!.setFault({ kind: 'reset', afterBytes: 4_000_000, direction: 'up' }, { connections: 1 });
+    const sharedKeys = [0, 1, 2, 3].map((i) => `shared/part-${i}.csv`);
+    const bystanderKeys = [0, 1].map((i) => `bystander/part-${i}.csv`);
+    await putObjects(s3, fixture.bucket, [
+      ...sharedKeys.map((key) => ({ key, size: 8 * 1024 * 1024 })),
+      ...bystanderKeys.map((key) => ({ key, size: 8 * 1024 * 1024 })),
+    ]);
+
+    const [shared, bystander] = await Promise.all([sweep('shared'), sweep('bystander')]);
+    expect(shared.summary).toMatch(/^delivered 4,/);
+    expect(bystander.summary).toMatch(/^delivered 2,/);
+    await expectConverged('shared', observer, sharedKeys);
+
+    // Several deliveries were on the reset connection and each took a second attempt; the
+    // bystander's deliveries, on a connection of their own, never failed.
+    const retried = (await jobsOf('shared')).filter((job) => job.attemptsMade === 2);
+    expect(retried.length).toBeGreaterThanOrEqual(2);
+    expect((await jobsOf('bystander')).map((job) => job.attemptsMade)).toEqual([1, 1]);
   });
 
   it('creates files with the configured mode (0640, 0600), never the 0666 default', async () => {
