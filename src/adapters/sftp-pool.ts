@@ -86,6 +86,11 @@ interface Waiter {
   done: boolean;
   give(entry: Entry): void;
   cancel(err: Error): void;
+  /**
+   * Starts asking the semaphore for a slot; a no-op once started. A checkout that found the partner's
+   * connections here at their cap waits for room without asking (no Redis polling) until one closes.
+   */
+  askForSlot(): void;
 }
 
 /**
@@ -105,7 +110,9 @@ const DISCARD_CODES = new Set([
  * ~60 ms locally and ~8 RTT remotely; a reused connection ~1 ms per small file). A connection carries
  * up to `sessionsPerConnection` sessions at once: SFTP multiplexes requests by id, so several
  * deliveries' requests are in flight together on one channel, and a far-away partner's round trips
- * overlap instead of adding up. A connection that dies fails exactly the sessions on it. Each open
+ * overlap instead of adding up. A connection that dies fails exactly the sessions on it. A checkout
+ * that finds the partner's connections here full and at its cap waits for room on one of them without
+ * asking Redis for a slot, until one of them closes. Each open
  * connection holds one cross-process slot from `acquireSlot`, released once the connection is
  * closed: after `idleTimeoutMs` idle, when it dies, when `fn` fails with a connection-level error,
  * on `evict` or on `close`. When the slot's lease is lost the connection is closed at once, busy or
@@ -145,6 +152,7 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
     const set = entries.get(entry.partnerKey);
     set?.delete(entry);
     if (set?.size === 0) entries.delete(entry.partnerKey);
+    wakeRoomWaiters(entry.partnerKey);
     logger?.debug(
       { partnerKey: entry.partnerKey, connectionId: entry.connection.id, reason },
       'sftp connection retired',
@@ -288,6 +296,7 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
       const waiter: Waiter = {
         partnerKey,
         done: false,
+        askForSlot: () => undefined, // set below
         give(entry) {
           if (!finish()) return;
           stopWaiting.abort(
@@ -301,27 +310,39 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
           reject(err);
         },
       };
+      let asked = false;
+      waiter.askForSlot = () => {
+        if (asked || waiter.done) return;
+        asked = true;
+        const slotSignal = signal ? AbortSignal.any([signal, stopWaiting.signal]) : stopWaiting.signal;
+        options.acquireSlot(partnerKey, slotSignal).then(
+          (lease) => {
+            if (finish()) {
+              startOpening(partnerKey); // counted from here so close() also waits for this connect
+              resolve({ lease });
+            }
+            // Too late: we were handed a connection or cancelled; give this slot straight back.
+            else void lease.release().catch(() => undefined);
+          },
+          (err: unknown) => {
+            if (finish()) reject(toError(err));
+          },
+        );
+      };
       if (signal?.aborted) {
         reject(toError(signal.reason));
         return;
       }
       waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
-      const slotSignal = signal ? AbortSignal.any([signal, stopWaiting.signal]) : stopWaiting.signal;
-      options.acquireSlot(partnerKey, slotSignal).then(
-        (lease) => {
-          if (finish()) {
-            startOpening(partnerKey); // counted from here so close() also waits for this connect
-            resolve({ lease });
-          }
-          // Too late: we were handed a connection or cancelled; give this slot straight back.
-          else void lease.release().catch(() => undefined);
-        },
-        (err: unknown) => {
-          if (finish()) reject(toError(err));
-        },
-      );
+      if (connectionsOf(partnerKey) < limitsOf(partnerKey).connections) waiter.askForSlot();
     });
+
+  /** A connection of the partner closed or failed to open: checkouts waiting for room ask for a slot. */
+  const wakeRoomWaiters = (partnerKey: string): void => {
+    if (connectionsOf(partnerKey) >= limitsOf(partnerKey).connections) return;
+    for (const waiter of [...waiters]) if (waiter.partnerKey === partnerKey) waiter.askForSlot();
+  };
 
   /** The slot may be someone else's now: close the connection, in use or not, and never reuse it. */
   const onSlotLost = (entry: Entry): void => {
@@ -408,6 +429,7 @@ export function createSftpPool(options: SftpPoolOptions): SftpPool {
       connection = await options.connect(partnerKey);
     } catch (err) {
       doneOpening(partnerKey);
+      wakeRoomWaiters(partnerKey);
       await releaseQuietly(lease, partnerKey);
       wakeClose();
       throw err;

@@ -614,6 +614,31 @@ describe('createSftpPool: several sessions on one connection (maxFilesInFlight)'
     expect(f.held()).toBe(0);
   });
 
+  it('waits for room without asking for a slot while the partner is at its cap here, and asks once a connection closes', async () => {
+    const f = fakes({ capacity: 1 });
+    const pool = poolWith(f, { tryAcquireSlot: f.tryAcquireSlot, limits: limits(1, 2) });
+    const [a, b] = [heldSession(pool), heldSession(pool)];
+    await Promise.all([a.started, b.started]);
+    const asked = f.acquireSlot.mock.calls.length;
+
+    const c = heldSession(pool); // the connection is full and is the partner's one: wait for room
+    await settle();
+    expect(f.acquireSlot.mock.calls.length).toBe(asked);
+    expect(c.connectionId).toBeUndefined();
+
+    f.connections[0]!.die(); // the connection goes: c now asks for a slot and opens a new one
+    a.fail(new FerryError('ERR_SFTP_CONNECTION_LOST', 'lost'));
+    b.fail(new FerryError('ERR_SFTP_CONNECTION_LOST', 'lost'));
+    await Promise.allSettled([a.result, b.result]);
+    await c.started;
+    expect(f.acquireSlot.mock.calls.length).toBe(asked + 1);
+    expect(c.connectionId).toBe(f.connections[1]!.id);
+    c.done();
+    await c.result;
+    await pool.close();
+    expect(f.held()).toBe(0);
+  });
+
   it('shares its connections instead of opening more than the partner allows, even with slots free', async () => {
     const f = fakes({ capacity: 10 });
     const pool = poolWith(f, { tryAcquireSlot: f.tryAcquireSlot, limits: limits(2, 4) });
