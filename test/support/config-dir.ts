@@ -11,6 +11,11 @@ import {
 import type { PartnerConfig } from '../../src/config/schema.js';
 import { makeTempDir } from './temp-dir.js';
 
+/** A failed load's problems as printed, with the config dir left out of the file names. */
+export function printedProblems(result: ConfigResult, dir: string): string[] {
+  return result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, ''));
+}
+
 /** What goes into a config dir. Everything not named is left out (partners/ always exists, empty or not). */
 export interface ConfigDirSpec {
   /** The text of ferry.yaml; `null` writes none. Default: just a receipts bucket. */

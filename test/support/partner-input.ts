@@ -23,8 +23,21 @@ export function partnerInput(
   };
 }
 
-/** The custom messages of a failed parse, as `path: message`. */
+/** The messages of a failed parse of `schema`, as `path: message` (none when it parses). */
+export function issuesOf(
+  schema: { safeParse(input: unknown): { success: boolean; error?: { issues: readonly Issue[] } } },
+  input: unknown,
+): string[] {
+  const result = schema.safeParse(input);
+  return result.success ? [] : (result.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`);
+}
+
+interface Issue {
+  path: readonly PropertyKey[];
+  message: string;
+}
+
+/** The messages of a failed partner parse, as `path: message`. */
 export function messagesOf(input: unknown): string[] {
-  const result = partnerSchema.safeParse(input);
-  return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  return issuesOf(partnerSchema, input);
 }

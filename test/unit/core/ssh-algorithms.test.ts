@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FINGERPRINT as FP, partnerInput as partnerWith } from '../../support/partner-input.js';
+import { FINGERPRINT as FP, messagesOf, partnerInput as partnerWith } from '../../support/partner-input.js';
 import { formatWarning, loadConfig } from '../../../src/config/load-config.js';
 import { partnerSchema } from '../../../src/config/schema.js';
 import {
@@ -22,11 +22,6 @@ import { makeTempDir } from '../../support/temp-dir.js';
 
 /** The shared minimal partner, with fields of its target set or replaced. */
 const partnerInput = (target: Record<string, unknown> = {}) => partnerWith({ target });
-
-function messagesOf(input: unknown): string[] {
-  const result = partnerSchema.safeParse(input);
-  return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-}
 
 describe('the algorithm tables', () => {
   // ssh2's own lists, filtered by what this Node/OpenSSL can do (not part of ssh2's public API).

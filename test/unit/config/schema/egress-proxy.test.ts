@@ -1,30 +1,41 @@
 // Egress proxies: a partner's target.proxy and ferry.yaml's sftp.proxy.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FINGERPRINT as FP, partnerInput as partnerWith } from '../../../support/partner-input.js';
-import { formatProblem, loadConfig, type ConfigResult } from '../../../../src/config/load-config.js';
+import {
+  FINGERPRINT as FP,
+  issuesOf as messagesOf,
+  partnerInput as partnerWith,
+} from '../../../support/partner-input.js';
+import { loadConfig } from '../../../../src/config/load-config.js';
 import { checkProxyUrl, partnerSchema, serviceSchema } from '../../../../src/config/schema.js';
 import { egressProxyFor } from '../../../../src/main.js';
-import { useConfigDirs } from '../../../support/config-dir.js';
+import { printedProblems as printed, useConfigDirs } from '../../../support/config-dir.js';
 
 const CANARY = 'proxy-pass-canary-19ab';
 
 /** The shared minimal partner, with fields of its target set or replaced. */
 const partnerInput = (target: Record<string, unknown> = {}) => partnerWith({ target });
 
-function messagesOf(schema: typeof partnerSchema | typeof serviceSchema, input: unknown): string[] {
-  const result = schema.safeParse(input);
-  return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-}
-
 const configs = useConfigDirs('security-config');
 
 const configDir = (ferryYaml: string, partners: Record<string, string> = {}) =>
   configs.write({ ferryYaml, partners });
 
-function printed(result: ConfigResult, dir: string): string[] {
-  return result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, ''));
-}
+/** A partner file with `extra` lines at the end of its target. */
+const partnerYaml = (extra: string) =>
+  [
+    'id: acme',
+    "schedule: { cron: '0 2 * * *' }",
+    'source: { bucket: warehouse-exports, prefix: acme/ }',
+    'target:',
+    '  host: sftp.acme.example',
+    '  username: ferry',
+    `  hostKeys: ['${FP}']`,
+    '  auth: { privateKeyFile: /run/secrets/acme }',
+    '  directory: /inbound',
+    extra,
+    '',
+  ].join('\n');
 
 describe('target.proxy', () => {
   it('parses socks5 and http proxies, with a user and a password reference', () => {
@@ -88,20 +99,9 @@ describe('target.proxy', () => {
 
   it('rejects an inline proxy password field as an inline secret', async () => {
     const dir = await configDir('receipts: { bucket: ferry-audit }\n', {
-      'acme.yaml': [
-        'id: acme',
-        "schedule: { cron: '0 2 * * *' }",
-        'source: { bucket: warehouse-exports, prefix: acme/ }',
-        'target:',
-        '  host: sftp.acme.example',
-        '  username: ferry',
-        `  hostKeys: ['${FP}']`,
-        '  auth: { privateKeyFile: /run/secrets/acme }',
-        '  directory: /inbound',
-        '  proxy: socks5://ferry@proxy.internal:1080',
-        `  proxyPassword: ${CANARY}`,
-        '',
-      ].join('\n'),
+      'acme.yaml': partnerYaml(
+        ['  proxy: socks5://ferry@proxy.internal:1080', `  proxyPassword: ${CANARY}`].join('\n'),
+      ),
     });
     const result = await loadConfig(dir, {});
     const lines = printed(result, dir);
@@ -113,21 +113,6 @@ describe('target.proxy', () => {
 });
 
 describe('ferry.yaml sftp.proxy', () => {
-  const partnerYaml = (extra: string) =>
-    [
-      'id: acme',
-      "schedule: { cron: '0 2 * * *' }",
-      'source: { bucket: warehouse-exports, prefix: acme/ }',
-      'target:',
-      '  host: sftp.acme.example',
-      '  username: ferry',
-      `  hostKeys: ['${FP}']`,
-      '  auth: { privateKeyFile: /run/secrets/acme }',
-      '  directory: /inbound',
-      extra,
-      '',
-    ].join('\n');
-
   it('is the default egress for partners without their own; proxy: direct opts out', async () => {
     const dir = await configDir(
       'receipts: { bucket: ferry-audit }\nsftp: { proxy: "socks5://egress@10.0.0.9:1080", proxyPasswordFile: secrets/egress }\n',

@@ -1,25 +1,17 @@
 // ferry.yaml http: dashboard logins (operators, viewers, FERRY_VIEWER_*) and trusted origins.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatProblem, loadConfig, type ConfigResult } from '../../../../src/config/load-config.js';
+import { loadConfig } from '../../../../src/config/load-config.js';
 import { serviceSchema } from '../../../../src/config/schema.js';
-import { useConfigDirs } from '../../../support/config-dir.js';
+import { printedProblems as printed, useConfigDirs } from '../../../support/config-dir.js';
+import { issuesOf as messagesOf } from '../../../support/partner-input.js';
 
 const CANARY = 'proxy-pass-canary-19ab';
-
-function messagesOf(schema: typeof serviceSchema, input: unknown): string[] {
-  const result = schema.safeParse(input);
-  return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-}
 
 const configs = useConfigDirs('security-config');
 
 const configDir = (ferryYaml: string, partners: Record<string, string> = {}) =>
   configs.write({ ferryYaml, partners });
-
-function printed(result: ConfigResult, dir: string): string[] {
-  return result.ok ? [] : result.problems.map((p) => formatProblem(p).replace(`${dir}/`, ''));
-}
 
 describe('dashboard logins', () => {
   it('reads operators and viewers lists and keeps the single admin login an operator', () => {
