@@ -12,7 +12,7 @@ import { runValidate } from './config/validate-command.js';
 import { noopAlerter, type Alerter } from './observability/alerter.js';
 import { workerErrorAlert } from './core/failure-alerts.js';
 import { FerryError } from './errors.js';
-import { startFerry, type Role } from './main.js';
+import { startFerry, type Role, type RunningFerry } from './main.js';
 import { createLogger } from './observability/logger.js';
 import { runIamPolicy } from './commands/iam-policy-command.js';
 import { proxyFromFlags, runHostKeyCommand } from './commands/host-key-command.js';
@@ -473,7 +473,8 @@ async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv,
     );
     alerts.notify(workerErrorAlert(reason, `unhandled rejection in the ${role} process`));
   });
-  // Listen for signals before starting anything: a SIGTERM during startup still shuts down cleanly.
+  // Listen for signals before starting anything: a signal during startup (even while it waits for
+  // Redis) stops it too.
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
@@ -483,7 +484,19 @@ async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv,
       process.channel?.unref();
     }
   });
-  const running = await startFerry({ config, role, env, logger, insecureAdmin });
+  const starting = new AbortController();
+  void stopped.then((signal) => starting.abort(new StartAbandoned(signal)));
+  let running: RunningFerry;
+  try {
+    running = await startFerry({ config, role, env, logger, insecureAdmin, signal: starting.signal });
+  } catch (err) {
+    if (!(err instanceof StartAbandoned)) throw err;
+    logger.info(
+      { signal: err.signal },
+      'stopped before Redis answered: nothing was started, nothing is in flight',
+    );
+    return 0;
+  }
   alerts = running.alerts;
   logger.info({ role, partners: [...config.partners.keys()], version: FERRY_VERSION }, 'ferry started');
   const signal = await stopped;
@@ -497,7 +510,21 @@ async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv,
   };
   process.once('SIGTERM', force);
   process.once('SIGINT', force);
-  await running.close();
+  const { abandoned } = await running.close();
+  if (abandoned.length > 0) {
+    logger.warn(
+      { errCode: 'ERR_REDIS_UNAVAILABLE', abandoned },
+      `stopped without waiting for ${abandoned.length} in-flight deliveries: Redis is unreachable, so none could record its outcome; each resumes from its ledger record when a worker takes its job over`,
+    );
+    return 1;
+  }
   logger.info('ferry stopped');
   return 0;
+}
+
+/** A start given up because a stop signal came first (while waiting for Redis). */
+class StartAbandoned extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`stopped by ${signal} before Redis answered`);
+  }
 }

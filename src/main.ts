@@ -1,10 +1,9 @@
 // Composition root: the only place that builds real adapters and hands them to the processors.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import type { Express } from 'express';
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { isIP } from 'node:net';
-import { Worker, type MinimalJob } from 'bullmq';
+import { Worker, type Job, type MinimalJob } from 'bullmq';
 import { createDeliverProcessor } from '../jobs/deliver.js';
 import { createJanitor } from '../jobs/janitor.js';
 import { createSweepProcessor } from '../jobs/sweep.js';
@@ -24,7 +23,7 @@ import { sweepFailedAlert } from './core/failure-alerts.js';
 import { computeBackoffMs } from './core/backoff.js';
 import { FerryError } from './errors.js';
 import type { DashboardUser } from './http/basic-auth.js';
-import { createHttpApp, createMetricsApp } from './http/create-app.js';
+import { createHttpApp, createMetricsApp, createStartingApp } from './http/create-app.js';
 import { createAuditLog } from './ledger/audit-log.js';
 import { createDeliveryListing } from './ledger/delivery-listing.js';
 import { createHousekeepingPending } from './ledger/housekeeping-pending.js';
@@ -50,7 +49,15 @@ import { createSlaTracker, startSlaChecker, type SlaChecker } from './partners/s
 import { slaStateGaugeValue } from './core/sla.js';
 import { QUEUE } from './queues/names.js';
 import { createQueues, enqueueDeliveries } from './queues/queues.js';
-import { assertRedisPolicy, createRedisConnection } from './queues/redis-connection.js';
+import { watchRedisAvailability } from './queues/redis-availability.js';
+import {
+  assertRedisPolicy,
+  createRedisConnection,
+  describeRedisTarget,
+  type RedisClient,
+} from './queues/redis-connection.js';
+import { isRedisConnectionError } from './core/redis-wait.js';
+import { untilAborted } from './core/until-aborted.js';
 import { syncSchedulers } from './queues/sync-schedulers.js';
 import { FERRY_VERSION } from './version.js';
 
@@ -65,6 +72,11 @@ export interface StartOptions {
   insecureAdmin?: boolean;
   /** Watch config/partners for changes (default true). */
   watch?: boolean;
+  /**
+   * Gives up a start that is still waiting for Redis (a stop signal): startFerry then rejects with
+   * the signal's reason, having opened nothing that outlives it.
+   */
+  signal?: AbortSignal;
   /**
    * Test seams: replace a real client (e.g. an S3 client with fault-injecting middleware); the clock of
    * delivery windows, SLAs and delivery times; how often held deliveries and SLAs are looked at.
@@ -84,12 +96,21 @@ export interface RunningFerry {
   /** The bound port of the metrics listener when ferry.yaml sets `metrics.port`. */
   metricsPort?: number;
   getConfig(): FerryConfig;
-  /** Stops taking jobs, lets in-flight deliveries finish, closes connections. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs, lets in-flight deliveries finish, closes connections. While Redis is
+   * unreachable nothing in flight can record its outcome: it stops at once instead and names the
+   * deliveries it left (each resumes from its ledger record when a worker takes its job over).
+   */
+  close(): Promise<ShutdownOutcome>;
   /** Worker role: resolves once the ledger is trusted (see src/ledger/ledger-trust.ts). */
   ledgerTrusted(): Promise<void>;
   /** This process's alerter, for errors caught outside startFerry (e.g. unhandled rejections in src/cli.ts). */
   alerts: Alerter;
+}
+
+export interface ShutdownOutcome {
+  /** Deliveries that were in flight when Redis was unreachable and were left to be taken over. */
+  abandoned: string[];
 }
 
 /**
@@ -136,18 +157,36 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const users = runs('web') ? await dashboardUsers(config, env, options.insecureAdmin === true) : undefined;
 
   const redis = createRedisConnection(svc.redis, 'worker');
-  redis.on('error', (err: Error) =>
-    logger.warn({ errCode: 'ERR_REDIS_UNAVAILABLE', err: err.message }, 'redis error'),
-  );
+  const redisWait = watchRedisAvailability(redis, { where: describeRedisTarget(svc.redis), logger });
+  // The wait is reported once (redisWait); each client's own "cannot connect" would repeat it every 2 s.
+  const warnUnlessUnreachable = (what: string) => (err: Error) => {
+    if (!isRedisConnectionError(err.message)) logger.warn({ err: err.message }, what);
+  };
+  // The web role listens at once: /healthz, and /readyz and every other route 503 with the reason,
+  // while the process waits for Redis (the dashboard comes once it answers).
+  let started = false;
+  let server: Server | undefined;
+  let httpPort: number | undefined;
+  let webApp: RequestListener = createStartingApp(() => redisWait.reason() ?? 'starting');
+  if (runs('web')) {
+    server = await listen((req, res) => webApp(req, res), svc.http.port, svc.http.host);
+    const address = server.address();
+    httpPort = typeof address === 'object' && address ? address.port : svc.http.port;
+    logger.info({ url: `http://${svc.http.host}:${httpPort}/admin` }, 'Bull Board listening');
+  }
   try {
-    await assertRedisPolicy(redis);
+    await redisWait.whenReady(options.signal);
+    await untilAborted(assertRedisPolicy(redis), options.signal);
   } catch (err) {
+    // Nothing has run or been written yet: close what listens, drop the connection.
+    if (server) await closeServer(server);
+    redisWait.close();
     redis.disconnect();
     throw err;
   }
   const queues = createQueues(redis, svc.redis.prefix);
-  queues.sweep.on('error', (err) => logger.warn({ err: err.message }, 'sweep queue error'));
-  queues.deliver.on('error', (err) => logger.warn({ err: err.message }, 'deliver queue error'));
+  queues.sweep.on('error', warnUnlessUnreachable('sweep queue error'));
+  queues.deliver.on('error', warnUnlessUnreachable('deliver queue error'));
 
   const keys = createRedisKeys(svc.redis.prefix);
   const ledger = createRedisLedger(redis, keys);
@@ -195,6 +234,8 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   let slaChecker: SlaChecker | undefined;
 
   const closers: (() => Promise<void>)[] = [];
+  /** Delivery jobs this process is running, named when a stop has to leave them. */
+  const inFlight = new Set<string>();
   // Every role alerts (a rejected reload is seen by each process; Redis dedup makes it one alert).
   const alerts = createAlerter({ getConfig, redis, keys, logger, env, version: FERRY_VERSION });
   closers.push(() => alerts.close());
@@ -338,27 +379,36 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       }),
       { connection: redis, prefix: svc.redis.prefix, concurrency: 2 },
     );
+    const deliverJob = createDeliverProcessor({
+      getConfig,
+      source,
+      ledger,
+      receipts,
+      trust,
+      pathLeases: createPathLeases(redis, keys),
+      temps: tempRegistry,
+      withSession: (partner, fn) => sftpPool.withSession(keyOf(partner), fn),
+      logger,
+      now: clock,
+      ferryVersion: FERRY_VERSION,
+      metrics,
+      alerts,
+      holdFor: (partner, now) => deliveryHoldFor(partnerControls, partner, now, controlOptions),
+      redeliveryRequest: (id) => redeliveries.get(id),
+      nameSequence: createNameSequence(redis, keys),
+      housekeepingPending,
+    });
     const deliverWorker = new Worker(
       QUEUE.deliver,
-      createDeliverProcessor({
-        getConfig,
-        source,
-        ledger,
-        receipts,
-        trust,
-        pathLeases: createPathLeases(redis, keys),
-        temps: tempRegistry,
-        withSession: (partner, fn) => sftpPool.withSession(keyOf(partner), fn),
-        logger,
-        now: clock,
-        ferryVersion: FERRY_VERSION,
-        metrics,
-        alerts,
-        holdFor: (partner, now) => deliveryHoldFor(partnerControls, partner, now, controlOptions),
-        redeliveryRequest: (id) => redeliveries.get(id),
-        nameSequence: createNameSequence(redis, keys),
-        housekeepingPending,
-      }),
+      async (job: Job) => {
+        const id = job.id ?? '?';
+        inFlight.add(id);
+        try {
+          return await deliverJob(job);
+        } finally {
+          inFlight.delete(id);
+        }
+      },
       {
         connection: redis,
         prefix: svc.redis.prefix,
@@ -390,7 +440,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         .catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'sweep failure not alerted'));
     });
     for (const worker of [sweepWorker, deliverWorker]) {
-      worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
+      worker.on('error', warnUnlessUnreachable('worker error'));
       worker.on('stalled', (jobId) => {
         logger.warn({ jobId, alert: true }, 'job stalled: its worker stopped renewing the lock');
         const partnerId = partnerOfDeliveryId(jobId);
@@ -426,7 +476,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   }
 
   if (runs('scheduler')) {
-    await syncSchedulers(queues.sweep, config, logger);
+    await untilAborted(syncSchedulers(queues.sweep, config, logger), options.signal);
     // Re-assert the schedulers now and then: a Redis that restarted without persistence has none.
     const resync = setInterval(() => {
       syncSchedulers(queues.sweep, getConfig(), logger).catch((err: unknown) =>
@@ -489,16 +539,15 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     closers.push(() => Promise.resolve(watcher.close()));
   }
 
-  let server: Server | undefined;
-  let httpPort: number | undefined;
   if (runs('web')) {
-    const app = createHttpApp({
+    webApp = createHttpApp({
       queues,
       users,
       trustedOrigins: svc.http.trustedOrigins ?? [],
       listenHost: svc.http.host,
       logger,
-      ready: async () => (await redis.ping()) === 'PONG',
+      unavailable: () => redisWait.reason(),
+      notReady: async () => redisWait.reason() ?? (started ? await pingFailure(redis) : 'starting'),
       metrics,
       api: {
         getConfig,
@@ -518,10 +567,6 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         ...(options.overrides?.sweepNow ? { sweepNow: options.overrides.sweepNow } : {}),
       },
     });
-    server = await listen(app, svc.http.port, svc.http.host);
-    const address = server.address();
-    httpPort = typeof address === 'object' && address ? address.port : svc.http.port;
-    logger.info({ url: `http://${svc.http.host}:${httpPort}/admin` }, 'Bull Board listening');
   }
 
   let metricsServer: Server | undefined;
@@ -535,8 +580,9 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   }
 
   if (runs('worker')) trust.start();
+  started = true;
 
-  let closing: Promise<void> | undefined;
+  let closing: Promise<ShutdownOutcome> | undefined;
   return {
     httpPort,
     metricsPort,
@@ -544,31 +590,70 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     ledgerTrusted: () => trust.whenTrusted(),
     alerts,
     close() {
-      closing ??= (async () => {
-        for (const s of [server, metricsServer]) {
-          if (!s) continue;
-          await new Promise<void>((resolve) => s.close(() => resolve()));
-          s.closeAllConnections();
+      closing ??= (async (): Promise<ShutdownOutcome> => {
+        for (const s of [server, metricsServer]) if (s) await closeServer(s);
+        // Every step of a graceful stop talks to Redis; when it is away, none of them would end.
+        let stopWaiting = () => {};
+        const redisAway = new Promise<'redis-away'>((resolve) => {
+          stopWaiting = redisWait.onDown(() => resolve('redis-away'));
+          if (redisWait.reason() !== undefined) resolve('redis-away');
+        });
+        const graceful = (async () => {
+          // worker.close() waits for active jobs: in-flight deliveries finish (or are released on a hard kill).
+          await Promise.all(workers.map((w) => w.close()));
+          await pool?.close();
+          for (const c of closers) await c();
+          await trust.close();
+          semaphore.close();
+          await queues.close();
+          return 'finished' as const;
+        })();
+        const how = await Promise.race([graceful, redisAway]);
+        stopWaiting();
+        redisWait.close();
+        if (how === 'finished') {
+          await redis.quit().catch(() => undefined);
+          return { abandoned: [] };
         }
-        // worker.close() waits for active jobs: in-flight deliveries finish (or are released on a hard kill).
-        await Promise.all(workers.map((w) => w.close()));
-        await pool?.close();
-        for (const c of closers) await c();
-        await trust.close();
-        semaphore.close();
-        await queues.close();
-        await redis.quit().catch(() => undefined);
+        const abandoned = [...inFlight];
+        void pool?.close().catch(() => undefined);
+        redis.disconnect();
+        return { abandoned };
       })();
       return closing;
     },
   };
 }
 
+/** Undefined when Redis answers PING within 2 s; else why not (/readyz). */
+async function pingFailure(redis: RedisClient): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('Redis did not answer PING within 2 s'), 2000);
+  });
+  try {
+    return await Promise.race([
+      redis.ping().then((r: string) => (r === 'PONG' ? undefined : `Redis answered PING with ${r}`)),
+      late,
+    ]);
+  } catch (err) {
+    return `Redis PING failed: ${(err as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function closeServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+}
+
 /** Starts an HTTP listener; rejects when the port cannot be bound. */
-function listen(app: Express, port: number, host: string): Promise<Server> {
+function listen(app: RequestListener, port: number, host: string): Promise<Server> {
   return new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, host, () => resolve(s));
+    const s = createServer(app);
     s.once('error', reject);
+    s.listen(port, host, () => resolve(s));
   });
 }
 

@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Response } from 'express';
 import type { FerryQueues } from '../queues/queues.js';
 import { createApiRouter, type ApiDeps } from './api-routes.js';
 import {
@@ -27,12 +27,45 @@ export interface HttpAppDeps {
   listenHost: string;
   /** Audit trail: who changed what on the dashboard, and what was refused. */
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
-  /** Resolves true when Redis answers and the roles of this process are running. */
-  ready(): Promise<boolean>;
+  /**
+   * Why this process cannot serve yet (Redis unreachable, roles still starting); undefined when Redis
+   * answers (PING) and the roles of this process are running. /readyz serves it.
+   */
+  notReady(): Promise<string | undefined>;
+  /** The same from what is known without asking Redis; every route but the probes answers 503 while set. */
+  unavailable?(): string | undefined;
   /** Served at /metrics behind the dashboard logins (a viewer may read it). */
   metrics?: MetricsSource;
   /** The deliveries API at /api (src/http/api-routes.ts); absent: no API. */
   api?: ApiDeps;
+}
+
+/**
+ * What the web role serves until Redis answers and the dashboard is built: /healthz 200 (the process
+ * is alive), /readyz and every other route 503 with the reason.
+ */
+export function createStartingApp(reason: () => string): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(securityHeaders);
+  app.get('/healthz', alive);
+  app.get('/readyz', (_req, res) => {
+    res.status(503).json({ status: 'not ready', reason: reason() });
+  });
+  app.use((_req, res) => answerUnavailable(res, reason()));
+  return app;
+}
+
+/** /healthz: the process is alive (no Redis needed, no data). */
+const alive: RequestHandler = (_req, res) => {
+  res.json({ status: 'ok' });
+};
+
+function answerUnavailable(res: Response, reason: string): void {
+  res
+    .status(503)
+    .set('Retry-After', '5')
+    .json({ error: `ERR_REDIS_UNAVAILABLE: ${reason}` });
 }
 
 /** What /metrics serves: Prometheus text from src/observability/metrics.ts. */
@@ -57,13 +90,14 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   const log = deps.logger;
 
   // Probes and metrics are scraped by IP or by the orchestrator's own names: open to any Host.
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  app.get('/healthz', alive);
   app.get('/readyz', (_req, res) => {
-    deps.ready().then(
-      (ok) => res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready' }),
-      () => res.status(503).json({ status: 'not ready' }),
+    deps.notReady().then(
+      (reason) =>
+        reason === undefined
+          ? res.json({ status: 'ready' })
+          : res.status(503).json({ status: 'not ready', reason }),
+      (err: unknown) => res.status(503).json({ status: 'not ready', reason: (err as Error).message }),
     );
   });
 
@@ -79,6 +113,13 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       onRefused: (refused) => log?.warn(refused, 'request refused: Host is not this dashboard'),
     }),
   );
+
+  // Until Redis answers (and while it is away) nothing below can do anything but hang: say why at once.
+  app.use((_req, res, next) => {
+    const reason = deps.unavailable?.();
+    if (reason === undefined) return next();
+    answerUnavailable(res, reason);
+  });
 
   // The web UI (GET / and /ui/*), behind the same logins; it reads and writes through /api.
   app.use(createWebUiRouter(deps.users ? basicAuth(deps.users) : undefined));
@@ -165,9 +206,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
 export function createMetricsApp(metrics: MetricsSource): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  app.get('/healthz', alive);
   app.get('/metrics', serveMetrics(metrics));
   return app;
 }

@@ -5,7 +5,10 @@ import { FerryError } from '../errors.js';
 /** One Redis server or a Redis Cluster: BullMQ, the ledger and the semaphore work with either. */
 export type RedisClient = Redis | Cluster;
 
-const retryDelayMs = (times: number): number => Math.min(times * 200, 2000);
+/** The longest pause between two attempts to reach Redis. */
+export const REDIS_RETRY_MAX_MS = 2000;
+
+const retryDelayMs = (times: number): number => Math.min(times * 200, REDIS_RETRY_MAX_MS);
 
 /**
  * Workers wait for Redis (maxRetriesPerRequest: null, as BullMQ requires); producers such as the CLI
