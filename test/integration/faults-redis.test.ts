@@ -129,6 +129,7 @@ beforeAll(async () => {
       { id: 'longlock', port: proxy.port },
       { id: 'late' },
       { id: 'gone', port: proxy.port },
+      { id: 'twice', port: proxy.port },
     ],
     worker: WORKER_SETTINGS,
   });
@@ -396,6 +397,41 @@ describe('redis faults', () => {
     expect(summary).toMatch(/, failed 0/);
     expect(code).toBe(0);
     await expectConverged('gone', [key], observer);
+    expectCleanOutput(next);
+  });
+
+  it('ends a graceful stop at once on a second SIGTERM (exit 1); the delivery it left is published once by the next worker', async () => {
+    const key = 'twice/big.bin';
+    const observer = await observe('twice');
+    const [object] = await putObjects(s3, fixture.bucket, [{ key, size: 8 * MB }]);
+    proxy.setFault({ kind: 'throttle', bytesPerSecond: 1 * MB });
+    const worker = startWorker();
+    await worker.waitForLine(/ferry started/);
+    await queueSweep('twice');
+    const { temps } = await waitFor(async () => {
+      const dir = await readPartnerDir(fixture.partnerDirs.twice!);
+      return dir.temps.length > 0 ? dir : undefined;
+    }, 'the upload to start');
+    await fileReaches(join(fixture.partnerDirs.twice!, temps[0]!), 1 * MB);
+
+    worker.kill('SIGTERM');
+    await worker.waitForLine(/shutting down: finishing in-flight deliveries/);
+    worker.kill('SIGTERM');
+    expect(await worker.exited).toBe(1);
+    expect(worker.output()).toMatch(
+      /stopping at once: in-flight deliveries will be retried by another worker/,
+    );
+
+    proxy.clearFault();
+    const next = startWorker();
+    await next.waitForLine(/ferry started/);
+    const first = await firstSight(join(fixture.partnerDirs.twice!, 'big.bin'));
+    expect(first.length).toBe(object!.body.length);
+    expect(sha256(first)).toBe(object!.sha256);
+    const { code, summary } = await sweepAndWaitFor('twice');
+    expect(summary).toMatch(/, failed 0/);
+    expect(code).toBe(0);
+    await expectConverged('twice', [key], observer);
     expectCleanOutput(next);
   });
 });
