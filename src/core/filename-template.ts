@@ -5,14 +5,19 @@
 // `{seq}`, is a number allocated once per delivery and stored in Redis (src/ledger/name-sequence.ts);
 // this file only renders it.
 import { deriveRemoteName, type RemoteNameResult } from './remote-name.js';
+import {
+  parseDateToken,
+  renderDate,
+  scanTemplate,
+  templateFailure,
+  type DateSegment,
+  type TemplateFailure,
+  type TextSegment,
+} from './template-text.js';
 import { transformSuffix, type TransformNaming } from './transform-suffix.js';
 
-type DatePart = 'yyyy' | 'yy' | 'MM' | 'dd' | 'HH' | 'mm' | 'ss';
-type Segment =
-  | { kind: 'text'; text: string }
-  | { kind: 'name' | 'ext' | 'key' | 'partner' }
-  | { kind: 'date'; pattern: (DatePart | { text: string })[] }
-  | { kind: 'seq'; width: number };
+type Token = { kind: 'name' | 'ext' | 'key' | 'partner' } | DateSegment | { kind: 'seq'; width: number };
+type Segment = Token | TextSegment;
 
 /** A parsed `naming.filename` template. */
 export interface FilenameTemplate {
@@ -22,8 +27,7 @@ export interface FilenameTemplate {
   seq?: { width: number };
 }
 
-export type ParseTemplateResult =
-  { ok: true; template: FilenameTemplate } | { ok: false; message: string; index: number };
+export type ParseTemplateResult = { ok: true; template: FilenameTemplate } | TemplateFailure;
 
 /** What a template is rendered for: one object version of one partner. */
 export interface TemplateInput {
@@ -41,7 +45,6 @@ export interface TemplateInput {
   seq?: number | 'mask' | 'hashes';
 }
 
-const DATE_PARTS: readonly DatePart[] = ['yyyy', 'yy', 'MM', 'dd', 'HH', 'mm', 'ss'];
 const TOKENS = 'name, ext, key, partner, date:<pattern>, seq, seq:<width>';
 // Stands for the number in a counter's scope. A NUL never survives the safe-name rules, so in the
 // scope of a valid name it marks exactly where the number goes: equal scopes with different numbers
@@ -56,41 +59,17 @@ const SEQ_MAX_WIDTH = 9;
  * literal braces. Never throws; `index` is the offending character.
  */
 export function parseFilenameTemplate(source: string): ParseTemplateResult {
-  const segments: Segment[] = [];
-  let text = '';
-  let i = 0;
   let seqAt: number | undefined;
-  while (i < source.length) {
-    const c = source[i];
-    if ((c === '{' || c === '}') && source[i + 1] === c) {
-      text += c;
-      i += 2;
-      continue;
+  const scanned = scanTemplate(source, (token, at) => {
+    const parsed = parseToken(token, at);
+    if ('kind' in parsed && parsed.kind === 'seq') {
+      if (seqAt !== undefined) return fail('only one {seq} token is allowed', at);
+      seqAt = at;
     }
-    if (c === '}') return fail('unbalanced "}" (write "}}" for a literal brace)', i);
-    if (c !== '{') {
-      text += c;
-      i += 1;
-      continue;
-    }
-    const close = source.indexOf('}', i + 1);
-    const nextOpen = source.indexOf('{', i + 1);
-    if (close === -1 || (nextOpen !== -1 && nextOpen < close)) {
-      return fail('unbalanced "{" (write "{{" for a literal brace)', i);
-    }
-    if (text) segments.push({ kind: 'text', text });
-    text = '';
-    const token = source.slice(i + 1, close);
-    const parsed = parseToken(token, i);
-    if ('message' in parsed) return parsed;
-    if (parsed.kind === 'seq') {
-      if (seqAt !== undefined) return fail('only one {seq} token is allowed', i);
-      seqAt = i;
-    }
-    segments.push(parsed);
-    i = close + 1;
-  }
-  if (text) segments.push({ kind: 'text', text });
+    return parsed;
+  });
+  if (!scanned.ok) return scanned;
+  const { segments } = scanned;
   if (!segments.some((s) => s.kind !== 'text')) {
     return fail(`has no token: every object would get the same name (tokens: ${TOKENS})`, 0);
   }
@@ -137,7 +116,7 @@ function seqStandsApart(segments: readonly Segment[], at: number): boolean {
   return okBefore && okAfter;
 }
 
-function parseToken(token: string, at: number): Segment | { ok: false; message: string; index: number } {
+function parseToken(token: string, at: number): Token | TemplateFailure {
   if (token === 'name' || token === 'ext' || token === 'key' || token === 'partner') return { kind: token };
   if (token === 'seq') return { kind: 'seq', width: 0 };
   if (token.startsWith('seq:')) {
@@ -147,33 +126,11 @@ function parseToken(token: string, at: number): Segment | { ok: false; message: 
     }
     return { kind: 'seq', width: Number(width) };
   }
-  if (token.startsWith('date:')) {
-    const pattern: (DatePart | { text: string })[] = [];
-    let j = 'date:'.length;
-    if (j === token.length) return fail('{date:} needs a pattern, e.g. {date:yyyyMMdd}', at);
-    while (j < token.length) {
-      const part = DATE_PARTS.find((p) => token.startsWith(p, j));
-      if (part) {
-        pattern.push(part);
-        j += part.length;
-      } else if (/\p{L}/u.test(token[j] ?? '')) {
-        return fail(
-          `{${token}}: unknown date pattern letter "${token[j]}" at ${j} (use yyyy, yy, MM, dd, HH, mm, ss)`,
-          at,
-        );
-      } else {
-        pattern.push({ text: token[j] ?? '' });
-        j += 1;
-      }
-    }
-    return { kind: 'date', pattern };
-  }
+  if (token.startsWith('date:')) return parseDateToken(token, at);
   return fail(`unknown token {${token}} (tokens: ${TOKENS})`, at);
 }
 
-function fail(message: string, index: number): { ok: false; message: string; index: number } {
-  return { ok: false, message, index };
-}
+const fail = templateFailure;
 
 /**
  * Renders the remote name of one object, then applies the same safe-name rules as a key-derived
@@ -199,7 +156,6 @@ function renderRaw(template: FilenameTemplate, input: TemplateInput): string | u
   const dot = base.lastIndexOf('.');
   const name = dot > 0 ? base.slice(0, dot) : base;
   const ext = dot > 0 ? base.slice(dot) : '';
-  let date: Record<DatePart, string> | undefined;
   let out = '';
   for (const s of template.segments) {
     if (s.kind === 'text') out += s.text;
@@ -207,10 +163,8 @@ function renderRaw(template: FilenameTemplate, input: TemplateInput): string | u
     else if (s.kind === 'ext') out += ext;
     else if (s.kind === 'key') out += relative.replaceAll('/', '_');
     else if (s.kind === 'partner') out += input.partnerId;
-    else if (s.kind === 'date') {
-      date ??= dateParts(input.lastModified, input.timezone);
-      for (const p of s.pattern) out += typeof p === 'string' ? date[p] : p.text;
-    } else if (s.kind === 'seq') out += renderSeq(s.width, input.seq ?? 'hashes');
+    else if (s.kind === 'date') out += renderDate(s, input.lastModified, input.timezone);
+    else if (s.kind === 'seq') out += renderSeq(s.width, input.seq ?? 'hashes');
   }
   return out;
 }
@@ -223,37 +177,6 @@ function renderSeq(width: number, seq: number | 'mask' | 'hashes'): string {
 
 function deriveRelativeKey(key: string, prefix: string): string | undefined {
   return key.startsWith(prefix) ? key.slice(prefix.length) : undefined;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function dateParts(at: Date, timeZone: string): Record<DatePart, string> {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    });
-    formatters.set(timeZone, f);
-  }
-  const parts = f.formatToParts(at);
-  const pick = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
-  const yyyy = pick('year').padStart(4, '0');
-  return {
-    yyyy,
-    yy: yyyy.slice(-2),
-    MM: pick('month'),
-    dd: pick('day'),
-    HH: pick('hour'),
-    mm: pick('minute'),
-    ss: pick('second'),
-  };
 }
 
 /** What the remote name of a partner's objects depends on. */
