@@ -65,6 +65,7 @@ function parse(spec: string | undefined): Map<string, Action> {
 }
 
 let active = parse(process.env.FERRY_FAILPOINTS);
+let scope: ((name: FailpointName) => boolean | Promise<boolean>) | undefined;
 const firedListeners = new Set<(name: FailpointName, kind: 'throw' | 'crash') => void>();
 
 /**
@@ -79,13 +80,22 @@ export function onFailpointFired(
   return () => firedListeners.delete(listener);
 }
 
-/** Replaces the active failpoints (in-process tests; workers in their own process use FERRY_FAILPOINTS). */
-export function configureFailpoints(spec: string | undefined): void {
+/**
+ * Replaces the active failpoints (in-process tests; workers in their own process use FERRY_FAILPOINTS).
+ * `only`, when given, is asked first at every point hit and the point acts only where it resolves
+ * true: the explorer faults one of two deliveries running at once, and holds the other one there.
+ */
+export function configureFailpoints(
+  spec: string | undefined,
+  only?: (name: FailpointName) => boolean | Promise<boolean>,
+): void {
   active = parse(spec);
+  scope = only;
 }
 
 /** Runs the configured action for `name`, if any. A no-op in production. */
 export async function hitFailpoint(name: FailpointName): Promise<void> {
+  if (scope && !(await scope(name))) return;
   const action = active.get(name);
   if (!action) return;
   if (action.kind === 'kill') process.kill(process.pid, 'SIGKILL');

@@ -1,8 +1,10 @@
 // The fault-space explorer (test/support/fault-space.ts). By default the CI slice (ciSlice: every
 // failpoint × action, every starting state × onExisting × publish mode, both behaviours, both sidecar
-// settings, both two-versions orders), one test per case with its violations in the message.
+// settings, both two-versions orders, a few shared-session cases), one test per case with its
+// violations in the message.
 // `npm run explore` walks the whole space instead (FERRY_EXPLORE=all); FERRY_EXPLORE_FILTER=<substring>
-// runs only the cases whose name contains it (e.g. "after_intent=crash", "direct/skip", "two-versions").
+// runs only the cases whose name contains it (e.g. "after_intent=crash", "direct/skip", "two-versions",
+// "+shared-session").
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,5 +1,7 @@
 // The fault-space explorer's space, as data (issue 11): every combination a case is made of, the
-// names cases are reported under, and the fixed slice CI runs. The runner is fault-space.ts.
+// names cases are reported under, and the fixed slice CI runs. The runner is fault-space.ts. Shared
+// session (`+shared-session`, issue 14): a bystander delivery on the same SFTP connection at the fault,
+// on the sub-product every failpoint × action × publish × sidecars × behaviour.
 import { FAILPOINTS, type FailpointName } from '../../src/failpoints.js';
 
 export type FaultAction = 'throw:1' | 'crash:1';
@@ -37,7 +39,16 @@ export interface SingleCase {
   start: StartState;
   sidecars: boolean;
   behaviour: Behaviour;
+  /**
+   * Shared session: a second, unrelated delivery of the same partner (another key, nothing at its
+   * name) runs at the same time on the same SFTP connection, and is at the same failpoint when the
+   * fault fires in the first one.
+   */
+  bystander?: true;
 }
+
+/** The shared-session cases' fixed settings: the partner's same-size file is overwritten. */
+export const SHARED_SESSION = { onExisting: 'overwrite', start: 'same-size' } as const;
 
 /**
  * v1 of a key fails at a pre-publish point, the key is re-exported as v2, then both deliveries run
@@ -76,6 +87,18 @@ export function enumerateFaultSpace(): FaultCase[] {
       }
     }
   }
+  // Shared session on a sub-product (every point fires on it: after_aside needs a file to replace).
+  for (const failpoint of FAILPOINTS) {
+    for (const action of ACTIONS) {
+      for (const publish of PUBLISH_MODES) {
+        for (const sidecars of [false, true]) {
+          for (const behaviour of BEHAVIOURS) {
+            cases.push(sharedSession(failpoint, action, publish, sidecars, behaviour));
+          }
+        }
+      }
+    }
+  }
   for (const order of ['v2-first', 'v1-first'] as const) {
     for (const failpoint of PRE_PUBLISH_POINTS) {
       for (const action of ACTIONS) {
@@ -108,7 +131,27 @@ export function caseName(c: FaultCase): string {
     return `two-versions:${c.order} ${c.publish}/${c.onExisting}/${sidecars}/${c.behaviour} v1 ${c.failpoint}=${c.action}`;
   }
   const fault = c.failpoint === 'none' ? 'none' : `${c.failpoint}=${c.action}`;
-  return `${c.publish}/${c.onExisting}/${c.start}/${sidecars}/${c.behaviour} ${fault}`;
+  const shared = c.bystander ? ' +shared-session' : '';
+  return `${c.publish}/${c.onExisting}/${c.start}/${sidecars}/${c.behaviour} ${fault}${shared}`;
+}
+
+function sharedSession(
+  failpoint: FailpointName,
+  action: FaultAction,
+  publish: Publish,
+  sidecars: boolean,
+  behaviour: Behaviour,
+): SingleCase {
+  return {
+    kind: 'single',
+    failpoint,
+    action,
+    publish,
+    ...SHARED_SESSION,
+    sidecars,
+    behaviour,
+    bystander: true,
+  };
 }
 
 /**
@@ -195,5 +238,15 @@ export function ciSlice(): FaultCase[] {
       behaviour: 'pickup',
     },
   ];
-  return [...cases, ...twoVersions];
+  const shared: SingleCase[] = [
+    sharedSession('after_temp_upload', 'crash:1', 'rename', false, 'leaves'),
+    sharedSession('after_intent', 'throw:1', 'rename', true, 'pickup'),
+    sharedSession('after_aside', 'crash:1', 'rename-plain', false, 'pickup'),
+    sharedSession('after_fsync', 'throw:1', 'direct', false, 'leaves'),
+    sharedSession('after_writing', 'crash:1', 'direct', true, 'pickup'),
+    sharedSession('after_sidecar_intent', 'crash:1', 'rename', true, 'leaves'),
+    sharedSession('after_rename', 'throw:1', 'rename-plain', true, 'leaves'),
+    sharedSession('after_receipt', 'crash:1', 'direct', false, 'pickup'),
+  ];
+  return [...cases, ...shared, ...twoVersions];
 }

@@ -1,9 +1,11 @@
 // The fault-space explorer (issue 11): runs each case of the space (fault-space-cases.ts) on the real
 // services, drives the deliver processor until each delivery converges, and checks PROTOCOL.md's
 // invariants on what the partner, the ledger and the receipts show. Violations are one-line strings
-// naming the case.
+// naming the case. A shared-session case runs a second delivery (the bystander) at once on the same
+// pooled SFTP connection, held at the failpoint while the fault fires in the other (issue 14).
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { UnrecoverableError, type Job } from 'bullmq';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes } from 'node:crypto';
 import { chown, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -62,6 +64,8 @@ export interface CaseResult {
   outcomes: string[];
   /** Whether the case's failpoint fired (points not wired into the delivery path never do). */
   fired: boolean;
+  /** Shared-session cases: the pool as both deliveries held a session on it. */
+  sharing?: Sharing;
 }
 
 export interface FaultSpaceExplorer {
@@ -76,7 +80,9 @@ const MAX_RUNS = ATTEMPTS + 4;
 const TERMINAL = new Set(['delivered', 'superseded', 'skipped', 'quarantined', 'failed']);
 const SOURCE_BYTES = 3000;
 const OTHER_SIZE_BYTES = 1234;
-const BYSTANDER = 'partner-notes.txt';
+const PARTNER_NOTES = 'partner-notes.txt';
+/** The shared-session cases' second delivery: another key of the same partner, nothing at its name. */
+const NEIGHBOUR = 'neighbour.csv';
 const TAKEN = 'taken';
 /** Ferry's own temp and aside names: `.<name>.<hash>.part` / `.old`. */
 const FERRY_LEFTOVER = /^\..*\.(part|old)$/;
@@ -118,10 +124,51 @@ export async function startFaultSpaceExplorer(): Promise<FaultSpaceExplorer> {
   }
 }
 
-interface Attempt {
-  /** The failpoint this attempt crashed at: the attempt is dead from then on. */
+/**
+ * One life of the (simulated) worker process: the runs started together. A crash kills all of them,
+ * as it would every delivery in flight in the process.
+ */
+interface Incarnation {
+  /** The failpoint the process crashed at: every run of it is dead from then on. */
   crash?: FailpointName;
-  connection?: SftpConnection;
+  connections: Set<SftpConnection>;
+  runs: Set<RunState>;
+}
+
+/** One run of one delivery, for the shared-session choreography. */
+interface RunState {
+  role: Role;
+  /** Has taken its SFTP session (the first time in this run). */
+  checkedOut: boolean;
+  connectionId?: string;
+  /** Held at the case's failpoint until the fault fires (the bystander only). */
+  atPoint: boolean;
+  ended: boolean;
+}
+
+/** The faulted delivery, or the bystander sharing its session. */
+type Role = 'faulted' | 'bystander';
+
+/** What a shared-session case saw of the pool (src/adapters/sftp-pool.ts) while both held a session. */
+export interface Sharing {
+  /** The partner's open connections in the pool. */
+  connections: number;
+  /** Sessions running on them. */
+  sessions: number;
+  /** Both runs were handed the same connection (by id). */
+  sameConnection: boolean;
+  /** TCP connections open through the server's proxy (the janitor's and earlier ones are closed). */
+  tcp: number;
+}
+
+/** The shared-session plan of the case running now. */
+interface SharePlan {
+  point: FailpointName;
+  fired: boolean;
+  /** The first moment both runs held a session. */
+  sharing?: Sharing;
+  /** The bystander was held at the point when the fault fired. */
+  bystanderAtFault?: boolean;
 }
 
 /** A partner config per server and sidecar setting, from a fixture dir loaded as Ferry loads it. */
@@ -196,12 +243,18 @@ async function buildExplorer(
   trust.start();
   await trust.whenTrusted();
 
-  // One pooled connection per server, reused across cases (every partner logs in as the same user).
+  // One pooled connection per server, reused across cases (every partner logs in as the same user):
+  // a partner with maxConnections 1 (the slot cap and the pool's limit, as src/main.ts sets both), so
+  // deliveries running at once share it, up to target.maxFilesInFlight sessions.
   const serverOf = (key: string): keyof Servers => (key === 'plain' ? 'plain' : 'posix');
   const pool: SftpPool = createSftpPool({
     idleTimeoutMs: 60_000,
+    limits: (key) => ({
+      connections: 1,
+      sessionsPerConnection: templates[serverOf(key)].plain.target.maxFilesInFlight,
+    }),
     acquireSlot: (key, signal) =>
-      semaphore.acquire(`explorer-${key}`, 4, { ...(signal ? { signal } : {}), timeoutMs: 60_000 }),
+      semaphore.acquire(`explorer-${key}`, 1, { ...(signal ? { signal } : {}), timeoutMs: 60_000 }),
     connect: (key) => {
       const server = servers[serverOf(key)];
       return connectSftp({
@@ -217,25 +270,92 @@ async function buildExplorer(
     },
   });
 
-  // The attempt running now (cases run one at a time). A crash kills it: from then on its adapters
-  // refuse every call and its connection is reset, as a dead process would leave things.
-  let attempt: Attempt = {};
+  // The process running now (cases run one at a time; a shared-session case runs two deliveries in
+  // it). A crash kills it: from then on its adapters refuse every call and its connections are reset,
+  // as a dead process would leave things.
+  const fresh = (): Incarnation => ({ connections: new Set(), runs: new Set() });
+  let current = fresh();
+  // Which run a call comes from (failpoints and sessions are shared by the runs of one process).
+  const runOf = new AsyncLocalStorage<RunState>();
+  let plan: SharePlan | undefined;
+  // Runs waiting on each other (shared-session cases): re-checked whenever a run's state changes.
+  const waits = new Set<{ ready: () => boolean; resolve: () => void }>();
+  const poke = (): void => {
+    for (const w of [...waits]) {
+      if (!w.ready()) continue;
+      waits.delete(w);
+      w.resolve();
+    }
+  };
+  const waitFor = (ready: () => boolean): Promise<void> =>
+    ready() ? Promise.resolve() : new Promise((resolve) => waits.add({ ready, resolve }));
+  const others = (run: RunState): RunState[] => [...current.runs].filter((r) => r !== run);
+  const inFlight = (role: Role): boolean => [...current.runs].some((r) => r.role === role && !r.ended);
   // Failpoints that fired during the current case (a point not wired into the path never fires).
   const fired: string[] = [];
   const unsubscribe = onFailpointFired((point, kind) => {
     fired.push(`${point}=${kind}`);
+    if (plan?.point === point) {
+      plan.fired = true;
+      plan.bystanderAtFault = [...current.runs].some((r) => r.role === 'bystander' && r.atPoint);
+      poke();
+    }
     if (kind !== 'crash') return;
-    attempt.crash = point;
+    current.crash = point;
     servers.posix.proxy.resetAll();
     servers.plain.proxy.resetAll();
   });
-  const alive = <T extends object>(target: T): T => gateAfterCrash(target, () => attempt.crash);
+  const alive = <T extends object>(target: T): T => gateAfterCrash(target, () => current.crash);
+  /**
+   * Shared-session cases: the point fires in the faulted delivery only, once the bystander is held at
+   * the same point (or has ended), and the bystander goes on once it fired: both are in flight then.
+   */
+  const onlyFaulted = async (point: FailpointName): Promise<boolean> => {
+    const run = runOf.getStore();
+    const p = plan;
+    if (!run || !p) return true;
+    const armed = point === p.point && !p.fired;
+    if (run.role === 'bystander') {
+      if (armed) {
+        run.atPoint = true;
+        poke();
+        await waitFor(() => p.fired || !inFlight('faulted'));
+        run.atPoint = false;
+      }
+      return false;
+    }
+    if (armed) {
+      await waitFor(() => others(run).every((r) => r.ended || r.atPoint));
+    }
+    return true;
+  };
+  /**
+   * Shared-session cases: a run that takes its session waits for the other run to hold one too (or to
+   * have ended), so both deliveries really are on the connection at once; the pool's stats then.
+   */
+  const meetOnSession = async (run: RunState, connection: SftpConnection, key: keyof Servers) => {
+    if (!plan || run.checkedOut) return;
+    run.checkedOut = true;
+    run.connectionId = connection.id;
+    const rest = others(run);
+    if (!plan.sharing && rest.length > 0 && rest.every((r) => r.checkedOut && !r.ended)) {
+      const stats = pool.stats().byPartner[key];
+      plan.sharing = {
+        connections: stats?.open ?? 0,
+        sessions: stats?.sessions ?? 0,
+        sameConnection: rest.every((r) => r.connectionId === connection.id),
+        tcp: servers[key].proxy.open,
+      };
+    }
+    poke();
+    await waitFor(() => others(run).every((r) => r.ended || r.checkedOut || r.atPoint));
+  };
 
   let config: FerryConfig = base;
   const alerts: AlertEvent[] = [];
   const alerter: Alerter = {
     notify: (event) => {
-      if (!attempt.crash) alerts.push(event);
+      if (!current.crash) alerts.push(event);
     },
   };
   const deps: DeliverDeps = {
@@ -246,11 +366,15 @@ async function buildExplorer(
     trust,
     pathLeases: alive(createPathLeases(redis, keys)),
     temps: alive(createTempRegistry(redis, keys)),
-    withSession: (partner, fn) =>
-      pool.withSession(partner.target.port === servers.plain.proxy.port ? 'plain' : 'posix', (connection) => {
-        attempt.connection = connection;
+    withSession: (partner, fn) => {
+      const key = partner.target.port === servers.plain.proxy.port ? 'plain' : 'posix';
+      return pool.withSession(key, async (connection) => {
+        current.connections.add(connection);
+        const run = runOf.getStore();
+        if (run) await meetOnSession(run, connection, key);
         return fn(alive(connection));
-      }),
+      });
+    },
     logger,
     now: () => new Date(),
     ferryVersion: 'fault-space-explorer',
@@ -301,42 +425,63 @@ async function buildExplorer(
         now: () => new Date(Date.now() + 2 * 24 * 3600 * 1000),
       }).run(partner);
     },
-    runOnce: async (data, attemptsMade, timestamp) => {
-      attempt = {};
-      const job = {
-        id: data.deliveryId,
-        data,
-        attemptsMade,
-        opts: { attempts: ATTEMPTS },
-        timestamp,
-        token: undefined,
-      } as unknown as Job;
-      try {
-        await processor(job);
-        return { kind: 'returned' };
-      } catch (err) {
-        if (attempt.crash) {
-          // The dead attempt's connection must be gone before the retry takes one from the pool.
-          const connection = attempt.connection;
-          if (connection) await new Promise<void>((resolve) => connection.onClose(resolve));
-          return { kind: 'crashed' };
+    runTogether: async (requests) => {
+      const life = fresh();
+      current = life;
+      const runOne = async ({ data, attemptsMade, timestamp, role }: RunRequest): Promise<RunOutcome> => {
+        const run: RunState = { role, checkedOut: false, atPoint: false, ended: false };
+        life.runs.add(run);
+        const job = {
+          id: data.deliveryId,
+          data,
+          attemptsMade,
+          opts: { attempts: ATTEMPTS },
+          timestamp,
+          token: undefined,
+        } as unknown as Job;
+        try {
+          await runOf.run(run, () => processor(job));
+          // A run that outlived the crash (a bystander past its last call) was never completed either.
+          return life.crash ? { kind: 'crashed' } : { kind: 'returned' };
+        } catch (err) {
+          if (life.crash) return { kind: 'crashed' };
+          return { kind: err instanceof UnrecoverableError ? 'permanent' : 'retryable', err };
+        } finally {
+          run.ended = true;
+          poke();
         }
-        return { kind: err instanceof UnrecoverableError ? 'permanent' : 'retryable', err };
+      };
+      try {
+        const outcomes = await Promise.all(requests.map(runOne));
+        if (life.crash) {
+          // The dead process's connections must be gone before the restart takes one from the pool.
+          await Promise.all(
+            [...life.connections].map((c) => new Promise<void>((resolve) => c.onClose(resolve))),
+          );
+        }
+        return outcomes;
       } finally {
-        attempt = {};
+        current = fresh();
       }
     },
+    shareSession: (point) => {
+      plan = { point, fired: false };
+      return plan;
+    },
+    arm: (spec) => configureFailpoints(spec, plan ? onlyFaulted : undefined),
   };
 
   return {
     run: async (c) => {
       alerts.length = 0;
       fired.length = 0;
+      plan = undefined;
       configureFailpoints(undefined);
       try {
         const result = c.kind === 'single' ? await runSingle(ctx, c) : await runTwoVersions(ctx, c);
         return { ...result, fired: fired.length > 0 };
       } finally {
+        plan = undefined;
         configureFailpoints(undefined);
       }
     },
@@ -378,6 +523,13 @@ function gateAfterCrash<T extends object>(target: T, crashed: () => FailpointNam
   });
 }
 
+interface RunRequest {
+  data: DeliverJobData;
+  attemptsMade: number;
+  timestamp: number;
+  role: Role;
+}
+
 type RunOutcome =
   { kind: 'returned' } | { kind: 'crashed' } | { kind: 'permanent' | 'retryable'; err: unknown };
 
@@ -394,7 +546,15 @@ interface RunContext {
     dir: string;
     chownToSftpUser: (path: string) => Promise<void>;
   }>;
-  runOnce(data: DeliverJobData, attemptsMade: number, timestamp: number): Promise<RunOutcome>;
+  /** Runs the deliveries at once in one (simulated) process: a crash in one kills them all. */
+  runTogether(requests: RunRequest[]): Promise<RunOutcome[]>;
+  /**
+   * Makes the case a shared-session one: runs of role "bystander" never fire a failpoint and are held
+   * at `point` until it fires in the faulted delivery.
+   */
+  shareSession(point: FailpointName): SharePlan;
+  /** configureFailpoints(spec), scoped to the faulted delivery in a shared-session case. */
+  arm(spec: string): void;
   /** A janitor pass over the partner's directory as if two days had passed (every leftover is old). */
   janitor(partner: PartnerConfig): Promise<void>;
 }
@@ -412,13 +572,31 @@ class DeliveryDriver {
   constructor(
     private readonly ctx: RunContext,
     readonly data: DeliverJobData,
+    readonly role: Role = 'faulted',
   ) {}
 
   /** One run; returns false once the delivery needs no more runs. */
   async step(): Promise<boolean> {
     if (this.done) return false;
+    const [outcome] = await this.ctx.runTogether([this.request()]);
+    return this.record(outcome!);
+  }
+
+  /** One run of each delivery that needs one, all at once in one process; false once none does. */
+  static async stepTogether(ctx: RunContext, drivers: DeliveryDriver[]): Promise<boolean> {
+    const due = drivers.filter((d) => !d.done);
+    if (due.length === 0) return false;
+    const outcomes = await ctx.runTogether(due.map((d) => d.request()));
+    due.forEach((d, i) => d.record(outcomes[i]!));
+    return drivers.some((d) => !d.done);
+  }
+
+  private request(): RunRequest {
+    return { data: this.data, attemptsMade: this.attemptsMade, timestamp: this.timestamp, role: this.role };
+  }
+
+  private record(outcome: RunOutcome): boolean {
     this.runs += 1;
-    const outcome = await this.ctx.runOnce(this.data, this.attemptsMade, this.timestamp);
     this.history.push(
       outcome.kind === 'returned' ? 'ok' : outcome.kind === 'crashed' ? 'crash' : errorCodeOf(outcome.err),
     );
@@ -669,10 +847,20 @@ async function runSingle(ctx: RunContext, c: SingleCase): Promise<Omit<CaseResul
   const source = randomBytes(SOURCE_BYTES);
   await ctx.s3Put(ctx.bucket, key, source);
   const data = await jobDataFor(ctx, partner.id, key);
+  const neighbourSource = randomBytes(SOURCE_BYTES + 11);
+  let neighbour: DeliveryDriver | undefined;
+  if (c.bystander) {
+    await ctx.s3Put(ctx.bucket, `${partner.id}/${NEIGHBOUR}`, neighbourSource);
+    neighbour = new DeliveryDriver(
+      ctx,
+      await jobDataFor(ctx, partner.id, `${partner.id}/${NEIGHBOUR}`),
+      'bystander',
+    );
+  }
 
   // The partner's starting state: its own notes, and whatever the case puts at the final name.
-  const bystander = randomBytes(100);
-  const seeded = new Map<string, Buffer>([[BYSTANDER, bystander]]);
+  const notes = randomBytes(100);
+  const seeded = new Map<string, Buffer>([[PARTNER_NOTES, notes]]);
   if (c.start === 'same-size') seeded.set(dataName, randomBytes(SOURCE_BYTES));
   if (c.start === 'other-size') seeded.set(dataName, randomBytes(OTHER_SIZE_BYTES));
   if (c.start === 'temp-leftover') {
@@ -684,16 +872,22 @@ async function runSingle(ctx: RunContext, c: SingleCase): Promise<Omit<CaseResul
   }
 
   const watch = await watchPartner(dir, c.publish, c.behaviour);
-  if (c.failpoint !== 'none') configureFailpoints(`${c.failpoint}=${c.action}`);
+  const plan = neighbour && c.failpoint !== 'none' ? ctx.shareSession(c.failpoint) : undefined;
+  if (c.failpoint !== 'none') ctx.arm(`${c.failpoint}=${c.action}`);
   const driver = new DeliveryDriver(ctx, data);
+  const drivers = neighbour ? [driver, neighbour] : [driver];
   try {
-    while (await driver.step()) await watch.quiesce();
+    while (await DeliveryDriver.stepTogether(ctx, drivers)) await watch.quiesce();
   } finally {
     configureFailpoints(undefined);
   }
-  const events = await watch.settle();
+  const allEvents = await watch.settle();
   await ctx.janitor(partner); // "no orphans after the janitor"
-  const view = await viewPartner(dir);
+  const wholeView = await viewPartner(dir);
+  const isNeighbours = (file: string) =>
+    file === NEIGHBOUR || file.startsWith(`${NEIGHBOUR}.`) || file.startsWith(`.${NEIGHBOUR}.`);
+  const events = allEvents.filter((e) => !isNeighbours(e.name));
+  const view = viewOnly(wholeView, (file) => !isNeighbours(file));
   const record = await ctx.ledger.get(data.deliveryId);
 
   const violations: Violation[] = [];
@@ -724,10 +918,10 @@ async function runSingle(ctx: RunContext, c: SingleCase): Promise<Omit<CaseResul
       });
     }
   }
-  if (!view.files.get(BYSTANDER)?.equals(bystander)) {
+  if (!view.files.get(PARTNER_NOTES)?.equals(notes)) {
     violations.push({
       kind: 'partner-file-touched',
-      message: `${name}: the partner's own ${BYSTANDER} was changed or removed`,
+      message: `${name}: the partner's own ${PARTNER_NOTES} was changed or removed`,
     });
   }
   // publish: direct has no evidence but the file itself: a fault between the close of the file written
@@ -745,11 +939,107 @@ async function runSingle(ctx: RunContext, c: SingleCase): Promise<Omit<CaseResul
   const allowed = expected === 'delivered' ? (directWindow ? 2 : 1) : 0;
   checkPublishes(violations, name, events, c.publish, allowed);
   checkLeftovers(violations, evidence, name, view, [record], seeded);
+  const outcomes = [`${ended} (runs: ${driver.history.join(' → ')})`];
+  if (neighbour) {
+    const neighbourEvents = allEvents.filter((e) => isNeighbours(e.name));
+    const neighbourView = viewOnly(wholeView, isNeighbours);
+    outcomes.push(
+      ...(await checkNeighbour(
+        ctx,
+        violations,
+        evidence,
+        c,
+        neighbour,
+        neighbourSource,
+        neighbourEvents,
+        neighbourView,
+        plan,
+      )),
+    );
+  }
   return {
     name,
     violations,
     evidenceLeftovers: evidence,
-    outcomes: [`${ended} (runs: ${driver.history.join(' → ')})`],
+    outcomes,
+    ...(plan?.sharing ? { sharing: plan.sharing } : {}),
+  };
+}
+
+/**
+ * The shared-session case's bystander: delivered exactly once with its bytes, receipt and record, no
+ * temp of it left, on the faulted delivery's connection at the same time. A thrown fault in the other
+ * delivery must not fail it; a crash kills it too (the same process), and it converges after the
+ * restart like the faulted one.
+ */
+async function checkNeighbour(
+  ctx: RunContext,
+  out: Violation[],
+  evidence: string[],
+  c: SingleCase,
+  neighbour: DeliveryDriver,
+  source: Buffer,
+  events: PartnerEvent[],
+  view: PartnerView,
+  plan: SharePlan | undefined,
+): Promise<string[]> {
+  const name = caseName(c);
+  const record = await ctx.ledger.get(neighbour.data.deliveryId);
+  await checkDelivery(
+    ctx,
+    out,
+    name,
+    'the bystander ',
+    neighbour,
+    record,
+    source,
+    view,
+    NEIGHBOUR,
+    c.sidecars,
+  );
+  const ended = describeEnd(record);
+  if (TERMINAL.has(record?.status ?? '') && ended !== 'delivered') {
+    const detail = record?.lastError ? ` (${record.lastError.slice(0, 140)})` : '';
+    out.push({ kind: 'bystander-not-delivered', message: `${name}: the bystander ended ${ended}${detail}` });
+  }
+  if (c.action === 'throw:1' && neighbour.history.some((h) => h !== 'ok')) {
+    out.push({
+      kind: 'bystander-disturbed',
+      message: `${name}: the bystander's runs went ${neighbour.history.join(' → ')} though only the other delivery on its connection failed`,
+    });
+  }
+  // A crash stops the bystander where it is held (the same point): direct's exposure applies to it too.
+  const directWindow =
+    c.action === 'crash:1' &&
+    c.publish === 'direct' &&
+    c.behaviour === 'pickup' &&
+    ['after_fsync', 'after_temp_upload', 'after_verify'].includes(c.failpoint);
+  checkPublishes(out, name, events, c.publish, directWindow ? 2 : 1);
+  checkLeftovers(out, evidence, `${name} (bystander)`, view, [record]);
+  const sharing = plan?.sharing;
+  if (!sharing || sharing.connections !== 1 || sharing.sessions !== 2 || !sharing.sameConnection) {
+    out.push({
+      kind: 'not-shared',
+      message: `${name}: the two deliveries did not share one SFTP connection (${describeSharing(sharing)})`,
+    });
+  }
+  return [
+    `bystander ${ended} (runs: ${neighbour.history.join(' → ')})`,
+    `${describeSharing(sharing)}; ${!plan?.fired ? 'the point never fired' : plan.bystanderAtFault ? 'the bystander was held at the point when it fired' : 'the bystander was not at the point when it fired'}`,
+  ];
+}
+
+function describeSharing(s: Sharing | undefined): string {
+  if (!s) return 'never both on a session at once';
+  return `pool: ${s.sessions} sessions on ${s.connections} connection(s), ${s.sameConnection ? 'the same' : 'different'} connection by id, ${s.tcp} TCP connection(s) at the proxy`;
+}
+
+/** The part of the partner's directory whose names `keep` accepts. */
+function viewOnly(view: PartnerView, keep: (file: string) => boolean): PartnerView {
+  return {
+    files: new Map([...view.files].filter(([file]) => keep(file))),
+    taken: new Map([...view.taken].filter(([file]) => keep(file))),
+    leftovers: view.leftovers.filter(keep),
   };
 }
 
