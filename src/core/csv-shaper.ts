@@ -181,7 +181,7 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
   let skipLf = false;
   let quoteColumn = 0;
   // The start of a record cut by a chunk end: its bytes so far (the rest comes from the next chunk).
-  let carry = new Uint8Array(0);
+  let carry: Uint8Array = Buffer.alloc(0);
   let carried = 0;
   // A UTF-8 character cut by a chunk end: continuation bytes still due and the next one's range.
   let utf8Due = 0;
@@ -240,10 +240,13 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
   const unmappableReason = (cp: number): string =>
     `character ${describeCharacter(cp)} cannot be written in ${encoding} (unmappable: fail)`;
 
+  // Delimiters, quotes and the line ending of a row, and its constants.
+  let fixedRowBytes = 3 * width + lineEnding.length;
   for (const col of rules.columns) {
     const encoded = col.value === undefined ? EMPTY : encodeText(col.value, true);
     constants.push(encoded instanceof Uint8Array ? encoded : undefined);
     constantProblems.push(encoded instanceof Uint8Array ? undefined : encoded);
+    if (encoded instanceof Uint8Array) fixedRowBytes += encoded.length;
   }
 
   /** A constant the encoding cannot write (unmappable: fail): a problem where it is first written. */
@@ -291,126 +294,154 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
     } else return false;
     return true;
   };
-  const badUtf8 = (buf: Uint8Array, i: number): number => {
-    const at = utf8Due > 0 ? utf8Start : dataOffset + i;
-    fail(`invalid utf-8 (byte offset ${at})`, fields + 1);
-    return -2;
+  /**
+   * Checks the bytes of the character at `buf[i]` (or the rest of one a chunk end cut) up to `n`;
+   * returns the index after them, or -2 after a problem in source column `column`.
+   */
+  const utf8Character = (buf: Uint8Array, i: number, n: number, column: number): number => {
+    do {
+      if (!utf8Byte(buf, i)) {
+        fail(`invalid utf-8 (byte offset ${utf8Due > 0 ? utf8Start : dataOffset + i})`, column);
+        return -2;
+      }
+      i++;
+    } while (utf8Due > 0 && i < n);
+    return i;
   };
 
   /**
-   * Parses one record from `buf[i, n)`; `base` turns an index of `buf` into an offset from the record's
-   * first byte. Returns the index after its line break, -1 when `buf` ends first, -2 on a problem.
+   * Parses one record from `buf[from, n)`; `base` turns an index of `buf` into an offset from the
+   * record's first byte. Returns the index after its line break, -1 when `buf` ends first, -2 on a problem.
    */
-  const parseRecord = (buf: Uint8Array, i: number, n: number, base: number): number => {
+  const parseRecord = (buf: Uint8Array, from: number, n: number, base: number): number => {
     inRecord = true;
+    let i = from;
     // A character cut by the previous chunk's end: finish checking it first.
-    while (utf8Due > 0 && i < n) {
-      if (!utf8Byte(buf, i)) return badUtf8(buf, i);
-      i++;
-    }
-    while (i < n) {
-      if (state === FIELD_START) {
-        if (fields === fieldCap) growFields();
+    if (utf8Due > 0 && i < n) i = utf8Character(buf, i, n, fields + 1);
+    if (i < 0) return -2;
+    // This loop sees every byte: it works on locals and hands the record's state back when it returns.
+    let st = state;
+    let nf = fields;
+    let fStart = fieldStart;
+    let fFlags = fieldFlags;
+    let s = starts;
+    let e = ends;
+    let f = flags;
+    const uc = unquotedClass;
+    const qc = quotedClass;
+    let next = -1;
+    scan: while (i < n) {
+      if (st === FIELD_START) {
+        if (nf === fieldCap) {
+          growFields();
+          s = starts;
+          e = ends;
+          f = flags;
+        }
         if (buf[i] === QUOTE) {
-          state = QUOTED;
-          fieldStart = i + 1 + base;
-          fieldFlags = F_QUOTED;
-          quoteColumn = fields + 1;
+          st = QUOTED;
+          fStart = i + 1 + base;
+          fFlags = F_QUOTED;
+          quoteColumn = nf + 1;
           i++;
           continue;
         }
-        state = UNQUOTED;
-        fieldStart = i + base;
-        fieldFlags = 0;
+        st = UNQUOTED;
+        fStart = i + base;
+        fFlags = 0;
       }
-      if (state === UNQUOTED) {
+      if (st === UNQUOTED) {
         let t = 0;
-        while (i < n && (t = unquotedClass[buf[i]!]!) === 0) i++;
-        if (i === n) return -1;
-        if (t === C_DELIMITER) {
-          starts[fields] = fieldStart;
-          ends[fields] = i + base;
-          flags[fields++] = fieldFlags;
-          state = FIELD_START;
+        while (i < n && (t = uc[buf[i]!]!) === 0) i++;
+        if (i === n) break scan;
+        if (t === C_DELIMITER || t === C_CR || t === C_LF) {
+          s[nf] = fStart;
+          e[nf] = i + base;
+          f[nf++] = fFlags;
+          st = FIELD_START;
           i++;
-        } else if (t === C_CR || t === C_LF) {
-          starts[fields] = fieldStart;
-          ends[fields] = i + base;
-          flags[fields++] = fieldFlags;
-          state = FIELD_START;
-          skipLf = t === C_CR;
-          return i + 1;
+          if (t !== C_DELIMITER) {
+            skipLf = t === C_CR;
+            next = i;
+            break scan;
+          }
         } else if (t === C_NEEDS_QUOTES) {
-          fieldFlags |= F_NEEDS_QUOTES;
+          fFlags |= F_NEEDS_QUOTES;
           i++;
         } else if (t === C_HIGH) {
-          if (!utf8Byte(buf, i)) return badUtf8(buf, i);
-          i++;
-          while (utf8Due > 0 && i < n) {
-            if (!utf8Byte(buf, i)) return badUtf8(buf, i);
-            i++;
+          i = utf8Character(buf, i, n, nf + 1);
+          if (i < 0) {
+            next = -2;
+            break scan;
           }
         } else {
-          fail('quote inside an unquoted field (quote the whole field and double the quote)', fields + 1);
-          return -2;
+          fail('quote inside an unquoted field (quote the whole field and double the quote)', nf + 1);
+          next = -2;
+          break scan;
         }
-      } else if (state === QUOTED) {
+      } else if (st === QUOTED) {
         let t = 0;
-        while (i < n && (t = quotedClass[buf[i]!]!) === 0) i++;
-        if (i === n) return -1;
-        if (t === C_QUOTE) state = QUOTE_IN_QUOTED;
-        else if (t === C_NEEDS_QUOTES) fieldFlags |= F_NEEDS_QUOTES;
-        else {
-          if (!utf8Byte(buf, i)) return badUtf8(buf, i);
-          while (utf8Due > 0 && i + 1 < n) {
-            if (!utf8Byte(buf, ++i)) return badUtf8(buf, i);
+        while (i < n && (t = qc[buf[i]!]!) === 0) i++;
+        if (i === n) break scan;
+        if (t === C_QUOTE) {
+          st = QUOTE_IN_QUOTED;
+          i++;
+        } else if (t === C_NEEDS_QUOTES) {
+          fFlags |= F_NEEDS_QUOTES;
+          i++;
+        } else {
+          i = utf8Character(buf, i, n, nf + 1);
+          if (i < 0) {
+            next = -2;
+            break scan;
           }
         }
-        i++;
       } else {
         // After a quote inside quotes: a second quote (escape), or the end of the field.
         const c = buf[i]!;
         if (c === QUOTE) {
-          fieldFlags |= F_NEEDS_QUOTES | F_ESCAPED;
-          state = QUOTED;
+          fFlags |= F_NEEDS_QUOTES | F_ESCAPED;
+          st = QUOTED;
           i++;
           continue;
         }
         if (c !== inDelim && c !== CR && c !== LF) {
-          fail('unexpected character after a closing quote', fields + 1);
-          return -2;
+          fail('unexpected character after a closing quote', nf + 1);
+          next = -2;
+          break scan;
         }
-        starts[fields] = fieldStart;
-        ends[fields] = i - 1 + base;
-        flags[fields++] = fieldFlags;
-        state = FIELD_START;
+        s[nf] = fStart;
+        e[nf] = i - 1 + base;
+        f[nf++] = fFlags;
+        st = FIELD_START;
         i++;
         if (c !== inDelim) {
           skipLf = c === CR;
-          return i;
+          next = i;
+          break scan;
         }
       }
     }
-    return -1;
+    state = st;
+    fields = nf;
+    fieldStart = fStart;
+    fieldFlags = fFlags;
+    return next;
   };
 
   // --- writing ---
 
-  /** Writes `buf[from, to)` (validated UTF-8) in the output encoding. */
-  const writeBytes = (buf: Uint8Array, from: number, to: number, column: number): boolean => {
-    const length = to - from;
-    ensure(length + 3);
-    if (single === undefined) {
-      if (length > 32) {
-        out.set(buf.subarray(from, to), pos);
-        pos += length;
-      } else for (let i = from; i < to; i++) out[pos++] = buf[i]!;
-      return true;
-    }
+  /**
+   * Writes `buf[from, to)` (validated UTF-8) at `out[at]` in the single-byte encoding; returns where it
+   * ended, or -1 after a problem (output column `k`). The caller made room: it never writes more bytes.
+   */
+  const writeSingleByte = (buf: Uint8Array, from: number, to: number, at: number, k: number): number => {
+    const o = out;
+    let p = at;
     for (let i = from; i < to;) {
       const c = buf[i]!;
       if (c < 0x80) {
-        out[pos++] = c;
+        o[p++] = c;
         i++;
         continue;
       }
@@ -429,15 +460,15 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
           (buf[i + 3]! & 0x3f);
         i += 4;
       }
-      const b = singleByte(single, cp);
-      if (b >= 0) out[pos++] = b;
-      else if (replace) out[pos++] = QMARK;
+      const b = singleByte(single!, cp);
+      if (b >= 0) o[p++] = b;
+      else if (replace) o[p++] = QMARK;
       else {
-        fail(unmappableReason(cp), column + 1, rules.columns[column]!.as);
-        return false;
+        fail(unmappableReason(cp), k + 1, rules.columns[k]!.as);
+        return -1;
       }
     }
-    return true;
+    return p;
   };
 
   /** The header record: finds each `from` column and writes the output header. */
@@ -500,28 +531,40 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
       );
       return false;
     }
+    // Room for the whole row first: the loop below writes without checks (a single-byte encoding
+    // never needs more bytes than UTF-8).
+    let need = fixedRowBytes;
     for (let k = 0; k < width; k++) {
-      if (k > 0) {
-        ensure(1);
-        out[pos++] = outDelim;
-      }
-      const s = sourceIndex[k]!;
-      if (s < 0) {
+      const src = sourceIndex[k]!;
+      if (src >= 0) need += ends[src]! - starts[src]!;
+    }
+    ensure(need);
+    const o = out;
+    let p = pos;
+    for (let k = 0; k < width; k++) {
+      if (k > 0) o[p++] = outDelim;
+      const src = sourceIndex[k]!;
+      if (src < 0) {
         const constant = constants[k];
         if (constant === undefined) return constantFails(k);
-        write(constant);
+        for (let j = 0; j < constant.length; j++) o[p++] = constant[j]!;
         continue;
       }
-      const f = flags[s]!;
-      const quoted = quoteAll || (f & F_NEEDS_QUOTES) !== 0;
-      if (quoted) {
-        ensure(1);
-        out[pos++] = QUOTE;
-      }
-      if (!writeBytes(buf, origin + starts[s]!, origin + ends[s]!, k)) return false;
-      if (quoted) out[pos++] = QUOTE; // writeBytes left room
+      const from = origin + starts[src]!;
+      const to = origin + ends[src]!;
+      const quoted = quoteAll || (flags[src]! & F_NEEDS_QUOTES) !== 0;
+      if (quoted) o[p++] = QUOTE;
+      if (single !== undefined) {
+        p = writeSingleByte(buf, from, to, p, k);
+        if (p < 0) return false;
+      } else if (to - from > 64) {
+        o.set(buf.subarray(from, to), p);
+        p += to - from;
+      } else for (let j = from; j < to; j++) o[p++] = buf[j]!;
+      if (quoted) o[p++] = QUOTE;
     }
-    write(lineEnding);
+    for (const b of lineEnding) o[p++] = b;
+    pos = p;
     rows++;
     row++;
     return true;
@@ -558,7 +601,7 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
       return false;
     }
     if (carried + length > carry.length) {
-      const grown = new Uint8Array(Math.max(carry.length * 2, carried + length, 1024));
+      const grown = Buffer.allocUnsafe(Math.max(carry.length * 2, carried + length, 1024));
       grown.set(carry.subarray(0, carried));
       carry = grown;
     }
@@ -579,7 +622,7 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
       if (next < 0) return undefined;
       if (!takeRecord(carry, 0)) return problem;
       carried = 0;
-      if (carry.length > 1024 * 1024) carry = new Uint8Array(0); // a long record's room is not kept
+      if (carry.length > 1024 * 1024) carry = Buffer.alloc(0); // a long record's room is not kept
       i = next;
     }
     while (i < n) {
@@ -603,7 +646,10 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
   };
 
   const feedBytes = (chunk: Uint8Array): ShapeProblem | undefined => {
-    let data = chunk;
+    // One kind of array in the loops that read it (a Buffer view costs no copy).
+    let data: Uint8Array = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     if (bomHeld !== undefined) {
       // The source's UTF-8 BOM is dropped; its bytes may come in more than one chunk.
       data = concat(bomHeld, chunk);
@@ -681,9 +727,5 @@ function listNames(names: readonly string[]): string {
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a, 0);
-  joined.set(b, a.length);
-  return joined;
+  return a.length === 0 ? b : Buffer.concat([a, b]);
 }
