@@ -3,7 +3,7 @@
 // settles without publishing (superseded, skipped, failed by onExisting).
 import { createHash } from 'node:crypto';
 import { DelayedError } from 'bullmq';
-import { describeTransform } from '../../src/adapters/transform-stream.js';
+import { describeShape, describeTransform } from '../../src/adapters/transform-stream.js';
 import type { SftpConnection } from '../../src/adapters/sftp-connection.js';
 import { classifyError } from '../../src/core/classify-error.js';
 import { normalizeEtag } from '../../src/core/delivery-id.js';
@@ -200,7 +200,12 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
           ...(uploaded ?? {
             ...digests,
             uploaded: 0,
-            transform: describeTransform(partner.transform, undefined, partner.validate?.csv),
+            transform: describeTransform(
+              partner.transform,
+              undefined,
+              partner.validate?.csv,
+              partner.shape && describeShape(partner.shape), // rows: counted by the attempt that wrote it
+            ),
           }),
         };
       }

@@ -3,8 +3,8 @@
 import { posix } from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
 import { noopAlerter } from '../../src/observability/alerter.js';
-import { checkCsvStream } from '../../src/adapters/transform-stream.js';
-import type { PartnerConfig } from '../../src/config/schema.js';
+import { checkCsvStream, checkShapeStream } from '../../src/adapters/transform-stream.js';
+import { PREVALIDATE_MAX_BYTES, type PartnerConfig } from '../../src/config/schema.js';
 import { classifyError } from '../../src/core/classify-error.js';
 import { deliveryIdFor, tempNameFor } from '../../src/core/delivery-id.js';
 import { phaseOf } from '../../src/core/publish-protocol.js';
@@ -20,6 +20,7 @@ import {
 import type { Logger } from '../../src/observability/logger.js';
 import type { DeliverJobData } from '../../src/queues/payloads.js';
 import type { DeliverDeps, Identity } from './context.js';
+import { hasShape, shapeRulesFor } from './shape-rules.js';
 import { checkSidecarNames } from './sidecars.js';
 
 export interface NamedDelivery {
@@ -60,7 +61,7 @@ export async function nameDelivery(
     if (!sample.ok) throw await quarantineHostileName(deps, partner, id, log, sample.reason);
     const sampled = checkSidecarNames(partner, posix.join(partner.target.directory, sample.name));
     if (!sampled.ok) throw await quarantineHostileName(deps, partner, id, log, sampled.reason);
-    checked = prevalidateCsv(deps, partner, id, data.size);
+    checked = prevalidateCsv(deps, partner, id, data.size, object.lastModified.getTime());
     // Awaited by the caller inside its failure handling; this only keeps it from being unhandled here.
     checked.catch(() => undefined);
   }
@@ -85,26 +86,31 @@ export async function nameDelivery(
     tempPath,
     ...(named.seq ? { seq: { scope: named.seq.scope, n: named.seq.n } } : {}),
     numbered,
-    prevalidate: () => checked ?? prevalidateCsv(deps, partner, id, data.size),
+    prevalidate: () => checked ?? prevalidateCsv(deps, partner, id, data.size, object.lastModified.getTime()),
   };
 }
 
 /**
- * validate.csv for objects up to validate.prevalidateMaxBytes: one streaming read (pinned to the ETag)
- * through the validator before any byte goes to the partner. Throws ERR_CSV_INVALID; returns whether it
- * ran (larger objects are checked inline during the upload instead).
+ * validate.csv and shape for objects up to validate.prevalidateMaxBytes: one streaming read (pinned to
+ * the ETag) through the validator and the shaper (output dropped) before any byte goes to the partner.
+ * Throws ERR_CSV_INVALID; returns whether it ran (larger objects are checked inline during the upload
+ * instead; the shaping itself always runs in the upload).
  */
 async function prevalidateCsv(
   deps: DeliverDeps,
   partner: PartnerConfig,
   id: Identity,
   size: number,
+  lastModifiedMs: number,
 ): Promise<boolean> {
   const csv = partner.validate?.csv;
-  if (!csv || size > partner.validate!.prevalidateMaxBytes) return false;
+  const shape = hasShape(partner) ? shapeRulesFor({ id, lastModifiedMs }, partner) : undefined;
+  const maxBytes = partner.validate?.prevalidateMaxBytes ?? PREVALIDATE_MAX_BYTES;
+  if ((!csv && !shape) || size > maxBytes) return false;
   const body = await deps.source.open(id.bucket, id.key, id.etag);
   try {
-    for await (const chunk of checkCsvStream(body.stream, csv)) void chunk;
+    const checked = csv ? checkCsvStream(body.stream, csv) : body.stream;
+    for await (const chunk of shape ? checkShapeStream(checked, shape) : checked) void chunk;
   } catch (err) {
     throw classifyError(err, 's3'); // ERR_CSV_INVALID as is; a broken body is an S3 fault
   }

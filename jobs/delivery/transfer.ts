@@ -5,6 +5,7 @@ import type { ReceiptTransform } from '../../src/adapters/receipt-store.js';
 import {
   checkCsvStream,
   createBodyPipeline,
+  describeShape,
   describeTransform,
   loadPgpKeys,
   type StreamDigest,
@@ -16,6 +17,7 @@ import { isSimulatedCrash } from '../../src/failpoints.js';
 import { FerryError } from '../../src/errors.js';
 import type { Delivery } from './context.js';
 import { checkOwnership, isOwnershipLost, removeQuietly } from './ownership.js';
+import { hasShape, shapeRulesFor } from './shape-rules.js';
 import { verifyUpload } from './verify.js';
 
 /** The verified bytes on the partner (at the temp name, or the final name in direct mode). */
@@ -45,7 +47,8 @@ export async function transferBytes(
   const { deps, partner, id } = d;
   // neutralizeFormulas: escape rewrites the bytes too: it needs the pipeline and its digests.
   const escapesCsv = partner.validate?.csv?.neutralizeFormulas === 'escape';
-  const transformed = transformsBytes(partner.transform) || escapesCsv;
+  const shape = hasShape(partner) ? shapeRulesFor(d, partner) : undefined;
+  const transformed = transformsBytes(partner.transform) || escapesCsv || shape !== undefined;
   // Keys are read per delivery (a rotated key file is picked up) and before the S3 body is opened.
   const keys = partner.transform?.pgp ? await loadPgpKeys(partner.transform.pgp) : undefined;
   const body = await deps.source.open(id.bucket, id.key, id.etag);
@@ -60,7 +63,7 @@ export async function transferBytes(
   // Escaping happens here even after a prevalidation pass (which only checked).
   const csv = d.prevalidated && !escapesCsv ? undefined : partner.validate?.csv;
   const pipeline = transformed
-    ? await createBodyPipeline(body.stream, partner.transform, keys, csv)
+    ? await createBodyPipeline(body.stream, partner.transform, keys, csv, shape)
     : undefined;
   const plain = csv && !pipeline ? checkCsvStream(body.stream, csv) : body.stream;
   const uploaded = await uploadWithWatchdog(d, session, pipeline?.stream ?? plain, expected);
@@ -74,7 +77,15 @@ export async function transferBytes(
     ...(uploaded.md5 === undefined ? {} : { md5: uploaded.md5 }),
     uploaded: uploaded.bytes,
     ...(source
-      ? { source, transform: describeTransform(partner.transform, keys, partner.validate?.csv) }
+      ? {
+          source,
+          transform: describeTransform(
+            partner.transform,
+            keys,
+            partner.validate?.csv,
+            partner.shape && describeShape(partner.shape, pipeline?.shapedRows?.()),
+          ),
+        }
       : {}),
   };
 }

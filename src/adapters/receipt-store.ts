@@ -47,6 +47,22 @@ export interface ReceiptTransform {
   csvEscape?: boolean;
   /** `recipients`: fingerprints of the keys encrypted to (absent on a recovered delivery). */
   pgp?: { recipients?: string[]; signed: boolean; armor: boolean };
+  /** The partner's `shape`, applied before any compress/pgp. */
+  shape?: ReceiptShape;
+}
+
+/** What `shape` made of the CSV: the output columns and format, and the data rows written. */
+export interface ReceiptShape {
+  columns: string[];
+  header: boolean;
+  delimiter: string;
+  quote: 'minimal' | 'all';
+  lineEnding: 'lf' | 'crlf';
+  encoding: 'utf-8' | 'utf-8-bom' | 'iso-8859-1' | 'windows-1252';
+  /** The trailer template, as configured. */
+  trailer?: string;
+  /** Data rows written (header and trailer not counted); absent on a recovered delivery. */
+  rows?: number;
 }
 
 /**
@@ -106,6 +122,18 @@ const receiptSchema = z.object({
       csvEscape: z.boolean().optional(),
       pgp: z
         .object({ recipients: z.array(z.string()).optional(), signed: z.boolean(), armor: z.boolean() })
+        .optional(),
+      shape: z
+        .object({
+          columns: z.array(z.string()),
+          header: z.boolean(),
+          delimiter: z.string(),
+          quote: z.enum(['minimal', 'all']),
+          lineEnding: z.enum(['lf', 'crlf']),
+          encoding: z.enum(['utf-8', 'utf-8-bom', 'iso-8859-1', 'windows-1252']),
+          trailer: z.string().optional(),
+          rows: z.number().int().min(0).optional(),
+        })
         .optional(),
     })
     .optional(),

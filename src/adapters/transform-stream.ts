@@ -9,7 +9,9 @@ import type { ReadableStream as WebReadable } from 'node:stream/web';
 import { constants as zlibConstants, crc32, createDeflateRaw, createGzip, type DeflateRaw } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { resolveSecret } from '../config/secrets.js';
-import type { PgpConfig, TransformConfig } from '../config/schema.js';
+import type { PgpConfig, ShapeConfig, TransformConfig } from '../config/schema.js';
+import type { ShapeRules } from '../core/csv-shaper.js';
+import { createCsvShapeStage } from './csv-shape-stream.js';
 import {
   createCsvEscaper,
   createCsvValidator,
@@ -19,7 +21,7 @@ import {
 } from '../core/csv-validator.js';
 import { transformsBytes } from '../core/transform-suffix.js';
 import { FerryError } from '../errors.js';
-import type { ReceiptTransform } from './receipt-store.js';
+import type { ReceiptShape, ReceiptTransform } from './receipt-store.js';
 
 /** The keys a PGP transform encrypts to and signs with, read and checked. */
 export interface PgpKeys {
@@ -214,10 +216,12 @@ export interface BodyPipeline {
   stream: Readable;
   /** Bytes and sha256 of the S3 body as read (complete once `stream` has ended). */
   source(): StreamDigest;
+  /** With `shape`: the data rows written (complete once `stream` has ended). */
+  shapedRows?(): number;
 }
 
 /**
- * Builds `body → hash → [CSV check, or check + escape] → [gzip] → [OpenPGP]`. OpenPGP.js v6 takes web streams only, so that stage is
+ * Builds `body → hash → [CSV check, or check + escape] → [shape] → [gzip] → [OpenPGP]`. OpenPGP.js v6 takes web streams only, so that stage is
  * bridged with Readable.toWeb/fromWeb (both honour back-pressure). Destroying `stream` tears the
  * whole chain down, the S3 body included.
  */
@@ -226,6 +230,7 @@ export async function createBodyPipeline(
   transform: TransformConfig | undefined,
   keys: PgpKeys | undefined,
   csv?: CsvRules,
+  shape?: ShapeRules,
 ): Promise<BodyPipeline> {
   transform ??= { compress: 'none' };
   if (transform.pgp !== undefined && keys === undefined) {
@@ -247,6 +252,8 @@ export async function createBodyPipeline(
   });
   const stages: Transform[] = [meter];
   if (csv) stages.push(createCsvCheckStage(csv));
+  const shaper = shape ? createCsvShapeStage(shape) : undefined;
+  if (shaper) stages.push(shaper);
   if (transform.compress === 'gzip') {
     stages.push(createParallelGzip(transform.compressLevel ?? DEFAULT_GZIP_LEVEL));
   }
@@ -254,9 +261,10 @@ export async function createBodyPipeline(
   // One pipeline: an error in any stage destroys every stage (the S3 body included) with it.
   pipeline([body, ...stages], ignore);
   const source = (): StreamDigest => ({ bytes, sha256 });
-  if (transform.pgp === undefined || keys === undefined) return { stream: tail, source };
+  const rows = shaper ? { shapedRows: () => shaper.rows() } : {};
+  if (transform.pgp === undefined || keys === undefined) return { stream: tail, source, ...rows };
   try {
-    return { stream: await encryptStream(tail, transform.pgp, keys), source };
+    return { stream: await encryptStream(tail, transform.pgp, keys), source, ...rows };
   } catch (err) {
     tail.destroy(err as Error); // and with it the S3 body
     throw err;
@@ -467,6 +475,13 @@ export function checkCsvStream(body: Readable, rules: CsvRules): Readable {
   return stage;
 }
 
+/** `body` through the shape stage, output dropped (a prevalidation read); destroying the result destroys `body`. */
+export function checkShapeStream(body: Readable, rules: ShapeRules): Readable {
+  const stage = createCsvShapeStage(rules);
+  pipeline(body, stage, ignore);
+  return stage;
+}
+
 /**
  * Never compress inside OpenPGP (gzip, when asked, ran before it; compressing again costs CPU for
  * nothing). Sign with SHA-256 where the keys allow it: hardware-accelerated, ~2× SHA-512's speed here.
@@ -507,26 +522,46 @@ function ignore(): void {
   // Errors surface on the last stream of each pipeline (the one the writer reads).
 }
 
+/** The receipt's record of a partner's `shape`: the output format, and the data rows written when known. */
+export function describeShape(shape: ShapeConfig, rows?: number): ReceiptShape {
+  return {
+    columns: shape.columns.map((c) => c.as),
+    header: shape.header,
+    delimiter: shape.delimiter,
+    quote: shape.quote,
+    lineEnding: shape.lineEnding,
+    encoding: shape.encoding,
+    ...(shape.trailer === undefined ? {} : { trailer: shape.trailer.source }),
+    ...(rows === undefined ? {} : { rows }),
+  };
+}
+
 /**
  * The receipt's `transform` entry, or undefined when the bytes are delivered as stored. `csv`: the
- * partner's CSV rules; `neutralizeFormulas: escape` rewrites bytes too (`csvEscape: true`).
+ * partner's CSV rules; `neutralizeFormulas: escape` rewrites bytes too (`csvEscape: true`). `shape`:
+ * describeShape's record, when the partner's CSV is reshaped.
  */
 export function describeTransform(
   transform: TransformConfig | undefined,
   keys?: PgpKeys,
   csv?: CsvRules,
+  shape?: ReceiptShape,
 ): ReceiptTransform | undefined {
-  const escape = csvRewritesBytes(csv) ? { csvEscape: true } : {};
+  const rewrites = {
+    ...(csvRewritesBytes(csv) ? { csvEscape: true } : {}),
+    ...(shape === undefined ? {} : { shape }),
+  };
+  const rewritten = Object.keys(rewrites).length > 0;
   if (transform === undefined || !transformsBytes(transform)) {
-    return escape.csvEscape ? { compress: transform?.compress ?? 'none', ...escape } : undefined;
+    return rewritten ? { compress: transform?.compress ?? 'none', ...rewrites } : undefined;
   }
   const { pgp } = transform;
   const level = transform.compressLevel !== undefined ? { compressLevel: transform.compressLevel } : {};
-  if (pgp === undefined) return { compress: transform.compress, ...level, ...escape };
+  if (pgp === undefined) return { compress: transform.compress, ...level, ...rewrites };
   return {
     compress: transform.compress,
     ...level,
-    ...escape,
+    ...rewrites,
     pgp: {
       ...(keys ? { recipients: keys.recipients } : {}),
       signed: pgp.signingKeyFile !== undefined || pgp.signingKeyEnv !== undefined,

@@ -4,7 +4,7 @@ import { createMarkerLookup } from '../adapters/marker-lookup.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
 import type { ObjectSource, SourceObject } from '../core/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
-import type { PartnerConfig } from '../config/schema.js';
+import type { PartnerConfig, ShapeConfig } from '../config/schema.js';
 import { deliveryIdFor } from '../core/delivery-id.js';
 import {
   countPlan,
@@ -88,6 +88,7 @@ async function planPartner(
   o.out(
     `${partner.id}: s3://${partner.source.bucket}/${partner.source.prefix} → ${partner.target.host}:${partner.target.directory}`,
   );
+  if (partner.shape) o.out(`  ${describeShapeSetting(partner.shape)}`);
   const counts: PlanCounts = {};
   let listed = 0;
   let pages = 0;
@@ -142,4 +143,26 @@ async function planPartner(
     }
   }
   o.out(formatPlanSummary(partner.id, listed, counts));
+}
+
+/** One line for `ferry plan`: what a partner's `shape` makes of each CSV. */
+export function describeShapeSetting(shape: ShapeConfig): string {
+  const columns = shape.columns
+    .map((c) =>
+      c.from === undefined
+        ? `${c.as}="${c.value?.source ?? ''}"`
+        : c.from === c.as
+          ? c.as
+          : `${c.as}←${c.from}`,
+    )
+    .join(', ');
+  const format = [
+    `delimiter ${JSON.stringify(shape.delimiter)}`,
+    `quote ${shape.quote}`,
+    shape.lineEnding,
+    `${shape.encoding} (unmappable: ${shape.unmappable})`,
+    shape.header ? 'header' : 'no header',
+    ...(shape.trailer ? [`trailer "${shape.trailer.source}"`] : []),
+  ];
+  return `shape: ${columns}; ${format.join(', ')}`;
 }

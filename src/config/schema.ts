@@ -6,7 +6,8 @@ export { checkProxyUrl, parseProxyUrl, type EgressProxySetting } from './schema/
 export { normaliseRemoteDirectory, type SecretAuth } from './schema/target.js';
 export type { AlertReceiver, AlertSettings, WebhookRef } from './schema/alerts.js';
 export type { TransformConfig, PgpConfig } from './schema/transform.js';
-export type { CsvValidationConfig } from './schema/validate.js';
+export { PREVALIDATE_MAX_BYTES, type CsvValidationConfig } from './schema/validate.js';
+export type { ShapeColumnConfig, ShapeConfig } from './schema/shape.js';
 export {
   partnerDefaultsSchema,
   partnerSchema,

@@ -71,6 +71,13 @@ export interface ContractFacts {
     compressLevel?: number;
     csvEscape?: boolean;
     pgp?: { recipients?: string[]; signed: boolean; armor: boolean };
+    shape?: {
+      columns: string[];
+      delimiter: string;
+      lineEnding: string;
+      encoding: string;
+      rows?: number;
+    };
   };
   sidecars?: { path: string }[];
 }
@@ -101,6 +108,18 @@ export function describeContract(receipt: ContractFacts): string[] {
     const parts = steps.length > 0 ? [steps.join(' → ')] : [];
     if (t.csvEscape) parts.push('csv escape');
     if (parts.length > 0) lines.push('transform: ' + parts.join(', '));
+    const s = t.shape;
+    if (s) {
+      const n = s.columns.length;
+      const format = [
+        n + (n === 1 ? ' column' : ' columns'),
+        'delimiter ' + JSON.stringify(s.delimiter),
+        s.lineEnding,
+        s.encoding,
+      ];
+      if (s.rows !== undefined) format.push(s.rows + (s.rows === 1 ? ' row' : ' rows'));
+      lines.push('shape: ' + format.join(', '));
+    }
   }
   if (receipt.sidecars && receipt.sidecars.length > 0) {
     const base = (path: string): string => path.slice(path.lastIndexOf('/') + 1);

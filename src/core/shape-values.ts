@@ -55,8 +55,15 @@ export function parseShapeTemplate(
   return { ok: true, template: { source, segments: scanned.segments } };
 }
 
-/** The template's text for one delivery; `rows` renders `{rows}` (trailer only). */
-export function renderShapeTemplate(template: ShapeTemplate, input: ShapeValueInput, rows = 0): string {
+/**
+ * The template's text for one delivery; `rows` renders `{rows}` (trailer only): a count, or the
+ * placeholder `{rows}` the shaper fills in at the end (src/core/csv-shaper.ts).
+ */
+export function renderShapeTemplate(
+  template: ShapeTemplate,
+  input: ShapeValueInput,
+  rows: number | '{rows}' = 0,
+): string {
   let out = '';
   for (const s of template.segments) {
     if (s.kind === 'text') out += s.text;

@@ -36,7 +36,10 @@ export interface DemoOptions {
 
 const BUCKET = 'warehouse-exports';
 const HEADER = 'order_id,sku,qty,amount';
-/** The partner that shows the file contract: marker, CSV checks, formula escaping, gzip, {date}/{seq}, sidecars. */
+/**
+ * The partner that shows the file contract: marker, CSV checks, formula escaping, its own CSV shape,
+ * gzip, {date}/{seq}, sidecars.
+ */
 const CONTRACT = 'initech';
 const PARTNERS = [
   { id: 'acme', prefix: 'acme/daily/', timezone: 'America/New_York' },
@@ -48,6 +51,17 @@ const CONTRACT_YAML = [
   '  csv:',
   `    header: [${HEADER.split(',').join(', ')}]`,
   '    neutralizeFormulas: escape',
+  'shape:',
+  '  columns:',
+  '    - { from: order_id, as: OrderID }',
+  '    - { from: sku, as: SKU }',
+  '    - { from: qty, as: Quantity }',
+  '    - { from: amount, as: Amount }',
+  '    - { value: "{partner}", as: Partner }',
+  '    - { value: "{date:yyyy-MM-dd}", as: ExportDate }',
+  '  delimiter: ";"',
+  '  lineEnding: crlf',
+  '  trailer: "TRL|{rows}"',
   'transform:',
   '  compress: gzip',
   'naming:',
@@ -212,7 +226,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       `partners:   ${PARTNERS.map((p) => `${p.id} → sftp://${sshd.username}@127.0.0.1:${sshd.port}${fixture.partnerDirs[p.id] ?? ''}`).join('\n            ')}`,
     );
     o.out(
-      `${CONTRACT}:    s3://${BUCKET}/${runDir} once _SUCCESS is there; CSV header checked, formula cells escaped, gzip, named INITECH_{date:yyyyMMdd}_{seq:3}.csv.gz with .sha256 and .done files`,
+      `${CONTRACT}:    s3://${BUCKET}/${runDir} once _SUCCESS is there; CSV header checked, formula cells escaped, reshaped (its column names, ";", CRLF, Partner and ExportDate columns, a TRL|rows trailer), gzip, named INITECH_{date:yyyyMMdd}_{seq:3}.csv.gz with .sha256 and .done files`,
     );
     o.out(`services:   redis-server pid ${redis.pid}, sshd pid ${sshd.pid}, s3rver pid ${s3.pid}`);
     o.out(o.once ? 'delivering…' : 'delivering… (Ctrl-C stops everything the demo started)');
@@ -262,8 +276,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         `${pad}+ ${name}.sha256 ${checksum === undefined ? 'MISSING' : `(${hex === sha256 ? 'matches the delivered sha256' : `${hex.slice(0, 12)}: DOES NOT MATCH`})`}` +
           `, ${name}.done ${done === undefined ? 'MISSING' : `(${done === '' ? 'empty' : 'NOT EMPTY'})`}`,
       ];
-      const escaped = (await gunzippedHead(local)).split('\n').find((l) => l.includes(`,"'=`));
-      if (escaped !== undefined) lines.push(`${pad}gunzipped, the formula cell arrived escaped: ${escaped}`);
+      const head = (await gunzippedHead(local)).split('\r\n');
+      lines.push(`${pad}gunzipped, shaped for initech: ${head[0] ?? ''} / ${head[1] ?? ''} / …`);
+      const escaped = head.find((l) => l.includes(`;"'=`));
+      if (escaped !== undefined) lines.push(`${pad}the formula cell arrived escaped: ${escaped}`);
       return lines;
     };
     events.on('completed', ({ jobId, returnvalue }) => {

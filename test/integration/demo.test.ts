@@ -56,7 +56,10 @@ describe('ferry demo', () => {
       expect(output).toMatch(
         /demo: 12 data files and 8 sidecar files on the partner servers, 1 quarantined, 0 temp files/,
       );
-      expect(output).toContain(`the formula cell arrived escaped: initech-1-0,"'=HYPERLINK(""http://x"")",`);
+      expect(output).toContain(`the formula cell arrived escaped: initech-1-0;"'=HYPERLINK(""http://x"")";`);
+      expect(output).toContain(
+        'gunzipped, shaped for initech: OrderID;SKU;Quantity;Amount;Partner;ExportDate / initech-',
+      );
       expect(
         output.match(
           /\.sha256 \(matches the delivered sha256\), INITECH_\d{8}_00\d\.csv\.gz\.done \(empty\)/g,
@@ -85,11 +88,20 @@ describe('ferry demo', () => {
         expect(await readFile(join(initech, `${name}.done`))).toHaveLength(0);
         plain.push(gunzipSync(data).toString('utf8'));
       }
-      for (const text of plain) expect(text.startsWith('order_id,sku,qty,amount\n')).toBe(true);
+      // Shaped for initech (shape:): its column names, ";", CRLF, two added columns, a trailer.
+      const isoDay = `${day!.slice(0, 4)}-${day!.slice(4, 6)}-${day!.slice(6)}`;
+      for (const text of plain) {
+        expect(text.startsWith('OrderID;SKU;Quantity;Amount;Partner;ExportDate\r\n')).toBe(true);
+        const lines = text.split('\r\n');
+        expect(lines.at(-1)).toBe('');
+        expect(lines.at(-2)).toBe(`TRL|${lines.length - 3}`);
+      }
       // The seeded `"=HYPERLINK(""http://x"")"` arrives once, escaped; nothing arrives unescaped.
-      const escaped = plain.filter((t) => t.includes(`\ninitech-1-0,"'=HYPERLINK(""http://x"")",1,0\n`));
+      const escaped = plain.filter((t) =>
+        t.includes(`\r\ninitech-1-0;"'=HYPERLINK(""http://x"")";1;0;initech;${isoDay}\r\n`),
+      );
       expect(escaped).toHaveLength(1);
-      expect(plain.join('')).not.toContain(',"=HYPERLINK');
+      expect(plain.join('')).not.toContain(';"=HYPERLINK');
     } finally {
       if (runDir !== undefined) await rm(runDir, { recursive: true, force: true });
     }

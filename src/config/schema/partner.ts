@@ -4,9 +4,10 @@ import { z } from 'zod';
 import { PARTNER_ID_PATTERN, PARTNER_ID_RULE } from '../../core/delivery-id.js';
 import { afterSchema } from './after.js';
 import { partnerAlertsSchema } from './alerts.js';
-import { cronField, timezoneField } from './fields.js';
+import { cronField, timezoneField, whenValid } from './fields.js';
 import { namingSchema } from './naming.js';
 import { retryDefaultsSchema, retrySchema } from './retry.js';
+import { shapeSchema } from './shape.js';
 import { sourceDefaultsSchema, sourceSchema } from './source.js';
 import { targetDefaultsSchema, targetSchema } from './target.js';
 import { transformSchema } from './transform.js';
@@ -14,35 +15,55 @@ import { validateSchema } from './validate.js';
 import { expectSchema, windowSchema } from './window.js';
 
 /** One partner file (partners/<name>.yaml), after ferry.yaml's `defaults` were merged in. */
-export const partnerSchema = z.strictObject({
-  id: z
-    .string()
-    .regex(
-      PARTNER_ID_PATTERN,
-      `must be ${PARTNER_ID_RULE} (it is part of job ids, Redis keys and receipt paths)`,
-    ),
-  enabled: z.boolean().default(true),
-  schedule: z.strictObject({
-    cron: cronField,
-    timezone: timezoneField.default('UTC'),
-  }),
-  source: sourceSchema,
-  target: targetSchema,
-  retry: retrySchema.prefault({}),
-  alerts: partnerAlertsSchema.optional(),
-  window: windowSchema.optional(),
-  expect: expectSchema.optional(),
-  // Left out = not paused (no default, so configs without it read back unchanged).
-  paused: z.boolean().optional(),
-  // Left out = the source object is left as it is (after.source: none).
-  after: afterSchema.optional(),
-  // Left out = the bytes are delivered as stored in S3.
-  transform: transformSchema.optional(),
-  // Left out = the remote name is the key relative to the prefix (src/core/remote-name.ts).
-  naming: namingSchema.optional(),
-  // Left out = files are delivered without content checks.
-  validate: validateSchema.optional(),
-});
+export const partnerSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(
+        PARTNER_ID_PATTERN,
+        `must be ${PARTNER_ID_RULE} (it is part of job ids, Redis keys and receipt paths)`,
+      ),
+    enabled: z.boolean().default(true),
+    schedule: z.strictObject({
+      cron: cronField,
+      timezone: timezoneField.default('UTC'),
+    }),
+    source: sourceSchema,
+    target: targetSchema,
+    retry: retrySchema.prefault({}),
+    alerts: partnerAlertsSchema.optional(),
+    window: windowSchema.optional(),
+    expect: expectSchema.optional(),
+    // Left out = not paused (no default, so configs without it read back unchanged).
+    paused: z.boolean().optional(),
+    // Left out = the source object is left as it is (after.source: none).
+    after: afterSchema.optional(),
+    // Left out = the bytes are delivered as stored in S3.
+    transform: transformSchema.optional(),
+    // Left out = the remote name is the key relative to the prefix (src/core/remote-name.ts).
+    naming: namingSchema.optional(),
+    // Left out = files are delivered without content checks.
+    validate: validateSchema.optional(),
+    // Left out = the CSV is delivered with the warehouse's columns and format.
+    shape: shapeSchema.optional(),
+  })
+  .superRefine(
+    (partner, ctx) => {
+      // With validate.csv.header the source's columns are known now: a `from` it lacks would fail every file.
+      const header = partner.validate?.csv?.header;
+      if (partner.shape === undefined || header === undefined) return;
+      partner.shape.columns.forEach((column, i) => {
+        if (column.from !== undefined && !header.includes(column.from)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `source column "${column.from}" is not in validate.csv.header (${header.join(', ')})`,
+            path: ['shape', 'columns', i, 'from'],
+          });
+        }
+      });
+    },
+    whenValid('shape', 'validate'),
+  );
 
 /** ferry.yaml `defaults`: the partner fields a service may default. A partner's own value wins. */
 export const partnerDefaultsSchema = z.strictObject({

@@ -24,12 +24,15 @@ const csvSchema = z.strictObject({
     .optional(),
 });
 
+/** `validate.prevalidateMaxBytes` left out (or no `validate` at all, for `shape`): 256 MiB. */
+export const PREVALIDATE_MAX_BYTES = 268_435_456;
+
 /** `validate`: checks a file must pass before any byte of it reaches the partner. */
 export const validateSchema = z.strictObject({
   csv: csvSchema.optional(),
   // Objects up to this size are read once to validate them before the upload; larger ones are checked
   // while they stream (a failure aborts the upload and the temp file is removed, never published).
-  prevalidateMaxBytes: z.int().min(0).default(268_435_456), // 256 MiB
+  prevalidateMaxBytes: z.int().min(0).default(PREVALIDATE_MAX_BYTES),
 });
 
 export type CsvValidationConfig = z.output<typeof csvSchema>;

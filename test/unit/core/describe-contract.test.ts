@@ -11,6 +11,25 @@ describe('describeContract', () => {
     expect(describeContract({ target, transform: { compress: 'none' }, sidecars: [] })).toEqual([]);
   });
 
+  it('says what shape made of the CSV, with the rows when the receipt knows them', () => {
+    const shape = {
+      columns: ['OrderID', 'Amount', 'Partner'],
+      header: true,
+      delimiter: ';',
+      quote: 'minimal',
+      lineEnding: 'crlf',
+      encoding: 'windows-1252',
+    };
+    expect(describeContract({ transform: { compress: 'gzip', shape: { ...shape, rows: 1042 } } })).toEqual([
+      'transform: gzip',
+      'shape: 3 columns, delimiter ";", crlf, windows-1252, 1042 rows',
+    ]);
+    // A recovered delivery's receipt: the rows were counted by the attempt that wrote the file.
+    expect(
+      describeContract({ transform: { compress: 'none', shape: { ...shape, columns: ['A'] } } }),
+    ).toEqual(['shape: 1 column, delimiter ";", crlf, windows-1252']);
+  });
+
   it('lists the transform steps in the order applied, then the csv escape', () => {
     expect(
       describeContract({
