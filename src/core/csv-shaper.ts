@@ -652,10 +652,10 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
       : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     if (bomHeld !== undefined) {
       // The source's UTF-8 BOM is dropped; its bytes may come in more than one chunk.
-      data = concat(bomHeld, chunk);
+      data = concat(bomHeld, data);
       const prefix = Math.min(3, data.length);
       if (data.length < 3 && UTF8_BOM.slice(0, prefix).every((b, k) => data[k] === b)) {
-        bomHeld = data.slice();
+        bomHeld = Buffer.from(data); // a copy: the caller may reuse its chunk
         return undefined;
       }
       bomHeld = undefined;

@@ -350,6 +350,25 @@ describe('createCsvShaper', () => {
     }
   });
 
+  it('keeps no view of a chunk once fed (the caller may reuse it), plain Uint8Array chunks too', () => {
+    const bytes = Buffer.from(SOURCE, 'utf8');
+    const r = rules(columns({ as: 'n', from: 'note' }, { as: 'c', from: 'customer' }));
+    const whole = shape(bytes, r).out;
+    for (const size of [1, 2, 3, 7]) {
+      const shaper = createCsvShaper(r);
+      const scratch = new Uint8Array(size);
+      const parts: Uint8Array[] = [];
+      for (let at = 0; at < bytes.length; at += size) {
+        const piece = bytes.subarray(at, at + size);
+        scratch.set(piece);
+        parts.push(shaper.feed(scratch.subarray(0, piece.length)).out);
+        scratch.fill(0x2c);
+      }
+      parts.push(shaper.end().out);
+      expect(Buffer.concat(parts), `chunks of ${size}`).toEqual(whole);
+    }
+  });
+
   it('finds the same problem wherever the input is cut', () => {
     const inputs = [
       Buffer.concat([
