@@ -418,7 +418,7 @@ export async function writeCsvFile(path: string, size: number): Promise<string> 
   const pick = <T>(list: readonly T[]): T => list[randomInt(list.length)]!;
   let id = 10_000_000;
   let pending = 'order_id,created_at,customer,email,country,sku,qty,unit_price,amount,status\n';
-  return writeGenerated(path, size, () => {
+  return writeGenerated(path, size, (left) => {
     const lines: string[] = [pending];
     for (let n = 0; n < 20_000; n++) {
       const [f, l] = [pick(first), pick(last)];
@@ -432,8 +432,29 @@ export async function writeCsvFile(path: string, size: number): Promise<string> 
       );
     }
     pending = '';
-    return Buffer.from(lines.join(''));
+    return wholeRows(Buffer.from(lines.join('')), left, id++);
   });
+}
+
+/**
+ * `block` cut to `left` bytes when it is longer, still ending on a whole row: the cut row (and, if it
+ * has no room, the one before it) is replaced by a filler row of the same 10 columns and the exact
+ * length left, so the file parses as CSV to its last byte (what `shape` needs).
+ */
+function wholeRows(block: Buffer, left: number, id: number): Buffer {
+  if (block.length <= left) return block;
+  const filler = (bytes: number) => {
+    const fixed = `${id},,"",,,,,,,\n`.length;
+    return bytes >= fixed ? `${id},,"${'x'.repeat(bytes - fixed)}",,,,,,,\n` : undefined;
+  };
+  let end = block.lastIndexOf(0x0a, left - 1) + 1;
+  for (;;) {
+    const row = filler(left - end);
+    if (row !== undefined) return Buffer.concat([block.subarray(0, end), Buffer.from(row)]);
+    end = end === 0 ? 0 : block.lastIndexOf(0x0a, end - 2) + 1;
+    if (end === 0 && filler(left) === undefined) return block.subarray(0, left); // too small for a row
+    if (end === 0) return Buffer.from(filler(left)!);
+  }
 }
 
 /** `sync`: flush the previous run's written pages so they do not compete with the next measurement. */

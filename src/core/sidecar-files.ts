@@ -3,6 +3,7 @@
 // set). Names and contents derive only from the data file's final name and its digest (sha256, or md5
 // when asked), all fixed once the publish intent is recorded; which members are published is the
 // ledger's record (src/core/publish-protocol.ts nextSidecarStep), never the partner's file sizes.
+import { scanTemplate, templateFailure, type TemplateFailure } from './template-text.js';
 import { deriveRemoteName } from './remote-name.js';
 
 /** `naming.checksumFile`: which digest of the delivered bytes the checksum file holds. */
@@ -32,8 +33,7 @@ export interface Sidecar {
   content: string;
 }
 
-export type ParseDoneFileResult =
-  { ok: true; template: DoneFileTemplate } | { ok: false; message: string; index: number };
+export type ParseDoneFileResult = { ok: true; template: DoneFileTemplate } | TemplateFailure;
 
 /**
  * Parses `naming.doneFile`: `{filename}` is the data file's final name, `{{`/`}}` are literal
@@ -41,35 +41,13 @@ export type ParseDoneFileResult =
  * done file must not take the data file's name). Never throws; `index` is the offending character.
  */
 export function parseDoneFileTemplate(source: string): ParseDoneFileResult {
-  const parts: (string | { token: 'filename' })[] = [];
-  let text = '';
-  let i = 0;
-  while (i < source.length) {
-    const c = source[i];
-    if ((c === '{' || c === '}') && source[i + 1] === c) {
-      text += c;
-      i += 2;
-    } else if (c === '}') {
-      return { ok: false, message: 'unbalanced "}" (write "}}" for a literal brace)', index: i };
-    } else if (c === '{') {
-      const close = source.indexOf('}', i + 1);
-      if (close === -1) {
-        return { ok: false, message: 'unbalanced "{" (write "{{" for a literal brace)', index: i };
-      }
-      const token = source.slice(i + 1, close);
-      if (token !== 'filename') {
-        return { ok: false, message: `unknown token {${token}} (tokens: filename)`, index: i };
-      }
-      if (text) parts.push(text);
-      text = '';
-      parts.push({ token: 'filename' });
-      i = close + 1;
-    } else {
-      text += c;
-      i += 1;
-    }
-  }
-  if (text) parts.push(text);
+  const scanned = scanTemplate(source, (token, at) =>
+    token === 'filename'
+      ? ({ kind: 'filename' } as const)
+      : templateFailure(`unknown token {${token}} (tokens: filename)`, at),
+  );
+  if (!scanned.ok) return scanned;
+  const parts = scanned.segments.map((s) => (s.kind === 'text' ? s.text : { token: 'filename' as const }));
   if (!parts.some((p) => typeof p !== 'string')) {
     return {
       ok: false,

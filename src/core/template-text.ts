@@ -1,5 +1,6 @@
 // What the templates of a partner file share (`naming.filename`, `shape` values): `{token}`s between
 // literal text, `{{`/`}}` for literal braces, and `{date:<pattern>}` rendered in a timezone.
+import { zonedFormatter } from './zoned-time.js';
 
 export type TemplateFailure = { ok: false; message: string; index: number };
 export type TextSegment = { kind: 'text'; text: string };
@@ -88,24 +89,8 @@ export function renderDate(segment: DateSegment, at: Date, timeZone: string): st
   return out;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
 function dateParts(at: Date, timeZone: string): Record<DatePart, string> {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    });
-    formatters.set(timeZone, f);
-  }
-  const parts = f.formatToParts(at);
+  const parts = zonedFormatter(timeZone).formatToParts(at);
   const pick = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
   const yyyy = pick('year').padStart(4, '0');
   return {

@@ -22,7 +22,8 @@ export function addDays(date: string, days: number): string {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-function formatterFor(timezone: string): Intl.DateTimeFormat {
+/** A formatter of `timezone`'s wall clock (year … second, 24 h, weekday), one per zone. */
+export function zonedFormatter(timezone: string): Intl.DateTimeFormat {
   let f = formatters.get(timezone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
@@ -47,7 +48,7 @@ export function zonedParts(
   timezone: string,
 ): { date: string; weekday: Weekday; minutes: number; offsetMs: number } {
   const parts: Record<string, string> = {};
-  for (const p of formatterFor(timezone).formatToParts(instant)) parts[p.type] = p.value;
+  for (const p of zonedFormatter(timezone).formatToParts(instant)) parts[p.type] = p.value;
   const [y, mo, d, h, mi, s] = ['year', 'month', 'day', 'hour', 'minute', 'second'].map((k) =>
     Number(parts[k]),
   ) as [number, number, number, number, number, number];
