@@ -138,10 +138,12 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
           // No partner may see an earlier file's checksum or done file next to the new (partial) data file.
           await clearStaleSidecars(session, partner, remotePath);
         });
+        const rows = uploaded.transform?.shape?.rows;
         digests = {
           size: uploaded.size,
           sha256: uploaded.sha256,
           ...(uploaded.md5 ? { md5: uploaded.md5 } : {}),
+          ...(rows === undefined ? {} : { rows }),
         };
         if (rename) {
           // The intent: from here on only the rename consumes the verified temp file.
@@ -204,7 +206,8 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
               partner.transform,
               undefined,
               partner.validate?.csv,
-              partner.shape && describeShape(partner.shape), // rows: counted by the attempt that wrote it
+              // The rows the attempt that wrote the file counted, recorded with its intent.
+              partner.shape && describeShape(partner.shape, digests.rows),
             ),
           }),
         };
@@ -293,14 +296,20 @@ async function sourceNow(d: Delivery): Promise<Partial<PublishFacts>> {
   return normalizeEtag(head.etag) === d.id.etag ? {} : { superseded: 'source-replaced' };
 }
 
-type Digests = { size: number; sha256: string; md5?: string };
+/** What the intent records of the verified bytes; `rows`: the data rows `shape` wrote. */
+type Digests = { size: number; sha256: string; md5?: string; rows?: number };
 
 function recordedDigests(d: Delivery, phase: PublishPhase): Digests | undefined {
   const k = d.known;
   if (phase === 'none' || phase === 'writing' || k?.size === undefined || k.sha256 === undefined) {
     return undefined;
   }
-  return { size: k.size, sha256: k.sha256, ...(k.md5 === undefined ? {} : { md5: k.md5 }) };
+  return {
+    size: k.size,
+    sha256: k.sha256,
+    ...(k.md5 === undefined ? {} : { md5: k.md5 }),
+    ...(k.rows === undefined ? {} : { rows: k.rows }),
+  };
 }
 
 async function recordPublished(d: Delivery, digests: Digests): Promise<void> {

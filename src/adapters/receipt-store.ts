@@ -61,7 +61,7 @@ export interface ReceiptShape {
   encoding: 'utf-8' | 'utf-8-bom' | 'iso-8859-1' | 'windows-1252';
   /** The trailer template, as configured. */
   trailer?: string;
-  /** Data rows written (header and trailer not counted); absent on a recovered delivery. */
+  /** Data rows written (header and trailer not counted), as the attempt that wrote the file counted them. */
   rows?: number;
 }
 

@@ -15,6 +15,8 @@ export interface DeliveryFacts {
   sha256?: string;
   /** md5 of the delivered bytes, when the partner's checksum file is md5. */
   md5?: string;
+  /** Data rows in the delivered file, when the partner's `shape` wrote it (recorded with the intent). */
+  rows?: number;
   remotePath?: string;
   attempts: number;
   lastErrorCode?: string;

@@ -39,6 +39,7 @@ const WRITABLE_FIELDS = [
   'size',
   'sha256',
   'md5',
+  'rows',
   'remotePath',
   'attempts',
   'lastErrorCode',
@@ -197,6 +198,8 @@ function parseRecord(hash: Record<string, string>): DeliveryRecord | undefined {
   };
   const size = toNumber(hash.size);
   if (size !== undefined) record.size = size;
+  const rows = toNumber(hash.rows);
+  if (rows !== undefined) record.rows = rows;
   for (const field of [
     'sha256',
     'md5',

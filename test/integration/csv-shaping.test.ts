@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { runPlanCommand } from '../../src/commands/plan-command.js';
+import { configureFailpoints } from '../../src/failpoints.js';
 import { observePartnerDir } from '../support/partner-observer.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { readPartnerDir } from '../support/pipeline.js';
@@ -26,6 +27,7 @@ const SHAPE = `shape:
 const pipeline = usePartnerPipeline({
   partners: [
     { id: 'shaped', extraYaml: SHAPE },
+    { id: 'shapedre', extraYaml: SHAPE, attempts: 2, backoffSeconds: 1 },
     {
       id: 'shapedgz',
       extraYaml: `${SHAPE.replace('windows-1252', 'utf-8\n  quote: all')}
@@ -106,6 +108,24 @@ describe('shape', () => {
         rows: 3,
       },
     });
+  });
+
+  it('a retry that finds the file already published writes the receipt with the rows the first attempt counted', async () => {
+    await pipeline.put([
+      { key: 'shapedre/two.csv', body: Buffer.from('order_id,amount,note\n1,2,a\n2,3,b\n') },
+    ]);
+    // The first attempt publishes, records it, then fails before the receipt; the retry recovers.
+    configureFailpoints('after_published=throw:1');
+    try {
+      expect((await pipeline.sweep('shapedre')).summary).toMatch(/^delivered 1,.*failed 0$/);
+    } finally {
+      configureFailpoints(undefined);
+    }
+    const receipt = await pipeline.onlyReceipt('shapedre');
+    expect(receipt.attempts).toBe(2);
+    expect(receipt.transform?.shape).toMatchObject({ rows: 2, encoding: 'windows-1252' });
+    const id = await pipeline.deliveryIdOf('shapedre', 'shapedre/two.csv');
+    expect(await pipeline.ledger.get(id)).toMatchObject({ status: 'delivered', rows: 2 });
   });
 
   it('quarantines a file whose header lacks a source column before any byte reaches the partner', async () => {
