@@ -8,6 +8,7 @@ export type { AlertReceiver, AlertSettings, WebhookRef } from './schema/alerts.j
 export type { TransformConfig, PgpConfig } from './schema/transform.js';
 export { PREVALIDATE_MAX_BYTES, type CsvValidationConfig } from './schema/validate.js';
 export type { ShapeColumnConfig, ShapeConfig } from './schema/shape.js';
+export type { AckConfig } from './schema/ack.js';
 export {
   partnerDefaultsSchema,
   partnerSchema,

@@ -23,6 +23,8 @@ export const ALERT_KINDS = {
   'source-housekeeping-failed': { severity: 'warning', title: 'after.source tag or move failed' },
   'sweep-failed': { severity: 'error', title: 'sweep failed' },
   'worker-error': { severity: 'error', title: 'unhandled error in a Ferry process' },
+  'delivery-rejected': { severity: 'error', title: 'partner rejected a delivered file' },
+  'ack-overdue': { severity: 'warning', title: 'partner has not acknowledged a delivered file' },
 } as const satisfies Record<string, { severity: AlertSeverity; title: string }>;
 
 export type AlertKind = keyof typeof ALERT_KINDS;

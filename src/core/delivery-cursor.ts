@@ -49,18 +49,23 @@ export function decodeCursor(text: string): ListCursor | undefined {
   return { kind: 'ledger', s, k: counts };
 }
 
+/** `90s`, `30m`, `24h`, `7d`, `2w` in ms; undefined for anything else. */
+export function parseDurationMs(text: string): number | undefined {
+  const relative = /^(\d{1,6})([smhdw])$/.exec(text.trim());
+  if (!relative) return undefined;
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[
+    relative[2] as 's' | 'm' | 'h' | 'd' | 'w'
+  ];
+  return Number(relative[1]) * unit;
+}
+
 /**
  * A listing's time bound: an ISO date-time, or a duration back from `now` (`90s`, `30m`, `24h`,
  * `7d`, `2w`). Returns epoch ms, or undefined when the text is neither.
  */
 export function parseTimeBound(text: string, now: Date): number | undefined {
-  const relative = /^(\d{1,6})([smhdw])$/.exec(text.trim());
-  if (relative) {
-    const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[
-      relative[2] as 's' | 'm' | 'h' | 'd' | 'w'
-    ];
-    return now.getTime() - Number(relative[1]) * unit;
-  }
+  const back = parseDurationMs(text);
+  if (back !== undefined) return now.getTime() - back;
   // Only full dates or date-times: Date.parse accepts far more than anyone means.
   if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text.trim())) {
     return undefined;

@@ -3,6 +3,9 @@
 export type DeliveryViewStatus =
   'publishing' | 'delivered' | 'quarantined' | 'skipped' | 'superseded' | 'failed' | 'queued';
 
+export const ACK_STATUSES = ['pending', 'acknowledged', 'rejected', 'overdue'] as const;
+export type AckStatus = (typeof ACK_STATUSES)[number];
+
 /** The ledger fields a view is made from (src/ledger/delivery-record.ts DeliveryRecord fits). */
 export interface DeliveryFacts {
   deliveryId: string;
@@ -18,6 +21,17 @@ export interface DeliveryFacts {
   /** Data rows in the delivered file, when the partner's `shape` wrote it (recorded with the intent). */
   rows?: number;
   remotePath?: string;
+  /**
+   * The partner's answer (`ack:`): `pending` from delivery until one is read, `overdue` once `ack.within`
+   * passed without one (an answer may still come), then `acknowledged` or `rejected`.
+   */
+  ack?: AckStatus;
+  /** When the answer was read (or the delivery found overdue). */
+  ackAt?: string;
+  /** The answer file's name in the partner's ack directory. */
+  ackFile?: string;
+  /** A reject's text (at most 4 KiB), as the partner wrote it. */
+  ackReason?: string;
   attempts: number;
   lastErrorCode?: string;
   lastError?: string;

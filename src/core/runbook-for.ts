@@ -67,6 +67,8 @@ export const RUNBOOK_FOR_KIND = {
   'source-housekeeping-failed': 'source-housekeeping-failed.md',
   'sweep-failed': 'sweep-failed.md',
   'worker-error': 'worker-error.md',
+  'delivery-rejected': 'partner-answers.md',
+  'ack-overdue': 'partner-answers.md',
 } as const satisfies Record<AlertKind, string>;
 
 // Delivery failures are about their cause, so the code's runbook says more than the kind's.

@@ -63,6 +63,14 @@ export function createRedisKeys(prefix: string) {
     lastSweep: (partnerId: string): string => `${prefix}:partner:${partnerId}:last-sweep`,
     /** Hash: one delivery's failed `after.source` step (object version, mark, attempts, last error). */
     housekeepingEntry: (deliveryId: string): string => `${prefix}:housekeeping:${deliveryId}`,
+    /** Sorted set: the partner's delivered files still waiting for an answer (ack:), by delivery time (ms). */
+    ackPending: (partnerId: string): string => `${prefix}:partner:${partnerId}:ack:pending`,
+    /** Hash: delivery id → its remote file name, for the partner's deliveries waiting for an answer. */
+    ackNames: (partnerId: string): string => `${prefix}:partner:${partnerId}:ack:names`,
+    /** Set: the partner's waiting deliveries already reported overdue (alerted once). */
+    ackOverdue: (partnerId: string): string => `${prefix}:partner:${partnerId}:ack:overdue`,
+    /** Hash: answer file name → JSON {size, firstSeenAt} of files in the ack directory that match nothing. */
+    ackUnmatched: (partnerId: string): string => `${prefix}:partner:${partnerId}:ack:unmatched`,
   };
 }
 

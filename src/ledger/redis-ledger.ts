@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { classifyError } from '../core/classify-error.js';
+import { ACK_STATUSES, type AckStatus } from '../core/delivery-view.js';
 import type { PublishPhase } from '../core/publish-protocol.js';
 import type { SidecarKind } from '../core/sidecar-files.js';
 import { FerryError } from '../errors.js';
@@ -215,6 +216,12 @@ function parseRecord(hash: Record<string, string>): DeliveryRecord | undefined {
     if (value !== undefined) record[field] = value;
   }
   if (isPublishPhase(hash.phase)) record.phase = hash.phase;
+  // Written by src/ledger/ack-index.ts, never by record().
+  if ((ACK_STATUSES as readonly string[]).includes(hash.ack ?? '')) record.ack = hash.ack as AckStatus;
+  for (const field of ['ackAt', 'ackFile', 'ackReason'] as const) {
+    const value = hash[field];
+    if (value !== undefined) record[field] = value;
+  }
   if (isSidecarKind(hash.sidecarIntent)) record.sidecarIntent = hash.sidecarIntent;
   if (hash.sidecarsPublished !== undefined) {
     record.sidecarsPublished = hash.sidecarsPublished.split(',').filter(isSidecarKind);

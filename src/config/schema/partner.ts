@@ -2,6 +2,7 @@
 // Every object is strict: a typo is an error, not a silent default.
 import { z } from 'zod';
 import { PARTNER_ID_PATTERN, PARTNER_ID_RULE } from '../../core/delivery-id.js';
+import { ackSchema } from './ack.js';
 import { afterSchema } from './after.js';
 import { partnerAlertsSchema } from './alerts.js';
 import { cronField, timezoneField, whenValid } from './fields.js';
@@ -46,6 +47,8 @@ export const partnerSchema = z
     validate: validateSchema.optional(),
     // Left out = the CSV is delivered with the warehouse's columns and format.
     shape: shapeSchema.optional(),
+    // Left out = no answers are expected from the partner.
+    ack: ackSchema.optional(),
   })
   .superRefine(
     (partner, ctx) => {
