@@ -1,5 +1,6 @@
 // The deliver processor: one S3 object version to one partner, as ARCHITECTURE's "Delivery algorithm"
 // and the publish protocol (src/core/publish-protocol.ts) say, each step a file of jobs/delivery/.
+import { posix } from 'node:path';
 import type { Job } from 'bullmq';
 import { phaseOf } from '../src/core/publish-protocol.js';
 import { hitFailpoint } from '../src/failpoints.js';
@@ -51,9 +52,31 @@ async function deliver(deps: DeliverDeps, job: Job): Promise<DeliverResult> {
   const housekeep = (mark: string) =>
     data.redelivery === undefined ? runSourceHousekeeping(deps, partner, data, mark, log) : Promise.resolve();
 
+  // ack: the delivered file now waits for the partner's answer; repeated by an already-delivered run
+  // (a crash right after the delivery was recorded), a no-op once it waits or was answered.
+  const awaitAnswer = async (remotePath: string | undefined, deliveredAt: string) => {
+    if (partner.ack === undefined || deps.ackIndex === undefined || remotePath === undefined) return;
+    try {
+      await deps.ackIndex.expect(
+        partner.id,
+        id.deliveryId,
+        posix.basename(remotePath),
+        Date.parse(deliveredAt),
+      );
+    } catch (err) {
+      log.warn(
+        { err: (err as Error).message },
+        "not noted as waiting for the partner's answer; an answer will show as unmatched",
+      );
+    }
+  };
+
   const looked = await lookUpDelivery(deps, partner, id, log);
   if (looked.settled) {
-    if (looked.housekeepingMark !== undefined) await housekeep(looked.housekeepingMark);
+    if (looked.housekeepingMark !== undefined) {
+      await awaitAnswer(looked.settled.remotePath, looked.housekeepingMark);
+      await housekeep(looked.housekeepingMark);
+    }
     return looked.settled;
   }
   const named = await nameDelivery(deps, job, partner, data, id, looked.known, log);
@@ -98,6 +121,7 @@ async function deliver(deps: DeliverDeps, job: Job): Promise<DeliverResult> {
       },
       outcome.recovered ? 'delivery recovered from what an earlier attempt left' : 'delivery completed',
     );
+    await awaitAnswer(d.remotePath, deliveredAt.toISOString());
     await housekeep(deliveredAt.toISOString());
     await hitFailpoint('before_complete');
     return {

@@ -14,6 +14,7 @@ import { MAX_STALE_LISTED, type StaleObject, type SweepSummaries } from '../src/
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import { SweepJobData, type DeliverJobData, type SweepResult } from '../src/queues/payloads.js';
+import type { AckPoller } from './ack-poll.js';
 import type { Janitor } from './janitor.js';
 import { PermanentError, withClassifiedErrors } from './job-errors.js';
 import { retryPendingHousekeeping } from './source-housekeeping.js';
@@ -38,6 +39,8 @@ export interface SweepDeps {
   alerts?: Alerter;
   /** Removes Ferry's leftover temp/.old files on the partner's server, when due (default: none). */
   janitor?: Pick<Janitor, 'runIfDue'>;
+  /** Reads the partner's answers after each sweep (`ack:`; default: none). */
+  acks?: Pick<AckPoller, 'poll'>;
   /** Where each listing sweep's counts and stale objects are kept for the API and UI (default: nowhere). */
   sweepSummaries?: Pick<SweepSummaries, 'record'>;
 }
@@ -166,6 +169,8 @@ export function createSweepProcessor(deps: SweepDeps) {
       if (housekeepingPending) await retryPendingHousekeeping({ ...deps, housekeepingPending }, partner, log);
       // Ferry's own leftovers on the partner's server, at most once per janitor.intervalMinutes (never throws).
       await deps.janitor?.runIfDue(partner, log);
+      // The partner's answers to delivered files (ack:), one listing (never throws).
+      await deps.acks?.poll(partner, log);
       result.durationMs = Date.now() - started;
       deps.metrics?.sweepFinished(partnerId, {
         seconds: result.durationMs / 1000,

@@ -5,6 +5,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import { Worker, type Job, type MinimalJob } from 'bullmq';
 import { createDeliverProcessor } from '../jobs/deliver.js';
+import { createAckPoller } from '../jobs/ack-poll.js';
 import { createJanitor } from '../jobs/janitor.js';
 import { createSweepProcessor } from '../jobs/sweep.js';
 import { createAlerter, type Alerter } from './observability/alerter.js';
@@ -24,6 +25,7 @@ import { computeBackoffMs } from './core/backoff.js';
 import { FerryError } from './errors.js';
 import type { DashboardUser } from './http/basic-auth.js';
 import { createHttpApp, createMetricsApp, createStartingApp } from './http/create-app.js';
+import { createAckIndex } from './ledger/ack-index.js';
 import { createAuditLog } from './ledger/audit-log.js';
 import { createDeliveryListing } from './ledger/delivery-listing.js';
 import { createHousekeepingPending } from './ledger/housekeeping-pending.js';
@@ -212,6 +214,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const slaTracker = createSlaTracker(redis, keys, ledger);
   const audit = createAuditLog(redis, keys);
   const sweepSummaries = createSweepSummaries(redis, keys);
+  const ackIndex = createAckIndex(redis, keys);
   const redeliveries = createRedeliveries({
     redis,
     keys,
@@ -376,6 +379,16 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
           metrics,
           adoptOpenIntents: (partnerId) => adoptOpenIntents(redis, keys, tempRegistry, partnerId),
         }),
+        acks: createAckPoller({
+          getConfig,
+          withSession: (partner, fn, signal) => sftpPool.withSession(keyOf(partner), fn, signal),
+          ackIndex,
+          receipts,
+          alerts,
+          logger,
+          now: clock,
+          ferryVersion: FERRY_VERSION,
+        }),
       }),
       { connection: redis, prefix: svc.redis.prefix, concurrency: 2 },
     );
@@ -397,6 +410,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       redeliveryRequest: (id) => redeliveries.get(id),
       nameSequence: createNameSequence(redis, keys),
       housekeepingPending,
+      ackIndex,
     });
     const deliverWorker = new Worker(
       QUEUE.deliver,

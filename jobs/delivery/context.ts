@@ -4,6 +4,7 @@ import type { ObjectSource } from '../../src/core/ports.js';
 import type { ReceiptStore } from '../../src/adapters/receipt-store.js';
 import type { SftpConnection } from '../../src/adapters/sftp-connection.js';
 import type { Alerter } from '../../src/observability/alerter.js';
+import type { AckIndex } from '../../src/ledger/ack-index.js';
 import type { FerryConfig } from '../../src/config/load-config.js';
 import type { PartnerConfig } from '../../src/config/schema.js';
 import type { PublishPhase, SupersededBy } from '../../src/core/publish-protocol.js';
@@ -49,6 +50,8 @@ export interface DeliverDeps {
   redeliveryRequest?(deliveryId: string): Promise<RedeliveryRequest | undefined>;
   /** `{seq}` numbers for `naming.filename` (src/ledger/name-sequence.ts); required only by templates using it. */
   nameSequence?: NameSequence;
+  /** Delivered files of partners with `ack:` start waiting for their answer here (default: nowhere). */
+  ackIndex?: Pick<AckIndex, 'expect'>;
   /** Failed `after.source` steps, kept for the sweeps to retry (default: only logged and alerted). */
   housekeepingPending?: HousekeepingPendingStore;
 }

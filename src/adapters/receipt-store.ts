@@ -87,8 +87,30 @@ export interface SupersededReceipt {
   ferryVersion: string;
 }
 
+/**
+ * The partner's answer to a delivered file (`ack:`), stored beside its delivery receipt as
+ * `<deliveryId>.ack.json`: appended evidence, the delivery receipt is never rewritten.
+ */
+export interface AckReceipt {
+  version: 1;
+  kind: 'ack';
+  deliveryId: string;
+  trackingId: string;
+  partnerId: string;
+  /** The delivered file the answer is about. */
+  remotePath: string;
+  result: 'acknowledged' | 'rejected';
+  /** The answer file's path on the partner server, as it was read. */
+  answerPath: string;
+  /** A reject's text (at most 4 KiB). */
+  reason?: string;
+  readAt: string;
+  ferryVersion: string;
+}
+
 export interface ReceiptStore {
   write(receipt: DeliveryReceipt): Promise<void>;
+  writeAck(receipt: AckReceipt): Promise<void>;
   writeSuperseded(receipt: SupersededReceipt): Promise<void>;
   /** The superseded receipt, or undefined when none exists; throws ERR_RECEIPT_INVALID on a corrupt one. */
   readSuperseded(partnerId: string, deliveryId: string): Promise<SupersededReceipt | undefined>;
@@ -191,6 +213,15 @@ export function createReceiptStore(
         location.bucket,
         keyFor(receipt.partnerId, receipt.deliveryId),
         body,
+        'application/json',
+      );
+    },
+
+    async writeAck(receipt) {
+      await source.put(
+        location.bucket,
+        `${prefix}${receipt.partnerId}/${receipt.deliveryId}.ack.json`,
+        `${JSON.stringify(receipt, null, 2)}\n`,
         'application/json',
       );
     },

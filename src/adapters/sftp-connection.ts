@@ -499,6 +499,37 @@ function createConnection({
     await hitFailpoint('after_fsync');
   };
 
+  /** Reads `path` from its start in order, at most `maxBytes`, handing each chunk (reused) to `onChunk`. */
+  const readChunks = async (
+    path: string,
+    maxBytes: number,
+    onChunk: (chunk: Buffer) => void,
+  ): Promise<number> => {
+    const handle = await request<Buffer>('open', path, (done) => sftp.open(path, 'r', done), {
+      onLateValue: (late) => sftp.close(late, noop),
+    });
+    let size = 0;
+    try {
+      const buffer = Buffer.allocUnsafe(READ_BACK_CHUNK);
+      while (size < maxBytes) {
+        const want = Math.min(READ_BACK_CHUNK, maxBytes - size);
+        const n = await request<number>('read', path, (done) =>
+          sftp.read(handle, buffer, 0, want, size, (err, bytesRead) => {
+            // OpenSSH answers a read at the end with an EOF status, which ssh2 passes as an error.
+            if (err && (err as { code?: unknown }).code === SFTP_EOF) done(undefined, 0);
+            else done(err, bytesRead);
+          }),
+        );
+        if (n === 0) break;
+        onChunk(buffer.subarray(0, n));
+        size += n;
+      }
+    } finally {
+      await request<void>('close', path, (done) => sftp.close(handle, done)).catch(noop);
+    }
+    return size;
+  };
+
   const connection: SftpConnection = {
     id,
     ...(negotiated === undefined ? {} : { negotiated }),
@@ -603,29 +634,15 @@ function createConnection({
     },
 
     async sha256Of(path: string): Promise<{ size: number; sha256: string }> {
-      const handle = await request<Buffer>('open', path, (done) => sftp.open(path, 'r', done), {
-        onLateValue: (late) => sftp.close(late, noop),
-      });
       const hash = createHash('sha256');
-      let size = 0;
-      try {
-        const buffer = Buffer.allocUnsafe(READ_BACK_CHUNK);
-        for (;;) {
-          const n = await request<number>('read', path, (done) =>
-            sftp.read(handle, buffer, 0, READ_BACK_CHUNK, size, (err, bytesRead) => {
-              // OpenSSH answers a read at the end with an EOF status, which ssh2 passes as an error.
-              if (err && (err as { code?: unknown }).code === SFTP_EOF) done(undefined, 0);
-              else done(err, bytesRead);
-            }),
-          );
-          if (n === 0) break;
-          hash.update(buffer.subarray(0, n));
-          size += n;
-        }
-      } finally {
-        await request<void>('close', path, (done) => sftp.close(handle, done)).catch(noop);
-      }
+      const size = await readChunks(path, Infinity, (chunk) => hash.update(chunk));
       return { size, sha256: hash.digest('hex') };
+    },
+
+    async readHead(path: string, maxBytes: number): Promise<Buffer> {
+      const chunks: Buffer[] = [];
+      await readChunks(path, maxBytes, (chunk) => chunks.push(Buffer.from(chunk)));
+      return Buffer.concat(chunks);
     },
 
     async list(dir: string): Promise<RemoteDirEntry[]> {

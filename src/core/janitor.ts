@@ -145,7 +145,8 @@ export function stillRemovable(entry: ListedEntry | undefined, now: Date, minAge
   );
 }
 
-function isRegularFile(mode: number): boolean {
+/** A regular file (not a directory, link or device), from a listing's POSIX mode bits. */
+export function isRegularFile(mode: number): boolean {
   return (mode & S_IFMT) === S_IFREG;
 }
 

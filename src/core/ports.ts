@@ -109,6 +109,8 @@ export interface SftpSession {
    * cannot tell from its own records (src/core/publish-protocol.ts check-final). Recovery only.
    */
   sha256Of(path: string): Promise<{ size: number; sha256: string }>;
+  /** The first `maxBytes` bytes of a file (fewer when it is shorter): a partner's answer (ack). */
+  readHead(path: string, maxBytes: number): Promise<Buffer>;
   /** Every entry of the directory (READDIR until EOF; the janitor's listing). */
   list(dir: string): Promise<RemoteDirEntry[]>;
   /** True while the underlying SSH connection is usable. */

@@ -69,7 +69,8 @@ export function parseDoneFileTemplate(source: string): ParseDoneFileResult {
   return { ok: true, template: { source, parts } };
 }
 
-function renderDoneFile(template: DoneFileTemplate, dataName: string): string {
+/** The name a `{filename}` template gives for the data file `dataName`. */
+export function renderDoneFile(template: DoneFileTemplate, dataName: string): string {
   return template.parts.map((p) => (typeof p === 'string' ? p : dataName)).join('');
 }
 

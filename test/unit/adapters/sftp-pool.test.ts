@@ -33,6 +33,7 @@ function fakeConnection(partnerKey: string, n: number): FakeConnection {
     posixRename: unused,
     remove: unused,
     sha256Of: unused,
+    readHead: unused,
     list: unused,
     onClose(listener) {
       if (alive) listeners.push(listener);
