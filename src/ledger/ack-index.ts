@@ -69,20 +69,15 @@ redis.call('SREM', KEYS[4], ARGV[1])
 return 1
 `;
 
-// KEYS: pending zset, overdue set. ARGV: cutoffMs, at, delivery-hash key prefix.
+// KEYS: delivery hash, pending zset, overdue set. ARGV: deliveryId, at. Every key a script touches
+// is declared (Redis Cluster requires it); one call per delivery found late.
 const OVERDUE_LUA = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-local marked = {}
-for _, id in ipairs(ids) do
-  if redis.call('SADD', KEYS[2], id) == 1 then
-    local record = ARGV[3] .. id
-    if redis.call('HGET', record, 'ack') == 'pending' then
-      redis.call('HSET', record, 'ack', 'overdue', 'ackAt', ARGV[2])
-    end
-    marked[#marked + 1] = id
-  end
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) == false then return 0 end
+if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'ack') == 'pending' then
+  redis.call('HSET', KEYS[1], 'ack', 'overdue', 'ackAt', ARGV[2])
 end
-return marked
+return 1
 `;
 
 const expectScript = createLuaScript(EXPECT_LUA);
@@ -90,7 +85,6 @@ const answerScript = createLuaScript(ANSWER_LUA);
 const overdueScript = createLuaScript(OVERDUE_LUA);
 
 export function createAckIndex(redis: Redis | Cluster, keys: RedisKeys): AckIndex {
-  const recordPrefix = keys.delivery('');
   return {
     async expect(partnerId, deliveryId, name, deliveredAtMs) {
       await expectScript.run(
@@ -132,12 +126,17 @@ export function createAckIndex(redis: Redis | Cluster, keys: RedisKeys): AckInde
     },
 
     async markOverdue(partnerId, cutoffMs, at) {
-      const marked = await overdueScript.run(
-        redis,
-        [keys.ackPending(partnerId), keys.ackOverdue(partnerId)],
-        [String(cutoffMs), at.toISOString(), recordPrefix],
-      );
-      return Array.isArray(marked) ? marked.map(String) : [];
+      const late = await redis.zrangebyscore(keys.ackPending(partnerId), '-inf', `(${cutoffMs}`);
+      const marked: string[] = [];
+      for (const deliveryId of late) {
+        const done = await overdueScript.run(
+          redis,
+          [keys.delivery(deliveryId), keys.ackPending(partnerId), keys.ackOverdue(partnerId)],
+          [deliveryId, at.toISOString()],
+        );
+        if (done === 1) marked.push(deliveryId);
+      }
+      return marked;
     },
 
     async setUnmatched(partnerId, files, at) {

@@ -6,6 +6,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFerry, type RunningFerry } from '../../src/main.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
+import { createAckIndex } from '../../src/ledger/ack-index.js';
 import { createRedisLedger } from '../../src/ledger/redis-ledger.js';
 import { expectPartnerConverged } from '../support/convergence.js';
 import { getFreePort } from '../support/free-port.js';
@@ -139,6 +140,26 @@ describe('Ferry on a Redis Cluster', () => {
         seeded.map((o) => [o.key, 'delivered', o.sha256]).sort(),
       );
       expect(await ledger.getStatuses(ids)).toEqual(new Map(ids.map((id) => [id, 'delivered'])));
+
+      // The partner answers (ack:) keep their state in one-slot scripts too.
+      const acks = createAckIndex(inspect, keys);
+      const [first, second] = ids as [string, string];
+      await acks.expect('acme', first, 'a.csv', 1000);
+      await acks.expect('acme', second, 'b.csv', 2000);
+      expect(await acks.markOverdue('acme', 1500, new Date(3000))).toEqual([first]);
+      expect(
+        await acks.answer('acme', second, {
+          result: 'rejected',
+          at: new Date(4000),
+          file: 'b.csv.nack',
+          reason: 'no',
+        }),
+      ).toBe(true);
+      expect(await ledger.get(first)).toMatchObject({ ack: 'overdue' });
+      expect(await ledger.get(second)).toMatchObject({ ack: 'rejected', ackReason: 'no' });
+      expect(await acks.waiting('acme')).toEqual([
+        { deliveryId: first, name: 'a.csv', deliveredAtMs: 1000, overdue: true },
+      ]);
 
       expect(await expectKeysInTagSlot()).toBeGreaterThan(0);
       const standalone = new Redis(services.redis.url);
