@@ -12,9 +12,10 @@ import { usePartnerPipeline } from '../support/partner-pipeline.js';
 
 let offsetMs = 0;
 let acks = '';
+let archived = '';
 
 const pipeline = usePartnerPipeline({
-  partners: [{ id: 'answers' }],
+  partners: [{ id: 'answers' }, { id: 'archived' }],
   beforeStart: async ({ services, fixture }) => {
     const dir = fixture.partnerDirs.answers!;
     acks = join(dir, 'acks');
@@ -24,6 +25,15 @@ const pipeline = usePartnerPipeline({
     await appendFile(
       join(fixture.dir, 'partners', 'answers.yaml'),
       `ack: { directory: "${acks}", within: 1h }\n`,
+    );
+    archived = join(fixture.partnerDirs.archived!, 'answers');
+    for (const d of [archived, join(archived, 'processed')]) {
+      await mkdir(d);
+      await chown(d, owner.uid, owner.gid);
+    }
+    await appendFile(
+      join(fixture.dir, 'partners', 'archived.yaml'),
+      `ack: { directory: "${archived}", accept: "{filename}.ok", reject: "ERR_{filename}", archive: processed/ }\n`,
     );
     // The clock of deliveries and answers: moved forward to make a wait overdue.
     return { now: () => new Date(Date.now() + offsetMs) };
@@ -56,6 +66,17 @@ async function ackReceipt(id: string): Promise<Record<string, unknown>> {
 }
 
 describe('ack', () => {
+  it("matches the partner's own answer names and moves each answer into the archive folder", async () => {
+    await pipeline.put([{ key: 'archived/d.csv', body: Buffer.from('x\n') }]);
+    expect((await pipeline.sweep('archived')).summary).toMatch(/^delivered 1,/);
+    const id = await pipeline.deliveryIdOf('archived', 'archived/d.csv');
+    await writeFile(join(archived, 'ERR_d.csv'), 'duplicate file');
+    await pipeline.sweep('archived');
+    expect(await pipeline.ledger.get(id)).toMatchObject({ ack: 'rejected', ackReason: 'duplicate file' });
+    expect(await readdir(archived)).toEqual(['processed']);
+    expect(await readdir(join(archived, 'processed'))).toEqual(['ERR_d.csv']);
+  });
+
   it('records an accept answer on the delivery and in its answer receipt, then removes the answer file', async () => {
     const id = await deliver('a.csv');
     await answer('a.csv.ack');
