@@ -331,93 +331,89 @@ function createChecker(rules: CsvRules): Checker {
     } else if (atFileStart && buf[0]! < 0x80) atFileStart = false;
     while (i < n) {
       let t = 0;
-      switch (state) {
-        case FIELD_START: {
-          const c = buf[i]!;
-          if (skipLf) {
-            skipLf = false;
-            if (c === LF) {
-              i++;
-              continue;
-            }
-          }
-          if (c >= 0x80) {
-            i = character(buf, i, n, offset);
-            if (i < 0) return problem;
-            continue;
-          }
-          rowStarted = true;
-          if (c === QUOTE) {
-            state = QUOTED;
-            quoteRow = row;
-            quoteColumn = column;
-            quotedFirst = formulas !== false;
+      if (state === FIELD_START) {
+        const c = buf[i]!;
+        if (skipLf) {
+          skipLf = false;
+          if (c === LF) {
             i++;
             continue;
           }
-          t = uc[c]!;
-          if (t !== 0) break; // a delimiter or line break: an empty field
+        }
+        if (c >= 0x80) {
+          i = character(buf, i, n, offset);
+          if (i < 0) return problem;
+          continue;
+        }
+        rowStarted = true;
+        if (c === QUOTE) {
+          state = QUOTED;
+          quoteRow = row;
+          quoteColumn = column;
+          quotedFirst = formulas !== false;
+          i++;
+          continue;
+        }
+        t = uc[c]!;
+        if (t === 0) {
+          // The byte starts the field's content (a delimiter or line break: an empty field).
           if (formulas !== false && cellStart(c, offset + i)) return problem;
-          state = UNQUOTED; // the byte starts the field's content
+          state = UNQUOTED;
+        }
+      }
+      if (state === UNQUOTED) {
+        const from = i;
+        while (i < n && (t = uc[buf[i]!]!) === 0) i++;
+        if (keeping && i > from) keep(buf.toString('latin1', from, i));
+        if (pending && grow(buf, from, i, numberUnquoted)) return problem;
+        if (i === n) return undefined;
+        if (t === C_QUOTE) {
+          // A `+`/`-` cell is decided where its run ends, before the quote that breaks the rules.
+          if (pending && decide(isPlainNumber(candidate, 0, candidateLength))) return problem;
+          return fail('quote inside an unquoted field (quote the whole field and double the quote)');
+        }
+        if (t === C_HIGH) {
+          i = character(buf, i, n, offset);
+          if (i < 0) return problem;
           continue;
         }
-        case UNQUOTED: {
-          const from = i;
-          while (i < n && (t = uc[buf[i]!]!) === 0) i++;
-          if (keeping && i > from) keep(buf.toString('latin1', from, i));
-          if (pending && grow(buf, from, i, numberUnquoted)) return problem;
-          if (i === n) return undefined;
-          if (t === C_QUOTE) {
-            // A `+`/`-` cell is decided where its run ends, before the quote that breaks the rules.
-            if (pending && decide(isPlainNumber(candidate, 0, candidateLength))) return problem;
-            return fail('quote inside an unquoted field (quote the whole field and double the quote)');
-          }
-          if (t === C_HIGH) {
-            i = character(buf, i, n, offset);
-            if (i < 0) return problem;
-            continue;
-          }
-          break;
-        }
-        case QUOTED: {
-          if (quotedFirst) {
-            quotedFirst = false;
-            const c = buf[i]!;
-            if (c < 0x80 && c !== QUOTE && cellStart(c, offset + i)) return problem;
-          }
-          const from = i;
-          while (i < n && (t = qc[buf[i]!]!) === 0) i++;
-          if (keeping && i > from) keep(buf.toString('latin1', from, i));
-          if (pending && grow(buf, from, i, NUMBER_BYTE)) return problem;
-          if (i === n) return undefined;
-          if (t === C_QUOTE) {
-            state = QUOTE_IN_QUOTED;
-            i++;
-          } else {
-            i = character(buf, i, n, offset);
-            if (i < 0) return problem;
-          }
-          continue;
-        }
-        default: {
-          // After a quote inside quotes: a second quote (an escaped one), or the end of the field.
+      } else if (state === QUOTED) {
+        if (quotedFirst) {
+          quotedFirst = false;
           const c = buf[i]!;
-          if (c === QUOTE) {
-            state = QUOTED;
-            if (keeping) keep('"');
-            if (pending && decide(false)) return problem;
-            i++;
-            continue;
-          }
-          if (c >= 0x80) {
-            i = character(buf, i, n, offset);
-            if (i < 0) return problem;
-            continue;
-          }
-          t = uc[c]!;
-          if (t !== C_DELIMITER && t !== C_CR && t !== C_LF) {
-            return fail('unexpected character after a closing quote');
-          }
+          if (c < 0x80 && c !== QUOTE && cellStart(c, offset + i)) return problem;
+        }
+        const from = i;
+        while (i < n && (t = qc[buf[i]!]!) === 0) i++;
+        if (keeping && i > from) keep(buf.toString('latin1', from, i));
+        if (pending && grow(buf, from, i, NUMBER_BYTE)) return problem;
+        if (i === n) return undefined;
+        if (t === C_QUOTE) {
+          state = QUOTE_IN_QUOTED;
+          i++;
+        } else {
+          i = character(buf, i, n, offset);
+          if (i < 0) return problem;
+        }
+        continue;
+      } else if (state === QUOTE_IN_QUOTED) {
+        // After a quote inside quotes: a second quote (an escaped one), or the end of the field.
+        const c = buf[i]!;
+        if (c === QUOTE) {
+          state = QUOTED;
+          if (keeping) keep('"');
+          if (pending && decide(false)) return problem;
+          i++;
+          continue;
+        }
+        if (c >= 0x80) {
+          i = character(buf, i, n, offset);
+          if (i < 0) return problem;
+          continue;
+        }
+        t = uc[c]!;
+        if (t !== C_DELIMITER && t !== C_CR && t !== C_LF) {
+          return fail('unexpected character after a closing quote');
         }
       }
       // A delimiter or line break at `i` ends the field.
