@@ -1,8 +1,7 @@
-import { Utf8Check } from './utf8-check.js';
-
 // A streaming CSV checker (RFC 4180): fed the bytes as they come, it holds one row's state, never the
 // file. Hand-written rather than a parser dependency: Ferry never needs the field values (only counts,
-// quotes and the header text), so a ~200-line state machine is the whole job and adds no supply chain.
+// quotes and the header text), so a byte-scanning state machine is the whole job and adds no supply chain.
+import { Utf8Check } from './utf8-check.js';
 
 /** `validate.csv` of a partner, after defaults. */
 export interface CsvRules {
@@ -112,7 +111,7 @@ interface Checker extends CsvValidator {
 const [FIELD_START, UNQUOTED, QUOTED, QUOTE_IN_QUOTED] = [0, 1, 2, 3];
 const [C_DELIMITER, C_QUOTE, C_CR, C_LF, C_HIGH] = [1, 2, 3, 4, 5];
 
-/** `fatal` UTF-8 decoding's idea of where a character cut by a chunk end starts: its lead byte's length. */
+/** How many bytes a character starting with `lead` claims: how long the old decoding waited for them. */
 function sequenceLength(lead: number): number {
   return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
 }
@@ -340,13 +339,9 @@ function createChecker(rules: CsvRules): Checker {
             continue;
           }
         }
-        if (c >= 0x80) {
-          i = character(buf, i, n, offset);
-          if (i < 0) return problem;
-          continue;
-        }
-        rowStarted = true;
+        t = uc[c]!;
         if (c === QUOTE) {
+          rowStarted = true;
           state = QUOTED;
           quoteRow = row;
           quoteColumn = column;
@@ -354,12 +349,12 @@ function createChecker(rules: CsvRules): Checker {
           i++;
           continue;
         }
-        t = uc[c]!;
         if (t === 0) {
           // The byte starts the field's content (a delimiter or line break: an empty field).
+          rowStarted = true;
           if (formulas !== false && cellStart(c, offset + i)) return problem;
           state = UNQUOTED;
-        }
+        } else if (t !== C_HIGH) rowStarted = true; // a non-ASCII character is parsed once checked
       }
       if (state === UNQUOTED) {
         const from = i;
@@ -371,11 +366,6 @@ function createChecker(rules: CsvRules): Checker {
           // A `+`/`-` cell is decided where its run ends, before the quote that breaks the rules.
           if (pending && decide(isPlainNumber(candidate, 0, candidateLength))) return problem;
           return fail('quote inside an unquoted field (quote the whole field and double the quote)');
-        }
-        if (t === C_HIGH) {
-          i = character(buf, i, n, offset);
-          if (i < 0) return problem;
-          continue;
         }
       } else if (state === QUOTED) {
         if (quotedFirst) {
@@ -391,11 +381,8 @@ function createChecker(rules: CsvRules): Checker {
         if (t === C_QUOTE) {
           state = QUOTE_IN_QUOTED;
           i++;
-        } else {
-          i = character(buf, i, n, offset);
-          if (i < 0) return problem;
+          continue;
         }
-        continue;
       } else if (state === QUOTE_IN_QUOTED) {
         // After a quote inside quotes: a second quote (an escaped one), or the end of the field.
         const c = buf[i]!;
@@ -406,15 +393,15 @@ function createChecker(rules: CsvRules): Checker {
           i++;
           continue;
         }
-        if (c >= 0x80) {
-          i = character(buf, i, n, offset);
-          if (i < 0) return problem;
-          continue;
-        }
         t = uc[c]!;
-        if (t !== C_DELIMITER && t !== C_CR && t !== C_LF) {
+        if (t !== C_DELIMITER && t !== C_CR && t !== C_LF && t !== C_HIGH) {
           return fail('unexpected character after a closing quote');
         }
+      }
+      if (t === C_HIGH) {
+        i = character(buf, i, n, offset);
+        if (i < 0) return problem;
+        continue;
       }
       // A delimiter or line break at `i` ends the field.
       i++;
