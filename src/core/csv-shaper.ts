@@ -17,6 +17,7 @@
 //   resolves to its first column.
 import type { CsvProblem } from './csv-validator.js';
 import { FerryError } from '../errors.js';
+import { Utf8Check } from './utf8-check.js';
 
 /** One output column: copied `from` a source column (by header name), or a constant `value`. */
 export interface ShapeColumn {
@@ -183,11 +184,7 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
   // The start of a record cut by a chunk end: its bytes so far (the rest comes from the next chunk).
   let carry: Uint8Array = Buffer.alloc(0);
   let carried = 0;
-  // A UTF-8 character cut by a chunk end: continuation bytes still due and the next one's range.
-  let utf8Due = 0;
-  let utf8Lo = 0x80;
-  let utf8Hi = 0xbf;
-  let utf8Start = 0; // absolute offset of its first byte
+  const utf8 = new Utf8Check(); // a character cut by a chunk end goes on in the next chunk
   let dataOffset = 0; // absolute offset of the bytes being parsed
 
   let row = 1; // the record being parsed
@@ -271,42 +268,15 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
     [starts, ends, flags] = [s, e, f];
   };
 
-  /** A byte of a multi-byte character at `buf[i]` (a lead byte, or the continuation of a cut one). */
-  const utf8Byte = (buf: Uint8Array, i: number): boolean => {
-    const c = buf[i]!;
-    if (utf8Due > 0) {
-      if (c < utf8Lo || c > utf8Hi) return false;
-      utf8Due--;
-      utf8Lo = 0x80;
-      utf8Hi = 0xbf;
-      return true;
-    }
-    utf8Start = dataOffset + i;
-    if (c >= 0xc2 && c <= 0xdf) utf8Due = 1;
-    else if (c >= 0xe0 && c <= 0xef) {
-      utf8Due = 2;
-      if (c === 0xe0) utf8Lo = 0xa0; // overlong
-      if (c === 0xed) utf8Hi = 0x9f; // surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      utf8Due = 3;
-      if (c === 0xf0) utf8Lo = 0x90; // overlong
-      if (c === 0xf4) utf8Hi = 0x8f; // above U+10FFFF
-    } else return false;
-    return true;
-  };
   /**
    * Checks the bytes of the character at `buf[i]` (or the rest of one a chunk end cut) up to `n`;
    * returns the index after them, or -2 after a problem in source column `column`.
    */
   const utf8Character = (buf: Uint8Array, i: number, n: number, column: number): number => {
-    do {
-      if (!utf8Byte(buf, i)) {
-        fail(`invalid utf-8 (byte offset ${utf8Due > 0 ? utf8Start : dataOffset + i})`, column);
-        return -2;
-      }
-      i++;
-    } while (utf8Due > 0 && i < n);
-    return i;
+    const next = utf8.character(buf, i, n, dataOffset);
+    if (next >= 0) return next;
+    fail(`invalid utf-8 (byte offset ${utf8.start})`, column);
+    return -2;
   };
 
   /**
@@ -317,7 +287,7 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
     inRecord = true;
     let i = from;
     // A character cut by the previous chunk's end: finish checking it first.
-    if (utf8Due > 0 && i < n) i = utf8Character(buf, i, n, fields + 1);
+    if (utf8.due > 0 && i < n) i = utf8Character(buf, i, n, fields + 1);
     if (i < 0) return -2;
     // This loop sees every byte: it works on locals and hands the record's state back when it returns.
     let st = state;
@@ -687,7 +657,7 @@ export function createCsvShaper(rules: ShapeRules): CsvShaper {
         bomHeld = undefined;
         if (shape(held)) return done();
       }
-      if (utf8Due > 0) {
+      if (utf8.due > 0) {
         fail('invalid utf-8 (the file ends inside a character)', fields + 1);
         return done();
       }

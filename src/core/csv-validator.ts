@@ -1,6 +1,7 @@
 // A streaming CSV checker (RFC 4180): fed the bytes as they come, it holds one row's state, never the
 // file. Hand-written rather than a parser dependency: Ferry never needs the field values (only counts,
-// quotes and the header text), so a ~200-line state machine is the whole job and adds no supply chain.
+// quotes and the header text), so a byte-scanning state machine is the whole job and adds no supply chain.
+import { Utf8Check } from './utf8-check.js';
 
 /** `validate.csv` of a partner, after defaults. */
 export interface CsvRules {
@@ -44,26 +45,30 @@ export function describeCsvProblem(problem: CsvProblem): string {
   return `csv: row ${problem.row}, column ${problem.column}: ${problem.reason}`;
 }
 
-type State = 'fieldStart' | 'unquoted' | 'quoted' | 'quoteInQuoted';
 const [QUOTE, LF, CR, BOM] = [0x22, 0x0a, 0x0d, 0xfeff];
 const [EQUALS, PLUS, MINUS, AT, TAB] = [0x3d, 0x2b, 0x2d, 0x40, 0x09];
 const APOSTROPHE = 0x27;
 
 // OWASP's CSV-injection list. A plain number (`-12.50`, `+1e3`) is data, not a formula: left alone.
-const NOT_NUMBER_CHAR = /[^0-9.eE+-]/;
+const FORMULA_START = new Uint8Array(256);
+for (const c of [EQUALS, PLUS, MINUS, AT, TAB, CR]) FORMULA_START[c] = 1;
+// What a `+`/`-` cell may hold and still be a number; anything else decides it is a formula.
+const NUMBER_BYTE = new Uint8Array(256);
+for (const c of '0123456789.eE+-') NUMBER_BYTE[c.charCodeAt(0)] = 1;
 // A `+`/`-` cell is held back until it is known not to be a number; a longer one is escaped unread.
 const MAX_NUMBER_CHARS = 1024;
 
-const FORMULA_START = new Uint8Array(128);
-for (const c of [EQUALS, PLUS, MINUS, AT, TAB, CR]) FORMULA_START[c] = 1;
-
 /**
- * True when `text[from, to)` is a plain number: `^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`, by hand
- * (no substring, no regex: a file of negative amounts asks this for every other cell).
+ * True when `text[from, to)` (a string, or ASCII bytes) is a plain number:
+ * `^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`, by hand (no substring, no regex: a file of negative
+ * amounts asks this for every other cell).
  */
-export function isPlainNumber(text: string, from: number, to: number): boolean {
+export function isPlainNumber(text: string | Uint8Array, from: number, to: number): boolean {
   let i = from;
-  const at = (k: number): number => (k < to ? text.charCodeAt(k) : -1);
+  const at =
+    typeof text === 'string'
+      ? (k: number): number => (k < to ? text.charCodeAt(k) : -1)
+      : (k: number): number => (k < to ? text[k]! : -1);
   const digit = (c: number): boolean => c >= 0x30 && c <= 0x39;
   if (at(i) === PLUS || at(i) === MINUS) i++;
   const intStart = i;
@@ -102,97 +107,117 @@ interface Checker extends CsvValidator {
   settled(): number;
 }
 
+// Parser states and byte classes (numbers: the loop reads them for every byte). Class 0: field content.
+const [FIELD_START, UNQUOTED, QUOTED, QUOTE_IN_QUOTED] = [0, 1, 2, 3];
+const [C_DELIMITER, C_QUOTE, C_CR, C_LF, C_HIGH] = [1, 2, 3, 4, 5];
+
+/** How many bytes a character starting with `lead` claims: how long the old decoding waited for them. */
+function sequenceLength(lead: number): number {
+  return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+}
+
+// It scans bytes, not text (as csv-shaper.ts does): the delimiter (when ASCII), quote, CR and LF are
+// ASCII and UTF-8 never uses ASCII bytes inside a multi-byte character, so only bytes ≥ 0x80 go
+// through the UTF-8 check, and text is made only where it is compared: the header row's fields.
 function createChecker(rules: CsvRules): Checker {
-  const delimiter = rules.delimiter;
   const minColumns = rules.minColumns ?? rules.header?.length ?? 1;
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  let carry = new Uint8Array(0);
+  // One UTF-16 unit, compared as the text decoder's output was: a non-ASCII one is matched after its
+  // character is checked (see `unit`).
+  const delim = rules.delimiter.charCodeAt(0);
+  const unquotedClass = new Uint8Array(256).fill(C_HIGH, 0x80);
+  const quotedClass = new Uint8Array(256).fill(C_HIGH, 0x80);
+  unquotedClass[QUOTE] = C_QUOTE;
+  unquotedClass[CR] = C_CR;
+  unquotedClass[LF] = C_LF;
+  if (delim < 0x80) unquotedClass[delim] = C_DELIMITER; // last: the delimiter is tested first
+  quotedClass[QUOTE] = C_QUOTE;
+  // A `+`/`-` run outside quotes ends at the delimiter, whatever it is.
+  const numberUnquoted = NUMBER_BYTE.slice();
+  if (delim < 0x80) numberUnquoted[delim] = 0;
+
+  const utf8 = new Utf8Check();
+  // Invalid bytes at a chunk's very end that look like the start of a character are reported with
+  // the next (non-empty) chunk or at the end, as decoding whole characters did: -1 when none.
+  let badAt = -1;
   let bytes = 0;
   let problem: CsvProblem | undefined;
   let atFileStart = true;
-  let state: State = 'fieldStart';
+  let state = FIELD_START;
   let skipLf = false;
   let row = 1;
   let column = 1;
   let rowStarted = false;
   let rows = 0;
-  let quoteOpenedAt: { row: number; column: number } | undefined;
+  let quoteRow = 0;
+  let quoteColumn = 0;
+  // The header row's fields as text, while row 1 is parsed and there is a header to compare.
+  let keeping = rules.header !== undefined;
   let field = '';
   const headerFields: string[] = [];
-  // Formulas: off, quarantine or escape. `candidate` is the text so far of a `+`/`-` cell that may be a number.
+  // Formulas: off, quarantine or escape. A `+`/`-` cell that may be a number is pending: its bytes
+  // so far (a number is ASCII), where it starts, and its first byte.
   const formulas = rules.neutralizeFormulas ?? false;
   const escaping = formulas === 'escape';
   const inserts: number[] = [];
   let quotedFirst = false;
-  let candidate: string | undefined;
-  let candidateFirst = '+';
+  let pending = false;
+  const candidate = new Uint8Array(MAX_NUMBER_CHARS);
+  let candidateLength = 0;
+  let candidateFirst = PLUS;
   let candidateRow = 0;
   let candidateColumn = 0;
-  // Where the candidate starts: its index in the text being parsed, its byte offset once counted (-1 before).
-  let candidateIndex = 0;
   let candidateByte = 0;
-  // Byte offset of a character of the text being parsed (escape mode only): counted forward, lazily,
-  // so a file without formula cells costs nothing. Indexes asked for are ASCII characters (no split pair).
-  let current = '';
-  let textStart = 0;
-  let cursorIndex = 0;
-  let cursorByte = 0;
-  const byteAt = (index: number): number => {
-    if (index > cursorIndex) {
-      cursorByte += Buffer.byteLength(current.slice(cursorIndex, index), 'utf8');
-      cursorIndex = index;
-    }
-    return textStart + cursorByte;
-  };
 
-  const fail = (reason: string, at: { row: number; column: number } = { row, column }): CsvProblem =>
-    (problem = { row: at.row, column: at.column, reason });
+  const fail = (reason: string, atRow = row, atColumn = column): CsvProblem =>
+    (problem = { row: atRow, column: atColumn, reason });
 
   const keep = (text: string): void => {
-    if (row === 1 && rules.header !== undefined && field.length < MAX_HEADER_CHARS) field += text;
+    if (field.length < MAX_HEADER_CHARS) field += text;
   };
 
   /** A formula cell was found: quarantine fails, escape records where the `'` goes. */
-  const flag = (first: string, byte: number, at: { row: number; column: number }): CsvProblem | undefined => {
+  const flag = (first: number, byte: number, atRow: number, atColumn: number): CsvProblem | undefined => {
     if (escaping) {
       inserts.push(byte);
       return undefined;
     }
-    return fail(`cell starts with ${JSON.stringify(first)} (formula; neutralizeFormulas: quarantine)`, at);
+    const char = JSON.stringify(String.fromCharCode(first));
+    return fail(`cell starts with ${char} (formula; neutralizeFormulas: quarantine)`, atRow, atColumn);
   };
 
-  /** The first character of a field's content (after an opening quote). */
-  const cellStart = (i: number, c: number): CsvProblem | undefined => {
-    if (c >= 128 || FORMULA_START[c] !== 1) return undefined;
-    if (c !== PLUS && c !== MINUS) return flag(current[i]!, escaping ? byteAt(i) : 0, { row, column });
-    candidate = '';
-    candidateFirst = current[i]!;
+  /** The first byte `c` (ASCII) of a field's content, at absolute offset `byte`. */
+  const cellStart = (c: number, byte: number): CsvProblem | undefined => {
+    if (FORMULA_START[c] !== 1) return undefined;
+    if (c !== PLUS && c !== MINUS) return flag(c, byte, row, column);
+    pending = true;
+    candidateLength = 0;
+    candidateFirst = c;
     candidateRow = row;
     candidateColumn = column;
-    candidateIndex = i;
-    candidateByte = -1;
+    candidateByte = byte;
     return undefined;
   };
 
   const decide = (isNumber: boolean): CsvProblem | undefined => {
-    candidate = undefined;
+    pending = false;
     if (isNumber) return undefined;
-    return flag(candidateFirst, escaping && candidateByte < 0 ? byteAt(candidateIndex) : candidateByte, {
-      row: candidateRow,
-      column: candidateColumn,
-    });
+    return flag(candidateFirst, candidateByte, candidateRow, candidateColumn);
   };
 
-  /** More text of a `+`/`-` cell: decided as soon as it cannot be a number any more. */
-  const grow = (piece: string): CsvProblem | undefined => {
-    candidate += piece;
-    if (candidate!.length > MAX_NUMBER_CHARS || NOT_NUMBER_CHAR.test(piece)) return decide(false);
-    return undefined;
+  /** More bytes of a pending cell (ASCII): decided as soon as it cannot be a number any more. */
+  const grow = (buf: Uint8Array, from: number, to: number, numbers: Uint8Array): CsvProblem | undefined => {
+    for (let k = from; k < to; k++) {
+      const b = buf[k]!;
+      if (numbers[b] !== 1) return decide(false);
+      if (candidateLength < MAX_NUMBER_CHARS) candidate[candidateLength] = b;
+      candidateLength++;
+    }
+    return candidateLength > MAX_NUMBER_CHARS ? decide(false) : undefined;
   };
 
   const endField = (): void => {
-    if (candidate !== undefined) decide(isPlainNumber(candidate, 0, candidate.length));
-    if (row === 1 && rules.header !== undefined) headerFields.push(field);
+    if (pending) decide(isPlainNumber(candidate, 0, candidateLength));
+    if (keeping) headerFields.push(field.slice(0, MAX_HEADER_CHARS));
     field = '';
   };
 
@@ -200,187 +225,224 @@ function createChecker(rules: CsvRules): Checker {
     endField();
     if (problem) return problem;
     rows += 1;
-    if (row === 1 && rules.header !== undefined) {
-      const expected = rules.header;
+    if (keeping) {
+      keeping = false;
+      const expected = rules.header!;
       for (let i = 0; i < Math.max(expected.length, headerFields.length); i++) {
         if (headerFields[i] !== expected[i]) {
           const found = headerFields[i] === undefined ? 'nothing' : JSON.stringify(headerFields[i]);
           const want = expected[i] === undefined ? 'no more columns' : JSON.stringify(expected[i]);
-          return fail(`header ${found} where ${want} is expected`, { row: 1, column: i + 1 });
+          return fail(`header ${found} where ${want} is expected`, 1, i + 1);
         }
       }
     }
     if (column < minColumns) {
-      return fail(`missing column: the row has ${column}, at least ${minColumns} expected`, {
-        row,
-        column: column + 1,
-      });
+      return fail(`missing column: the row has ${column}, at least ${minColumns} expected`, row, column + 1);
     }
     row += 1;
     column = 1;
     rowStarted = false;
-    state = 'fieldStart';
+    state = FIELD_START;
     return undefined;
   };
 
-  // Char codes, not one-character strings: this loop sees every byte of every checked file.
-  const delim = delimiter.charCodeAt(0);
-  const keeping = (): boolean => row === 1 && rules.header !== undefined;
-
-  const parse = (text: string, start: number): CsvProblem | undefined => {
-    current = text;
-    textStart = start;
-    cursorIndex = 0;
-    cursorByte = 0;
-    const stop = parseText(text);
-    // A cell still pending goes on in the next text: pin its byte offset while this text is at hand.
-    if (escaping && candidate !== undefined && candidateByte < 0) candidateByte = byteAt(candidateIndex);
-    return stop;
+  const endFieldAtDelimiter = (): CsvProblem | undefined => {
+    endField();
+    if (problem) return problem;
+    column += 1;
+    state = FIELD_START;
+    return undefined;
   };
 
-  // `text` is a parameter, not the closure's `current`: this loop reads it for every character.
-  const parseText = (text: string): CsvProblem | undefined => {
-    const n = text.length;
-    for (let i = 0; i < n; i++) {
-      const c = text.charCodeAt(i);
-      if (atFileStart) {
-        atFileStart = false;
-        if (c === BOM) continue;
-      }
-      if (skipLf) {
-        skipLf = false;
-        if (c === LF) continue;
-      }
-      switch (state) {
-        case 'quoted':
-          if (quotedFirst) {
-            quotedFirst = false;
-            if (c !== QUOTE && cellStart(i, c)) return problem;
-          }
-          if (c === QUOTE) state = 'quoteInQuoted';
-          else if (keeping()) {
-            keep(text[i]!);
-            if (candidate !== undefined && grow(text[i]!)) return problem;
-          } else {
-            // Nothing inside quotes matters but the next quote.
-            const next = text.indexOf('"', i + 1);
-            if (candidate !== undefined && grow(text.slice(i, next < 0 ? n : next))) return problem;
-            if (next < 0) return undefined;
-            i = next - 1;
-          }
-          continue;
-        case 'quoteInQuoted':
-          if (c === QUOTE) {
-            keep('"');
-            state = 'quoted';
-            if (candidate !== undefined && grow('"')) return problem;
-            continue;
-          }
-          break; // the field ended: the character is a delimiter or line break
-        case 'fieldStart':
-          rowStarted = true;
-          if (c === QUOTE) {
-            state = 'quoted';
-            quoteOpenedAt = { row, column };
-            quotedFirst = formulas !== false;
-            continue;
-          }
-          break;
-        case 'unquoted':
-          break;
-      }
-      if (c === delim) {
-        endField();
-        if (problem) return problem;
-        column += 1;
-        state = 'fieldStart';
-      } else if (c === LF || c === CR) {
-        skipLf = c === CR;
-        if (endRow()) return problem;
-      } else if (state === 'quoteInQuoted') {
+  /** One UTF-16 unit (≥ 0x80) of a checked character, as the text-decoding parser saw it. */
+  const unit = (u: number): CsvProblem | undefined => {
+    switch (state) {
+      case QUOTED:
+        quotedFirst = false;
+        if (keeping) keep(String.fromCharCode(u));
+        return pending ? decide(false) : undefined;
+      case QUOTE_IN_QUOTED:
+        if (u === delim) return endFieldAtDelimiter();
         return fail('unexpected character after a closing quote');
-      } else if (c === QUOTE) {
-        return fail('quote inside an unquoted field (quote the whole field and double the quote)');
-      } else {
-        if (state === 'fieldStart' && formulas !== false && cellStart(i, c)) return problem;
-        state = 'unquoted';
-        const from = i;
-        if (keeping()) keep(text[i]!);
-        else {
-          // Skip to the next character that can end the field (or break the rules).
-          while (i + 1 < n) {
-            const k = text.charCodeAt(i + 1);
-            if (k === delim || k === LF || k === CR || k === QUOTE) break;
+      case FIELD_START:
+        rowStarted = true;
+        if (u === delim) return endFieldAtDelimiter();
+        state = UNQUOTED;
+        if (keeping) keep(String.fromCharCode(u));
+        return undefined;
+      default:
+        if (u === delim) return endFieldAtDelimiter();
+        if (keeping) keep(String.fromCharCode(u));
+        return pending ? decide(false) : undefined;
+    }
+  };
+
+  /** A checked non-ASCII character: skipped when it is the file's BOM, else its UTF-16 units in turn. */
+  const nonAscii = (cp: number): CsvProblem | undefined => {
+    if (atFileStart) {
+      atFileStart = false;
+      if (cp === BOM) return undefined;
+    }
+    skipLf = false;
+    if (cp < 0x10000) return unit(cp);
+    // Two units; only an odd delimiter (half a surrogate pair) can tell them apart from one.
+    if (unit(0xd800 + ((cp - 0x10000) >> 10))) return problem;
+    return unit(0xdc00 + ((cp - 0x10000) & 0x3ff));
+  };
+
+  /**
+   * Invalid bytes from absolute offset `at` (first byte `lead`) to the end of `buf` (which starts at
+   * `offset`) that a text decoder would have held back as a character the next chunk may complete.
+   */
+  const cutByChunkEnd = (buf: Uint8Array, offset: number, at: number, lead: number): boolean => {
+    const end = offset + buf.length;
+    if (end - at >= sequenceLength(lead)) return false;
+    for (let k = Math.max(at + 1, offset); k < end; k++) if ((buf[k - offset]! & 0xc0) !== 0x80) return false;
+    return true;
+  };
+
+  /**
+   * Checks the character at `buf[i]` (or the rest of one the last chunk cut) and, once complete,
+   * parses it: the index after its bytes, or -1 after a problem or invalid bytes that end the chunk.
+   */
+  const character = (buf: Uint8Array, i: number, n: number, offset: number): number => {
+    const next = utf8.character(buf, i, n, offset);
+    if (next < 0) {
+      if (cutByChunkEnd(buf, offset, utf8.start, utf8.lead)) badAt = utf8.start;
+      else fail(`invalid utf-8 (byte offset ${utf8.start})`);
+      return -1;
+    }
+    if (utf8.due > 0) return next;
+    return nonAscii(utf8.codePoint) ? -1 : next;
+  };
+
+  // This loop sees every byte of every checked file: table lookups, and inner loops over the bytes
+  // that change nothing (most of them).
+  const scan = (buf: Buffer, offset: number): CsvProblem | undefined => {
+    const n = buf.length;
+    const uc = unquotedClass;
+    const qc = quotedClass;
+    let i = 0;
+    if (n === 0) return undefined;
+    if (utf8.due > 0) {
+      i = character(buf, 0, n, offset);
+      if (i < 0) return problem;
+    } else if (atFileStart && buf[0]! < 0x80) atFileStart = false;
+    while (i < n) {
+      let t = 0;
+      if (state === FIELD_START) {
+        const c = buf[i]!;
+        if (skipLf) {
+          skipLf = false;
+          if (c === LF) {
             i++;
+            continue;
           }
         }
-        if (candidate !== undefined) {
-          // The common case, a whole `-12.50` in this text: decided at once, with the cap `grow` applies
-          // to a split cell (the verdict must not depend on where the stream was cut).
-          const whole = candidate === '' && i + 1 < n && !keeping();
-          if (
-            whole
-              ? decide(i + 1 - from <= MAX_NUMBER_CHARS && isPlainNumber(text, from, i + 1))
-              : grow(text.slice(from, i + 1))
-          ) {
-            return problem;
-          }
+        t = uc[c]!;
+        if (c === QUOTE) {
+          rowStarted = true;
+          state = QUOTED;
+          quoteRow = row;
+          quoteColumn = column;
+          quotedFirst = formulas !== false;
+          i++;
+          continue;
         }
+        if (t === 0) {
+          // The byte starts the field's content (a delimiter or line break: an empty field).
+          rowStarted = true;
+          if (formulas !== false && cellStart(c, offset + i)) return problem;
+          state = UNQUOTED;
+        } else if (t !== C_HIGH) rowStarted = true; // a non-ASCII character is parsed once checked
+      }
+      if (state === UNQUOTED) {
+        const from = i;
+        while (i < n && (t = uc[buf[i]!]!) === 0) i++;
+        if (keeping && i > from) keep(buf.toString('latin1', from, i));
+        if (pending && grow(buf, from, i, numberUnquoted)) return problem;
+        if (i === n) return undefined;
+        if (t === C_QUOTE) {
+          // A `+`/`-` cell is decided where its run ends, before the quote that breaks the rules.
+          if (pending && decide(isPlainNumber(candidate, 0, candidateLength))) return problem;
+          return fail('quote inside an unquoted field (quote the whole field and double the quote)');
+        }
+      } else if (state === QUOTED) {
+        if (quotedFirst) {
+          quotedFirst = false;
+          const c = buf[i]!;
+          if (c < 0x80 && c !== QUOTE && cellStart(c, offset + i)) return problem;
+        }
+        const from = i;
+        while (i < n && (t = qc[buf[i]!]!) === 0) i++;
+        if (keeping && i > from) keep(buf.toString('latin1', from, i));
+        if (pending && grow(buf, from, i, NUMBER_BYTE)) return problem;
+        if (i === n) return undefined;
+        if (t === C_QUOTE) {
+          state = QUOTE_IN_QUOTED;
+          i++;
+          continue;
+        }
+      } else if (state === QUOTE_IN_QUOTED) {
+        // After a quote inside quotes: a second quote (an escaped one), or the end of the field.
+        const c = buf[i]!;
+        if (c === QUOTE) {
+          state = QUOTED;
+          if (keeping) keep('"');
+          if (pending && decide(false)) return problem;
+          i++;
+          continue;
+        }
+        t = uc[c]!;
+        if (t !== C_DELIMITER && t !== C_CR && t !== C_LF && t !== C_HIGH) {
+          return fail('unexpected character after a closing quote');
+        }
+      }
+      if (t === C_HIGH) {
+        i = character(buf, i, n, offset);
+        if (i < 0) return problem;
+        continue;
+      }
+      // A delimiter or line break at `i` ends the field.
+      i++;
+      if (t === C_DELIMITER) {
+        if (endFieldAtDelimiter()) return problem;
+      } else {
+        skipLf = t === C_CR;
+        if (endRow()) return problem;
       }
     }
     return undefined;
-  };
-
-  const decode = (data: Uint8Array, offset: number): string | CsvProblem => {
-    try {
-      return decoder.decode(data);
-    } catch {
-      // Find the first bad byte (validity of a prefix is monotonic), so the problem names its place.
-      let lo = 0;
-      let hi = data.length;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (decodesAsPrefix(data.subarray(0, mid))) lo = mid;
-        else hi = mid - 1;
-      }
-      const valid = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(data.subarray(0, lo), {
-        stream: true,
-      });
-      const stop = parse(valid, offset);
-      if (stop) return stop;
-      // The bad sequence starts where the last complete character ended.
-      const at = offset + lo - incompleteTail(data.subarray(0, lo));
-      return fail(`invalid utf-8 (byte offset ${at})`);
-    }
   };
 
   return {
     inserts,
-    settled: () => (candidate !== undefined ? candidateByte : bytes),
+    settled: () => (pending ? candidateByte : bytes),
     feed(chunk) {
       if (problem) return problem;
       bytes += chunk.length;
       if (rules.maxBytes !== undefined && bytes > rules.maxBytes) {
         return fail(`the file is larger than maxBytes (${rules.maxBytes})`);
       }
-      const data = carry.length === 0 ? chunk : concat(carry, chunk);
-      const offset = bytes - data.length;
-      const tail = incompleteTail(data);
-      carry = data.slice(data.length - tail);
-      const decoded = decode(data.subarray(0, data.length - tail), offset);
-      if (typeof decoded !== 'string') return decoded;
-      return parse(decoded, offset);
+      const offset = bytes - chunk.length;
+      if (badAt >= 0) {
+        if (cutByChunkEnd(chunk, offset, badAt, utf8.lead)) return undefined;
+        return fail(`invalid utf-8 (byte offset ${badAt})`);
+      }
+      // One kind of array in the loop (a Buffer view costs no copy), and its latin1 text for the header.
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      return scan(buf, offset);
     },
     end() {
-      if (!problem && carry.length > 0) fail('invalid utf-8 (the file ends inside a character)');
-      if (!problem && (state === 'quoted' || state === 'quoteInQuoted')) {
-        if (state === 'quoted') fail('unterminated quoted field', quoteOpenedAt);
+      if (!problem && (utf8.due > 0 || badAt >= 0)) fail('invalid utf-8 (the file ends inside a character)');
+      if (!problem && (state === QUOTED || state === QUOTE_IN_QUOTED)) {
+        if (state === QUOTED) fail('unterminated quoted field', quoteRow, quoteColumn);
         else endRow();
       } else if (!problem && rowStarted) {
         endRow();
       }
       if (!problem && !rules.allowEmpty && rows <= 1) {
-        fail(rows === 0 ? 'empty file' : 'no rows after the header', { row: rows + 1, column: 1 });
+        fail(rows === 0 ? 'empty file' : 'no rows after the header', rows + 1, 1);
       }
       if (problem) return { ok: false, ...problem };
       return { ok: true, rows, bytes };
@@ -446,26 +508,6 @@ export function createCsvEscaper(rules: CsvRules): CsvEscaper {
       return { out: release(heldStart + held.length), verdict };
     },
   };
-}
-
-function decodesAsPrefix(bytes: Uint8Array): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes, { stream: true });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** How many trailing bytes start a UTF-8 sequence that the next chunk must complete. */
-function incompleteTail(bytes: Uint8Array): number {
-  for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 3); i--) {
-    const b = bytes[i]!;
-    if ((b & 0xc0) === 0x80) continue; // continuation byte
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    return bytes.length - i < need ? bytes.length - i : 0;
-  }
-  return 0;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
