@@ -3,7 +3,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
@@ -15,6 +15,8 @@ import { lookUpS3rver } from '../local-services/s3rver.js';
 import { s3ClientFor, startServices, type Services } from '../local-services/start-services.js';
 import { writeFerryConfig } from '../local-services/write-ferry-config.js';
 import { startFerry, type RunningFerry } from '../main.js';
+import { createRedisKeys } from '../ledger/redis-keys.js';
+import { createRedisLedger } from '../ledger/redis-ledger.js';
 import { createLogger } from '../observability/logger.js';
 import { QUEUE, JOB } from '../queues/names.js';
 import type { DeliverResult } from '../queues/payloads.js';
@@ -150,6 +152,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const { redis, sshd, s3 } = services;
     const httpPort = (await portIsFree(3000)) ? 3000 : 0;
     const password = randomBytes(12).toString('base64url');
+    // initech's system answers each file in …/initech-acks (the demo plays that part below).
+    const ackDir = join(sshd.inbound, `${CONTRACT}-acks`);
     const fixture = await writeFerryConfig(services, {
       bucket: BUCKET,
       httpPort,
@@ -164,10 +168,17 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         backoffSeconds: 2,
         // initech's warehouse job writes one dated directory per run, `_SUCCESS` last.
         ...(p.id === CONTRACT
-          ? { include: ['*/*.csv'], requireMarker: '_SUCCESS', extraYaml: CONTRACT_YAML }
+          ? {
+              include: ['*/*.csv'],
+              requireMarker: '_SUCCESS',
+              extraYaml: `${CONTRACT_YAML}\nack: { directory: "${ackDir}", within: 1h }`,
+            }
           : { include: ['*.csv'] }),
       })),
     });
+    await mkdir(ackDir);
+    const inboundOwner = await stat(sshd.inbound);
+    await chown(ackDir, inboundOwner.uid, inboundOwner.gid);
     const configDir = fixture.dir;
     const env: NodeJS.ProcessEnv = {
       ...o.env,
@@ -226,7 +237,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       `partners:   ${PARTNERS.map((p) => `${p.id} → sftp://${sshd.username}@127.0.0.1:${sshd.port}${fixture.partnerDirs[p.id] ?? ''}`).join('\n            ')}`,
     );
     o.out(
-      `${CONTRACT}:    s3://${BUCKET}/${runDir} once _SUCCESS is there; CSV header checked, formula cells escaped, reshaped (its column names, ";", CRLF, Partner and ExportDate columns, a TRL|rows trailer), gzip, named INITECH_{date:yyyyMMdd}_{seq:3}.csv.gz with .sha256 and .done files`,
+      `${CONTRACT}:    s3://${BUCKET}/${runDir} once _SUCCESS is there; CSV header checked, formula cells escaped, reshaped (its column names, ";", CRLF, Partner and ExportDate columns, a TRL|rows trailer), gzip, named INITECH_{date:yyyyMMdd}_{seq:3}.csv.gz with .sha256 and .done files; its answers are read from ${ackDir}`,
     );
     o.out(`services:   redis-server pid ${redis.pid}, sshd pid ${sshd.pid}, s3rver pid ${s3.pid}`);
     o.out(o.once ? 'delivering…' : 'delivering… (Ctrl-C stops everything the demo started)');
@@ -282,9 +293,18 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       if (escaped !== undefined) lines.push(`${pad}the formula cell arrived escaped: ${escaped}`);
       return lines;
     };
+    /** initech's delivered files (delivery id → file name), for its answers. */
+    const contractFiles = new Map<string, string>();
     events.on('completed', ({ jobId, returnvalue }) => {
       const r = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as DeliverResult;
       if (r.outcome === 'delivered') delivered += 1;
+      if (
+        r.outcome === 'delivered' &&
+        r.remotePath !== undefined &&
+        partnerOfDeliveryId(jobId) === CONTRACT
+      ) {
+        contractFiles.set(jobId, basename(r.remotePath));
+      }
       const line = `${stamp()}  ${r.outcome.padEnd(17)} ${r.remotePath ?? jobId}  ${r.bytes} bytes  sha256 ${(r.sha256 ?? '').slice(0, 12)}  (${delivered}/${total})`;
       const withSidecars =
         r.outcome === 'delivered' && r.remotePath !== undefined && partnerOfDeliveryId(jobId) === CONTRACT;
@@ -323,8 +343,51 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       );
     }
 
+    /**
+     * Plays initech's loader: it accepts every file but the last, which it rejects, then asks for a
+     * sweep (which reads the answers) and prints what Ferry recorded. Resolves with the counts.
+     */
+    const answerAsInitech = async (): Promise<{ acknowledged: number; rejected: number }> => {
+      const files = [...contractFiles.entries()].sort((a, b) => a[1].localeCompare(b[1]));
+      for (const [i, [, name]] of files.entries()) {
+        if (i < files.length - 1) await writeFile(join(ackDir, `${name}.ack`), '');
+        else await writeFile(join(ackDir, `${name}.nack`), 'line 3: SKU unknown to our catalogue\n');
+      }
+      await queues!.sweep.add(
+        JOB.sweep,
+        { v: 1, partnerId: CONTRACT, reason: 'manual' },
+        { jobId: `sweep-demo-${CONTRACT}-answers-${Date.now()}` },
+      );
+      const ledger = createRedisLedger(redisConn!, createRedisKeys(svc.redis.prefix));
+      const counts = { acknowledged: 0, rejected: 0 };
+      for (const [id, name] of files) {
+        const deadline = Date.now() + 60_000;
+        let record = await ledger.get(id);
+        // Polled: the answer is read by the sweep just queued, in the Ferry this demo started.
+        while ((record?.ack === 'pending' || record?.ack === undefined) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          record = await ledger.get(id);
+        }
+        if (record?.ack === 'acknowledged') counts.acknowledged += 1;
+        if (record?.ack === 'rejected') counts.rejected += 1;
+        const what = record?.ack ?? 'no answer';
+        o.out(
+          `${stamp()}  ${what.padEnd(17)} ${name}  (initech's answer ${record?.ackFile ?? '—'}${record?.ackReason ? `: "${record.ackReason}"` : ''})`,
+        );
+        if (record?.ack === 'rejected') {
+          o.out(
+            `${pad}redeliver it: ferry redeliver ${CONTRACT} ${record.key} --reason "…" --config ${configDir}`,
+          );
+        }
+      }
+      return counts;
+    };
+    const answered = allSettled.then(answerAsInitech);
+    answered.catch((err: unknown) => o.out(`demo: initech's answers were not read: ${String(err)}`));
+
     if (o.once) {
       await allSettled;
+      const answers = await answered;
       const byPartner = await Promise.all(
         PARTNERS.map(async (p) => ({ id: p.id, names: await readdir(fixture.partnerDirs[p.id] ?? '') })),
       );
@@ -349,7 +412,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         sidecars.length === 2 * contractData.length &&
         quarantined === 1 &&
         failed === 0 &&
-        temps === 0;
+        temps === 0 &&
+        answers.rejected === 1 &&
+        answers.acknowledged === contractData.length - 1;
       return ok ? 0 : 1;
     }
     await new Promise<void>((resolve) => {

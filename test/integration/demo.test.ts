@@ -60,6 +60,16 @@ describe('ferry demo', () => {
       expect(output).toContain(
         'gunzipped, shaped for initech: OrderID;SKU;Quantity;Amount;Partner;ExportDate / initech-',
       );
+      // initech's loader (played by the demo) accepts three files and rejects the last; Ferry reads both.
+      expect(
+        output.match(
+          / acknowledged {6}INITECH_\d{8}_00[123]\.csv\.gz {2}\(initech's answer INITECH_\d{8}_00[123]\.csv\.gz\.ack\)/g,
+        ),
+      ).toHaveLength(3);
+      expect(output).toMatch(
+        / rejected {10}INITECH_\d{8}_004\.csv\.gz {2}\(initech's answer INITECH_\d{8}_004\.csv\.gz\.nack: "line 3: SKU unknown to our catalogue"\)/,
+      );
+      expect(output).toMatch(/redeliver it: ferry redeliver initech initech\/exports\/\S+\.csv --reason "…"/);
       expect(
         output.match(
           /\.sha256 \(matches the delivered sha256\), INITECH_\d{8}_00\d\.csv\.gz\.done \(empty\)/g,
