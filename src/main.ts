@@ -25,6 +25,7 @@ import { FerryError } from './errors.js';
 import type { DashboardUser } from './http/basic-auth.js';
 import { createHttpApp, createMetricsApp, createStartingApp } from './http/create-app.js';
 import { createAuditLog } from './ledger/audit-log.js';
+import { createAckIndex } from './ledger/ack-index.js';
 import { createDeliveryListing } from './ledger/delivery-listing.js';
 import { createHousekeepingPending } from './ledger/housekeeping-pending.js';
 import { createNameSequence } from './ledger/name-sequence.js';
@@ -212,6 +213,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const slaTracker = createSlaTracker(redis, keys, ledger);
   const audit = createAuditLog(redis, keys);
   const sweepSummaries = createSweepSummaries(redis, keys);
+  const ackIndex = createAckIndex(redis, keys);
   const redeliveries = createRedeliveries({
     redis,
     keys,
@@ -255,6 +257,10 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     housekeepingPending: {
       partners: () => getConfig().partners.values(),
       count: (partnerId) => housekeepingPending.count(partnerId),
+    },
+    ackWaiting: {
+      partners: () => getConfig().partners.values(),
+      oldestWaitingMs: (partnerId) => ackIndex.oldestWaitingMs(partnerId),
     },
     onCollectError: (err) =>
       logger.warn({ err: (err as Error).message }, 'metrics: Redis counts unavailable'),
@@ -563,6 +569,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         audit,
         source,
         sweepSummaries,
+        ackIndex,
         now: clock,
         ...(options.overrides?.sweepNow ? { sweepNow: options.overrides.sweepNow } : {}),
       },
