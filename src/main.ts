@@ -259,6 +259,10 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       partners: () => getConfig().partners.values(),
       count: (partnerId) => housekeepingPending.count(partnerId),
     },
+    ackWaiting: {
+      partners: () => getConfig().partners.values(),
+      oldestWaitingMs: (partnerId) => ackIndex.oldestWaitingMs(partnerId),
+    },
     onCollectError: (err) =>
       logger.warn({ err: (err as Error).message }, 'metrics: Redis counts unavailable'),
   });
@@ -577,6 +581,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         audit,
         source,
         sweepSummaries,
+        ackIndex,
         now: clock,
         ...(options.overrides?.sweepNow ? { sweepNow: options.overrides.sweepNow } : {}),
       },

@@ -1,9 +1,11 @@
 // `ferry deliveries [--partner P] [--status S] [--since ISO|24h] [--q TEXT] [--limit N] [--json]`:
-// the ledger, newest first, for the "what happened tonight?" question. `ferry deliveries show <id>`:
+// the ledger, newest first, for the "what happened tonight?" question. --status is a ledger status or
+// a partner's answer (acknowledged, rejected, overdue, unanswered: src/core/ack-filter.ts). `ferry deliveries show <id>`:
 // one of them in full (what `GET /api/deliveries/:id` and the web UI's detail page show).
 import { createReceiptStore } from '../adapters/receipt-store.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
 import type { FerryConfig } from '../config/load-config.js';
+import { ACK_FILTER_NAMES, ackFilterOf } from '../core/ack-filter.js';
 import { parseTimeBound } from '../core/delivery-cursor.js';
 import { DELIVERY_ID_FORMAT, isDeliveryId } from '../core/delivery-id.js';
 import { toDeliveryView, type DeliveryView } from '../core/delivery-view.js';
@@ -45,9 +47,14 @@ export async function runDeliveriesCommand(o: DeliveriesCommandOptions): Promise
     );
     return 2;
   }
-  if (o.status !== undefined && !(DELIVERY_STATUSES as readonly string[]).includes(o.status)) {
+  const ack = o.status === undefined ? undefined : ackFilterOf(o.status);
+  if (
+    o.status !== undefined &&
+    ack === undefined &&
+    !(DELIVERY_STATUSES as readonly string[]).includes(o.status)
+  ) {
     o.err(
-      `ferry deliveries: --status must be one of ${DELIVERY_STATUSES.join(', ')}, got ${quoted(o.status)} (queued jobs: Bull Board or /api/deliveries?status=queued)`,
+      `ferry deliveries: --status must be one of ${DELIVERY_STATUSES.join(', ')} or a partner's answer ${ACK_FILTER_NAMES.join(', ')}, got ${quoted(o.status)} (queued jobs: Bull Board or /api/deliveries?status=queued)`,
     );
     return 2;
   }
@@ -74,7 +81,11 @@ export async function runDeliveriesCommand(o: DeliveriesCommandOptions): Promise
     do {
       const page = await listing.list({
         partners: o.partnerId === undefined ? [...o.config.partners.keys()] : [o.partnerId],
-        ...(o.status === undefined ? {} : { status: o.status as DeliveryStatus }),
+        ...(ack !== undefined
+          ? { ack }
+          : o.status === undefined
+            ? {}
+            : { status: o.status as DeliveryStatus }),
         ...(o.q === undefined ? {} : { q: o.q }),
         ...bounds,
         limit: o.limit - rows.length,

@@ -1,47 +1,72 @@
 // `ferry deliveries` as a table a person reads at night: newest first, one line per delivery.
 import type { DeliveryView } from './delivery-view.js';
 
-const COLUMNS = ['UPDATED', 'PARTNER', 'STATUS', 'KEY', 'REMOTE PATH', 'ATT', 'LAST ERROR'] as const;
-const MAX_WIDTH: Record<(typeof COLUMNS)[number], number> = {
+const COLUMNS = [
+  'UPDATED',
+  'PARTNER',
+  'STATUS',
+  'ANSWER',
+  'KEY',
+  'REMOTE PATH',
+  'ATT',
+  'LAST ERROR',
+] as const;
+type Column = (typeof COLUMNS)[number];
+const MAX_WIDTH: Record<Column, number> = {
   UPDATED: 20,
   PARTNER: 16,
   STATUS: 11,
+  ANSWER: 12,
   KEY: 48,
   'REMOTE PATH': 40,
   ATT: 3,
   'LAST ERROR': 60,
 };
 
+/** How the table and the web UI name an `ack` value: `pending` reads as the filter that finds it. */
+const ANSWER_LABEL: Record<string, string> = { pending: 'unanswered' };
+
 /**
  * Formats deliveries as aligned columns. Text from S3 keys and errors is attacker-controlled: control
  * and bidirectional characters are shown escaped, and long values are cut with "…" (keep the ends of
- * keys and paths, where the file name is; the start of errors, where the code is).
+ * keys and paths, where the file name is; the start of errors, where the code is). The ANSWER column
+ * (the partner's `ack`) is there only when a listed delivery has one: most partners send no answers.
  */
 export function formatDeliveryTable(rows: readonly DeliveryView[]): string[] {
-  const cells = rows.map((d) => [
-    d.updatedAt.replace(/\.\d{3}Z$/, 'Z'),
-    d.partnerId,
-    d.status,
-    d.key,
-    d.remotePath ?? '-',
-    String(d.attempts),
-    d.lastErrorCode ? `${d.lastErrorCode}: ${d.lastError ?? ''}`.trim() : d.reason ? d.reason : '-',
-  ]);
+  const answers = rows.some((d) => d.ack !== undefined);
+  const columns = COLUMNS.filter((name) => answers || name !== 'ANSWER');
+  const cells = rows.map((d) => {
+    const values: Record<Column, string> = {
+      UPDATED: d.updatedAt.replace(/\.\d{3}Z$/, 'Z'),
+      PARTNER: d.partnerId,
+      STATUS: d.status,
+      ANSWER: d.ack === undefined ? '-' : (ANSWER_LABEL[d.ack] ?? d.ack),
+      KEY: d.key,
+      'REMOTE PATH': d.remotePath ?? '-',
+      ATT: String(d.attempts),
+      'LAST ERROR': d.lastErrorCode
+        ? `${d.lastErrorCode}: ${d.lastError ?? ''}`.trim()
+        : d.reason
+          ? d.reason
+          : '-',
+    };
+    return columns.map((name) => values[name]);
+  });
   const fitted = cells.map((row) =>
     row.map((value, i) => {
-      const name = COLUMNS[i]!;
+      const name = columns[i]!;
       const text = printable(value);
       const keepEnd = name === 'KEY' || name === 'REMOTE PATH';
       return cut(text, MAX_WIDTH[name], keepEnd);
     }),
   );
-  const widths = COLUMNS.map((name, i) => Math.max(name.length, ...fitted.map((row) => row[i]!.length)));
+  const widths = columns.map((name, i) => Math.max(name.length, ...fitted.map((row) => row[i]!.length)));
   const line = (values: readonly string[]) =>
     values
       .map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  return [line(COLUMNS), ...fitted.map(line)];
+  return [line(columns), ...fitted.map(line)];
 }
 
 /** Escapes control and bidirectional characters so a hostile key cannot rewrite the terminal. */
@@ -133,6 +158,31 @@ export function describeContract(receipt: ContractFacts): string[] {
   return lines;
 }
 
+/** The record fields of a partner's answer (DeliveryFacts fits). */
+export interface AnswerFacts {
+  ack?: string;
+  ackAt?: string;
+  ackFile?: string;
+  ackReason?: string;
+}
+
+/**
+ * The partner's answer (`ack:`) in words: "acknowledged at <at> (<file>)", "rejected at <at> (<file>):
+ * <reason>" (a reason of several lines continues on the next ones), "overdue since <at>: no answer
+ * yet", "unanswered: waiting for the partner's answer"; nothing when the partner sends no answers.
+ * Self-contained like describeContract: the web UI serves it as a module too.
+ */
+export function describeAnswer(d: AnswerFacts): string[] {
+  if (d.ack === undefined) return [];
+  if (d.ack === 'pending') return ["unanswered: waiting for the partner's answer"];
+  if (d.ack === 'overdue') return ['overdue' + (d.ackAt ? ' since ' + d.ackAt : '') + ': no answer yet'];
+  const head = d.ack + (d.ackAt ? ' at ' + d.ackAt : '') + (d.ackFile ? ' (' + d.ackFile + ')' : '');
+  const reason = (d.ackReason || '').split(/\r?\n/).map((line) => line.trimEnd());
+  while (reason.length > 0 && reason[reason.length - 1] === '') reason.pop();
+  if (reason.length === 0) return [head];
+  return [head + ': ' + reason[0], ...reason.slice(1)];
+}
+
 /** The receipt fields the detail shows (DeliveryReceipt fits). */
 export interface ReceiptFacts extends ContractFacts {
   source?: { size?: number; sha256?: string };
@@ -206,6 +256,7 @@ export function formatDeliveryDetail(d: DeliveryDetailFacts, options: DeliveryDe
   field('created at', d.createdAt);
   field('updated at', d.updatedAt);
   field('delivered at', d.deliveredAt);
+  field('answer', describeAnswer(d));
 
   if (r) {
     const contract = describeContract(r);

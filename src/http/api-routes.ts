@@ -5,12 +5,14 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import type { ObjectSource } from '../core/ports.js';
 import type { ReceiptStore } from '../adapters/receipt-store.js';
 import type { FerryConfig } from '../config/load-config.js';
+import { ACK_FILTER_NAMES, ackFilterOf } from '../core/ack-filter.js';
 import { decodeCursor, encodeCursor, parseTimeBound, type ListCursor } from '../core/delivery-cursor.js';
 import { DELIVERY_ID_FORMAT, isDeliveryId } from '../core/delivery-id.js';
 import { toDeliveryView, type DeliveryView } from '../core/delivery-view.js';
 import { checkReason } from '../core/redelivery.js';
 import { uploadKeyFor } from '../core/upload-name.js';
 import { FerryError } from '../errors.js';
+import type { AckIndex } from '../ledger/ack-index.js';
 import type { AuditLog } from '../ledger/audit-log.js';
 import { queuedJobView as queuedView, readDeliveryDetail } from '../ledger/delivery-detail.js';
 import type { DeliveryStatus } from '../ledger/delivery-record.js';
@@ -44,6 +46,8 @@ export interface ApiDeps {
   source: Pick<ObjectSource, 'putNew' | 'listPages'>;
   /** Each partner's last sweep (counts, stale objects). */
   sweepSummaries: Pick<SweepSummaries, 'read'>;
+  /** The answer files of partners with `ack:` that match no delivery. */
+  ackIndex: Pick<AckIndex, 'unmatched'>;
   now?(): Date;
   /** The clock sweeps select by, so an object is stale here exactly when it is to a sweep (default: now). */
   sweepNow?(): Date;
@@ -110,8 +114,12 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
         throw new ApiProblem(400, `unknown partner ${partner}`);
       }
       const status = queryText(req, 'status');
-      if (status !== undefined && !LIST_STATUSES.has(status)) {
-        throw new ApiProblem(400, `status must be one of ${[...LIST_STATUSES].join(', ')}`);
+      const ack = status === undefined ? undefined : ackFilterOf(status);
+      if (status !== undefined && ack === undefined && !LIST_STATUSES.has(status)) {
+        throw new ApiProblem(
+          400,
+          `status must be one of ${[...LIST_STATUSES, ...ACK_FILTER_NAMES].join(', ')}`,
+        );
       }
       const q = queryText(req, 'q');
       if (q !== undefined && q.length > 256) throw new ApiProblem(400, 'q is longer than 256 characters');
@@ -143,7 +151,7 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
       if (cursor && cursor.kind !== 'ledger') throw new ApiProblem(400, 'cursor is not valid');
       const page = await deps.listing.list({
         partners,
-        ...(status === undefined ? {} : { status: status as DeliveryStatus }),
+        ...(ack !== undefined ? { ack } : status === undefined ? {} : { status: status as DeliveryStatus }),
         ...(q === undefined ? {} : { q }),
         ...(since === undefined ? {} : { since }),
         ...(until === undefined ? {} : { until }),
@@ -253,6 +261,10 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
           ...p,
           ...(await readPartnerStats(deps.redis, deps.keys, p.id, at)),
           lastSweep: (await deps.sweepSummaries.read(p.id)) ?? null,
+          // Only partners that send answers have any: the field's absence says "no ack: configured".
+          ...(config.partners.get(p.id)?.ack === undefined
+            ? {}
+            : { unmatchedAnswers: await deps.ackIndex.unmatched(p.id) }),
         })),
       );
       res.json({ partners });

@@ -3,6 +3,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { classifyError } from '../core/classify-error.js';
 import type { LedgerCursor } from '../core/delivery-cursor.js';
+import type { AckStatus } from '../core/delivery-view.js';
 import type { DeliveryRecord, DeliveryStatus } from './delivery-record.js';
 import type { Ledger } from './redis-ledger.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -11,6 +12,8 @@ export interface DeliveryFilter {
   /** Whose deliveries (the configured partners when listing all). */
   partners: readonly string[];
   status?: DeliveryStatus;
+  /** The partner's answer (the record's `ack`, src/core/ack-filter.ts names them for people). */
+  ack?: AckStatus;
   /** Case-insensitive substring of the S3 key or the delivery id. */
   q?: string;
   /** Bounds on updatedAt, epoch ms, inclusive. */
@@ -101,7 +104,7 @@ export function createDeliveryListing(
         k: o.cursor?.k[partner] ?? 0,
         done: false,
       }));
-      const filtering = o.status !== undefined || (o.q ?? '') !== '';
+      const filtering = o.status !== undefined || o.ack !== undefined || (o.q ?? '') !== '';
       const needle = (o.q ?? '').toLowerCase();
       // What has been consumed, in cursor form.
       let position: LedgerCursor | null = o.cursor ? { ...o.cursor, k: { ...o.cursor.k } } : null;
@@ -140,7 +143,7 @@ export function createDeliveryListing(
           batch.push({ entry, at: consume(entry) });
         }
         scanned += batch.length;
-        const matches = filtering ? await filterBatch(batch, o.status, needle) : batch;
+        const matches = filtering ? await filterBatch(batch, o.status, o.ack, needle) : batch;
         const room = o.limit - taken.length;
         taken.push(...matches.slice(0, room));
         if (taken.length === o.limit) {
@@ -180,22 +183,24 @@ export function createDeliveryListing(
     },
   };
 
-  /** Keeps the entries whose status and key/id match, reading both fields in one pipelined round trip. */
+  /** Keeps the entries whose status, answer and key/id match, reading the fields in one pipelined round trip. */
   async function filterBatch<T extends { entry: Entry }>(
     batch: readonly T[],
     status: DeliveryStatus | undefined,
+    ack: AckStatus | undefined,
     needle: string,
   ): Promise<T[]> {
     if (batch.length === 0) return [];
     const pipeline = redis.pipeline();
-    for (const b of batch) pipeline.hmget(keys.delivery(b.entry.id), 'status', 'key');
+    for (const b of batch) pipeline.hmget(keys.delivery(b.entry.id), 'status', 'key', 'ack');
     const replies = await guard(() => pipeline.exec());
     return batch.filter((b, i) => {
       const [err, reply] = replies?.[i] ?? [null, null];
       if (err) throw classifyError(err, 'redis');
-      const [st, key] = (reply ?? [null, null]) as (string | null)[];
+      const [st, key, answer] = (reply ?? [null, null, null]) as (string | null)[];
       if (st === null || st === undefined || key === null || key === undefined) return false;
       if (status !== undefined && st !== status) return false;
+      if (ack !== undefined && answer !== ack) return false;
       return needle === '' || key.toLowerCase().includes(needle) || b.entry.id.toLowerCase().includes(needle);
     });
   }

@@ -32,6 +32,18 @@ export interface SweepFigures {
 
 export type ConfigReloadResult = 'applied' | 'rejected';
 
+/**
+ * What one read of a partner's ack directory found for a file: an answer (acknowledged, rejected), a
+ * delivery found overdue, or an answer file that matches no waiting delivery.
+ */
+export type AckReadResult = 'acknowledged' | 'rejected' | 'overdue' | 'unmatched';
+export const ACK_READ_RESULTS: readonly AckReadResult[] = [
+  'acknowledged',
+  'rejected',
+  'overdue',
+  'unmatched',
+];
+
 /** What the processors and the config watcher report. Every method is cheap and never throws. */
 export interface Metrics {
   deliveryFinished(partner: string, outcome: DeliveryOutcome, bytes: number, seconds: number): void;
@@ -41,6 +53,8 @@ export interface Metrics {
   slotLeaseLost(partner: string, reason: SlotLossReason): void;
   /** The janitor removed one of Ferry's leftovers (a temp file, or an overwrite's aside). */
   janitorRemoved(partner: string, kind: LeftoverKind): void;
+  /** The ack poller recorded an answer, found a delivery overdue, or found an answer matching nothing (once per file). */
+  ackRead(partner: string, result: AckReadResult): void;
 }
 
 /** The default of every processor: reports nothing. */
@@ -50,6 +64,7 @@ export const NO_METRICS: Metrics = {
   configReloaded: () => undefined,
   slotLeaseLost: () => undefined,
   janitorRemoved: () => undefined,
+  ackRead: () => undefined,
 };
 
 /** The part of a BullMQ queue the queue gauges read. */
@@ -69,6 +84,14 @@ export interface HousekeepingPendingSource {
   count: (partnerId: string) => Promise<number>;
 }
 
+/** Where the age of the oldest delivery waiting for its partner's answer is read at scrape time. */
+export interface AckWaitingSource {
+  /** The configured partners now (only those with `ack:` are read). */
+  partners: () => Iterable<{ id: string; ack?: object }>;
+  /** When the partner's oldest waiting delivery was delivered (epoch ms); undefined when none waits. */
+  oldestWaitingMs: (partnerId: string) => Promise<number | undefined>;
+}
+
 export interface MetricsSources {
   /** Queues whose job counts are read at scrape time (at most once per `queueCountsTtlMs`). */
   queues?: readonly CountableQueue[];
@@ -78,6 +101,8 @@ export interface MetricsSources {
   slaStates?: () => Iterable<readonly [partner: string, state: number]>;
   /** Pending `after.source` retries per partner, read like the queue counts (cached, timed out). */
   housekeepingPending?: HousekeepingPendingSource;
+  /** The oldest delivery waiting for an answer per partner with `ack:`, read like the queue counts. */
+  ackWaiting?: AckWaitingSource;
   /** How long queue counts are reused between scrapes (default 5 s). */
   queueCountsTtlMs?: number;
   /** A scrape gives up on queue counts after this long (Redis away) and leaves them out (default 2 s). */
@@ -179,6 +204,12 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     labelNames: ['partner', 'kind'] as const,
     registers,
   });
+  const acks = new Counter({
+    name: 'ferry_acks_total',
+    help: "Partners' answers read from their ack directories (acknowledged, rejected), deliveries found overdue (no answer within ack.within), and answer files that match no waiting delivery (unmatched, counted once per file).",
+    labelNames: ['partner', 'result'] as const,
+    registers,
+  });
   // Reloads are rare: show both series from the start, so `increase()` sees the first rejection.
   for (const result of ['applied', 'rejected'] as const) configReloads.inc({ result }, 0);
 
@@ -248,6 +279,40 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     });
   }
 
+  const ackWaiting = sources.ackWaiting;
+  if (ackWaiting) {
+    const readOldest = cachedRead(
+      () => {
+        // Only partners with ack: wait for answers: one ZRANGE per such partner and scrape.
+        const ids = [...ackWaiting.partners()].filter((p) => p.ack !== undefined).map((p) => p.id);
+        return Promise.all(
+          ids.map(async (id) => [id, await ackWaiting.oldestWaitingMs(id)] as [string, number | undefined]),
+        );
+      },
+      'oldest waiting answers',
+      ttlMs,
+      timeoutMs,
+      nowMs,
+    );
+    new Gauge({
+      name: 'ferry_ack_oldest_waiting_age_seconds',
+      help: "Age of the oldest delivered file still waiting for its partner's answer, per partner with ack: (0: none waits; read from Redis, cached a few seconds; the same in every process).",
+      labelNames: ['partner'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        try {
+          const now = nowMs();
+          for (const [partner, oldest] of await readOldest()) {
+            this.set({ partner }, oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000));
+          }
+        } catch (err) {
+          sources.onCollectError?.(err);
+        }
+      },
+    });
+  }
+
   const openConnections = sources.openConnections;
   if (openConnections) {
     new Gauge({
@@ -301,6 +366,9 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     },
     janitorRemoved(partner, kind) {
       janitorRemoved.inc({ partner, kind });
+    },
+    ackRead(partner, result) {
+      acks.inc({ partner, result });
     },
   };
 }

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
-import { describeContract } from '../../core/format-deliveries.js';
+import { describeAnswer, describeContract } from '../../core/format-deliveries.js';
 
 /**
  * Only our own files, no inline script or style, no framing, no plugins; fetches go to this origin
@@ -31,10 +31,10 @@ const FAVICON =
   '<path d="M6 18h20l-3 6H9z" fill="#7fb0ff"/><path d="M15 6v11h-7z" fill="#fff"/><path d="M17 9v8h6z" fill="#cfd8e6"/></svg>';
 
 /**
- * /ui/describe-contract.js: the CLI's own formatter (self-contained on purpose), so the delivery page
- * and `ferry deliveries show` describe a contract with one implementation.
+ * /ui/describe-contract.js: the CLI's own formatters (self-contained on purpose), so the delivery page
+ * and `ferry deliveries show` describe a contract and a partner's answer with one implementation.
  */
-export const DESCRIBE_CONTRACT_JS = `export ${describeContract.toString()}\n`;
+export const DESCRIBE_CONTRACT_JS = `export ${describeContract.toString()}\nexport ${describeAnswer.toString()}\n`;
 
 interface Asset {
   type: string;

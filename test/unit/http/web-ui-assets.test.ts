@@ -39,10 +39,24 @@ describe('web UI assets', () => {
   });
 
   it('serves the CLI formatter as the module app.js imports', async () => {
-    expect(onDisk('app.js')).toContain("import { describeContract } from './describe-contract.js';");
+    expect(onDisk('app.js')).toContain(
+      "import { describeAnswer, describeContract } from './describe-contract.js';",
+    );
     const res = await fetch(`${base}/ui/describe-contract.js`);
     expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(res.headers.get('content-security-policy')).toBe(WEB_UI_CSP);
     expect(await res.text()).toBe(DESCRIBE_CONTRACT_JS);
+  });
+
+  it('serves formatters that run on their own, as the browser imports them', async () => {
+    const url = `data:text/javascript;base64,${Buffer.from(DESCRIBE_CONTRACT_JS).toString('base64')}`;
+    const served = (await import(url)) as {
+      describeAnswer: (d: object) => string[];
+      describeContract: (r: object) => string[];
+    };
+    expect(
+      served.describeAnswer({ ack: 'rejected', ackAt: 'T', ackFile: 'a.csv.nack', ackReason: 'no\nway' }),
+    ).toEqual(['rejected at T (a.csv.nack): no', 'way']);
+    expect(served.describeContract({ transform: { compress: 'gzip' } })).toEqual(['transform: gzip']);
   });
 });

@@ -6,7 +6,7 @@
 
 // "transform: gzip → pgp (2 recipients)", "sidecars: .sha256, .done": the CLI's own formatter
 // (src/core/format-deliveries.ts), which the server serves as this module (web-ui.ts).
-import { describeContract } from './describe-contract.js';
+import { describeAnswer, describeContract } from './describe-contract.js';
 
 // The API's answers as this page reads them (src/http/api-routes.ts). They are trusted for shape,
 // never for content: every value is rendered as text.
@@ -18,6 +18,7 @@ import { describeContract } from './describe-contract.js';
 /** @typedef {{ status: string, by?: string, expected?: number, found?: number, delivered?: number }} SlaState */
 /** @typedef {{ key: string, etag: string, size?: number }} StaleObject */
 /** @typedef {{ at: string, listed: number, skipped: { stale?: number }, stale: StaleObject[] }} SweepSummary */
+/** @typedef {{ name: string, size: number, firstSeenAt: string }} UnmatchedAnswer */
 /**
  * @typedef {object} Partner
  * @property {string} id
@@ -30,6 +31,7 @@ import { describeContract } from './describe-contract.js';
  * @property {number} failed
  * @property {number | undefined} delivered24h
  * @property {SweepSummary | null} lastSweep
+ * @property {UnmatchedAnswer[] | undefined} unmatchedAnswers only for partners with `ack:`
  */
 /** @typedef {{ partners: Partner[] }} PartnerList */
 /** @typedef {{ items: DeliveryView[], nextCursor: string | null, total?: number }} DeliveryList */
@@ -52,6 +54,13 @@ function shell(id) {
 const main = shell('main');
 const flash = shell('flash');
 const STATUSES = ['queued', 'publishing', 'delivered', 'failed', 'quarantined', 'skipped', 'superseded'];
+/** The partner's answer (`ack:`), filtered by the same status parameter (src/core/ack-filter.ts). */
+const ANSWER_FILTERS = ['acknowledged', 'rejected', 'overdue', 'unanswered'];
+/**
+ * How an `ack` value is shown: `pending` reads as the filter that finds it.
+ * @param {string} ack
+ */
+const answerLabel = (ack) => (ack === 'pending' ? 'unanswered' : ack);
 /** @type {Me} */
 let me = { user: undefined, role: 'viewer' };
 let renderToken = 0;
@@ -230,6 +239,9 @@ const BADGE_KIND = {
   missed: 'bad',
   'missing-export': 'bad',
   quarantined: 'bad',
+  rejected: 'bad',
+  acknowledged: 'good',
+  overdue: 'warn',
   paused: 'warn',
   warning: 'warn',
   pending: 'info',
@@ -563,7 +575,38 @@ async function partnersPage() {
       partners.map(partnerRow),
       'No partners configured.',
     ),
+    unmatchedAnswers(partners),
   );
+}
+
+/**
+ * Files in partners' ack directories that answer no delivery Ferry waits for (a misnamed answer, or
+ * one for a file another system sent); nothing when there are none.
+ * @param {Partner[]} partners
+ */
+function unmatchedAnswers(partners) {
+  const rows = partners.flatMap((p) =>
+    (p.unmatchedAnswers || []).map((a) =>
+      h(
+        'tr',
+        { 'data-unmatched': p.id },
+        h('td', {}, p.id),
+        h('td', { class: 'key' }, a.name),
+        h('td', { class: 'num' }, bytes(a.size)),
+        h('td', {}, time(a.firstSeenAt, true)),
+      ),
+    ),
+  );
+  if (rows.length === 0) return null;
+  return [
+    h('h2', { id: 'unmatched-title' }, 'Unmatched answers'),
+    h(
+      'p',
+      { class: 'muted' },
+      "Files in partners' answer directories that match no delivered file waiting for an answer.",
+    ),
+    table('Unmatched answers', ['Partner', 'File', 'Size', 'First seen'], rows, ''),
+  ];
 }
 
 // ---- deliveries -------------------------------------------------------------------------------
@@ -644,7 +687,16 @@ function filterForm(params, partnerIds) {
     field(
       'f-status',
       'Status',
-      h('select', { id: 'f-status', name: 'status' }, options(STATUSES, params.get('status'), 'any status')),
+      h(
+        'select',
+        { id: 'f-status', name: 'status' },
+        options(STATUSES, params.get('status'), 'any status'),
+        h(
+          'optgroup',
+          { label: "Partner's answer" },
+          ANSWER_FILTERS.map((v) => h('option', { value: v, selected: v === params.get('status') }, v)),
+        ),
+      ),
     ),
     field(
       'f-since',
@@ -674,6 +726,7 @@ function deliveryRow(d) {
     h('td', {}, d.partnerId),
     h('td', { class: 'key' }, deliveryLink(d.id, d.key)),
     h('td', {}, badge(d.status)),
+    h('td', {}, d.ack ? badge(answerLabel(d.ack)) : h('span', { class: 'muted' }, '—')),
     h('td', { class: 'num' }, String(d.attempts ?? 0)),
     h('td', {}, d.lastErrorCode ? h('code', { title: d.lastError || '' }, d.lastErrorCode) : ''),
     h('td', {}, boardLink(d.boardUrl, 'Bull Board job for ' + d.key)),
@@ -710,7 +763,7 @@ async function deliveriesPage(params) {
     h('p', { class: 'muted', id: 'result-count', 'aria-live': 'polite' }, summary),
     table(
       'Deliveries, newest first',
-      ['Updated', 'Partner', 'S3 key', 'Status', 'Attempts', 'Error', 'Job'],
+      ['Updated', 'Partner', 'S3 key', 'Status', 'Answer', 'Attempts', 'Error', 'Job'],
       list.items.map(deliveryRow),
       'No deliveries match.',
     ),
@@ -730,6 +783,17 @@ async function deliveriesPage(params) {
 function contractLines(receipt) {
   const lines = describeContract(receipt);
   return lines.length > 0 ? lines.map((line) => h('div', {}, line)) : undefined;
+}
+
+/**
+ * The partner's answer (describeAnswer's lines, a reject's reason included); undefined (row hidden)
+ * when the partner sends no answers.
+ * @param {DeliveryDetail} d
+ */
+function answerLines(d) {
+  const lines = describeAnswer(d);
+  if (lines.length === 0 || !d.ack) return undefined;
+  return [badge(answerLabel(d.ack)), lines.map((line) => h('div', { class: 'answer' }, line))];
 }
 
 /** @param {[string, Child][]} pairs rows with no value are left out */
@@ -862,6 +926,7 @@ async function deliveryPage(id) {
       ['Created', time(d.createdAt)],
       ['Updated', time(d.updatedAt)],
       ['Delivered', d.deliveredAt ? time(d.deliveredAt) : undefined],
+      ['Answer', answerLines(d)],
       ['Job', [h('code', {}, d.jobId), ' ', boardLink(d.boardUrl, 'Bull Board job ' + d.jobId)]],
     ]),
     h('h2', {}, 'Receipt'),
@@ -884,7 +949,8 @@ async function deliveryPage(id) {
       ),
       'No operator actions on this delivery.',
     ),
-    // A failed delivery is retried, not redelivered (the API refuses that with 409).
+    // A failed delivery is retried, not redelivered (the API refuses that with 409); a rejected one is
+    // delivered (its status stays so), so the partner can be sent a corrected file by redelivering it.
     isOperator() ? (d.status === 'failed' ? retryForm(d) : redeliverForm(d)) : null,
   );
 }
