@@ -389,6 +389,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
           ackIndex,
           receipts,
           alerts,
+          metrics,
           logger,
           now: clock,
           ferryVersion: FERRY_VERSION,

@@ -68,10 +68,13 @@ beforeAll(async () => {
 
   ackIndex = createAckIndex(pipeline.testFerry.redis, createRedisKeys('{ferry}'));
   deliveredAtMs = Date.now() - 3 * 3600_000;
-  // `late` was delivered first: it is the oldest waiting once the others are answered.
-  await ackIndex.expect('acme', ids.late, 'orders-late.csv', deliveredAtMs);
+  // Each delivery of the partner (ack:) started waiting when it was delivered; the waits are moved
+  // back in time here: `late` was delivered first, it is the oldest waiting once the others are answered.
+  const keys = createRedisKeys('{ferry}');
+  expect((await ackIndex.waiting('acme')).map((w) => w.deliveryId).sort()).toEqual(Object.values(ids).sort());
+  await pipeline.testFerry.redis.zadd(keys.ackPending('acme'), 'XX', deliveredAtMs, ids.late);
   for (const n of ['ok', 'bad', 'waiting'] as const) {
-    await ackIndex.expect('acme', ids[n], `orders-${n}.csv`, deliveredAtMs + 60_000);
+    await pipeline.testFerry.redis.zadd(keys.ackPending('acme'), 'XX', deliveredAtMs + 60_000, ids[n]);
   }
   const at = new Date(ACK_AT);
   expect(
