@@ -41,3 +41,18 @@ interface Issue {
 export function messagesOf(input: unknown): string[] {
   return issuesOf(partnerSchema, input);
 }
+
+/**
+ * The first six lines of a minimal valid partner file, as YAML text: a section under test appended to
+ * it starts on line 7, so problems are asserted at their file:line:col.
+ */
+export function partnerYamlHead(schedule: { timezone?: string } = {}): string {
+  const timezone = schedule.timezone === undefined ? '' : `, timezone: ${schedule.timezone}`;
+  return `id: acme
+schedule: { cron: '0 * * * *'${timezone} }
+target: { host: sftp.acme.example, username: ferry, directory: /in,
+  hostKeys: ['${FINGERPRINT}'],
+  auth: { privateKeyFile: /run/secrets/acme } }
+source: { bucket: warehouse-exports, prefix: acme/ }
+`;
+}

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { useConfigDirs } from '../../../support/config-dir.js';
+import { partnerYamlHead } from '../../../support/partner-input.js';
 
 // Lines 1-6; the ack block under test starts on line 7.
-const PARTNER = `id: acme
-schedule: { cron: '0 * * * *' }
-target: { host: sftp.acme.example, username: ferry, directory: /in,
-  hostKeys: ['SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4'],
-  auth: { privateKeyFile: /run/secrets/acme } }
-source: { bucket: warehouse-exports, prefix: acme/ }
-`;
+const PARTNER = partnerYamlHead();
 
 const configs = useConfigDirs('ack-config');
 const load = (lines: string) => configs.loadPartner('acme', PARTNER + lines);

@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { remoteNameFor } from '../../../../src/core/filename-template.js';
 import { useConfigDirs } from '../../../support/config-dir.js';
+import { partnerYamlHead } from '../../../support/partner-input.js';
 import { planSidecars } from '../../../../src/core/sidecar-files.js';
 
 // Lines 1-7; the naming block under test starts on line 8.
-const PARTNER = `id: acme
-schedule: { cron: '0 * * * *', timezone: America/New_York }
-target: { host: sftp.acme.example, username: ferry, directory: /in,
-  hostKeys: ['SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4'],
-  auth: { privateKeyFile: /run/secrets/acme } }
-source: { bucket: warehouse-exports, prefix: acme/ }
-naming:
-`;
+const PARTNER = `${partnerYamlHead({ timezone: 'America/New_York' })}naming:\n`;
 
 const configs = useConfigDirs('naming-config');
 

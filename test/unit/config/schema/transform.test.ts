@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useConfigDirs } from '../../../support/config-dir.js';
+import { partnerYamlHead } from '../../../support/partner-input.js';
 import { generateTestKey, type TestKeyPair } from '../../../support/pgp-keys.js';
 
 // Lines 1-8; the transform block under test starts on line 9.
@@ -139,14 +140,7 @@ describe('partner transform settings', () => {
 
 // transform.compressLevel: an optional gzip level 1–9 (left out: 6), only with compress: gzip.
 // Lines 1-7 (`transform:` on line 7); the fields under test start on line 8.
-const PARTNER = `id: acme
-schedule: { cron: '0 * * * *' }
-target: { host: sftp.acme.example, username: ferry, directory: /in,
-  hostKeys: ['SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4'],
-  auth: { privateKeyFile: /run/secrets/acme } }
-source: { bucket: warehouse-exports, prefix: acme/ }
-transform:
-`;
+const PARTNER = `${partnerYamlHead()}transform:\n`;
 
 const compressConfigs = useConfigDirs('compress-level-config');
 

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { useConfigDirs } from '../../../support/config-dir.js';
+import { partnerYamlHead } from '../../../support/partner-input.js';
 
 // Lines 1-6; the validate block under test starts on line 7, its csv block on line 8.
-const PARTNER = `id: acme
-schedule: { cron: '0 * * * *' }
-target: { host: sftp.acme.example, username: ferry, directory: /in,
-  hostKeys: ['SHA256:BXfYDQo9GigRWVMVtCXKJBG9z5LXQiav4rZLeMQ6Tt4'],
-  auth: { privateKeyFile: /run/secrets/acme } }
-source: { bucket: warehouse-exports, prefix: acme/ }
-validate:
-`;
+const PARTNER = `${partnerYamlHead()}validate:\n`;
 
 const configs = useConfigDirs('csv-config');
 
