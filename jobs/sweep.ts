@@ -78,8 +78,13 @@ export function createSweepProcessor(deps: SweepDeps) {
         log.warn({ configured: Boolean(partner) }, 'sweep skipped: partner not configured or disabled');
         return result;
       }
-      if (parsed.data.reason === 'schedule' && (await deps.isPaused?.(partner))) {
+      if (parsed.data.reason !== 'manual' && (await deps.isPaused?.(partner))) {
         log.info('sweep skipped: partner paused (ferry resume, or paused: false in its config)');
+        return result;
+      }
+      if (parsed.data.reason === 'acks') {
+        // Only the partner's answers (ack.pollEveryMinutes): nothing is listed or enqueued.
+        await deps.acks?.poll(partner, log);
         return result;
       }
 

@@ -10,6 +10,20 @@ export function schedulerIdFor(partnerId: string): string {
   return `${SCHEDULER_PREFIX}${partnerId}`;
 }
 
+const ACK_SCHEDULER_PREFIX = 'acks-';
+
+/** The job-scheduler id of a partner's answer reads (`ack.pollEveryMinutes`), beside its sweeps'. */
+export function ackSchedulerIdFor(partnerId: string): string {
+  return `${ACK_SCHEDULER_PREFIX}${partnerId}`;
+}
+
+/** The partner an answer-read scheduler id belongs to, or undefined. */
+export function partnerIdFromAckSchedulerId(id: string): string | undefined {
+  return id.startsWith(ACK_SCHEDULER_PREFIX) && id.length > ACK_SCHEDULER_PREFIX.length
+    ? id.slice(ACK_SCHEDULER_PREFIX.length)
+    : undefined;
+}
+
 /** The partner a scheduler id belongs to, or undefined for ids Ferry did not create. */
 export function partnerIdFromSchedulerId(id: string): string | undefined {
   return id.startsWith(SCHEDULER_PREFIX) && id.length > SCHEDULER_PREFIX.length

@@ -8,7 +8,8 @@ export const SweepJobData = z
   .object({
     v: z.literal(1).default(1),
     partnerId: z.string().regex(PARTNER_ID_PATTERN),
-    reason: z.enum(['schedule', 'manual']).default('schedule'),
+    // `acks`: only read the partner's answers (ack.pollEveryMinutes), no listing.
+    reason: z.enum(['schedule', 'manual', 'acks']).default('schedule'),
   })
   .strict();
 export type SweepJobData = z.infer<typeof SweepJobData>;

@@ -1,6 +1,11 @@
 import type { Queue } from 'bullmq';
 import type { FerryConfig } from '../config/load-config.js';
-import { partnerIdFromSchedulerId, schedulerIdFor } from '../core/schedule.js';
+import {
+  ackSchedulerIdFor,
+  partnerIdFromAckSchedulerId,
+  partnerIdFromSchedulerId,
+  schedulerIdFor,
+} from '../core/schedule.js';
 import type { Logger } from '../observability/logger.js';
 import { JOB } from '../queues/names.js';
 import { SWEEP_JOB_OPTIONS } from '../queues/queues.js';
@@ -13,7 +18,8 @@ export interface SyncResult {
 
 /**
  * Makes the sweep queue's job schedulers match the config: one per enabled partner (cron + timezone,
- * stable id), none for removed or disabled ones. Safe to run from several processes at once: ids are
+ * stable id), one more per enabled partner with `ack:` (its answer reads), none for removed or
+ * disabled ones. Safe to run from several processes at once: ids are
  * stable and unchanged schedulers are left alone rather than re-upserted.
  */
 export async function syncSchedulers(queue: Queue, config: FerryConfig, logger: Logger): Promise<SyncResult> {
@@ -34,11 +40,30 @@ export async function syncSchedulers(queue: Queue, config: FerryConfig, logger: 
     );
     result.upserted.push(id);
   }
+  // Partners with `ack:` also read their answers every ack.pollEveryMinutes (a daily sweep would leave
+  // an answer, or an overdue wait, unseen until the next day).
+  for (const partner of config.partners.values()) {
+    if (!partner.enabled || partner.ack === undefined) continue;
+    const id = ackSchedulerIdFor(partner.id);
+    const every = partner.ack.pollEveryMinutes * 60_000;
+    if (existing.get(id)?.every === every) {
+      result.unchanged.push(id);
+      continue;
+    }
+    await queue.upsertJobScheduler(
+      id,
+      { every },
+      { name: JOB.sweep, data: { v: 1, partnerId: partner.id, reason: 'acks' }, opts: SWEEP_JOB_OPTIONS },
+    );
+    result.upserted.push(id);
+  }
   for (const id of existing.keys()) {
     const partnerId = partnerIdFromSchedulerId(id);
-    if (partnerId === undefined) continue;
-    const partner = config.partners.get(partnerId);
-    if (!partner || !partner.enabled) {
+    const ackPartnerId = partnerIdFromAckSchedulerId(id);
+    if (partnerId === undefined && ackPartnerId === undefined) continue;
+    const partner = config.partners.get(partnerId ?? ackPartnerId ?? '');
+    const wanted = partner?.enabled === true && (partnerId !== undefined || partner.ack !== undefined);
+    if (!wanted) {
       await queue.removeJobScheduler(id);
       result.removed.push(id);
     }

@@ -5,9 +5,11 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { appendFile, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { createAckIndex } from '../../src/ledger/ack-index.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
+import { JOB, QUEUE } from '../../src/queues/names.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 
 let offsetMs = 0;
@@ -15,7 +17,7 @@ let acks = '';
 let archived = '';
 
 const pipeline = usePartnerPipeline({
-  partners: [{ id: 'answers' }, { id: 'archived' }],
+  partners: [{ id: 'answers' }, { id: 'archived' }, { id: 'plain' }],
   beforeStart: async ({ services, fixture }) => {
     const dir = fixture.partnerDirs.answers!;
     acks = join(dir, 'acks');
@@ -66,6 +68,29 @@ async function ackReceipt(id: string): Promise<Record<string, unknown>> {
 }
 
 describe('ack', () => {
+  it('reads the answers every ack.pollEveryMinutes too, without listing the source', async () => {
+    const sweeps = new Queue(QUEUE.sweep, { connection: pipeline.testFerry.redis, prefix: '{ferry}' });
+    try {
+      // The scheduler: every 15 min (the default) beside the partner's cron sweep; none for a partner without ack.
+      const schedulers = await sweeps.getJobSchedulers(0, -1);
+      expect(schedulers.find((s) => s.key === 'acks-answers')).toMatchObject({
+        every: 15 * 60_000,
+        template: { data: { partnerId: 'answers', reason: 'acks' } },
+      });
+      expect(schedulers.some((s) => s.key === 'acks-plain')).toBe(false);
+
+      const id = await deliver('e.csv');
+      await answer('e.csv.ack');
+      const listedBefore = pipeline.lastSweepLog('answers');
+      const job = await sweeps.add(JOB.sweep, { v: 1, partnerId: 'answers', reason: 'acks' });
+      await expect.poll(() => job.getState(), { timeout: 30_000 }).toBe('completed');
+      expect(await pipeline.ledger.get(id)).toMatchObject({ ack: 'acknowledged', ackFile: 'e.csv.ack' });
+      expect(pipeline.lastSweepLog('answers')).toEqual(listedBefore); // no listing sweep ran
+    } finally {
+      await sweeps.close();
+    }
+  });
+
   it("matches the partner's own answer names and moves each answer into the archive folder", async () => {
     await pipeline.put([{ key: 'archived/d.csv', body: Buffer.from('x\n') }]);
     expect((await pipeline.sweep('archived')).summary).toMatch(/^delivered 1,/);

@@ -39,6 +39,8 @@ export const ackSchema = z
       })
       .optional(),
     removeAfterReading: z.boolean().default(true),
+    // Answers are also read this often, not only after the partner's sweeps.
+    pollEveryMinutes: z.int().min(1).max(1440).default(15),
     // A folder under `directory` (relative, one or more levels) the answers are moved to instead.
     archive: z
       .string()

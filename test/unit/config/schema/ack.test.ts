@@ -61,6 +61,7 @@ describe('ack', () => {
       'must be a folder under ack.directory',
     ],
     ['ack:\n  directory: /a\n  removeAfterReading: yes\n', 'partners/acme.yaml:9:23', ''],
+    ['ack:\n  directory: /a\n  pollEveryMinutes: 0\n', 'partners/acme.yaml:9:21', ''],
   ])('reports %j at its file:line:col', async (lines, at, message) => {
     const { problems } = await load(lines);
     expect(problems).toHaveLength(1);
