@@ -68,9 +68,16 @@ export function createAckPoller(deps: AckPollDeps): AckPoller {
                 .filter((e) => isRegularFile(e.mode))
                 .map((e) => ({ name: e.name, size: e.size }));
               const matching = matchAnswers(files, waiting, ack);
-              for (const m of matching.matches) {
-                const delivered = waiting.find((w) => w.deliveryId === m.deliveryId)!;
-                if (await recordAnswer(deps, session, partner, m, delivered.name, log)) {
+              // One answer file can answer several deliveries of its name (a redelivery): read it once.
+              const byFile = new Map<string, AnswerMatch[]>();
+              for (const m of matching.matches)
+                {byFile.set(m.file.name, [...(byFile.get(m.file.name) ?? []), m]);}
+              for (const answers of byFile.values()) {
+                const delivered = answers.map((m) => ({
+                  match: m,
+                  name: waiting.find((w) => w.deliveryId === m.deliveryId)!.name,
+                }));
+                for (const m of await recordAnswer(deps, session, partner, delivered, log)) {
                   result.answered.push({ deliveryId: m.deliveryId, result: m.result });
                 }
               }
@@ -127,51 +134,54 @@ export function createAckPoller(deps: AckPollDeps): AckPoller {
 }
 
 /**
- * One answer: the receipt first (durable evidence), then the ledger (ends the wait), then the file
- * goes. A crash between them reads the same answer again next time: the receipt is rewritten with the
- * same facts and the ledger step is a no-op for a delivery no longer waiting. False when it was not
- * recorded now (answered meanwhile by another process).
+ * One answer file, for each delivery it answers: the receipt first (durable evidence), then the ledger
+ * (ends the wait); then the file goes. A crash between them reads the same answer again next time: the
+ * receipt is rewritten with the same facts and the ledger step is a no-op for a delivery no longer
+ * waiting. Returns the answers recorded now (not those another process recorded meanwhile).
  */
 async function recordAnswer(
   deps: AckPollDeps,
   session: Pick<SftpSession, 'remove' | 'rename' | 'readHead'>,
   partner: PartnerConfig,
-  m: AnswerMatch,
-  deliveredName: string,
+  delivered: readonly { match: AnswerMatch; name: string }[],
   parentLog: Logger,
-): Promise<boolean> {
+): Promise<AnswerMatch[]> {
   const ack = partner.ack!;
-  const log = parentLog.child({ deliveryId: m.deliveryId, trackingId: m.deliveryId });
-  const answerPath = posix.join(ack.directory, m.file.name);
+  const { file, result } = delivered[0]!.match;
+  const answerPath = posix.join(ack.directory, file.name);
   const reason =
-    m.result === 'rejected'
+    result === 'rejected'
       ? (await session.readHead(answerPath, ACK_REASON_MAX_BYTES)).toString('utf8').trim()
       : undefined;
-  const at = deps.now();
-  await deps.receipts.writeAck({
-    version: 1,
-    kind: 'ack',
-    deliveryId: m.deliveryId,
-    trackingId: m.deliveryId,
-    partnerId: partner.id,
-    remotePath: posix.join(partner.target.directory, deliveredName),
-    result: m.result,
-    answerPath,
-    ...(reason === undefined ? {} : { reason }),
-    readAt: at.toISOString(),
-    ferryVersion: deps.ferryVersion,
-  });
-  const recorded = await deps.ackIndex.answer(partner.id, m.deliveryId, {
-    result: m.result,
-    at,
-    file: m.file.name,
-    ...(reason === undefined ? {} : { reason }),
-  });
-  if (recorded) {
-    deps.metrics?.ackRead(partner.id, m.result);
-    if (m.result === 'rejected') {
+  const recordedNow: AnswerMatch[] = [];
+  for (const { match: m, name: deliveredName } of delivered) {
+    const log = parentLog.child({ deliveryId: m.deliveryId, trackingId: m.deliveryId });
+    const at = deps.now();
+    await deps.receipts.writeAck({
+      version: 1,
+      kind: 'ack',
+      deliveryId: m.deliveryId,
+      trackingId: m.deliveryId,
+      partnerId: partner.id,
+      remotePath: posix.join(partner.target.directory, deliveredName),
+      result,
+      answerPath,
+      ...(reason === undefined ? {} : { reason }),
+      readAt: at.toISOString(),
+      ferryVersion: deps.ferryVersion,
+    });
+    const recorded = await deps.ackIndex.answer(partner.id, m.deliveryId, {
+      result,
+      at,
+      file: file.name,
+      ...(reason === undefined ? {} : { reason }),
+    });
+    if (!recorded) continue;
+    recordedNow.push(m);
+    deps.metrics?.ackRead(partner.id, result);
+    if (result === 'rejected') {
       log.error(
-        { answerFile: safeText(m.file.name), reason: safeText(reason ?? ''), alert: true },
+        { answerFile: safeText(file.name), reason: safeText(reason ?? ''), alert: true },
         'the partner rejected a delivered file',
       );
       deps.alerts?.notify({
@@ -180,18 +190,18 @@ async function recordAnswer(
         deliveryId: m.deliveryId,
         message: `${partner.id} rejected ${deliveredName}: ${reason === '' ? '(no reason given)' : reason}`,
       });
-    } else log.info({ answerFile: safeText(m.file.name) }, 'the partner acknowledged a delivered file');
+    } else log.info({ answerFile: safeText(file.name) }, 'the partner acknowledged a delivered file');
   }
   try {
     if (ack.archive !== undefined) {
-      await session.rename(answerPath, posix.join(ack.directory, ack.archive, m.file.name));
+      await session.rename(answerPath, posix.join(ack.directory, ack.archive, file.name));
     } else if (ack.removeAfterReading) await session.remove(answerPath);
   } catch (err) {
     const cause = classifyError(err, 'sftp');
-    log.warn(
-      { errCode: cause.code, err: cause.message, answerFile: safeText(m.file.name) },
+    parentLog.warn(
+      { errCode: cause.code, err: cause.message, answerFile: safeText(file.name) },
       'answer read but not removed or archived; it now shows as unmatched',
     );
   }
-  return recorded;
+  return recordedNow;
 }

@@ -21,36 +21,43 @@ export interface AckMatching {
 }
 
 /**
- * Matches the regular files of one listing to the deliveries waiting for an answer. When both an
- * accept and a reject exist for one delivery, the reject wins (the partner said no at some point;
- * an operator looks at both files).
+ * Matches the regular files of one listing to the deliveries waiting for an answer. An answer names a
+ * file, so it answers every waiting delivery of that name (a redelivery and the delivery it repeats).
+ * When both an accept and a reject exist for one file, the reject wins (the partner said no at some
+ * point) and the accept is left unmatched for an operator to look at.
  */
 export function matchAnswers(
   files: readonly AnswerFile[],
   waiting: readonly { deliveryId: string; name: string }[],
   names: { accept: DoneFileTemplate; reject: DoneFileTemplate },
 ): AckMatching {
-  const expected = new Map<string, { deliveryId: string; result: AnswerMatch['result'] }>();
-  for (const w of waiting) {
-    expected.set(renderDoneFile(names.accept, w.name), { deliveryId: w.deliveryId, result: 'acknowledged' });
+  const byName = new Map<string, string[]>();
+  for (const w of waiting) byName.set(w.name, [...(byName.get(w.name) ?? []), w.deliveryId]);
+  const expected = new Map<string, { file: string; result: AnswerMatch['result'] }>();
+  for (const file of byName.keys()) {
+    expected.set(renderDoneFile(names.accept, file), { file, result: 'acknowledged' });
   }
   // Rejects second: a name both templates give (impossible when they differ) would read as a reject.
-  for (const w of waiting) {
-    expected.set(renderDoneFile(names.reject, w.name), { deliveryId: w.deliveryId, result: 'rejected' });
+  for (const file of byName.keys()) {
+    expected.set(renderDoneFile(names.reject, file), { file, result: 'rejected' });
   }
-  const byDelivery = new Map<string, AnswerMatch>();
+  const chosen = new Map<string, { answer: AnswerFile; result: AnswerMatch['result'] }>();
   const unmatched: AnswerFile[] = [];
-  for (const file of files) {
-    const hit = expected.get(file.name);
+  for (const answer of files) {
+    const hit = expected.get(answer.name);
     if (hit === undefined) {
-      unmatched.push(file);
+      unmatched.push(answer);
       continue;
     }
-    const earlier = byDelivery.get(hit.deliveryId);
+    const earlier = chosen.get(hit.file);
     if (earlier === undefined || (earlier.result === 'acknowledged' && hit.result === 'rejected')) {
-      if (earlier) unmatched.push(earlier.file);
-      byDelivery.set(hit.deliveryId, { deliveryId: hit.deliveryId, file, result: hit.result });
-    } else unmatched.push(file);
+      if (earlier) unmatched.push(earlier.answer);
+      chosen.set(hit.file, { answer, result: hit.result });
+    } else unmatched.push(answer);
   }
-  return { matches: [...byDelivery.values()], unmatched };
+  const matches: AnswerMatch[] = [];
+  for (const [file, { answer, result }] of chosen) {
+    for (const deliveryId of byName.get(file) ?? []) matches.push({ deliveryId, file: answer, result });
+  }
+  return { matches, unmatched };
 }
