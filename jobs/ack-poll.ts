@@ -70,8 +70,9 @@ export function createAckPoller(deps: AckPollDeps): AckPoller {
               const matching = matchAnswers(files, waiting, ack);
               // One answer file can answer several deliveries of its name (a redelivery): read it once.
               const byFile = new Map<string, AnswerMatch[]>();
-              for (const m of matching.matches)
-                {byFile.set(m.file.name, [...(byFile.get(m.file.name) ?? []), m]);}
+              for (const m of matching.matches) {
+                byFile.set(m.file.name, [...(byFile.get(m.file.name) ?? []), m]);
+              }
               for (const answers of byFile.values()) {
                 const delivered = answers.map((m) => ({
                   match: m,
