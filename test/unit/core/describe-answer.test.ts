@@ -1,5 +1,6 @@
 // A partner's answer as `ferry deliveries show`, its table and the web UI show it (one implementation).
 import { describe, expect, it } from 'vitest';
+import { deliveryFacts } from '../../support/delivery-facts.js';
 import { ackFilterOf, ACK_FILTER_NAMES } from '../../../src/core/ack-filter.js';
 import { toDeliveryView, type DeliveryFacts } from '../../../src/core/delivery-view.js';
 import {
@@ -12,21 +13,8 @@ import {
 const ID = `dlv-acme-${'a'.repeat(32)}`;
 const AT = '2026-11-25T03:10:00.000Z';
 
-function facts(overrides: Partial<DeliveryFacts> = {}): DeliveryFacts {
-  return {
-    deliveryId: ID,
-    partnerId: 'acme',
-    bucket: 'exports',
-    key: 'acme/orders.csv',
-    etag: 'e1',
-    status: 'delivered',
-    remotePath: '/inbound/orders.csv',
-    attempts: 1,
-    createdAt: '2026-11-25T02:00:00.000Z',
-    updatedAt: '2026-11-25T02:00:01.500Z',
-    ...overrides,
-  };
-}
+const facts = (overrides: Partial<DeliveryFacts> = {}): DeliveryFacts =>
+  deliveryFacts({ deliveryId: ID, ...overrides });
 
 describe('ack filters', () => {
   it('name the ack values people filter on; unanswered is pending', () => {

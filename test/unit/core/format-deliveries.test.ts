@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { toDeliveryView, type DeliveryFacts } from '../../../src/core/delivery-view.js';
+import { deliveryFacts } from '../../support/delivery-facts.js';
+import { toDeliveryView } from '../../../src/core/delivery-view.js';
 import { formatDeliveryTable, printable } from '../../../src/core/format-deliveries.js';
 
-function facts(overrides: Partial<DeliveryFacts> = {}): DeliveryFacts {
-  return {
-    deliveryId: 'dlv-acme-0123456789abcdef0123456789abcdef',
-    partnerId: 'acme',
-    bucket: 'exports',
-    key: 'acme/orders.csv',
-    etag: 'e1',
-    status: 'delivered',
-    remotePath: '/inbound/orders.csv',
-    attempts: 1,
-    createdAt: '2026-11-25T02:00:00.000Z',
-    updatedAt: '2026-11-25T02:00:01.500Z',
-    ...overrides,
-  };
-}
+const facts = deliveryFacts;
 
 describe('toDeliveryView', () => {
   it('names the job and links its Bull Board page', () => {
