@@ -10,6 +10,7 @@ import type { PartnerConfig } from '../src/config/schema.js';
 import { matchAnswers, type AnswerMatch } from '../src/core/ack-match.js';
 import { classifyError } from '../src/core/classify-error.js';
 import { isRegularFile } from '../src/core/janitor.js';
+import { SLOT_WAIT_MS } from './janitor.js';
 import { formatDuration } from '../src/core/redis-wait.js';
 import type { SftpSession } from '../src/core/ports.js';
 import type { AckIndex } from '../src/ledger/ack-index.js';
@@ -18,8 +19,6 @@ import { safeText, type Logger } from '../src/observability/logger.js';
 
 /** A reject's text is kept up to this many bytes. */
 export const ACK_REASON_MAX_BYTES = 4096;
-/** A sweep waits this long at most for a connection slot before leaving the answers to a later one. */
-const SLOT_WAIT_MS = 30_000;
 
 export interface AckPollDeps {
   getConfig(): FerryConfig;

@@ -55,8 +55,11 @@ export const JANITOR_CLAIM_TTL_MS = 10 * 60_000;
 const BATCH = 250;
 /** Removals per pass at most; the rest wait for the next one. */
 export const JANITOR_MAX_REMOVALS_PER_RUN = 1000;
-/** A sweep waits this long at most for a connection slot before leaving the janitor to a later sweep. */
-const SLOT_WAIT_MS = 30_000;
+/**
+ * A sweep waits this long at most for a connection slot before leaving its partner-side chores (the
+ * janitor, the answers of jobs/ack-poll.ts) to a later one.
+ */
+export const SLOT_WAIT_MS = 30_000;
 
 export interface Janitor {
   /** One pass over the partner's directory now (`dryRun`: decide and report, remove nothing). */
