@@ -96,7 +96,9 @@ async function deliver(deps: DeliverDeps, job: Job): Promise<DeliverResult> {
     phase: phaseOf(looked.known, partner.target.publish),
   };
   try {
-    d.prevalidated = await named.prevalidate();
+    const prevalidation = await named.prevalidate();
+    d.prevalidated = prevalidation.ran;
+    d.csvRows = prevalidation.csvRows;
     await acquirePath(d);
     const outcome = await withPathLease(d, () =>
       deps.withSession(partner, async (session) => {

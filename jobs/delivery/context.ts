@@ -79,6 +79,8 @@ export interface Delivery {
   freshName: boolean;
   /** The CSV rules were checked in a first read (prevalidateCsv); else they run inline, if set. */
   prevalidated: boolean;
+  /** The data rows validate.csv counted in that first read (the upload's inline check counts its own). */
+  csvRows?: number | undefined;
   /** The path lease's fencing token, once taken (src/ledger/path-leases.ts). */
   fence?: number;
   /** Where the data file stands (src/core/publish-protocol.ts), kept current by the publish step. */

@@ -3,7 +3,7 @@
 // settles without publishing (superseded, skipped, failed by onExisting).
 import { createHash } from 'node:crypto';
 import { DelayedError } from 'bullmq';
-import { describeShape, describeTransform } from '../../src/adapters/transform-stream.js';
+import { describeCsv, describeShape, describeTransform } from '../../src/adapters/transform-stream.js';
 import type { SftpConnection } from '../../src/adapters/sftp-connection.js';
 import { classifyError } from '../../src/core/classify-error.js';
 import { normalizeEtag } from '../../src/core/delivery-id.js';
@@ -138,7 +138,8 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
           // No partner may see an earlier file's checksum or done file next to the new (partial) data file.
           await clearStaleSidecars(session, partner, remotePath);
         });
-        const rows = uploaded.transform?.shape?.rows;
+        // The rows shape wrote, else those validate.csv counted (describeCsv: none with shape).
+        const rows = uploaded.transform?.shape?.rows ?? uploaded.csv?.rows;
         digests = {
           size: uploaded.size,
           sha256: uploaded.sha256,
@@ -196,6 +197,7 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
         else if (resumed) await notePublished(d); // idempotent: a crash may have come between the two records
         // The sidecars need the digests recorded with the intent (md5 too, when configured): never re-read.
         assertDigestRecorded(partner, digests);
+        const csvFound = describeCsv(partner.validate?.csv, partner.shape, digests.rows);
         return {
           kind: 'published',
           recovered: uploaded === undefined,
@@ -209,6 +211,7 @@ export async function publishDataFile(d: Delivery, session: SftpConnection): Pro
               // The rows the attempt that wrote the file counted, recorded with its intent.
               partner.shape && describeShape(partner.shape, digests.rows),
             ),
+            ...(csvFound ? { csv: csvFound } : {}),
           }),
         };
       }
@@ -296,7 +299,7 @@ async function sourceNow(d: Delivery): Promise<Partial<PublishFacts>> {
   return normalizeEtag(head.etag) === d.id.etag ? {} : { superseded: 'source-replaced' };
 }
 
-/** What the intent records of the verified bytes; `rows`: the data rows `shape` wrote. */
+/** What the intent records of the verified bytes; `rows`: the data rows `shape` wrote, else validate.csv counted. */
 type Digests = { size: number; sha256: string; md5?: string; rows?: number };
 
 function recordedDigests(d: Delivery, phase: PublishPhase): Digests | undefined {

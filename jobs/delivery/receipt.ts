@@ -39,6 +39,7 @@ export async function recordDelivered(
     ...(outcome.md5 === undefined ? {} : { md5: outcome.md5 }),
     bytes: outcome.size,
     ...(outcome.transform ? { transform: outcome.transform } : {}),
+    ...(outcome.csv ? { csv: outcome.csv } : {}),
     ...(outcome.sidecars.length > 0 ? { sidecars: outcome.sidecars } : {}),
     ...(seq ? { naming: { seqScope: seq.scope, seq: seq.n } } : {}),
     attempts: job.attemptsMade + 1,

@@ -30,8 +30,14 @@ export interface NamedDelivery {
   seq?: { scope: string; n: number };
   /** False when a CSV pre-check failed before a number was given (the name is then a sample). */
   numbered: boolean;
-  /** Runs (or joins) the CSV pre-check (validate.csv, small files): whether it ran; rejects ERR_CSV_INVALID. */
-  prevalidate: () => Promise<boolean>;
+  /** Runs (or joins) the CSV pre-check (validate.csv, small files); rejects ERR_CSV_INVALID. */
+  prevalidate: () => Promise<Prevalidation>;
+}
+
+/** What the CSV pre-check did: whether it ran, and the data rows validate.csv counted when it did. */
+export interface Prevalidation {
+  ran: boolean;
+  csvRows?: number;
 }
 
 /**
@@ -56,7 +62,7 @@ export async function nameDelivery(
     numberedAs: deliveryIdFor(partner, data),
   };
   const sample = sampleRemoteName(partner, object);
-  let checked: Promise<boolean> | undefined;
+  let checked: Promise<Prevalidation> | undefined;
   if (sample !== undefined) {
     if (!sample.ok) throw await quarantineHostileName(deps, partner, id, log, sample.reason);
     const sampled = checkSidecarNames(partner, posix.join(partner.target.directory, sample.name));
@@ -93,8 +99,8 @@ export async function nameDelivery(
 /**
  * validate.csv and shape for objects up to validate.prevalidateMaxBytes: one streaming read (pinned to
  * the ETag) through the validator and the shaper (output dropped) before any byte goes to the partner.
- * Throws ERR_CSV_INVALID; returns whether it ran (larger objects are checked inline during the upload
- * instead; the shaping itself always runs in the upload).
+ * Throws ERR_CSV_INVALID; returns whether it ran, with validate.csv's data rows (larger objects are
+ * checked inline during the upload instead; the shaping itself always runs in the upload).
  */
 async function prevalidateCsv(
   deps: DeliverDeps,
@@ -102,19 +108,21 @@ async function prevalidateCsv(
   id: Identity,
   size: number,
   lastModifiedMs: number,
-): Promise<boolean> {
+): Promise<Prevalidation> {
   const csv = partner.validate?.csv;
   const shape = hasShape(partner) ? shapeRulesFor({ id, lastModifiedMs }, partner) : undefined;
   const maxBytes = partner.validate?.prevalidateMaxBytes ?? PREVALIDATE_MAX_BYTES;
-  if ((!csv && !shape) || size > maxBytes) return false;
+  if ((!csv && !shape) || size > maxBytes) return { ran: false };
   const body = await deps.source.open(id.bucket, id.key, id.etag);
+  const checker = csv ? checkCsvStream(body.stream, csv) : undefined;
   try {
-    const checked = csv ? checkCsvStream(body.stream, csv) : body.stream;
+    const checked = checker ?? body.stream;
     for await (const chunk of shape ? checkShapeStream(checked, shape) : checked) void chunk;
   } catch (err) {
     throw classifyError(err, 's3'); // ERR_CSV_INVALID as is; a broken body is an S3 fault
   }
-  return true;
+  const csvRows = checker?.dataRows();
+  return { ran: true, ...(csvRows === undefined ? {} : { csvRows }) };
 }
 
 /**

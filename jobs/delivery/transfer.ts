@@ -1,10 +1,11 @@
 // Step 3: the bytes. S3 (pinned to the ETag) → optional CSV check / escape / gzip / PGP → the partner,
 // with a stall watchdog and the job's ownership checked while it runs, then the server's size verified.
 import type { Readable } from 'node:stream';
-import type { ReceiptTransform } from '../../src/adapters/receipt-store.js';
+import type { ReceiptCsv, ReceiptTransform } from '../../src/adapters/receipt-store.js';
 import {
   checkCsvStream,
   createBodyPipeline,
+  describeCsv,
   describeShape,
   describeTransform,
   loadPgpKeys,
@@ -31,6 +32,8 @@ export interface Uploaded {
   uploaded: number;
   source?: StreamDigest;
   transform?: ReceiptTransform;
+  /** validate.csv's data rows, for a partner without `shape` (describeCsv). */
+  csv?: ReceiptCsv;
 }
 
 /**
@@ -65,8 +68,11 @@ export async function transferBytes(
   const pipeline = transformed
     ? await createBodyPipeline(body.stream, partner.transform, keys, csv, shape)
     : undefined;
-  const plain = csv && !pipeline ? checkCsvStream(body.stream, csv) : body.stream;
-  const uploaded = await uploadWithWatchdog(d, session, pipeline?.stream ?? plain, expected);
+  const plain = csv && !pipeline ? checkCsvStream(body.stream, csv) : undefined;
+  const uploaded = await uploadWithWatchdog(d, session, pipeline?.stream ?? plain ?? body.stream, expected);
+  // Counted by the check that ran in this upload, else by the prevalidation read.
+  const csvRows = pipeline?.csvRows?.() ?? plain?.dataRows() ?? d.csvRows;
+  const csvFound = describeCsv(partner.validate?.csv, partner.shape, csvRows);
   // With a transform the partner's size is the writer's count; S3's size is checked against the bytes read.
   const source = pipeline?.source();
   const delivered = source ? uploaded.bytes : expected;
@@ -87,6 +93,7 @@ export async function transferBytes(
           ),
         }
       : {}),
+    ...(csvFound ? { csv: csvFound } : {}),
   };
 }
 

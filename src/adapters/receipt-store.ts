@@ -19,6 +19,8 @@ export interface DeliveryReceipt {
   bytes: number;
   /** What was done to the bytes on the way (partner `transform`); absent when they were sent as stored. */
   transform?: ReceiptTransform;
+  /** What `validate.csv` found in the file, for a partner without `shape` (absent in receipts before it). */
+  csv?: ReceiptCsv;
   /** `naming.checksumFile` / `naming.doneFile` members published after the data file, in order. */
   sidecars?: { path: string; kind: 'checksum' | 'done' }[];
   /**
@@ -63,6 +65,12 @@ export interface ReceiptShape {
   trailer?: string;
   /** Data rows written (header and trailer not counted), as the attempt that wrote the file counted them. */
   rows?: number;
+}
+
+/** The delivered CSV as `validate.csv` counted it. */
+export interface ReceiptCsv {
+  /** Data rows: the header row not counted when `validate.csv.header` is set (else every record counts). */
+  rows: number;
 }
 
 /**
@@ -159,6 +167,7 @@ const receiptSchema = z.object({
         .optional(),
     })
     .optional(),
+  csv: z.object({ rows: z.number().int().min(0) }).optional(),
   sidecars: z.array(z.object({ path: z.string(), kind: z.enum(['checksum', 'done']) })).optional(),
   naming: z.object({ seqScope: z.string(), seq: z.number().int().positive() }).optional(),
   attempts: z.number(),

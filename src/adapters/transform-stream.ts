@@ -15,13 +15,14 @@ import { createCsvShapeStage } from './csv-shape-stream.js';
 import {
   createCsvEscaper,
   createCsvValidator,
+  csvDataRows,
   describeCsvProblem,
   type CsvProblem,
   type CsvRules,
 } from '../core/csv-validator.js';
 import { transformsBytes } from '../core/transform-suffix.js';
 import { FerryError } from '../errors.js';
-import type { ReceiptShape, ReceiptTransform } from './receipt-store.js';
+import type { ReceiptCsv, ReceiptShape, ReceiptTransform } from './receipt-store.js';
 
 /** The keys a PGP transform encrypts to and signs with, read and checked. */
 export interface PgpKeys {
@@ -218,6 +219,8 @@ export interface BodyPipeline {
   source(): StreamDigest;
   /** With `shape`: the data rows written (complete once `stream` has ended). */
   shapedRows?(): number;
+  /** With CSV rules: the data rows the check counted (csvDataRows; undefined until `stream` has ended). */
+  csvRows?(): number | undefined;
 }
 
 /**
@@ -251,7 +254,8 @@ export async function createBodyPipeline(
     },
   });
   const stages: Transform[] = [meter];
-  if (csv) stages.push(createCsvCheckStage(csv));
+  const checker = csv ? createCsvCheckStage(csv) : undefined;
+  if (checker) stages.push(checker);
   const shaper = shape ? createCsvShapeStage(shape) : undefined;
   if (shaper) stages.push(shaper);
   if (transform.compress === 'gzip') {
@@ -261,7 +265,10 @@ export async function createBodyPipeline(
   // One pipeline: an error in any stage destroys every stage (the S3 body included) with it.
   pipeline([body, ...stages], ignore);
   const source = (): StreamDigest => ({ bytes, sha256 });
-  const rows = shaper ? { shapedRows: () => shaper.rows() } : {};
+  const rows = {
+    ...(shaper ? { shapedRows: () => shaper.rows() } : {}),
+    ...(checker ? { csvRows: () => checker.dataRows() } : {}),
+  };
   if (transform.pgp === undefined || keys === undefined) return { stream: tail, source, ...rows };
   try {
     return { stream: await encryptStream(tail, transform.pgp, keys), source, ...rows };
@@ -414,25 +421,31 @@ function gzipHeader(level: number): Buffer {
   return Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3]);
 }
 
+/** A CSV check stage; `dataRows()`: the file's data rows (csvDataRows) once it ended valid, else undefined. */
+export type CsvCheckStage = Transform & { dataRows(): number | undefined };
+
 /**
  * A pass-through stage that checks the bytes against `rules` (src/core/csv-validator.ts) and fails
  * with ERR_CSV_INVALID at the first problem. A problem found at the end fails in flush, before the
  * stream ends, so the writer never completes (and never publishes) a file that broke the rules.
  * With `neutralizeFormulas: escape` it also rewrites formula cells (`=1+2` → `'=1+2`).
  */
-export function createCsvCheckStage(rules: CsvRules): Transform {
+export function createCsvCheckStage(rules: CsvRules): CsvCheckStage {
   if (rules.neutralizeFormulas === 'escape') return createCsvEscapeStage(rules);
   const validator = createCsvValidator(rules);
-  return new Transform({
+  let rows: number | undefined;
+  const stage = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
       const problem = validator.feed(chunk);
       cb(problem ? invalid(problem) : null, problem ? undefined : chunk);
     },
     flush(cb: TransformCallback) {
       const verdict = validator.end();
+      if (verdict.ok) rows = csvDataRows(verdict.rows, rules);
       cb(verdict.ok ? null : invalid(verdict));
     },
   });
+  return Object.assign(stage, { dataRows: () => rows });
 }
 
 function invalid(problem: CsvProblem): FerryError {
@@ -441,10 +454,11 @@ function invalid(problem: CsvProblem): FerryError {
   });
 }
 
-function createCsvEscapeStage(rules: CsvRules): Transform {
+function createCsvEscapeStage(rules: CsvRules): CsvCheckStage {
   const escaper = createCsvEscaper(rules);
   const asBuffer = (out: Uint8Array): Buffer => Buffer.from(out.buffer, out.byteOffset, out.length);
-  return new Transform({
+  let rows: number | undefined;
+  const stage = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
       const { out, problem } = escaper.feed(chunk);
       if (problem) return cb(invalid(problem));
@@ -454,9 +468,11 @@ function createCsvEscapeStage(rules: CsvRules): Transform {
     flush(cb: TransformCallback) {
       const { out, verdict } = escaper.end();
       if (!verdict.ok) return cb(invalid(verdict));
+      rows = csvDataRows(verdict.rows, rules);
       cb(null, out.length > 0 ? asBuffer(out) : undefined);
     },
   });
+  return Object.assign(stage, { dataRows: () => rows });
 }
 
 /** True when `rules` make the delivered bytes differ from the source (the upload needs the pipeline). */
@@ -466,9 +482,9 @@ export function csvRewritesBytes(rules: CsvRules | undefined): boolean {
 
 /**
  * `body` through createCsvCheckStage, checking only (escape mode's rewrite is the upload pipeline's
- * job, so here formula cells pass); destroying the result destroys `body` too.
+ * job, so here formula cells pass); destroying the result destroys `body` too. Its `dataRows()` once read.
  */
-export function checkCsvStream(body: Readable, rules: CsvRules): Readable {
+export function checkCsvStream(body: Readable, rules: CsvRules): CsvCheckStage {
   const checkOnly = csvRewritesBytes(rules) ? { ...rules, neutralizeFormulas: false as const } : rules;
   const stage = createCsvCheckStage(checkOnly);
   pipeline(body, stage, ignore);
@@ -534,6 +550,18 @@ export function describeShape(shape: ShapeConfig, rows?: number): ReceiptShape {
     ...(shape.trailer === undefined ? {} : { trailer: shape.trailer.source }),
     ...(rows === undefined ? {} : { rows }),
   };
+}
+
+/**
+ * The receipt's `csv` entry: the data rows `validate.csv` counted, for a partner without `shape` (with
+ * it, `transform.shape.rows` holds the rows written). Undefined when there is no such count.
+ */
+export function describeCsv(
+  csv: CsvRules | undefined,
+  shape: ShapeConfig | undefined,
+  rows: number | undefined,
+): ReceiptCsv | undefined {
+  return csv === undefined || shape !== undefined || rows === undefined ? undefined : { rows };
 }
 
 /**

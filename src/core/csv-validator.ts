@@ -31,7 +31,16 @@ export interface CsvProblem {
   reason: string;
 }
 
+/** `rows`: the physical CSV records read, the header row included (see csvDataRows). */
 export type CsvVerdict = { ok: true; rows: number; bytes: number } | ({ ok: false } & CsvProblem);
+
+/**
+ * The data rows of a file whose verdict counted `rows` records: the header row is not one when the
+ * rules name a header (`header`); without one, every record counts (nothing says the first is a header).
+ */
+export function csvDataRows(rows: number, rules: Pick<CsvRules, 'header'>): number {
+  return rules.header === undefined ? rows : Math.max(0, rows - 1);
+}
 
 export interface CsvValidator {
   /** Checks the next bytes; returns the first problem once there is one (later input is ignored). */

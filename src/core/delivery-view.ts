@@ -18,7 +18,10 @@ export interface DeliveryFacts {
   sha256?: string;
   /** md5 of the delivered bytes, when the partner's checksum file is md5. */
   md5?: string;
-  /** Data rows in the delivered file, when the partner's `shape` wrote it (recorded with the intent). */
+  /**
+   * Data rows in the delivered file (recorded with the intent): those the partner's `shape` wrote, else
+   * those its `validate.csv` counted (the header row aside when the rules name one).
+   */
   rows?: number;
   remotePath?: string;
   /**

@@ -211,6 +211,8 @@ export async function restoreFromReceipt(
       receipt.naming.seq,
     );
   }
+  // The data rows: those shape wrote, else those validate.csv counted (the record's `rows`).
+  const rows = receipt.transform?.shape?.rows ?? receipt.csv?.rows;
   await ledger.record({
     deliveryId: receipt.deliveryId,
     partnerId: receipt.partnerId,
@@ -222,6 +224,7 @@ export async function restoreFromReceipt(
     size: receipt.bytes,
     sha256: receipt.sha256,
     ...(receipt.md5 === undefined ? {} : { md5: receipt.md5 }),
+    ...(rows === undefined ? {} : { rows }),
     remotePath: receipt.target.path,
     deliveredAt: receipt.deliveredAt,
   });

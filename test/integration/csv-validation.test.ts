@@ -1,7 +1,9 @@
 // validate.csv on the real pipeline (redis-server, sshd, s3rver): a valid file is delivered; a file
 // that breaks the rules is quarantined (ledger reason with row and column, alert log, ERR_CSV_INVALID)
 // and nothing reaches the partner — checked in a first read (small files) or inline while uploading.
+// A delivered file's data rows (as the check counted them) are in its ledger record and receipt.
 import { describe, expect, it } from 'vitest';
+import { configureFailpoints } from '../../src/failpoints.js';
 import { observePartnerDir } from '../support/partner-observer.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { readPartnerDir } from '../support/pipeline.js';
@@ -12,6 +14,7 @@ const pipeline = usePartnerPipeline({
   partners: [
     { id: 'checked', extraYaml: `validate: { ${CSV_RULES} }` },
     { id: 'inline', extraYaml: `validate: { prevalidateMaxBytes: 0, ${CSV_RULES} }` },
+    { id: 'checkedre', extraYaml: `validate: { ${CSV_RULES} }`, attempts: 2, backoffSeconds: 1 },
   ],
 });
 
@@ -20,6 +23,16 @@ function csvFile(rows: number, tail: string | Buffer = ''): Buffer {
   const lines = ['order_id,sku,qty,amount'];
   for (let i = 1; i <= rows; i++) lines.push(`${i},"SKU-${i}, large",${i % 7},${i}.50`);
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n`, 'utf8'), Buffer.from(tail)]);
+}
+
+/** `key` was delivered with `rows` data rows in its ledger record and receipt; returns the receipt. */
+async function expectRows(partnerId: string, key: string, rows: number) {
+  const id = await pipeline.deliveryIdOf(partnerId, key);
+  expect(await pipeline.ledger.get(id)).toMatchObject({ status: 'delivered', rows });
+  const receipt = await pipeline.receiptOf(partnerId, id);
+  expect(receipt.csv).toEqual({ rows });
+  expect(receipt.transform).toBeUndefined(); // sent as stored: the count is validate.csv's
+  return receipt;
 }
 
 /** Sweeps `partnerId`: `key` ends quarantined (`quarantined` counts this partner's, settled ones too). */
@@ -100,5 +113,30 @@ describe('validate.csv', () => {
       'csv: row 1, column 3: header "quantity" where "qty" is expected',
       2,
     );
+  });
+
+  it('records the data rows the first read counted (header aside) in the ledger and the receipt', async () => {
+    await pipeline.put([{ key: 'checked/counted.csv', body: csvFile(4, '5,"two\nlines",1,2\r\n') }]);
+    expect((await pipeline.sweep('checked')).summary).toMatch(/^delivered 1,/);
+    await expectRows('checked', 'checked/counted.csv', 5);
+  });
+
+  it('inline (prevalidateMaxBytes: 0): records the data rows counted while the file streamed', async () => {
+    await pipeline.put([{ key: 'inline/counted.csv', body: csvFile(7) }]);
+    expect((await pipeline.sweep('inline')).summary).toMatch(/^delivered 1,/);
+    await expectRows('inline', 'inline/counted.csv', 7);
+  });
+
+  it('a retry that finds the file already published keeps the rows recorded with its intent', async () => {
+    await pipeline.put([{ key: 'checkedre/two.csv', body: csvFile(2) }]);
+    // The first attempt publishes, records it, then fails before the receipt; the retry recovers.
+    configureFailpoints('after_published=throw:1');
+    try {
+      expect((await pipeline.sweep('checkedre')).summary).toMatch(/^delivered 1,.*failed 0$/);
+    } finally {
+      configureFailpoints(undefined);
+    }
+    const receipt = await expectRows('checkedre', 'checkedre/two.csv', 2);
+    expect(receipt.attempts).toBe(2);
   });
 });

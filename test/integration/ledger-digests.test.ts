@@ -101,4 +101,47 @@ describe('ledger digests', () => {
     });
     expect(await ledger.get(other.deliveryId)).not.toHaveProperty('md5');
   });
+
+  it("restores the data rows from a receipt: shape's rows written, else validate.csv's count", async () => {
+    const receiptOf = (id: string, extra: Partial<DeliveryReceipt>): DeliveryReceipt => ({
+      version: 1,
+      deliveryId: id,
+      trackingId: id,
+      partnerId: 'acme',
+      source: { bucket: 'exports', key: `acme/${id}.csv`, etag: 'e', size: 10 },
+      target: { host: 'sftp.example', port: 22, path: `/in/${id}.csv`, mode: '0640' },
+      sha256: SHA,
+      bytes: 10,
+      attempts: 1,
+      publish: 'rename',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      deliveredAt: '2026-01-01T00:00:01.000Z',
+      durationMs: 1000,
+      ferryVersion: 'test',
+      ...extra,
+    });
+    const shape = {
+      columns: ['A'],
+      header: true,
+      delimiter: ';',
+      quote: 'minimal' as const,
+      lineEnding: 'crlf' as const,
+      encoding: 'utf-8' as const,
+    };
+    const cases: [Partial<DeliveryReceipt>, number | undefined][] = [
+      [{ csv: { rows: 3 } }, 3],
+      [{ csv: { rows: 0 } }, 0],
+      [{ transform: { compress: 'none', shape: { ...shape, rows: 7 } } }, 7],
+      [{ transform: { compress: 'none', shape } }, undefined],
+      [{}, undefined],
+    ];
+    for (const [extra, rows] of cases) {
+      const id = makeDelivery().deliveryId;
+      await restoreFromReceipt(ledger, receiptOf(id, extra));
+      const record = await ledger.get(id);
+      expect(record?.status).toBe('delivered');
+      if (rows === undefined) expect(record).not.toHaveProperty('rows');
+      else expect(record?.rows).toBe(rows);
+    }
+  });
 });

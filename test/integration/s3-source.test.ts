@@ -232,6 +232,18 @@ describe('receipt store', () => {
     expect(JSON.parse(raw!)).toEqual(receipt);
   });
 
+  it("reads back a receipt's validate.csv row count, and a receipt without one", async () => {
+    const store = createReceiptStore(source, { bucket: RECEIPTS, prefix: 'csv-rows/' });
+    const counted = makeReceipt({ deliveryId: 'd-csv-rows', trackingId: 'd-csv-rows', csv: { rows: 3 } });
+    await store.write(counted);
+    expect(await store.read('acme', 'd-csv-rows')).toEqual(counted);
+    await store.write(makeReceipt());
+    expect(await store.read('acme', makeReceipt().deliveryId)).not.toHaveProperty('csv');
+    const bad = { ...makeReceipt({ deliveryId: 'd-bad-rows', trackingId: 'd-bad-rows' }), csv: { rows: -1 } };
+    await source.put(RECEIPTS, store.keyFor('acme', 'd-bad-rows'), JSON.stringify(bad));
+    await expect(store.read('acme', 'd-bad-rows')).rejects.toMatchObject({ code: 'ERR_RECEIPT_INVALID' });
+  });
+
   it('answers undefined for a delivery without a receipt', async () => {
     const store = createReceiptStore(source, { bucket: RECEIPTS, prefix: 'ferry/receipts/' });
 

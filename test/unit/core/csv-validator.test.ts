@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   createCsvValidator,
+  csvDataRows,
   describeCsvProblem,
   type CsvRules,
   type CsvVerdict,
@@ -35,6 +36,15 @@ describe('createCsvValidator', () => {
       const verdict = validate(bytes, rules({ header: HEADER, allowEmpty: false }), [cut]);
       expect(verdict, `cut at ${cut}`).toEqual({ ok: true, rows: 4, bytes: bytes.length });
     }
+  });
+
+  it('counts data rows: the header row aside when the rules name one, every record otherwise', () => {
+    expect(csvDataRows(4, { header: HEADER })).toBe(3);
+    expect(csvDataRows(1, { header: HEADER })).toBe(0);
+    expect(csvDataRows(0, { header: HEADER })).toBe(0);
+    expect(csvDataRows(4, {})).toBe(4);
+    const verdict = validate(SAMPLE, rules({ header: HEADER }));
+    expect(verdict.ok && csvDataRows(verdict.rows, rules({ header: HEADER }))).toBe(3);
   });
 
   it('accepts a valid file fed one byte at a time', () => {
