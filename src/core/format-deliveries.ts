@@ -104,13 +104,16 @@ export interface ContractFacts {
       rows?: number;
     };
   };
+  /** `validate.csv`'s count, for a partner without `shape`. */
+  csv?: { rows: number };
   sidecars?: { path: string }[];
 }
 
 /**
  * One short line each for what the contract did, e.g. "transform: gzip → pgp (2 recipients), csv
- * escape" and "sidecars: .sha256, .done" (a sidecar named after the data file is shown by what it
- * adds). Nothing when the bytes went as stored and no sidecar was written. Self-contained on purpose:
+ * escape", "csv: checked, 3 rows" (validate.csv's count) and "sidecars: .sha256, .done" (a sidecar
+ * named after the data file is shown by what it adds). Nothing when the bytes went as stored, no
+ * sidecar was written and no row count was recorded. Self-contained on purpose:
  * the web UI serves this very function as a module (src/http/ui/web-ui.ts), so keep it free of imports
  * and helpers.
  */
@@ -145,6 +148,10 @@ export function describeContract(receipt: ContractFacts): string[] {
       if (s.rows !== undefined) format.push(s.rows + (s.rows === 1 ? ' row' : ' rows'));
       lines.push('shape: ' + format.join(', '));
     }
+  }
+  if (receipt.csv) {
+    const n = receipt.csv.rows;
+    lines.push('csv: checked, ' + n + (n === 1 ? ' row' : ' rows'));
   }
   if (receipt.sidecars && receipt.sidecars.length > 0) {
     const base = (path: string): string => path.slice(path.lastIndexOf('/') + 1);

@@ -30,6 +30,18 @@ describe('describeContract', () => {
     ).toEqual(['shape: 1 column, delimiter ";", crlf, windows-1252']);
   });
 
+  it('says how many data rows validate.csv counted, after the transform, when the receipt has them', () => {
+    expect(describeContract({ target, csv: { rows: 3 } })).toEqual(['csv: checked, 3 rows']);
+    expect(
+      describeContract({
+        target,
+        transform: { compress: 'gzip' },
+        csv: { rows: 1 },
+        sidecars: [{ path: '/inbound/orders.csv.gz.pgp.done' }],
+      }),
+    ).toEqual(['transform: gzip', 'csv: checked, 1 row', 'sidecars: .done']);
+  });
+
   it('lists the transform steps in the order applied, then the csv escape', () => {
     expect(
       describeContract({
