@@ -9,7 +9,7 @@ import { measureDeliveries, NO_METRICS } from '../src/observability/metrics.js';
 import type { DeliverResult } from '../src/queues/payloads.js';
 import type { DeliverDeps, Delivery } from './delivery/context.js';
 import { settleFailure } from './delivery/failure.js';
-import { acceptJob, withHold } from './delivery/job-intake.js';
+import { acceptJob, withHold, type AcceptedJob } from './delivery/job-intake.js';
 import { lookUpDelivery } from './delivery/look-up.js';
 import { withPathLease } from './delivery/ownership.js';
 import { acquirePath, publishDataFile } from './delivery/publish.js';
@@ -36,7 +36,22 @@ export function createDeliverProcessor(deps: DeliverDeps) {
 }
 
 async function deliver(deps: DeliverDeps, job: Job): Promise<DeliverResult> {
-  const { data, partner, id, redelivery } = await acceptJob(deps, job);
+  const accepted = await acceptJob(deps, job);
+  const result = await deliverAccepted(deps, job, accepted);
+  // A manifest waiting for this delivery is checked when it was the last one (never fails the job).
+  if (accepted.manifest === undefined && accepted.partner.manifest !== undefined) {
+    await deps.manifests?.ended(accepted.partner, accepted.id.deliveryId).catch((err: unknown) => {
+      deps.logger.warn(
+        { partnerId: accepted.partner.id, trackingId: accepted.id.deliveryId, err: (err as Error).message },
+        'manifest not checked after this delivery; its periodic check will',
+      );
+    });
+  }
+  return result;
+}
+
+async function deliverAccepted(deps: DeliverDeps, job: Job, accepted: AcceptedJob): Promise<DeliverResult> {
+  const { data, partner, id, redelivery, manifest } = accepted;
   const log = deps.logger.child({
     partnerId: partner.id,
     deliveryId: id.deliveryId,
@@ -71,9 +86,20 @@ async function deliver(deps: DeliverDeps, job: Job): Promise<DeliverResult> {
     }
   };
 
+  // manifest: a delivered data file joins the partner's next manifest, and a delivered manifest is
+  // done. Repeated by an already-delivered run; a failure fails the run, so the retry joins it.
+  const noteManifest = async (deliveredAt: string) => {
+    if (deps.manifests === undefined) return;
+    if (manifest !== undefined) await deps.manifests.sent(partner.id, manifest);
+    else if (partner.manifest !== undefined) {
+      await deps.manifests.join(partner.id, id.deliveryId, Date.parse(deliveredAt) || deps.now().getTime());
+    }
+  };
+
   const looked = await lookUpDelivery(deps, partner, id, log);
   if (looked.settled) {
     if (looked.housekeepingMark !== undefined) {
+      await noteManifest(looked.housekeepingMark);
       await awaitAnswer(looked.settled.remotePath, looked.housekeepingMark);
       await housekeep(looked.housekeepingMark);
     }
@@ -123,6 +149,7 @@ async function deliver(deps: DeliverDeps, job: Job): Promise<DeliverResult> {
       },
       outcome.recovered ? 'delivery recovered from what an earlier attempt left' : 'delivery completed',
     );
+    await noteManifest(deliveredAt.toISOString());
     await awaitAnswer(d.remotePath, deliveredAt.toISOString());
     await housekeep(deliveredAt.toISOString());
     await hitFailpoint('before_complete');

@@ -14,6 +14,7 @@ import { MAX_STALE_LISTED, type StaleObject, type SweepSummaries } from '../src/
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import { SweepJobData, type DeliverJobData, type SweepResult } from '../src/queues/payloads.js';
+import type { ManifestPublisher } from './manifest-publish.js';
 import type { AckPoller } from './ack-poll.js';
 import type { Janitor } from './janitor.js';
 import { PermanentError, withClassifiedErrors } from './job-errors.js';
@@ -41,6 +42,8 @@ export interface SweepDeps {
   janitor?: Pick<Janitor, 'runIfDue'>;
   /** Reads the partner's answers after each sweep (`ack:`; default: none). */
   acks?: Pick<AckPoller, 'poll'>;
+  /** Publishes the partner's manifest when due (`manifest:`; default: none). */
+  manifests?: ManifestPublisher;
   /** Where each listing sweep's counts and stale objects are kept for the API and UI (default: nowhere). */
   sweepSummaries?: Pick<SweepSummaries, 'record'>;
 }
@@ -85,6 +88,10 @@ export function createSweepProcessor(deps: SweepDeps) {
       if (parsed.data.reason === 'acks') {
         // Only the partner's answers (ack.pollEveryMinutes): nothing is listed or enqueued.
         await deps.acks?.poll(partner, log);
+        return result;
+      }
+      if (parsed.data.reason === 'manifest') {
+        await deps.manifests?.check(partner, log);
         return result;
       }
 
@@ -176,6 +183,12 @@ export function createSweepProcessor(deps: SweepDeps) {
       await deps.janitor?.runIfDue(partner, log);
       // The partner's answers to delivered files (ack:), one listing (never throws).
       await deps.acks?.poll(partner, log);
+      // manifest: the next one waits for what this sweep enqueued; one taken before may be due now.
+      if (partner.manifest !== undefined && deps.manifests) {
+        await deps.manifests.afterSweep(partner, result.pending, log).catch((err: unknown) => {
+          log.warn({ err: (err as Error).message }, 'manifest check failed; the next check retries it');
+        });
+      }
       result.durationMs = Date.now() - started;
       deps.metrics?.sweepFinished(partnerId, {
         seconds: result.durationMs / 1000,

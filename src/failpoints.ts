@@ -22,7 +22,12 @@ export const FAILPOINTS = [
   'after_ledger',
   'before_complete',
 ] as const;
-export type FailpointName = (typeof FAILPOINTS)[number];
+/** Points of the manifest publisher (jobs/manifest-publish.ts), not of a delivery: the explorer leaves them. */
+export const MANIFEST_FAILPOINTS = [
+  'after_manifest_take', // the manifest's files taken and its record stored, before its S3 object
+  'after_manifest_put', // its S3 object written, before its delivery job is added
+] as const;
+export type FailpointName = (typeof FAILPOINTS)[number] | (typeof MANIFEST_FAILPOINTS)[number];
 
 type Action =
   | { kind: 'kill' }

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { Worker, type Job, type MinimalJob } from 'bullmq';
 import { createDeliverProcessor } from '../jobs/deliver.js';
 import { createAckPoller } from '../jobs/ack-poll.js';
+import { createManifestPublisher } from '../jobs/manifest-publish.js';
 import { createJanitor } from '../jobs/janitor.js';
 import { createSweepProcessor } from '../jobs/sweep.js';
 import { createAlerter, type Alerter } from './observability/alerter.js';
@@ -35,6 +36,7 @@ import { adoptOpenIntents } from './ledger/adopt-open-intents.js';
 import { createRedeliveries } from './ledger/redeliveries.js';
 import { createSweepSummaries } from './ledger/sweep-summary.js';
 import { createRetries } from './ledger/retries.js';
+import { createManifestBatches } from './ledger/manifest-batches.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
 import { createTempRegistry } from './ledger/temp-registry.js';
 import { createLedgerTrust } from './ledger/ledger-trust.js';
@@ -49,8 +51,8 @@ import {
 } from './partners/partner-controls.js';
 import { createSlaTracker, startSlaChecker, type SlaChecker } from './partners/sla-tracker.js';
 import { slaStateGaugeValue } from './core/sla.js';
-import { QUEUE } from './queues/names.js';
-import { createQueues, enqueueDeliveries } from './queues/queues.js';
+import { JOB, QUEUE } from './queues/names.js';
+import { SWEEP_JOB_OPTIONS, createQueues, enqueueDeliveries } from './queues/queues.js';
 import { watchRedisAvailability } from './queues/redis-availability.js';
 import {
   assertRedisPolicy,
@@ -215,6 +217,16 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const audit = createAuditLog(redis, keys);
   const sweepSummaries = createSweepSummaries(redis, keys);
   const ackIndex = createAckIndex(redis, keys);
+  const manifestBatches = createManifestBatches(redis, keys);
+  const manifests = createManifestPublisher({
+    batches: manifestBatches,
+    source,
+    receipts: svc.receipts,
+    ledger,
+    enqueueDeliveries: (partner, jobs) => enqueueDeliveries(queues.deliver, partner, jobs),
+    jobState: (id) => queues.deliver.getJobState(id),
+    now: clock,
+  });
   const redeliveries = createRedeliveries({
     redis,
     keys,
@@ -394,6 +406,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
           now: clock,
           ferryVersion: FERRY_VERSION,
         }),
+        manifests,
       }),
       { connection: redis, prefix: svc.redis.prefix, concurrency: 2 },
     );
@@ -416,6 +429,20 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       nameSequence: createNameSequence(redis, keys),
       housekeepingPending,
       ackIndex,
+      manifests: {
+        join: (partnerId, id, at) => manifestBatches.join(partnerId, id, at),
+        ended: async (partner, id) => {
+          // The last delivery the next manifest waited for: check now rather than at the next period.
+          if ((await manifestBatches.stopWaiting(partner.id, [id])) > 0) return;
+          if ((await manifestBatches.oldestOpenMs(partner.id)) === undefined) return;
+          await queues.sweep.add(
+            JOB.sweep,
+            { v: 1, partnerId: partner.id, reason: 'manifest' },
+            { ...SWEEP_JOB_OPTIONS, jobId: `manifest-check-${partner.id}`, removeOnComplete: true },
+          );
+        },
+        sent: (partnerId, scope) => manifestBatches.settled(partnerId, scope),
+      },
     });
     const deliverWorker = new Worker(
       QUEUE.deliver,

@@ -54,6 +54,17 @@ export interface DeliverDeps {
   ackIndex?: Pick<AckIndex, 'expect'>;
   /** Failed `after.source` steps, kept for the sweeps to retry (default: only logged and alerted). */
   housekeepingPending?: HousekeepingPendingStore;
+  /** Partners with `manifest:` (jobs/manifest-publish.ts); default: no manifests. */
+  manifests?: ManifestHooks;
+}
+
+export interface ManifestHooks {
+  /** A delivered data file joins the partner's next manifest (idempotent). */
+  join(partnerId: string, deliveryId: string, deliveredAtMs: number): Promise<void>;
+  /** A delivery ended (any outcome): when it was the last one the next manifest waited for, it is checked. */
+  ended(partner: PartnerConfig, deliveryId: string): Promise<void>;
+  /** A manifest's delivery is settled: its publisher stops resuming it. */
+  sent(partnerId: string, scope: string): Promise<void>;
 }
 
 /** The ledger identity of one delivery (partner + object version, or a redelivery of it). */

@@ -3,17 +3,21 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { PartnerConfig } from '../../src/config/schema.js';
 import { deliveryIdFor } from '../../src/core/delivery-id.js';
+import { manifestScopeOfKey } from '../../src/core/manifest-plan.js';
 import { redeliveryIdFor } from '../../src/core/redelivery.js';
 import { PermanentError } from '../job-errors.js';
 import type { RedeliveryRequest } from '../../src/ledger/redeliveries.js';
 import { DeliverJobData } from '../../src/queues/payloads.js';
 import type { DeliverDeps, Identity } from './context.js';
+import { manifestPartner } from './manifest-partner.js';
 
 export interface AcceptedJob {
   data: DeliverJobData;
   partner: PartnerConfig;
   id: Identity;
   redelivery: RedeliveryRequest | undefined;
+  /** A manifest's delivery: its scope (the partner is then seen as manifestPartner gives it). */
+  manifest?: string;
 }
 
 /** Parses and checks the payload; throws PermanentError ERR_PAYLOAD_INVALID / ERR_PARTNER_UNKNOWN / ERR_KEY_OUTSIDE_PREFIX. */
@@ -23,10 +27,21 @@ export async function acceptJob(deps: DeliverDeps, job: Job): Promise<AcceptedJo
     throw new PermanentError('ERR_PAYLOAD_INVALID', `deliver job ${job.id ?? '?'} has invalid data`);
   }
   const data = parsed.data;
-  const partner = deps.getConfig().partners.get(data.partnerId);
-  if (!partner) {
+  const config = deps.getConfig();
+  const configured = config.partners.get(data.partnerId);
+  if (!configured) {
     throw new PermanentError('ERR_PARTNER_UNKNOWN', `partner ${data.partnerId} is not configured`);
   }
+  // A manifest is told by where its object is (so a redelivery made from its record is one too).
+  const receipts = config.service.receipts;
+  const manifest =
+    data.bucket === receipts.bucket
+      ? manifestScopeOfKey(receipts.prefix, configured.id, data.key)
+      : undefined;
+  if (data.manifest !== undefined && data.manifest !== manifest) {
+    throw new PermanentError('ERR_PAYLOAD_INVALID', `manifest ${data.manifest} does not match the key`);
+  }
+  const partner = manifest === undefined ? configured : manifestPartner(configured, data.bucket, data.key);
   // A redelivery's id is the object version's id with `-r<n>` appended (identity version: LastModified too).
   const base = deliveryIdFor(partner, data);
   const expected = data.redelivery === undefined ? base : redeliveryIdFor(base, data.redelivery);
@@ -47,7 +62,8 @@ export async function acceptJob(deps: DeliverDeps, job: Job): Promise<AcceptedJo
       ? { sourceLastModified: data.lastModified }
       : {}),
   };
-  return { data, partner, id, redelivery: await requestedRedelivery(deps, data) };
+  const redelivery = await requestedRedelivery(deps, data);
+  return { data, partner, id, redelivery, ...(manifest === undefined ? {} : { manifest }) };
 }
 
 /** A redelivery must have been asked for (API or CLI, with a reason): a hand-made job is refused. */
@@ -84,7 +100,10 @@ export function withHold<R>(
   return async (job) => {
     const partnerId = (job.data as { partnerId?: unknown } | null)?.partnerId;
     const partner = typeof partnerId === 'string' ? deps.getConfig().partners.get(partnerId) : undefined;
-    const hold = partner && job.token !== undefined ? await holdFor(partner, deps.now()) : undefined;
+    const found = partner && job.token !== undefined ? await holdFor(partner, deps.now()) : undefined;
+    // A manifest closes its window: it goes out after the window's last delivery, even past the end.
+    const manifest = (job.data as { manifest?: unknown } | null)?.manifest !== undefined;
+    const hold = manifest && found?.reason === 'window' ? undefined : found;
     if (!hold) return processor(job);
     const until = Date.now() + hold.delayMs;
     await job.moveToDelayed(until, job.token);

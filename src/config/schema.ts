@@ -9,6 +9,7 @@ export type { TransformConfig, PgpConfig } from './schema/transform.js';
 export { PREVALIDATE_MAX_BYTES, type CsvValidationConfig } from './schema/validate.js';
 export type { ShapeColumnConfig, ShapeConfig } from './schema/shape.js';
 export type { AckConfig } from './schema/ack.js';
+export type { ManifestConfig } from './schema/manifest.js';
 export {
   partnerDefaultsSchema,
   partnerSchema,

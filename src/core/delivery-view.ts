@@ -35,6 +35,8 @@ export interface DeliveryFacts {
   ackFile?: string;
   /** A reject's text (at most 4 KiB), as the partner wrote it. */
   ackReason?: string;
+  /** `manifest:`: the manifest (its scope, e.g. w-2026-12-07) that lists this delivered file. */
+  manifest?: string;
   attempts: number;
   lastErrorCode?: string;
   lastError?: string;

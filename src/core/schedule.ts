@@ -24,6 +24,20 @@ export function partnerIdFromAckSchedulerId(id: string): string | undefined {
     : undefined;
 }
 
+const MANIFEST_SCHEDULER_PREFIX = 'manifests-';
+
+/** The job-scheduler id of a partner's manifest checks (`manifest.checkEveryMinutes`). */
+export function manifestSchedulerIdFor(partnerId: string): string {
+  return `${MANIFEST_SCHEDULER_PREFIX}${partnerId}`;
+}
+
+/** The partner a manifest-check scheduler id belongs to, or undefined. */
+export function partnerIdFromManifestSchedulerId(id: string): string | undefined {
+  return id.startsWith(MANIFEST_SCHEDULER_PREFIX) && id.length > MANIFEST_SCHEDULER_PREFIX.length
+    ? id.slice(MANIFEST_SCHEDULER_PREFIX.length)
+    : undefined;
+}
+
 /** The partner a scheduler id belongs to, or undefined for ids Ferry did not create. */
 export function partnerIdFromSchedulerId(id: string): string | undefined {
   return id.startsWith(SCHEDULER_PREFIX) && id.length > SCHEDULER_PREFIX.length

@@ -71,6 +71,21 @@ export function createRedisKeys(prefix: string) {
     ackOverdue: (partnerId: string): string => `${prefix}:partner:${partnerId}:ack:overdue`,
     /** Hash: answer file name → JSON {size, firstSeenAt} of files in the ack directory that match nothing. */
     ackUnmatched: (partnerId: string): string => `${prefix}:partner:${partnerId}:ack:unmatched`,
+    /** Sorted set: the partner's delivered data files no manifest lists yet, by delivery time (ms). */
+    manifestOpen: (partnerId: string): string => `${prefix}:partner:${partnerId}:manifest:open`,
+    /** Set: deliveries the partner's sweeps enqueued; the next manifest waits while one is queued or running. */
+    manifestWait: (partnerId: string): string => `${prefix}:partner:${partnerId}:manifest:wait`,
+    /** String (JSON ManifestRecord, set once): one manifest as taken, so every retry sends the same bytes. */
+    manifest: (partnerId: string, scope: string): string =>
+      `${prefix}:partner:${partnerId}:manifest:${scope}`,
+    /** Sorted set: scope → taken at (ms), the partner's manifests whose delivery is not yet settled. */
+    manifestsUnsent: (partnerId: string): string => `${prefix}:partner:${partnerId}:manifests:unsent`,
+    /** Sorted set: scope → taken at (ms), the partner's newest manifests (capped), for listings. */
+    manifestsTaken: (partnerId: string): string => `${prefix}:partner:${partnerId}:manifests:taken`,
+    /** Hash: scope → the delivery id of the manifest's S3 object, once known. */
+    manifestDeliveries: (partnerId: string): string => `${prefix}:partner:${partnerId}:manifests:deliveries`,
+    /** String (ms): the window opening the partner's newest per-window manifest lists. */
+    manifestLastOpened: (partnerId: string): string => `${prefix}:partner:${partnerId}:manifest:last-opened`,
   };
 }
 

@@ -218,7 +218,8 @@ function parseRecord(hash: Record<string, string>): DeliveryRecord | undefined {
   if (isPublishPhase(hash.phase)) record.phase = hash.phase;
   // Written by src/ledger/ack-index.ts, never by record().
   if ((ACK_STATUSES as readonly string[]).includes(hash.ack ?? '')) record.ack = hash.ack as AckStatus;
-  for (const field of ['ackAt', 'ackFile', 'ackReason'] as const) {
+  // ackAt…: src/ledger/ack-index.ts; manifest: src/ledger/manifest-batches.ts (never record()).
+  for (const field of ['ackAt', 'ackFile', 'ackReason', 'manifest'] as const) {
     const value = hash[field];
     if (value !== undefined) record[field] = value;
   }

@@ -9,7 +9,8 @@ export const SweepJobData = z
     v: z.literal(1).default(1),
     partnerId: z.string().regex(PARTNER_ID_PATTERN),
     // `acks`: only read the partner's answers (ack.pollEveryMinutes), no listing.
-    reason: z.enum(['schedule', 'manual', 'acks']).default('schedule'),
+    // `manifest`: only publish the partner's manifest when due (jobs/manifest-publish.ts), no listing.
+    reason: z.enum(['schedule', 'manual', 'acks', 'manifest']).default('schedule'),
   })
   .strict();
 export type SweepJobData = z.infer<typeof SweepJobData>;
@@ -36,6 +37,11 @@ export const DeliverJobData = z
      * `onExisting: overwrite` would. Only a redelivery carries it (a sweep's job never does).
      */
     replace: z.literal(true).optional(),
+    /** A manifest's delivery (jobs/manifest-publish.ts): its scope, for Bull Board; intake checks it against the key. */
+    manifest: z
+      .string()
+      .regex(/^[sw]-[0-9-]+$/)
+      .optional(),
   })
   .strict()
   .refine((d) => d.replace === undefined || d.redelivery !== undefined, {

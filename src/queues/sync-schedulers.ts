@@ -1,8 +1,11 @@
 import type { Queue } from 'bullmq';
 import type { FerryConfig } from '../config/load-config.js';
+import type { PartnerConfig } from '../config/schema.js';
 import {
   ackSchedulerIdFor,
+  manifestSchedulerIdFor,
   partnerIdFromAckSchedulerId,
+  partnerIdFromManifestSchedulerId,
   partnerIdFromSchedulerId,
   schedulerIdFor,
 } from '../core/schedule.js';
@@ -18,7 +21,8 @@ export interface SyncResult {
 
 /**
  * Makes the sweep queue's job schedulers match the config: one per enabled partner (cron + timezone,
- * stable id), one more per enabled partner with `ack:` (its answer reads), none for removed or
+ * stable id), one more per enabled partner with `ack:` (its answer reads) and with `manifest:` (its
+ * checks), none for removed or
  * disabled ones. Safe to run from several processes at once: ids are
  * stable and unchanged schedulers are left alone rather than re-upserted.
  */
@@ -40,29 +44,39 @@ export async function syncSchedulers(queue: Queue, config: FerryConfig, logger: 
     );
     result.upserted.push(id);
   }
-  // Partners with `ack:` also read their answers every ack.pollEveryMinutes (a daily sweep would leave
-  // an answer, or an overdue wait, unseen until the next day).
-  for (const partner of config.partners.values()) {
-    if (!partner.enabled || partner.ack === undefined) continue;
-    const id = ackSchedulerIdFor(partner.id);
-    const every = partner.ack.pollEveryMinutes * 60_000;
-    if (existing.get(id)?.every === every) {
-      result.unchanged.push(id);
-      continue;
+  // Besides its sweeps, a partner with `ack:` reads its answers every ack.pollEveryMinutes (a daily
+  // sweep would leave an answer, or an overdue wait, unseen until the next day), and one with
+  // `manifest:` checks every manifest.checkEveryMinutes whether one is due.
+  for (const periodic of PERIODIC) {
+    for (const partner of config.partners.values()) {
+      const minutes = partner.enabled ? periodic.everyMinutes(partner) : undefined;
+      if (minutes === undefined) continue;
+      const id = periodic.idFor(partner.id);
+      const every = minutes * 60_000;
+      if (existing.get(id)?.every === every) {
+        result.unchanged.push(id);
+        continue;
+      }
+      await queue.upsertJobScheduler(
+        id,
+        { every },
+        {
+          name: JOB.sweep,
+          data: { v: 1, partnerId: partner.id, reason: periodic.reason },
+          opts: SWEEP_JOB_OPTIONS,
+        },
+      );
+      result.upserted.push(id);
     }
-    await queue.upsertJobScheduler(
-      id,
-      { every },
-      { name: JOB.sweep, data: { v: 1, partnerId: partner.id, reason: 'acks' }, opts: SWEEP_JOB_OPTIONS },
-    );
-    result.upserted.push(id);
   }
   for (const id of existing.keys()) {
-    const partnerId = partnerIdFromSchedulerId(id);
-    const ackPartnerId = partnerIdFromAckSchedulerId(id);
-    if (partnerId === undefined && ackPartnerId === undefined) continue;
-    const partner = config.partners.get(partnerId ?? ackPartnerId ?? '');
-    const wanted = partner?.enabled === true && (partnerId !== undefined || partner.ack !== undefined);
+    const sweepOf = partnerIdFromSchedulerId(id);
+    const periodic = PERIODIC.find((p) => p.partnerIdOf(id) !== undefined);
+    const partnerId = sweepOf ?? periodic?.partnerIdOf(id);
+    if (partnerId === undefined) continue;
+    const partner = config.partners.get(partnerId);
+    const wanted =
+      partner?.enabled === true && (sweepOf !== undefined || periodic?.everyMinutes(partner) !== undefined);
     if (!wanted) {
       await queue.removeJobScheduler(id);
       result.removed.push(id);
@@ -73,3 +87,24 @@ export async function syncSchedulers(queue: Queue, config: FerryConfig, logger: 
   }
   return result;
 }
+
+/** The per-partner schedules besides the sweep's: each runs a sweep job with its own reason. */
+const PERIODIC: readonly {
+  reason: 'acks' | 'manifest';
+  idFor(partnerId: string): string;
+  partnerIdOf(id: string): string | undefined;
+  everyMinutes(partner: PartnerConfig): number | undefined;
+}[] = [
+  {
+    reason: 'acks',
+    idFor: ackSchedulerIdFor,
+    partnerIdOf: partnerIdFromAckSchedulerId,
+    everyMinutes: (p) => p.ack?.pollEveryMinutes,
+  },
+  {
+    reason: 'manifest',
+    idFor: manifestSchedulerIdFor,
+    partnerIdOf: partnerIdFromManifestSchedulerId,
+    everyMinutes: (p) => p.manifest?.checkEveryMinutes,
+  },
+];

@@ -14,7 +14,7 @@ const answerName = z.string().transform((source, ctx): DoneFileTemplate => {
   return z.NEVER;
 });
 
-const remoteDirectory = z
+export const remoteDirectory = z
   .string()
   .refine((d) => d.startsWith('/'), 'must be an absolute path on the partner server, e.g. /outbound/acks')
   .refine(

@@ -2,10 +2,12 @@
 // Every object is strict: a typo is an error, not a silent default.
 import { z } from 'zod';
 import { PARTNER_ID_PATTERN, PARTNER_ID_RULE } from '../../core/delivery-id.js';
+import { manifestPer } from '../../core/manifest-plan.js';
 import { ackSchema } from './ack.js';
 import { afterSchema } from './after.js';
 import { partnerAlertsSchema } from './alerts.js';
 import { cronField, timezoneField, whenValid } from './fields.js';
+import { manifestSchema } from './manifest.js';
 import { namingSchema } from './naming.js';
 import { retryDefaultsSchema, retrySchema } from './retry.js';
 import { shapeSchema } from './shape.js';
@@ -49,7 +51,31 @@ export const partnerSchema = z
     shape: shapeSchema.optional(),
     // Left out = no answers are expected from the partner.
     ack: ackSchema.optional(),
+    // Left out = no control file: the data files go alone.
+    manifest: manifestSchema.optional(),
   })
+  .superRefine(
+    (partner, ctx) => {
+      const m = partner.manifest;
+      if (m?.per === 'window' && partner.window === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'is window but the partner has no window (add one, or use per: sweep)',
+          path: ['manifest', 'per'],
+        });
+      }
+      // Two sweeps' manifests on one day would share a name (the second is refused or overwrites).
+      if (m !== undefined && manifestPer(partner) === 'sweep' && !m.filename.hasSeconds) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'needs a {date:…} with seconds (e.g. {date:yyyyMMdd-HHmmss}) when a manifest follows every sweep: two sweeps would publish the same name',
+          path: ['manifest', 'filename'],
+        });
+      }
+    },
+    whenValid('manifest', 'window'),
+  )
   .superRefine(
     (partner, ctx) => {
       // With validate.csv.header the source's columns are known now: a `from` it lacks would fail every file.
