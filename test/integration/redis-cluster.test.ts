@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFerry, type RunningFerry } from '../../src/main.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { createAckIndex } from '../../src/ledger/ack-index.js';
+import { createManifestBatches } from '../../src/ledger/manifest-batches.js';
 import { createRedisLedger } from '../../src/ledger/redis-ledger.js';
 import { expectPartnerConverged } from '../support/convergence.js';
 import { getFreePort } from '../support/free-port.js';
@@ -160,6 +161,26 @@ describe('Ferry on a Redis Cluster', () => {
       expect(await acks.waiting('acme')).toEqual([
         { deliveryId: first, name: 'a.csv', deliveredAtMs: 1000, overdue: true },
       ]);
+
+      // So do the manifests (manifest:): joining, waiting and taking, all or nothing.
+      const manifests = createManifestBatches(inspect, keys);
+      const [, , third, fourth] = ids as [string, string, string, string];
+      await manifests.join('acme', third, 1000);
+      await manifests.join('acme', fourth, 2000);
+      await manifests.join('acme', third, 1000);
+      await manifests.waitFor('acme', [third, fourth]);
+      expect(await manifests.stopWaiting('acme', [third, fourth])).toBe(0);
+      const taken = await manifests.take('acme', 's-3000', 3000, {
+        name: 'M.csv',
+        format: 'csv',
+        createdAt: new Date(3000).toISOString(),
+      });
+      expect(taken?.lines.map((l) => l.deliveryId)).toEqual([third, fourth]);
+      expect(await manifests.oldestOpenMs('acme')).toBeUndefined();
+      expect(await ledger.get(third)).toMatchObject({ manifest: 's-3000' });
+      await manifests.join('acme', third, 1000); // listed already: never again
+      expect(await manifests.oldestOpenMs('acme')).toBeUndefined();
+      expect((await manifests.unsent('acme')).map((m) => m.scope)).toEqual(['s-3000']);
 
       expect(await expectKeysInTagSlot()).toBeGreaterThan(0);
       const standalone = new Redis(services.redis.url);
