@@ -37,17 +37,20 @@ export function createDeliverProcessor(deps: DeliverDeps) {
 
 async function deliver(deps: DeliverDeps, job: Job): Promise<DeliverResult> {
   const accepted = await acceptJob(deps, job);
-  const result = await deliverAccepted(deps, job, accepted);
-  // A manifest waiting for this delivery is checked when it was the last one (never fails the job).
-  if (accepted.manifest === undefined && accepted.partner.manifest !== undefined) {
-    await deps.manifests?.ended(accepted.partner, accepted.id.deliveryId).catch((err: unknown) => {
-      deps.logger.warn(
-        { partnerId: accepted.partner.id, trackingId: accepted.id.deliveryId, err: (err as Error).message },
-        'manifest not checked after this delivery; its periodic check will',
-      );
-    });
+  try {
+    return await deliverAccepted(deps, job, accepted);
+  } finally {
+    // Whatever the outcome (a failed attempt waits delayed, or failed for good): a manifest waiting
+    // for this delivery is checked when it was the last one. Never fails the job.
+    if (accepted.manifest === undefined && accepted.partner.manifest !== undefined) {
+      await deps.manifests?.ended(accepted.partner, accepted.id.deliveryId).catch((err: unknown) => {
+        deps.logger.warn(
+          { partnerId: accepted.partner.id, trackingId: accepted.id.deliveryId, err: (err as Error).message },
+          'manifest not checked after this delivery; its periodic check will',
+        );
+      });
+    }
   }
-  return result;
 }
 
 async function deliverAccepted(deps: DeliverDeps, job: Job, accepted: AcceptedJob): Promise<DeliverResult> {
@@ -99,7 +102,8 @@ async function deliverAccepted(deps: DeliverDeps, job: Job, accepted: AcceptedJo
   const looked = await lookUpDelivery(deps, partner, id, log);
   if (looked.settled) {
     if (looked.housekeepingMark !== undefined) {
-      await noteManifest(looked.housekeepingMark);
+      // Redis lost the record, and with it which manifest listed the file: never listed twice.
+      if (looked.recordLost !== true) await noteManifest(looked.housekeepingMark);
       await awaitAnswer(looked.settled.remotePath, looked.housekeepingMark);
       await housekeep(looked.housekeepingMark);
     }

@@ -12,6 +12,7 @@ import {
   manifestPer,
   renderManifest,
   renderManifestName,
+  type ManifestNameTemplate,
   type ManifestRecord,
 } from '../src/core/manifest-plan.js';
 import type { ObjectSource } from '../src/core/ports.js';
@@ -96,6 +97,22 @@ export function createManifestPublisher(deps: ManifestPublisherDeps): ManifestPu
     );
   }
 
+  /**
+   * The name for a manifest dated `date`; when it is the previous manifest's (two sweeps in one
+   * second), the next second's, so the second one is not refused as already on the server.
+   */
+  async function nameAfterLast(
+    partner: PartnerConfig,
+    template: ManifestNameTemplate,
+    date: Date,
+  ): Promise<string> {
+    const render = (at: Date) => renderManifestName(template, partner.id, at, partner.schedule.timezone);
+    const [last] = await deps.batches.recent(partner.id, 1);
+    let at = date;
+    for (let i = 0; i < 60 && render(at) === last?.record.name; i += 1) at = new Date(at.getTime() + 1000);
+    return render(at);
+  }
+
   /** False while a delivery the next manifest waits for is queued or running. */
   async function nothingComing(partner: PartnerConfig, log: Logger): Promise<boolean> {
     const waiting = await deps.batches.waitingFor(partner.id);
@@ -133,12 +150,13 @@ export function createManifestPublisher(deps: ManifestPublisherDeps): ManifestPu
         return;
       }
       const createdAt = now.toISOString();
+      const name = await nameAfterLast(partner, config.filename, decision.date);
       const record = await deps.batches.take(
         partner.id,
         decision.scope,
         decision.cutoffMs,
         {
-          name: renderManifestName(config.filename, partner.id, decision.date, timezone),
+          name,
           format: config.format,
           createdAt,
         },

@@ -8,7 +8,8 @@ import type { DeliverResult } from '../../src/queues/payloads.js';
 import type { DeliverDeps, Identity } from './context.js';
 
 export type LookUp =
-  | { settled: DeliverResult; housekeepingMark?: string }
+  /** `recordLost`: restored from its receipt with no ledger record at all (Redis lost it). */
+  | { settled: DeliverResult; housekeepingMark?: string; recordLost?: true }
   | { settled?: undefined; known: DeliveryRecord | undefined };
 
 /** The delivery's ledger record, or its result when the ledger or a receipt shows it settled. */
@@ -52,7 +53,11 @@ export async function lookUpDelivery(
     { outcome: 'already-delivered', remotePath: receipt.target.path },
     'delivery restored from receipt',
   );
-  return { settled: alreadyDelivered(id, receipt.target.path), housekeepingMark: receipt.deliveredAt };
+  return {
+    settled: alreadyDelivered(id, receipt.target.path),
+    housekeepingMark: receipt.deliveredAt,
+    ...(known === undefined ? { recordLost: true as const } : {}),
+  };
 }
 
 function alreadyDelivered(id: Identity, remotePath: string | undefined): DeliverResult {

@@ -2,6 +2,7 @@
 import type { FerryConfig } from '../config/load-config.js';
 import { formatProblem, loadConfig } from '../config/load-config.js';
 import { moveTargetPrefix } from '../core/source-housekeeping.js';
+import { manifestKeyPrefix } from '../core/manifest-plan.js';
 
 export interface IamStatement {
   Sid: string;
@@ -24,7 +25,8 @@ export interface IamPolicy {
  *   needs no extra permission);
  * - `s3:PutObject` on `<bucket>/<prefix>*` of each partner that takes uploads (`POST /api/upload`: an
  *   enabled partner without `source.requireMarker`, src/core/upload-name.ts); none of them, no statement;
- * - `s3:PutObject` on `<receipts bucket>/<receipts prefix><partner>/*` (a delivery writes its receipt);
+ * - `s3:PutObject` on `<receipts bucket>/<receipts prefix><partner>/*` (a delivery writes its receipt),
+ *   and on `<receipts prefix>_manifests/<partner>/*` for a partner with `manifest:` (its control files);
  * - `s3:GetObject` on `<receipts bucket>/<receipts prefix>*` and `s3:ListBucket` with `s3:prefix`
  *   `<receipts prefix>*`: the ledger rebuild (src/ledger/ledger-trust.ts) lists the whole receipts prefix
  *   and restores every receipt, those of partners disabled or removed since included, so that one
@@ -71,6 +73,10 @@ export function buildIamPolicy(config: FerryConfig): IamPolicy {
     readable.add(objectArn(p.source.bucket, p.source.prefix));
     if (p.source.requireMarker === undefined) uploadable.add(objectArn(p.source.bucket, p.source.prefix));
     receipts.add(objectArn(receiptsBucket, `${receiptsPrefix}${p.id}/`));
+    // manifest: its bytes are written beside the receipts before it is delivered (read back by the receipts grant).
+    if (p.manifest !== undefined) {
+      receipts.add(objectArn(receiptsBucket, manifestKeyPrefix(receiptsPrefix, p.id)));
+    }
   }
   // Every worker's ledger rebuild lists and reads all receipts, whichever partners are enabled.
   addListable(receiptsBucket, receiptsPrefix);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildIamPolicy } from '../../src/commands/iam-policy-command.js';
 import type { FerryConfig } from '../../src/config/load-config.js';
+import { createManifestBatches } from '../../src/ledger/manifest-batches.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { writePartnerFile, type PartnerFixture } from '../support/ferry-fixture.js';
 import { evaluateIam, unusedGrants, type IamDecision } from '../support/iam-evaluator.js';
@@ -24,7 +25,13 @@ import {
 
 const ADMIN = { user: 'admin', password: 'iam-coverage-operator-5c1e' };
 const keys = createRedisKeys('{ferry}');
-const MOVER: PartnerFixture = { id: 'mover', extraYaml: "after: { source: { move: 'archive/{key}' } }" };
+const MOVER: PartnerFixture = {
+  id: 'mover',
+  extraYaml: [
+    "after: { source: { move: 'archive/{key}' } }",
+    "manifest: { filename: 'MOVER_{date:yyyyMMdd-HHmmss}.csv' }",
+  ].join('\n'),
+};
 const MARKED: PartnerFixture = {
   id: 'marked',
   requireMarker: '_SUCCESS',
@@ -147,6 +154,13 @@ describe('the generated IAM policy against every S3 request Ferry makes', () => 
       );
     }
     expect(await pipeline.exists('mover/m1.csv')).toBe(false);
+    // Its manifests (manifest:) are written beside the receipts, then delivered (never moved).
+    await waitFor(async () => {
+      const listed = await createManifestBatches(pipeline.testFerry.redis, keys).recent('mover');
+      const ids = listed.flatMap((m) => (m.deliveryId === undefined ? [] : [m.deliveryId]));
+      const statuses = await pipeline.ledger.getStatuses(ids);
+      return listed.length === 2 && ids.length === 2 && ids.every((id) => statuses.get(id) === 'delivered');
+    }, "mover's two manifests delivered");
 
     // marked: delivered once its directory holds the marker (a marker lookup per sweep), then tagged.
     await pipeline.put([{ key: 'marked/t1.csv', size: 200 }]);

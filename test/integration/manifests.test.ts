@@ -142,7 +142,8 @@ describe('manifest per window', () => {
     configureFailpoints('after_manifest_take=throw:1');
     expect(await checkManifest('nightly')).toBe('failed');
     const [taken] = await batches().recent('nightly');
-    expect(taken?.record.lines.map((l) => [l.name, l.rows])).toEqual([
+    // In the order they were delivered (sorted here to compare).
+    expect(taken?.record.lines.map((l) => [l.name, l.rows]).sort()).toEqual([
       ['one.csv', 4],
       ['two.csv', 5],
     ]);
@@ -170,13 +171,16 @@ describe('manifest per window', () => {
       ['one', 'two'].map((n) => pipeline.deliveryIdOf('nightly', `nightly/${n}.csv`)),
     );
     const receipts = await Promise.all(ids.map((id) => pipeline.receiptOf('nightly', id)));
+    const line = (name: string, rows: number) => {
+      const r = receipts.find((x) => x.target.path.endsWith(`/${name}`))!;
+      return `${name},${r.bytes},${r.sha256},${rows}`;
+    };
+    // One line per file in the order they were delivered (by time, then delivery id).
+    const order = [...receipts]
+      .sort((a, b) => a.deliveredAt.localeCompare(b.deliveredAt) || a.deliveryId.localeCompare(b.deliveryId))
+      .map((r) => r.target.path.split('/').pop()!);
     expect(text).toBe(
-      [
-        'filename,bytes,sha256,rows',
-        `one.csv,${receipts[0]!.bytes},${receipts[0]!.sha256},4`,
-        `two.csv,${receipts[1]!.bytes},${receipts[1]!.sha256},5`,
-        '',
-      ].join('\n'),
+      ['filename,bytes,sha256,rows', ...order.map((n) => line(n, n === 'one.csv' ? 4 : 5)), ''].join('\n'),
     );
     const published = await stat(join(pipeline.fixture.partnerDirs.nightly!, record.name));
     for (const r of receipts) expect(Date.parse(r.deliveredAt)).toBeLessThanOrEqual(published.mtimeMs + 1000);

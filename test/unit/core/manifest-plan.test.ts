@@ -108,10 +108,11 @@ describe('manifest names and keys', () => {
     );
     const daily = parseManifestName('M_{date:yyyyMMdd}.csv');
     expect(daily.ok && !daily.template.hasSeconds).toBe(true);
-    if (daily.ok)
+    if (daily.ok) {
       expect(renderManifestName(daily.template, 'a', at('2026-12-07T01:00:00Z'), 'UTC')).toBe(
         'M_20261207.csv',
       );
+    }
   });
 
   it('refuses unknown tokens and names that are not safe', () => {
