@@ -178,11 +178,13 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
     '/deliveries/:id',
     handle(async (req, res) => {
       const id = deliveryIdOf(req);
-      const runbookBaseUrl = deps.getConfig().service.alerts?.runbookBaseUrl;
+      const service = deps.getConfig().service;
+      const runbookBaseUrl = service.alerts?.runbookBaseUrl;
       const detail = await readDeliveryDetail(
         {
           ...deps,
           deliverQueue: deps.queues.deliver,
+          receiptsLocation: service.receipts,
           ...(runbookBaseUrl === undefined ? {} : { runbookBaseUrl }),
         },
         id,

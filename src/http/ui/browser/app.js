@@ -6,7 +6,7 @@
 
 // "transform: gzip → pgp (2 recipients)", "sidecars: .sha256, .done": the CLI's own formatter
 // (src/core/format-deliveries.ts), which the server serves as this module (web-ui.ts).
-import { describeAnswer, describeContract } from './describe-contract.js';
+import { describeAnswer, describeContract, describeManifest } from './describe-contract.js';
 
 // The API's answers as this page reads them (src/http/api-routes.ts). They are trusted for shape,
 // never for content: every value is rendered as text.
@@ -796,6 +796,16 @@ function answerLines(d) {
   return [badge(answerLabel(d.ack)), lines.map((line) => h('div', { class: 'answer' }, line))];
 }
 
+/**
+ * Which manifest lists this file, or which manifest this file is (describeManifest's lines); undefined
+ * (row hidden) otherwise.
+ * @param {DeliveryDetail} d
+ */
+function manifestLines(d) {
+  const lines = describeManifest(d);
+  return lines.length > 0 ? lines.map((line) => h('div', {}, line)) : undefined;
+}
+
 /** @param {[string, Child][]} pairs rows with no value are left out */
 function fieldList(pairs) {
   return h(
@@ -927,6 +937,7 @@ async function deliveryPage(id) {
       ['Updated', time(d.updatedAt)],
       ['Delivered', d.deliveredAt ? time(d.deliveredAt) : undefined],
       ['Answer', answerLines(d)],
+      ['Manifest', manifestLines(d)],
       ['Job', [h('code', {}, d.jobId), ' ', boardLink(d.boardUrl, 'Bull Board job ' + d.jobId)]],
     ]),
     h('h2', {}, 'Receipt'),
