@@ -610,6 +610,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         source,
         sweepSummaries,
         ackIndex,
+        manifests: manifestBatches,
         now: clock,
         ...(options.overrides?.sweepNow ? { sweepNow: options.overrides.sweepNow } : {}),
       },

@@ -147,6 +147,7 @@ export async function runDeliveryShowCommand(o: DeliveryShowCommandOptions): Pro
         receipts,
         deliverQueue: queues.deliver,
         audit,
+        receiptsLocation: svc.receipts,
         ...(svc.alerts === undefined ? {} : { runbookBaseUrl: svc.alerts.runbookBaseUrl }),
         // Only get() is used: the request side (enqueue) never runs here.
         redeliveries: createRedeliveries({

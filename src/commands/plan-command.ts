@@ -6,6 +6,7 @@ import type { ObjectSource, SourceObject } from '../core/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig, ShapeConfig } from '../config/schema.js';
 import { deliveryIdFor } from '../core/delivery-id.js';
+import { describeManifestSetting } from '../core/describe-manifest-setting.js';
 import {
   countPlan,
   formatPlanLine,
@@ -89,6 +90,7 @@ async function planPartner(
     `${partner.id}: s3://${partner.source.bucket}/${partner.source.prefix} → ${partner.target.host}:${partner.target.directory}`,
   );
   if (partner.shape) o.out(`  ${describeShapeSetting(partner.shape)}`);
+  if (partner.manifest) o.out(`  ${describeManifestSetting({ ...partner, manifest: partner.manifest })}`);
   const counts: PlanCounts = {};
   let listed = 0;
   let pages = 0;

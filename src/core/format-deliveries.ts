@@ -190,6 +190,26 @@ export function describeAnswer(d: AnswerFacts): string[] {
   return [head + ': ' + reason[0], ...reason.slice(1)];
 }
 
+/** The fields that tie a delivery to a `manifest:` (DeliveryDetailFacts fits). */
+export interface ManifestFacts {
+  /** The manifest that lists this delivered data file (the ledger record's `manifest`). */
+  manifest?: string;
+  /** This delivery sends the partner's manifest of that scope (its S3 object is the manifest's). */
+  sendsManifest?: string;
+}
+
+/**
+ * A delivery's place in the partner's manifests: "listed in w-2026-12-07" for a data file a manifest
+ * lists, "this file is the manifest w-2026-12-07" for the manifest's own delivery; nothing otherwise
+ * (no manifest: configured, or not listed yet). Self-contained like describeContract: the web UI serves
+ * it as a module too.
+ */
+export function describeManifest(d: ManifestFacts): string[] {
+  if (d.sendsManifest !== undefined) return ['this file is the manifest ' + d.sendsManifest];
+  if (d.manifest !== undefined) return ['listed in ' + d.manifest];
+  return [];
+}
+
 /** The receipt fields the detail shows (DeliveryReceipt fits). */
 export interface ReceiptFacts extends ContractFacts {
   source?: { size?: number; sha256?: string };
@@ -208,6 +228,7 @@ export interface ReceiptFacts extends ContractFacts {
 
 /** One delivery in full, as the API answers (src/ledger/delivery-detail.ts DeliveryDetail fits). */
 export type DeliveryDetailFacts = DeliveryView & {
+  sendsManifest?: string;
   receipt: ReceiptFacts | null;
   receiptError?: string;
   redelivery?: { of: string; n: number; reason: string; by: string; at: string };
@@ -264,6 +285,7 @@ export function formatDeliveryDetail(d: DeliveryDetailFacts, options: DeliveryDe
   field('updated at', d.updatedAt);
   field('delivered at', d.deliveredAt);
   field('answer', describeAnswer(d));
+  field('manifest', describeManifest(d));
 
   if (r) {
     const contract = describeContract(r);

@@ -5,10 +5,12 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import type { ObjectSource } from '../core/ports.js';
 import type { ReceiptStore } from '../adapters/receipt-store.js';
 import type { FerryConfig } from '../config/load-config.js';
+import type { PartnerConfig } from '../config/schema.js';
 import { ACK_FILTER_NAMES, ackFilterOf } from '../core/ack-filter.js';
 import { decodeCursor, encodeCursor, parseTimeBound, type ListCursor } from '../core/delivery-cursor.js';
 import { DELIVERY_ID_FORMAT, isDeliveryId } from '../core/delivery-id.js';
 import { toDeliveryView, type DeliveryView } from '../core/delivery-view.js';
+import { manifestPer, type ManifestPer } from '../core/manifest-plan.js';
 import { checkReason } from '../core/redelivery.js';
 import { uploadKeyFor } from '../core/upload-name.js';
 import { FerryError } from '../errors.js';
@@ -17,6 +19,7 @@ import type { AuditLog } from '../ledger/audit-log.js';
 import { queuedJobView as queuedView, readDeliveryDetail } from '../ledger/delivery-detail.js';
 import type { DeliveryStatus } from '../ledger/delivery-record.js';
 import { readPartnerStats, type DeliveryListing } from '../ledger/delivery-listing.js';
+import type { ManifestBatches } from '../ledger/manifest-batches.js';
 import type { Redeliveries } from '../ledger/redeliveries.js';
 import type { Retries } from '../ledger/retries.js';
 import type { Ledger } from '../ledger/redis-ledger.js';
@@ -48,6 +51,8 @@ export interface ApiDeps {
   sweepSummaries: Pick<SweepSummaries, 'read'>;
   /** The answer files of partners with `ack:` that match no delivery. */
   ackIndex: Pick<AckIndex, 'unmatched'>;
+  /** The manifests of partners with `manifest:` and the files waiting for the next one. */
+  manifests: Pick<ManifestBatches, 'recent' | 'countOpen'>;
   now?(): Date;
   /** The clock sweeps select by, so an object is stale here exactly when it is to a sweep (default: now). */
   sweepNow?(): Date;
@@ -178,11 +183,13 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
     '/deliveries/:id',
     handle(async (req, res) => {
       const id = deliveryIdOf(req);
-      const runbookBaseUrl = deps.getConfig().service.alerts?.runbookBaseUrl;
+      const service = deps.getConfig().service;
+      const runbookBaseUrl = service.alerts?.runbookBaseUrl;
       const detail = await readDeliveryDetail(
         {
           ...deps,
           deliverQueue: deps.queues.deliver,
+          receiptsLocation: service.receipts,
           ...(runbookBaseUrl === undefined ? {} : { runbookBaseUrl }),
         },
         id,
@@ -257,15 +264,20 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
       const at = now();
       const runtime = await deps.partnerControls.runtime(config, at);
       const partners = await Promise.all(
-        runtime.map(async (p) => ({
-          ...p,
-          ...(await readPartnerStats(deps.redis, deps.keys, p.id, at)),
-          lastSweep: (await deps.sweepSummaries.read(p.id)) ?? null,
-          // Only partners that send answers have any: the field's absence says "no ack: configured".
-          ...(config.partners.get(p.id)?.ack === undefined
-            ? {}
-            : { unmatchedAnswers: await deps.ackIndex.unmatched(p.id) }),
-        })),
+        runtime.map(async (p) => {
+          const partner = config.partners.get(p.id);
+          return {
+            ...p,
+            ...(await readPartnerStats(deps.redis, deps.keys, p.id, at)),
+            lastSweep: (await deps.sweepSummaries.read(p.id)) ?? null,
+            // Only partners that send answers have any: the field's absence says "no ack: configured".
+            ...(partner?.ack === undefined ? {} : { unmatchedAnswers: await deps.ackIndex.unmatched(p.id) }),
+            // Likewise, absent without `manifest:`.
+            ...(partner?.manifest === undefined
+              ? {}
+              : { manifest: await readManifestSummary(deps, partner) }),
+          };
+        }),
       );
       res.json({ partners });
     }),
@@ -404,6 +416,43 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
   };
   router.use(onError);
   return router;
+}
+
+/** A partner's `manifest:` in `GET /api/partners`. */
+export interface ManifestSummary {
+  per: ManifestPer;
+  /** Delivered files no manifest lists yet: the next manifest takes them. */
+  filesWaiting: number;
+  /** The newest manifest taken; `status` is its delivery's ledger status, once it has one. */
+  last?: {
+    scope: string;
+    name: string;
+    files: number;
+    createdAt: string;
+    deliveryId?: string;
+    status?: DeliveryStatus;
+  };
+}
+
+async function readManifestSummary(deps: ApiDeps, partner: PartnerConfig): Promise<ManifestSummary> {
+  const [filesWaiting, [last]] = await Promise.all([
+    deps.manifests.countOpen(partner.id),
+    deps.manifests.recent(partner.id, 1),
+  ]);
+  const summary: ManifestSummary = { per: manifestPer(partner), filesWaiting };
+  if (last === undefined) return summary;
+  const { record, deliveryId } = last;
+  const status =
+    deliveryId === undefined ? undefined : (await deps.ledger.getStatuses([deliveryId])).get(deliveryId);
+  summary.last = {
+    scope: record.scope,
+    name: record.name,
+    files: record.lines.length,
+    createdAt: record.createdAt,
+    ...(deliveryId === undefined ? {} : { deliveryId }),
+    ...(status === undefined ? {} : { status }),
+  };
+  return summary;
 }
 
 /** Wraps an async route: ApiProblem → its status and message as JSON; anything else → the error handler. */

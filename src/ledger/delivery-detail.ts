@@ -3,6 +3,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { DeliveryReceipt, ReceiptStore, SupersededReceipt } from '../adapters/receipt-store.js';
 import { toDeliveryView, type DeliveryView } from '../core/delivery-view.js';
+import { manifestScopeOfKey } from '../core/manifest-plan.js';
 import { parseRedeliveryId } from '../core/redelivery.js';
 import { DEFAULT_RUNBOOK_BASE_URL, runbookForDelivery, runbookUrl } from '../core/runbook-for.js';
 import { FerryError } from '../errors.js';
@@ -14,6 +15,8 @@ import type { Ledger } from './redis-ledger.js';
 
 /** The view plus everything known about the delivery; the API's JSON, field for field. */
 export type DeliveryDetail = DeliveryView & {
+  /** `manifest:`: this delivery sends the partner's manifest of that scope (e.g. w-2026-12-07). */
+  sendsManifest?: string;
   /** null while none can exist (not published yet) or none was found. */
   receipt: DeliveryReceipt | null;
   /** Why the receipt could not be read (corrupt, S3 unreachable); the rest of the detail still shows. */
@@ -36,6 +39,8 @@ export interface DeliveryDetailDeps {
   audit: Pick<AuditLog, 'forDelivery'>;
   /** ferry.yaml `alerts.runbookBaseUrl` (default: DEFAULT_RUNBOOK_BASE_URL). */
   runbookBaseUrl?: string;
+  /** ferry.yaml `receipts`: manifests' S3 objects are kept there, so their deliveries are known by key. */
+  receiptsLocation?: { bucket: string; prefix: string };
 }
 
 // The ledger knows a delivery once it starts; before that, only its waiting job does.
@@ -73,8 +78,14 @@ export async function readDeliveryDetail(
   const { n } = parseRedeliveryId(id);
   const redelivery = n === undefined ? undefined : await deps.redeliveries.get(id);
   const runbook = runbookForDelivery(view);
+  const where = deps.receiptsLocation;
+  const sendsManifest =
+    where !== undefined && view.bucket === where.bucket
+      ? manifestScopeOfKey(where.prefix, view.partnerId, view.key)
+      : undefined;
   return {
     ...view,
+    ...(sendsManifest === undefined ? {} : { sendsManifest }),
     receipt,
     ...(receiptError === undefined ? {} : { receiptError }),
     ...(supersededReceipt === undefined ? {} : { supersededReceipt }),

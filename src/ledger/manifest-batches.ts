@@ -54,6 +54,8 @@ export interface ManifestBatches {
   noteDelivery(partnerId: string, scope: string, deliveryId: string): Promise<void>;
   /** The partner's newest manifests, newest first. */
   recent(partnerId: string, count?: number): Promise<ListedManifest[]>;
+  /** How many delivered files no manifest lists yet (they wait for the next one). */
+  countOpen(partnerId: string): Promise<number>;
 }
 
 // KEYS: delivery hash, open zset. ARGV: deliveryId, deliveredAtMs.
@@ -205,6 +207,8 @@ export function createManifestBatches(redis: Redis | Cluster, keys: RedisKeys): 
       }
       return listed;
     },
+
+    countOpen: (partnerId) => guard(() => redis.zcard(keys.manifestOpen(partnerId))),
   };
 }
 

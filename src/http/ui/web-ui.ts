@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
-import { describeAnswer, describeContract } from '../../core/format-deliveries.js';
+import { describeAnswer, describeContract, describeManifest } from '../../core/format-deliveries.js';
 
 /**
  * Only our own files, no inline script or style, no framing, no plugins; fetches go to this origin
@@ -32,9 +32,12 @@ const FAVICON =
 
 /**
  * /ui/describe-contract.js: the CLI's own formatters (self-contained on purpose), so the delivery page
- * and `ferry deliveries show` describe a contract and a partner's answer with one implementation.
+ * and `ferry deliveries show` describe a contract, a partner's answer and a manifest with one
+ * implementation.
  */
-export const DESCRIBE_CONTRACT_JS = `export ${describeContract.toString()}\nexport ${describeAnswer.toString()}\n`;
+export const DESCRIBE_CONTRACT_JS = [describeContract, describeAnswer, describeManifest]
+  .map((fn) => `export ${fn.toString()}\n`)
+  .join('');
 
 interface Asset {
   type: string;

@@ -40,7 +40,7 @@ describe('web UI assets', () => {
 
   it('serves the CLI formatter as the module app.js imports', async () => {
     expect(onDisk('app.js')).toContain(
-      "import { describeAnswer, describeContract } from './describe-contract.js';",
+      "import { describeAnswer, describeContract, describeManifest } from './describe-contract.js';",
     );
     const res = await fetch(`${base}/ui/describe-contract.js`);
     expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
@@ -53,10 +53,12 @@ describe('web UI assets', () => {
     const served = (await import(url)) as {
       describeAnswer: (d: object) => string[];
       describeContract: (r: object) => string[];
+      describeManifest: (d: object) => string[];
     };
     expect(
       served.describeAnswer({ ack: 'rejected', ackAt: 'T', ackFile: 'a.csv.nack', ackReason: 'no\nway' }),
     ).toEqual(['rejected at T (a.csv.nack): no', 'way']);
     expect(served.describeContract({ transform: { compress: 'gzip' } })).toEqual(['transform: gzip']);
+    expect(served.describeManifest({ manifest: 'w-2026-12-07' })).toEqual(['listed in w-2026-12-07']);
   });
 });

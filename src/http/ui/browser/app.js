@@ -6,7 +6,7 @@
 
 // "transform: gzip → pgp (2 recipients)", "sidecars: .sha256, .done": the CLI's own formatter
 // (src/core/format-deliveries.ts), which the server serves as this module (web-ui.ts).
-import { describeAnswer, describeContract } from './describe-contract.js';
+import { describeAnswer, describeContract, describeManifest } from './describe-contract.js';
 
 // The API's answers as this page reads them (src/http/api-routes.ts). They are trusted for shape,
 // never for content: every value is rendered as text.
@@ -20,6 +20,12 @@ import { describeAnswer, describeContract } from './describe-contract.js';
 /** @typedef {{ at: string, listed: number, skipped: { stale?: number }, stale: StaleObject[] }} SweepSummary */
 /** @typedef {{ name: string, size: number, firstSeenAt: string }} UnmatchedAnswer */
 /**
+ * @typedef {object} ManifestState
+ * @property {'window' | 'sweep'} per
+ * @property {number} filesWaiting delivered files no manifest lists yet
+ * @property {{ scope: string, name: string, files: number, createdAt: string, deliveryId?: string, status?: string }} [last]
+ */
+/**
  * @typedef {object} Partner
  * @property {string} id
  * @property {boolean} enabled
@@ -32,6 +38,7 @@ import { describeAnswer, describeContract } from './describe-contract.js';
  * @property {number | undefined} delivered24h
  * @property {SweepSummary | null} lastSweep
  * @property {UnmatchedAnswer[] | undefined} unmatchedAnswers only for partners with `ack:`
+ * @property {ManifestState | undefined} manifest only for partners with `manifest:`
  */
 /** @typedef {{ partners: Partner[] }} PartnerList */
 /** @typedef {{ items: DeliveryView[], nextCursor: string | null, total?: number }} DeliveryList */
@@ -247,6 +254,7 @@ const BADGE_KIND = {
   pending: 'info',
   queued: 'info',
   publishing: 'info',
+  taken: 'info',
   closed: 'warn',
 };
 
@@ -421,6 +429,33 @@ function slaCell(sla) {
   ];
 }
 
+/**
+ * The newest manifest (its name, linked to its delivery, and that delivery's status: `taken` until
+ * it is queued, `queued` until it starts) and how many delivered files wait for the next one.
+ * @param {ManifestState | undefined} m
+ */
+function manifestCell(m) {
+  if (!m) return h('span', { class: 'muted' }, 'none');
+  const last = m.last;
+  const waiting = m.filesWaiting + (m.filesWaiting === 1 ? ' file' : ' files') + ' waiting';
+  return [
+    last
+      ? [
+          h('span', { class: 'key' }, last.deliveryId ? deliveryLink(last.deliveryId, last.name) : last.name),
+          ' ',
+          badge(last.status || (last.deliveryId ? 'queued' : 'taken')),
+          h(
+            'div',
+            { class: 'detail' },
+            last.files + (last.files === 1 ? ' file, ' : ' files, '),
+            time(last.createdAt, true),
+          ),
+        ]
+      : h('span', { class: 'muted' }, 'none yet'),
+    h('div', { class: 'detail' }, 'per ' + m.per + ', ' + waiting),
+  ];
+}
+
 /** @param {Partner} p */
 function pauseForm(p) {
   if (!p.enabled) return h('span', { class: 'muted' }, '—');
@@ -548,6 +583,7 @@ function partnerRow(p) {
         : '0',
     ),
     h('td', { class: 'num' }, String(p.delivered24h ?? 0)),
+    h('td', { 'data-manifest': p.id }, manifestCell(p.manifest)),
     h('td', {}, sweepCell(p)),
     isOperator() ? h('td', {}, pauseForm(p)) : null,
   );
@@ -559,7 +595,7 @@ async function partnersPage() {
   return page(
     'Partners',
     table(
-      'Partners: state, schedule, window, SLA, recent deliveries and last sweep',
+      'Partners: state, schedule, window, SLA, recent deliveries, manifest and last sweep',
       [
         'Partner',
         'State',
@@ -569,6 +605,7 @@ async function partnersPage() {
         'Last delivery',
         'Failed',
         'Delivered (24 h)',
+        'Manifest',
         'Last sweep',
         isOperator() && 'Pause / resume',
       ],
@@ -796,6 +833,16 @@ function answerLines(d) {
   return [badge(answerLabel(d.ack)), lines.map((line) => h('div', { class: 'answer' }, line))];
 }
 
+/**
+ * Which manifest lists this file, or which manifest this file is (describeManifest's lines); undefined
+ * (row hidden) otherwise.
+ * @param {DeliveryDetail} d
+ */
+function manifestLines(d) {
+  const lines = describeManifest(d);
+  return lines.length > 0 ? lines.map((line) => h('div', {}, line)) : undefined;
+}
+
 /** @param {[string, Child][]} pairs rows with no value are left out */
 function fieldList(pairs) {
   return h(
@@ -927,6 +974,7 @@ async function deliveryPage(id) {
       ['Updated', time(d.updatedAt)],
       ['Delivered', d.deliveredAt ? time(d.deliveredAt) : undefined],
       ['Answer', answerLines(d)],
+      ['Manifest', manifestLines(d)],
       ['Job', [h('code', {}, d.jobId), ' ', boardLink(d.boardUrl, 'Bull Board job ' + d.jobId)]],
     ]),
     h('h2', {}, 'Receipt'),
