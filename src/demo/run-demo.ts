@@ -15,6 +15,7 @@ import { lookUpS3rver } from '../local-services/s3rver.js';
 import { s3ClientFor, startServices, type Services } from '../local-services/start-services.js';
 import { writeFerryConfig } from '../local-services/write-ferry-config.js';
 import { startFerry, type RunningFerry } from '../main.js';
+import { createManifestBatches } from '../ledger/manifest-batches.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
 import { createRedisLedger } from '../ledger/redis-ledger.js';
 import { createLogger } from '../observability/logger.js';
@@ -48,6 +49,12 @@ const PARTNERS = [
   { id: 'globex', prefix: 'globex/exports/', timezone: 'Europe/Berlin' },
   { id: CONTRACT, prefix: 'initech/exports/', timezone: 'America/Chicago' },
 ] as const;
+/** initech's control file, one after each sweep that delivered something (per sweep: {date} has seconds). */
+const MANIFEST_FILENAME = 'INITECH_{date:yyyyMMdd-HHmmss}_manifest.csv';
+/** A name MANIFEST_FILENAME renders; never a data file's (`INITECH_<yyyyMMdd>_<seq>.csv.gz`) nor a sidecar's. */
+const MANIFEST_NAME = /^INITECH_\d{8}-\d{6}_manifest\.csv$/;
+/** How long `--once` waits for the manifest once the answers are read (its check runs in that sweep). */
+const MANIFEST_WAIT_MS = 90_000;
 const CONTRACT_YAML = [
   'validate:',
   '  csv:',
@@ -70,6 +77,9 @@ const CONTRACT_YAML = [
   '  filename: "INITECH_{date:yyyyMMdd}_{seq:3}{ext}"',
   '  checksumFile: sha256',
   '  doneFile: "{filename}.done"',
+  'manifest:',
+  `  filename: "${MANIFEST_FILENAME}"`,
+  '  checkEveryMinutes: 1',
 ].join('\n');
 /** Seeded into initech's first export: delivered as `'=HYPERLINK(…)` (neutralizeFormulas: escape). */
 const FORMULA_CELL = '"=HYPERLINK(""http://x"")"';
@@ -113,6 +123,27 @@ function contractCsv(index: number, size: number): Buffer {
     length += r.length;
   }
   return Buffer.from(rows.join(''));
+}
+
+/**
+ * The files a CSV manifest lists (header `filename,bytes,sha256,rows`) and their rows, summed. bytes,
+ * sha256 and rows never hold a comma, so the name is what comes before them (quoted when it has one).
+ */
+function readManifestCsv(text: string): { names: string[]; rows: number } {
+  const lines = text.split('\n').filter((l) => l !== '');
+  if (lines[0] !== 'filename,bytes,sha256,rows') {
+    throw new Error(`not a CSV manifest: its first line is ${JSON.stringify(lines[0] ?? '')}`);
+  }
+  const names: string[] = [];
+  let rows = 0;
+  for (const line of lines.slice(1)) {
+    const fields = line.split(',');
+    const [, , rowCount] = fields.splice(-3);
+    const name = fields.join(',');
+    names.push(name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name);
+    rows += Number(rowCount ?? '') || 0;
+  }
+  return { names, rows };
 }
 
 /** The first bytes of a delivered .gz, gunzipped (a truncated stream is fine with Z_SYNC_FLUSH). */
@@ -237,7 +268,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       `partners:   ${PARTNERS.map((p) => `${p.id} → sftp://${sshd.username}@127.0.0.1:${sshd.port}${fixture.partnerDirs[p.id] ?? ''}`).join('\n            ')}`,
     );
     o.out(
-      `${CONTRACT}:    s3://${BUCKET}/${runDir} once _SUCCESS is there; CSV header checked, formula cells escaped, reshaped (its column names, ";", CRLF, Partner and ExportDate columns, a TRL|rows trailer), gzip, named INITECH_{date:yyyyMMdd}_{seq:3}.csv.gz with .sha256 and .done files; its answers are read from ${ackDir}`,
+      `${CONTRACT}:    s3://${BUCKET}/${runDir} once _SUCCESS is there; CSV header checked, formula cells escaped, reshaped (its column names, ";", CRLF, Partner and ExportDate columns, a TRL|rows trailer), gzip, named INITECH_{date:yyyyMMdd}_{seq:3}.csv.gz with .sha256 and .done files, then a manifest ${MANIFEST_FILENAME} listing each sweep's files; its answers are read from ${ackDir}`,
     );
     o.out(`services:   redis-server pid ${redis.pid}, sshd pid ${sshd.pid}, s3rver pid ${s3.pid}`);
     o.out(o.once ? 'delivering…' : 'delivering… (Ctrl-C stops everything the demo started)');
@@ -295,8 +326,43 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     };
     /** initech's delivered files (delivery id → file name), for its answers. */
     const contractFiles = new Map<string, string>();
+    /** initech's manifests as they arrive (file names); never answered, never counted as data. */
+    const manifests: string[] = [];
+    let manifestSeen: (() => void) | undefined;
+    const manifestArrived = new Promise<void>((resolve) => {
+      manifestSeen = resolve;
+    });
+    /** The manifest's line: what it lists, read from the partner's directory as initech would. */
+    const manifestLines = async (r: DeliverResult & { remotePath: string }): Promise<string[]> => {
+      const line = `${stamp()}  ${'manifest'.padEnd(17)} ${r.remotePath}  ${r.bytes} bytes  sha256 ${(r.sha256 ?? '').slice(0, 12)}`;
+      const text = await readFile(join(contractDir, basename(r.remotePath)), 'utf8');
+      const { names, rows } = readManifestCsv(text);
+      const [header, first] = text.split('\n');
+      return [
+        line,
+        `${pad}lists ${names.length} files and ${rows} rows, in delivery order: ${header ?? ''} / ${first ?? ''} / …`,
+      ];
+    };
     events.on('completed', ({ jobId, returnvalue }) => {
       const r = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as DeliverResult;
+      const remotePath = r.remotePath;
+      if (
+        r.outcome === 'delivered' &&
+        remotePath !== undefined &&
+        partnerOfDeliveryId(jobId) === CONTRACT &&
+        MANIFEST_NAME.test(basename(remotePath))
+      ) {
+        manifests.push(basename(remotePath));
+        print(
+          manifestLines({ ...r, remotePath })
+            .catch((err: unknown) => [
+              `${stamp()}  manifest          ${remotePath}  (could not be read: ${String(err)})`,
+            ])
+            .finally(() => manifestSeen?.()),
+          false,
+        );
+        return;
+      }
       if (r.outcome === 'delivered') delivered += 1;
       if (
         r.outcome === 'delivered' &&
@@ -388,25 +454,71 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     if (o.once) {
       await allSettled;
       const answers = await answered;
+      // The manifest is checked when initech's last awaited delivery ends, at the latest by the answers'
+      // listing sweep or manifest.checkEveryMinutes: it may still be on its way.
+      let timer: NodeJS.Timeout | undefined;
+      const arrivedInTime = await Promise.race([
+        manifestArrived.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), MANIFEST_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      await printed;
+      let listed = 0;
+      /** Exactly one manifest, in initech's directory and in Ferry's records, listing every data file it got. */
+      const checkManifest = async (
+        arrived: boolean,
+        onDisk: string[],
+        received: string[],
+      ): Promise<string | undefined> => {
+        const dir = fixture.partnerDirs[CONTRACT] ?? '';
+        if (!arrived) {
+          return `no manifest (${MANIFEST_FILENAME}) arrived in ${dir} within ${MANIFEST_WAIT_MS / 1000} s of initech's answers`;
+        }
+        if (onDisk.length !== 1 || manifests.length !== 1) {
+          return `expected exactly one manifest in ${dir}, found ${onDisk.length} there (${onDisk.join(', ')}), ${manifests.length} delivered`;
+        }
+        const batches = createManifestBatches(redisConn!, createRedisKeys(svc.redis.prefix));
+        const taken = await batches.recent(CONTRACT, 2);
+        if (taken.length !== 1) {
+          return `expected Ferry to take exactly one manifest for ${CONTRACT}, it took ${taken.length}`;
+        }
+        const { names } = readManifestCsv(await readFile(join(dir, onDisk[0]!), 'utf8'));
+        listed = names.length;
+        const missing = received.filter((n) => !names.includes(n));
+        const extra = names.filter((n) => !received.includes(n));
+        if (missing.length > 0 || extra.length > 0 || names.length !== received.length) {
+          return `${onDisk[0]} lists ${names.length} files, initech received ${received.length}; not listed: ${missing.join(', ') || 'none'}; listed but not received: ${extra.join(', ') || 'none'}`;
+        }
+        return undefined;
+      };
       const byPartner = await Promise.all(
         PARTNERS.map(async (p) => ({ id: p.id, names: await readdir(fixture.partnerDirs[p.id] ?? '') })),
       );
       const onDisk = byPartner.flatMap((p) => p.names);
       const temps = onDisk.filter((n) => n.startsWith('.')).length;
       const isSidecar = (n: string) => n.endsWith('.sha256') || n.endsWith('.done');
-      const data = onDisk.filter((n) => !n.startsWith('.') && !isSidecar(n));
+      const isData = (n: string) => !n.startsWith('.') && !isSidecar(n) && !MANIFEST_NAME.test(n);
+      const data = onDisk.filter(isData);
       const sidecars = onDisk.filter((n) => !n.startsWith('.') && isSidecar(n));
+      const contractNames = byPartner.find((p) => p.id === CONTRACT)!.names;
       // Every initech data file needs both sidecars; nothing else may have any.
-      const contractData = byPartner
-        .find((p) => p.id === CONTRACT)!
-        .names.filter((n) => !n.startsWith('.') && !isSidecar(n));
+      const contractData = contractNames.filter(isData);
       const complete = contractData.every(
         (n) => sidecars.includes(`${n}.sha256`) && sidecars.includes(`${n}.done`),
       );
-      o.out(
-        `demo: ${data.length} data files and ${sidecars.length} sidecar files on the partner servers, ${quarantined} quarantined, ${temps} temp files, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      const problem = await checkManifest(
+        arrivedInTime,
+        contractNames.filter((n) => MANIFEST_NAME.test(n)),
+        contractData,
       );
+      o.out(
+        `demo: ${data.length} data files and ${sidecars.length} sidecar files on the partner servers, ${manifests.length} manifest${manifests.length === 1 ? '' : 's'} (listing ${listed} of ${CONTRACT}'s files), ${quarantined} quarantined, ${temps} temp files, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
+      if (problem !== undefined) o.out(`demo: manifest check failed: ${problem}`);
       const ok =
+        problem === undefined &&
         data.length === total &&
         complete &&
         sidecars.length === 2 * contractData.length &&

@@ -1,6 +1,6 @@
 // The README's first command ends in `ferry demo`: prove the compiled CLI runs the whole pipeline, including
 // the third partner's file contract (marker, CSV checks with formula escaping, gzip, {date}/{seq} names,
-// sha256 and done sidecars, a quarantined bad file).
+// sha256 and done sidecars, a quarantined bad file, partner answers, one manifest listing the sweep's files).
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
@@ -54,7 +54,7 @@ describe('ferry demo', () => {
         / quarantined {7}s3:\/\/warehouse-exports\/initech\/exports\/\d{4}-\d{2}-\d{2}\/orders_short\.csv: csv: row 3, column 4: missing column: the row has 3, at least 4 expected\n/,
       );
       expect(output).toMatch(
-        /demo: 12 data files and 8 sidecar files on the partner servers, 1 quarantined, 0 temp files/,
+        /demo: 12 data files and 8 sidecar files on the partner servers, 1 manifest \(listing 4 of initech's files\), 1 quarantined, 0 temp files/,
       );
       expect(output).toContain(`the formula cell arrived escaped: initech-1-0;"'=HYPERLINK(""http://x"")";`);
       expect(output).toContain(
@@ -75,6 +75,11 @@ describe('ferry demo', () => {
           /\.sha256 \(matches the delivered sha256\), INITECH_\d{8}_00\d\.csv\.gz\.done \(empty\)/g,
         ),
       ).toHaveLength(4);
+      // One manifest after the sweep's deliveries, never answered by initech's loader (the demo plays it).
+      expect(output).toMatch(
+        / manifest {10}\/\S+\/inbound\/initech\/INITECH_\d{8}-\d{6}_manifest\.csv {2}\d+ bytes {2}sha256 [0-9a-f]{12}\n {26}lists 4 files and \d+ rows, in delivery order: filename,bytes,sha256,rows \/ INITECH_\d{8}_00[1-4]\.csv\.gz,\d+,[0-9a-f]{64},\d+ \/ …\n/,
+      );
+      expect(output).not.toMatch(/manifest\.csv {2}\(initech's answer/);
       expect(code).toBe(0);
 
       const dirOf = (id: string) => new RegExp(`${id} → sftp://[^/]+(/\\S+)`).exec(output)![1]!;
@@ -82,7 +87,9 @@ describe('ferry demo', () => {
         expect((await readdir(dirOf(id))).sort()).toEqual([1, 2, 3, 4].map((i) => `orders_000${i}.csv`));
       }
       const initech = dirOf('initech');
-      const names = (await readdir(initech)).sort();
+      const all = (await readdir(initech)).sort();
+      const manifestName = all.find((n) => n.endsWith('_manifest.csv'));
+      const names = all.filter((n) => n !== manifestName);
       const day = /^INITECH_(\d{8})_001\.csv\.gz$/.exec(names[0] ?? '')?.[1];
       expect([before, after]).toContain(day);
       expect(names).toEqual(
@@ -91,13 +98,24 @@ describe('ferry demo', () => {
           return [data, `${data}.done`, `${data}.sha256`];
         }),
       );
+      // The manifest is dated when it was taken, in initech's timezone (per sweep: with seconds).
+      expect(all.filter((n) => /^INITECH_\d{8}-\d{6}_manifest\.csv$/.test(n))).toEqual([manifestName]);
+      expect([before, after]).toContain(manifestName!.slice(8, 16));
       const plain: string[] = [];
+      const listed: string[] = [];
       for (const name of names.filter((n) => n.endsWith('.csv.gz'))) {
         const data = await readFile(join(initech, name));
         expect(await readFile(join(initech, `${name}.sha256`), 'utf8')).toBe(`${sha256(data)}  ${name}\n`);
         expect(await readFile(join(initech, `${name}.done`))).toHaveLength(0);
-        plain.push(gunzipSync(data).toString('utf8'));
+        const text = gunzipSync(data).toString('utf8');
+        plain.push(text);
+        // What the partner received: the delivered (gzipped) bytes, and the shaped data rows.
+        listed.push(`${name},${data.length},${sha256(data)},${text.split('\r\n').length - 3}`);
       }
+      const manifest = (await readFile(join(initech, manifestName!), 'utf8')).split('\n');
+      expect(manifest[0]).toBe('filename,bytes,sha256,rows');
+      expect(manifest.at(-1)).toBe('');
+      expect(manifest.slice(1, -1).sort()).toEqual(listed);
       // Shaped for initech (shape:): its column names, ";", CRLF, two added columns, a trailer.
       const isoDay = `${day!.slice(0, 4)}-${day!.slice(4, 6)}-${day!.slice(6)}`;
       for (const text of plain) {
