@@ -101,8 +101,9 @@ export function withHold<R>(
     const partnerId = (job.data as { partnerId?: unknown } | null)?.partnerId;
     const partner = typeof partnerId === 'string' ? deps.getConfig().partners.get(partnerId) : undefined;
     const found = partner && job.token !== undefined ? await holdFor(partner, deps.now()) : undefined;
-    // A manifest closes its window: it goes out after the window's last delivery, even past the end.
-    const manifest = (job.data as { manifest?: unknown } | null)?.manifest !== undefined;
+    // A manifest closes its window: it goes out after the window's last delivery, even past the end
+    // (told by its key, so a redelivery of one, whose job has no `manifest`, is one too).
+    const manifest = partner !== undefined && isManifestJob(deps, partner, job.data);
     const hold = manifest && found?.reason === 'window' ? undefined : found;
     if (!hold) return processor(job);
     const until = Date.now() + hold.delayMs;
@@ -120,4 +121,14 @@ export function withHold<R>(
     );
     throw new DelayedError();
   };
+}
+
+function isManifestJob(deps: DeliverDeps, partner: PartnerConfig, data: unknown): boolean {
+  const { bucket, key } = (data ?? {}) as { bucket?: unknown; key?: unknown };
+  const receipts = deps.getConfig().service.receipts;
+  return (
+    bucket === receipts.bucket &&
+    typeof key === 'string' &&
+    manifestScopeOfKey(receipts.prefix, partner.id, key) !== undefined
+  );
 }

@@ -12,6 +12,8 @@ import { printable } from '../core/format-deliveries.js';
 import { createAuditLog } from '../ledger/audit-log.js';
 import { createRedeliveries } from '../ledger/redeliveries.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
+import { manifestPartner } from '../../jobs/delivery/manifest-partner.js';
+import { manifestScopeOfKey } from '../core/manifest-plan.js';
 import { createRedisLedger } from '../ledger/redis-ledger.js';
 import { requestObjectDelivery } from '../ledger/request-object-delivery.js';
 import type { Logger } from '../observability/logger.js';
@@ -71,7 +73,11 @@ export async function runRedeliverCommand(o: RedeliverCommandOptions): Promise<n
     const outcome = await requestObjectDelivery(
       { redeliveries, source, audit, enqueue, log: o.audit },
       {
-        partner,
+        // A manifest's key (beside the receipts): its delivery is of the receipts bucket's object.
+        partner:
+          manifestScopeOfKey(svc.receipts.prefix, partner.id, o.key) === undefined
+            ? partner
+            : manifestPartner(partner, svc.receipts.bucket, o.key),
         key: o.key,
         reason: o.reason,
         by: o.by,

@@ -6,12 +6,13 @@ import { appendFile, chown, mkdir, readFile, readdir, stat } from 'node:fs/promi
 import { dirname, join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runRedeliverCommand } from '../../src/commands/redeliver-command.js';
 import { configureFailpoints } from '../../src/failpoints.js';
 import { createManifestBatches, type ListedManifest } from '../../src/ledger/manifest-batches.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
 import { JOB, QUEUE } from '../../src/queues/names.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
-import { waitFor } from '../support/pipeline.js';
+import { captureLogger, waitFor, waitForJobState } from '../support/pipeline.js';
 
 let offsetMs = 0;
 let control = '';
@@ -185,5 +186,27 @@ describe('manifest per window', () => {
     const published = await stat(join(pipeline.fixture.partnerDirs.nightly!, record.name));
     for (const r of receipts) expect(Date.parse(r.deliveredAt)).toBeLessThanOrEqual(published.mtimeMs + 1000);
     configureFailpoints(undefined);
+
+    // Resent on request (`ferry redeliver` with the manifest's key), with the window still closed: the
+    // same bytes under the same name, replacing the partner's copy, as its own delivery.
+    const key = `ferry/receipts/_manifests/nightly/${record.scope}/${record.name}`;
+    const errors: string[] = [];
+    const code = await runRedeliverCommand({
+      config: pipeline.config(),
+      partnerId: 'nightly',
+      key,
+      reason: 'partner lost the manifest, OPS-7',
+      by: 'alice',
+      replace: true,
+      audit: captureLogger().logger,
+      out: () => undefined,
+      err: (l) => errors.push(l),
+    });
+    expect(errors).toEqual([]);
+    expect(code).toBe(0);
+    await waitForJobState(pipeline.testFerry.deliverQueue, `${manifest!.deliveryId!}-r1`, 'completed');
+    expect(await pipeline.finals('nightly')).toEqual([record.name, 'one.csv', 'two.csv']);
+    expect(await readFile(join(pipeline.fixture.partnerDirs.nightly!, record.name), 'utf8')).toBe(text);
+    expect(await batches().recent('nightly')).toHaveLength(1);
   });
 });
