@@ -275,6 +275,10 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       partners: () => getConfig().partners.values(),
       oldestWaitingMs: (partnerId) => ackIndex.oldestWaitingMs(partnerId),
     },
+    manifestWaiting: {
+      partners: () => getConfig().partners.values(),
+      oldestOpenMs: (partnerId) => manifestBatches.oldestOpenMs(partnerId),
+    },
     onCollectError: (err) =>
       logger.warn({ err: (err as Error).message }, 'metrics: Redis counts unavailable'),
   });
@@ -438,7 +442,13 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
           await queues.sweep.add(
             JOB.sweep,
             { v: 1, partnerId: partner.id, reason: 'manifest' },
-            { ...SWEEP_JOB_OPTIONS, jobId: `manifest-check-${partner.id}`, removeOnComplete: true },
+            // Removed when done, failed too, so the next trigger is never taken for a duplicate of it.
+            {
+              ...SWEEP_JOB_OPTIONS,
+              jobId: `manifest-check-${partner.id}`,
+              removeOnComplete: true,
+              removeOnFail: true,
+            },
           );
         },
         sent: (partnerId, scope) => manifestBatches.settled(partnerId, scope),

@@ -92,6 +92,14 @@ export interface AckWaitingSource {
   oldestWaitingMs: (partnerId: string) => Promise<number | undefined>;
 }
 
+/** Where the age of the oldest delivered file no manifest lists yet is read at scrape time. */
+export interface ManifestWaitingSource {
+  /** The configured partners now (only those with `manifest:` are read). */
+  partners: () => Iterable<{ id: string; manifest?: object }>;
+  /** When the partner's oldest file not yet in a manifest was delivered (epoch ms); undefined when none. */
+  oldestOpenMs: (partnerId: string) => Promise<number | undefined>;
+}
+
 export interface MetricsSources {
   /** Queues whose job counts are read at scrape time (at most once per `queueCountsTtlMs`). */
   queues?: readonly CountableQueue[];
@@ -103,6 +111,8 @@ export interface MetricsSources {
   housekeepingPending?: HousekeepingPendingSource;
   /** The oldest delivery waiting for an answer per partner with `ack:`, read like the queue counts. */
   ackWaiting?: AckWaitingSource;
+  /** `manifest:` partners' files not yet listed (ferry_manifest_oldest_unlisted_age_seconds). */
+  manifestWaiting?: ManifestWaitingSource;
   /** How long queue counts are reused between scrapes (default 5 s). */
   queueCountsTtlMs?: number;
   /** A scrape gives up on queue counts after this long (Redis away) and leaves them out (default 2 s). */
@@ -279,24 +289,26 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     });
   }
 
-  const ackWaiting = sources.ackWaiting;
-  if (ackWaiting) {
+  // Ages of the oldest thing a partner still waits for, read from Redis at scrape time: one read per
+  // partner that has the option, cached a few seconds, the same in every process.
+  const oldestAgeGauge = (
+    name: string,
+    help: string,
+    what: string,
+    partnerIds: () => string[],
+    oldestMs: (partnerId: string) => Promise<number | undefined>,
+  ): void => {
     const readOldest = cachedRead(
-      () => {
-        // Only partners with ack: wait for answers: one ZRANGE per such partner and scrape.
-        const ids = [...ackWaiting.partners()].filter((p) => p.ack !== undefined).map((p) => p.id);
-        return Promise.all(
-          ids.map(async (id) => [id, await ackWaiting.oldestWaitingMs(id)] as [string, number | undefined]),
-        );
-      },
-      'oldest waiting answers',
+      () =>
+        Promise.all(partnerIds().map(async (id) => [id, await oldestMs(id)] as [string, number | undefined])),
+      what,
       ttlMs,
       timeoutMs,
       nowMs,
     );
     new Gauge({
-      name: 'ferry_ack_oldest_waiting_age_seconds',
-      help: "Age of the oldest delivered file still waiting for its partner's answer, per partner with ack: (0: none waits; read from Redis, cached a few seconds; the same in every process).",
+      name,
+      help,
       labelNames: ['partner'] as const,
       registers,
       async collect() {
@@ -311,6 +323,26 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
         }
       },
     });
+  };
+  const ackWaiting = sources.ackWaiting;
+  if (ackWaiting) {
+    oldestAgeGauge(
+      'ferry_ack_oldest_waiting_age_seconds',
+      "Age of the oldest delivered file still waiting for its partner's answer, per partner with ack: (0: none waits; read from Redis, cached a few seconds; the same in every process).",
+      'oldest waiting answers',
+      () => [...ackWaiting.partners()].filter((p) => p.ack !== undefined).map((p) => p.id),
+      ackWaiting.oldestWaitingMs,
+    );
+  }
+  const manifestWaiting = sources.manifestWaiting;
+  if (manifestWaiting) {
+    oldestAgeGauge(
+      'ferry_manifest_oldest_unlisted_age_seconds',
+      'Age of the oldest delivered file no manifest lists yet, per partner with manifest: (0: none; read from Redis, cached a few seconds; the same in every process).',
+      'oldest files not in a manifest',
+      () => [...manifestWaiting.partners()].filter((p) => p.manifest !== undefined).map((p) => p.id),
+      manifestWaiting.oldestOpenMs,
+    );
   }
 
   const openConnections = sources.openConnections;
