@@ -38,8 +38,16 @@ describe('manifest', () => {
   it.each([
     ['manifest: {}\n', 'partners/acme.yaml:7:11', 'filename'],
     ['manifest:\n  filename: "M_{name}.csv"\n', 'partners/acme.yaml:8:13', 'unknown token {name}'],
-    ['manifest:\n  filename: "M_{date:yyyyQQ}.csv"\n', 'partners/acme.yaml:8:13', 'unknown date pattern letter'],
-    ['manifest:\n  filename: "a/{date:yyyyMMdd-HHmmss}"\n', 'partners/acme.yaml:8:13', 'renders unsafe names'],
+    [
+      'manifest:\n  filename: "M_{date:yyyyQQ}.csv"\n',
+      'partners/acme.yaml:8:13',
+      'unknown date pattern letter',
+    ],
+    [
+      'manifest:\n  filename: "a/{date:yyyyMMdd-HHmmss}"\n',
+      'partners/acme.yaml:8:13',
+      'renders unsafe names',
+    ],
     [
       'manifest:\n  filename: "M_{date:yyyyMMdd}.csv"\n',
       'partners/acme.yaml:8:13',
