@@ -2,20 +2,18 @@
 // s3rver): answers are written into the ledger through the ack index (as the poller does), then read
 // back through `ferry deliveries --status …`, `ferry deliveries show`, the API (filters, detail,
 // partners' unmatched answers), the metrics endpoint and the web UI in headless Chromium.
-import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAckIndex, type AckIndex } from '../../src/ledger/ack-index.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
+import { useHeadlessChromium } from '../support/headless-chromium.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { waitFor } from '../support/pipeline.js';
 import { parsePrometheusText } from '../support/prometheus-text.js';
 import { runFerryInProcess } from '../support/run-cli-in-process.js';
 
 const ADMIN = { user: 'admin', password: 'ack-surfaces-admin-canary-51c3' };
-const CHROMIUM = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
 const ACK_AT = '2026-11-25T03:10:00.000Z';
 const REASON = 'line 3: unknown SKU 9912\nline 7: quantity missing';
 const GAUGE = 'ferry_ack_oldest_waiting_age_seconds';
@@ -183,28 +181,10 @@ describe('ferry_ack_oldest_waiting_age_seconds', () => {
 });
 
 describe('the web UI', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`no Chromium at ${CHROMIUM}: bash bin/setup.sh or FERRY_CHROMIUM`);
-    }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const browser = useHeadlessChromium();
 
   it('shows answers in the list and filter, the reason and Redeliver on a rejected delivery, unmatched answers on the partners page', async () => {
-    const context = await browser.newContext({
+    const context = await browser().newContext({
       httpCredentials: { username: ADMIN.user, password: ADMIN.password, origin: base() },
     });
     const page = await context.newPage();

@@ -2,17 +2,15 @@
 // partners API (the newest manifest and its delivery's status, files waiting for the next one),
 // `ferry plan`'s manifest line, `ferry deliveries show` and the API detail of a listed data file and of
 // the manifest's own delivery, and the web UI's partners page and delivery page in headless Chromium.
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createManifestBatches, type ListedManifest } from '../../src/ledger/manifest-batches.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
+import { useHeadlessChromium } from '../support/headless-chromium.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { waitFor } from '../support/pipeline.js';
 import { runFerryInProcess } from '../support/run-cli-in-process.js';
 
 const ADMIN = { user: 'admin', password: 'manifest-surfaces-admin-canary-7d20' };
-const CHROMIUM = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
 
 // A window around now (UTC, whole minutes) that stays open for the whole test: its manifest waits.
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
@@ -126,28 +124,10 @@ describe('ferry plan', () => {
 });
 
 describe('the web UI', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`no Chromium at ${CHROMIUM}: bash bin/setup.sh or FERRY_CHROMIUM`);
-    }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const browser = useHeadlessChromium();
 
   it('shows the manifest on the partners page and on the delivery pages', async () => {
-    const context = await browser.newContext({
+    const context = await browser().newContext({
       httpCredentials: { username: ADMIN.user, password: ADMIN.password, origin: base() },
     });
     const page = await context.newPage();

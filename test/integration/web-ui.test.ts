@@ -4,11 +4,10 @@
 // another from its delivery page, and sends a stale object from the partners page; a viewer gets no write
 // controls and a direct write is refused. FERRY_SCREENSHOTS=1 rewrites docs/screenshots/*.png.
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { existsSync } from 'node:fs';
 import { chown, mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WEB_UI_CSP } from '../../src/http/ui/web-ui.js';
 import { writeFerryConfig, type FerryFixture } from '../support/ferry-fixture.js';
@@ -22,20 +21,9 @@ import {
   waitForJobState,
   type TestFerry,
 } from '../support/pipeline.js';
+import { launchHeadlessChromium } from '../support/headless-chromium.js';
 import { startServices, type Services } from '../support/services.js';
 
-const CHROMIUM = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
-/** The flags this machine's Chromium needs headless as root, without its background network chatter. */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOTS = process.env.FERRY_SCREENSHOTS === '1';
 const screenshotPath = (name: string) =>
   fileURLToPath(new URL(`../../docs/screenshots/${name}`, import.meta.url));
@@ -99,12 +87,7 @@ async function searchDeliveries(page: Page, key: string) {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `web UI test: no Chromium at ${CHROMIUM}. It drives Debian's chromium through playwright-core ` +
-        '(no browser download): run `bash bin/setup.sh` (apt-get install -y chromium), or set FERRY_CHROMIUM.',
-    );
-  }
+  browser = await launchHeadlessChromium(); // first: says how to install it when it is missing
   services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
   process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = services.s3.secretAccessKey;
@@ -142,8 +125,6 @@ beforeAll(async () => {
   expect(globex.summary).toMatch(/delivered 2, .* quarantined 1/);
   const acme = await sweepAndWait(testFerry.ferry.getConfig(), 'acme');
   expect(acme.summary).toMatch(/failed 1$/);
-
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 
 afterEach(() => {
