@@ -37,6 +37,12 @@ import { createRedeliveries } from './ledger/redeliveries.js';
 import { createSweepSummaries } from './ledger/sweep-summary.js';
 import { createRetries } from './ledger/retries.js';
 import { createManifestBatches } from './ledger/manifest-batches.js';
+import { createBandwidthBucket } from './ledger/bandwidth-bucket.js';
+import {
+  createBandwidthLimiter,
+  createThrottleStream,
+  throttlePieceBytes,
+} from './adapters/bandwidth-limiter.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
 import { createTempRegistry } from './ledger/temp-registry.js';
 import { createLedgerTrust } from './ledger/ledger-trust.js';
@@ -218,6 +224,29 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const sweepSummaries = createSweepSummaries(redis, keys);
   const ackIndex = createAckIndex(redis, keys);
   const manifestBatches = createManifestBatches(redis, keys);
+  // Bandwidth caps: rates are read from the config at every lease, so a reload applies in flight.
+  const bandwidth = createBandwidthLimiter({
+    bucket: createBandwidthBucket(redis),
+    rateOf: (key) =>
+      key === keys.bandwidthTotal
+        ? getConfig().totalMaxBytesPerSecond
+        : getConfig().partners.get(key.slice(keys.bandwidthPartner('').length))?.target.maxBytesPerSecond,
+  });
+  const throttleFor = (partner: PartnerConfig, signal: AbortSignal) => {
+    const total = getConfig().totalMaxBytesPerSecond;
+    const own = partner.target.maxBytesPerSecond;
+    if (total === undefined && own === undefined) return undefined;
+    const caps = [
+      ...(own === undefined ? [] : [keys.bandwidthPartner(partner.id)]),
+      ...(total === undefined ? [] : [keys.bandwidthTotal]),
+    ];
+    return createThrottleStream(
+      bandwidth,
+      caps,
+      signal,
+      throttlePieceBytes(Math.min(own ?? Infinity, total ?? Infinity)),
+    );
+  };
   const manifests = createManifestPublisher({
     batches: manifestBatches,
     source,
@@ -433,6 +462,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       nameSequence: createNameSequence(redis, keys),
       housekeepingPending,
       ackIndex,
+      throttle: throttleFor,
       manifests: {
         join: (partnerId, id, at) => manifestBatches.join(partnerId, id, at),
         ended: async (partner, id) => {

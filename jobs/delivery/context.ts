@@ -1,4 +1,5 @@
 // What every delivery step sees: the processor's dependencies and one delivery's facts.
+import type { Transform } from 'node:stream';
 import type { Job } from 'bullmq';
 import type { ObjectSource } from '../../src/core/ports.js';
 import type { ReceiptStore } from '../../src/adapters/receipt-store.js';
@@ -54,6 +55,11 @@ export interface DeliverDeps {
   ackIndex?: Pick<AckIndex, 'expect'>;
   /** Failed `after.source` steps, kept for the sweeps to retry (default: only logged and alerted). */
   housekeepingPending?: HousekeepingPendingStore;
+  /**
+   * Bandwidth caps (target.maxBytesPerSecond, defaults.target.maxBytesPerSecond): a stream that spaces
+   * the partner's bytes out under its caps, or undefined when none applies. Default: uncapped.
+   */
+  throttle?(partner: PartnerConfig, signal: AbortSignal): Transform | undefined;
   /** Partners with `manifest:` (jobs/manifest-publish.ts); default: no manifests. */
   manifests?: ManifestHooks;
 }

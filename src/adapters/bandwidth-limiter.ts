@@ -106,22 +106,29 @@ export function createBandwidthLimiter(deps: BandwidthLimiterDeps): BandwidthLim
   };
 }
 
+/** The piece size for a cap: a quarter of one lease, between 1 KiB and THROTTLE_PIECE_BYTES. */
+export function throttlePieceBytes(bytesPerSecond: number): number {
+  const quarterLease = Math.floor((bytesPerSecond * LEASE_MS) / 1000 / 4);
+  return Math.min(THROTTLE_PIECE_BYTES, Math.max(1024, quarterLease));
+}
+
 /**
- * A pass-through stream that sends no faster than the cap `key` allows: each piece (at most
- * THROTTLE_PIECE_BYTES) waits for its budget. The writer behind it keeps its pipeline full, since the
- * throttle only spaces the bytes out, never stops them for longer than one piece's share.
+ * A pass-through stream that sends no faster than every cap in `keys` allows: each piece (at most
+ * `pieceBytes`) waits for its budget under each cap in turn. The writer behind it keeps its pipeline
+ * full, since the throttle only spaces the bytes out, never holds them for longer than a piece's share.
  */
 export function createThrottleStream(
   limiter: BandwidthLimiter,
-  key: string,
+  keys: readonly string[],
   signal?: AbortSignal,
+  pieceBytes = THROTTLE_PIECE_BYTES,
 ): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       void (async () => {
-        for (let at = 0; at < chunk.length; at += THROTTLE_PIECE_BYTES) {
-          const piece = chunk.subarray(at, at + THROTTLE_PIECE_BYTES);
-          await limiter.acquire(key, piece.length, signal);
+        for (let at = 0; at < chunk.length; at += pieceBytes) {
+          const piece = chunk.subarray(at, at + pieceBytes);
+          for (const key of keys) await limiter.acquire(key, piece.length, signal);
           this.push(piece);
         }
       })().then(() => callback(), callback);

@@ -33,6 +33,8 @@ export interface FerryConfig {
   partners: ReadonlyMap<string, PartnerConfig>;
   /** Partner id → the file it was read from. */
   partnerFiles: ReadonlyMap<string, string>;
+  /** `defaults.target.maxBytesPerSecond`: one cap on every partner's deliveries together (bytes/s). */
+  totalMaxBytesPerSecond?: number;
 }
 
 /**
@@ -67,7 +69,7 @@ export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.e
   }
   const problems: ConfigProblem[] = [];
   const warnings: ConfigProblem[] = [];
-  const { service, defaults } = await loadServiceFile(dir, env, problems);
+  const { service, defaults, totalMaxBytesPerSecond } = await loadServiceFile(dir, env, problems);
   const partners = await loadPartnerFiles(dir, defaults, problems, warnings);
   problems.push(...(await checkTransformKeys(partners, dir, env)));
 
@@ -79,6 +81,7 @@ export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.e
     service: deepFreeze(resolveServiceFiles(service, dir)),
     partners: freezeMap(partners.map((p) => [p.partner.id, deepFreeze(resolvePartnerFiles(p.partner, dir))])),
     partnerFiles: freezeMap(partners.map((p) => [p.partner.id, p.file])),
+    ...(totalMaxBytesPerSecond === undefined ? {} : { totalMaxBytesPerSecond }),
   });
   return { ok: true, config, warnings: sortProblems(warnings) };
 }
@@ -87,7 +90,7 @@ async function loadServiceFile(
   dir: string,
   env: NodeJS.ProcessEnv,
   problems: ConfigProblem[],
-): Promise<{ service?: ServiceConfig; defaults?: unknown }> {
+): Promise<{ service?: ServiceConfig; defaults?: unknown; totalMaxBytesPerSecond?: number }> {
   const file = join(dir, 'ferry.yaml');
   const read = await readYaml(file, problems);
   if (read === 'unreadable') return {};
@@ -110,11 +113,19 @@ async function loadServiceFile(
     for (const p of parsed.problems) if (p.file === file) p.message += ` (${file} does not exist)`;
   }
   problems.push(...parsed.problems);
-  const defaultsRaw = isPlainObject(raw) ? raw.defaults : undefined;
+  const defaultsRaw = withoutTotalCap(isPlainObject(raw) ? raw.defaults : undefined);
   const defaults = partnerDefaultsSchema.safeParse(defaultsRaw ?? {}).success ? defaultsRaw : undefined;
   if (parsed.data === undefined) return { defaults };
-  const { defaults: _defaults, ...service } = parsed.data;
-  return { service, defaults };
+  const { defaults: parsedDefaults, ...service } = parsed.data;
+  const total = parsedDefaults?.target?.maxBytesPerSecond;
+  return { service, defaults, ...(total === undefined ? {} : { totalMaxBytesPerSecond: total }) };
+}
+
+/** `defaults` without `target.maxBytesPerSecond`, which caps all partners together and is never merged into one. */
+function withoutTotalCap(defaults: unknown): unknown {
+  if (!isPlainObject(defaults) || !isPlainObject(defaults.target)) return defaults;
+  const { maxBytesPerSecond: _total, ...target } = defaults.target;
+  return { ...defaults, target };
 }
 
 async function loadPartnerFiles(

@@ -84,6 +84,10 @@ export function createRedisKeys(prefix: string) {
     manifestsTaken: (partnerId: string): string => `${prefix}:partner:${partnerId}:manifests:taken`,
     /** Hash: scope → the delivery id of the manifest's S3 object, once known. */
     manifestDeliveries: (partnerId: string): string => `${prefix}:partner:${partnerId}:manifests:deliveries`,
+    /** Hash (tokens, at), with expiry: the token bucket of one partner's bandwidth cap (target.maxBytesPerSecond). */
+    bandwidthPartner: (partnerId: string): string => `${prefix}:bandwidth:partner:${partnerId}`,
+    /** Hash (tokens, at), with expiry: the bucket of the cap on all partners together (defaults.target.maxBytesPerSecond). */
+    bandwidthTotal: `${prefix}:bandwidth:total`,
     /** String (ms): the window opening the partner's newest per-window manifest lists. */
     manifestLastOpened: (partnerId: string): string => `${prefix}:partner:${partnerId}:manifest:last-opened`,
   };

@@ -31,6 +31,8 @@ export interface PartnerFixture {
   maxConnections?: number;
   /** target.maxFilesInFlight (default: not written, so 4). */
   maxFilesInFlight?: number;
+  /** target.maxBytesPerSecond, as written in YAML (default: not written, so uncapped). */
+  maxBytesPerSecond?: string;
   fileMode?: string;
   attempts?: number;
   backoffSeconds?: number;
@@ -142,6 +144,9 @@ export async function writePartnerFile(
     `  onExisting: ${p.onExisting ?? 'fail'}`,
     `  maxConnections: ${p.maxConnections ?? 2}`,
     ...(p.maxFilesInFlight === undefined ? [] : [`  maxFilesInFlight: ${p.maxFilesInFlight}`]),
+    ...(p.maxBytesPerSecond === undefined
+      ? []
+      : [`  maxBytesPerSecond: ${JSON.stringify(p.maxBytesPerSecond)}`]),
     ...(p.fsync === undefined ? [] : [`  fsync: ${p.fsync}`]),
     `retry: { attempts: ${p.attempts ?? 3}, backoffSeconds: ${p.backoffSeconds ?? 1}, maxBackoffSeconds: ${p.maxBackoffSeconds ?? 5} }`,
     ...(p.extraYaml === undefined ? [] : [p.extraYaml]),

@@ -18,6 +18,7 @@ import {
   toProxySetting,
   type EgressProxySetting,
 } from './egress-proxy.js';
+import { parseByteRate } from '../../core/byte-rate.js';
 import { CONTROL_CHARS, envNameField, fileRefField, nonEmptyText, whenValid } from './fields.js';
 
 const FILE_MODE = /^0?[0-7]{3}$/;
@@ -42,6 +43,14 @@ const onExistingField = z.enum(['fail', 'overwrite', 'skip']);
 const maxConnectionsField = z.int().min(1).max(64);
 // Deliveries one connection carries at once; OpenSSH's sftp-server takes their requests one by one.
 const maxFilesInFlightField = z.int().min(1).max(64);
+
+/** `maxBytesPerSecond`: `4MB`, `512KiB`, `10Mbit` or a number of bytes per second (src/core/byte-rate.ts). */
+export const byteRateField = z.union([z.number(), z.string()]).transform((value, ctx): number => {
+  const parsed = parseByteRate(value);
+  if (parsed.ok) return parsed.bytesPerSecond;
+  ctx.addIssue({ code: 'custom', message: parsed.message });
+  return z.NEVER;
+});
 
 const fingerprintField = z.string().check((ctx) => {
   const pin = parseHostKeyPin(ctx.value);
@@ -172,6 +181,8 @@ export const targetSchema = z
     fsync: z.boolean().optional(),
     maxConnections: maxConnectionsField.default(2),
     maxFilesInFlight: maxFilesInFlightField.default(4),
+    // Left out = uncapped: the partner's deliveries together, across every worker process and host.
+    maxBytesPerSecond: byteRateField.optional(),
     algorithms: algorithmsSchema.optional(),
     proxy: partnerProxyField.optional(),
     proxyPasswordEnv: envNameField.optional(),
@@ -221,6 +232,8 @@ export const targetDefaultsSchema = z.strictObject({
   onExisting: onExistingField.optional(),
   maxConnections: maxConnectionsField.optional(),
   maxFilesInFlight: maxFilesInFlightField.optional(),
+  // Not a default copied to each partner: one cap on all partners' deliveries together (a shared uplink).
+  maxBytesPerSecond: byteRateField.optional(),
 });
 
 export type SecretAuth = z.output<typeof authSchema>;

@@ -8,6 +8,7 @@ import {
   THROTTLE_PIECE_BYTES,
   createBandwidthLimiter,
   createThrottleStream,
+  throttlePieceBytes,
   type BandwidthLimiter,
 } from '../../../src/adapters/bandwidth-limiter.js';
 
@@ -107,20 +108,31 @@ describe('createBandwidthLimiter', () => {
 describe('createThrottleStream', () => {
   it('passes every byte through in pieces of at most THROTTLE_PIECE_BYTES, each acquired first', async () => {
     const asked: number[] = [];
+    const keys: string[] = [];
     const limiter: BandwidthLimiter = {
-      acquire: (_key, bytes) => {
-        asked.push(bytes);
+      acquire: (key, bytes) => {
+        if (key === 'acme') asked.push(bytes);
+        keys.push(key);
         return Promise.resolve();
       },
     };
     const input = Buffer.alloc(THROTTLE_PIECE_BYTES * 2 + 100, 7);
     const out = await buffer(
       Readable.from([input.subarray(0, 1000), input.subarray(1000)]).pipe(
-        createThrottleStream(limiter, 'acme'),
+        createThrottleStream(limiter, ['acme', 'total']),
       ),
     );
     expect(out.equals(input)).toBe(true);
     expect(Math.max(...asked)).toBeLessThanOrEqual(THROTTLE_PIECE_BYTES);
     expect(asked.reduce((a, b) => a + b, 0)).toBe(input.length);
+    // Every piece under both caps, in turn.
+    expect(keys.slice(0, 4)).toEqual(['acme', 'total', 'acme', 'total']);
+    expect(keys).toHaveLength(asked.length * 2);
+  });
+
+  it('cuts pieces to a quarter of a lease, between 1 KiB and THROTTLE_PIECE_BYTES', () => {
+    expect(throttlePieceBytes(4_000_000)).toBe(THROTTLE_PIECE_BYTES);
+    expect(throttlePieceBytes(200_000)).toBe(12_500);
+    expect(throttlePieceBytes(1024)).toBe(1024);
   });
 });

@@ -1,0 +1,41 @@
+// Bandwidth caps on the real pipeline (redis-server, sshd, s3rver): three files to a partner capped at
+// 512 KiB/s go no faster together than the cap allows (plus the bucket's half second of burst) and
+// arrive whole, while an uncapped partner delivers at the same time. How close to the cap they get,
+// and how fast the uncapped one went meanwhile, are figures for a bench, not assertions.
+import { describe, expect, it } from 'vitest';
+import { BUCKET_DEPTH_MS } from '../../src/ledger/bandwidth-bucket.js';
+import { usePartnerPipeline } from '../support/partner-pipeline.js';
+import { readPartnerDir } from '../support/pipeline.js';
+
+const CAP = 512 * 1024;
+const FILE = 512 * 1024;
+
+const pipeline = usePartnerPipeline({
+  partners: [
+    { id: 'capped', maxBytesPerSecond: '512KiB', maxFilesInFlight: 4, maxConnections: 2 },
+    { id: 'free' },
+  ],
+});
+
+describe('target.maxBytesPerSecond', () => {
+  it("holds the partner's deliveries together under the cap, whole, and leaves other partners alone", async () => {
+    const seeded = await pipeline.put([
+      ...['a', 'b', 'c'].map((n) => ({ key: `capped/${n}.bin`, size: FILE })),
+      { key: 'free/big.bin', size: 4 * FILE },
+    ]);
+    const started = Date.now();
+    const [capped, free] = await Promise.all([
+      pipeline.sweep('capped').then((r) => ({ ...r, ms: Date.now() - started })),
+      pipeline.sweep('free'),
+    ]);
+    expect(capped.summary).toMatch(/^delivered 3,/);
+    expect(free.summary).toMatch(/^delivered 1,/);
+    // Never faster than the cap: 1.5 MiB less the half second of burst a full bucket allows.
+    const burst = (CAP * BUCKET_DEPTH_MS) / 1000;
+    expect(capped.ms).toBeGreaterThanOrEqual(((3 * FILE - burst) / CAP) * 1000 - 50);
+    const dir = await readPartnerDir(pipeline.fixture.partnerDirs.capped!);
+    expect(new Map([...dir.finals].map(([name, f]) => [name, f.sha256]))).toEqual(
+      new Map(seeded.slice(0, 3).map((o) => [o.key.slice('capped/'.length), o.sha256])),
+    );
+  });
+});
