@@ -629,6 +629,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
                       },
                     );
                   },
+                  recordFound: (partner, ids) => slaTracker.recordFound(partner, ids, clock()),
                   recordEvent: (partnerId, at) => eventTimes.record(partnerId, at),
                   now: sweepClock,
                   logger,

@@ -23,6 +23,8 @@ export interface ObjectEventDeps {
   enqueueDeliveries(partner: PartnerConfig, jobs: DeliverJobData[], delayMs: number): Promise<void>;
   /** Starts one sweep of the partner (deduplicated while one waits): for what an event alone cannot decide. */
   enqueueSweep(partner: PartnerConfig): Promise<void>;
+  /** Told the deliveries enqueued, for the daily SLA (`expect`), as a sweep tells it. Default: nowhere. */
+  recordFound?(partner: PartnerConfig, deliveryIds: readonly string[]): Promise<void>;
   /** Remembers when the partner's last event came (ferry plan, GET /api/partners). */
   recordEvent(partnerId: string, at: Date): Promise<void>;
   /** The clock sweeps select by (settle age, maxAgeDays). */
@@ -128,6 +130,13 @@ async function checkForPartner(
   // A second past the settle time, so the job never runs on the edge of it.
   const delayMs = at.getTime() > now.getTime() ? at.getTime() - now.getTime() + 1000 : 0;
   await deps.enqueueDeliveries(partner, jobs, delayMs);
+  // SLA bookkeeping never fails the request: a lost record shows as a missing file until the next sweep.
+  await deps
+    .recordFound?.(
+      partner,
+      jobs.map((j) => j.deliveryId),
+    )
+    .catch(() => undefined);
   return delayMs > 0 ? 'delayed' : 'enqueued';
 }
 
