@@ -4,12 +4,11 @@ import type { ObjectSource, SourceObject } from '../src/core/ports.js';
 import type { Alerter } from '../src/observability/alerter.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
-import { deliveryIdFor } from '../src/core/delivery-id.js';
 import { remoteNameFor } from '../src/core/filename-template.js';
 import { selectObjects } from '../src/core/select-objects.js';
-import { isSettled } from '../src/ledger/delivery-record.js';
 import type { HousekeepingPendingStore } from '../src/ledger/housekeeping-pending.js';
 import type { Ledger } from '../src/ledger/redis-ledger.js';
+import { sortByLedger } from '../src/ledger/unsettled-deliveries.js';
 import { MAX_STALE_LISTED, type StaleObject, type SweepSummaries } from '../src/ledger/sweep-summary.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
@@ -120,42 +119,16 @@ export function createSweepProcessor(deps: SweepDeps) {
         result.eligible += selection.eligible.length;
         if (selection.eligible.length === 0) continue;
 
-        const candidates = selection.eligible.map((o) => ({
-          object: o,
-          deliveryId: deliveryIdFor(partner, o),
-        }));
-        const statuses = await deps.ledger.getStatuses(candidates.map((c) => c.deliveryId));
-        const reopened = await reopenedSkips(
+        const { candidates, statuses, jobs, settled } = await sortByLedger(
           deps.ledger,
-          candidates.filter((c) => statuses.get(c.deliveryId) === 'skipped').map((c) => c.deliveryId),
+          partner,
+          selection.eligible,
         );
-        const jobs: DeliverJobData[] = [];
-        for (const c of candidates) {
-          const status = statuses.get(c.deliveryId);
-          // `failed` (recorded only once the last attempt failed) waits for an operator's retry: its
-          // failed job is removed after 30 days, and the file must not then go out again by itself.
-          if (
-            (status === 'delivered' ||
-              status === 'quarantined' ||
-              status === 'skipped' ||
-              status === 'superseded' ||
-              status === 'failed') &&
-            !reopened.has(c.deliveryId)
-          ) {
-            result.settled[status] += 1;
-            continue;
-          }
-          jobs.push({
-            v: 1,
-            deliveryId: c.deliveryId,
-            partnerId,
-            bucket: c.object.bucket,
-            key: c.object.key,
-            etag: c.object.etag,
-            size: c.object.size,
-            lastModified: c.object.lastModified.toISOString(),
-          });
-          oldestUndelivered = Math.min(oldestUndelivered, c.object.lastModified.getTime());
+        for (const status of Object.keys(settled) as (keyof typeof settled)[]) {
+          result.settled[status] += settled[status];
+        }
+        for (const j of jobs) {
+          oldestUndelivered = Math.min(oldestUndelivered, new Date(j.lastModified ?? 0).getTime());
         }
         // A `{seq}` template cannot collide: names equal but for the number get different numbers.
         if (partner.naming?.filename && partner.naming.filename.seq === undefined) {
@@ -239,15 +212,6 @@ async function* readAhead<T>(pages: AsyncIterable<T>): AsyncGenerator<T> {
     // it); not awaited, so an error in this page's processing is not held up by the next page's fetch.
     it.return?.().catch(() => undefined);
   }
-}
-
-/**
- * Skipped deliveries whose skip no longer holds: the object was gone or had changed when it was read,
- * and this very version is listed again (e.g. deleted and re-exported with the same bytes).
- */
-async function reopenedSkips(ledger: Ledger, skippedIds: readonly string[]): Promise<Set<string>> {
-  const records = await Promise.all(skippedIds.map((id) => ledger.get(id)));
-  return new Set(records.flatMap((r) => (r !== undefined && !isSettled(r) ? [r.deliveryId] : [])));
 }
 
 /**

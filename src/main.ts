@@ -18,6 +18,8 @@ import type { ConfigResult, FerryConfig } from './config/load-config.js';
 import { formatProblem, formatWarning } from './config/load-config.js';
 import type { EgressProxySetting, PartnerConfig, ServiceConfig } from './config/schema.js';
 import { resolvePartnerAuth, resolveSecret } from './config/secrets.js';
+import type { ObjectEvent } from './core/object-events.js';
+import { checkObjectEvents, createEventTimes } from './partners/object-event-intake.js';
 import { legacyAlgorithmsIn } from './core/ssh-algorithms.js';
 import { watchConfig } from './config/watch-config.js';
 import { partnerOfDeliveryId } from './core/delivery-id.js';
@@ -165,6 +167,8 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const svc = config.service;
   // Refuse bad settings before opening any connection, so a refused start exits cleanly.
   const users = runs('web') ? await dashboardUsers(config, env, options.insecureAdmin === true) : undefined;
+  const eventsSettings = runs('web') ? svc.http.events : undefined;
+  const eventsToken = eventsSettings ? await resolveSecret(eventsSettings.token, env) : undefined;
 
   const redis = createRedisConnection(svc.redis, 'worker');
   const redisWait = watchRedisAvailability(redis, { where: describeRedisTarget(svc.redis), logger });
@@ -625,8 +629,48 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     closers.push(() => Promise.resolve(watcher.close()));
   }
 
+  const eventTimes = createEventTimes(redis, keys);
   if (runs('web')) {
+    const sweepClock = options.overrides?.sweepNow ?? (() => new Date());
+    const events =
+      eventsSettings && eventsToken !== undefined
+        ? {
+            token: eventsToken,
+            header: eventsSettings.header,
+            maxBodyBytes: eventsSettings.maxBodyBytes,
+            check: (found: readonly ObjectEvent[], ignored: number) =>
+              checkObjectEvents(
+                {
+                  getConfig,
+                  source,
+                  ledger,
+                  enqueueDeliveries: (partner, jobs, delayMs) =>
+                    enqueueDeliveries(queues.deliver, partner, jobs, delayMs),
+                  enqueueSweep: async (partner) => {
+                    await queues.sweep.add(
+                      JOB.sweep,
+                      { v: 1, partnerId: partner.id, reason: 'schedule' },
+                      // One waiting sweep per partner however many events ask; removed when done.
+                      {
+                        ...SWEEP_JOB_OPTIONS,
+                        jobId: `events-sweep-${partner.id}`,
+                        removeOnComplete: true,
+                        removeOnFail: true,
+                      },
+                    );
+                  },
+                  recordFound: (partner, ids) => slaTracker.recordFound(partner, ids, clock()),
+                  recordEvent: (partnerId, at) => eventTimes.record(partnerId, at),
+                  now: sweepClock,
+                  logger,
+                },
+                found,
+                ignored,
+              ),
+          }
+        : undefined;
     webApp = createHttpApp({
+      ...(events ? { events } : {}),
       queues,
       users,
       trustedOrigins: svc.http.trustedOrigins ?? [],
@@ -649,6 +693,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
         audit,
         source,
         sweepSummaries,
+        eventTimes,
         ackIndex,
         manifests: manifestBatches,
         now: clock,

@@ -55,9 +55,7 @@ export function createMarkerLookup(
 
   async function exists(key: string): Promise<boolean> {
     requests += 1;
-    // The exact key is the first one its own prefix lists; stop after the first page.
-    for await (const page of source.listPages(bucket, key, 1)) return page.some((o) => o.key === key);
-    return false;
+    return objectExists(source, bucket, key);
   }
 
   return {
@@ -91,6 +89,36 @@ export function createMarkerLookup(
       return { has: (dir) => pageMarkers.has(dir) || (found.get(dir) ?? known.get(dir) ?? false) };
     },
   };
+}
+
+/**
+ * The markers of the directories of `objects` that only their marker could still hold back, each asked
+ * for (rule 3 alone): for a few objects known without a listing, e.g. from S3 events.
+ */
+export async function lookUpMarkers(
+  source: Pick<ObjectSource, 'listPages'>,
+  bucket: string,
+  rules: SelectionRules,
+  objects: readonly ListedObject[],
+  now: Date,
+): Promise<MarkerIndex> {
+  const marker = rules.requireMarker;
+  if (marker === undefined) return ALL;
+  const present = new Set<string>();
+  await runLimited(directoriesAwaitingMarker(objects, rules, now), LOOKUP_CONCURRENCY, async (dir) => {
+    if (await objectExists(source, bucket, markerKeyOf(dir, marker))) present.add(dir);
+  });
+  return present;
+}
+
+async function objectExists(
+  source: Pick<ObjectSource, 'listPages'>,
+  bucket: string,
+  key: string,
+): Promise<boolean> {
+  // The exact key is the first one its own prefix lists; stop after the first page.
+  for await (const page of source.listPages(bucket, key, 1)) return page.some((o) => o.key === key);
+  return false;
 }
 
 async function runLimited<T>(

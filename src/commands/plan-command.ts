@@ -18,6 +18,7 @@ import { namesUseSequence, remoteNameFor } from '../core/filename-template.js';
 import { selectObjects } from '../core/select-objects.js';
 import { isSettled } from '../ledger/delivery-record.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
+import { createEventTimes, type EventTimes } from '../partners/object-event-intake.js';
 import { createRedisLedger, type Ledger } from '../ledger/redis-ledger.js';
 import { createPartnerControls, windowStateFor, type PartnerControls } from '../partners/partner-controls.js';
 import { connectProducer } from './connect-producer.js';
@@ -56,9 +57,10 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<number> {
     const keys = createRedisKeys(svc.redis.prefix);
     const ledger = createRedisLedger(redis, keys);
     const controls = createPartnerControls(redis, keys);
+    const eventTimes = createEventTimes(redis, keys);
     for (const partner of partners) {
       if (!partner.enabled) o.out(`${partner.id}: disabled (sweeps do nothing); planned as if enabled`);
-      await planPartner(o, partner, source, ledger, controls);
+      await planPartner(o, partner, source, ledger, controls, eventTimes);
     }
     return 0;
   } finally {
@@ -73,6 +75,7 @@ async function planPartner(
   source: ObjectSource,
   ledger: Ledger,
   controls: PartnerControls,
+  eventTimes: EventTimes,
 ): Promise<void> {
   const now = o.now ?? new Date();
   const pause = await controls.pauseState(partner);
@@ -89,6 +92,10 @@ async function planPartner(
   o.out(
     `${partner.id}: s3://${partner.source.bucket}/${partner.source.prefix} → ${partner.target.host}:${partner.target.directory}`,
   );
+  if (partner.events === true) {
+    const last = await eventTimes.last(partner.id);
+    o.out(`  events: on, last event ${last ?? 'never'} (POST /api/events/s3; the sweep still runs)`);
+  }
   if (partner.shape) o.out(`  ${describeShapeSetting(partner.shape)}`);
   if (partner.manifest) o.out(`  ${describeManifestSetting({ ...partner, manifest: partner.manifest })}`);
   const counts: PlanCounts = {};

@@ -26,6 +26,7 @@ import type { Ledger } from '../ledger/redis-ledger.js';
 import type { RedisKeys } from '../ledger/redis-keys.js';
 import { requestObjectDelivery } from '../ledger/request-object-delivery.js';
 import type { SweepSummaries } from '../ledger/sweep-summary.js';
+import type { EventTimes } from '../partners/object-event-intake.js';
 import type { PartnerControls } from '../partners/partner-controls.js';
 import { enqueueDeliveries, type FerryQueues } from '../queues/queues.js';
 import type { RedisClient } from '../queues/redis-connection.js';
@@ -49,6 +50,8 @@ export interface ApiDeps {
   source: Pick<ObjectSource, 'putNew' | 'listPages'>;
   /** Each partner's last sweep (counts, stale objects). */
   sweepSummaries: Pick<SweepSummaries, 'read'>;
+  /** When each partner's last S3 event came (POST /api/events/s3); default: never. */
+  eventTimes?: Pick<EventTimes, 'last'>;
   /** The answer files of partners with `ack:` that match no delivery. */
   ackIndex: Pick<AckIndex, 'unmatched'>;
   /** The manifests of partners with `manifest:` and the files waiting for the next one. */
@@ -270,6 +273,10 @@ export function createApiRouter(deps: ApiDeps, options: ApiRouterOptions): expre
             ...p,
             ...(await readPartnerStats(deps.redis, deps.keys, p.id, at)),
             lastSweep: (await deps.sweepSummaries.read(p.id)) ?? null,
+            events: {
+              on: partner?.events === true,
+              lastEventAt: (await deps.eventTimes?.last(p.id)) ?? null,
+            },
             // Only partners that send answers have any: the field's absence says "no ack: configured".
             ...(partner?.ack === undefined ? {} : { unmatchedAnswers: await deps.ackIndex.unmatched(p.id) }),
             // Likewise, absent without `manifest:`.

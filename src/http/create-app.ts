@@ -12,6 +12,7 @@ import {
   type DashboardUser,
 } from './basic-auth.js';
 import { hostGuard } from './host-guard.js';
+import { createEventsRouter, type EventsEndpoint } from './events-route.js';
 import { redactJobData } from './redact-job-data.js';
 import { SAFE_METHODS, sameOriginGuard } from './same-origin-guard.js';
 import { securityHeaders } from './security-headers.js';
@@ -38,6 +39,8 @@ export interface HttpAppDeps {
   metrics?: MetricsSource;
   /** The deliveries API at /api (src/http/api-routes.ts); absent: no API. */
   api?: ApiDeps;
+  /** POST /api/events/s3 with its own token (src/http/events-route.ts); absent: 404 there. */
+  events?: EventsEndpoint;
 }
 
 /**
@@ -120,6 +123,9 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     if (reason === undefined) return next();
     answerUnavailable(res, reason);
   });
+
+  // Object events from S3/EventBridge: their own token, before (and never behind) the dashboard logins.
+  app.use('/api/events', createEventsRouter(deps.events, deps.logger));
 
   // The web UI (GET / and /ui/*), behind the same logins; it reads and writes through /api.
   app.use(createWebUiRouter(deps.users ? basicAuth(deps.users) : undefined));

@@ -59,6 +59,8 @@ export function createRedisKeys(prefix: string) {
     openIntentsAdopted: (partnerId: string): string => `${prefix}:partner:${partnerId}:temps-adopted`,
     /** String (NX, with expiry): the janitor ran for this partner within its interval. */
     janitorRan: (partnerId: string): string => `${prefix}:partner:${partnerId}:janitor-ran`,
+    /** String (ISO time): when the partner's last S3 event came (POST /api/events/s3), no expiry. */
+    partnerLastEvent: (partnerId: string): string => `${prefix}:partner:${partnerId}:last-event`,
     /** String (JSON): what the partner's last sweep found (src/ledger/sweep-summary.ts), no expiry. */
     lastSweep: (partnerId: string): string => `${prefix}:partner:${partnerId}:last-sweep`,
     /** Hash: one delivery's failed `after.source` step (object version, mark, attempts, last error). */

@@ -56,6 +56,8 @@ export async function enqueueDeliveries(
   queue: Queue,
   partner: PartnerConfig,
   jobs: DeliverJobData[],
+  /** Wait this long before the jobs may run (an S3 event's object still settling). */
+  delayMs = 0,
 ): Promise<void> {
   for (let i = 0; i < jobs.length; i += 500) {
     const batch = jobs.slice(i, i + 500);
@@ -64,7 +66,11 @@ export async function enqueueDeliveries(
       batch.map((data) => data.deliveryId),
     );
     await queue.addBulk(
-      batch.map((data) => ({ name: JOB.deliver, data, opts: deliverJobOptions(partner, data.deliveryId) })),
+      batch.map((data) => ({
+        name: JOB.deliver,
+        data,
+        opts: { ...deliverJobOptions(partner, data.deliveryId), ...(delayMs > 0 ? { delay: delayMs } : {}) },
+      })),
     );
   }
 }

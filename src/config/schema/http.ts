@@ -23,7 +23,59 @@ export interface HttpSettings {
   viewers?: DashboardLogin[];
   /** The dashboard's public origins (scheme://host[:port]): their names are answered, and they may send writes. */
   trustedOrigins?: string[];
+  /** POST /api/events/s3 (S3 and EventBridge object events); absent: the endpoint answers 404. */
+  events?: EventsSettings;
 }
+
+/** ferry.yaml `http.events`: the event endpoint's own credential (role `events`), never a dashboard login. */
+export interface EventsSettings {
+  /** The shared token, sent as `Authorization: Bearer <token>` or in `header`. */
+  token: PasswordRef;
+  /** The API-key header that may carry the token instead of Authorization (lower-cased). */
+  header: string;
+  /** Largest body accepted (bytes); larger ones are refused with 413 before they are read. */
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_EVENTS_HEADER = 'x-ferry-events-key';
+
+// An HTTP header name (RFC 9110 token); Authorization and the browser's own headers are not API keys.
+const headerNameField = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name like X-Ferry-Events-Key')
+  .refine(
+    (h) => !['authorization', 'cookie', 'host', 'origin', 'content-type'].includes(h.toLowerCase()),
+    'must be a header of its own (not Authorization, Cookie, Host, Origin or Content-Type)',
+  )
+  .transform((h) => h.toLowerCase());
+
+const eventsSchema = z
+  .strictObject({
+    tokenEnv: envNameField.optional(),
+    tokenFile: fileRefField.optional(),
+    header: headerNameField.default(DEFAULT_EVENTS_HEADER),
+    maxBodyBytes: z
+      .int()
+      .min(1024, 'must be at least 1024')
+      .max(16 * 1024 * 1024, 'must be at most 16777216 (16 MiB)')
+      .default(1024 * 1024),
+  })
+  .superRefine(
+    (events, ctx) => {
+      if (events.tokenEnv === undefined && events.tokenFile === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'needs tokenEnv or tokenFile', path: [] });
+      }
+      if (events.tokenEnv !== undefined && events.tokenFile !== undefined) {
+        ctx.addIssue({ code: 'custom', message: 'set tokenEnv or tokenFile, not both', path: ['tokenFile'] });
+      }
+    },
+    whenValid('tokenEnv', 'tokenFile'),
+  )
+  .transform((events): EventsSettings => ({
+    token: events.tokenEnv !== undefined ? { env: events.tokenEnv } : { file: events.tokenFile },
+    header: events.header,
+    maxBodyBytes: events.maxBodyBytes,
+  }));
 
 // Basic auth splits "user:password" at the first ":", so a user name cannot contain one.
 const loginUserField = nonEmptyText.refine((u) => !u.includes(':'), 'must not contain ":"');
@@ -100,6 +152,7 @@ export const httpSchema = z
     operators: z.array(loginSchema).optional(),
     viewers: z.array(loginSchema).optional(),
     trustedOrigins: z.array(originField).optional(),
+    events: eventsSchema.optional(),
   })
   .superRefine(
     (http, ctx) => checkSingleLogin(http, ctx, 'admin', 'FERRY_ADMIN_PASSWORD'),
@@ -129,6 +182,7 @@ export const httpSchema = z
     if (rest.operators !== undefined) out.operators = rest.operators;
     if (rest.viewers !== undefined) out.viewers = rest.viewers;
     if (rest.trustedOrigins !== undefined) out.trustedOrigins = rest.trustedOrigins;
+    if (rest.events !== undefined) out.events = rest.events;
 
     // One name, one role: a login listed twice would get whichever role matched first.
     const seen = new Set<string>();

@@ -37,6 +37,9 @@ export const partnerSchema = z
     alerts: partnerAlertsSchema.optional(),
     window: windowSchema.optional(),
     expect: expectSchema.optional(),
+    // true: POST /api/events/s3 starts this partner's deliveries too (the sweep still runs on its
+    // schedule). Left out = false (no default, so configs without it read back unchanged).
+    events: z.boolean().optional(),
     // Left out = not paused (no default, so configs without it read back unchanged).
     paused: z.boolean().optional(),
     // Left out = the source object is left as it is (after.source: none).

@@ -1,0 +1,247 @@
+// POST /api/events/s3 on the real services (redis-server, sshd, s3rver): S3 notifications (as MinIO's
+// webhook target sends them) and EventBridge events deliver files without a sweep, by the sweep's rules
+// and job ids, so events and sweeps together deliver each object version once.
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { usePartnerPipeline } from '../support/partner-pipeline.js';
+import { waitFor, type SeededObject } from '../support/pipeline.js';
+import { runFerryInProcess } from '../support/run-cli-in-process.js';
+
+const TOKEN = 'events-token-canary-3f9e';
+const ADMIN_PASSWORD = 's3-events-admin-canary-88a1';
+
+const pipeline = usePartnerPipeline({
+  adminPassword: ADMIN_PASSWORD,
+  env: { FERRY_EVENTS_TOKEN: TOKEN },
+  partners: [
+    { id: 'evt', prefix: 'evt/', extraYaml: 'events: true' },
+    // Same prefix, no events: an event must never start its deliveries.
+    { id: 'quiet', prefix: 'evt/' },
+    { id: 'young', prefix: 'young/', minAgeSeconds: 3, extraYaml: 'events: true' },
+  ],
+  beforeStart: async ({ fixture }) => {
+    const file = join(fixture.dir, 'ferry.yaml');
+    const text = await readFile(file, 'utf8');
+    const withEvents = text.replace(
+      'adminPasswordEnv: FERRY_ADMIN_PASSWORD }',
+      'adminPasswordEnv: FERRY_ADMIN_PASSWORD, events: { tokenEnv: FERRY_EVENTS_TOKEN } }',
+    );
+    expect(withEvents).not.toBe(text);
+    await writeFile(file, withEvents);
+  },
+});
+
+/** A single-part PUT's ETag: the MD5 of its bytes. */
+const etagOf = (seeded: SeededObject) => createHash('md5').update(seeded.body).digest('hex');
+
+const base = () => `http://127.0.0.1:${pipeline.testFerry.ferry.httpPort}`;
+const bucket = () => pipeline.fixture.bucket;
+
+interface Counts {
+  events: number;
+  matched: number;
+  enqueued: number;
+  delayed: number;
+  sweeps: number;
+  ignored: number;
+}
+
+async function postEvents(
+  body: unknown,
+  headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` },
+) {
+  const res = await fetch(`${base()}/api/events/s3`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Counts & { error?: string } };
+}
+
+/** An S3 event notification as MinIO's webhook target sends it (key URL-encoded, "/" as %2F). */
+function minioEvent(keys: string[], etags: Record<string, string> = {}) {
+  return {
+    EventName: 's3:ObjectCreated:Put',
+    Key: `${bucket()}/${keys[0]}`,
+    Records: keys.map((key) => ({
+      eventVersion: '2.0',
+      eventSource: 'minio:s3',
+      eventName: 's3:ObjectCreated:Put',
+      s3: {
+        s3SchemaVersion: '1.0',
+        bucket: { name: bucket(), arn: `arn:aws:s3:::${bucket()}` },
+        object: {
+          key: encodeURIComponent(key).replace(/%20/g, '+'),
+          size: 100,
+          ...(etags[key] ? { eTag: etags[key] } : {}),
+        },
+      },
+    })),
+  };
+}
+
+/** An EventBridge "Object Created" event as an API destination sends it (key as it is). */
+function eventBridgeEvent(key: string, etag: string) {
+  return {
+    version: '0',
+    id: '17793124-05d4-b198-2fde-7ededc63b103',
+    'detail-type': 'Object Created',
+    source: 'aws.s3',
+    account: '111122223333',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: [`arn:aws:s3:::${bucket()}`],
+    detail: {
+      version: '0',
+      bucket: { name: bucket() },
+      object: { key, size: 100, etag },
+      reason: 'PutObject',
+    },
+  };
+}
+
+const delivered = (partnerId: string, key: string) =>
+  waitFor(async () => {
+    const id = await pipeline.deliveryIdOf(partnerId, key);
+    return (await pipeline.ledger.get(id))?.status === 'delivered' ? id : undefined;
+  }, `${key} delivered to ${partnerId}`);
+
+/** How many times a delivery was published ("delivery completed" log lines of its id). */
+const publishedCount = (id: string) =>
+  pipeline.logs.lines().filter((l) => l.trackingId === id && l.outcome === 'delivered').length;
+
+async function jobsOf(partnerId: string) {
+  const jobs = await pipeline.testFerry.deliverQueue.getJobs([
+    'waiting',
+    'delayed',
+    'active',
+    'completed',
+    'failed',
+    'prioritized',
+  ]);
+  return jobs.filter((j) => (j.data as { partnerId?: string }).partnerId === partnerId);
+}
+
+describe('POST /api/events/s3', () => {
+  it('delivers the object of a MinIO-style event without a sweep, only to partners with events: true', async () => {
+    const [seeded] = await pipeline.put([{ key: 'evt/minio.csv', size: 120 }]);
+    const res = await postEvents(minioEvent(['evt/minio.csv'], { 'evt/minio.csv': etagOf(seeded!) }));
+    expect(res).toEqual({
+      status: 202,
+      body: { events: 1, matched: 1, enqueued: 1, delayed: 0, sweeps: 0, ignored: 0 },
+    });
+    await delivered('evt', 'evt/minio.csv');
+    expect(await pipeline.finals('evt')).toContain('minio.csv');
+    expect(await jobsOf('quiet')).toEqual([]);
+  });
+
+  it('delivers the object of an EventBridge Object Created event', async () => {
+    const [seeded] = await pipeline.put([{ key: 'evt/bridge.csv', size: 90 }]);
+    const res = await postEvents(eventBridgeEvent('evt/bridge.csv', etagOf(seeded!)));
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ events: 1, matched: 1, enqueued: 1 });
+    await delivered('evt', 'evt/bridge.csv');
+  });
+
+  it('decodes a notification key with "+" for a space and "%2B" for a plus', async () => {
+    const key = 'evt/red flower+1.csv';
+    await pipeline.put([{ key, size: 50 }]);
+    const record = minioEvent([key]);
+    expect(record.Records[0]!.s3.object.key).toBe('evt%2Fred+flower%2B1.csv');
+    expect((await postEvents(record)).body).toMatchObject({ enqueued: 1, ignored: 0 });
+    await delivered('evt', key);
+    expect(await pipeline.finals('evt')).toContain('red flower+1.csv');
+  });
+
+  it('ignores an event for a version S3 no longer holds, a key no partner takes, and deletes', async () => {
+    await pipeline.put([{ key: 'evt/changed.csv', size: 10 }]);
+    const stale = minioEvent(['evt/changed.csv', 'elsewhere/x.csv'], { 'evt/changed.csv': 'not-the-etag' });
+    stale.Records.push({ ...stale.Records[0]!, eventName: 's3:ObjectRemoved:Delete' });
+    const res = await postEvents(stale);
+    expect(res.body).toMatchObject({ events: 3, enqueued: 0, ignored: 3 });
+  });
+
+  it.each([
+    ['no credential', {}],
+    ['a wrong token', { authorization: 'Bearer wrong' }],
+    [
+      'the dashboard login',
+      { authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}` },
+    ],
+  ])('refuses %s with 401', async (_label, headers) => {
+    expect((await postEvents(minioEvent(['evt/minio.csv']), headers)).status).toBe(401);
+  });
+
+  it('accepts the token in the X-Ferry-Events-Key header', async () => {
+    const res = await postEvents({ Records: [] }, { 'x-ferry-events-key': TOKEN });
+    expect(res.status).toBe(202);
+  });
+
+  it('answers 400 for a body that is not JSON', async () => {
+    const res = await fetch(`${base()}/api/events/s3`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: '{"Records": [',
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/^body is not JSON/);
+  });
+
+  it('re-checks a young object once it has settled: its job waits, then delivers without a sweep', async () => {
+    const [seeded] = await pipeline.put([{ key: 'young/fresh.csv', size: 70 }]);
+    const res = await postEvents(eventBridgeEvent('young/fresh.csv', etagOf(seeded!)));
+    expect(res.body).toMatchObject({ matched: 1, enqueued: 1, delayed: 1 });
+    const id = await pipeline.deliveryIdOf('young', 'young/fresh.csv');
+    expect(await pipeline.testFerry.deliverQueue.getJobState(id)).toBe('delayed');
+    await delivered('young', 'young/fresh.csv');
+  });
+
+  it('delivers once when an event and a sweep find the same object', async () => {
+    const [seeded] = await pipeline.put([{ key: 'evt/both.csv', size: 80 }]);
+    const [event, sweep] = await Promise.all([
+      postEvents(minioEvent(['evt/both.csv'], { 'evt/both.csv': etagOf(seeded!) })),
+      pipeline.sweep('evt'),
+    ]);
+    expect(event.status).toBe(202);
+    expect(sweep.code).toBe(0);
+    const id = await delivered('evt', 'evt/both.csv');
+    // Once more after it is delivered: the ledger says settled, nothing is enqueued.
+    expect((await postEvents(minioEvent(['evt/both.csv']))).body).toMatchObject({ enqueued: 0, ignored: 1 });
+    expect((await pipeline.sweep('evt')).code).toBe(0);
+    expect(publishedCount(id)).toBe(1);
+  });
+
+  it('gives exactly 50 deliveries for a burst of duplicate, out-of-order events for 50 keys', async () => {
+    const keys = Array.from({ length: 50 }, (_, i) => `evt/burst-${String(i).padStart(2, '0')}.csv`);
+    const seeded = await pipeline.put(keys.map((key) => ({ key, size: 40 })));
+    const etags = Object.fromEntries(seeded.map((s) => [s.key, etagOf(s)]));
+    // 10 events per key, in an order that is not the keys' (a stride through them), in 10 requests at once.
+    const order = Array.from({ length: 500 }, (_, i) => keys[(i * 7) % 50]!);
+    const requests = Array.from({ length: 10 }, (_, r) =>
+      postEvents(minioEvent(order.slice(r * 50, r * 50 + 50), etags)),
+    );
+    for (const res of await Promise.all(requests)) expect(res.status).toBe(202);
+    const ids = await Promise.all(keys.map((key) => delivered('evt', key)));
+    expect(new Set(ids).size).toBe(50);
+    expect(ids.map(publishedCount)).toEqual(ids.map(() => 1));
+    const receipts = (await pipeline.receipts('evt')).filter((r) => ids.includes(r.deliveryId));
+    expect(receipts).toHaveLength(50);
+  });
+
+  it('shows the last event time in GET /api/partners and ferry plan', async () => {
+    const authorization = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
+    const res = await fetch(`${base()}/api/partners`, { headers: { authorization } });
+    const { partners } = (await res.json()) as {
+      partners: { id: string; events: { on: boolean; lastEventAt: string | null } }[];
+    };
+    const byId = new Map(partners.map((p) => [p.id, p.events]));
+    expect(byId.get('evt')).toEqual({ on: true, lastEventAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(byId.get('quiet')).toEqual({ on: false, lastEventAt: null });
+    const plan = await runFerryInProcess(['plan', 'evt', '--config', pipeline.fixture.dir]);
+    expect(plan.out).toContainEqual(
+      expect.stringMatching(/^ {2}events: on, last event \d{4}-\d\d-\d\dT\S+ /),
+    );
+  });
+});
