@@ -3,6 +3,7 @@
 // and intake refuses a key under the static part but in no partition.
 import { describe, expect, it } from 'vitest';
 import { runPlanCommand } from '../../src/commands/plan-command.js';
+import { runSweepCommand } from '../../src/commands/sweep-command.js';
 import { computeDeliveryId } from '../../src/core/delivery-id.js';
 import { addDays, zonedParts } from '../../src/core/zoned-time.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
@@ -23,6 +24,7 @@ const pipeline = usePartnerPipeline({
       timezone: NOON_ZONE,
       include: ['*.csv'],
     },
+    { id: 'plain' },
   ],
 });
 
@@ -78,5 +80,22 @@ describe('a dated source prefix', () => {
     const job = await waitForJobState(queue, id, 'failed');
     expect(job.failedReason).toMatch(/ERR_KEY_OUTSIDE_PREFIX/);
     expect(job.attemptsMade).toBe(1);
+  });
+
+  it('refuses --since for a partner whose prefix has no {date:…}', async () => {
+    const err: string[] = [];
+    const code = await runSweepCommand({
+      config: pipeline.config(),
+      partnerId: 'plain',
+      wait: false,
+      timeoutSeconds: 10,
+      sinceDays: 30,
+      out: () => undefined,
+      err: (l) => err.push(l),
+    });
+    expect(code).toBe(2);
+    expect(err).toEqual([
+      "ferry sweep: --since applies to a dated prefix (source.prefix with {date:…}); plain's sweeps list all of plain/ already",
+    ]);
   });
 });
