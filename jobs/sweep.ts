@@ -1,9 +1,11 @@
+import { listPrefixes } from '../src/adapters/list-prefixes.js';
 import type { Job } from 'bullmq';
 import { createMarkerLookup } from '../src/adapters/marker-lookup.js';
 import type { ObjectSource, SourceObject } from '../src/core/ports.js';
 import type { Alerter } from '../src/observability/alerter.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import type { PartnerConfig } from '../src/config/schema.js';
+import { sweepPrefixes } from '../src/core/prefix-template.js';
 import { remoteNameFor } from '../src/core/filename-template.js';
 import { selectObjects } from '../src/core/select-objects.js';
 import type { HousekeepingPendingStore } from '../src/ledger/housekeeping-pending.js';
@@ -48,8 +50,8 @@ export interface SweepDeps {
 }
 
 /**
- * The sweep processor: a level-triggered reconciler. It lists the partner's whole prefix page by page,
- * filters, and enqueues every object version the ledger has not settled. Repeating it is harmless.
+ * The sweep processor: a level-triggered reconciler. It lists the partner's whole prefix page by page
+ * (a dated prefix: the partitions of its last lookbackDays days, or `sinceDays`, one after another), filters, and enqueues every object version the ledger has not settled. Repeating it is harmless.
  */
 export function createSweepProcessor(deps: SweepDeps) {
   return withClassifiedErrors(
@@ -97,11 +99,8 @@ export function createSweepProcessor(deps: SweepDeps) {
       const now = deps.now();
       const stale: StaleObject[] = []; // the first few, for the API and UI (sent only on request)
       let oldestUndelivered = Infinity; // lastModified (ms) of the oldest object listed and not yet delivered
-      const pages = deps.source.listPages(
-        partner.source.bucket,
-        partner.source.prefix,
-        config.service.sweep.pageSize,
-      );
+      const prefixes = sweepPrefixes(partner.source, now, partner.schedule.timezone, parsed.data.sinceDays);
+      const pages = listPrefixes(deps.source, partner.source.bucket, prefixes, config.service.sweep.pageSize);
       // requireMarker: which directories have their marker, cached for this sweep (no cost without it).
       const renderedNames = new Map<string, string>(); // naming.filename: rendered name → first key
       const markers = createMarkerLookup(deps.source, partner.source.bucket, partner.source);
@@ -180,6 +179,7 @@ export function createSweepProcessor(deps: SweepDeps) {
           settled: result.settled,
           skipped: result.skipped,
           ...(markers.requests > 0 ? { markerRequests: markers.requests } : {}),
+          ...(partner.source.prefixTemplate ? { prefixes } : {}),
           durationMs: result.durationMs,
         },
         `sweep found ${result.enqueued} objects to deliver`,

@@ -26,6 +26,7 @@ import {
   parseArgsProblem,
   positiveIntegerOption,
   positiveNumberOption,
+  sinceDaysOption,
   quoted,
   reasonOption,
   usageError,
@@ -42,7 +43,8 @@ Usage:
   ferry validate [--config DIR]
   ferry start    [--config DIR] [--role all|scheduler|worker|web] [--insecure-admin]
                  [--processes N|auto]   with --role worker: N worker processes (auto: one per core)
-  ferry sweep    <partner> [--config DIR] [--wait] [--timeout SECONDS]
+  ferry sweep    <partner> [--config DIR] [--wait] [--timeout SECONDS] [--since 30d]
+                                    --since: a dated prefix's partitions that far back are listed too
   ferry demo     [--files N] [--size BYTES] [--once] [--keep]   (development checkout only)
   ferry iam-policy [--config DIR]   least-privilege AWS IAM policy (JSON) for the configured partners
   ferry host-key <host[:port]> [--timeout SECONDS] [--proxy URL] [--proxy-password-env VAR]
@@ -132,13 +134,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             config: { type: 'string' },
             wait: { type: 'boolean', default: false },
             timeout: { type: 'string', default: '600' },
+            since: { type: 'string' },
           },
         });
         const [partnerId] = expectPositionals('sweep', positionals, ['<partner>']);
         const timeoutSeconds = positiveNumberOption('sweep', 'timeout', values.timeout);
+        const since = values.since === undefined ? {} : { sinceDays: sinceDaysOption('sweep', values.since) };
         const config = await loadOrReport(resolveConfigDir(values.config, env), env, err);
         if (!config) return 1;
-        return await runSweepCommand({ config, partnerId, wait: values.wait, timeoutSeconds, out, err });
+        return await runSweepCommand({
+          config,
+          partnerId,
+          wait: values.wait,
+          timeoutSeconds,
+          ...since,
+          out,
+          err,
+        });
       }
       case 'iam-policy': {
         const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });

@@ -8,6 +8,7 @@ import { redeliveryIdFor } from '../../src/core/redelivery.js';
 import { PermanentError } from '../job-errors.js';
 import type { RedeliveryRequest } from '../../src/ledger/redeliveries.js';
 import { DeliverJobData } from '../../src/queues/payloads.js';
+import { isKeyUnderSource } from '../../src/core/prefix-template.js';
 import type { DeliverDeps, Identity } from './context.js';
 import { manifestPartner } from './manifest-partner.js';
 
@@ -48,7 +49,8 @@ export async function acceptJob(deps: DeliverDeps, job: Job): Promise<AcceptedJo
   if (expected !== data.deliveryId || job.id !== data.deliveryId) {
     throw new PermanentError('ERR_PAYLOAD_INVALID', 'delivery id does not match the object identity');
   }
-  if (data.bucket !== partner.source.bucket || !data.key.startsWith(partner.source.prefix)) {
+  if (data.bucket !== partner.source.bucket || !isKeyUnderSource(partner.source, data.key)) {
+    // A dated prefix: under one of its partitions (any date; how far back a sweep lists is its own business).
     throw new PermanentError('ERR_KEY_OUTSIDE_PREFIX', `key is outside the partner's source prefix`);
   }
   const id: Identity = {

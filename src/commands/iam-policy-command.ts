@@ -69,6 +69,7 @@ export function buildIamPolicy(config: FerryConfig): IamPolicy {
       deleted.add(objectArn(p.source.bucket, p.source.prefix));
       archives.add(objectArn(p.source.bucket, moveTargetPrefix(after.move)));
     }
+    // A dated prefix's `prefix` is its static part: every partition, past and future, is under it.
     addListable(p.source.bucket, p.source.prefix);
     readable.add(objectArn(p.source.bucket, p.source.prefix));
     if (p.source.requireMarker === undefined) uploadable.add(objectArn(p.source.bucket, p.source.prefix));

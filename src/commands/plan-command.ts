@@ -1,5 +1,7 @@
 // `ferry plan [<partner>]`: a dry run of the next sweep — what would be delivered where, and what
 // would be left and why. Reads S3 and Redis, writes nothing.
+import { listPrefixes } from '../adapters/list-prefixes.js';
+import { DEFAULT_LOOKBACK_DAYS, sweepPrefixes } from '../core/prefix-template.js';
 import { createMarkerLookup } from '../adapters/marker-lookup.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
 import type { ObjectSource, SourceObject } from '../core/ports.js';
@@ -98,13 +100,21 @@ async function planPartner(
   }
   if (partner.shape) o.out(`  ${describeShapeSetting(partner.shape)}`);
   if (partner.manifest) o.out(`  ${describeManifestSetting({ ...partner, manifest: partner.manifest })}`);
+  // A dated prefix: the partitions the next scheduled sweep lists (sweeps list nothing older).
+  const prefixes = sweepPrefixes(partner.source, now, partner.schedule.timezone);
+  if (partner.source.prefixTemplate) {
+    o.out(
+      `  lists ${prefixes.map((p) => `s3://${partner.source.bucket}/${p}`).join(', ')} (${partner.source.prefixTemplate.source}, lookbackDays ${partner.source.lookbackDays ?? DEFAULT_LOOKBACK_DAYS}; older: ferry sweep ${partner.id} --since 30d)`,
+    );
+  }
   const counts: PlanCounts = {};
   let listed = 0;
   let pages = 0;
   const markers = createMarkerLookup(source, partner.source.bucket, partner.source);
-  for await (const page of source.listPages(
+  for await (const page of listPrefixes(
+    source,
     partner.source.bucket,
-    partner.source.prefix,
+    prefixes,
     o.config.service.sweep.pageSize,
   )) {
     pages += 1;

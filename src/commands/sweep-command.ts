@@ -20,6 +20,8 @@ export interface SweepCommandOptions {
   partnerId: string;
   wait: boolean;
   timeoutSeconds: number;
+  /** `--since 30d`: a dated prefix's partitions back to that many days are listed by this sweep. */
+  sinceDays?: number;
   out(line: string): void;
   err(line: string): void;
   /** Poll interval for job states (the CLI polls; it holds no blocking Redis connection). */
@@ -38,6 +40,12 @@ export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
   }
   if (!partner.enabled) {
     o.err(`ferry sweep: partner "${o.partnerId}" is disabled`);
+    return 2;
+  }
+  if (o.sinceDays !== undefined && partner.source.prefixTemplate === undefined) {
+    o.err(
+      `ferry sweep: --since applies to a dated prefix (source.prefix with {date:…}); ${partner.id}'s sweeps list all of ${partner.source.prefix || 'the bucket'} already`,
+    );
     return 2;
   }
   const svc = o.config.service;
@@ -60,7 +68,12 @@ export async function runSweepCommand(o: SweepCommandOptions): Promise<number> {
   try {
     const job = await queues.sweep.add(
       JOB.sweep,
-      { v: 1, partnerId: partner.id, reason: 'manual' },
+      {
+        v: 1,
+        partnerId: partner.id,
+        reason: 'manual',
+        ...(o.sinceDays === undefined ? {} : { sinceDays: o.sinceDays }),
+      },
       { jobId: `sweep-manual-${partner.id}-${Date.now()}`, attempts: 1 },
     );
     o.out(`sweep queued for ${partner.id} (job ${job.id ?? '?'})`);

@@ -1,5 +1,6 @@
 // Usage errors of the `ferry` command: each names the argument that is missing or wrong and why, and
 // src/cli.ts prints it with the command's usage line and exits 2. The checks here are pure.
+import { parseDurationMs } from '../core/delivery-cursor.js';
 import { printable } from '../core/format-deliveries.js';
 import { checkReason, REASON_MAX, REASON_MIN } from '../core/redelivery.js';
 
@@ -75,6 +76,19 @@ export function positiveNumberOption(command: string, flag: string, text: string
     throw usageError(command, `--${flag} must be a positive number, got ${quoted(text)}`);
   }
   return value;
+}
+
+/** `--since 30d` of `ferry sweep`: a duration (`36h`, `30d`, `2w`) in whole days, rounded up (at most 3660). */
+export function sinceDaysOption(command: string, text: string): number {
+  const ms = parseDurationMs(text);
+  const days = ms === undefined ? undefined : Math.ceil(ms / 86_400_000);
+  if (days === undefined || days > 3660) {
+    throw usageError(
+      command,
+      `--since must be a duration such as 30d, 2w or 36h (at most 3660 days), got ${quoted(text)}`,
+    );
+  }
+  return days;
 }
 
 /** A `--flag N` option: a whole number from 1 to `max`. */

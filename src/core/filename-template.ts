@@ -4,6 +4,7 @@
 // the "already there?" check and the temp name are keyed on the final name). The one exception,
 // `{seq}`, is a number allocated once per delivery and stored in Redis (src/ledger/name-sequence.ts);
 // this file only renders it.
+import { keyPrefixFor, type PrefixTemplate } from './prefix-template.js';
 import { deriveRemoteName, type RemoteNameResult } from './remote-name.js';
 import {
   parseDateToken,
@@ -182,7 +183,8 @@ function deriveRelativeKey(key: string, prefix: string): string | undefined {
 /** What the remote name of a partner's objects depends on. */
 export interface NamingPartner {
   id: string;
-  source: { prefix: string };
+  /** Names are relative to the prefix, or with a dated prefix to the key's partition. */
+  source: { prefix: string; prefixTemplate?: PrefixTemplate | undefined };
   schedule: { timezone: string };
   naming?: { filename?: FilenameTemplate };
   transform?: TransformNaming;
@@ -199,7 +201,9 @@ export function remoteNameFor(
   object: { key: string; lastModified: Date; seq?: number },
 ): RemoteNameResult {
   const suffix = transformSuffix(partner.transform);
-  if (!partner.naming?.filename) return deriveRemoteName(object.key + suffix, partner.source.prefix);
+  if (!partner.naming?.filename) {
+    return deriveRemoteName(object.key + suffix, keyPrefixFor(partner.source, object.key));
+  }
   return renderFilename(partner.naming.filename, templateInput(partner, object), suffix);
 }
 
@@ -233,7 +237,7 @@ function templateInput(
 ): TemplateInput {
   return {
     key: object.key,
-    prefix: partner.source.prefix,
+    prefix: keyPrefixFor(partner.source, object.key),
     partnerId: partner.id,
     lastModified: object.lastModified,
     timezone: partner.schedule.timezone,

@@ -1,5 +1,6 @@
 // Which listed objects a sweep should consider delivering. Pure: the listing and the clock come in.
 import picomatch from 'picomatch';
+import { partitionOfKey, type PrefixTemplate } from './prefix-template.js';
 
 /** The fields selection needs from a listed object (the adapters' SourceObject fits). */
 export interface ListedObject {
@@ -23,8 +24,11 @@ export type SkipReason =
   | 'no-marker';
 
 export interface SelectionRules {
+  /** Every key is under it (a dated prefix's static part). */
   prefix: string;
-  /** Globs matched against the key relative to the prefix. Empty means every object. */
+  /** A dated prefix: keys must be under one of its partitions, and globs are relative to it. */
+  prefixTemplate?: PrefixTemplate | undefined;
+  /** Globs matched against the key relative to the prefix (or partition). Empty means every object. */
   include: readonly string[];
   /** Objects younger than this may still be being written; the next sweep picks them up. */
   minAgeSeconds: number;
@@ -141,14 +145,21 @@ function compileRules(rules: SelectionRules, now: Date): Check {
   const isExcluded = exclude.length === 0 ? () => false : picomatch([...exclude], GLOB_OPTIONS);
   const settledBefore = now.getTime() - rules.minAgeSeconds * 1000;
   const staleBefore = rules.maxAgeDays === undefined ? -Infinity : now.getTime() - rules.maxAgeDays * DAY_MS;
-  const { prefix, requireMarker } = rules;
+  const { prefix, prefixTemplate, requireMarker } = rules;
+  const prefixOf = (key: string): string | undefined =>
+    prefixTemplate === undefined
+      ? key.startsWith(prefix)
+        ? prefix
+        : undefined
+      : partitionOfKey(prefixTemplate, key);
 
   return (object, markers) => {
-    if (!object.key.startsWith(prefix)) return 'outside-prefix';
+    const under = prefixOf(object.key);
+    if (under === undefined) return 'outside-prefix';
     if (object.key.endsWith('/')) return 'directory-marker';
     if (isMarkerKey(object.key, rules)) return 'marker';
     if (object.size === 0) return 'zero-byte';
-    const relative = object.key.slice(prefix.length);
+    const relative = object.key.slice(under.length);
     if (!isIncluded(relative)) return 'not-included';
     if (isExcluded(relative)) return 'excluded';
     if (object.lastModified.getTime() < staleBefore) return 'stale';

@@ -4,6 +4,7 @@
 // partner would receive (template, transform suffix, sidecars) is checked too: a name that passes
 // alone can break the 255-byte rule once `.gz` or `.sha256` is added, and be quarantined at delivery.
 import { remoteNameFor, type NamingPartner } from './filename-template.js';
+import { renderAt, type PrefixTemplate } from './prefix-template.js';
 import { deriveRemoteName } from './remote-name.js';
 import { selectObjects } from './select-objects.js';
 import { planSidecars, type SidecarNaming } from './sidecar-files.js';
@@ -13,6 +14,7 @@ export type UploadKeyResult = { ok: true; key: string } | { ok: false; message: 
 /** The partner's source fields an upload is checked against (PartnerConfig['source'] fits). */
 export interface UploadSource {
   prefix: string;
+  prefixTemplate?: PrefixTemplate | undefined;
   include: readonly string[];
   exclude?: readonly string[] | undefined;
   requireMarker?: string | undefined;
@@ -32,11 +34,19 @@ export interface UploadNaming {
  * `requireMarker` takes no uploads: the upload would wait for a marker, and writing that marker would
  * also release every other file waiting in the same directory. With `naming`, the final remote name
  * (and its sidecars' names) must pass the safe-name rules too; a `{seq}` is checked with a number of
- * the token's width, as the delivery checks it before taking a number.
+ * the token's width, as the delivery checks it before taking a number. A dated prefix takes the
+ * upload into today's partition (`naming.now` in the schedule's timezone), which the next sweep lists.
  */
 export function uploadKeyFor(name: string, source: UploadSource, naming?: UploadNaming): UploadKeyResult {
-  const key = `${source.prefix}${name}`;
-  const named = deriveRemoteName(key, source.prefix);
+  if (source.prefixTemplate !== undefined && naming === undefined) {
+    return { ok: false, message: 'a dated prefix needs the upload time to name its partition' };
+  }
+  const prefix =
+    source.prefixTemplate !== undefined && naming !== undefined
+      ? renderAt(source.prefixTemplate, naming.now, naming.partner.schedule.timezone)
+      : source.prefix;
+  const key = `${prefix}${name}`;
+  const named = deriveRemoteName(key, prefix);
   if (!named.ok) return { ok: false, message: `file name refused: ${named.reason}` };
   if (source.requireMarker !== undefined) {
     return {
@@ -46,7 +56,7 @@ export function uploadKeyFor(name: string, source: UploadSource, naming?: Upload
   }
   // Settle age and size do not apply to a file being uploaded now; only the globs decide.
   const listed = { bucket: '', key, etag: '', size: 1, lastModified: new Date(0) };
-  const rules = { prefix: source.prefix, include: source.include, minAgeSeconds: 0 };
+  const rules = { prefix, include: source.include, minAgeSeconds: 0 };
   const { skipped } = selectObjects([listed], { ...rules, exclude: source.exclude ?? [] }, new Date(0));
   const reason = skipped[0]?.reason;
   if (reason === 'not-included') {

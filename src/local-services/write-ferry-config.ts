@@ -19,6 +19,8 @@ export interface PartnerFixture {
   maxAgeDays?: number;
   /** source.identity (default: none written, i.e. content). */
   identity?: 'content' | 'version';
+  /** source.lookbackDays, for a dated prefix (default: none written, i.e. 3). */
+  lookbackDays?: number;
   /** Overrides the SFTP port (e.g. a proxy in front of sshd, or a closed port). */
   port?: number;
   hostKeys?: string[];
@@ -132,6 +134,7 @@ export async function writePartnerFile(
     ...(p.requireMarker === undefined ? [] : [`  requireMarker: ${JSON.stringify(p.requireMarker)}`]),
     ...(p.maxAgeDays === undefined ? [] : [`  maxAgeDays: ${p.maxAgeDays}`]),
     ...(p.identity === undefined ? [] : [`  identity: ${p.identity}`]),
+    ...(p.lookbackDays === undefined ? [] : [`  lookbackDays: ${p.lookbackDays}`]),
     'target:',
     `  host: 127.0.0.1`,
     `  port: ${p.port ?? sshd.port}`,

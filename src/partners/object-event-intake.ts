@@ -7,6 +7,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { lookUpMarkers } from '../adapters/marker-lookup.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
+import { isKeyUnderSource } from '../core/prefix-template.js';
 import type { ObjectEvent } from '../core/object-events.js';
 import type { ObjectSource, SourceObject } from '../core/ports.js';
 import { isMarkerKey, selectObjects } from '../core/select-objects.js';
@@ -71,7 +72,8 @@ export async function checkObjectEvents(
   const heard = new Set<string>();
   for (const event of events) {
     const partners = takers.filter(
-      (p) => p.source.bucket === event.bucket && event.key.startsWith(p.source.prefix),
+      // A dated prefix: the key must be in one of its partitions, as a sweep (and the deliver job) holds.
+      (p) => p.source.bucket === event.bucket && isKeyUnderSource(p.source, event.key),
     );
     let acted = false;
     if (partners.length > 0) {

@@ -11,6 +11,8 @@ export const SweepJobData = z
     // `acks`: only read the partner's answers (ack.pollEveryMinutes), no listing.
     // `manifest`: only publish the partner's manifest when due (jobs/manifest-publish.ts), no listing.
     reason: z.enum(['schedule', 'manual', 'acks', 'manifest']).default('schedule'),
+    // `ferry sweep --since 30d`: a dated prefix's partitions of that many days back are listed too.
+    sinceDays: z.int().min(0).max(3660).optional(),
   })
   .strict();
 export type SweepJobData = z.infer<typeof SweepJobData>;

@@ -56,8 +56,8 @@ export interface PartnerPipeline {
   config: () => FerryConfig;
   /** Puts objects into the fixture's source bucket. */
   put: (objects: { key: string; size?: number; body?: Buffer }[]) => Promise<SeededObject[]>;
-  /** `ferry sweep <partner> --wait` with the config Ferry runs now. */
-  sweep: (partnerId: string) => Promise<{ code: number; summary: string }>;
+  /** `ferry sweep <partner> --wait [--since <sinceDays>d]` with the config Ferry runs now. */
+  sweep: (partnerId: string, options?: { sinceDays?: number }) => Promise<{ code: number; summary: string }>;
   /** The partner's final file names, sorted; expects no temp file left unless `allowTemps`. */
   finals: (partnerId: string, options?: { allowTemps?: boolean }) => Promise<string[]>;
   /** The delivery id of an object as it is in the source bucket now. */
@@ -146,7 +146,7 @@ export function usePartnerPipeline(options: PartnerPipelineOptions): PartnerPipe
     logs,
     config: () => pipeline.testFerry.ferry.getConfig(),
     put: (objects) => putObjects(pipeline.testFerry.s3, pipeline.fixture.bucket, objects),
-    sweep: (partnerId) => sweepAndWait(pipeline.config(), partnerId),
+    sweep: (partnerId, options) => sweepAndWait(pipeline.config(), partnerId, 60, options),
     async finals(partnerId, { allowTemps = false } = {}) {
       const dir = await readPartnerDir(pipeline.fixture.partnerDirs[partnerId]!);
       if (!allowTemps) expect(dir.temps).toEqual([]);

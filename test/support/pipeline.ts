@@ -130,6 +130,7 @@ export async function sweepAndWait(
   config: FerryConfig,
   partnerId: string,
   timeoutSeconds = 60,
+  options: { sinceDays?: number } = {},
 ): Promise<{ code: number; summary: string }> {
   const { runSweepCommand } = await import('../../src/commands/sweep-command.js');
   const out: string[] = [];
@@ -138,6 +139,7 @@ export async function sweepAndWait(
     partnerId,
     wait: true,
     timeoutSeconds,
+    ...options,
     out: (l) => out.push(l),
     err: () => undefined,
     pollMs: 50,

@@ -6,6 +6,7 @@ import {
   positiveIntegerOption,
   positiveNumberOption,
   reasonOption,
+  sinceDaysOption,
   usageError,
   usageLine,
 } from '../../../src/commands/usage-error.js';
@@ -71,6 +72,15 @@ describe('argument checks', () => {
       expect(problemOf(() => positiveIntegerOption('deliveries', 'limit', text, 100))).toBe(
         `--limit must be a whole number from 1 to 100, got "${text}"`,
       );
+    }
+  });
+
+  it('reads ferry sweep --since as whole days, rounded up', () => {
+    expect(sinceDaysOption('sweep', '30d')).toBe(30);
+    expect(sinceDaysOption('sweep', '2w')).toBe(14);
+    expect(sinceDaysOption('sweep', '36h')).toBe(2);
+    for (const text of ['30', 'x', '-1d', '3661d']) {
+      expect(problemOf(() => sinceDaysOption('sweep', text))).toMatch(/^--since must be a duration/);
     }
   });
 
