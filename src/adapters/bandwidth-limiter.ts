@@ -86,19 +86,25 @@ export function createBandwidthLimiter(deps: BandwidthLimiterDeps): BandwidthLim
       if (deps.rateOf(key) === undefined || bytes <= 0) return Promise.resolve();
       const state = stateOf(key);
       return new Promise<void>((resolve, reject) => {
-        const waiter: Waiter = { bytes, resolve, reject };
-        if (signal) {
-          if (signal.aborted) return reject(abortReason(signal));
-          signal.addEventListener(
-            'abort',
-            () => {
-              const at = state.queue.indexOf(waiter);
-              if (at >= 0) state.queue.splice(at, 1);
-              reject(abortReason(signal));
-            },
-            { once: true },
-          );
-        }
+        if (signal?.aborted) return reject(abortReason(signal));
+        // One listener per waiting piece, removed once it is served (a delivery asks for thousands).
+        const onAbort = () => {
+          const at = state.queue.indexOf(waiter);
+          if (at >= 0) state.queue.splice(at, 1);
+          reject(abortReason(signal!));
+        };
+        const waiter: Waiter = {
+          bytes,
+          resolve: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          reject: (err) => {
+            signal?.removeEventListener('abort', onAbort);
+            reject(err);
+          },
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
         state.queue.push(waiter);
         pump(key, state);
       });

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
-import { waitFor, type SeededObject } from '../support/pipeline.js';
+import { waitFor, waitForJobState, type SeededObject } from '../support/pipeline.js';
 import { runFerryInProcess } from '../support/run-cli-in-process.js';
 
 const TOKEN = 'events-token-canary-3f9e';
@@ -102,11 +102,15 @@ function eventBridgeEvent(key: string, etag: string) {
   };
 }
 
-const delivered = (partnerId: string, key: string) =>
-  waitFor(async () => {
-    const id = await pipeline.deliveryIdOf(partnerId, key);
-    return (await pipeline.ledger.get(id))?.status === 'delivered' ? id : undefined;
+/** Waits for the key's delivery to be recorded delivered and its job to end (its log lines written). */
+async function delivered(partnerId: string, key: string): Promise<string> {
+  const id = await waitFor(async () => {
+    const found = await pipeline.deliveryIdOf(partnerId, key);
+    return (await pipeline.ledger.get(found))?.status === 'delivered' ? found : undefined;
   }, `${key} delivered to ${partnerId}`);
+  await waitForJobState(pipeline.testFerry.deliverQueue, id, 'completed');
+  return id;
+}
 
 /** How many times a delivery was published ("delivery completed" log lines of its id). */
 const publishedCount = (id: string) =>

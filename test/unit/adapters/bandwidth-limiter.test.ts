@@ -1,6 +1,7 @@
 // The process side of bandwidth caps, over a fake bucket: bytes handed out in the order asked, leases
 // of a quarter second of the rate, waits when the bucket is empty, a removed cap releasing everyone,
 // and an unreachable bucket failing the waiting deliveries rather than letting them send uncapped.
+import { getEventListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
@@ -93,6 +94,14 @@ describe('createBandwidthLimiter', () => {
     bucket.failWith(new Error('connect ECONNREFUSED'));
     const limiter = createBandwidthLimiter({ bucket, rateOf: () => 40_000, sleep: bucket.sleep });
     await expect(limiter.acquire('acme', 1000)).rejects.toThrow('ECONNREFUSED');
+  });
+
+  it('leaves no abort listener behind on the delivery once its pieces are served', async () => {
+    const bucket = fakeBucket(1e9);
+    const limiter = createBandwidthLimiter({ bucket, rateOf: () => 1e9, sleep: bucket.sleep });
+    const abort = new AbortController();
+    for (let i = 0; i < 50; i += 1) await limiter.acquire('acme', 1000, abort.signal);
+    expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
   });
 
   it('drops a waiter whose delivery was aborted', async () => {
