@@ -6,6 +6,7 @@ import type { ObjectSource, SourceObject } from '../core/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig, ShapeConfig } from '../config/schema.js';
 import { deliveryIdFor } from '../core/delivery-id.js';
+import { describeBandwidthSetting } from '../core/describe-bandwidth-setting.js';
 import { describeManifestSetting } from '../core/describe-manifest-setting.js';
 import {
   countPlan,
@@ -91,6 +92,11 @@ async function planPartner(
   );
   if (partner.shape) o.out(`  ${describeShapeSetting(partner.shape)}`);
   if (partner.manifest) o.out(`  ${describeManifestSetting({ ...partner, manifest: partner.manifest })}`);
+  const bandwidth = describeBandwidthSetting(
+    partner.target.maxBytesPerSecond,
+    o.config.totalMaxBytesPerSecond,
+  );
+  if (bandwidth !== undefined) o.out(`  ${bandwidth}`);
   const counts: PlanCounts = {};
   let listed = 0;
   let pages = 0;
