@@ -2,6 +2,7 @@
 // the same run, and prints one line per figure plus the ratio. Speed is measured here, never asserted in tests.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // pinned SDK: see bin/ferry.js
 
+import { runBandwidthBench } from './bandwidth.js';
 import { runCsvShapeBench } from './csv-shape.js';
 import { runLargeFileBench } from './large-file.js';
 import { runScaleOutBench } from './scale-out.js';
@@ -12,6 +13,7 @@ import { runSweepBatchBench } from './sweep-batch.js';
 
 const BENCHES: Record<string, (args: string[]) => Promise<number | void>> = {
   'sweep-batch': runSweepBatchBench,
+  bandwidth: runBandwidthBench,
   'large-file': runLargeFileBench,
   'csv-shape': runCsvShapeBench,
   'small-files': runSmallFilesBench,
