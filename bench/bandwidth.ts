@@ -15,9 +15,11 @@ import { writeFerryConfig, writePartnerFile, type PartnerFixture } from '../test
 import type { FerryProcess } from '../test/support/ferry-process.js';
 import { loadConfigOrThrow, putObjects, sweepAndWait } from '../test/support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../test/support/services.js';
-import { formatSize, startFerryWorker, stopFerryWorker } from './baselines.js';
+import { formatSize, startFerryWorker, stopFerryWorker, syncDisks } from './baselines.js';
 
 const POLL_MS = 100;
+/** Uncapped transfers take well under a second on loopback: polled more often, so 10 %→90 % spans several samples. */
+const FAST_POLL_MS = 20;
 /** A "window" when looking for the moment a reloaded cap showed. */
 const WINDOW_MS = 500;
 
@@ -46,7 +48,7 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
       'reload-to': { type: 'string', default: '6MB' },
       'reload-after-ms': { type: 'string', default: '2000' },
       // Uncapped transfers are short (well under a second on loopback): several of each, medians compared.
-      rounds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '5' },
     },
   });
   const size = Number(values.size);
@@ -122,7 +124,8 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
 
     /** One uncapped partner's sweep: its rate over 10 % → 90 % of its bytes, and when that was. */
     const uncappedRun = async (p: PartnerFixture) => {
-      const poller = startDirPoller(dirOf(p));
+      await syncDisks(); // the previous run's 48 MB of dirty pages would be written back during this one
+      const poller = startDirPoller(dirOf(p), FAST_POLL_MS);
       await sweep(p);
       const samples = await poller.stop();
       return {
@@ -151,6 +154,13 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
     const capped = middleRate(cappedSamples, total);
     const freeSpan = { from: free[0]!.from, to: free.at(-1)!.to };
     const cappedDuringFree = rateBetween(cappedSamples, freeSpan.from, freeSpan.to);
+    // The same length of time just before: what the capped partner did without the uncapped one.
+    const cappedFrom = timeAt(cappedSamples, total * 0.1)!;
+    const cappedBeforeFree = rateBetween(
+      cappedSamples,
+      Math.max(cappedFrom, 2 * freeSpan.from - freeSpan.to),
+      freeSpan.from,
+    );
     const cappedStall = longestStall(cappedSamples, total);
 
     // 3. A reload in flight: the partner file is rewritten with the new cap ~2 s into the transfer.
@@ -161,6 +171,7 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
     if (!first) throw new Error('reload: the transfer ended before its first byte was seen');
     await new Promise((resolve) => setTimeout(resolve, reloadAfterMs));
     const writtenAtMs = performance.now();
+    const writtenAtWallMs = Date.now();
     await writePartnerFile(
       fixture.dir,
       services,
@@ -169,15 +180,27 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
     );
     await reloadSweep;
     const reloadSamples = await reloadPoller.stop();
-    // Before: from half a second after the first byte (past the full bucket's burst) to the write.
-    const before = rateBetween(reloadSamples, first.atMs + 500, writtenAtMs);
+    // Before: from a second after the first byte (past the full bucket's half second of burst) to the write.
+    const before = rateBetween(reloadSamples, first.atMs + 1000, writtenAtMs);
     const beforePeak = peakWindowRate(reloadSamples, first.atMs + 1000, writtenAtMs);
     const shownMidway = firstWindowAbove(reloadSamples, writtenAtMs, (reloadFrom + reloadTo) / 2);
     const shown = firstWindowAbove(reloadSamples, writtenAtMs, reloadFrom);
     const ninety = timeAt(reloadSamples, total * 0.9);
     const after =
-      shown === undefined || ninety === undefined ? undefined : rateBetween(reloadSamples, shown, ninety);
+      shownMidway === undefined || ninety === undefined
+        ? undefined
+        : rateBetween(reloadSamples, shownMidway + WINDOW_MS, ninety);
     const writtenBytes = bytesAt(reloadSamples, writtenAtMs);
+    // Each worker's 'config reloaded' line (pino's ISO time): when the new cap reached its rateOf.
+    const reloadedAfter = procs.map((p) => {
+      const line = p
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"config reloaded"'))
+        .map((l) => Date.parse(String((JSON.parse(l) as { time?: unknown }).time)) - writtenAtWallMs)
+        .find((ms) => ms >= -5);
+      return line === undefined ? 'none' : `${(line / 1000).toFixed(2)} s`;
+    });
 
     const mb = (bytesPerSecond: number) => (bytesPerSecond / 1e6).toFixed(2);
     const label = `bandwidth ${files}×${formatSize(size)}, 2 worker processes, ${cpus().length} cores`;
@@ -185,7 +208,7 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
       `${label}: capped partner (${values.cap} = ${formatByteRate(cap)}) aggregate ${mb(capped.rate)} MB/s over 10 %→90 % of its bytes (${capped.seconds.toFixed(1)} s), ${(capped.rate / cap).toFixed(3)}× the cap (issue 16 target 0.9–1.1×: ${mb(cap * 0.9)}–${mb(cap * 1.1)} MB/s)`,
     );
     console.log(
-      `${label}: capped partner while the uncapped one ran (${((freeSpan.to - freeSpan.from) / 1000).toFixed(1)} s, 10 % of the first → 90 % of the last uncapped run${cappedBusy ? '' : '; WARNING: the capped transfer was past 90 % before they ended'}): ${cappedDuringFree === undefined ? 'n/a' : `${mb(cappedDuringFree)} MB/s, ${(cappedDuringFree / cap).toFixed(3)}× the cap`}; longest stretch without a new byte between 10 % and 90 %: ${cappedStall} ms (poll ${POLL_MS} ms)`,
+      `${label}: capped partner while the uncapped one ran (${((freeSpan.to - freeSpan.from) / 1000).toFixed(1)} s, 10 % of the first → 90 % of the last uncapped run${cappedBusy ? '' : '; WARNING: the capped transfer was past 90 % before they ended'}): ${cappedDuringFree === undefined ? 'n/a' : `${mb(cappedDuringFree)} MB/s, ${(cappedDuringFree / cap).toFixed(3)}× the cap`} (the same length just before: ${cappedBeforeFree === undefined ? 'n/a' : `${mb(cappedBeforeFree)} MB/s`}); longest stretch without a new byte between 10 % and 90 %: ${cappedStall.ms} ms (poll ${POLL_MS} ms; ${cappedStall.ms === 0 ? 'none' : cappedStall.fromMs + cappedStall.ms >= freeSpan.from && cappedStall.fromMs <= freeSpan.to ? 'while the uncapped one ran' : 'while the capped one ran alone'})`,
     );
     const median = (runs: { rate: number }[]) =>
       runs.map((r) => r.rate).sort((a, b) => a - b)[runs.length >> 1]!;
@@ -194,7 +217,7 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
       `${label}: uncapped partner over 10 %→90 % of its bytes: alone median ${mb(median(alone))} MB/s (${list(alone)}), next to the capped one median ${mb(median(free))} MB/s (${list(free)}): ${(median(free) / median(alone)).toFixed(2)}× (1.00 = not slowed)`,
     );
     console.log(
-      `${label}: reload in flight ${values['reload-from']} → ${values['reload-to']}: before the write ${before === undefined ? 'n/a' : `${mb(before)} MB/s (${(before / reloadFrom).toFixed(3)}× the old cap; fastest ${WINDOW_MS} ms window ${beforePeak === undefined ? 'n/a' : `${mb(beforePeak)} MB/s`})`}, file written ${((writtenAtMs - first.atMs) / 1000).toFixed(1)} s after the first byte with ${(writtenBytes / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB there; first ${WINDOW_MS} ms window above the old cap starts ${shown === undefined ? 'never' : `${((shown - writtenAtMs) / 1000).toFixed(2)} s after the write`}, above ${mb((reloadFrom + reloadTo) / 2)} MB/s (halfway to the new cap) ${shownMidway === undefined ? 'never' : `${((shownMidway - writtenAtMs) / 1000).toFixed(2)} s after`}; after it ${after === undefined ? 'n/a' : `${mb(after)} MB/s (${(after / reloadTo).toFixed(3)}× the new cap) until 90 % of the bytes`}`,
+      `${label}: reload in flight ${values['reload-from']} → ${values['reload-to']}: before the write ${before === undefined ? 'n/a' : `${mb(before)} MB/s (${(before / reloadFrom).toFixed(3)}× the old cap; fastest ${WINDOW_MS} ms window ${beforePeak === undefined ? 'n/a' : `${mb(beforePeak)} MB/s`})`}, file written ${((writtenAtMs - first.atMs) / 1000).toFixed(1)} s after the first byte with ${(writtenBytes / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB there; workers logged 'config reloaded' ${reloadedAfter.join(' / ')} after the write; first ${WINDOW_MS} ms window above the old cap ends ${shown === undefined ? 'never' : `${((shown + WINDOW_MS - writtenAtMs) / 1000).toFixed(2)} s after the write`}, the first above ${mb((reloadFrom + reloadTo) / 2)} MB/s (halfway to the new cap) ${shownMidway === undefined ? 'never' : `${((shownMidway + WINDOW_MS - writtenAtMs) / 1000).toFixed(2)} s after`}; after that window ${after === undefined ? 'n/a' : `${mb(after)} MB/s (${(after / reloadTo).toFixed(3)}× the new cap) until 90 % of the bytes`}`,
     );
     return 0;
   } catch (err) {
@@ -226,7 +249,7 @@ async function seedObjects(
  * Samples the bytes in `dir` (every file, temp or final) every POLL_MS. A sample that races a rename
  * (a file gone between readdir and stat) is dropped; the next one counts it under its final name.
  */
-function startDirPoller(dir: string): DirPoller {
+function startDirPoller(dir: string, pollMs = POLL_MS): DirPoller {
   const samples: Sample[] = [];
   const waiters: { bytes: number; resolve: (s: Sample) => void }[] = [];
   let stopped = false;
@@ -249,7 +272,7 @@ function startDirPoller(dir: string): DirPoller {
   const loop = (async () => {
     while (!stopped) {
       await sample();
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
     await sample();
   })();
@@ -325,17 +348,17 @@ function peakWindowRate(samples: Sample[], fromMs: number, toMs: number): number
 }
 
 /** The longest time (ms) between 10 % and 90 % of the bytes during which no new byte arrived. */
-function longestStall(samples: Sample[], total: number): number {
+function longestStall(samples: Sample[], total: number): { ms: number; fromMs: number } {
   const from = timeAt(samples, total * 0.1) ?? 0;
   const to = timeAt(samples, total * 0.9) ?? 0;
-  let longest = 0;
+  let longest = { ms: 0, fromMs: 0 };
   let since: number | undefined;
   for (let i = 1; i < samples.length; i++) {
     const [a, b] = [samples[i - 1]!, samples[i]!];
     if (b.atMs < from || a.atMs > to) continue;
     if (b.bytes === a.bytes) since ??= a.atMs;
     else since = undefined;
-    if (since !== undefined) longest = Math.max(longest, b.atMs - since);
+    if (since !== undefined && b.atMs - since > longest.ms) longest = { ms: b.atMs - since, fromMs: since };
   }
-  return Math.round(longest);
+  return { ms: Math.round(longest.ms), fromMs: longest.fromMs };
 }
