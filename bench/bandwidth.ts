@@ -154,13 +154,6 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
     const capped = middleRate(cappedSamples, total);
     const freeSpan = { from: free[0]!.from, to: free.at(-1)!.to };
     const cappedDuringFree = rateBetween(cappedSamples, freeSpan.from, freeSpan.to);
-    // The same length of time just before: what the capped partner did without the uncapped one.
-    const cappedFrom = timeAt(cappedSamples, total * 0.1)!;
-    const cappedBeforeFree = rateBetween(
-      cappedSamples,
-      Math.max(cappedFrom, 2 * freeSpan.from - freeSpan.to),
-      freeSpan.from,
-    );
     const cappedStall = longestStall(cappedSamples, total);
 
     // 3. A reload in flight: the partner file is rewritten with the new cap ~2 s into the transfer.
@@ -208,7 +201,7 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
       `${label}: capped partner (${values.cap} = ${formatByteRate(cap)}) aggregate ${mb(capped.rate)} MB/s over 10 %→90 % of its bytes (${capped.seconds.toFixed(1)} s), ${(capped.rate / cap).toFixed(3)}× the cap (issue 16 target 0.9–1.1×: ${mb(cap * 0.9)}–${mb(cap * 1.1)} MB/s)`,
     );
     console.log(
-      `${label}: capped partner while the uncapped one ran (${((freeSpan.to - freeSpan.from) / 1000).toFixed(1)} s, 10 % of the first → 90 % of the last uncapped run${cappedBusy ? '' : '; WARNING: the capped transfer was past 90 % before they ended'}): ${cappedDuringFree === undefined ? 'n/a' : `${mb(cappedDuringFree)} MB/s, ${(cappedDuringFree / cap).toFixed(3)}× the cap`} (the same length just before: ${cappedBeforeFree === undefined ? 'n/a' : `${mb(cappedBeforeFree)} MB/s`}); longest stretch without a new byte between 10 % and 90 %: ${cappedStall.ms} ms (poll ${POLL_MS} ms; ${cappedStall.ms === 0 ? 'none' : cappedStall.fromMs + cappedStall.ms >= freeSpan.from && cappedStall.fromMs <= freeSpan.to ? 'while the uncapped one ran' : 'while the capped one ran alone'})`,
+      `${label}: capped partner while the uncapped one ran (${((freeSpan.to - freeSpan.from) / 1000).toFixed(1)} s, 10 % of the first → 90 % of the last uncapped run${cappedBusy ? '' : '; WARNING: the capped transfer was past 90 % before they ended'}): ${cappedDuringFree === undefined ? 'n/a' : `${mb(cappedDuringFree)} MB/s, ${(cappedDuringFree / cap).toFixed(3)}× the cap`}; longest stretch without a new byte between 10 % and 90 %: ${cappedStall.ms} ms (poll ${POLL_MS} ms; ${cappedStall.ms === 0 ? 'none' : cappedStall.fromMs + cappedStall.ms >= freeSpan.from && cappedStall.fromMs <= freeSpan.to ? 'while the uncapped one ran' : 'while the capped one ran alone'})`,
     );
     const median = (runs: { rate: number }[]) =>
       runs.map((r) => r.rate).sort((a, b) => a - b)[runs.length >> 1]!;
