@@ -124,7 +124,7 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
 
     /** One uncapped partner's sweep: its rate over 10 % → 90 % of its bytes, and when that was. */
     const uncappedRun = async (p: PartnerFixture) => {
-      await syncDisks(); // the previous run's 48 MB of dirty pages would be written back during this one
+      await syncDisks(); // the previous run's dirty pages would be written back during this one
       const poller = startDirPoller(dirOf(p), FAST_POLL_MS);
       await sweep(p);
       const samples = await poller.stop();
