@@ -2,6 +2,7 @@
 // the same run, and prints one line per figure plus the ratio. Speed is measured here, never asserted in tests.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // pinned SDK: see bin/ferry.js
 
+import { runBandwidthBench } from './bandwidth.js';
 import { runCsvShapeBench } from './csv-shape.js';
 import { runDatedPrefixBench } from './dated-prefix.js';
 import { runLargeFileBench } from './large-file.js';
@@ -13,6 +14,7 @@ import { runSweepBatchBench } from './sweep-batch.js';
 
 const BENCHES: Record<string, (args: string[]) => Promise<number | void>> = {
   'sweep-batch': runSweepBatchBench,
+  bandwidth: runBandwidthBench,
   'large-file': runLargeFileBench,
   'csv-shape': runCsvShapeBench,
   'dated-prefix': runDatedPrefixBench,

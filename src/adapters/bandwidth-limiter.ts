@@ -101,7 +101,7 @@ export function createBandwidthLimiter(deps: BandwidthLimiterDeps): BandwidthLim
           },
           reject: (err) => {
             signal?.removeEventListener('abort', onAbort);
-            reject(err);
+            reject(err instanceof Error ? err : new Error(String(err)));
           },
         };
         signal?.addEventListener('abort', onAbort, { once: true });

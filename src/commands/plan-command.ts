@@ -8,6 +8,7 @@ import type { ObjectSource, SourceObject } from '../core/ports.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig, ShapeConfig } from '../config/schema.js';
 import { deliveryIdFor } from '../core/delivery-id.js';
+import { describeBandwidthSetting } from '../core/describe-bandwidth-setting.js';
 import { describeManifestSetting } from '../core/describe-manifest-setting.js';
 import {
   countPlan,
@@ -107,6 +108,11 @@ async function planPartner(
       `  lists ${prefixes.map((p) => `s3://${partner.source.bucket}/${p}`).join(', ')} (${partner.source.prefixTemplate.source}, lookbackDays ${partner.source.lookbackDays ?? DEFAULT_LOOKBACK_DAYS}; older: ferry sweep ${partner.id} --since 30d)`,
     );
   }
+  const bandwidth = describeBandwidthSetting(
+    partner.target.maxBytesPerSecond,
+    o.config.totalMaxBytesPerSecond,
+  );
+  if (bandwidth !== undefined) o.out(`  ${bandwidth}`);
   const counts: PlanCounts = {};
   let listed = 0;
   let pages = 0;

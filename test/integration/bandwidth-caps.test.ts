@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { BUCKET_DEPTH_MS } from '../../src/ledger/bandwidth-bucket.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { readPartnerDir } from '../support/pipeline.js';
+import { runFerryInProcess } from '../support/run-cli-in-process.js';
 
 const CAP = 512 * 1024;
 const FILE = 512 * 1024;
@@ -37,5 +38,16 @@ describe('target.maxBytesPerSecond', () => {
     expect(new Map([...dir.finals].map(([name, f]) => [name, f.sha256]))).toEqual(
       new Map(seeded.slice(0, 3).map((o) => [o.key.slice('capped/'.length), o.sha256])),
     );
+  });
+});
+
+describe('ferry plan', () => {
+  it("prints a capped partner's cap under its heading, and nothing for an uncapped one", async () => {
+    const ferry = (...args: string[]) => runFerryInProcess([...args, '--config', pipeline.fixture.dir]);
+    const capped = await ferry('plan', 'capped');
+    expect(capped.code).toBe(0);
+    expect(capped.out[1]).toBe("  bandwidth: at most 524.29 kB/s for this partner's deliveries together");
+    const free = await ferry('plan', 'free');
+    expect(free.out.some((l) => l.includes('bandwidth:'))).toBe(false);
   });
 });
