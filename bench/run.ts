@@ -3,6 +3,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // pinned SDK: see bin/ferry.js
 
 import { runCsvShapeBench } from './csv-shape.js';
+import { runEventsBench } from './events.js';
 import { runLargeFileBench } from './large-file.js';
 import { runScaleOutBench } from './scale-out.js';
 import { runSmallFilesBench } from './small-files.js';
@@ -14,6 +15,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<number | void>> = {
   'sweep-batch': runSweepBatchBench,
   'large-file': runLargeFileBench,
   'csv-shape': runCsvShapeBench,
+  events: runEventsBench,
   'small-files': runSmallFilesBench,
   'scale-out': runScaleOutBench,
   soak: runSoak,
