@@ -5,6 +5,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // pinn
 import { runBandwidthBench } from './bandwidth.js';
 import { runCsvShapeBench } from './csv-shape.js';
 import { runDatedPrefixBench } from './dated-prefix.js';
+import { runEventsBench } from './events.js';
 import { runLargeFileBench } from './large-file.js';
 import { runScaleOutBench } from './scale-out.js';
 import { runSmallFilesBench } from './small-files.js';
@@ -18,6 +19,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<number | void>> = {
   'large-file': runLargeFileBench,
   'csv-shape': runCsvShapeBench,
   'dated-prefix': runDatedPrefixBench,
+  events: runEventsBench,
   'small-files': runSmallFilesBench,
   'scale-out': runScaleOutBench,
   soak: runSoak,

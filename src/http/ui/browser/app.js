@@ -39,6 +39,7 @@ import { describeAnswer, describeContract, describeManifest } from './describe-c
  * @property {SweepSummary | null} lastSweep
  * @property {UnmatchedAnswer[] | undefined} unmatchedAnswers only for partners with `ack:`
  * @property {ManifestState | undefined} manifest only for partners with `manifest:`
+ * @property {{ on: boolean, lastEventAt: string | null }} [events] `events: true`, and when its last S3 event came
  */
 /** @typedef {{ partners: Partner[] }} PartnerList */
 /** @typedef {{ items: DeliveryView[], nextCursor: string | null, total?: number }} DeliveryList */
@@ -543,6 +544,21 @@ function sweepCell(p) {
   ];
 }
 
+/**
+ * Under the schedule: whether S3 events start deliveries too (the sweep stays the safety net), and when
+ * the last one came. Nothing for a partner that only sweeps.
+ * @param {Partner['events']} e
+ */
+function eventsLine(e) {
+  if (!e || !e.on) return null;
+  return h(
+    'div',
+    { class: 'detail' },
+    'event-driven, last event ',
+    e.lastEventAt ? time(e.lastEventAt, true) : h('span', { class: 'muted' }, 'none yet'),
+  );
+}
+
 /** @param {Partner} p */
 function partnerRow(p) {
   const last = p.lastDelivery;
@@ -553,11 +569,12 @@ function partnerRow(p) {
     h('td', {}, pauseCell(p)),
     h(
       'td',
-      {},
+      { 'data-schedule': p.id },
       h('code', {}, p.schedule.cron),
       ' ',
       h('span', { class: 'muted' }, p.schedule.timezone),
       p.schedule.nextRun ? h('div', { class: 'detail' }, 'next ', time(p.schedule.nextRun, true)) : null,
+      eventsLine(p.events),
     ),
     h('td', {}, windowCell(p.window)),
     h('td', {}, slaCell(p.sla)),
