@@ -160,8 +160,11 @@ describe('SFTP server variants', () => {
     const alert = logs.lines().find((l) => l.partnerId === 'weak' && l.errCode === 'ERR_SFTP_ALGORITHMS');
     expect(alert).toMatchObject({ alert: true, willRetry: false });
 
-    const log = await readSshdLog(variants.weak!);
-    expect(log).toMatch(/Unable to negotiate with 127\.0\.0\.1/);
+    // sshd logs the refusal in its own process, possibly after the job has failed: wait for the line.
+    const log = await waitFor(async () => {
+      const text = await readSshdLog(variants.weak!);
+      return /Unable to negotiate with 127\.0\.0\.1/.test(text) ? text : undefined;
+    }, 'sshd to log the refused negotiation');
     expect(log).not.toMatch(/Accepted publickey|Failed publickey/);
     const events = await expectConverged('weak', observer, {
       keys: ['weak/orders.csv'],
