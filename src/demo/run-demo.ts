@@ -44,6 +44,13 @@ const HEADER = 'order_id,sku,qty,amount';
  * gzip, {date}/{seq}, sidecars.
  */
 const CONTRACT = 'initech';
+/**
+ * The partner that takes S3 events (`events: true`): once its seeded files are delivered, the demo
+ * writes one more file for it and posts the S3 notification MinIO's webhook would send.
+ */
+const EVENT_PARTNER = 'acme';
+/** The env var holding the events endpoint's token (http.events.tokenEnv), set for the demo's own Ferry. */
+const EVENTS_TOKEN_ENV = 'FERRY_EVENTS_TOKEN';
 const PARTNERS = [
   { id: 'acme', prefix: 'acme/daily/', timezone: 'America/New_York' },
   { id: 'globex', prefix: 'globex/exports/', timezone: 'Europe/Berlin' },
@@ -183,6 +190,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const { redis, sshd, s3 } = services;
     const httpPort = (await portIsFree(3000)) ? 3000 : 0;
     const password = randomBytes(12).toString('base64url');
+    const eventsToken = randomBytes(32).toString('hex');
     // initech's system answers each file in …/initech-acks (the demo plays that part below).
     const ackDir = join(sshd.inbound, `${CONTRACT}-acks`);
     const fixture = await writeFerryConfig(services, {
@@ -190,6 +198,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       httpPort,
       logLevel: 'info', // to the log file, not the console
       worker: 'concurrency: 8, idleTimeoutSeconds: 10',
+      eventsTokenEnv: EVENTS_TOKEN_ENV,
       partners: PARTNERS.map((p) => ({
         id: p.id,
         prefix: p.prefix,
@@ -204,7 +213,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
               requireMarker: '_SUCCESS',
               extraYaml: `${CONTRACT_YAML}\nack: { directory: "${ackDir}", within: 1h }`,
             }
-          : { include: ['*.csv'] }),
+          : { include: ['*.csv'], ...(p.id === EVENT_PARTNER ? { extraYaml: 'events: true' } : {}) }),
       })),
     });
     await mkdir(ackDir);
@@ -214,6 +223,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const env: NodeJS.ProcessEnv = {
       ...o.env,
       FERRY_ADMIN_PASSWORD: password,
+      [EVENTS_TOKEN_ENV]: eventsToken,
       AWS_ACCESS_KEY_ID: s3.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
       AWS_REGION: 'us-east-1',
@@ -231,7 +241,12 @@ export async function runDemo(o: DemoOptions): Promise<number> {
 
     const client = s3ClientFor(s3);
     // `total` counts good data files: a quarantined file is reported, never counted as delivered or missing.
-    const total = o.filesPerPartner * PARTNERS.length;
+    // The last is EVENT_PARTNER's file written later, announced by an S3 event.
+    const seeded = o.filesPerPartner * PARTNERS.length;
+    const total = seeded + 1;
+    const eventPartner = PARTNERS.find((p) => p.id === EVENT_PARTNER)!;
+    const eventFile = `orders_${String(o.filesPerPartner + 1).padStart(4, '0')}.csv`;
+    const eventKey = `${eventPartner.prefix}${eventFile}`;
     // One directory per warehouse run, dated in initech's timezone (as its {date:yyyyMMdd} names are).
     const contract = PARTNERS.find((p) => p.id === CONTRACT)!;
     const runDate = new Intl.DateTimeFormat('en-CA', { timeZone: contract.timezone }).format(new Date());
@@ -239,7 +254,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const put = (key: string, body: Buffer) =>
       client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
     o.out(
-      `seeding ${total} CSV exports (${o.fileSize} bytes each) into s3://${BUCKET}/, plus one bad CSV for ${CONTRACT}`,
+      `seeding ${seeded} CSV exports (${o.fileSize} bytes each) into s3://${BUCKET}/, plus one bad CSV for ${CONTRACT}; ${EVENT_PARTNER}'s ${eventFile} comes later, announced by an S3 event`,
     );
     for (const p of PARTNERS) {
       for (let i = 1; i <= o.filesPerPartner; i += 1) {
@@ -343,6 +358,71 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         `${pad}lists ${names.length} files and ${rows} rows, in delivery order: ${header ?? ''} / ${first ?? ''} / …`,
       ];
     };
+    /**
+     * Writes EVENT_PARTNER's extra file and posts its S3 notification (as MinIO's webhook target sends it)
+     * to Ferry's own listener. `byEvent` when the event is what enqueued the delivery: answered 202 with
+     * enqueued ≥ 1, and no sweep of the partner ran between the PUT and the answer (the answer counts an
+     * enqueue that an existing job made a no-op, so a sweep that listed the file first would hide there).
+     */
+    const postEvent = async (): Promise<{ line: string; byEvent: boolean }> => {
+      const putAt = Date.now();
+      const s3c = s3ClientFor(s3);
+      try {
+        await s3c.send(
+          new PutObjectCommand({
+            Bucket: BUCKET,
+            Key: eventKey,
+            Body: csv(EVENT_PARTNER, o.filesPerPartner + 1, o.fileSize),
+          }),
+        );
+      } finally {
+        s3c.destroy();
+      }
+      const notification = {
+        EventName: 's3:ObjectCreated:Put',
+        Key: `${BUCKET}/${eventKey}`,
+        Records: [
+          {
+            eventVersion: '2.0',
+            eventSource: 'minio:s3',
+            eventName: 's3:ObjectCreated:Put',
+            s3: {
+              s3SchemaVersion: '1.0',
+              bucket: { name: BUCKET, arn: `arn:aws:s3:::${BUCKET}` },
+              object: { key: encodeURIComponent(eventKey), size: o.fileSize },
+            },
+          },
+        ],
+      };
+      const res = await fetch(`http://127.0.0.1:${ferry!.httpPort ?? httpPort}/api/events/s3`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${eventsToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(notification),
+      });
+      const answeredAt = Date.now();
+      const answer = (await res.json()) as { enqueued?: number };
+      const sweeps = await queues!.sweep.getJobs(['active', 'completed', 'failed']);
+      const raced = sweeps.some(
+        (j) =>
+          (j.data as { partnerId?: string }).partnerId === EVENT_PARTNER &&
+          j.processedOn !== undefined &&
+          j.processedOn <= answeredAt &&
+          (j.finishedOn ?? Infinity) >= putAt,
+      );
+      eventAccepted = res.status === 202 && (answer.enqueued ?? 0) >= 1;
+      return {
+        line:
+          `${new Date(putAt).toISOString()}  ${'event'.padEnd(17)} s3://${BUCKET}/${eventKey} written, its S3 notification posted to /api/events/s3: ${res.status} ${JSON.stringify(answer)}` +
+          (raced
+            ? `  (a sweep of ${EVENT_PARTNER} ran meanwhile: its delivery is not counted as by event)`
+            : ''),
+        byEvent: eventAccepted && !raced,
+      };
+    };
+    let eventAccepted = false;
+    let eventDelivered = 0;
+    let byEvent = 0;
+    let eventVerdict: Promise<boolean> | undefined;
     events.on('completed', ({ jobId, returnvalue }) => {
       const r = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as DeliverResult;
       const remotePath = r.remotePath;
@@ -364,6 +444,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         return;
       }
       if (r.outcome === 'delivered') delivered += 1;
+      const isEventPartner = r.outcome === 'delivered' && partnerOfDeliveryId(jobId) === EVENT_PARTNER;
+      const isEventFile = isEventPartner && basename(r.remotePath ?? '') === eventFile;
       if (
         r.outcome === 'delivered' &&
         r.remotePath !== undefined &&
@@ -372,14 +454,34 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         contractFiles.set(jobId, basename(r.remotePath));
       }
       const line = `${stamp()}  ${r.outcome.padEnd(17)} ${r.remotePath ?? jobId}  ${r.bytes} bytes  sha256 ${(r.sha256 ?? '').slice(0, 12)}  (${delivered}/${total})`;
+      // The event file's line says whether the event brought it (its verdict is in before the line prints).
+      const labelled = isEventFile
+        ? (eventVerdict ?? Promise.resolve(false)).then((yes) => {
+            if (yes) byEvent += 1;
+            return yes ? `${line}  (by event)` : line;
+          })
+        : Promise.resolve(line);
       const withSidecars =
         r.outcome === 'delivered' && r.remotePath !== undefined && partnerOfDeliveryId(jobId) === CONTRACT;
       print(
         (withSidecars ? contractLines(r.remotePath!, r.sha256 ?? '') : Promise.resolve([]))
           .catch((err: unknown) => [`${pad}(could not read the delivered file: ${String(err)})`])
-          .then((extra) => [line, ...extra]),
+          .then(async (extra) => [await labelled, ...extra]),
         r.outcome === 'delivered',
       );
+      // EVENT_PARTNER's seeded files are all delivered: its first sweep has listed, so the new file is news.
+      // The event's line is queued now, before the file exists, so it prints before the file's delivery.
+      if (isEventPartner && !isEventFile && (eventDelivered += 1) === o.filesPerPartner) {
+        const sent = postEvent().catch((err: unknown) => ({
+          line: `demo: the S3 event was not posted: ${String(err)}`,
+          byEvent: false,
+        }));
+        print(
+          sent.then((e) => [e.line]),
+          false,
+        );
+        eventVerdict = sent.then((e) => e.byEvent);
+      }
     });
     events.on('failed', ({ jobId, failedReason }) => {
       // A file that failed validate.csv is quarantined by design: reported with its source key, not a failure.
@@ -514,7 +616,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         contractData,
       );
       o.out(
-        `demo: ${data.length} data files and ${sidecars.length} sidecar files on the partner servers, ${manifests.length} manifest${manifests.length === 1 ? '' : 's'} (listing ${listed} of ${CONTRACT}'s files), ${quarantined} quarantined, ${temps} temp files, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        `demo: ${data.length} data files (${byEvent} by S3 event) and ${sidecars.length} sidecar files on the partner servers, ${manifests.length} manifest${manifests.length === 1 ? '' : 's'} (listing ${listed} of ${CONTRACT}'s files), ${quarantined} quarantined, ${temps} temp files, ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
       if (problem !== undefined) o.out(`demo: manifest check failed: ${problem}`);
       const ok =
@@ -525,6 +627,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         quarantined === 1 &&
         failed === 0 &&
         temps === 0 &&
+        eventAccepted &&
         answers.rejected === 1 &&
         answers.acknowledged === contractData.length - 1;
       return ok ? 0 : 1;

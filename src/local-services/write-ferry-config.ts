@@ -60,6 +60,8 @@ export interface FerryFixtureOptions {
   logLevel?: string;
   /** Bull Board user (password from env FERRY_ADMIN_PASSWORD); null writes no credentials at all. */
   adminUser?: string | null;
+  /** `http.events.tokenEnv`: the env var holding the events endpoint's token (default: endpoint off). */
+  eventsTokenEnv?: string;
   /**
    * `janitor:` settings (YAML flow-map body). Default 'enabled: false': tests that count connections,
    * log lines or partner events would otherwise see the sweep's janitor pass too.
@@ -90,9 +92,11 @@ export async function writeFerryConfig(
     [
       `redis: { ${options.redisCluster ? `cluster: ${JSON.stringify(options.redisCluster)}` : `url: "${redis.url}"`}, prefix: "${options.redisPrefix ?? '{ferry}'}" }`,
       `s3: { region: us-east-1, endpoint: "${options.s3Endpoint ?? s3.endpoint}", forcePathStyle: true }`,
-      options.adminUser === null
-        ? `http: { host: 127.0.0.1, port: ${options.httpPort ?? 0} }`
-        : `http: { host: 127.0.0.1, port: ${options.httpPort ?? 0}, adminUser: ${options.adminUser ?? 'admin'}, adminPasswordEnv: FERRY_ADMIN_PASSWORD }`,
+      `http: { host: 127.0.0.1, port: ${options.httpPort ?? 0}${
+        options.adminUser === null
+          ? ''
+          : `, adminUser: ${options.adminUser ?? 'admin'}, adminPasswordEnv: FERRY_ADMIN_PASSWORD`
+      }${options.eventsTokenEnv === undefined ? '' : `, events: { tokenEnv: ${options.eventsTokenEnv} }`} }`,
       `receipts: { bucket: ${receiptsBucket}, prefix: ferry/receipts/ }`,
       `worker: { ${options.worker ?? 'concurrency: 4'} }`,
       `log: { level: ${options.logLevel ?? 'info'} }`,

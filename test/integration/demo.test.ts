@@ -1,6 +1,7 @@
 // The README's first command ends in `ferry demo`: prove the compiled CLI runs the whole pipeline, including
 // the third partner's file contract (marker, CSV checks with formula escaping, gzip, {date}/{seq} names,
-// sha256 and done sidecars, a quarantined bad file, partner answers, one manifest listing the sweep's files).
+// sha256 and done sidecars, a quarantined bad file, partner answers, one manifest listing the sweep's files)
+// and a file delivered by an S3 event posted to Ferry's own /api/events/s3.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
@@ -48,13 +49,25 @@ describe('ferry demo', () => {
         }),
       );
       expect(output).toMatch(/Bull Board: http:\/\/127\.0\.0\.1:\d+\/admin {3}user: admin {3}password: \S+/);
-      // 4 files for each of acme, globex and initech; initech's bad file is reported, not counted.
-      expect(output.match(/ delivered {9}/g)).toHaveLength(12);
+      // 4 files for each of acme, globex and initech, and acme's fifth, announced by an S3 event once its
+      // first four were delivered; initech's bad file is reported, not counted.
+      expect(output.match(/ delivered {9}/g)).toHaveLength(13);
+      expect(output).toMatch(
+        / event {13}s3:\/\/warehouse-exports\/acme\/daily\/orders_0005\.csv written, its S3 notification posted to \/api\/events\/s3: 202 \{"events":1,"matched":1,"enqueued":1,"delayed":0,"sweeps":0,"ignored":0\}\n/,
+      );
+      expect(output.match(/\(by event\)/g)).toHaveLength(1);
+      expect(output).toMatch(
+        / delivered {9}\/\S+\/inbound\/acme\/orders_0005\.csv {2}8192 bytes {2}sha256 [0-9a-f]{12} {2}\(\d+\/13\) {2}\(by event\)\n/,
+      );
+      // The events token is passed by reference (an env var the demo sets for its own Ferry), never inline.
+      expect(await readFile(`${runDir}/config/ferry.yaml`, 'utf8')).toContain(
+        'events: { tokenEnv: FERRY_EVENTS_TOKEN }',
+      );
       expect(output).toMatch(
         / quarantined {7}s3:\/\/warehouse-exports\/initech\/exports\/\d{4}-\d{2}-\d{2}\/orders_short\.csv: csv: row 3, column 4: missing column: the row has 3, at least 4 expected\n/,
       );
       expect(output).toMatch(
-        /demo: 12 data files and 8 sidecar files on the partner servers, 1 manifest \(listing 4 of initech's files\), 1 quarantined, 0 temp files/,
+        /demo: 13 data files \(1 by S3 event\) and 8 sidecar files on the partner servers, 1 manifest \(listing 4 of initech's files\), 1 quarantined, 0 temp files/,
       );
       expect(output).toContain(`the formula cell arrived escaped: initech-1-0;"'=HYPERLINK(""http://x"")";`);
       expect(output).toContain(
@@ -83,9 +96,8 @@ describe('ferry demo', () => {
       expect(code).toBe(0);
 
       const dirOf = (id: string) => new RegExp(`${id} → sftp://[^/]+(/\\S+)`).exec(output)![1]!;
-      for (const id of ['acme', 'globex']) {
-        expect((await readdir(dirOf(id))).sort()).toEqual([1, 2, 3, 4].map((i) => `orders_000${i}.csv`));
-      }
+      expect((await readdir(dirOf('acme'))).sort()).toEqual([1, 2, 3, 4, 5].map((i) => `orders_000${i}.csv`));
+      expect((await readdir(dirOf('globex'))).sort()).toEqual([1, 2, 3, 4].map((i) => `orders_000${i}.csv`));
       const initech = dirOf('initech');
       const all = (await readdir(initech)).sort();
       const manifestName = all.find((n) => n.endsWith('_manifest.csv'));
@@ -142,7 +154,8 @@ describe('ferry demo', () => {
 
   it('runs until Ctrl-C, then stops everything it started and exits 0', async () => {
     const demo = spawnFerry(['demo', '--files', '2', '--size', '1000']);
-    await demo.waitForLine(/\(6\/6\)/, 60_000);
+    // 2 files for each partner and acme's event-announced third.
+    await demo.waitForLine(/\(7\/7\)/, 60_000);
     demo.kill('SIGINT');
     expect(await demo.exited).toBe(0);
     expect(jsonLines(demo.output())).toEqual([]);
