@@ -53,11 +53,16 @@ describe('ferry demo', () => {
       // first four were delivered; initech's bad file is reported, not counted.
       expect(output.match(/ delivered {9}/g)).toHaveLength(13);
       expect(output).toMatch(
-        / event {13}s3:\/\/warehouse-exports\/acme\/daily\/orders_0005\.csv written, its S3 notification posted to \/api\/events\/s3: 202 \{"events":1,"matched":1,"enqueued":1,"delayed":0,"sweeps":0,"ignored":0\}\n/,
+        / event {13}s3:\/\/warehouse-exports\/acme\/daily\/orders_0005\.csv written, its S3 notification posted to \/api\/events\/s3: 202 \{"events":1,"matched":1,"enqueued":1,"delayed":0,"sweeps":0,"ignored":0\}( {2}\(a sweep of acme ran meanwhile[^\n]*)?\n/,
       );
-      expect(output.match(/\(by event\)/g)).toHaveLength(1);
+      // Labelled by event only when no sweep of acme ran between the upload and the answer: acme's
+      // every-minute sweep can, rarely, and the demo then says so rather than claim the event.
+      const raced = output.includes('a sweep of acme ran meanwhile');
+      expect(output.match(/\(by event\)/g) ?? []).toHaveLength(raced ? 0 : 1);
       expect(output).toMatch(
-        / delivered {9}\/\S+\/inbound\/acme\/orders_0005\.csv {2}8192 bytes {2}sha256 [0-9a-f]{12} {2}\(\d+\/13\) {2}\(by event\)\n/,
+        raced
+          ? / delivered {9}\/\S+\/inbound\/acme\/orders_0005\.csv {2}8192 bytes {2}sha256 [0-9a-f]{12} {2}\(\d+\/13\)\n/
+          : / delivered {9}\/\S+\/inbound\/acme\/orders_0005\.csv {2}8192 bytes {2}sha256 [0-9a-f]{12} {2}\(\d+\/13\) {2}\(by event\)\n/,
       );
       // The events token is passed by reference (an env var the demo sets for its own Ferry), never inline.
       expect(await readFile(`${runDir}/config/ferry.yaml`, 'utf8')).toContain(
@@ -67,7 +72,7 @@ describe('ferry demo', () => {
         / quarantined {7}s3:\/\/warehouse-exports\/initech\/exports\/\d{4}-\d{2}-\d{2}\/orders_short\.csv: csv: row 3, column 4: missing column: the row has 3, at least 4 expected\n/,
       );
       expect(output).toMatch(
-        /demo: 13 data files \(1 by S3 event\) and 8 sidecar files on the partner servers, 1 manifest \(listing 4 of initech's files\), 1 quarantined, 0 temp files/,
+        /demo: 13 data files \([01] by S3 event\) and 8 sidecar files on the partner servers, 1 manifest \(listing 4 of initech's files\), 1 quarantined, 0 temp files/,
       );
       expect(output).toContain(`the formula cell arrived escaped: initech-1-0;"'=HYPERLINK(""http://x"")";`);
       expect(output).toContain(
