@@ -512,7 +512,6 @@ async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv,
   alerts = running.alerts;
   logger.info({ role, partners: [...config.partners.keys()], version: FERRY_VERSION }, 'ferry started');
   const signal = await stopped;
-  logger.info({ signal }, 'shutting down: finishing in-flight deliveries (signal again to stop at once)');
   const force = (again: NodeJS.Signals) => {
     logger.warn(
       { signal: again },
@@ -520,8 +519,11 @@ async function runStart(config: FerryConfig, role: Role, env: NodeJS.ProcessEnv,
     );
     process.exit(1);
   };
+  // Listening again before saying so: a second signal sent on seeing the line must find the handler
+  // (between the first signal's listener and this one, the signal has its default action: exit).
   process.once('SIGTERM', force);
   process.once('SIGINT', force);
+  logger.info({ signal }, 'shutting down: finishing in-flight deliveries (signal again to stop at once)');
   const { abandoned } = await running.close();
   if (abandoned.length > 0) {
     logger.warn(
