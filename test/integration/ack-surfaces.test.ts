@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAckIndex, type AckIndex } from '../../src/ledger/ack-index.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
-import { useHeadlessChromium } from '../support/headless-chromium.js';
+import { useHeadlessChromium, withDashboardPage } from '../support/headless-chromium.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { waitFor } from '../support/pipeline.js';
 import { parsePrometheusText } from '../support/prometheus-text.js';
@@ -184,37 +184,37 @@ describe('the web UI', () => {
   const browser = useHeadlessChromium();
 
   it('shows answers in the list and filter, the reason and Redeliver on a rejected delivery, unmatched answers on the partners page', async () => {
-    const context = await browser().newContext({
-      httpCredentials: { username: ADMIN.user, password: ADMIN.password, origin: base() },
-    });
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(err.message));
-    try {
-      await page.goto(`${base()}/`);
-      const unmatched = page.locator('tr[data-unmatched="acme"]');
-      await unmatched.waitFor();
-      expect(await unmatched.textContent()).toContain('orders-9999.csv.nack');
-      expect(await page.locator('tr[data-unmatched="plain"]').count()).toBe(0);
+    await withDashboardPage(
+      browser(),
+      base(),
+      { user: ADMIN.user, password: ADMIN.password },
+      async (page, problems) => {
+        await page.goto(`${base()}/`);
+        const unmatched = page.locator('tr[data-unmatched="acme"]');
+        await unmatched.waitFor();
+        expect(await unmatched.textContent()).toContain('orders-9999.csv.nack');
+        expect(await page.locator('tr[data-unmatched="plain"]').count()).toBe(0);
 
-      await page.getByRole('link', { name: 'Deliveries', exact: true }).click();
-      await page.getByLabel('Status').selectOption('rejected');
-      await page.getByRole('button', { name: 'Search' }).click();
-      await waitFor(async () => (await page.locator('tr[data-delivery]').count()) === 1, 'one rejected row');
-      const row = page.locator(`tr[data-delivery="${ids.bad}"]`);
-      expect(await page.getByRole('columnheader', { name: 'Answer' }).count()).toBe(1);
-      expect(await row.textContent()).toContain('rejected');
+        await page.getByRole('link', { name: 'Deliveries', exact: true }).click();
+        await page.getByLabel('Status').selectOption('rejected');
+        await page.getByRole('button', { name: 'Search' }).click();
+        await waitFor(
+          async () => (await page.locator('tr[data-delivery]').count()) === 1,
+          'one rejected row',
+        );
+        const row = page.locator(`tr[data-delivery="${ids.bad}"]`);
+        expect(await page.getByRole('columnheader', { name: 'Answer' }).count()).toBe(1);
+        expect(await row.textContent()).toContain('rejected');
 
-      await row.getByRole('link', { name: 'acme/orders-bad.csv', exact: true }).click();
-      await page.getByRole('heading', { name: 'Delivery', exact: true }).waitFor();
-      const fields = (await page.locator('dl').textContent()) ?? '';
-      expect(fields).toContain(`rejected at ${ACK_AT} (orders-bad.csv.nack): line 3: unknown SKU 9912`);
-      expect(fields).toContain('line 7: quantity missing');
-      await page.getByRole('button', { name: 'Redeliver' }).waitFor();
-      expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+        await row.getByRole('link', { name: 'acme/orders-bad.csv', exact: true }).click();
+        await page.getByRole('heading', { name: 'Delivery', exact: true }).waitFor();
+        const fields = (await page.locator('dl').textContent()) ?? '';
+        expect(fields).toContain(`rejected at ${ACK_AT} (orders-bad.csv.nack): line 3: unknown SKU 9912`);
+        expect(fields).toContain('line 7: quantity missing');
+        await page.getByRole('button', { name: 'Redeliver' }).waitFor();
+        expect(problems).toEqual([]);
+      },
+    );
   });
 });
 

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createManifestBatches, type ListedManifest } from '../../src/ledger/manifest-batches.js';
 import { createRedisKeys } from '../../src/ledger/redis-keys.js';
-import { useHeadlessChromium } from '../support/headless-chromium.js';
+import { useHeadlessChromium, withDashboardPage } from '../support/headless-chromium.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { waitFor } from '../support/pipeline.js';
 import { runFerryInProcess } from '../support/run-cli-in-process.js';
@@ -127,37 +127,34 @@ describe('the web UI', () => {
   const browser = useHeadlessChromium();
 
   it('shows the manifest on the partners page and on the delivery pages', async () => {
-    const context = await browser().newContext({
-      httpCredentials: { username: ADMIN.user, password: ADMIN.password, origin: base() },
-    });
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(err.message));
-    try {
-      await page.goto(`${base()}/`);
-      const cell = page.locator('td[data-manifest="each"]');
-      await cell.waitFor();
-      const text = (await cell.textContent()) ?? '';
-      expect(text).toContain(manifest.record.name);
-      expect(text).toContain('delivered');
-      expect(text).toContain('per sweep, 0 files waiting');
-      const nightly = (await page.locator('td[data-manifest="nightly"]').textContent()) ?? '';
-      expect(nightly).toContain('none yet');
-      expect(nightly).toContain('per window, 3 files waiting');
+    await withDashboardPage(
+      browser(),
+      base(),
+      { user: ADMIN.user, password: ADMIN.password },
+      async (page, problems) => {
+        await page.goto(`${base()}/`);
+        const cell = page.locator('td[data-manifest="each"]');
+        await cell.waitFor();
+        const text = (await cell.textContent()) ?? '';
+        expect(text).toContain(manifest.record.name);
+        expect(text).toContain('delivered');
+        expect(text).toContain('per sweep, 0 files waiting');
+        const nightly = (await page.locator('td[data-manifest="nightly"]').textContent()) ?? '';
+        expect(nightly).toContain('none yet');
+        expect(nightly).toContain('per window, 3 files waiting');
 
-      await cell.getByRole('link', { name: manifest.record.name }).click();
-      await page.getByRole('heading', { name: 'Delivery', exact: true }).waitFor();
-      expect(await page.locator('dl').textContent()).toContain(
-        `this file is the manifest ${manifest.record.scope}`,
-      );
+        await cell.getByRole('link', { name: manifest.record.name }).click();
+        await page.getByRole('heading', { name: 'Delivery', exact: true }).waitFor();
+        expect(await page.locator('dl').textContent()).toContain(
+          `this file is the manifest ${manifest.record.scope}`,
+        );
 
-      // Only the hash changes: wait for the data file's page, not the manifest's still shown.
-      await page.goto(`${base()}/#/deliveries/${dataId}`);
-      await page.locator('p.lead', { hasText: 'each/a.csv' }).waitFor();
-      expect(await page.locator('dl').textContent()).toContain(`listed in ${manifest.record.scope}`);
-      expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+        // Only the hash changes: wait for the data file's page, not the manifest's still shown.
+        await page.goto(`${base()}/#/deliveries/${dataId}`);
+        await page.locator('p.lead', { hasText: 'each/a.csv' }).waitFor();
+        expect(await page.locator('dl').textContent()).toContain(`listed in ${manifest.record.scope}`);
+        expect(problems).toEqual([]);
+      },
+    );
   });
 });

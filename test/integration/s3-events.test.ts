@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useHeadlessChromium } from '../support/headless-chromium.js';
+import type { ObjectEventCounts } from '../../src/partners/object-event-intake.js';
+import { useHeadlessChromium, withDashboardPage } from '../support/headless-chromium.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { waitFor, waitForJobState, type SeededObject } from '../support/pipeline.js';
 import { runFerryInProcess } from '../support/run-cli-in-process.js';
@@ -40,14 +41,8 @@ const etagOf = (seeded: SeededObject) => createHash('md5').update(seeded.body).d
 const base = () => `http://127.0.0.1:${pipeline.testFerry.ferry.httpPort}`;
 const bucket = () => pipeline.fixture.bucket;
 
-interface Counts {
-  events: number;
-  matched: number;
-  enqueued: number;
-  delayed: number;
-  sweeps: number;
-  ignored: number;
-}
+/** The endpoint's 202 body. */
+type Counts = ObjectEventCounts;
 
 async function postEvents(
   body: unknown,
@@ -257,24 +252,21 @@ describe('the web UI', () => {
   it('says on the partners page which partners are event-driven and when their last event came', async () => {
     // An event of its own (a key not in S3: ignored, yet heard), so this test does not lean on the ones above.
     expect((await postEvents(minioEvent(['evt/ui.csv']))).status).toBe(202);
-    const context = await browser().newContext({
-      httpCredentials: { username: 'admin', password: ADMIN_PASSWORD, origin: base() },
-    });
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(err.message));
-    try {
-      await page.goto(`${base()}/`);
-      const evt = page.locator('td[data-schedule="evt"]');
-      await evt.waitFor();
-      const text = (await evt.textContent()) ?? '';
-      expect(text).toContain('event-driven, last event ');
-      expect(text).not.toContain('none yet');
-      expect(await evt.locator('time').last().getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
-      expect(await page.locator('td[data-schedule="quiet"]').textContent()).not.toContain('event');
-      expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    await withDashboardPage(
+      browser(),
+      base(),
+      { user: 'admin', password: ADMIN_PASSWORD },
+      async (page, problems) => {
+        await page.goto(`${base()}/`);
+        const evt = page.locator('td[data-schedule="evt"]');
+        await evt.waitFor();
+        const text = (await evt.textContent()) ?? '';
+        expect(text).toContain('event-driven, last event ');
+        expect(text).not.toContain('none yet');
+        expect(await evt.locator('time').last().getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+        expect(await page.locator('td[data-schedule="quiet"]').textContent()).not.toContain('event');
+        expect(problems).toEqual([]);
+      },
+    );
   });
 });
