@@ -6,25 +6,20 @@
 // the sweep's own durationMs and what it listed and enqueued. Seeding writes s3rver's on-disk store
 // directly, as bench/sweep.ts does (s3rver's listing cost grows with the square of the keys under the
 // listed prefix, so a flat sweep of 100,000 keys takes minutes on s3rver: `--objects 20000` for a quick run).
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Job, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSweepCommand } from '../src/commands/sweep-command.js';
 import type { FerryConfig } from '../src/config/load-config.js';
-import { computeDeliveryId } from '../src/core/delivery-id.js';
 import { addDays, zonedParts } from '../src/core/zoned-time.js';
-import { createRedisKeys } from '../src/ledger/redis-keys.js';
-import { createRedisLedger } from '../src/ledger/redis-ledger.js';
 import type { SweepResult } from '../src/queues/payloads.js';
 import { createQueues, type FerryQueues } from '../src/queues/queues.js';
 import { writeFerryConfig } from '../test/support/ferry-fixture.js';
 import { loadConfigOrThrow } from '../test/support/pipeline.js';
-import { s3ClientFor, startServices, type Services } from '../test/support/services.js';
+import { s3ClientFor, startServices } from '../test/support/services.js';
 import { startFerryWorker, stopFerryWorker, syncDisks } from './baselines.js';
+import { putVersion, recordDelivered, seedS3rverStore } from './seed-store.js';
 
 const PER_DAY = 200;
 const LOOKBACK = 3;
@@ -69,13 +64,32 @@ export async function runDatedPrefixBench(args: string[]): Promise<number> {
 
     const t0 = performance.now();
     for (const layout of LAYOUTS) {
-      const seeded = await seedOnDisk(services, s3, fixture.bucket, historical, today, layout, progress);
-      await markDelivered(redis, config, layout, fixture.bucket, seeded);
+      // PER_DAY keys a day in the days before today, newest first.
+      const keyOfHistorical = (i: number) =>
+        keyOf(
+          layout,
+          addDays(today, -1 - Math.floor(i / PER_DAY)),
+          `part-${String(i % PER_DAY).padStart(4, '0')}.csv`,
+        );
+      const seeded = await seedS3rverStore(services, s3, fixture.bucket, {
+        count: historical,
+        size: SIZE,
+        keyOf: keyOfHistorical,
+        progress: (line) => progress(`${layout}: ${line}`),
+      });
+      await recordDelivered(
+        redis,
+        config,
+        layout,
+        fixture.bucket,
+        seeded,
+        (key) => `/inbound/${posix.basename(key)}`,
+      );
       for (let i = 0; i < fresh; i += 32) {
         const batch = Array.from({ length: Math.min(32, fresh - i) }, (_, j) =>
           keyOf(layout, today, `new-${String(i + j).padStart(4, '0')}.csv`),
         );
-        await Promise.all(batch.map((key) => putObject(s3, fixture.bucket, key)));
+        await Promise.all(batch.map((key) => putVersion(s3, fixture.bucket, key, SIZE)));
       }
     }
     progress(
@@ -145,100 +159,6 @@ async function sweepOnce(
   const job = await Job.fromId(queues.sweep, jobId);
   if (!job) throw new Error(`sweep job ${jobId} not found`);
   return (await job.waitUntilFinished(events)) as SweepResult;
-}
-
-interface Seeded {
-  key: string;
-  etag: string;
-  size: number;
-}
-
-async function putObject(s3: S3Client, bucket: string, key: string): Promise<Seeded> {
-  const body = randomBytes(SIZE);
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-  return { key, etag: createHash('md5').update(body).digest('hex'), size: SIZE };
-}
-
-/**
- * `historical` keys, PER_DAY a day in the days before `today` (newest first), written into s3rver's
- * filesystem store directly (layout copied from one object put over HTTP, as bench/sweep.ts does).
- */
-async function seedOnDisk(
-  services: Services,
-  s3: S3Client,
-  bucket: string,
-  historical: number,
-  today: string,
-  layout: Layout,
-  progress: (line: string) => void,
-): Promise<Seeded[]> {
-  const historicalKey = (i: number) =>
-    keyOf(
-      layout,
-      addDays(today, -1 - Math.floor(i / PER_DAY)),
-      `part-${String(i % PER_DAY).padStart(4, '0')}.csv`,
-    );
-  const first = await putObject(s3, bucket, historicalKey(0));
-  const fileOf = (key: string, resource: string) =>
-    join(
-      services.s3.dir,
-      'data',
-      bucket,
-      ...posix.dirname(key).split('/'),
-      `${posix.basename(key)}._S3rver_${resource}`,
-    );
-  const metadata = await readFile(fileOf(first.key, 'metadata.json'));
-  const seeded: Seeded[] = [first];
-  for (let i = 1; i < historical; i += 256) {
-    const batch = Array.from({ length: Math.min(256, historical - i) }, (_, j) => historicalKey(i + j));
-    seeded.push(
-      ...(await Promise.all(
-        batch.map(async (key) => {
-          const body = randomBytes(SIZE);
-          const etag = createHash('md5').update(body).digest('hex');
-          await mkdir(posix.dirname(fileOf(key, 'object')), { recursive: true });
-          await writeFile(fileOf(key, 'object'), body);
-          await Promise.all([
-            writeFile(fileOf(key, 'object.md5'), etag),
-            writeFile(fileOf(key, 'metadata.json'), metadata),
-          ]);
-          return { key, etag, size: SIZE };
-        }),
-      )),
-    );
-    if (seeded.length % 20_000 < 256) progress(`${layout}: wrote ${seeded.length}/${historical}`);
-  }
-  return seeded;
-}
-
-/** Records every seeded key as delivered to `partnerId`, as a delivery's last step does. */
-async function markDelivered(
-  redis: Redis,
-  config: FerryConfig,
-  partnerId: string,
-  bucket: string,
-  seeded: readonly Seeded[],
-): Promise<void> {
-  const ledger = createRedisLedger(redis, createRedisKeys(config.service.redis.prefix));
-  const deliveredAt = new Date().toISOString();
-  for (let i = 0; i < seeded.length; i += 1000) {
-    await Promise.all(
-      seeded.slice(i, i + 1000).map((o) =>
-        ledger.record({
-          deliveryId: computeDeliveryId({ partnerId, bucket, key: o.key, etag: o.etag }),
-          partnerId,
-          bucket,
-          key: o.key,
-          etag: o.etag,
-          status: 'delivered',
-          size: o.size,
-          sha256: '0'.repeat(64),
-          remotePath: `/inbound/${posix.basename(o.key)}`,
-          deliveredAt,
-        }),
-      ),
-    );
-  }
 }
 
 function seconds(since: number): number {

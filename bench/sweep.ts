@@ -7,24 +7,21 @@
 // page, so that cost grows with the square of the key count (about 6 s for 20,000 keys, 2 min for
 // 100,000 here): against s3rver the ratio sweep/listing is the figure that speaks about Ferry.
 // Seeding writes s3rver's on-disk store directly (100,000 PutObjects take ~5 min; `--seed put` does it).
-import { PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { Job, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSweepCommand } from '../src/commands/sweep-command.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import { computeDeliveryId } from '../src/core/delivery-id.js';
-import { createRedisKeys } from '../src/ledger/redis-keys.js';
-import { createRedisLedger } from '../src/ledger/redis-ledger.js';
 import type { SweepResult } from '../src/queues/payloads.js';
 import { createQueues, type FerryQueues } from '../src/queues/queues.js';
 import { writeFerryConfig } from '../test/support/ferry-fixture.js';
 import { loadConfigOrThrow } from '../test/support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../test/support/services.js';
 import { cpuMsOf, memoryOf, startFerryWorker, stopFerryWorker, syncDisks, verdict } from './baselines.js';
+import { putVersion, recordDelivered, seedS3rverStore, type Seeded } from './seed-store.js';
 
 const PARTNER = 'sweep';
 const PREFIX = 'sweep/';
@@ -40,14 +37,6 @@ const JOB_STATES = [
   'failed',
   'waiting-children',
 ] as const;
-
-/** One seeded object version: what the ledger and the listing must agree on. */
-interface Seeded {
-  key: string;
-  etag: string;
-  size: number;
-  sha256: string;
-}
 
 /** `npm run bench -- sweep [--objects N] [--new N] [--size BYTES] [--seed disk|put]`. */
 export async function runSweepBench(args: string[]): Promise<number> {
@@ -87,11 +76,14 @@ export async function runSweepBench(args: string[]): Promise<number> {
     const seeded =
       values.seed === 'put'
         ? await seedByPut(s3, fixture.bucket, count, size, progress)
-        : await seedOnDisk(services, s3, fixture.bucket, count, size, progress);
+        : await seedS3rverStore(services, s3, fixture.bucket, { count, size, keyOf, progress });
     progress(`seeded ${count} objects (${values.seed}) in ${seconds(t0).toFixed(1)} s`);
 
     t0 = performance.now();
-    await markDelivered(redis, config, fixture.bucket, seeded);
+    const directory = config.partners.get(PARTNER)!.target.directory;
+    await recordDelivered(redis, config, PARTNER, fixture.bucket, seeded, (key) =>
+      posix.join(directory, key.slice(PREFIX.length)),
+    );
     progress(`ledger: ${count} deliveries recorded as delivered in ${seconds(t0).toFixed(1)} s`);
 
     // No delivery may run: the job count must be exactly what the sweep enqueued.
@@ -275,15 +267,6 @@ function keyOf(i: number): string {
   return `${PREFIX}file_${String(i).padStart(6, '0')}.csv`;
 }
 
-function versionOf(key: string, body: Buffer): Seeded {
-  return {
-    key,
-    etag: createHash('md5').update(body).digest('hex'),
-    size: body.length,
-    sha256: createHash('sha256').update(body).digest('hex'),
-  };
-}
-
 /** PutObject over HTTP, 32 at a time. */
 async function seedByPut(
   s3: S3Client,
@@ -302,92 +285,6 @@ async function seedByPut(
     }
   }
   return seeded;
-}
-
-async function putVersion(s3: S3Client, bucket: string, key: string, size: number): Promise<Seeded> {
-  const body = randomBytes(size);
-  const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-  const version = versionOf(key, body);
-  if (put.ETag !== `"${version.etag}"`) {
-    throw new Error(`PutObject ${key}: ETag ${put.ETag}, expected ${version.etag}`);
-  }
-  return version;
-}
-
-/**
- * Writes s3rver's filesystem store directly (node_modules/s3rver/lib/stores/filesystem.js): per key
- * `<key>._S3rver_object` (the body), `._S3rver_object.md5` (its hex MD5, the ETag) and
- * `._S3rver_metadata.json`, copied from one object put over HTTP first so the layout is s3rver's own.
- * Every listing still goes through s3rver's HTTP ListObjectsV2, and the anchor checks each key's ETag.
- */
-async function seedOnDisk(
-  services: Services,
-  s3: S3Client,
-  bucket: string,
-  count: number,
-  size: number,
-  progress: (line: string) => void,
-): Promise<Seeded[]> {
-  const first = await putVersion(s3, bucket, keyOf(0), size);
-  const dir = join(services.s3.dir, 'data', bucket, ...PREFIX.split('/').filter(Boolean));
-  const fileOf = (key: string, resource: string) => join(dir, `${posix.basename(key)}._S3rver_${resource}`);
-  const metadata = await readFile(fileOf(first.key, 'metadata.json'));
-  await mkdir(dir, { recursive: true });
-  const seeded: Seeded[] = [first];
-  const t0 = performance.now();
-  for (let i = 1; i < count; i += 256) {
-    const batch = Array.from({ length: Math.min(256, count - i) }, (_, j) => keyOf(i + j));
-    const versions = await Promise.all(
-      batch.map(async (key) => {
-        const body = randomBytes(size);
-        const version = versionOf(key, body);
-        await writeFile(fileOf(key, 'object'), body);
-        await Promise.all([
-          writeFile(fileOf(key, 'object.md5'), version.etag),
-          writeFile(fileOf(key, 'metadata.json'), metadata),
-        ]);
-        return version;
-      }),
-    );
-    seeded.push(...versions);
-    if (seeded.length % 20_000 < 256) {
-      progress(`wrote ${seeded.length}/${count} (${(seeded.length / seconds(t0)).toFixed(0)}/s)`);
-    }
-  }
-  return seeded;
-}
-
-/**
- * Records every seeded version as delivered through the ledger's own record() (the Lua upsert a
- * delivery runs last), with the fields a real delivery writes; 1,000 calls in flight at a time.
- */
-async function markDelivered(
-  redis: Redis,
-  config: FerryConfig,
-  bucket: string,
-  seeded: readonly Seeded[],
-): Promise<void> {
-  const ledger = createRedisLedger(redis, createRedisKeys(config.service.redis.prefix));
-  const partner = config.partners.get(PARTNER)!;
-  const deliveredAt = new Date().toISOString();
-  for (let i = 0; i < seeded.length; i += 1000) {
-    await Promise.all(
-      seeded.slice(i, i + 1000).map((o) =>
-        ledger.record({
-          deliveryId: computeDeliveryId({ partnerId: PARTNER, bucket, key: o.key, etag: o.etag }),
-          partnerId: PARTNER,
-          bucket,
-          key: o.key,
-          etag: o.etag,
-          status: 'delivered',
-          size: o.size,
-          sha256: o.sha256,
-          remotePath: posix.join(partner.target.directory, o.key.slice(PREFIX.length)),
-          deliveredAt,
-        }),
-      ),
-    );
-  }
 }
 
 /** Puts new bytes (a new ETag, so a new delivery) under `fresh` keys spread over the whole listing. */
