@@ -40,11 +40,7 @@ import { createSweepSummaries } from './ledger/sweep-summary.js';
 import { createRetries } from './ledger/retries.js';
 import { createManifestBatches } from './ledger/manifest-batches.js';
 import { createBandwidthBucket } from './ledger/bandwidth-bucket.js';
-import {
-  createBandwidthLimiter,
-  createThrottleStream,
-  throttlePieceBytes,
-} from './adapters/bandwidth-limiter.js';
+import { createPartnerThrottles } from './adapters/bandwidth-limiter.js';
 import { createRedisKeys } from './ledger/redis-keys.js';
 import { createTempRegistry } from './ledger/temp-registry.js';
 import { createLedgerTrust } from './ledger/ledger-trust.js';
@@ -228,29 +224,14 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const sweepSummaries = createSweepSummaries(redis, keys);
   const ackIndex = createAckIndex(redis, keys);
   const manifestBatches = createManifestBatches(redis, keys);
-  // Bandwidth caps: rates are read from the config at every lease, so a reload applies in flight.
-  const bandwidth = createBandwidthLimiter({
+  // Bandwidth caps: which caps apply and their rates are read from the live config at every chunk and
+  // lease, so a reload that adds, changes or removes a cap applies to transfers in flight.
+  const partnerThrottle = createPartnerThrottles({
     bucket: createBandwidthBucket(redis),
-    rateOf: (key) =>
-      key === keys.bandwidthTotal
-        ? getConfig().totalMaxBytesPerSecond
-        : getConfig().partners.get(key.slice(keys.bandwidthPartner('').length))?.target.maxBytesPerSecond,
+    keys,
+    settings: getConfig,
   });
-  const throttleFor = (partner: PartnerConfig, signal: AbortSignal) => {
-    const total = getConfig().totalMaxBytesPerSecond;
-    const own = partner.target.maxBytesPerSecond;
-    if (total === undefined && own === undefined) return undefined;
-    const caps = [
-      ...(own === undefined ? [] : [keys.bandwidthPartner(partner.id)]),
-      ...(total === undefined ? [] : [keys.bandwidthTotal]),
-    ];
-    return createThrottleStream(
-      bandwidth,
-      caps,
-      signal,
-      throttlePieceBytes(Math.min(own ?? Infinity, total ?? Infinity)),
-    );
-  };
+  const throttleFor = (partner: PartnerConfig, signal: AbortSignal) => partnerThrottle(partner.id, signal);
   const manifests = createManifestPublisher({
     batches: manifestBatches,
     source,

@@ -1,8 +1,9 @@
 // One process's side of the bandwidth caps: the deliveries of a capped partner ask for bytes before
 // they send them; the limiter hands them out first come, first served (fair between the process's
 // deliveries of that partner: each asks for one chunk at a time) from a local budget, refilled by
-// leases from the shared bucket (src/ledger/bandwidth-bucket.ts). The rate is read at every lease, so
-// a cap changed by a config reload applies within one lease.
+// leases from the shared bucket (src/ledger/bandwidth-bucket.ts). The rate is read at every lease, and
+// which caps a delivery is under at every chunk, so a cap changed, removed or added by a config reload
+// applies to transfers in flight within one lease.
 import { Transform } from 'node:stream';
 import { abortReason } from './pipelined-upload.js';
 
@@ -118,19 +119,28 @@ export function throttlePieceBytes(bytesPerSecond: number): number {
   return Math.min(THROTTLE_PIECE_BYTES, Math.max(1024, quarterLease));
 }
 
+/** The caps a delivery is under at one moment, and the piece size for the smallest of them. */
+export interface ThrottleCaps {
+  keys: readonly string[];
+  pieceBytes: number;
+}
+
 /**
- * A pass-through stream that sends no faster than every cap in `keys` allows: each piece (at most
- * `pieceBytes`) waits for its budget under each cap in turn. The writer behind it keeps its pipeline
- * full, since the throttle only spaces the bytes out, never holds them for longer than a piece's share.
+ * A pass-through stream that sends no faster than every cap `capsNow()` names allows: each piece (at
+ * most the caps' piece size) waits for its budget under each cap in turn. The caps are asked for at
+ * every chunk, so a cap added while the transfer runs applies to its next chunk; under no cap a chunk
+ * passes as it is. The writer behind it keeps its pipeline full, since the throttle only spaces the
+ * bytes out, never holds them for longer than a piece's share.
  */
 export function createThrottleStream(
   limiter: BandwidthLimiter,
-  keys: readonly string[],
+  capsNow: () => ThrottleCaps,
   signal?: AbortSignal,
-  pieceBytes = THROTTLE_PIECE_BYTES,
 ): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
+      const { keys, pieceBytes } = capsNow();
+      if (keys.length === 0) return callback(null, chunk);
       void (async () => {
         for (let at = 0; at < chunk.length; at += pieceBytes) {
           const piece = chunk.subarray(at, at + pieceBytes);
@@ -140,6 +150,52 @@ export function createThrottleStream(
       })().then(() => callback(), callback);
     },
   });
+}
+
+/** What the partner throttles read from the live config (a reload swaps it). */
+export interface BandwidthSettings {
+  totalMaxBytesPerSecond?: number | undefined;
+  partners: ReadonlyMap<string, { target: { maxBytesPerSecond?: number | undefined } }>;
+}
+
+export interface PartnerThrottlesDeps {
+  bucket: BandwidthLimiterDeps['bucket'];
+  /** The Redis keys of the caps' buckets. */
+  keys: { bandwidthPartner(partnerId: string): string; bandwidthTotal: string };
+  /** The config now: read at every lease and every chunk. */
+  settings(): BandwidthSettings;
+}
+
+/**
+ * One process's throttles: a throttle stream for each delivery, under its partner's own cap and the
+ * total cap as the config has them at that moment (none, one or both, changing with reloads).
+ */
+export function createPartnerThrottles(
+  deps: PartnerThrottlesDeps,
+): (partnerId: string, signal: AbortSignal) => Transform {
+  const partnerKey = deps.keys.bandwidthPartner('');
+  const ownRate = (partnerId: string) => deps.settings().partners.get(partnerId)?.target.maxBytesPerSecond;
+  const limiter = createBandwidthLimiter({
+    bucket: deps.bucket,
+    rateOf: (key) =>
+      key === deps.keys.bandwidthTotal
+        ? deps.settings().totalMaxBytesPerSecond
+        : key.startsWith(partnerKey)
+          ? ownRate(key.slice(partnerKey.length))
+          : undefined,
+  });
+  const capsOf = (partnerId: string): ThrottleCaps => {
+    const own = ownRate(partnerId);
+    const total = deps.settings().totalMaxBytesPerSecond;
+    return {
+      keys: [
+        ...(own === undefined ? [] : [deps.keys.bandwidthPartner(partnerId)]),
+        ...(total === undefined ? [] : [deps.keys.bandwidthTotal]),
+      ],
+      pieceBytes: throttlePieceBytes(Math.min(own ?? Infinity, total ?? Infinity)),
+    };
+  };
+  return (partnerId, signal) => createThrottleStream(limiter, () => capsOf(partnerId), signal);
 }
 
 function defaultSleep(ms: number): Promise<void> {

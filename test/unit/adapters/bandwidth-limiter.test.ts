@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   THROTTLE_PIECE_BYTES,
   createBandwidthLimiter,
+  createPartnerThrottles,
   createThrottleStream,
   throttlePieceBytes,
   type BandwidthLimiter,
@@ -128,7 +129,7 @@ describe('createThrottleStream', () => {
     const input = Buffer.alloc(THROTTLE_PIECE_BYTES * 2 + 100, 7);
     const out = await buffer(
       Readable.from([input.subarray(0, 1000), input.subarray(1000)]).pipe(
-        createThrottleStream(limiter, ['acme', 'total']),
+        createThrottleStream(limiter, () => ({ keys: ['acme', 'total'], pieceBytes: THROTTLE_PIECE_BYTES })),
       ),
     );
     expect(out.equals(input)).toBe(true);
@@ -139,9 +140,68 @@ describe('createThrottleStream', () => {
     expect(keys).toHaveLength(asked.length * 2);
   });
 
+  it('passes a chunk through as it is, asking nothing, while no cap applies', async () => {
+    const limiter: BandwidthLimiter = { acquire: () => Promise.reject(new Error('asked')) };
+    const chunk = Buffer.alloc(THROTTLE_PIECE_BYTES * 3, 1);
+    const out = await buffer(
+      Readable.from([chunk]).pipe(createThrottleStream(limiter, () => ({ keys: [], pieceBytes: 1024 }))),
+    );
+    expect(out.equals(chunk)).toBe(true);
+  });
+
   it('cuts pieces to a quarter of a lease, between 1 KiB and THROTTLE_PIECE_BYTES', () => {
     expect(throttlePieceBytes(4_000_000)).toBe(THROTTLE_PIECE_BYTES);
     expect(throttlePieceBytes(200_000)).toBe(12_500);
     expect(throttlePieceBytes(1024)).toBe(1024);
+  });
+});
+
+describe('createPartnerThrottles', () => {
+  const keys = { bandwidthPartner: (id: string) => `bw:partner:${id}`, bandwidthTotal: 'bw:total' };
+  const settingsWith = (own?: number, total?: number) => ({
+    ...(total === undefined ? {} : { totalMaxBytesPerSecond: total }),
+    partners: new Map([['acme', { target: own === undefined ? {} : { maxBytesPerSecond: own } }]]),
+  });
+
+  it('puts a transfer under a cap a reload added while it runs, from its next chunk on', async () => {
+    const bucket = fakeBucket(1e9);
+    let settings = settingsWith();
+    const throttle = createPartnerThrottles({ bucket, keys, settings: () => settings })(
+      'acme',
+      new AbortController().signal,
+    );
+    const chunk = Buffer.alloc(64 * 1024, 2);
+    const received: number[] = [];
+    throttle.on('data', (piece: Buffer) => received.push(piece.length));
+    await new Promise<void>((resolve) => throttle.write(chunk, () => resolve()));
+    expect(bucket.takes).toHaveLength(0); // uncapped: the bucket is never asked
+    settings = settingsWith(200_000, 1_000_000); // the reload: a partner cap and a total cap
+    await new Promise<void>((resolve) => throttle.write(chunk, () => resolve()));
+    expect(new Set(bucket.takes.map((t) => `${t.key}@${t.rate}`))).toEqual(
+      new Set(['bw:partner:acme@200000', 'bw:total@1000000']),
+    );
+    // The second chunk went in pieces of a quarter lease of the smaller cap.
+    expect(received).toEqual([64 * 1024, ...Array<number>(5).fill(12_500), 64 * 1024 - 5 * 12_500]);
+    settings = settingsWith(); // removed again: the next chunk passes whole
+    const asked = bucket.takes.length;
+    await new Promise<void>((resolve) => throttle.write(chunk, () => resolve()));
+    expect(bucket.takes).toHaveLength(asked);
+    expect(received.at(-1)).toBe(64 * 1024);
+  });
+
+  it('follows a changed rate at the next lease and treats a partner gone from the config as uncapped', async () => {
+    const bucket = fakeBucket(1e9);
+    let settings: ReturnType<typeof settingsWith> = settingsWith(100_000);
+    const throttleOf = createPartnerThrottles({ bucket, keys, settings: () => settings });
+    const throttle = throttleOf('acme', new AbortController().signal);
+    throttle.resume();
+    await new Promise<void>((resolve) => throttle.write(Buffer.alloc(1000), () => resolve()));
+    settings = settingsWith(300_000);
+    await new Promise<void>((resolve) => throttle.write(Buffer.alloc(100_000), () => resolve()));
+    expect(bucket.takes.map((t) => t.rate)).toContain(300_000);
+    settings = { partners: new Map() };
+    const asked = bucket.takes.length;
+    await new Promise<void>((resolve) => throttle.write(Buffer.alloc(100_000), () => resolve()));
+    expect(bucket.takes).toHaveLength(asked);
   });
 });
