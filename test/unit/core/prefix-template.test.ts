@@ -81,6 +81,35 @@ describe('renderPrefixes', () => {
     expect(renderPrefixes(monthly, now, 'UTC', 40)).toEqual(['x/2026/11/', 'x/2026/12/', 'x/2027/01/']);
     expect(renderPrefixes(template('y/{date:yy}/'), now, 'UTC', 3)).toEqual(['y/26/', 'y/27/']);
   });
+
+  it('lists a day-first or year-less pattern by date, not by name, across a month and a year end', () => {
+    const now = new Date('2027-01-01T12:00:00Z');
+    // Byte order would put 01-01-2027 (and 01/01) first: the sweep lists oldest first all the same.
+    expect(renderPrefixes(template('x/{date:dd-MM-yyyy}/'), now, 'UTC', 3)).toEqual([
+      'x/29-12-2026/',
+      'x/30-12-2026/',
+      'x/31-12-2026/',
+      'x/01-01-2027/',
+    ]);
+    expect(renderPrefixes(template('x/{date:MM}/{date:dd}/'), now, 'UTC', 3)).toEqual([
+      'x/12/29/',
+      'x/12/30/',
+      'x/12/31/',
+      'x/01/01/',
+    ]);
+    // Across a month end: 30 November is followed by 1 December, whatever their names sort as.
+    expect(
+      renderPrefixes(template('x/{date:dd-MM-yyyy}/'), new Date('2026-12-01T12:00:00Z'), 'UTC', 2),
+    ).toEqual(['x/29-11-2026/', 'x/30-11-2026/', 'x/01-12-2026/']);
+  });
+
+  it('lists a day-of-month-only partition once when the days asked for wrap past a month', () => {
+    // 40 days back from 7 December: 28 October … 7 December; "07" is listed once, at its first day.
+    const prefixes = renderPrefixes(template('x/{date:dd}/'), new Date('2026-12-07T12:00:00Z'), 'UTC', 40);
+    expect(prefixes).toHaveLength(31);
+    expect(prefixes.slice(0, 5)).toEqual(['x/28/', 'x/29/', 'x/30/', 'x/31/', 'x/01/']);
+    expect(new Set(prefixes).size).toBe(31);
+  });
 });
 
 describe('partitionOfKey and the source helpers', () => {
