@@ -4,8 +4,11 @@
 // page, or on a later one. Per sweep (one MarkerLookup per listing), for each directory of the page
 // whose objects only the marker still holds back:
 //   1. a marker seen in the listing so far (this page included) is present: no request;
-//   2. a marker key that sorts at or before the last key listed so far, and was not seen, is absent
-//      (the listing already passed its place): no request;
+//   2. a marker key that sorts at or before the last key of this page, and was not seen, is absent
+//      (the listing already passed its place): no request. Only this page's last key counts, never the
+//      greatest listed: a dated prefix lists its partitions oldest first, not in byte order
+//      (`{date:dd-MM-yyyy}`: 31-12-2026 before 01-01-2027), but a page holds one partition's keys in
+//      order and its directories are under that partition (list-prefixes.ts);
 //   3. otherwise (the marker sorts after this page) one ListObjectsV2 with Prefix=<marker key>,
 //      MaxKeys=1, answered once per directory per sweep.
 // "_SUCCESS" sorts before lowercase names ("part-00000.csv"), so the usual layouts need no request.

@@ -21,6 +21,7 @@ import {
 import { ALGORITHM_CATEGORIES, isLegacyAlgorithm } from '../core/ssh-algorithms.js';
 import { moveTargetConflicts } from '../core/source-housekeeping.js';
 import { minutesOfDay } from '../core/delivery-window.js';
+import { DEFAULT_LOOKBACK_DAYS, partitionRepeat } from '../core/prefix-template.js';
 import type { FilenameTemplate } from '../core/filename-template.js';
 
 export { formatProblem, formatWarning, type ConfigProblem } from './config-problem.js';
@@ -446,6 +447,8 @@ function partnerSetupWarnings(file: string, partner: PartnerConfig, source: Yaml
       'SLA alerts (sla-warning, sla-missed, missing-export) for expect are not sent while the partner is paused; the SLA state is still shown. Remove paused: true once deliveries should run again (ferry resume does not clear it)',
     );
   }
+  const repeating = repeatingPartitionWarning(partner.source);
+  if (repeating !== undefined) warn(['source', 'prefix'], repeating);
   const template = naming?.filename;
   if (template !== undefined) {
     const collision = sharedNameScope(template);
@@ -457,6 +460,29 @@ function partnerSetupWarnings(file: string, partner: PartnerConfig, source: Yaml
     }
   }
   return out;
+}
+
+/**
+ * A dated prefix whose partition names come back (no year, or a day without its month) lists what an
+ * earlier cycle left in a partition along with the new files, unless maxAgeDays makes those stale.
+ */
+function repeatingPartitionWarning(source: PartnerConfig['source']): string | undefined {
+  if (source.prefixTemplate === undefined) return undefined;
+  const repeat = partitionRepeat(source.prefixTemplate);
+  if (repeat === undefined) return undefined;
+  const lookback = source.lookbackDays ?? DEFAULT_LOOKBACK_DAYS;
+  // Last cycle's file, written up to lookbackDays late, is at least this many days old when listed again.
+  const below = repeat.gapDays - lookback;
+  if (source.maxAgeDays !== undefined && source.maxAgeDays < below) return undefined;
+  const missing = repeat.every === 'year' ? 'yyyy' : 'MM';
+  const marker =
+    source.requireMarker === undefined ? '' : `, and the new day's ${source.requireMarker} releases them too`;
+  // Today's oldest listed partition holds files up to lookbackDays + 1 days old: they must not be stale.
+  const fix =
+    below > lookback + 1
+      ? `, or set source.maxAgeDays above ${lookback + 1} and below ${below} (${repeat.gapDays} days between two uses of a name, less lookbackDays ${lookback}) to leave them out as stale`
+      : '';
+  return `${source.prefixTemplate.source} gives a partition the same name again every ${repeat.every}: a sweep lists what the last ${repeat.every} left in it, so a file not delivered then (there before the partner was set up, later than lookbackDays, or waiting for a marker) goes out a ${repeat.every} late${marker}; add ${missing} to the prefix${fix}`;
 }
 
 /**

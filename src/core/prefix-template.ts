@@ -154,6 +154,34 @@ export function sweepPrefixes(
   return renderPrefixes(source.prefixTemplate, now, timezone, Math.max(lookback, sinceDays ?? 0));
 }
 
+/**
+ * A partition name used again for a later date: `every` month or year, and `gapDays`, the fewest whole
+ * days from the end of the last day a name stood for to the first day it stands for again.
+ */
+export interface PartitionRepeat {
+  every: 'month' | 'year';
+  gapDays: number;
+}
+
+/**
+ * Whether the template gives a later date a partition name it gave before: a day without its month
+ * (`{date:dd}`, `{date:yyyy}/{date:dd}`) every month, a name without a year (`{date:MM}/{date:dd}`,
+ * `{date:MM}`) every year; undefined when each name is used once (`yy` counts as a year: it repeats
+ * after a century). The order of the letters does not matter: `{date:dd-MM-yyyy}` never repeats, and
+ * renderPrefixes lists partitions by date, not by name.
+ */
+export function partitionRepeat(template: PrefixTemplate): PartitionRepeat | undefined {
+  const parts = new Set<DatePart>();
+  for (const s of template.segments) {
+    if (s.kind === 'date') for (const p of s.pattern) if (typeof p === 'string') parts.add(p);
+  }
+  // 1 February ends 27 days before 1 March; 31 December 2026 364 days before 31 December 2027; a
+  // January partition 334 days before the next January (365 less its own 31 days).
+  if (parts.has('dd') && !parts.has('MM')) return { every: 'month', gapDays: 27 };
+  if (parts.has('yyyy') || parts.has('yy')) return undefined;
+  return { every: 'year', gapDays: parts.has('dd') ? 364 : 334 };
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
 }

@@ -3,6 +3,8 @@ import type { SourceObject } from '../../../src/core/ports.js';
 import type { SelectionRules } from '../../../src/core/select-objects.js';
 import { selectObjects } from '../../../src/core/select-objects.js';
 import { createMarkerLookup } from '../../../src/adapters/marker-lookup.js';
+import { listPrefixes } from '../../../src/adapters/list-prefixes.js';
+import { parsePrefixTemplate, sweepPrefixes } from '../../../src/core/prefix-template.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 const RULES: SelectionRules = { prefix: 'p/', include: ['**'], minAgeSeconds: 0, requireMarker: '_SUCCESS' };
@@ -85,5 +87,88 @@ describe('createMarkerLookup', () => {
     const r = await sweep(['p/d/A.csv'], 1, { ...RULES, requireMarker: undefined });
     expect(r.eligible).toEqual(['p/d/A.csv']);
     expect(r.requests).toBe(0);
+  });
+});
+
+// A dated prefix whose partition names do not sort by date: the sweep lists them oldest first (29-12-2026
+// … 01-01-2027), so later partitions come before earlier ones in byte order. A marker is known absent
+// only when the listing of its own partition has passed it.
+describe('createMarkerLookup across partitions listed out of byte order', () => {
+  const YEAR_END = new Date('2027-01-01T12:00:00Z');
+
+  function datedRules(prefix: string): SelectionRules {
+    const parsed = parsePrefixTemplate(prefix);
+    if (!parsed.ok) throw new Error(parsed.message);
+    return { ...RULES, prefix: parsed.template.staticPart, prefixTemplate: parsed.template };
+  }
+
+  /** Lists the partitions as jobs/sweep.ts does (sweepPrefixes, listPrefixes) and selects page by page. */
+  async function datedSweep(keys: string[], rules: SelectionRules, pageSize: number) {
+    const bucket = fakeSource(keys);
+    const lookup = createMarkerLookup(bucket.source, 'b', rules);
+    const prefixes = sweepPrefixes({ ...rules, lookbackDays: 3 }, YEAR_END, 'UTC');
+    const eligible: string[] = [];
+    const reasons: Record<string, string> = {};
+    for await (const page of listPrefixes(bucket.source, 'b', prefixes, pageSize)) {
+      const selection = selectObjects(page, rules, NOW, await lookup.forPage(page, NOW));
+      eligible.push(...selection.eligible.map((o) => o.key));
+      for (const s of selection.skipped) reasons[s.object.key] = s.reason;
+    }
+    return { eligible, reasons, prefixes };
+  }
+
+  // Per partition: P has its marker after its objects ("A.csv" < "_SUCCESS"), Q has none, R has it before
+  // ("_SUCCESS" < "part-…"), S (today, first in byte order) has it after its objects, and an older
+  // partition outside the lookback has a marker that must not count for anything.
+  const layouts = [
+    {
+      name: '{date:dd-MM-yyyy}',
+      prefix: 'x/{date:dd-MM-yyyy}/',
+      days: ['x/29-12-2026/', 'x/30-12-2026/', 'x/31-12-2026/', 'x/01-01-2027/', 'x/28-12-2026/'],
+    },
+    {
+      name: '{date:MM}/{date:dd}',
+      prefix: 'x/{date:MM}/{date:dd}/',
+      days: ['x/12/29/', 'x/12/30/', 'x/12/31/', 'x/01/01/', 'x/12/28/'],
+    },
+  ];
+  for (const { name, prefix, days } of layouts) {
+    for (const pageSize of [1, 2, 1000]) {
+      it(`${name}, pages of ${pageSize}: each partition's marker releases its own objects only`, async () => {
+        const [p, q, r, s, older] = days as [string, string, string, string, string];
+        const keys = [
+          `${p}A.csv`,
+          `${p}B.csv`,
+          `${p}_SUCCESS`,
+          `${q}A.csv`,
+          `${q}part-0.csv`,
+          `${r}_SUCCESS`,
+          `${r}part-0.csv`,
+          `${r}sub/part-1.csv`, // a subdirectory waits for its own marker
+          `${s}A.csv`,
+          `${s}_SUCCESS`,
+          `${older}_SUCCESS`,
+          `${older}part-0.csv`,
+        ];
+        const result = await datedSweep(keys, datedRules(prefix), pageSize);
+        expect(result.prefixes).toEqual(days.slice(0, 4));
+        expect(result.eligible).toEqual([`${p}A.csv`, `${p}B.csv`, `${r}part-0.csv`, `${s}A.csv`]);
+        expect(result.reasons).toEqual({
+          [`${p}_SUCCESS`]: 'marker',
+          [`${q}A.csv`]: 'no-marker',
+          [`${q}part-0.csv`]: 'no-marker',
+          [`${r}_SUCCESS`]: 'marker',
+          [`${r}sub/part-1.csv`]: 'no-marker',
+          [`${s}_SUCCESS`]: 'marker',
+        });
+      });
+    }
+  }
+
+  it('without requireMarker, delivers every object of the listed partitions and none older', async () => {
+    const rules = { ...datedRules('x/{date:dd-MM-yyyy}/'), requireMarker: undefined };
+    const keys = ['x/28-12-2026/a.csv', 'x/29-12-2026/a.csv', 'x/31-12-2026/b.csv', 'x/01-01-2027/c.csv'];
+    const result = await datedSweep(keys, rules, 1);
+    expect(result.eligible).toEqual(['x/29-12-2026/a.csv', 'x/31-12-2026/b.csv', 'x/01-01-2027/c.csv']);
   });
 });

@@ -144,3 +144,51 @@ describe('ferry validate', () => {
     ]);
   });
 });
+
+describe('a dated prefix whose partition names come back', () => {
+  const withSource = async (source: string, lines: string[] = []) => {
+    const text = PARTNER.replace('source: { bucket: warehouse-exports, prefix: acme/ }', source);
+    const { problems, warnings } = await configs.load(
+      await configs.write({ partners: { 'acme.yaml': `${text}${lines.join('\n')}\n` } }),
+    );
+    expect(problems).toEqual([]);
+    return warnings;
+  };
+
+  it('warns at source.prefix when a day-and-month layout has no year', async () => {
+    const warnings = await withSource(
+      "source: { bucket: warehouse-exports, prefix: 'acme/{date:MM}/{date:dd}/', requireMarker: _SUCCESS }",
+    );
+    expect(warnings).toEqual([
+      "partners/acme.yaml:6:46: warning: source.prefix: acme/{date:MM}/{date:dd}/ gives a partition the same name again every year: a sweep lists what the last year left in it, so a file not delivered then (there before the partner was set up, later than lookbackDays, or waiting for a marker) goes out a year late, and the new day's _SUCCESS releases them too; add yyyy to the prefix, or set source.maxAgeDays above 4 and below 361 (364 days between two uses of a name, less lookbackDays 3) to leave them out as stale",
+    ]);
+  });
+
+  it('warns for a day without its month, and leaves out maxAgeDays when no value can separate the months', async () => {
+    const monthly = await withSource(
+      "source: { bucket: warehouse-exports, prefix: 'acme/{date:yyyy}/{date:dd}/' }",
+    );
+    expect(monthly).toEqual([
+      expect.stringContaining(' gives a partition the same name again every month: '),
+    ]);
+    expect(monthly[0]).toContain(
+      'add MM to the prefix, or set source.maxAgeDays above 4 and below 24 (27 days',
+    );
+    const wide = await withSource(
+      "source: { bucket: warehouse-exports, prefix: 'acme/{date:dd}/', lookbackDays: 14, maxAgeDays: 20 }",
+    );
+    expect(wide).toEqual([expect.stringMatching(/; add MM to the prefix$/)]);
+  });
+
+  it.each([
+    ['a day-first layout with its year', "prefix: 'acme/{date:dd-MM-yyyy}/'"],
+    ['a monthly layout with its year', "prefix: 'acme/{date:yyyy}/{date:MM}/'"],
+    [
+      'a year-less layout whose maxAgeDays keeps last year out',
+      "prefix: 'acme/{date:MM}/{date:dd}/', maxAgeDays: 30",
+    ],
+    ['a plain prefix', 'prefix: acme/'],
+  ])('says nothing for %s', async (_name, fields) => {
+    expect(await withSource(`source: { bucket: warehouse-exports, ${fields} }`)).toEqual([]);
+  });
+});

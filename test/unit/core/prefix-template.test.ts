@@ -4,10 +4,12 @@ import {
   keyPrefixFor,
   parsePrefixTemplate,
   partitionOfKey,
+  partitionRepeat,
   renderPrefixes,
   sweepPrefixes,
   type PrefixTemplate,
 } from '../../../src/core/prefix-template.js';
+import { selectObjects, type SelectionRules } from '../../../src/core/select-objects.js';
 
 function template(source: string): PrefixTemplate {
   const parsed = parsePrefixTemplate(source);
@@ -81,6 +83,35 @@ describe('renderPrefixes', () => {
     expect(renderPrefixes(monthly, now, 'UTC', 40)).toEqual(['x/2026/11/', 'x/2026/12/', 'x/2027/01/']);
     expect(renderPrefixes(template('y/{date:yy}/'), now, 'UTC', 3)).toEqual(['y/26/', 'y/27/']);
   });
+
+  it('lists a day-first or year-less pattern by date, not by name, across a month and a year end', () => {
+    const now = new Date('2027-01-01T12:00:00Z');
+    // Byte order would put 01-01-2027 (and 01/01) first: the sweep lists oldest first all the same.
+    expect(renderPrefixes(template('x/{date:dd-MM-yyyy}/'), now, 'UTC', 3)).toEqual([
+      'x/29-12-2026/',
+      'x/30-12-2026/',
+      'x/31-12-2026/',
+      'x/01-01-2027/',
+    ]);
+    expect(renderPrefixes(template('x/{date:MM}/{date:dd}/'), now, 'UTC', 3)).toEqual([
+      'x/12/29/',
+      'x/12/30/',
+      'x/12/31/',
+      'x/01/01/',
+    ]);
+    // Across a month end: 30 November is followed by 1 December, whatever their names sort as.
+    expect(
+      renderPrefixes(template('x/{date:dd-MM-yyyy}/'), new Date('2026-12-01T12:00:00Z'), 'UTC', 2),
+    ).toEqual(['x/29-11-2026/', 'x/30-11-2026/', 'x/01-12-2026/']);
+  });
+
+  it('lists a day-of-month-only partition once when the days asked for wrap past a month', () => {
+    // 40 days back from 7 December: 28 October … 7 December; "07" is listed once, at its first day.
+    const prefixes = renderPrefixes(template('x/{date:dd}/'), new Date('2026-12-07T12:00:00Z'), 'UTC', 40);
+    expect(prefixes).toHaveLength(31);
+    expect(prefixes.slice(0, 5)).toEqual(['x/28/', 'x/29/', 'x/30/', 'x/31/', 'x/01/']);
+    expect(new Set(prefixes).size).toBe(31);
+  });
 });
 
 describe('partitionOfKey and the source helpers', () => {
@@ -127,5 +158,45 @@ describe('partitionOfKey and the source helpers', () => {
     expect(sweepPrefixes(dated, now, 'UTC', 30)).toHaveLength(31);
     expect(sweepPrefixes(dated, now, 'UTC', 0)).toHaveLength(2);
     expect(sweepPrefixes({ prefix: 'initech/exports/', prefixTemplate: daily }, now, 'UTC')).toHaveLength(4);
+  });
+});
+
+describe('partitionRepeat', () => {
+  it.each([
+    ['x/{date:yyyy-MM-dd}/', undefined],
+    ['x/{date:dd-MM-yyyy}/', undefined],
+    ['x/{date:yyyy}/{date:MM}/', undefined],
+    ['x/{date:yy}{date:MM}{date:dd}/', undefined],
+    ['x/{date:MM}/{date:dd}/', { every: 'year', gapDays: 364 }],
+    ['x/{date:MM}/', { every: 'year', gapDays: 334 }],
+    ['x/{date:dd}/', { every: 'month', gapDays: 27 }],
+    ['x/{date:yyyy}/{date:dd}/', { every: 'month', gapDays: 27 }],
+  ])('%s repeats %o', (source, repeat) => {
+    expect(partitionRepeat(template(source))).toEqual(repeat);
+  });
+
+  // What the warning is about: on 1 January 2028 a year-less layout lists 01/01/ again, and what 2027
+  // left there waiting for its marker goes out with 2028's files once 2028's marker is written.
+  it("a year-less partition brings last year's leftovers back; maxAgeDays below the gap keeps them out", () => {
+    const yearless = template('x/{date:MM}/{date:dd}/');
+    const now = new Date('2028-01-01T12:00:00Z');
+    expect(sweepPrefixes({ prefix: 'x/', prefixTemplate: yearless }, now, 'UTC')).toContain('x/01/01/');
+    const at = (iso: string) => new Date(iso);
+    const listed = [
+      { key: 'x/01/01/_SUCCESS', lastModified: at('2028-01-01T06:00:00Z') },
+      { key: 'x/01/01/orders-2027.csv', lastModified: at('2027-01-01T06:00:00Z') },
+      { key: 'x/01/01/orders-2028.csv', lastModified: at('2028-01-01T06:00:00Z') },
+    ].map((o) => ({ ...o, bucket: 'b', etag: 'e', size: 1 }));
+    const rules: SelectionRules = {
+      prefix: 'x/',
+      prefixTemplate: yearless,
+      include: ['*'],
+      minAgeSeconds: 0,
+      requireMarker: '_SUCCESS',
+    };
+    const keys = (r: SelectionRules) => selectObjects(listed, r, now).eligible.map((o) => o.key);
+    expect(keys(rules)).toEqual(['x/01/01/orders-2027.csv', 'x/01/01/orders-2028.csv']);
+    // gapDays 364 less lookbackDays 3: anything below 361 days leaves 2027's file out as stale.
+    expect(keys({ ...rules, maxAgeDays: 360 })).toEqual(['x/01/01/orders-2028.csv']);
   });
 });
