@@ -224,14 +224,6 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const sweepSummaries = createSweepSummaries(redis, keys);
   const ackIndex = createAckIndex(redis, keys);
   const manifestBatches = createManifestBatches(redis, keys);
-  // Bandwidth caps: which caps apply and their rates are read from the live config at every chunk and
-  // lease, so a reload that adds, changes or removes a cap applies to transfers in flight.
-  const partnerThrottle = createPartnerThrottles({
-    bucket: createBandwidthBucket(redis),
-    keys,
-    settings: getConfig,
-  });
-  const throttleFor = (partner: PartnerConfig, signal: AbortSignal) => partnerThrottle(partner.id, signal);
   const manifests = createManifestPublisher({
     batches: manifestBatches,
     source,
@@ -296,6 +288,15 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
     onCollectError: (err) =>
       logger.warn({ err: (err as Error).message }, 'metrics: Redis counts unavailable'),
   });
+  // Bandwidth caps: which caps apply and their rates are read from the live config at every chunk and
+  // lease, so a reload that adds, changes or removes a cap applies to transfers in flight.
+  const partnerThrottle = createPartnerThrottles({
+    bucket: createBandwidthBucket(redis),
+    keys,
+    settings: getConfig,
+    onWait: (partnerId, cap, seconds) => metrics.bandwidthWaited(partnerId, cap, seconds),
+  });
+  const throttleFor = (partner: PartnerConfig, signal: AbortSignal) => partnerThrottle(partner.id, signal);
 
   if (runs('worker')) {
     const keyOf = (p: PartnerConfig) => connectionKeyFor(p, getConfig().service.sftp);

@@ -136,6 +136,7 @@ export function createThrottleStream(
   limiter: BandwidthLimiter,
   capsNow: () => ThrottleCaps,
   signal?: AbortSignal,
+  onWait?: (key: string, seconds: number) => void,
 ): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -144,7 +145,11 @@ export function createThrottleStream(
       void (async () => {
         for (let at = 0; at < chunk.length; at += pieceBytes) {
           const piece = chunk.subarray(at, at + pieceBytes);
-          for (const key of keys) await limiter.acquire(key, piece.length, signal);
+          for (const key of keys) {
+            const asked = performance.now();
+            await limiter.acquire(key, piece.length, signal);
+            onWait?.(key, (performance.now() - asked) / 1000);
+          }
           this.push(piece);
         }
       })().then(() => callback(), callback);
@@ -164,7 +169,12 @@ export interface PartnerThrottlesDeps {
   keys: { bandwidthPartner(partnerId: string): string; bandwidthTotal: string };
   /** The config now: read at every lease and every chunk. */
   settings(): BandwidthSettings;
+  /** Told how long a delivery of `partnerId` waited for its budget under its own or the total cap. */
+  onWait?(partnerId: string, cap: BandwidthCapKind, seconds: number): void;
 }
+
+/** Which cap a delivery waited for: its partner's own, or the one on all partners together. */
+export type BandwidthCapKind = 'partner' | 'total';
 
 /**
  * One process's throttles: a throttle stream for each delivery, under its partner's own cap and the
@@ -195,7 +205,14 @@ export function createPartnerThrottles(
       pieceBytes: throttlePieceBytes(Math.min(own ?? Infinity, total ?? Infinity)),
     };
   };
-  return (partnerId, signal) => createThrottleStream(limiter, () => capsOf(partnerId), signal);
+  return (partnerId, signal) =>
+    createThrottleStream(
+      limiter,
+      () => capsOf(partnerId),
+      signal,
+      (key, seconds) =>
+        deps.onWait?.(partnerId, key === deps.keys.bandwidthTotal ? 'total' : 'partner', seconds),
+    );
 }
 
 function defaultSleep(ms: number): Promise<void> {

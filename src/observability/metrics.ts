@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { SlotLossReason } from '../core/slot-lease-state.js';
 import type { LeftoverKind } from '../core/janitor.js';
 import type { SourceAfter } from '../core/source-housekeeping.js';
+import type { BandwidthCapKind } from '../adapters/bandwidth-limiter.js';
 
 /** How one deliver job run ended: its result's outcome, or `failed` / `retry` when it threw. */
 export type DeliveryOutcome =
@@ -55,6 +56,8 @@ export interface Metrics {
   janitorRemoved(partner: string, kind: LeftoverKind): void;
   /** The ack poller recorded an answer, found a delivery overdue, or found an answer matching nothing (once per file). */
   ackRead(partner: string, result: AckReadResult): void;
+  /** A delivery of the partner waited this long for its budget under its own or the total bandwidth cap. */
+  bandwidthWaited(partner: string, cap: BandwidthCapKind, seconds: number): void;
 }
 
 /** The default of every processor: reports nothing. */
@@ -65,6 +68,7 @@ export const NO_METRICS: Metrics = {
   slotLeaseLost: () => undefined,
   janitorRemoved: () => undefined,
   ackRead: () => undefined,
+  bandwidthWaited: () => undefined,
 };
 
 /** The part of a BullMQ queue the queue gauges read. */
@@ -218,6 +222,12 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     name: 'ferry_acks_total',
     help: "Partners' answers read from their ack directories (acknowledged, rejected), deliveries found overdue (no answer within ack.within), and answer files that match no waiting delivery (unmatched, counted once per file).",
     labelNames: ['partner', 'result'] as const,
+    registers,
+  });
+  const bandwidthWait = new Counter({
+    name: 'ferry_bandwidth_wait_seconds_total',
+    help: "Seconds the partner's deliveries waited for budget under a bandwidth cap (cap: partner = its own target.maxBytesPerSecond, total = defaults.target.maxBytesPerSecond), summed over concurrent deliveries: a rate near the number of deliveries in flight means the cap sets the pace.",
+    labelNames: ['partner', 'cap'] as const,
     registers,
   });
   // Reloads are rare: show both series from the start, so `increase()` sees the first rejection.
@@ -401,6 +411,9 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     },
     ackRead(partner, result) {
       acks.inc({ partner, result });
+    },
+    bandwidthWaited(partner, cap, seconds) {
+      if (seconds > 0) bandwidthWait.inc({ partner, cap }, seconds);
     },
   };
 }
