@@ -10,6 +10,7 @@ import { createManifestPublisher } from '../jobs/manifest-publish.js';
 import { createJanitor } from '../jobs/janitor.js';
 import { createSweepProcessor } from '../jobs/sweep.js';
 import { createAlerter, type Alerter } from './observability/alerter.js';
+import { openEventsTokens } from './adapters/events-token-source.js';
 import { createReceiptStore } from './adapters/receipt-store.js';
 import { createS3Client, createS3Source } from './adapters/s3-source.js';
 import { connectSftp } from './adapters/sftp-connection.js';
@@ -168,7 +169,10 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   // Refuse bad settings before opening any connection, so a refused start exits cleanly.
   const users = runs('web') ? await dashboardUsers(config, env, options.insecureAdmin === true) : undefined;
   const eventsSettings = runs('web') ? svc.http.events : undefined;
-  const eventsToken = eventsSettings ? await resolveSecret(eventsSettings.token, env) : undefined;
+  // A token file is followed as it changes (rotation without restart); a variable is fixed for the process.
+  const eventsTokens = eventsSettings
+    ? await openEventsTokens(eventsSettings.token, env, { logger })
+    : undefined;
 
   const redis = createRedisConnection(svc.redis, 'worker');
   const redisWait = watchRedisAvailability(redis, { where: describeRedisTarget(svc.redis), logger });
@@ -633,9 +637,9 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   if (runs('web')) {
     const sweepClock = options.overrides?.sweepNow ?? (() => new Date());
     const events =
-      eventsSettings && eventsToken !== undefined
+      eventsSettings && eventsTokens !== undefined
         ? {
-            token: eventsToken,
+            tokens: eventsTokens,
             header: eventsSettings.header,
             maxBodyBytes: eventsSettings.maxBodyBytes,
             check: (found: readonly ObjectEvent[], ignored: number) =>

@@ -2,14 +2,15 @@
 // EventBridge API destination, an SNS subscription). Its own credential, role `events`: a token in
 // `Authorization: Bearer` or the API-key header, never a dashboard login, so it opens nothing else and
 // nothing else opens it. No session, no cookies; browsers are refused outright (see refuseBrowsers).
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { digestEventsToken, type EventsTokenSource } from '../adapters/events-token-source.js';
 import { parseObjectEvents, type ObjectEvent } from '../core/object-events.js';
 import type { ObjectEventCounts } from '../partners/object-event-intake.js';
 
 export interface EventsEndpoint {
-  /** The shared token (resolved from its reference at start). */
-  token: string;
+  /** The tokens accepted (a token file's are followed as it changes: rotation without restart). */
+  tokens: EventsTokenSource;
   /** The API-key header that may carry the token instead of Authorization (lower-case). */
   header: string;
   maxBodyBytes: number;
@@ -21,31 +22,38 @@ interface Log {
   warn(obj: object, msg: string): void;
 }
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+/**
+ * True when `sent` is one of the tokens: digests compared in constant time (equal lengths whatever was
+ * sent, so neither a token's length nor its prefix leaks), every one of them, so which matched does not
+ * show either.
+ */
+export function matchesEventsToken(sent: string, expected: readonly Buffer[]): boolean {
+  const digest = digestEventsToken(sent);
+  let match = false;
+  for (const one of expected) match = timingSafeEqual(digest, one) || match;
+  return match;
 }
 
-/**
- * The token check: digests compared in constant time (equal lengths whatever was sent, so neither the
- * token's length nor its prefix leaks). The caller's role is `events`, kept in `res.locals.caller`.
- */
-export function eventsAuth(token: string, header: string, log?: Log): RequestHandler {
-  const expected = digest(token);
+/** The token check. The caller's role is `events`, kept in `res.locals.caller`. */
+export function eventsAuth(tokens: EventsTokenSource, header: string, log?: Log): RequestHandler {
   return (req, res, next) => {
     const authorization = req.get('authorization') ?? '';
     const bearer = /^Bearer +(\S+) *$/i.exec(authorization)?.[1];
     const sent = bearer ?? req.get(header);
-    if (sent !== undefined && timingSafeEqual(digest(sent), expected)) {
-      res.locals.caller = { role: 'events' };
-      next();
-      return;
-    }
-    log?.warn(
-      { path: req.originalUrl, credential: sent === undefined ? 'none' : 'wrong' },
-      'event request refused: no valid events token',
-    );
-    res.setHeader('WWW-Authenticate', 'Bearer realm="ferry-events"');
-    res.status(401).json({ error: `authentication required: Authorization: Bearer <token> or ${header}` });
+    const decide = (expected: readonly Buffer[]): void => {
+      if (sent !== undefined && matchesEventsToken(sent, expected)) {
+        res.locals.caller = { role: 'events' };
+        next();
+        return;
+      }
+      log?.warn(
+        { path: req.originalUrl, credential: sent === undefined ? 'none' : 'wrong' },
+        'event request refused: no valid events token',
+      );
+      res.setHeader('WWW-Authenticate', 'Bearer realm="ferry-events"');
+      res.status(401).json({ error: `authentication required: Authorization: Bearer <token> or ${header}` });
+    };
+    tokens.digests().then(decide, next);
   };
 }
 
@@ -78,7 +86,7 @@ export function createEventsRouter(endpoint: EventsEndpoint | undefined, log?: L
   router.post(
     '/s3',
     refuseBrowsers,
-    eventsAuth(endpoint.token, endpoint.header, log),
+    eventsAuth(endpoint.tokens, endpoint.header, log),
     body,
     (req, res, next) => {
       const text = typeof req.body === 'string' ? req.body : '';

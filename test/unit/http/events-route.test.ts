@@ -5,9 +5,12 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ObjectEvent } from '../../../src/core/object-events.js';
+import { fixedEventsTokens } from '../../../src/adapters/events-token-source.js';
 import { createEventsRouter } from '../../../src/http/events-route.js';
 
 const TOKEN = 'events-token-canary-7d1';
+/** A second token, as a token file holds both during a rotation. */
+const NEXT_TOKEN = 'events-token-canary-next-52c';
 let server: Server;
 let base: string;
 let checked: { events: readonly ObjectEvent[]; ignored: number }[] = [];
@@ -16,7 +19,7 @@ beforeAll(async () => {
   const app = express().use(
     '/api/events',
     createEventsRouter({
-      token: TOKEN,
+      tokens: fixedEventsTokens([TOKEN, NEXT_TOKEN]),
       header: 'x-ferry-events-key',
       maxBodyBytes: 2048,
       check: (events, ignored) => {
@@ -71,6 +74,12 @@ describe('POST /api/events/s3', () => {
       [{ bucket: 'b', key: 'a b.csv', etag: 'e' }],
       [{ bucket: 'b', key: 'a b.csv', etag: 'e' }],
     ]);
+  });
+
+  it('accepts each of several tokens (a rotation in progress)', async () => {
+    for (const token of [TOKEN, NEXT_TOKEN]) {
+      expect((await post({ authorization: `Bearer ${token}` })).status).toBe(202);
+    }
   });
 
   it.each([
