@@ -12,6 +12,7 @@ import { createSweepProcessor } from '../jobs/sweep.js';
 import { createAlerter, type Alerter } from './observability/alerter.js';
 import { openEventsTokens } from './adapters/events-token-source.js';
 import { createReceiptStore } from './adapters/receipt-store.js';
+import { createSnsSubscriber, type FetchLike } from './adapters/sns-subscriber.js';
 import { createS3Client, createS3Source } from './adapters/s3-source.js';
 import { connectSftp } from './adapters/sftp-connection.js';
 import { createSftpPool, type SftpPool } from './adapters/sftp-pool.js';
@@ -100,6 +101,8 @@ export interface StartOptions {
     /** The clock sweeps select by (minAgeSeconds, maxAgeDays); default: the real one. */
     sweepNow?: () => Date;
     partnerControls?: DeliveryHoldOptions & { slaIntervalMs?: number };
+    /** The GET of an SNS SubscribeURL (default: the global fetch), so tests need no internet. */
+    snsFetch?: FetchLike;
   };
 }
 
@@ -640,6 +643,9 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       eventsSettings && eventsTokens !== undefined
         ? {
             tokens: eventsTokens,
+            sns: createSnsSubscriber(
+              options.overrides?.snsFetch === undefined ? {} : { fetch: options.overrides.snsFetch },
+            ),
             header: eventsSettings.header,
             maxBodyBytes: eventsSettings.maxBodyBytes,
             check: (found: readonly ObjectEvent[], ignored: number) =>
