@@ -48,6 +48,10 @@ export const ERROR_CODES = {
   ERR_ALERT_WEBHOOK: 'transient',
   // Tagging or moving a delivered source object failed (logged with an alert; never fails the delivery).
   ERR_SOURCE_HOUSEKEEPING: 'transient',
+  // An SNS SubscriptionConfirmation's SubscribeURL is not an AWS SNS https URL: refused, nothing fetched.
+  ERR_SNS_SUBSCRIBE_URL: 'permanent',
+  // The GET of an SNS SubscribeURL failed or was refused (the subscription stays pending; SNS may send it again).
+  ERR_SNS_CONFIRMATION: 'transient',
   ERR_UNKNOWN: 'transient',
 } as const;
 

@@ -10,7 +10,9 @@ import { createManifestPublisher } from '../jobs/manifest-publish.js';
 import { createJanitor } from '../jobs/janitor.js';
 import { createSweepProcessor } from '../jobs/sweep.js';
 import { createAlerter, type Alerter } from './observability/alerter.js';
+import { openEventsTokens } from './adapters/events-token-source.js';
 import { createReceiptStore } from './adapters/receipt-store.js';
+import { createSnsSubscriber, type FetchLike } from './adapters/sns-subscriber.js';
 import { createS3Client, createS3Source } from './adapters/s3-source.js';
 import { connectSftp } from './adapters/sftp-connection.js';
 import { createSftpPool, type SftpPool } from './adapters/sftp-pool.js';
@@ -95,6 +97,8 @@ export interface StartOptions {
     /** The clock sweeps select by (minAgeSeconds, maxAgeDays); default: the real one. */
     sweepNow?: () => Date;
     partnerControls?: DeliveryHoldOptions & { slaIntervalMs?: number };
+    /** The GET of an SNS SubscribeURL (default: the global fetch), so tests need no internet. */
+    snsFetch?: FetchLike;
   };
 }
 
@@ -164,7 +168,10 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   // Refuse bad settings before opening any connection, so a refused start exits cleanly.
   const users = runs('web') ? await dashboardUsers(config, env, options.insecureAdmin === true) : undefined;
   const eventsSettings = runs('web') ? svc.http.events : undefined;
-  const eventsToken = eventsSettings ? await resolveSecret(eventsSettings.token, env) : undefined;
+  // A token file is followed as it changes (rotation without restart); a variable is fixed for the process.
+  const eventsTokens = eventsSettings
+    ? await openEventsTokens(eventsSettings.token, env, { logger })
+    : undefined;
 
   const redis = createRedisConnection(svc.redis, 'worker');
   const redisWait = watchRedisAvailability(redis, { where: describeRedisTarget(svc.redis), logger });
@@ -615,9 +622,12 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   if (runs('web')) {
     const sweepClock = options.overrides?.sweepNow ?? (() => new Date());
     const events =
-      eventsSettings && eventsToken !== undefined
+      eventsSettings && eventsTokens !== undefined
         ? {
-            token: eventsToken,
+            tokens: eventsTokens,
+            sns: createSnsSubscriber(
+              options.overrides?.snsFetch === undefined ? {} : { fetch: options.overrides.snsFetch },
+            ),
             header: eventsSettings.header,
             maxBodyBytes: eventsSettings.maxBodyBytes,
             check: (found: readonly ObjectEvent[], ignored: number) =>

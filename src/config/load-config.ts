@@ -384,6 +384,7 @@ function resolveServiceFiles(service: ServiceConfig, dir: string): ServiceConfig
     logins?.map((login) => ({ ...login, password: resolveRef(login.password, dir) }));
   if (http.operators) http.operators = withPath(http.operators);
   if (http.viewers) http.viewers = withPath(http.viewers);
+  if (http.events) http.events = { ...http.events, token: resolveRef(http.events.token, dir) };
   const out: ServiceConfig = { ...service, http };
   const proxy = service.sftp?.proxy;
   if (proxy?.password !== undefined) {

@@ -9,7 +9,7 @@
 //     destination sends. AWS documents its `detail.object.key` as the key name, without the URL encoding
 //     it documents for notifications, so it is taken as it is.
 // An SNS HTTP(S) notification envelope (`Type: "Notification"`, `Message: "<the S3 event as text>"`)
-// is unwrapped. Anything else that is well-formed (deletes, s3:TestEvent, other detail-types) is
+// is unwrapped (its subscription's confirmations are sns-messages.ts'). Anything else that is well-formed (deletes, s3:TestEvent, other detail-types) is
 // counted as ignored, never an error: S3 sends them to the same target.
 
 /** One object-created event: which object version to check. */
@@ -38,6 +38,13 @@ export function parseObjectEvents(text: string): ObjectEventsParse {
     body = JSON.parse(text);
   } catch (err) {
     return { ok: false, message: `body is not JSON: ${(err as Error).message}` };
+  }
+  // Answered only with the header SNS sends (sns-messages.ts): without it, say so rather than "not an event".
+  if (
+    isRecord(body) &&
+    (body['Type'] === 'SubscriptionConfirmation' || body['Type'] === 'UnsubscribeConfirmation')
+  ) {
+    return { ok: false, message: `an SNS ${body['Type']} needs its x-amz-sns-message-type header` };
   }
   if (isRecord(body) && body['Type'] === 'Notification' && typeof body['Message'] === 'string') {
     try {

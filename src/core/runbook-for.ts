@@ -49,6 +49,8 @@ export const RUNBOOK_FOR_CODE = {
   ERR_REDIS_POLICY: 'redis.md',
   ERR_JOB_STALLED: 'worker-stalled.md',
   ERR_ALERT_WEBHOOK: 'alert-webhook.md',
+  ERR_SNS_SUBSCRIBE_URL: 'events-endpoint.md',
+  ERR_SNS_CONFIRMATION: 'events-endpoint.md',
   ERR_UNKNOWN: 'worker-error.md',
 } as const satisfies Record<ErrorCode, string>;
 

@@ -1,18 +1,31 @@
 // POST /api/events/s3: S3 and EventBridge object events from machines (a MinIO webhook target, an
 // EventBridge API destination, an SNS subscription). Its own credential, role `events`: a token in
-// `Authorization: Bearer` or the API-key header, never a dashboard login, so it opens nothing else and
+// `Authorization: Bearer`, the API-key header or the password of `Authorization: Basic` (SNS sends
+// the credentials of its endpoint URL that way), never a dashboard login, so it opens nothing else and
 // nothing else opens it. No session, no cookies; browsers are refused outright (see refuseBrowsers).
-import { createHash, timingSafeEqual } from 'node:crypto';
+// An SNS subscription's confirmation is answered here too (answerSnsControl).
+import { timingSafeEqual } from 'node:crypto';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { digestEventsToken, type EventsTokenSource } from '../adapters/events-token-source.js';
+import type { SnsSubscriber } from '../adapters/sns-subscriber.js';
 import { parseObjectEvents, type ObjectEvent } from '../core/object-events.js';
+import {
+  checkSubscribeUrl,
+  isSnsControlType,
+  readSnsControlMessage,
+  type SnsControlType,
+} from '../core/sns-messages.js';
+import { FerryError } from '../errors.js';
 import type { ObjectEventCounts } from '../partners/object-event-intake.js';
 
 export interface EventsEndpoint {
-  /** The shared token (resolved from its reference at start). */
-  token: string;
+  /** The tokens accepted (a token file's are followed as it changes: rotation without restart). */
+  tokens: EventsTokenSource;
   /** The API-key header that may carry the token instead of Authorization (lower-case). */
   header: string;
   maxBodyBytes: number;
+  /** Fetches an SNS SubscribeURL once it passed checkSubscribeUrl. */
+  sns: SnsSubscriber;
   check(events: readonly ObjectEvent[], ignored: number): Promise<ObjectEventCounts>;
 }
 
@@ -21,32 +34,105 @@ interface Log {
   warn(obj: object, msg: string): void;
 }
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+/**
+ * True when `sent` is one of the tokens: digests compared in constant time (equal lengths whatever was
+ * sent, so neither a token's length nor its prefix leaks), every one of them, so which matched does not
+ * show either.
+ */
+export function matchesEventsToken(sent: string, expected: readonly Buffer[]): boolean {
+  const digest = digestEventsToken(sent);
+  let match = false;
+  for (const one of expected) match = timingSafeEqual(digest, one) || match;
+  return match;
 }
 
 /**
- * The token check: digests compared in constant time (equal lengths whatever was sent, so neither the
- * token's length nor its prefix leaks). The caller's role is `events`, kept in `res.locals.caller`.
+ * The token a request sends: `Authorization: Bearer <token>`, else the password of `Authorization: Basic`
+ * (the user name is ignored: SNS sends https://user:token@host/… that way), else the API-key header.
  */
-export function eventsAuth(token: string, header: string, log?: Log): RequestHandler {
-  const expected = digest(token);
+export function sentEventsToken(authorization: string, apiKey: string | undefined): string | undefined {
+  const bearer = /^Bearer +(\S+) *$/i.exec(authorization)?.[1];
+  if (bearer !== undefined) return bearer;
+  const basic = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(authorization)?.[1];
+  if (basic !== undefined) {
+    const decoded = Buffer.from(basic, 'base64').toString('utf8');
+    const sep = decoded.indexOf(':');
+    if (sep >= 0 && sep < decoded.length - 1) return decoded.slice(sep + 1);
+  }
+  return apiKey;
+}
+
+/** The token check. The caller's role is `events`, kept in `res.locals.caller`. */
+export function eventsAuth(tokens: EventsTokenSource, header: string, log?: Log): RequestHandler {
   return (req, res, next) => {
-    const authorization = req.get('authorization') ?? '';
-    const bearer = /^Bearer +(\S+) *$/i.exec(authorization)?.[1];
-    const sent = bearer ?? req.get(header);
-    if (sent !== undefined && timingSafeEqual(digest(sent), expected)) {
-      res.locals.caller = { role: 'events' };
-      next();
-      return;
-    }
-    log?.warn(
-      { path: req.originalUrl, credential: sent === undefined ? 'none' : 'wrong' },
-      'event request refused: no valid events token',
-    );
-    res.setHeader('WWW-Authenticate', 'Bearer realm="ferry-events"');
-    res.status(401).json({ error: `authentication required: Authorization: Bearer <token> or ${header}` });
+    const sent = sentEventsToken(req.get('authorization') ?? '', req.get(header));
+    const decide = (expected: readonly Buffer[]): void => {
+      if (sent !== undefined && matchesEventsToken(sent, expected)) {
+        res.locals.caller = { role: 'events' };
+        next();
+        return;
+      }
+      log?.warn(
+        { path: req.originalUrl, credential: sent === undefined ? 'none' : 'wrong' },
+        'event request refused: no valid events token',
+      );
+      // Basic too: SNS sends its endpoint URL's credentials only after a 401 asks for them.
+      res.setHeader('WWW-Authenticate', ['Bearer realm="ferry-events"', 'Basic realm="ferry-events"']);
+      res.status(401).json({
+        error: `authentication required: Authorization: Bearer <token>, ${header}, or Basic with the token as password`,
+      });
+    };
+    tokens.digests().then(decide, next);
   };
+}
+
+/**
+ * An SNS subscription's control message: a SubscriptionConfirmation is confirmed by GETting its
+ * SubscribeURL when that is an AWS SNS https URL (400 ERR_SNS_SUBSCRIBE_URL otherwise, nothing fetched;
+ * 502 ERR_SNS_CONFIRMATION when the GET fails); an UnsubscribeConfirmation is acknowledged. Logged with
+ * the topic ARN, never the SubscribeURL (its Token confirms the subscription).
+ */
+async function answerSnsControl(
+  sns: SnsSubscriber,
+  type: SnsControlType,
+  text: string,
+  res: express.Response,
+  log?: Log,
+): Promise<void> {
+  const read = readSnsControlMessage(type, text);
+  if (!read.ok) {
+    res.status(400).json({ error: read.problem });
+    return;
+  }
+  const message = read.message;
+  const topicArn = message.topicArn;
+  if (message.type === 'UnsubscribeConfirmation') {
+    log?.info({ topicArn }, 'SNS subscription removed (UnsubscribeConfirmation)');
+    res.status(200).json({ type: message.type, topicArn });
+    return;
+  }
+  const checked = checkSubscribeUrl(message.subscribeUrl);
+  if (!checked.ok) {
+    log?.warn(
+      { topicArn, host: checked.host, code: 'ERR_SNS_SUBSCRIBE_URL', problem: checked.problem },
+      'SNS subscription confirmation refused: the SubscribeURL is not an AWS SNS https URL, nothing fetched',
+    );
+    res.status(400).json({
+      error: `${checked.problem}: Ferry confirms only https://sns.<region>.amazonaws.com URLs (code ERR_SNS_SUBSCRIBE_URL)`,
+    });
+    return;
+  }
+  try {
+    const { subscriptionArn } = await sns.confirm(checked.url);
+    log?.info({ topicArn, subscriptionArn }, 'SNS subscription confirmed');
+    res.status(200).json({ type: message.type, topicArn, confirmed: true });
+  } catch (err) {
+    const code = err instanceof FerryError ? err.code : 'ERR_SNS_CONFIRMATION';
+    log?.warn({ topicArn, code, err: (err as Error).message }, 'SNS subscription confirmation failed');
+    res
+      .status(502)
+      .json({ error: `${(err as Error).message} (code ${code}); the subscription stays pending` });
+  }
 }
 
 /**
@@ -78,10 +164,15 @@ export function createEventsRouter(endpoint: EventsEndpoint | undefined, log?: L
   router.post(
     '/s3',
     refuseBrowsers,
-    eventsAuth(endpoint.token, endpoint.header, log),
+    eventsAuth(endpoint.tokens, endpoint.header, log),
     body,
     (req, res, next) => {
       const text = typeof req.body === 'string' ? req.body : '';
+      const snsType = req.get('x-amz-sns-message-type');
+      if (isSnsControlType(snsType)) {
+        answerSnsControl(endpoint.sns, snsType, text, res, log).catch(next);
+        return;
+      }
       const parsed = parseObjectEvents(text);
       if (!parsed.ok) {
         res.status(400).json({ error: parsed.message });

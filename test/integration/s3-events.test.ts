@@ -3,8 +3,10 @@
 // and job ids, so events and sweeps together deliver each object version once.
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { FetchLike } from '../../src/adapters/sns-subscriber.js';
 import type { ObjectEventCounts } from '../../src/partners/object-event-intake.js';
 import { useHeadlessChromium, withDashboardPage } from '../support/headless-chromium.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
@@ -13,6 +15,15 @@ import { runFerryInProcess } from '../support/run-cli-in-process.js';
 
 const TOKEN = 'events-token-canary-3f9e';
 const ADMIN_PASSWORD = 's3-events-admin-canary-88a1';
+const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:exports';
+
+/** The SubscribeURLs Ferry GETs, through its SNS adapter with a fake fetch (no internet here). */
+const snsGets: string[] = [];
+const snsFetch: FetchLike = (url) => {
+  snsGets.push(url);
+  const xml = `<ConfirmSubscriptionResponse><ConfirmSubscriptionResult><SubscriptionArn>${TOPIC}:4b1e</SubscriptionArn></ConfirmSubscriptionResult></ConfirmSubscriptionResponse>`;
+  return Promise.resolve({ ok: true, status: 200, text: () => Promise.resolve(xml) });
+};
 
 const pipeline = usePartnerPipeline({
   adminPassword: ADMIN_PASSWORD,
@@ -32,6 +43,7 @@ const pipeline = usePartnerPipeline({
     );
     expect(withEvents).not.toBe(text);
     await writeFile(file, withEvents);
+    return { snsFetch };
   },
 });
 
@@ -243,6 +255,98 @@ describe('POST /api/events/s3', () => {
     expect(plan.out).toContainEqual(
       expect.stringMatching(/^ {2}events: on, last event \d{4}-\d\d-\d\dT\S+ /),
     );
+  });
+});
+
+describe('an S3 → SNS → Ferry subscription', () => {
+  /** What SNS sends to https://sns:<token>@ferry.example.com/api/events/s3 (after a 401 asked for it). */
+  async function postSns(type: string, body: Record<string, unknown>, token = TOKEN) {
+    const res = await fetch(`${base()}/api/events/s3`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`sns:${token}`).toString('base64')}`,
+        'content-type': 'text/plain; charset=UTF-8',
+        'x-amz-sns-message-type': type,
+        'x-amz-sns-topic-arn': TOPIC,
+      },
+      body: JSON.stringify({ Type: type, MessageId: `m-${type}`, TopicArn: TOPIC, ...body }),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  it('asks for Basic credentials with the 401, as SNS needs before it sends those of its endpoint URL', async () => {
+    const res = await fetch(`${base()}/api/events/s3`, { method: 'POST', body: '{}' });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('Basic realm="ferry-events"');
+  });
+
+  it('confirms the subscription by GETting its AWS SubscribeURL, logging the topic only', async () => {
+    const subscribeUrl = `https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${TOPIC}&Token=sns-confirm-canary-c0`;
+    const res = await postSns('SubscriptionConfirmation', {
+      Token: 'sns-confirm-canary-c0',
+      SubscribeURL: subscribeUrl,
+    });
+    expect(res).toEqual({
+      status: 200,
+      body: { type: 'SubscriptionConfirmation', topicArn: TOPIC, confirmed: true },
+    });
+    expect(snsGets).toEqual([subscribeUrl]);
+    expect(pipeline.logs.lines().filter((l) => l.msg === 'SNS subscription confirmed')).toEqual([
+      expect.objectContaining({ topicArn: TOPIC, subscriptionArn: `${TOPIC}:4b1e` }),
+    ]);
+    expect(pipeline.logs.text()).not.toContain('sns-confirm-canary-c0');
+  });
+
+  it('refuses a SubscribeURL that is not AWS SNS with 400 and makes no request', async () => {
+    // A listener the refused URLs point at: any connection to it would be the outbound request.
+    let connections = 0;
+    const trap = createServer((socket) => {
+      connections += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
+    const port = (trap.address() as { port: number }).port;
+    try {
+      const before = snsGets.length;
+      for (const url of [`https://127.0.0.1:${port}/?Token=x`, `http://localhost:${port}/?Token=x`]) {
+        const res = await postSns('SubscriptionConfirmation', { SubscribeURL: url });
+        expect(res.status).toBe(400);
+        expect(res.body.error).toMatch(/ERR_SNS_SUBSCRIBE_URL/);
+      }
+      expect(snsGets).toHaveLength(before);
+      expect(connections).toBe(0);
+      const refused = pipeline.logs
+        .lines()
+        .filter((l) => String(l.msg).startsWith('SNS subscription confirmation refused'));
+      expect(refused.map((l) => [l.topicArn, l.host, l.code])).toEqual([
+        [TOPIC, '127.0.0.1', 'ERR_SNS_SUBSCRIBE_URL'],
+        [TOPIC, 'localhost', 'ERR_SNS_SUBSCRIBE_URL'],
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => trap.close(() => resolve()));
+    }
+  });
+
+  it('delivers the object of an S3 notification SNS wraps in its Notification envelope', async () => {
+    const [seeded] = await pipeline.put([{ key: 'evt/sns.csv', size: 60 }]);
+    const s3Event = minioEvent(['evt/sns.csv'], { 'evt/sns.csv': etagOf(seeded!) });
+    const res = await postSns('Notification', { Message: JSON.stringify(s3Event) });
+    expect(res).toMatchObject({ status: 202, body: { events: 1, matched: 1, enqueued: 1 } });
+    await delivered('evt', 'evt/sns.csv');
+  });
+
+  it('refuses Basic credentials whose password is not the token', async () => {
+    expect((await postSns('Notification', { Message: '{"Records": []}' }, 'not-the-token')).status).toBe(401);
+  });
+
+  it('acknowledges an UnsubscribeConfirmation', async () => {
+    const res = await postSns('UnsubscribeConfirmation', {
+      SubscribeURL: 'https://sns.eu-west-1.amazonaws.com/',
+    });
+    expect(res.status).toBe(200);
+    expect(
+      pipeline.logs.lines().some((l) => l.msg === 'SNS subscription removed (UnsubscribeConfirmation)'),
+    ).toBe(true);
   });
 });
 

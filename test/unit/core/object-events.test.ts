@@ -102,6 +102,15 @@ describe('parseObjectEvents', () => {
     expect(parse(sns)).toMatchObject({ ok: true, events: [{ key: 'acme/a.csv' }] });
   });
 
+  it('tells an SNS subscription message sent without its x-amz-sns-message-type header', () => {
+    expect(
+      parse({ Type: 'SubscriptionConfirmation', SubscribeURL: 'https://sns.eu-west-1.amazonaws.com/' }),
+    ).toEqual({
+      ok: false,
+      message: 'an SNS SubscriptionConfirmation needs its x-amz-sns-message-type header',
+    });
+  });
+
   it('ignores the s3:TestEvent S3 sends when a notification is configured', () => {
     expect(parse({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'exports' })).toMatchObject({
       ok: true,

@@ -1,36 +1,66 @@
-// POST /api/events/s3 at the HTTP boundary: its own token (Bearer or the API-key header), no dashboard
-// login, browsers refused, a body limit, and bad bodies told with 400. The checks themselves are faked.
+// POST /api/events/s3 at the HTTP boundary: its own token (Bearer, the API-key header or Basic's
+// password), no dashboard login, browsers refused, a body limit, bad bodies told with 400, and SNS
+// subscription confirmations. The checks and the SubscribeURL GET are faked.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ObjectEvent } from '../../../src/core/object-events.js';
+import { fixedEventsTokens } from '../../../src/adapters/events-token-source.js';
+import { FerryError } from '../../../src/errors.js';
 import { createEventsRouter } from '../../../src/http/events-route.js';
 
 const TOKEN = 'events-token-canary-7d1';
+const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:exports';
+/** A second token, as a token file holds both during a rotation. */
+const NEXT_TOKEN = 'events-token-canary-next-52c';
 let server: Server;
 let base: string;
 let checked: { events: readonly ObjectEvent[]; ignored: number }[] = [];
+/** The SubscribeURLs the fake SNS subscriber was asked to GET; `snsFails` makes it throw. */
+let confirmed: string[] = [];
+let snsFails = false;
+let logged: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
+const log = {
+  info: (obj: object, msg: string) =>
+    logged.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
+  warn: (obj: object, msg: string) =>
+    logged.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
+};
 
 beforeAll(async () => {
   const app = express().use(
     '/api/events',
-    createEventsRouter({
-      token: TOKEN,
-      header: 'x-ferry-events-key',
-      maxBodyBytes: 2048,
-      check: (events, ignored) => {
-        checked.push({ events, ignored });
-        return Promise.resolve({
-          events: events.length + ignored,
-          matched: 0,
-          enqueued: 0,
-          delayed: 0,
-          sweeps: 0,
-          ignored,
-        });
+    createEventsRouter(
+      {
+        tokens: fixedEventsTokens([TOKEN, NEXT_TOKEN]),
+        header: 'x-ferry-events-key',
+        maxBodyBytes: 2048,
+        sns: {
+          confirm: (url) => {
+            confirmed.push(url.href);
+            if (snsFails) {
+              return Promise.reject(
+                new FerryError('ERR_SNS_CONFIRMATION', 'SNS answered the subscription confirmation with 403'),
+              );
+            }
+            return Promise.resolve({ subscriptionArn: `${TOPIC}:8a21d249` });
+          },
+        },
+        check: (events, ignored) => {
+          checked.push({ events, ignored });
+          return Promise.resolve({
+            events: events.length + ignored,
+            matched: 0,
+            enqueued: 0,
+            delayed: 0,
+            sweeps: 0,
+            ignored,
+          });
+        },
       },
-    }),
+      log,
+    ),
   );
   server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -39,6 +69,9 @@ beforeAll(async () => {
 });
 beforeEach(() => {
   checked = [];
+  confirmed = [];
+  snsFails = false;
+  logged = [];
 });
 afterAll(async () => {
   await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
@@ -73,18 +106,37 @@ describe('POST /api/events/s3', () => {
     ]);
   });
 
+  it('accepts each of several tokens (a rotation in progress)', async () => {
+    for (const token of [TOKEN, NEXT_TOKEN]) {
+      expect((await post({ authorization: `Bearer ${token}` })).status).toBe(202);
+    }
+  });
+
+  it('accepts Basic whose password is a token, whatever the user name (SNS: https://user:token@host/…)', async () => {
+    for (const user of ['sns', 'ferry', '']) {
+      const res = await post({
+        authorization: `Basic ${Buffer.from(`${user}:${NEXT_TOKEN}`).toString('base64')}`,
+      });
+      expect(res.status).toBe(202);
+    }
+  });
+
   it.each([
+    ['Basic with a wrong password', { authorization: `Basic ${Buffer.from(`sns:nope`).toString('base64')}` }],
+    [
+      'Basic with the token as user name',
+      { authorization: `Basic ${Buffer.from(`${TOKEN}:`).toString('base64')}` },
+    ],
+    ['Basic without a colon', { authorization: `Basic ${Buffer.from(TOKEN).toString('base64')}` }],
     ['no credential', {}],
     ['a wrong token', { authorization: 'Bearer nope' }],
     ['a token one character short', { 'x-ferry-events-key': TOKEN.slice(0, -1) }],
-    [
-      'a dashboard Basic login',
-      { authorization: `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}` },
-    ],
   ])('refuses %s with 401 before reading the body', async (_label, headers) => {
     const res = await post(headers);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(res.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="ferry-events", Basic realm="ferry-events"$/,
+    );
     expect(checked).toEqual([]);
   });
 
@@ -141,5 +193,101 @@ describe('without http.events', () => {
     } finally {
       await new Promise<void>((resolve) => off.close(() => resolve()));
     }
+  });
+});
+
+describe('SNS subscription messages', () => {
+  const SUBSCRIBE_URL =
+    'https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:eu-west-1:111122223333:exports&Token=confirm-token-77a';
+  const sns = (type: string, body: Record<string, unknown>) =>
+    post(
+      {
+        authorization: `Basic ${Buffer.from(`sns:${TOKEN}`).toString('base64')}`,
+        'content-type': 'text/plain; charset=UTF-8',
+        'x-amz-sns-message-type': type,
+      },
+      JSON.stringify({ Type: type, MessageId: 'm-1', TopicArn: TOPIC, ...body }),
+    );
+  const noConfirmToken = () => expect(JSON.stringify(logged)).not.toContain('confirm-token');
+
+  it('confirms a subscription by GETting its AWS SubscribeURL, and logs the topic', async () => {
+    const res = await sns('SubscriptionConfirmation', {
+      Token: 'confirm-token-77a',
+      SubscribeURL: SUBSCRIBE_URL,
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ type: 'SubscriptionConfirmation', topicArn: TOPIC, confirmed: true });
+    expect(confirmed).toEqual([SUBSCRIBE_URL]);
+    expect(logged).toEqual([
+      {
+        level: 'info',
+        obj: { topicArn: TOPIC, subscriptionArn: `${TOPIC}:8a21d249` },
+        msg: 'SNS subscription confirmed',
+      },
+    ]);
+    expect(checked).toEqual([]);
+    noConfirmToken();
+  });
+
+  it.each([
+    ['another host', 'https://evil.example/?Token=confirm-token-77a', 'evil.example'],
+    ['http', 'http://sns.eu-west-1.amazonaws.com/?Token=confirm-token-77a', 'sns.eu-west-1.amazonaws.com'],
+  ])('refuses a SubscribeURL on %s with 400, fetching nothing', async (_label, url, host) => {
+    const res = await sns('SubscriptionConfirmation', { SubscribeURL: url });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/ERR_SNS_SUBSCRIBE_URL/);
+    expect(confirmed).toEqual([]);
+    expect(logged).toEqual([
+      {
+        level: 'warn',
+        obj: expect.objectContaining({ topicArn: TOPIC, host, code: 'ERR_SNS_SUBSCRIBE_URL' }) as unknown,
+        msg: 'SNS subscription confirmation refused: the SubscribeURL is not an AWS SNS https URL, nothing fetched',
+      },
+    ]);
+    noConfirmToken();
+  });
+
+  it('answers 502 when the GET fails, so the subscription is known to stay pending', async () => {
+    snsFails = true;
+    const res = await sns('SubscriptionConfirmation', { SubscribeURL: SUBSCRIBE_URL });
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: string }).error).toMatch(/403 \(code ERR_SNS_CONFIRMATION\)/);
+    expect(logged.map((l) => [l.level, l.msg, l.obj.code])).toEqual([
+      ['warn', 'SNS subscription confirmation failed', 'ERR_SNS_CONFIRMATION'],
+    ]);
+    noConfirmToken();
+  });
+
+  it('acknowledges an UnsubscribeConfirmation and logs it', async () => {
+    const res = await sns('UnsubscribeConfirmation', { SubscribeURL: SUBSCRIBE_URL });
+    expect(res.status).toBe(200);
+    expect(confirmed).toEqual([]);
+    expect(logged.map((l) => [l.msg, l.obj])).toEqual([
+      ['SNS subscription removed (UnsubscribeConfirmation)', { topicArn: TOPIC }],
+    ]);
+  });
+
+  it('answers 400 when the body is not the message the header names', async () => {
+    const res = await post(
+      { authorization: `Bearer ${TOKEN}`, 'x-amz-sns-message-type': 'SubscriptionConfirmation' },
+      JSON.stringify({ Type: 'Notification', TopicArn: TOPIC, Message: '{}' }),
+    );
+    expect(res.status).toBe(400);
+    expect(confirmed).toEqual([]);
+  });
+
+  it('needs the events token like any event', async () => {
+    const res = await post(
+      { 'x-amz-sns-message-type': 'SubscriptionConfirmation' },
+      JSON.stringify({ Type: 'SubscriptionConfirmation', TopicArn: TOPIC, SubscribeURL: SUBSCRIBE_URL }),
+    );
+    expect(res.status).toBe(401);
+    expect(confirmed).toEqual([]);
+  });
+
+  it('reads an SNS Notification (x-amz-sns-message-type: Notification) as the S3 event it wraps', async () => {
+    const res = await sns('Notification', { Message: EVENT });
+    expect(res.status).toBe(202);
+    expect(checked.map((c) => c.events)).toEqual([[{ bucket: 'b', key: 'a b.csv', etag: 'e' }]]);
   });
 });

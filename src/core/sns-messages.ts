@@ -1,0 +1,86 @@
+// What POST /api/events/s3 does with an SNS HTTP(S) subscription's control messages. Pure: the message
+// type header and the body text come in, a decision goes out; the GET of a SubscribeURL is an adapter's.
+//
+// SNS posts `SubscriptionConfirmation` once, when the subscription is made: the subscription stays
+// pending until its SubscribeURL is fetched. Ferry fetches it only when it is an AWS SNS https URL, so a
+// holder of the events token cannot make Ferry request any other address (no SSRF through this route).
+// `UnsubscribeConfirmation` needs no answer. A `Notification` is an S3 event (object-events.ts).
+
+/** The `x-amz-sns-message-type` values read here; any other goes the S3-event way. */
+export const SNS_CONTROL_TYPES = ['SubscriptionConfirmation', 'UnsubscribeConfirmation'] as const;
+export type SnsControlType = (typeof SNS_CONTROL_TYPES)[number];
+
+export type SnsControlMessage =
+  | { type: 'SubscriptionConfirmation'; topicArn: string; subscribeUrl: string }
+  | { type: 'UnsubscribeConfirmation'; topicArn: string };
+
+/** The hosts SNS sends SubscribeURLs on: sns.<region>.amazonaws.com, and .com.cn in the China regions. */
+export const SNS_HOST = /^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
+
+/** True when the request's `x-amz-sns-message-type` header names a control message read here. */
+export function isSnsControlType(header: string | undefined): header is SnsControlType {
+  return (SNS_CONTROL_TYPES as readonly (string | undefined)[]).includes(header);
+}
+
+/**
+ * Reads a control message's body. Not ok (a 400 for the caller) when it is not JSON, its `Type` is not
+ * the header's, or it lacks `TopicArn` (or `SubscribeURL` for a confirmation).
+ */
+export function readSnsControlMessage(
+  header: SnsControlType,
+  text: string,
+): { ok: true; message: SnsControlMessage } | { ok: false; problem: string } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, problem: `SNS ${header} body is not JSON: ${(err as Error).message}` };
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { ok: false, problem: `SNS ${header} body must be a JSON object` };
+  }
+  const fields = body as Record<string, unknown>;
+  if (fields['Type'] !== header) {
+    return { ok: false, problem: `SNS message Type does not match x-amz-sns-message-type (${header})` };
+  }
+  const topicArn = fields['TopicArn'];
+  if (typeof topicArn !== 'string' || topicArn === '') {
+    return { ok: false, problem: `SNS ${header} lacks TopicArn` };
+  }
+  if (header === 'UnsubscribeConfirmation') return { ok: true, message: { type: header, topicArn } };
+  const subscribeUrl = fields['SubscribeURL'];
+  if (typeof subscribeUrl !== 'string' || subscribeUrl === '') {
+    return { ok: false, problem: 'SNS SubscriptionConfirmation lacks SubscribeURL' };
+  }
+  return { ok: true, message: { type: header, topicArn, subscribeUrl } };
+}
+
+/**
+ * Whether a SubscribeURL may be fetched: https, on an SNS host (SNS_HOST), default port, no credentials
+ * in it. The refusal's `host` (never the URL: it carries the confirmation token) is for the log line.
+ */
+export function checkSubscribeUrl(
+  subscribeUrl: string,
+): { ok: true; url: URL } | { ok: false; problem: string; host?: string } {
+  let url: URL;
+  try {
+    url = new URL(subscribeUrl);
+  } catch {
+    return { ok: false, problem: 'SubscribeURL is not a URL' };
+  }
+  const host = url.hostname;
+  if (url.protocol !== 'https:') return { ok: false, problem: 'SubscribeURL is not https', host };
+  if (!SNS_HOST.test(host)) {
+    return { ok: false, problem: 'SubscribeURL host is not sns.<region>.amazonaws.com', host };
+  }
+  if (url.port !== '') return { ok: false, problem: 'SubscribeURL names a port', host };
+  if (url.username !== '' || url.password !== '') {
+    return { ok: false, problem: 'SubscribeURL carries credentials', host };
+  }
+  return { ok: true, url };
+}
+
+/** The SubscriptionArn in SNS's ConfirmSubscription answer (XML), for the log; undefined when absent. */
+export function subscriptionArnIn(answer: string): string | undefined {
+  return /<SubscriptionArn>\s*([^<\s]+)\s*<\/SubscriptionArn>/.exec(answer)?.[1];
+}
