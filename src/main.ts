@@ -630,6 +630,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
             ),
             header: eventsSettings.header,
             maxBodyBytes: eventsSettings.maxBodyBytes,
+            answered: (status: number) => metrics.eventRequestAnswered(status),
             check: (found: readonly ObjectEvent[], ignored: number) =>
               checkObjectEvents(
                 {
@@ -653,6 +654,7 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
                   },
                   recordFound: (partner, ids) => slaTracker.recordFound(partner, ids, clock()),
                   recordEvent: (partnerId, at) => eventTimes.record(partnerId, at),
+                  eventChecked: (partnerId, outcome) => metrics.eventChecked(partnerId, outcome),
                   now: sweepClock,
                   logger,
                 },

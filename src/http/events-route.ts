@@ -27,6 +27,8 @@ export interface EventsEndpoint {
   /** Fetches an SNS SubscribeURL once it passed checkSubscribeUrl. */
   sns: SnsSubscriber;
   check(events: readonly ObjectEvent[], ignored: number): Promise<ObjectEventCounts>;
+  /** Told the status of every answered request (ferry_s3_event_requests_total): 401s after a rotation show there. */
+  answered?: (status: number) => void;
 }
 
 interface Log {
@@ -158,6 +160,12 @@ export function createEventsRouter(endpoint: EventsEndpoint | undefined, log?: L
       res.status(404).json({ error: 'the events endpoint is off: configure http.events in ferry.yaml' });
     });
     return router;
+  }
+  if (endpoint.answered) {
+    router.use((_req, res, next) => {
+      res.once('finish', () => endpoint.answered?.(res.statusCode));
+      next();
+    });
   }
   // Any content type: SNS sends text/plain, EventBridge and MinIO application/json; the text is parsed here.
   const body = express.text({ type: () => true, limit: endpoint.maxBodyBytes });

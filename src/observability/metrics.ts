@@ -5,6 +5,7 @@ import type { SlotLossReason } from '../core/slot-lease-state.js';
 import type { LeftoverKind } from '../core/janitor.js';
 import type { SourceAfter } from '../core/source-housekeeping.js';
 import type { BandwidthCapKind } from '../adapters/bandwidth-limiter.js';
+import type { ObjectEventOutcome } from '../partners/object-event-intake.js';
 
 /** How one deliver job run ended: its result's outcome, or `failed` / `retry` when it threw. */
 export type DeliveryOutcome =
@@ -58,6 +59,10 @@ export interface Metrics {
   ackRead(partner: string, result: AckReadResult): void;
   /** A delivery of the partner waited this long for its budget under its own or the total bandwidth cap. */
   bandwidthWaited(partner: string, cap: BandwidthCapKind, seconds: number): void;
+  /** What came of one S3 event for one partner (undefined: for none). */
+  eventChecked(partner: string | undefined, outcome: ObjectEventOutcome): void;
+  /** POST /api/events/s3 answered with this status. */
+  eventRequestAnswered(status: number): void;
 }
 
 /** The default of every processor: reports nothing. */
@@ -69,6 +74,8 @@ export const NO_METRICS: Metrics = {
   janitorRemoved: () => undefined,
   ackRead: () => undefined,
   bandwidthWaited: () => undefined,
+  eventChecked: () => undefined,
+  eventRequestAnswered: () => undefined,
 };
 
 /** The part of a BullMQ queue the queue gauges read. */
@@ -228,6 +235,18 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     name: 'ferry_bandwidth_wait_seconds_total',
     help: "Seconds the partner's deliveries waited for budget under a bandwidth cap (cap: partner = its own target.maxBytesPerSecond, total = defaults.target.maxBytesPerSecond), summed over concurrent deliveries: a rate near the number of deliveries in flight means the cap sets the pace.",
     labelNames: ['partner', 'cap'] as const,
+    registers,
+  });
+  const events = new Counter({
+    name: 'ferry_s3_events_total',
+    help: 'S3 events posted to /api/events/s3, by what came of each for each partner whose source holds its key (enqueued, delayed until settled, sweep started, ignored: seen, gone or not eligible); without a partner: unmatched (no partner with events: true holds the key), skipped (not an object creation).',
+    labelNames: ['partner', 'outcome'] as const,
+    registers,
+  });
+  const eventRequests = new Counter({
+    name: 'ferry_s3_event_requests_total',
+    help: 'Requests to /api/events/s3 by HTTP status (202 checked, 400 not an event, 401 no valid token, 403 a browser, 413 too large, 503 Redis or S3 away).',
+    labelNames: ['status'] as const,
     registers,
   });
   // Reloads are rare: show both series from the start, so `increase()` sees the first rejection.
@@ -411,6 +430,12 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
     },
     ackRead(partner, result) {
       acks.inc({ partner, result });
+    },
+    eventChecked(partner, outcome) {
+      events.inc({ partner: partner ?? '', outcome });
+    },
+    eventRequestAnswered(status) {
+      eventRequests.inc({ status: String(status) });
     },
     bandwidthWaited(partner, cap, seconds) {
       if (seconds > 0) bandwidthWait.inc({ partner, cap }, seconds);

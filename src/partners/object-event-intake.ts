@@ -26,12 +26,20 @@ export interface ObjectEventDeps {
   enqueueSweep(partner: PartnerConfig): Promise<void>;
   /** Told the deliveries enqueued, for the daily SLA (`expect`), as a sweep tells it. Default: nowhere. */
   recordFound?(partner: PartnerConfig, deliveryIds: readonly string[]): Promise<void>;
+  /**
+   * Told what came of each event (ferry_s3_events_total): per partner whose source holds its key, or
+   * without a partner when none takes it (`unmatched`) or it is no object creation (`skipped`).
+   */
+  eventChecked?(partnerId: string | undefined, outcome: ObjectEventOutcome): void;
   /** Remembers when the partner's last event came (ferry plan, GET /api/partners). */
   recordEvent(partnerId: string, at: Date): Promise<void>;
   /** The clock sweeps select by (settle age, maxAgeDays). */
   now(): Date;
   logger?: { info(obj: object, msg: string): void };
 }
+
+/** What came of one event for one partner (or for none). */
+export type ObjectEventOutcome = 'enqueued' | 'delayed' | 'sweep' | 'ignored' | 'unmatched' | 'skipped';
 
 /** What one request's events came to (the 202 body). */
 export interface ObjectEventCounts {
@@ -63,6 +71,7 @@ export async function checkObjectEvents(
     sweeps: 0,
     ignored: ignoredInBody,
   };
+  for (let i = 0; i < ignoredInBody; i++) deps.eventChecked?.(undefined, 'skipped');
   const config = deps.getConfig();
   const now = deps.now();
   const takers = [...config.partners.values()].filter((p) => p.enabled && p.events === true);
@@ -84,16 +93,22 @@ export async function checkObjectEvents(
       const object = await current.get(where);
       // Gone, or an older version than S3 holds now: that version can no longer be delivered.
       const stale = object === undefined || (event.etag !== undefined && event.etag !== object.etag);
-      for (const partner of stale ? [] : partners) {
+      for (const partner of partners) {
         const pair = `${partner.id}\n${event.key}`;
-        if (object === undefined || seen.has(pair)) continue;
+        if (stale || object === undefined || seen.has(pair)) {
+          deps.eventChecked?.(partner.id, 'ignored');
+          continue;
+        }
         seen.add(pair);
         const outcome = await checkForPartner(deps, partner, object, now, sweeping);
         if (outcome === 'sweep') counts.sweeps += 1;
         if (outcome === 'enqueued' || outcome === 'delayed') counts.enqueued += 1;
         if (outcome === 'delayed') counts.delayed += 1;
         if (outcome !== 'nothing') acted = true;
+        deps.eventChecked?.(partner.id, outcome === 'nothing' ? 'ignored' : outcome);
       }
+    } else {
+      deps.eventChecked?.(undefined, 'unmatched');
     }
     if (!acted) counts.ignored += 1;
   }

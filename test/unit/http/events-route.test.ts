@@ -4,7 +4,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ObjectEvent } from '../../../src/core/object-events.js';
 import { fixedEventsTokens } from '../../../src/adapters/events-token-source.js';
 import { FerryError } from '../../../src/errors.js';
@@ -21,6 +21,8 @@ let checked: { events: readonly ObjectEvent[]; ignored: number }[] = [];
 let confirmed: string[] = [];
 let snsFails = false;
 let logged: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
+/** The statuses the router reported (ferry_s3_event_requests_total). */
+let answered: number[] = [];
 const log = {
   info: (obj: object, msg: string) =>
     logged.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
@@ -36,6 +38,7 @@ beforeAll(async () => {
         tokens: fixedEventsTokens([TOKEN, NEXT_TOKEN]),
         header: 'x-ferry-events-key',
         maxBodyBytes: 2048,
+        answered: (status) => answered.push(status),
         sns: {
           confirm: (url) => {
             confirmed.push(url.href);
@@ -72,6 +75,7 @@ beforeEach(() => {
   confirmed = [];
   snsFails = false;
   logged = [];
+  answered = [];
 });
 afterAll(async () => {
   await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
@@ -104,6 +108,17 @@ describe('POST /api/events/s3', () => {
       [{ bucket: 'b', key: 'a b.csv', etag: 'e' }],
       [{ bucket: 'b', key: 'a b.csv', etag: 'e' }],
     ]);
+  });
+
+  it('reports the status of every request it answers, refusals included', async () => {
+    expect((await post({ authorization: `Bearer ${TOKEN}` })).status).toBe(202);
+    expect((await post({ authorization: 'Bearer stale-token' })).status).toBe(401);
+    expect((await post({ authorization: `Bearer ${TOKEN}` }, 'x'.repeat(4096))).status).toBe(413);
+    expect((await post({ authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' })).status).toBe(
+      403,
+    );
+    // 'finish' is the server's side of the answer: it may come just after the client has read it.
+    await vi.waitFor(() => expect(answered).toEqual([202, 401, 413, 403]));
   });
 
   it('accepts each of several tokens (a rotation in progress)', async () => {

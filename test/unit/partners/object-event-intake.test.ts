@@ -117,6 +117,32 @@ describe('checkObjectEvents', () => {
     });
   });
 
+  it('tells the metrics what came of each event per partner, and of those no partner takes', async () => {
+    const t = setup([partner('acme'), partner('beta')], [object('acme/a.csv')]);
+    const told: string[] = [];
+    t.deps.eventChecked = (partnerId, outcome) => told.push(`${partnerId ?? '-'}:${outcome}`);
+    await checkObjectEvents(
+      t.deps,
+      [
+        { bucket: BUCKET, key: 'acme/a.csv' },
+        { bucket: BUCKET, key: 'acme/a.csv' },
+        { bucket: BUCKET, key: 'acme/gone.csv' },
+        { bucket: BUCKET, key: 'elsewhere/x.csv' },
+      ],
+      1,
+    );
+    expect(told).toEqual([
+      '-:skipped',
+      'acme:enqueued',
+      'beta:enqueued',
+      'acme:ignored', // a repeat in the same request
+      'beta:ignored',
+      'acme:ignored', // gone from S3
+      'beta:ignored',
+      '-:unmatched',
+    ]);
+  });
+
   it('starts one sweep when a requireMarker marker arrives, and leaves objects without their marker', async () => {
     const acme = partner('acme', {}, { requireMarker: '_SUCCESS' });
     const t = setup([acme], [object('acme/d/_SUCCESS'), object('acme/e/part-0.csv')]);
