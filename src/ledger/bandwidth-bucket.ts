@@ -31,7 +31,8 @@ local depth = rate * tonumber(ARGV[2]) / 1000
 local want = tonumber(ARGV[3])
 local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens') or depth)
 local at = tonumber(redis.call('HGET', KEYS[1], 'at') or now)
-if now > at then tokens = math.min(depth, tokens + (now - at) * rate / 1000) end
+-- Clamped even when no time passed (same millisecond, clock stepped back): a lowered rate lowers the depth.
+tokens = math.min(depth, tokens + math.max(0, now - at) * rate / 1000)
 local granted = math.floor(math.min(want, tokens))
 local wait = 0
 if granted < 1 then

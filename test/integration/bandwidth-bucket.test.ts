@@ -1,6 +1,6 @@
 // The shared bandwidth bucket (src/ledger/bandwidth-bucket.ts) on a real redis-server: a new bucket
 // holds half a second of its rate, takes never exceed what it holds, an empty one says how long to
-// wait, and two clients draw from the one bucket.
+// wait, a lowered rate lowers what it holds at once, and two clients draw from the one bucket.
 import { rm } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +43,18 @@ describe('bandwidth bucket', () => {
     } else {
       expect(empty.granted).toBeLessThanOrEqual(Math.ceil(((Date.now() - started + 1) * rate) / 1000));
     }
+  });
+
+  it("holds no more than a lowered rate's depth, even before Redis's clock moves past the last take", async () => {
+    const key = '{ferry-test}:bw:lowered';
+    const bucket = createBandwidthBucket(a);
+    // A full bucket at 1 MB/s (half a second: 500,000 bytes), less one byte.
+    expect((await bucket.take(key, 1_000_000, 1)).granted).toBe(1);
+    // The next take lands in the same millisecond or after Redis's clock stepped back: no time passed.
+    await a.hset(key, 'at', String(Date.now() + 60_000));
+    const rate = 1024;
+    const lowered = await bucket.take(key, rate, 100_000);
+    expect(lowered.granted).toBeLessThanOrEqual((rate * BUCKET_DEPTH_MS) / 1000);
   });
 
   it('is one bucket for every client', async () => {

@@ -1,7 +1,9 @@
-// Bandwidth caps on the real pipeline (redis-server, sshd, s3rver): three files to a partner capped at
-// 512 KiB/s go no faster together than the cap allows (plus the bucket's half second of burst) and
-// arrive whole, while an uncapped partner delivers at the same time. How close to the cap they get,
-// and how fast the uncapped one went meanwhile, are figures for a bench, not assertions.
+// Bandwidth caps on the real pipeline (redis-server, sshd, s3rver), Ferry in this process: three files
+// to a partner capped at 512 KiB/s go no faster together than the cap allows (plus the bucket's half
+// second of burst) and arrive whole, while an uncapped partner delivers at the same time; `ferry plan`
+// prints the cap. The cap shared by two worker processes, measured on the partner side, and a cap
+// changed by a reload in flight are bandwidth-workers.test.ts. How close to the cap they get, and how
+// fast the uncapped one went meanwhile, are figures for a bench, not assertions.
 import { describe, expect, it } from 'vitest';
 import { BUCKET_DEPTH_MS } from '../../src/ledger/bandwidth-bucket.js';
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
