@@ -17,6 +17,8 @@
 // allowance instead of counting against the cap.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { LEASE_MS, throttlePieceBytes } from '../../src/adapters/bandwidth-limiter.js';
 import { DEFAULT_WRITE_SIZE } from '../../src/adapters/pipelined-upload.js';
@@ -40,6 +42,7 @@ const PARTNERS = {
   capped: { id: 'capped', maxBytesPerSecond: '1MB', maxFilesInFlight: 3, maxConnections: 2 },
   free: { id: 'free' },
   reload: { id: 'reload', maxBytesPerSecond: '4MB' },
+  added: { id: 'added', maxBytesPerSecond: '4MB' },
 } satisfies Record<string, PartnerFixture>;
 const RELOADED_CAP = '256KiB';
 /** How long the reloaded cap is watched: long enough that the old cap would overshoot the slack. */
@@ -98,17 +101,21 @@ const reloadsLogged = (worker: FerryProcess) =>
     .split('\n')
     .filter((l) => l.includes('"msg":"config reloaded"')).length;
 
-/** Rewrites a partner file and resolves once every worker logged that it reloaded the config. */
-async function reloadPartner(p: PartnerFixture): Promise<void> {
+/** Runs `write` (a config change) and resolves once every worker logged that it reloaded the config. */
+async function reloaded(what: string, write: () => Promise<void>): Promise<void> {
   const before = workers.map(reloadsLogged);
-  await writePartnerFile(fixture.dir, services, p, fixture.partnerDirs[p.id]!);
+  await write();
   await waitFor(
     () => workers.every((w, i) => reloadsLogged(w) > before[i]!),
-    `both workers to log 'config reloaded' after ${p.id}.yaml was rewritten`,
+    `both workers to log 'config reloaded' after ${what} was rewritten`,
     15_000,
     20,
   );
 }
+
+/** Rewrites a partner file and resolves once every worker logged that it reloaded the config. */
+const reloadPartner = (p: PartnerFixture) =>
+  reloaded(`${p.id}.yaml`, () => writePartnerFile(fixture.dir, services, p, fixture.partnerDirs[p.id]!));
 
 beforeAll(async () => {
   services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
@@ -218,5 +225,42 @@ describe('bandwidth caps across two worker processes', () => {
     const dir = await readPartnerDir(fixture.partnerDirs.reload!);
     expect(dir.finals.get('big.bin')?.sha256).toBe(object!.sha256);
     expect(dir.temps).toEqual([]);
+  });
+
+  it('puts a transfer in flight under a total cap a reload added', async () => {
+    const ownCap = rate(PARTNERS.added.maxBytesPerSecond);
+    const totalCap = rate(RELOADED_CAP);
+    const ferryYaml = join(fixture.dir, 'ferry.yaml');
+    const original = await readFile(ferryYaml, 'utf8');
+    const [object] = await putObjects(s3, fixture.bucket, [{ key: 'added/big.bin', size: 32 * MiB }]);
+    const sampler = watchDir(fixture.partnerDirs.added!);
+    const sweeping = sweep('added');
+    await sampler.until((s) => s.bytes > 0, 'the first bytes at the partner');
+
+    // A cap the transfer was not under when it started: all partners together, from ferry.yaml.
+    await reloaded('ferry.yaml', () =>
+      writeFile(ferryYaml, `${original}defaults: { target: { maxBytesPerSecond: ${RELOADED_CAP} } }\n`),
+    );
+    const reloadedAt = performance.now();
+    const from = await sampler.until((s) => s.startMs >= reloadedAt, 'a look after the reload');
+    const to = await sampler.until((s) => s.startMs >= from.startMs + WATCH_MS, 'the end of the watch');
+    const watched = sampler.samples.slice(sampler.samples.indexOf(from), sampler.samples.indexOf(to) + 1);
+
+    // Slack: the new total bucket starts full (its depth), each process may hold a lease and a piece of
+    // the partner's own cap from before, one writer's bytes in flight.
+    expect(to.bytes).toBeLessThan(object!.body.length);
+    const slack = (totalCap * BUCKET_DEPTH_MS) / 1000 + PROCESSES * leaseSlack(ownCap) + WRITER_SLACK;
+    expect(largestExcessOverRate(watched, totalCap)!.excess).toBeLessThanOrEqual(slack);
+    expect(await redis.exists(keys.bandwidthTotal)).toBe(1);
+
+    // Both caps gone: the rest goes at once, whole.
+    await reloaded('ferry.yaml', () => writeFile(ferryYaml, original));
+    const { maxBytesPerSecond: _cap, ...uncapped } = PARTNERS.added;
+    await reloadPartner(uncapped);
+    const { summary } = await sweeping;
+    await sampler.stop();
+    expect(summary).toMatch(/^delivered 1, /);
+    const dir = await readPartnerDir(fixture.partnerDirs.added!);
+    expect(dir.finals.get('big.bin')?.sha256).toBe(object!.sha256);
   });
 });
