@@ -19,6 +19,12 @@ const pipeline = usePartnerPipeline({
       extraYaml: 'naming: { filename: "INITECH_{partition:yyyyMMdd}_{name}{ext}" }',
     },
     { id: 'samename', prefix: 'samename/{date:yyyy-MM-dd}/', lookbackDays: 1 },
+    {
+      id: 'templated',
+      prefix: 'templated/{date:yyyy-MM-dd}/',
+      lookbackDays: 1,
+      extraYaml: 'naming: { filename: "T_{name}{ext}" }',
+    },
   ],
   beforeStart: () => Promise.resolve({ sweepNow: () => YEAR_END }),
 });
@@ -60,6 +66,18 @@ describe('{partition:…} in naming.filename', () => {
       { key: 'samename/2026-12-31/data_0.csv' },
       { key: 'samename/2027-01-01/data_0.csv' },
     ]);
+    const out: string[] = [];
+    const plan = { out: (l: string) => out.push(l), err: () => undefined };
+    expect(
+      await runPlanCommand({ config: pipeline.config(), partnerId: 'samename', now: YEAR_END, ...plan }),
+    ).toBe(0);
+    expect(out.filter((l) => l.startsWith('deliver  '))).toEqual([
+      expect.stringMatching(/^deliver {2}samename\/2026-12-31\/data_0\.csv → \S+\/data_0\.csv$/),
+      expect.stringMatching(
+        /^deliver {2}samename\/2027-01-01\/data_0\.csv → \S+\/data_0\.csv {2}\(same remote name as samename\/2026-12-31\/data_0\.csv: the later one fails with ERR_REMOTE_EXISTS \(target\.onExisting: fail\); names repeating across partitions are told apart by \{partition:…\} in naming\.filename\)$/,
+      ),
+    ]);
+
     expect((await pipeline.sweep('samename')).code).not.toBe(0);
     expect(await pipeline.finals('samename')).toEqual(['data_0.csv']);
     const records = await Promise.all(
@@ -69,5 +87,23 @@ describe('{partition:…} in naming.filename', () => {
     );
     expect(records.map((r) => r?.status).sort()).toEqual(['delivered', 'failed']);
     expect(records.find((r) => r?.status === 'failed')?.lastErrorCode).toBe('ERR_REMOTE_EXISTS');
+  });
+
+  it('with a template that leaves it out, plan and sweep leave the second one out as name-collision', async () => {
+    await pipeline.put([
+      { key: 'templated/2026-12-31/data_0.csv' },
+      { key: 'templated/2027-01-01/data_0.csv' },
+    ]);
+    const out: string[] = [];
+    const plan = { out: (l: string) => out.push(l), err: () => undefined };
+    expect(
+      await runPlanCommand({ config: pipeline.config(), partnerId: 'templated', now: YEAR_END, ...plan }),
+    ).toBe(0);
+    expect(out).toContain(
+      'skip     templated/2027-01-01/data_0.csv  (name collision: same remote name as templated/2026-12-31/data_0.csv; names repeating across partitions are told apart by {partition:…} in naming.filename)',
+    );
+    await pipeline.sweep('templated');
+    expect(await pipeline.finals('templated')).toEqual(['T_data_0.csv']);
+    expect(pipeline.lastSweepLog('templated')).toMatchObject({ skipped: { 'name-collision': 1 } });
   });
 });
