@@ -1,7 +1,7 @@
 // `ferry plan [<partner>]`: a dry run of the next sweep — what would be delivered where, and what
 // would be left and why. Reads S3 and Redis, writes nothing.
 import { listPrefixes } from '../adapters/list-prefixes.js';
-import { DEFAULT_LOOKBACK_DAYS, sweepPrefixes } from '../core/prefix-template.js';
+import { DEFAULT_LOOKBACK_DAYS, keyPrefixFor, sweepPrefixes } from '../core/prefix-template.js';
 import { createMarkerLookup } from '../adapters/marker-lookup.js';
 import { createS3Client, createS3Source } from '../adapters/s3-source.js';
 import type { ObjectSource, SourceObject } from '../core/ports.js';
@@ -16,6 +16,7 @@ import {
   formatPlanSummary,
   planObject,
   type PlanCounts,
+  type PlanFacts,
 } from '../core/plan-delivery.js';
 import { namesUseSequence, remoteNameFor } from '../core/filename-template.js';
 import { selectObjects } from '../core/select-objects.js';
@@ -117,6 +118,7 @@ async function planPartner(
   let listed = 0;
   let pages = 0;
   const markers = createMarkerLookup(source, partner.source.bucket, partner.source);
+  const sameName = createSameNameCheck(partner);
   for await (const page of listPrefixes(
     source,
     partner.source.bucket,
@@ -144,6 +146,8 @@ async function planPartner(
       const status = id === undefined ? undefined : statuses.get(id);
       const record = id === undefined ? undefined : detailed.get(id);
       const selectionSkip = skipOf.get(object);
+      const name = remoteNameFor(partner, object);
+      const same = selectionSkip === undefined ? sameName(object.key, name, status) : undefined;
       const outcome = planObject({
         ...(selectionSkip === undefined ? {} : { selectionSkip }),
         ...(status === undefined
@@ -157,8 +161,9 @@ async function planPartner(
               },
             }),
         // A `{seq}` renders as `#`s here: its number is given only when the delivery runs.
-        name: remoteNameFor(partner, object),
+        name,
         ...(namesUseSequence(partner) ? { numberAtDelivery: true } : {}),
+        ...(same === undefined ? {} : { sameName: same }),
         directory: partner.target.directory,
         ...(paused ? { paused } : {}),
         ...(windowClosed ? { windowClosed } : {}),
@@ -168,6 +173,44 @@ async function planPartner(
     }
   }
   o.out(formatPlanSummary(partner.id, listed, counts));
+}
+
+// Ledger states whose object is not (and will not be) on the server under its name.
+const NOT_SENT = new Set(['quarantined', 'superseded', 'failed', 'skipped']);
+
+/**
+ * Remembers the remote name of every listed object that is or will be on the server and tells a later
+ * one with the same name, as the sweep (name-collision) and the server (onExisting) will: a dated
+ * prefix's partitions often hold the same file names. `{seq}` names never collide (and show as `#`s).
+ */
+function createSameNameCheck(
+  partner: PartnerConfig,
+): (
+  key: string,
+  name: ReturnType<typeof remoteNameFor>,
+  status: string | undefined,
+) => PlanFacts['sameName'] {
+  const firstKeyOf = new Map<string, string>();
+  const template = partner.naming?.filename;
+  const fix =
+    partner.source.prefixTemplate !== undefined && !template?.segments.some((s) => s.kind === 'partition')
+      ? 'names repeating across partitions are told apart by {partition:…} in naming.filename'
+      : undefined;
+  // Key-derived names under a plain prefix are the keys themselves: unique, nothing to remember.
+  const canRepeat =
+    !namesUseSequence(partner) && (template !== undefined || partner.source.prefixTemplate !== undefined);
+  return (key, name, status) => {
+    if (!canRepeat || !name.ok || (status !== undefined && NOT_SENT.has(status))) return undefined;
+    const first = firstKeyOf.get(name.name);
+    if (first === undefined) firstKeyOf.set(name.name, key);
+    if (first === undefined || first === key) return undefined;
+    const acrossPartitions = keyPrefixFor(partner.source, first) !== keyPrefixFor(partner.source, key);
+    return {
+      as: first,
+      then: template === undefined ? partner.target.onExisting : 'name-collision',
+      ...(fix !== undefined && acrossPartitions ? { fix } : {}),
+    };
+  };
 }
 
 /** One line for `ferry plan`: what a partner's `shape` makes of each CSV. */

@@ -509,21 +509,30 @@ const DATE_UNITS: ReadonlyArray<readonly [part: string, unit: string]> = [
 
 /**
  * When a template names no per-object token ({name}, {key}, {seq}), which objects share a name: all of
- * them, or those modified in the same unit of its finest {date} part. undefined when names differ.
+ * them, or those modified in the same unit of its finest {date} part, in partitions of the same unit
+ * of its finest {partition} part. undefined when names differ.
  */
 function sharedNameScope(template: FilenameTemplate): string | undefined {
   const kinds = new Set(template.segments.map((s) => s.kind));
   if (kinds.has('name') || kinds.has('key') || kinds.has('seq')) return undefined;
-  const parts = new Set<string>(
-    template.segments.flatMap((s) =>
-      s.kind === 'date' ? s.pattern.flatMap((p) => (typeof p === 'string' ? [p] : [])) : [],
-    ),
-  );
-  const unit = DATE_UNITS.find(([part]) => parts.has(part))?.[1];
+  const finest = (kind: 'date' | 'partition'): string | undefined => {
+    const parts = new Set<string>(
+      template.segments.flatMap((s) =>
+        s.kind === kind ? s.pattern.flatMap((p) => (typeof p === 'string' ? [p] : [])) : [],
+      ),
+    );
+    return DATE_UNITS.find(([part]) => parts.has(part))?.[1];
+  };
+  const unit = finest('date');
+  const partitionUnit = finest('partition');
   const ext = kinds.has('ext') ? ' with the same extension' : '';
-  return unit === undefined
-    ? `every object${ext} renders to the same name`
-    : `all objects${ext} modified ${unit === 'day' ? 'on' : 'in'} the same ${unit} (LastModified in schedule.timezone) render to the same name`;
+  const partition = partitionUnit === undefined ? '' : ` in partitions of the same ${partitionUnit}`;
+  if (unit === undefined) {
+    return partition === ''
+      ? `every object${ext} renders to the same name`
+      : `all objects${ext}${partition} render to the same name`;
+  }
+  return `all objects${ext}${partition} modified ${unit === 'day' ? 'on' : 'in'} the same ${unit} (LastModified in schedule.timezone) render to the same name`;
 }
 
 function errorCode(err: unknown): string {

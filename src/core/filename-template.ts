@@ -1,23 +1,40 @@
 // `naming.filename`: the remote name built from a template instead of the key. Parsed once at config
-// load; rendered per object from data that is fixed for an object version (its key and LastModified),
-// so every retry and every redelivery of one version renders the same name (exactly-once needs it:
-// the "already there?" check and the temp name are keyed on the final name). The one exception,
+// load; rendered per object from data that is fixed for an object version (its key and LastModified;
+// `{partition:…}` is the date in the key's own partition, never a clock), so every retry and every
+// redelivery of one version renders the same name (exactly-once needs it: the "already there?" check
+// and the temp name are keyed on the final name). The one exception,
 // `{seq}`, is a number allocated once per delivery and stored in Redis (src/ledger/name-sequence.ts);
 // this file only renders it.
-import { keyPrefixFor, type PrefixTemplate } from './prefix-template.js';
+import {
+  keyPrefixFor,
+  partitionDateOfKey,
+  partitionDateParts,
+  type PartitionDateResult,
+  type PrefixTemplate,
+} from './prefix-template.js';
 import { deriveRemoteName, type RemoteNameResult } from './remote-name.js';
 import {
   parseDateToken,
+  parseDatePattern,
   renderDate,
+  renderPattern,
   scanTemplate,
   templateFailure,
+  type DatePart,
+  type DatePattern,
   type DateSegment,
   type TemplateFailure,
   type TextSegment,
 } from './template-text.js';
 import { transformSuffix, type TransformNaming } from './transform-suffix.js';
 
-type Token = { kind: 'name' | 'ext' | 'key' | 'partner' } | DateSegment | { kind: 'seq'; width: number };
+/** `{partition:<pattern>}`: the date of the key's partition; `at` is its `{` in the source. */
+type PartitionSegment = { kind: 'partition'; pattern: DatePattern; at: number };
+type Token =
+  | { kind: 'name' | 'ext' | 'key' | 'partner' }
+  | DateSegment
+  | PartitionSegment
+  | { kind: 'seq'; width: number };
 type Segment = Token | TextSegment;
 
 /** A parsed `naming.filename` template. */
@@ -39,6 +56,8 @@ export interface TemplateInput {
   lastModified: Date;
   /** The schedule's IANA timezone the date is shown in. */
   timezone: string;
+  /** The date of the key's partition (partitionDateOfKey), for `{partition:…}`; none without a dated prefix. */
+  partition?: PartitionDateResult;
   /**
    * What `{seq}` renders as: the delivery's number, or a placeholder (`'mask'`: the counter's
    * scope, see sequenceScopeFor; `'hashes'`: `#` × width, what `ferry plan` shows). Default `'hashes'`.
@@ -46,7 +65,10 @@ export interface TemplateInput {
   seq?: number | 'mask' | 'hashes';
 }
 
-const TOKENS = 'name, ext, key, partner, date:<pattern>, seq, seq:<width>';
+const TOKENS = 'name, ext, key, partner, date:<pattern>, partition:<pattern>, seq, seq:<width>';
+const PARTITION_LETTERS = 'yyyy, yy, MM, dd';
+// A partition is a day at its finest: its date has no time to show.
+const TIME_PARTS: readonly DatePart[] = ['HH', 'mm', 'ss'];
 // Stands for the number in a counter's scope. A NUL never survives the safe-name rules, so in the
 // scope of a valid name it marks exactly where the number goes: equal scopes with different numbers
 // are different names.
@@ -55,7 +77,8 @@ const SEQ_MAX_WIDTH = 9;
 
 /**
  * Parses a template: `{name}`, `{ext}`, `{key}`, `{partner}`, `{date:<pattern>}` (pattern letters
- * yyyy yy MM dd HH mm ss; other letters are errors, other characters literal), `{seq}` / `{seq:N}`
+ * yyyy yy MM dd HH mm ss; other letters are errors, other characters literal), `{partition:<pattern>}`
+ * (the date of the key's partition under a dated prefix; letters yyyy yy MM dd), `{seq}` / `{seq:N}`
  * (a per-scope counter, N = 1–9 digits of zero padding, at most one per template); `{{` and `}}` are
  * literal braces. Never throws; `index` is the offending character.
  */
@@ -128,7 +151,62 @@ function parseToken(token: string, at: number): Token | TemplateFailure {
     return { kind: 'seq', width: Number(width) };
   }
   if (token.startsWith('date:')) return parseDateToken(token, at);
+  if (token.startsWith('partition:')) return parsePartitionToken(token, at);
   return fail(`unknown token {${token}} (tokens: ${TOKENS})`, at);
+}
+
+function parsePartitionToken(token: string, at: number): PartitionSegment | TemplateFailure {
+  const pattern = parseDatePattern(token, at, PARTITION_LETTERS);
+  if ('ok' in pattern) return pattern;
+  const time = pattern.find((p): p is DatePart => typeof p === 'string' && TIME_PARTS.includes(p));
+  if (time !== undefined) {
+    return fail(
+      `{${token}}: a partition is a day, month or year and has no time (use ${PARTITION_LETTERS}; not ${time}; {date:…} is the object's LastModified)`,
+      at,
+    );
+  }
+  return { kind: 'partition', pattern, at };
+}
+
+/**
+ * Why a template's `{partition:…}` cannot be rendered for a partner's prefix (a config error at load),
+ * or undefined: a prefix without `{date:…}` has no partitions, and a letter the prefix's partitions do
+ * not give (a year under `{date:MM}/{date:dd}/`, a month under `{date:dd}/`) has no value. `index` is
+ * the token's `{`.
+ */
+export function partitionTokenProblem(
+  template: FilenameTemplate,
+  prefixTemplate: PrefixTemplate | undefined,
+): TemplateFailure | undefined {
+  for (const s of template.segments) {
+    if (s.kind !== 'partition') continue;
+    const token = `{partition:${patternText(s.pattern)}}`;
+    if (prefixTemplate === undefined) {
+      return fail(
+        `${token} needs a dated source.prefix (e.g. prefix: exports/{date:yyyy-MM-dd}/): this partner's prefix has no {date:…}, so its keys have no partition date`,
+        s.at,
+      );
+    }
+    const known = partitionDateParts(prefixTemplate);
+    const letters = new Set(s.pattern.filter((p): p is DatePart => typeof p === 'string'));
+    const missing =
+      !known.year && (letters.has('yyyy') || letters.has('yy'))
+        ? 'year'
+        : !known.month && letters.has('MM')
+          ? 'month'
+          : undefined;
+    if (missing !== undefined) {
+      return fail(
+        `${token}: the partitions of ${prefixTemplate.source} do not say their ${missing} (add ${missing === 'year' ? 'yyyy' : 'MM'} to the prefix, or leave it out of the token)`,
+        s.at,
+      );
+    }
+  }
+  return undefined;
+}
+
+function patternText(pattern: DatePattern): string {
+  return pattern.map((p) => (typeof p === 'string' ? p : p.text)).join('');
 }
 
 const fail = templateFailure;
@@ -145,14 +223,25 @@ export function renderFilename(
   suffix = '',
 ): RemoteNameResult {
   const rendered = renderRaw(template, input);
-  if (rendered === undefined) return deriveRemoteName(input.key, input.prefix); // outside-prefix verdict
-  return deriveRemoteName(rendered + suffix, '');
+  if (!rendered.ok) return rendered;
+  return deriveRemoteName(rendered.text + suffix, '');
 }
 
-/** The rendered text before any check; undefined for a key outside the prefix. */
-function renderRaw(template: FilenameTemplate, input: TemplateInput): string | undefined {
+type NameFailure = Extract<RemoteNameResult, { ok: false }>;
+
+/** The rendered text before any check, or why there is none (outside the prefix, no partition date). */
+function renderRaw(
+  template: FilenameTemplate,
+  input: TemplateInput,
+): { ok: true; text: string } | NameFailure {
   const relative = deriveRelativeKey(input.key, input.prefix);
-  if (relative === undefined) return undefined;
+  if (relative === undefined) {
+    return {
+      ok: false,
+      rule: 'outside-prefix',
+      reason: `key is not under the partner prefix ${JSON.stringify(input.prefix)}`,
+    };
+  }
   const base = relative.slice(relative.lastIndexOf('/') + 1);
   const dot = base.lastIndexOf('.');
   const name = dot > 0 ? base.slice(0, dot) : base;
@@ -165,9 +254,43 @@ function renderRaw(template: FilenameTemplate, input: TemplateInput): string | u
     else if (s.kind === 'key') out += relative.replaceAll('/', '_');
     else if (s.kind === 'partner') out += input.partnerId;
     else if (s.kind === 'date') out += renderDate(s, input.lastModified, input.timezone);
-    else if (s.kind === 'seq') out += renderSeq(s.width, input.seq ?? 'hashes');
+    else if (s.kind === 'partition') {
+      const values = partitionValues(s.pattern, input.partition);
+      if (!values.ok) return { ok: false, rule: 'no-partition-date', reason: values.reason };
+      out += renderPattern(s.pattern, values.values);
+    } else if (s.kind === 'seq') out += renderSeq(s.width, input.seq ?? 'hashes');
   }
-  return out;
+  return { ok: true, text: out };
+}
+
+// The letters' values for one pattern, or why the partition has none (load refuses a prefix that
+// cannot give them; a key in no partition or in a `2026-02-30/` reaches here only by hand).
+function partitionValues(
+  pattern: DatePattern,
+  partition: PartitionDateResult | undefined,
+): { ok: true; values: Record<DatePart, string> } | { ok: false; reason: string } {
+  if (partition === undefined) {
+    return { ok: false, reason: '{partition:…} needs a dated source.prefix; this partner has none' };
+  }
+  if (!partition.ok) return { ok: false, reason: `{partition:…} has no date: ${partition.reason}` };
+  const { year, month, day } = partition.date;
+  const yyyy = year === undefined ? undefined : String(year).padStart(4, '0');
+  const MM = month === undefined ? undefined : String(month).padStart(2, '0');
+  for (const p of pattern) {
+    if ((p === 'yyyy' || p === 'yy') && yyyy === undefined) {
+      return { ok: false, reason: '{partition:…} asks for a year the partition does not give' };
+    }
+    if (p === 'MM' && MM === undefined) {
+      return { ok: false, reason: '{partition:…} asks for a month the partition does not give' };
+    }
+  }
+  const values = {
+    yyyy: yyyy ?? '',
+    yy: (yyyy ?? '').slice(-2),
+    MM: MM ?? '',
+    dd: String(day).padStart(2, '0'),
+  };
+  return { ok: true, values: { ...values, HH: '', mm: '', ss: '' } };
 }
 
 function renderSeq(width: number, seq: number | 'mask' | 'hashes'): string {
@@ -227,20 +350,26 @@ export function sequenceScopeFor(
   if (template?.seq === undefined) return undefined;
   const probe = remoteNameFor(partner, { ...object, seq: 10 ** Math.max(template.seq.width - 1, 0) });
   if (!probe.ok) return probe;
-  const masked = renderRaw(template, { ...templateInput(partner, object), seq: 'mask' }) ?? '';
-  return { ok: true, scope: masked + transformSuffix(partner.transform) };
+  const masked = renderRaw(template, { ...templateInput(partner, object), seq: 'mask' });
+  return { ok: true, scope: (masked.ok ? masked.text : '') + transformSuffix(partner.transform) };
 }
 
 function templateInput(
   partner: NamingPartner,
   object: { key: string; lastModified: Date; seq?: number },
 ): TemplateInput {
+  const { prefixTemplate } = partner.source;
+  const partition =
+    prefixTemplate !== undefined && partner.naming?.filename?.segments.some((s) => s.kind === 'partition')
+      ? partitionDateOfKey(prefixTemplate, object.key)
+      : undefined;
   return {
     key: object.key,
     prefix: keyPrefixFor(partner.source, object.key),
     partnerId: partner.id,
     lastModified: object.lastModified,
     timezone: partner.schedule.timezone,
+    ...(partition === undefined ? {} : { partition }),
     ...(object.seq === undefined ? {} : { seq: object.seq }),
   };
 }

@@ -12,16 +12,18 @@ export type PlanSkipReason =
   | 'superseded'
   | 'failed'
   | 'in-progress'
-  | 'hostile-key';
+  | 'hostile-key'
+  | 'name-collision';
 
 export type PlanOutcome =
-  | { action: 'deliver'; remotePath: string; numberAtDelivery?: true }
+  | { action: 'deliver'; remotePath: string; numberAtDelivery?: true; clash?: string }
   | {
       action: 'hold';
       why: 'paused' | 'window-closed';
       remotePath: string;
       detail?: string;
       numberAtDelivery?: true;
+      clash?: string;
     }
   | { action: 'skip'; why: PlanSkipReason; detail?: string };
 
@@ -39,7 +41,19 @@ export interface PlanFacts {
   paused?: { detail: string };
   /** Outside the delivery window: deliveries wait until it opens. */
   windowClosed?: { detail: string };
+  /**
+   * An object listed before this one has (or will have) the same remote name: `as` is its key, `then`
+   * what happens to this one — a naming.filename name is left out by the sweep (`name-collision`), a
+   * key-derived one goes and meets target.onExisting. `fix`: how to tell the names apart.
+   */
+  sameName?: { as: string; then: 'name-collision' | 'fail' | 'overwrite' | 'skip'; fix?: string };
 }
+
+const ON_SAME_NAME: Record<'fail' | 'overwrite' | 'skip', string> = {
+  fail: 'the later one fails with ERR_REMOTE_EXISTS (target.onExisting: fail)',
+  overwrite: 'the later one replaces it on the server (target.onExisting: overwrite)',
+  skip: 'the later one is not sent (target.onExisting: skip)',
+};
 
 /** The first rule that applies wins, in the order the sweep and the deliver job check them. */
 export function planObject(f: PlanFacts): PlanOutcome {
@@ -64,13 +78,23 @@ export function planObject(f: PlanFacts): PlanOutcome {
   }
   if (record?.status === 'publishing') return { action: 'skip', why: 'in-progress' };
   if (!f.name.ok) return { action: 'skip', why: 'hostile-key', detail: f.name.reason };
-  const remotePath = joinRemote(f.directory, f.name.name);
-  const numbered = f.numberAtDelivery ? { numberAtDelivery: true as const } : {};
-  if (f.paused) return { action: 'hold', why: 'paused', remotePath, detail: f.paused.detail, ...numbered };
-  if (f.windowClosed) {
-    return { action: 'hold', why: 'window-closed', remotePath, detail: f.windowClosed.detail, ...numbered };
+  const same = f.sameName;
+  const fix = same?.fix === undefined ? '' : `; ${same.fix}`;
+  if (same?.then === 'name-collision') {
+    return { action: 'skip', why: 'name-collision', detail: `same remote name as ${same.as}${fix}` };
   }
-  return { action: 'deliver', remotePath, ...numbered };
+  const remotePath = joinRemote(f.directory, f.name.name);
+  const extra = {
+    ...(f.numberAtDelivery ? { numberAtDelivery: true as const } : {}),
+    ...(same === undefined
+      ? {}
+      : { clash: `same remote name as ${same.as}: ${ON_SAME_NAME[same.then]}${fix}` }),
+  };
+  if (f.paused) return { action: 'hold', why: 'paused', remotePath, detail: f.paused.detail, ...extra };
+  if (f.windowClosed) {
+    return { action: 'hold', why: 'window-closed', remotePath, detail: f.windowClosed.detail, ...extra };
+  }
+  return { action: 'deliver', remotePath, ...extra };
 }
 
 const LABELS: Record<PlanSkipReason | 'paused' | 'window-closed', string> = {
@@ -90,6 +114,7 @@ const LABELS: Record<PlanSkipReason | 'paused' | 'window-closed', string> = {
   failed: 'failed earlier',
   'in-progress': 'being delivered now',
   'hostile-key': 'hostile key',
+  'name-collision': 'name collision',
   paused: 'held: partner paused',
   'window-closed': 'held: window closed',
 };
@@ -100,14 +125,20 @@ const LABELS: Record<PlanSkipReason | 'paused' | 'window-closed', string> = {
  */
 export function formatPlanLine(key: string, outcome: PlanOutcome): string {
   const shown = printable(key);
-  const numbered = outcome.action !== 'skip' && outcome.numberAtDelivery ? 'number given at delivery' : '';
+  const notes =
+    outcome.action === 'skip'
+      ? []
+      : [
+          ...(outcome.numberAtDelivery ? ['number given at delivery'] : []),
+          ...(outcome.clash === undefined ? [] : [printable(outcome.clash)]),
+        ];
   if (outcome.action === 'deliver') {
-    return `deliver  ${shown} → ${printable(outcome.remotePath)}${numbered ? `  (${numbered})` : ''}`;
+    return `deliver  ${shown} → ${printable(outcome.remotePath)}${notes.length > 0 ? `  (${notes.join('; ')})` : ''}`;
   }
   const label = LABELS[outcome.why];
   const detail = outcome.detail ? `: ${printable(outcome.detail)}` : '';
   if (outcome.action === 'hold') {
-    return `hold     ${shown} → ${printable(outcome.remotePath)}  (${label}${detail}${numbered ? `; ${numbered}` : ''})`;
+    return `hold     ${shown} → ${printable(outcome.remotePath)}  (${[`${label}${detail}`, ...notes].join('; ')})`;
   }
   return `skip     ${shown}  (${label}${detail})`;
 }

@@ -100,7 +100,33 @@ export function renderAt(template: PrefixTemplate, at: Date, timezone: string): 
   return out;
 }
 
-const patterns = new WeakMap<PrefixTemplate, RegExp>();
+/** A template as a key-matching expression: one capture group per date letter, in `letters`. */
+interface KeyPattern {
+  regex: RegExp;
+  letters: DatePart[];
+}
+
+const patterns = new WeakMap<PrefixTemplate, KeyPattern>();
+
+function keyPattern(template: PrefixTemplate): KeyPattern {
+  let pattern = patterns.get(template);
+  if (pattern === undefined) {
+    let body = '';
+    const letters: DatePart[] = [];
+    for (const s of template.segments) {
+      if (s.kind === 'text') body += escapeRegExp(s.text);
+      else {
+        for (const p of s.pattern) {
+          if (typeof p === 'string') letters.push(p);
+          body += typeof p === 'string' ? `(${DIGITS[p]})` : escapeRegExp(p.text);
+        }
+      }
+    }
+    pattern = { regex: new RegExp(`^${body}`, 'u'), letters };
+    patterns.set(template, pattern);
+  }
+  return pattern;
+}
 
 /**
  * The partition prefix `key` is under (e.g. `initech/exports/2026-03-29/`), or undefined when the key
@@ -108,17 +134,70 @@ const patterns = new WeakMap<PrefixTemplate, RegExp>();
  * as far as this says; which partitions are listed is `renderPrefixes`'s business.
  */
 export function partitionOfKey(template: PrefixTemplate, key: string): string | undefined {
-  let pattern = patterns.get(template);
-  if (pattern === undefined) {
-    let body = '';
-    for (const s of template.segments) {
-      if (s.kind === 'text') body += escapeRegExp(s.text);
-      else for (const p of s.pattern) body += typeof p === 'string' ? DIGITS[p] : escapeRegExp(p.text);
+  return keyPattern(template).regex.exec(key)?.[0];
+}
+
+/**
+ * The date a partition stands for. `month` is undefined when the template names a day without its
+ * month (`{date:dd}/`), `year` when it names no year; a monthly partition's `day` is 1, a yearly
+ * one's `month` and `day` are 1.
+ */
+export interface PartitionDate {
+  year?: number;
+  month?: number;
+  day: number;
+}
+
+export type PartitionDateResult = { ok: true; date: PartitionDate } | { ok: false; reason: string };
+
+/** Which parts of a partition's date the template gives (the day always: 1 when it is coarser). */
+export function partitionDateParts(template: PrefixTemplate): { year: boolean; month: boolean } {
+  const letters = new Set(keyPattern(template).letters);
+  const year = letters.has('yyyy') || letters.has('yy');
+  // Without MM, a year's partition starts in January; a day's month is simply not said.
+  return { year, month: letters.has('MM') || (year && !letters.has('dd')) };
+}
+
+/**
+ * The date of the partition `key` is under, read from the key's own digits (`yy` is 20yy), so it is a
+ * pure function of the key. A key in no partition, a partition whose letters disagree (`{date:yyyy}/
+ * {date:yyyy-MM-dd}/` with two years) or that is no calendar date (`2026-02-30/`) has none. Never throws.
+ */
+export function partitionDateOfKey(template: PrefixTemplate, key: string): PartitionDateResult {
+  const { regex, letters } = keyPattern(template);
+  const match = regex.exec(key);
+  if (match === null) return { ok: false, reason: `key is in no partition of ${template.source}` };
+  const seen: Partial<Record<DatePart, number>> = {};
+  for (const [i, letter] of letters.entries()) {
+    const value = Number(match[i + 1]);
+    const before = seen[letter];
+    if (before !== undefined && before !== value) {
+      return { ok: false, reason: `partition ${match[0]} gives ${letter} twice, as ${before} and ${value}` };
     }
-    pattern = new RegExp(`^${body}`, 'u');
-    patterns.set(template, pattern);
+    seen[letter] = value;
   }
-  return pattern.exec(key)?.[0];
+  const { yyyy, yy, MM, dd } = seen;
+  if (yyyy !== undefined && yy !== undefined && yyyy % 100 !== yy) {
+    return { ok: false, reason: `partition ${match[0]} gives two different years (yyyy ${yyyy}, yy ${yy})` };
+  }
+  const known = partitionDateParts(template);
+  const year = yyyy ?? (yy === undefined ? undefined : 2000 + yy);
+  const month = MM ?? (known.month ? 1 : undefined);
+  const day = dd ?? 1;
+  if ((month !== undefined && (month < 1 || month > 12)) || day < 1 || day > daysInMonth(year, month)) {
+    return { ok: false, reason: `partition ${match[0]} is not a calendar date` };
+  }
+  return {
+    ok: true,
+    date: { ...(year === undefined ? {} : { year }), ...(month === undefined ? {} : { month }), day },
+  };
+}
+
+// The most days the month can have: a February without its year may be a leap year's.
+function daysInMonth(year: number | undefined, month: number | undefined): number {
+  if (month === undefined) return 31;
+  if (month === 2) return year === undefined || isLeapYear(year) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
 /** What a source says about where its keys are: the plain prefix, or the static part and template. */
@@ -180,6 +259,10 @@ export function partitionRepeat(template: PrefixTemplate): PartitionRepeat | und
   if (parts.has('dd') && !parts.has('MM')) return { every: 'month', gapDays: 27 };
   if (parts.has('yyyy') || parts.has('yy')) return undefined;
   return { every: 'year', gapDays: parts.has('dd') ? 364 : 334 };
+}
+
+function isLeapYear(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 }
 
 function escapeRegExp(text: string): string {

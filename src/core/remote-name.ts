@@ -5,6 +5,8 @@
 /** Which rule rejected a name; stable, so logs, metrics and alerts can group on it. */
 export type RemoteNameRule =
   | 'outside-prefix'
+  // naming.filename's {partition:…} for a key whose partition has no date (in none, or 2026-02-30/).
+  | 'no-partition-date'
   | 'empty'
   | 'too-long'
   | 'control-character'

@@ -6,7 +6,8 @@ export type TemplateFailure = { ok: false; message: string; index: number };
 export type TextSegment = { kind: 'text'; text: string };
 
 export type DatePart = 'yyyy' | 'yy' | 'MM' | 'dd' | 'HH' | 'mm' | 'ss';
-export type DateSegment = { kind: 'date'; pattern: (DatePart | { text: string })[] };
+export type DatePattern = (DatePart | { text: string })[];
+export type DateSegment = { kind: 'date'; pattern: DatePattern };
 
 const DATE_PARTS: readonly DatePart[] = ['yyyy', 'yy', 'MM', 'dd', 'HH', 'mm', 'ss'];
 
@@ -58,11 +59,27 @@ function isFailure(value: unknown): value is TemplateFailure {
   return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
 }
 
-/** `date:<pattern>`: letters yyyy yy MM dd HH mm ss, other letters are errors, other characters literal. */
+/**
+ * `date:<pattern>` (or another `<name>:<pattern>` token, e.g. naming's `partition:`): letters yyyy yy
+ * MM dd HH mm ss, other letters are errors, other characters literal.
+ */
 export function parseDateToken(token: string, at: number): DateSegment | TemplateFailure {
-  const pattern: (DatePart | { text: string })[] = [];
-  let j = 'date:'.length;
-  if (j === token.length) return templateFailure('{date:} needs a pattern, e.g. {date:yyyyMMdd}', at);
+  const pattern = parseDatePattern(token, at);
+  return 'ok' in pattern ? pattern : { kind: 'date', pattern };
+}
+
+/** The pattern of a `<name>:<pattern>` token (see parseDateToken), or a failure at `at` naming `letters`. */
+export function parseDatePattern(
+  token: string,
+  at: number,
+  letters = 'yyyy, yy, MM, dd, HH, mm, ss',
+): DatePattern | TemplateFailure {
+  const pattern: DatePattern = [];
+  const name = token.slice(0, token.indexOf(':'));
+  let j = name.length + 1;
+  if (j === token.length) {
+    return templateFailure(`{${name}:} needs a pattern, e.g. {${name}:yyyyMMdd}`, at);
+  }
   while (j < token.length) {
     const part = DATE_PARTS.find((p) => token.startsWith(p, j));
     if (part) {
@@ -70,7 +87,7 @@ export function parseDateToken(token: string, at: number): DateSegment | Templat
       j += part.length;
     } else if (/\p{L}/u.test(token[j] ?? '')) {
       return templateFailure(
-        `{${token}}: unknown date pattern letter "${token[j]}" at ${j} (use yyyy, yy, MM, dd, HH, mm, ss)`,
+        `{${token}}: unknown date pattern letter "${token[j]}" at ${j} (use ${letters})`,
         at,
       );
     } else {
@@ -78,15 +95,19 @@ export function parseDateToken(token: string, at: number): DateSegment | Templat
       j += 1;
     }
   }
-  return { kind: 'date', pattern };
+  return pattern;
+}
+
+/** A pattern rendered from the values of its letters. */
+export function renderPattern(pattern: DatePattern, values: Readonly<Record<DatePart, string>>): string {
+  let out = '';
+  for (const p of pattern) out += typeof p === 'string' ? values[p] : p.text;
+  return out;
 }
 
 /** A date segment rendered for `at` in `timeZone` (IANA). */
 export function renderDate(segment: DateSegment, at: Date, timeZone: string): string {
-  const date = dateParts(at, timeZone);
-  let out = '';
-  for (const p of segment.pattern) out += typeof p === 'string' ? date[p] : p.text;
-  return out;
+  return renderPattern(segment.pattern, dateParts(at, timeZone));
 }
 
 function dateParts(at: Date, timeZone: string): Record<DatePart, string> {

@@ -2,6 +2,7 @@
 // Every object is strict: a typo is an error, not a silent default.
 import { z } from 'zod';
 import { PARTNER_ID_PATTERN, PARTNER_ID_RULE } from '../../core/delivery-id.js';
+import { partitionTokenProblem } from '../../core/filename-template.js';
 import { manifestPer } from '../../core/manifest-plan.js';
 import { ackSchema } from './ack.js';
 import { afterSchema } from './after.js';
@@ -78,6 +79,21 @@ export const partnerSchema = z
       }
     },
     whenValid('manifest', 'window'),
+  )
+  .superRefine(
+    (partner, ctx) => {
+      // {partition:…} reads the key's partition: the prefix must have partitions that give its letters.
+      const template = partner.naming?.filename;
+      const problem = template && partitionTokenProblem(template, partner.source.prefixTemplate);
+      if (problem) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${problem.message} (at character ${problem.index + 1})`,
+          path: ['naming', 'filename'],
+        });
+      }
+    },
+    whenValid('naming', 'source'),
   )
   .superRefine(
     (partner, ctx) => {

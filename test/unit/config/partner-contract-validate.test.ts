@@ -100,7 +100,7 @@ interface Row {
 
 const FILENAME = "filename: 'ACME_{date:yyyyMMdd}_{seq:3}{ext}'";
 const MOVE = "source: { move: 'archive/{key}' }";
-const TOKENS = '(tokens: name, ext, key, partner, date:<pattern>, seq, seq:<width>)';
+const TOKENS = '(tokens: name, ext, key, partner, date:<pattern>, partition:<pattern>, seq, seq:<width>)';
 const ONE_OF_AFTER = 'must be none, tag, or { move: "archive/{key}" }';
 
 const ROWS: Row[] = [

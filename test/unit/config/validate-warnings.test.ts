@@ -117,6 +117,23 @@ describe('naming.filename that gives many objects one name', () => {
     },
   );
 
+  it('names the partitions whose objects share a name for a {partition:…} template', async () => {
+    const text = PARTNER.replace('prefix: acme/', "prefix: 'acme/{date:yyyy-MM-dd}/'");
+    const { warnings } = await configs.load(
+      await configs.write({
+        partners: {
+          'acme.yaml': `${text}naming:\n  filename: "ACME_{partition:yyyyMMdd}{ext}"\n`,
+          'globex.yaml': `${text.replaceAll('acme', 'globex')}naming:\n  filename: "GLOBEX_{partition:yyyyMMdd}_{name}{ext}"\n`,
+        },
+      }),
+    );
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'partners/acme.yaml:8:13: warning: naming.filename: has no {name}, {key} or {seq}: all objects with the same extension in partitions of the same day render to the same name',
+      ),
+    ]);
+  });
+
   it('says nothing for CSV formula escaping with a checksum file', async () => {
     const warnings = await warningsFor([
       'naming: { checksumFile: sha256 }',

@@ -1,6 +1,6 @@
 // A dated source prefix (src/core/prefix-template.ts) through selection, remote names and uploads.
 import { describe, expect, it } from 'vitest';
-import { remoteNameFor } from '../../../src/core/filename-template.js';
+import { parseFilenameTemplate, remoteNameFor } from '../../../src/core/filename-template.js';
 import { parsePrefixTemplate, type PrefixTemplate } from '../../../src/core/prefix-template.js';
 import { selectObjects } from '../../../src/core/select-objects.js';
 import { uploadKeyFor } from '../../../src/core/upload-name.js';
@@ -48,5 +48,17 @@ describe('a dated source prefix', () => {
       key: 'initech/exports/2026-03-08/manual.csv',
     });
     expect(uploadKeyFor('manual.csv', source)).toMatchObject({ ok: false });
+  });
+
+  it("checks an upload's final name with today's partition date for {partition:…}", () => {
+    const filename = parseFilenameTemplate('INITECH_{partition:yyyyMMdd}_{name}{ext}');
+    if (!filename.ok) throw new Error(filename.message);
+    const named = { ...partner, naming: { filename: filename.template } };
+    const key = 'initech/exports/2026-03-08/manual.csv';
+    expect(uploadKeyFor('manual.csv', source, { partner: named, now: NOW })).toEqual({ ok: true, key });
+    expect(remoteNameFor(named, { key, lastModified: NOW })).toEqual({
+      ok: true,
+      name: 'INITECH_20260308_manual.csv',
+    });
   });
 });

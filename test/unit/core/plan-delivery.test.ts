@@ -68,6 +68,24 @@ describe('planObject', () => {
       },
       'hold     acme/orders.csv → /inbound/acme/ACME_20261126_###.csv  (held: partner paused: by ops; number given at delivery)',
     ],
+    [
+      'a key-derived name another listed object has (the server decides by onExisting)',
+      { sameName: { as: 'acme/2026-12-06/orders.csv', then: 'fail' } },
+      'deliver  acme/orders.csv → /inbound/acme/orders.csv  (same remote name as acme/2026-12-06/orders.csv: the later one fails with ERR_REMOTE_EXISTS (target.onExisting: fail))',
+    ],
+    [
+      'a held one whose name repeats across partitions, with the fix',
+      {
+        sameName: { as: 'acme/2026-12-06/orders.csv', then: 'overwrite', fix: 'use {partition:…}' },
+        paused: { detail: 'by ops' },
+      },
+      'hold     acme/orders.csv → /inbound/acme/orders.csv  (held: partner paused: by ops; same remote name as acme/2026-12-06/orders.csv: the later one replaces it on the server (target.onExisting: overwrite); use {partition:…})',
+    ],
+    [
+      'a naming.filename name another listed object has (the sweep leaves it out)',
+      { sameName: { as: 'acme/2026-12-06/orders.csv', then: 'name-collision' } },
+      'skip     acme/orders.csv  (name collision: same remote name as acme/2026-12-06/orders.csv)',
+    ],
   ])('%s', (_what, overrides, line) => {
     expect(formatPlanLine('acme/orders.csv', planObject(facts(overrides)))).toBe(line);
   });

@@ -25,7 +25,7 @@ describe('naming.filename', () => {
   it.each([
     [
       '"{nam}{ext}"',
-      'unknown token {nam} (tokens: name, ext, key, partner, date:<pattern>, seq, seq:<width>) (at character 1)',
+      'unknown token {nam} (tokens: name, ext, key, partner, date:<pattern>, partition:<pattern>, seq, seq:<width>) (at character 1)',
     ],
     ['"x{name"', 'unbalanced "{" (write "{{" for a literal brace) (at character 2)'],
     ['"{name}}"', 'unbalanced "}" (write "}}" for a literal brace) (at character 7)'],
