@@ -1,12 +1,20 @@
 // bandwidth: target.maxBytesPerSecond measured on the partner side (issue 16). Two `ferry start --role
 // worker` child processes share one Redis. Three files (16 MiB each by default) go to a partner capped at
-// 4MB while an uncapped partner receives three files of the same size; the uncapped partner alone is the
-// baseline, measured in the same run. Then a reload in flight: a partner capped at 2MB gets 6MB written
+// 4MB while an uncapped partner receives three files of the same size five times. "Is an uncapped partner
+// slowed" is measured apart, in pairs run back to back: the uncapped partner receives one file (of the
+// three files' bytes) alone and next to a partner capped at 4MB, in an order drawn per pair; the figure
+// is the median of the per-pair ratios. Then a reload in flight: a partner capped at 2MB gets 6MB written
 // into its partner file ~2 s into its transfer (hot reload), and the bench reports how soon the new rate
 // showed. The bench polls each partner's SFTP directory (temp and final files, their sizes) every
 // ~100 ms; a rate is taken over the middle of a transfer (10 % → 90 % of its bytes), so neither the
 // bucket's initial half second of burst nor the publish at the end counts.
-import { chmod, copyFile, readdir, stat } from 'node:fs/promises';
+//
+// Why pairs of one file (docs/performance.md): an uncapped transfer is CPU-bound (sshd, s3rver, the
+// workers and the bench share the cores), so its rate follows the CPU that other processes on the box
+// leave it, in bursts of seconds; a pair's two runs see nearly the same load. Three files are three jobs,
+// and one picked up late left an idle gap inside 10 % → 90 % of the bytes. The services run on tmpfs
+// (/dev/shm) when there is one, so no fsync or writeback of the disk is in the path.
+import { access, chmod, copyFile, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,13 +23,17 @@ import { writeFerryConfig, writePartnerFile, type PartnerFixture } from '../test
 import type { FerryProcess } from '../test/support/ferry-process.js';
 import { loadConfigOrThrow, putObjects, sweepAndWait } from '../test/support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../test/support/services.js';
-import { formatSize, startFerryWorker, stopFerryWorker, syncDisks } from './baselines.js';
+import { formatSize, startFerryWorker, stopFerryWorker, syncDisks, treeCpuMsOf } from './baselines.js';
 
 const POLL_MS = 100;
 /** Uncapped transfers take well under a second on loopback: polled more often, so 10 %→90 % spans several samples. */
 const FAST_POLL_MS = 20;
 /** A "window" when looking for the moment a reloaded cap showed. */
 const WINDOW_MS = 500;
+/** Uncapped runs back to back while the capped partner's 3 files go (load for "capped while the uncapped one ran"). */
+const LOAD_ROUNDS = 5;
+/** Where the services' run dir goes when it can: a RAM disk, so the disk's fsync and writeback stay out. */
+const TMPFS = '/dev/shm';
 
 /** Bytes in a partner's directory (temp and final files) at one moment. */
 interface Sample {
@@ -47,8 +59,8 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
       'reload-from': { type: 'string', default: '2MB' },
       'reload-to': { type: 'string', default: '6MB' },
       'reload-after-ms': { type: 'string', default: '2000' },
-      // Uncapped transfers are short (well under a second on loopback): several of each, medians compared.
-      rounds: { type: 'string', default: '5' },
+      // Pairs (uncapped alone, then next to a capped partner): their ratios' median is the figure.
+      rounds: { type: 'string', default: '20' },
     },
   });
   const size = Number(values.size);
@@ -65,7 +77,21 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
   const rounds = Number(values.rounds);
   const progress = (line: string) => process.stderr.write(`bench bandwidth: ${line}\n`);
 
-  const services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
+  // TMPDIR only for this process and the workers it starts: the services' temp dir (s3rver's store,
+  // the partners' SFTP dirs, Redis) lands on tmpfs; put back when the bench ends.
+  const savedTmpDir = process.env.TMPDIR;
+  const onTmpfs = await access(TMPFS).then(
+    () => true,
+    () => false,
+  );
+  if (onTmpfs) process.env.TMPDIR = TMPFS;
+  let services: Services;
+  try {
+    services = await startServices({ buckets: ['warehouse-exports', 'ferry-audit'] });
+  } catch (err) {
+    restoreEnv('TMPDIR', savedTmpDir);
+    throw err;
+  }
   const procs: FerryProcess[] = [];
   try {
     process.env.AWS_ACCESS_KEY_ID = services.s3.accessKeyId;
@@ -78,15 +104,30 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
       await chmod(key, 0o600);
       return `{ privateKeyFile: ${key} }`;
     };
-    const uncapped = async (name: string): Promise<PartnerFixture[]> => {
+    // One partner per run, all on the same objects: each run delivers them afresh on a new connection.
+    const partnersOf = async (
+      name: string,
+      count: number,
+      fields: Omit<PartnerFixture, 'id' | 'auth'>,
+    ): Promise<PartnerFixture[]> => {
       const out: PartnerFixture[] = [];
-      for (let r = 1; r <= rounds; r++) {
-        out.push({ id: `${name}-${r}`, prefix: 'bw/free/', auth: await authFor(`${name}-${r}`) });
+      for (let r = 1; r <= count; r++) {
+        out.push({ id: `${name}-${r}`, ...fields, auth: await authFor(`${name}-${r}`) });
       }
       return out;
     };
-    const alones = await uncapped('free-alone');
-    const frees = await uncapped('free');
+    const loads = await partnersOf('free-load', LOAD_ROUNDS, { prefix: 'bw/free/' });
+    // The pairs' uncapped runs move the same bytes as one file: three files start as three jobs, picked
+    // up as much as a second apart now and then, and that gap would count as a slow transfer.
+    const alones = await partnersOf('free-alone', rounds, { prefix: 'bw/free-one/' });
+    const frees = await partnersOf('free', rounds, { prefix: 'bw/free-one/' });
+    // Each pair's own capped partner: one file of 3 s at the cap (half a second of it the bucket's burst),
+    // enough to outlast an uncapped run, short enough to keep the pairs close together.
+    const pairCappedBytes = Math.round(cap * 3);
+    const pairCapped = await partnersOf('capped-pair', rounds, {
+      prefix: 'bw/capped-pair/',
+      maxBytesPerSecond: values.cap,
+    });
     const partners = {
       capped: {
         id: 'capped',
@@ -102,11 +143,18 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
       },
     } satisfies Record<string, PartnerFixture>;
 
-    progress(`seeding ${files} objects of ${size} bytes under each of bw/free, bw/capped, bw/reload…`);
+    progress(
+      `seeding ${files} objects of ${size} bytes under each of bw/free, bw/capped, bw/reload, 1 of ${files * size} bytes under bw/free-one, 1 of ${pairCappedBytes} under bw/capped-pair (services in ${services.dir})…`,
+    );
     await seedObjects(services, ['bw/free/', 'bw/capped/', 'bw/reload/'], files, size);
+    await seedObjects(services, ['bw/free-one/'], 1, files * size);
+    await seedObjects(services, ['bw/capped-pair/'], 1, pairCappedBytes);
     const fixture = await writeFerryConfig(
       services,
-      { partners: [...alones, ...frees, ...Object.values(partners)], logLevel: 'info' },
+      {
+        partners: [...loads, ...alones, ...frees, ...pairCapped, ...Object.values(partners)],
+        logLevel: 'info',
+      },
       join(runDir, 'config-bandwidth'),
     );
     const config = await loadConfigOrThrow(fixture.dir);
@@ -114,40 +162,74 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
     procs.push(...(await Promise.all([0, 1].map(() => startFerryWorker(fixture.dir, env)))));
     const total = files * size;
     const dirOf = (p: PartnerFixture) => fixture.partnerDirs[p.id]!;
-    const sweep = async (p: PartnerFixture) => {
+    const sweep = async (p: PartnerFixture, count = files) => {
       const { code, summary } = await sweepAndWait(config, p.id, 3600);
-      if (code !== 0 || !summary.startsWith(`delivered ${files},`)) {
+      if (code !== 0 || !summary.startsWith(`delivered ${count},`)) {
         throw new Error(`ferry sweep ${p.id} exited ${code}: ${summary}`);
       }
       return summary;
     };
 
-    /** One uncapped partner's sweep: its rate over 10 % → 90 % of its bytes, and when that was. */
-    const uncappedRun = async (p: PartnerFixture) => {
-      await syncDisks(); // the previous run's dirty pages would be written back during this one
+    const cores = cpus().length;
+    /**
+     * One uncapped partner's sweep: its rate over 10 % → 90 % of its bytes, when that was, and the share
+     * of the box's CPU that processes other than the bench's own tree used meanwhile (the noise).
+     * `total` bytes in `count` files; they are removed afterwards (tmpfs is memory).
+     */
+    const uncappedRun = async (p: PartnerFixture, count = files) => {
+      const cpu0 = await cpuSplit();
       const poller = startDirPoller(dirOf(p), FAST_POLL_MS);
-      await sweep(p);
+      const startedAt = performance.now();
+      await sweep(p, count);
       const samples = await poller.stop();
+      const ms = performance.now() - startedAt;
+      const cpu1 = await cpuSplit();
+      for (const name of await readdir(dirOf(p))) await rm(join(dirOf(p), name), { force: true });
       return {
         ...middleRate(samples, total),
         from: timeAt(samples, total * 0.1)!,
         to: timeAt(samples, total * 0.9)!,
+        // At least 0: /proc/stat counts in ticks, the processes' times more finely; a quiet box can dip below.
+        othersShare: Math.max(0, (cpu1.busyMs - cpu0.busyMs - (cpu1.oursMs - cpu0.oursMs)) / (ms * cores)),
       };
     };
 
-    // 1. The baseline: the uncapped partner alone, `rounds` times.
-    progress(`uncapped partner alone, ${rounds}×…`);
-    const alone = [];
-    for (const p of alones) alone.push(await uncappedRun(p));
+    // 1. "Is an uncapped partner slowed": pairs back to back, each the uncapped partner alone and next
+    // to that pair's capped partner once it is past its bucket's burst (at its steady rate). Which of
+    // the two goes first is drawn per pair, so a load on the box that comes and goes in step with the
+    // pairs cannot favour one side.
+    progress(`${rounds} pairs: uncapped partner alone and next to a partner capped at ${values.cap}…`);
+    const pairs = [];
+    const steadyBytes = cap * 0.75; // the half second of burst, then a quarter second at the cap
+    for (let i = 0; i < rounds; i++) {
+      await syncDisks(); // earlier runs' dirty pages (if on disk) would be written back during this pair
+      const aloneFirst = Math.random() < 0.5;
+      const alone = aloneFirst ? await uncappedRun(alones[i]!, 1) : undefined;
+      const pairPoller = startDirPoller(dirOf(pairCapped[i]!));
+      const pairSweep = sweep(pairCapped[i]!, 1);
+      await Promise.race([pairPoller.reached(steadyBytes), pairSweep]);
+      const next = await uncappedRun(frees[i]!, 1);
+      const cappedBusy = bytesAt(pairPoller.samples, next.to) < pairCappedBytes;
+      await pairSweep;
+      await pairPoller.stop();
+      const pair = { alone: alone ?? (await uncappedRun(alones[i]!, 1)), next, cappedBusy, aloneFirst };
+      progress(
+        `pair ${i + 1}: alone ${(pair.alone.rate / 1e6).toFixed(1)} MB/s (others ${Math.round(pair.alone.othersShare * 100)} %), next to the capped one ${(next.rate / 1e6).toFixed(1)} MB/s (others ${Math.round(next.othersShare * 100)} %)${aloneFirst ? '' : ', alone second'}: ${(next.rate / pair.alone.rate).toFixed(2)}×`,
+      );
+      pairs.push(pair);
+    }
 
-    // 2. The capped partner, and the uncapped one `rounds` times in a row once the capped one is under
-    // way (10 % of its bytes), so the uncapped transfers run while the capped one is at its steady rate.
-    progress(`capped partner at ${values.cap} with the uncapped one, ${rounds}×…`);
+    // 2. The capped partner, and the uncapped one LOAD_ROUNDS times in a row once the capped one is
+    // under way (10 % of its bytes), so the uncapped transfers run while the capped one is at its steady rate.
+    progress(`capped partner at ${values.cap} with the uncapped one, ${LOAD_ROUNDS}×…`);
     const cappedPoller = startDirPoller(dirOf(partners.capped));
     const cappedSweep = sweep(partners.capped);
     await Promise.race([cappedPoller.reached(total * 0.1), cappedSweep]);
     const free = [];
-    for (const p of frees) free.push(await uncappedRun(p));
+    for (const p of loads) {
+      await syncDisks(); // the previous run's dirty pages (if on disk) would be written back during this one
+      free.push(await uncappedRun(p));
+    }
     const cappedBusy = cappedPoller.samples.at(-1)!.bytes < total * 0.9;
     await cappedSweep;
     const cappedSamples = await cappedPoller.stop();
@@ -196,18 +278,24 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
     });
 
     const mb = (bytesPerSecond: number) => (bytesPerSecond / 1e6).toFixed(2);
-    const label = `bandwidth ${files}×${formatSize(size)}, 2 worker processes, ${cpus().length} cores`;
+    const label = `bandwidth ${files}×${formatSize(size)}, 2 worker processes, ${cores} cores${onTmpfs ? `, services on ${TMPFS}` : ''}`;
     console.log(
       `${label}: capped partner (${values.cap} = ${formatByteRate(cap)}) aggregate ${mb(capped.rate)} MB/s over 10 %→90 % of its bytes (${capped.seconds.toFixed(1)} s), ${(capped.rate / cap).toFixed(3)}× the cap (issue 16 target 0.9–1.1×: ${mb(cap * 0.9)}–${mb(cap * 1.1)} MB/s)`,
     );
     console.log(
       `${label}: capped partner while the uncapped one ran (${((freeSpan.to - freeSpan.from) / 1000).toFixed(1)} s, 10 % of the first → 90 % of the last uncapped run${cappedBusy ? '' : '; WARNING: the capped transfer was past 90 % before they ended'}): ${cappedDuringFree === undefined ? 'n/a' : `${mb(cappedDuringFree)} MB/s, ${(cappedDuringFree / cap).toFixed(3)}× the cap`}; longest stretch without a new byte between 10 % and 90 %: ${cappedStall.ms} ms (poll ${POLL_MS} ms; ${cappedStall.ms === 0 ? 'none' : cappedStall.fromMs + cappedStall.ms >= freeSpan.from && cappedStall.fromMs <= freeSpan.to ? 'while the uncapped one ran' : 'while the capped one ran alone'})`,
     );
-    const median = (runs: { rate: number }[]) =>
-      runs.map((r) => r.rate).sort((a, b) => a - b)[runs.length >> 1]!;
+    const alone = pairs.map((p) => p.alone);
+    const next = pairs.map((p) => p.next);
+    const ratios = pairs.map((p) => p.next.rate / p.alone.rate);
     const list = (runs: { rate: number }[]) => runs.map((r) => mb(r.rate)).join(', ');
+    const percent = (share: number) => `${Math.round(share * 100)} %`;
+    const others = [...alone, ...next].map((r) => r.othersShare);
+    const cappedDone = pairs.filter((p) => !p.cappedBusy).length;
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const quarter = (q: number) => sorted[Math.round((sorted.length - 1) * q)]!;
     console.log(
-      `${label}: uncapped partner over 10 %→90 % of its bytes: alone median ${mb(median(alone))} MB/s (${list(alone)}), next to the capped one median ${mb(median(free))} MB/s (${list(free)}): ${(median(free) / median(alone)).toFixed(2)}× (1.00 = not slowed)`,
+      `${label}: uncapped partner (one file of ${formatSize(files * size)}) over 10 %→90 % of its bytes, ${rounds} pairs back to back (alone and next to a partner capped at ${values.cap}; alone first in ${pairs.filter((p) => p.aloneFirst).length}): alone median ${mb(median(alone.map((r) => r.rate)))} MB/s (${list(alone)}), next to the capped one median ${mb(median(next.map((r) => r.rate)))} MB/s (${list(next)}); per-pair ratio next/alone median ${median(ratios).toFixed(2)}× (middle half ${quarter(0.25).toFixed(2)}–${quarter(0.75).toFixed(2)}, range ${sorted[0]!.toFixed(2)}–${sorted.at(-1)!.toFixed(2)}; 1.00 = not slowed)${cappedDone === 0 ? '' : `; WARNING: in ${cappedDone} pairs the capped partner was done before 90 % of the uncapped run`}; CPU used by other processes on the box during these runs: median ${percent(median(others))} of ${cores} cores (${percent(Math.min(...others))}–${percent(Math.max(...others))})`,
     );
     console.log(
       `${label}: reload in flight ${values['reload-from']} → ${values['reload-to']}: before the write ${before === undefined ? 'n/a' : `${mb(before)} MB/s (${(before / reloadFrom).toFixed(3)}× the old cap; fastest ${WINDOW_MS} ms window ${beforePeak === undefined ? 'n/a' : `${mb(beforePeak)} MB/s`})`}, file written ${((writtenAtMs - first.atMs) / 1000).toFixed(1)} s after the first byte with ${(writtenBytes / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB there; workers logged 'config reloaded' ${reloadedAfter.join(' / ')} after the write; first ${WINDOW_MS} ms window above the old cap ends ${shown === undefined ? 'never' : `${((shown + WINDOW_MS - writtenAtMs) / 1000).toFixed(2)} s after the write`}, the first above ${mb((reloadFrom + reloadTo) / 2)} MB/s (halfway to the new cap) ${shownMidway === undefined ? 'never' : `${((shownMidway + WINDOW_MS - writtenAtMs) / 1000).toFixed(2)} s after`}; after that window ${after === undefined ? 'n/a' : `${mb(after)} MB/s (${(after / reloadTo).toFixed(3)}× the new cap) until 90 % of the bytes`}`,
@@ -219,7 +307,34 @@ export async function runBandwidthBench(args: string[]): Promise<number> {
   } finally {
     await Promise.all(procs.map((p) => stopFerryWorker(p)));
     await services.stop();
+    restoreEnv('TMPDIR', savedTmpDir);
   }
+}
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
+/** The middle value (of an even count, the mean of the two middle ones). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** CPU time (ms) the whole box spent busy so far, and the part of it this bench's process tree spent. */
+async function cpuSplit(): Promise<{ busyMs: number; oursMs: number }> {
+  // /proc/stat's first line: user nice system idle iowait irq softirq steal … in clock ticks (USER_HZ 100).
+  const ticks = (await readFile('/proc/stat', 'utf8'))
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const [user, nice, system, , , , , steal] = ticks;
+  const busyMs = (user! + nice! + system! + steal!) * 10;
+  return { busyMs, oursMs: await treeCpuMsOf(process.pid) };
 }
 
 /** Puts `count` random objects of `size` bytes under each prefix, one at a time (one body held at once). */
