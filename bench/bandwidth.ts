@@ -14,7 +14,7 @@
 // leave it, in bursts of seconds; a pair's two runs see nearly the same load. Three files are three jobs,
 // and one picked up late left an idle gap inside 10 % → 90 % of the bytes. The services run on tmpfs
 // (/dev/shm) when there is one, so no fsync or writeback of the disk is in the path.
-import { access, chmod, copyFile, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { access, chmod, copyFile, readdir, readFile, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +23,7 @@ import { writeFerryConfig, writePartnerFile, type PartnerFixture } from '../test
 import type { FerryProcess } from '../test/support/ferry-process.js';
 import { loadConfigOrThrow, putObjects, sweepAndWait } from '../test/support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../test/support/services.js';
+import { sampleDirBytes, type DirBytesSample } from '../test/support/dir-bytes-sampler.js';
 import { formatSize, startFerryWorker, stopFerryWorker, syncDisks, treeCpuMsOf } from './baselines.js';
 
 const POLL_MS = 100;
@@ -354,48 +355,28 @@ async function seedObjects(
 }
 
 /**
- * Samples the bytes in `dir` (every file, temp or final) every POLL_MS. A sample that races a rename
- * (a file gone between readdir and stat) is dropped; the next one counts it under its final name.
+ * Samples the bytes in `dir` (every file, temp or final) every `pollMs`, through the tests' sampler
+ * (test/support/dir-bytes-sampler.ts); a sample's time is when its look began.
  */
 function startDirPoller(dir: string, pollMs = POLL_MS): DirPoller {
-  const samples: Sample[] = [];
-  const waiters: { bytes: number; resolve: (s: Sample) => void }[] = [];
-  let stopped = false;
-  const sample = async () => {
-    const atMs = performance.now();
-    let bytes = 0;
-    try {
-      for (const name of await readdir(dir)) bytes += (await stat(join(dir, name))).size;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    const s = { atMs, bytes };
-    samples.push(s);
-    for (const w of waiters.filter((w) => bytes >= w.bytes)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(s);
-    }
-  };
-  const loop = (async () => {
-    while (!stopped) {
-      await sample();
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
-    }
-    await sample();
-  })();
+  const sampler = sampleDirBytes(dir, pollMs);
+  const toSample = (s: DirBytesSample): Sample => ({ atMs: s.startMs, bytes: s.bytes });
   return {
-    samples,
+    get samples() {
+      return sampler.samples.map(toSample);
+    },
+    // Raced against the sweep: once the sampler stops, a threshold never reached just stays pending.
     reached: (bytes) =>
       new Promise((resolve) => {
-        const hit = samples.find((s) => s.bytes >= bytes);
-        if (hit) resolve(hit);
-        else waiters.push({ bytes, resolve });
+        sampler
+          .until((s) => s.bytes >= bytes, `${bytes} bytes`, 3_600_000)
+          .then(
+            (s) => resolve(toSample(s)),
+            () => undefined,
+          );
       }),
     async stop() {
-      stopped = true;
-      await loop;
-      return samples;
+      return (await sampler.stop()).map(toSample);
     },
   };
 }
