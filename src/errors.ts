@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   ERR_SNS_SUBSCRIBE_URL: 'permanent',
   // The GET of an SNS SubscribeURL failed or was refused (the subscription stays pending; SNS may send it again).
   ERR_SNS_CONFIRMATION: 'transient',
+  // An SNS message's signature is missing or does not verify (http.events.snsSignatures: verify): refused, nothing done.
+  ERR_SNS_SIGNATURE: 'permanent',
+  // The certificate an SNS message is signed with could not be fetched: the message is refused with 502, SNS sends it again.
+  ERR_SNS_CERTIFICATE: 'transient',
   ERR_UNKNOWN: 'transient',
 } as const;
 

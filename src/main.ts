@@ -12,6 +12,7 @@ import { createSweepProcessor } from '../jobs/sweep.js';
 import { createAlerter, type Alerter } from './observability/alerter.js';
 import { openEventsTokens } from './adapters/events-token-source.js';
 import { createReceiptStore } from './adapters/receipt-store.js';
+import { createSnsCertificates, type CertFetchLike } from './adapters/sns-certificates.js';
 import { createSnsSubscriber, type FetchLike } from './adapters/sns-subscriber.js';
 import { createS3Client, createS3Source } from './adapters/s3-source.js';
 import { connectSftp } from './adapters/sftp-connection.js';
@@ -99,6 +100,8 @@ export interface StartOptions {
     partnerControls?: DeliveryHoldOptions & { slaIntervalMs?: number };
     /** The GET of an SNS SubscribeURL (default: the global fetch), so tests need no internet. */
     snsFetch?: FetchLike;
+    /** The GET of an SNS SigningCertURL (default: the global fetch), so tests sign with a key of their own. */
+    snsCertFetch?: CertFetchLike;
   };
 }
 
@@ -172,6 +175,13 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
   const eventsTokens = eventsSettings
     ? await openEventsTokens(eventsSettings.token, env, { logger })
     : undefined;
+  if (eventsSettings?.snsSignatures === 'off') {
+    // Said at every start: the events token alone then vouches for SNS messages.
+    logger.warn(
+      { setting: 'http.events.snsSignatures' },
+      'SNS message signatures are not verified (http.events.snsSignatures: off)',
+    );
+  }
 
   const redis = createRedisConnection(svc.redis, 'worker');
   const redisWait = watchRedisAvailability(redis, { where: describeRedisTarget(svc.redis), logger });
@@ -627,6 +637,10 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
             tokens: eventsTokens,
             sns: createSnsSubscriber(
               options.overrides?.snsFetch === undefined ? {} : { fetch: options.overrides.snsFetch },
+            ),
+            snsSignatures: eventsSettings.snsSignatures,
+            snsCertificates: createSnsCertificates(
+              options.overrides?.snsCertFetch === undefined ? {} : { fetch: options.overrides.snsCertFetch },
             ),
             header: eventsSettings.header,
             maxBodyBytes: eventsSettings.maxBodyBytes,

@@ -58,7 +58,7 @@ export function createSnsSubscriber(options: { fetch?: FetchLike; timeoutMs?: nu
 }
 
 /** Node's fetch says "fetch failed" and keeps the reason (ENOTFOUND, ECONNREFUSED, …) in its cause. */
-function networkProblem(err: unknown): string {
+export function networkProblem(err: unknown): string {
   const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
   if (cause !== undefined && typeof cause.code === 'string') return cause.code;
   return err instanceof Error ? err.message : String(err);

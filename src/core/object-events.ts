@@ -9,7 +9,7 @@
 //     destination sends. AWS documents its `detail.object.key` as the key name, without the URL encoding
 //     it documents for notifications, so it is taken as it is.
 // An SNS HTTP(S) notification envelope (`Type: "Notification"`, `Message: "<the S3 event as text>"`)
-// is unwrapped (its subscription's confirmations are sns-messages.ts'). Anything else that is well-formed (deletes, s3:TestEvent, other detail-types) is
+// is unwrapped, its signature checked before (sns-signature.ts); its subscription's confirmations are sns-messages.ts'. Anything else that is well-formed (deletes, s3:TestEvent, other detail-types) is
 // counted as ignored, never an error: S3 sends them to the same target.
 
 /** One object-created event: which object version to check. */
@@ -39,6 +39,12 @@ export function parseObjectEvents(text: string): ObjectEventsParse {
   } catch (err) {
     return { ok: false, message: `body is not JSON: ${(err as Error).message}` };
   }
+  return readObjectEvents(body);
+}
+
+/** parseObjectEvents for a body already parsed (the route parses once to look for an SNS signature). */
+export function readObjectEvents(parsed: unknown): ObjectEventsParse {
+  let body = parsed;
   // Answered only with the header SNS sends (sns-messages.ts): without it, say so rather than "not an event".
   if (
     isRecord(body) &&

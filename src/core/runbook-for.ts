@@ -51,6 +51,8 @@ export const RUNBOOK_FOR_CODE = {
   ERR_ALERT_WEBHOOK: 'alert-webhook.md',
   ERR_SNS_SUBSCRIBE_URL: 'events-endpoint.md',
   ERR_SNS_CONFIRMATION: 'events-endpoint.md',
+  ERR_SNS_SIGNATURE: 'events-endpoint.md',
+  ERR_SNS_CERTIFICATE: 'events-endpoint.md',
   ERR_UNKNOWN: 'worker-error.md',
 } as const satisfies Record<ErrorCode, string>;
 

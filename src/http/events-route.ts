@@ -3,18 +3,22 @@
 // `Authorization: Bearer`, the API-key header or the password of `Authorization: Basic` (SNS sends
 // the credentials of its endpoint URL that way), never a dashboard login, so it opens nothing else and
 // nothing else opens it. No session, no cookies; browsers are refused outright (see refuseBrowsers).
-// An SNS subscription's confirmation is answered here too (answerSnsControl).
-import { timingSafeEqual } from 'node:crypto';
+// An SNS subscription's confirmation is answered here too (answerSnsControl), and every SNS message's
+// signature is checked before it is acted on (checkSnsSignature), unless http.events.snsSignatures: off.
+import { timingSafeEqual, type KeyObject } from 'node:crypto';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { digestEventsToken, type EventsTokenSource } from '../adapters/events-token-source.js';
+import type { SnsCertificates } from '../adapters/sns-certificates.js';
 import type { SnsSubscriber } from '../adapters/sns-subscriber.js';
-import { parseObjectEvents, type ObjectEvent } from '../core/object-events.js';
+import { parseObjectEvents, readObjectEvents, type ObjectEvent } from '../core/object-events.js';
 import {
   checkSubscribeUrl,
   isSnsControlType,
   readSnsControlMessage,
+  snsMessageTypeOf,
   type SnsControlType,
 } from '../core/sns-messages.js';
+import { isSnsSignatureValid, readSnsSignature } from '../core/sns-signature.js';
 import { FerryError } from '../errors.js';
 import type { ObjectEventCounts } from '../partners/object-event-intake.js';
 
@@ -26,6 +30,10 @@ export interface EventsEndpoint {
   maxBodyBytes: number;
   /** Fetches an SNS SubscribeURL once it passed checkSubscribeUrl. */
   sns: SnsSubscriber;
+  /** http.events.snsSignatures: `verify` checks every SNS message's signature before acting on it. */
+  snsSignatures: 'verify' | 'off';
+  /** The certificates SNS signs with (used only with `verify`). */
+  snsCertificates: SnsCertificates;
   check(events: readonly ObjectEvent[], ignored: number): Promise<ObjectEventCounts>;
   /** Told the status of every answered request (ferry_s3_event_requests_total): 401s after a rotation show there. */
   answered?: (status: number) => void;
@@ -138,6 +146,65 @@ async function answerSnsControl(
 }
 
 /**
+ * Checks the signature of an SNS message (a body whose `Type` is one SNS posts; true for any other
+ * body) and answers the refusal itself: 403 ERR_SNS_SIGNATURE when it is missing or does not verify
+ * (SNS does not retry a 4xx, and a forged message never verifies), 502 ERR_SNS_CERTIFICATE when the
+ * certificate cannot be fetched (SNS retries a 5xx). Both are logged with the topic ARN and the
+ * reason. True when it verifies.
+ */
+async function checkSnsSignature(
+  certificates: SnsCertificates,
+  body: unknown,
+  res: express.Response,
+  log?: Log,
+): Promise<boolean> {
+  // An SNS message is told by its body, not by the header a sender may leave out.
+  const type = snsMessageTypeOf(body);
+  if (type === undefined) return true;
+  const fields = body as Record<string, unknown>;
+  const refuse = (problem: string, topicArn: string | undefined, host: string | undefined): false => {
+    log?.warn(
+      { topicArn, type, host, code: 'ERR_SNS_SIGNATURE', problem },
+      'SNS message refused: its signature does not verify, nothing done',
+    );
+    res.status(403).json({ error: `${problem} (code ERR_SNS_SIGNATURE)` });
+    return false;
+  };
+  const read = readSnsSignature(type, fields);
+  if (!read.ok) return refuse(read.problem, read.topicArn, read.host);
+  const { signed } = read;
+  let key: KeyObject;
+  try {
+    key = await certificates.publicKey(signed.certUrl);
+  } catch (err) {
+    const code = err instanceof FerryError ? err.code : 'ERR_SNS_CERTIFICATE';
+    log?.warn(
+      { topicArn: signed.topicArn, type, host: signed.certUrl.hostname, code, err: (err as Error).message },
+      'SNS message not checked: its signing certificate could not be fetched',
+    );
+    res.status(502).json({ error: `${(err as Error).message} (code ${code}); SNS sends the message again` });
+    return false;
+  }
+  if (!isSnsSignatureValid(signed, key)) {
+    return refuse(
+      `SNS ${type} signature does not verify with ${signed.certUrl.hostname}'s certificate`,
+      signed.topicArn,
+      signed.certUrl.hostname,
+    );
+  }
+  return true;
+}
+
+/** The body as JSON, or undefined when it is not (the parsers below then say why). */
+function jsonOf(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * CSRF by refusal, not exemption: a browser says where it comes from (every modern one sends
  * Sec-Fetch-Site; every one sends Origin on a cross-origin POST); MinIO, EventBridge, SNS and curl
  * send neither. So a request carrying one is a browser's and is refused, whatever its content type,
@@ -177,16 +244,23 @@ export function createEventsRouter(endpoint: EventsEndpoint | undefined, log?: L
     (req, res, next) => {
       const text = typeof req.body === 'string' ? req.body : '';
       const snsType = req.get('x-amz-sns-message-type');
-      if (isSnsControlType(snsType)) {
-        answerSnsControl(endpoint.sns, snsType, text, res, log).catch(next);
-        return;
-      }
-      const parsed = parseObjectEvents(text);
-      if (!parsed.ok) {
-        res.status(400).json({ error: parsed.message });
-        return;
-      }
-      endpoint.check(parsed.events, parsed.ignored).then((counts) => res.status(202).json(counts), next);
+      const json = jsonOf(text);
+      const answer = async (): Promise<void> => {
+        if (endpoint.snsSignatures === 'verify' && json !== undefined) {
+          if (!(await checkSnsSignature(endpoint.snsCertificates, json.value, res, log))) return;
+        }
+        if (isSnsControlType(snsType)) {
+          await answerSnsControl(endpoint.sns, snsType, text, res, log);
+          return;
+        }
+        const parsed = json === undefined ? parseObjectEvents(text) : readObjectEvents(json.value);
+        if (!parsed.ok) {
+          res.status(400).json({ error: parsed.message });
+          return;
+        }
+        res.status(202).json(await endpoint.check(parsed.events, parsed.ignored));
+      };
+      answer().catch(next);
     },
   );
   router.use((_req, res) => {

@@ -245,7 +245,7 @@ export function createMetrics(sources: MetricsSources = {}): FerryMetrics {
   });
   const eventRequests = new Counter({
     name: 'ferry_s3_event_requests_total',
-    help: 'Requests to /api/events/s3 by HTTP status (202 checked, 400 not an event, 401 no valid token, 403 a browser, 413 too large, 503 Redis or S3 away).',
+    help: 'Requests to /api/events/s3 by HTTP status (202 checked, 200 an SNS confirmation answered, 400 not an event, 401 no valid token, 403 a browser or an SNS signature that does not verify, 413 too large, 502 SNS unreachable, 503 Redis or S3 away).',
     labelNames: ['status'] as const,
     registers,
   });

@@ -12,6 +12,7 @@ import { useHeadlessChromium, withDashboardPage } from '../support/headless-chro
 import { usePartnerPipeline } from '../support/partner-pipeline.js';
 import { waitFor, waitForJobState, type SeededObject } from '../support/pipeline.js';
 import { runFerryInProcess } from '../support/run-cli-in-process.js';
+import { createSnsSigner, TEST_SIGNING_CERT_URL } from '../support/sns-signer.js';
 
 const TOKEN = 'events-token-canary-3f9e';
 const ADMIN_PASSWORD = 's3-events-admin-canary-88a1';
@@ -24,6 +25,9 @@ const snsFetch: FetchLike = (url) => {
   const xml = `<ConfirmSubscriptionResponse><ConfirmSubscriptionResult><SubscriptionArn>${TOPIC}:4b1e</SubscriptionArn></ConfirmSubscriptionResult></ConfirmSubscriptionResponse>`;
   return Promise.resolve({ ok: true, status: 200, text: () => Promise.resolve(xml) });
 };
+
+/** Signs the SNS messages below; Ferry fetches its public key as the signing certificate (fake fetch). */
+const signer = createSnsSigner();
 
 const pipeline = usePartnerPipeline({
   adminPassword: ADMIN_PASSWORD,
@@ -43,7 +47,7 @@ const pipeline = usePartnerPipeline({
     );
     expect(withEvents).not.toBe(text);
     await writeFile(file, withEvents);
-    return { snsFetch };
+    return { snsFetch, snsCertFetch: signer.certFetch };
   },
 });
 
@@ -259,17 +263,38 @@ describe('POST /api/events/s3', () => {
 });
 
 describe('an S3 → SNS → Ferry subscription', () => {
-  /** What SNS sends to https://sns:<token>@ferry.example.com/api/events/s3 (after a 401 asked for it). */
-  async function postSns(type: string, body: Record<string, unknown>, token = TOKEN) {
+  /** An SNS message of `type` with `body`'s fields, as SNS builds it (unsigned). */
+  function snsMessage(type: string, body: Record<string, string>): Record<string, string> {
+    return {
+      Type: type,
+      MessageId: `m-${type}`,
+      TopicArn: TOPIC,
+      Timestamp: new Date().toISOString(),
+      Message:
+        type === 'Notification' ? '{"Records": []}' : `You have chosen to subscribe to the topic ${TOPIC}.`,
+      ...(type === 'Notification' ? {} : { Token: 'sns-confirm-canary-c0' }),
+      ...body,
+    };
+  }
+
+  /**
+   * What SNS sends to https://sns:<token>@ferry.example.com/api/events/s3 (after a 401 asked for it):
+   * the message signed with the test key, or `message` as it is when given.
+   */
+  async function postSns(
+    type: string,
+    body: Record<string, string>,
+    options: { token?: string; message?: Record<string, string> } = {},
+  ) {
     const res = await fetch(`${base()}/api/events/s3`, {
       method: 'POST',
       headers: {
-        authorization: `Basic ${Buffer.from(`sns:${token}`).toString('base64')}`,
+        authorization: `Basic ${Buffer.from(`sns:${options.token ?? TOKEN}`).toString('base64')}`,
         'content-type': 'text/plain; charset=UTF-8',
         'x-amz-sns-message-type': type,
         'x-amz-sns-topic-arn': TOPIC,
       },
-      body: JSON.stringify({ Type: type, MessageId: `m-${type}`, TopicArn: TOPIC, ...body }),
+      body: JSON.stringify(options.message ?? signer.sign(snsMessage(type, body))),
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
@@ -333,10 +358,39 @@ describe('an S3 → SNS → Ferry subscription', () => {
     const res = await postSns('Notification', { Message: JSON.stringify(s3Event) });
     expect(res).toMatchObject({ status: 202, body: { events: 1, matched: 1, enqueued: 1 } });
     await delivered('evt', 'evt/sns.csv');
+    // Every message so far was signed with the one certificate: fetched once, then kept.
+    expect(signer.fetched).toEqual([TEST_SIGNING_CERT_URL]);
   });
 
   it('refuses Basic credentials whose password is not the token', async () => {
-    expect((await postSns('Notification', { Message: '{"Records": []}' }, 'not-the-token')).status).toBe(401);
+    expect((await postSns('Notification', {}, { token: 'not-the-token' })).status).toBe(401);
+  });
+
+  it('refuses an unsigned or tampered Notification with 403 and enqueues nothing', async () => {
+    const [seeded] = await pipeline.put([{ key: 'evt/forged.csv', size: 30 }]);
+    const forged = JSON.stringify(minioEvent(['evt/forged.csv'], { 'evt/forged.csv': etagOf(seeded!) }));
+    const unsigned = snsMessage('Notification', { Message: forged });
+    // Signed by the test key for an event of nothing, then given the forged event.
+    const tampered = { ...signer.sign(snsMessage('Notification', {})), Message: forged };
+    for (const message of [unsigned, tampered]) {
+      const res = await postSns('Notification', {}, { message });
+      expect(res.status).toBe(403);
+      expect(res.body.error).toMatch(/ERR_SNS_SIGNATURE/);
+    }
+    const refused = pipeline.logs
+      .lines()
+      .filter((l) => l.msg === 'SNS message refused: its signature does not verify, nothing done');
+    expect(refused.map((l) => [l.topicArn, l.code, l.problem])).toEqual([
+      [TOPIC, 'ERR_SNS_SIGNATURE', 'SNS Notification has no Signature'],
+      [
+        TOPIC,
+        'ERR_SNS_SIGNATURE',
+        "SNS Notification signature does not verify with sns.eu-west-1.amazonaws.com's certificate",
+      ],
+    ]);
+    const id = await pipeline.deliveryIdOf('evt', 'evt/forged.csv');
+    expect(await pipeline.testFerry.deliverQueue.getJob(id)).toBeUndefined();
+    expect(await pipeline.ledger.get(id)).toBeUndefined();
   });
 
   it('acknowledges an UnsubscribeConfirmation', async () => {

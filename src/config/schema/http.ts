@@ -35,6 +35,8 @@ export interface EventsSettings {
   header: string;
   /** Largest body accepted (bytes); larger ones are refused with 413 before they are read. */
   maxBodyBytes: number;
+  /** `verify`: an SNS message whose signature does not verify is refused (403) before it is acted on. */
+  snsSignatures: 'verify' | 'off';
 }
 
 export const DEFAULT_EVENTS_HEADER = 'x-ferry-events-key';
@@ -59,6 +61,7 @@ const eventsSchema = z
       .min(1024, 'must be at least 1024')
       .max(16 * 1024 * 1024, 'must be at most 16777216 (16 MiB)')
       .default(1024 * 1024),
+    snsSignatures: z.enum(['verify', 'off'], { error: 'must be verify or off' }).default('verify'),
   })
   .superRefine(
     (events, ctx) => {
@@ -75,6 +78,7 @@ const eventsSchema = z
     token: events.tokenEnv !== undefined ? { env: events.tokenEnv } : { file: events.tokenFile },
     header: events.header,
     maxBodyBytes: events.maxBodyBytes,
+    snsSignatures: events.snsSignatures,
   }));
 
 // Basic auth splits "user:password" at the first ":", so a user name cannot contain one.

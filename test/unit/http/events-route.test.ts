@@ -1,14 +1,17 @@
 // POST /api/events/s3 at the HTTP boundary: its own token (Bearer, the API-key header or Basic's
 // password), no dashboard login, browsers refused, a body limit, bad bodies told with 400, and SNS
-// subscription confirmations. The checks and the SubscribeURL GET are faked.
+// subscription confirmations, SNS signatures checked. The checks, the SubscribeURL GET and the
+// certificate GET are faked; SNS messages are signed with a key of the test's own.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ObjectEvent } from '../../../src/core/object-events.js';
 import { fixedEventsTokens } from '../../../src/adapters/events-token-source.js';
+import { createSnsCertificates } from '../../../src/adapters/sns-certificates.js';
 import { FerryError } from '../../../src/errors.js';
-import { createEventsRouter } from '../../../src/http/events-route.js';
+import { createEventsRouter, type EventsEndpoint } from '../../../src/http/events-route.js';
+import { createSnsSigner } from '../../support/sns-signer.js';
 
 const TOKEN = 'events-token-canary-7d1';
 const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:exports';
@@ -20,6 +23,9 @@ let checked: { events: readonly ObjectEvent[]; ignored: number }[] = [];
 /** The SubscribeURLs the fake SNS subscriber was asked to GET; `snsFails` makes it throw. */
 let confirmed: string[] = [];
 let snsFails = false;
+/** Signs SNS messages; its certificate GETs are listed in `signer.fetched`; `certFails` makes them fail. */
+const signer = createSnsSigner();
+let certFails = false;
 let logged: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
 /** The statuses the router reported (ferry_s3_event_requests_total). */
 let answered: number[] = [];
@@ -30,26 +36,40 @@ const log = {
     logged.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
 };
 
+/** The endpoint's SNS parts: the subscriber fake, signatures checked with the signer's key. */
+function snsParts(): Pick<EventsEndpoint, 'sns' | 'snsSignatures' | 'snsCertificates'> {
+  return {
+    sns: {
+      confirm: (url) => {
+        confirmed.push(url.href);
+        if (snsFails) {
+          return Promise.reject(
+            new FerryError('ERR_SNS_CONFIRMATION', 'SNS answered the subscription confirmation with 403'),
+          );
+        }
+        return Promise.resolve({ subscriptionArn: `${TOPIC}:8a21d249` });
+      },
+    },
+    snsSignatures: 'verify',
+    snsCertificates: createSnsCertificates({
+      fetch: (url, init) =>
+        certFails
+          ? Promise.resolve(new Response('unavailable', { status: 503 }))
+          : signer.certFetch(url, init),
+    }),
+  };
+}
+
 beforeAll(async () => {
   const app = express().use(
     '/api/events',
     createEventsRouter(
       {
+        ...snsParts(),
         tokens: fixedEventsTokens([TOKEN, NEXT_TOKEN]),
         header: 'x-ferry-events-key',
         maxBodyBytes: 2048,
         answered: (status) => answered.push(status),
-        sns: {
-          confirm: (url) => {
-            confirmed.push(url.href);
-            if (snsFails) {
-              return Promise.reject(
-                new FerryError('ERR_SNS_CONFIRMATION', 'SNS answered the subscription confirmation with 403'),
-              );
-            }
-            return Promise.resolve({ subscriptionArn: `${TOPIC}:8a21d249` });
-          },
-        },
         check: (events, ignored) => {
           checked.push({ events, ignored });
           return Promise.resolve({
@@ -74,6 +94,8 @@ beforeEach(() => {
   checked = [];
   confirmed = [];
   snsFails = false;
+  certFails = false;
+  signer.fetched.length = 0;
   logged = [];
   answered = [];
 });
@@ -214,15 +236,28 @@ describe('without http.events', () => {
 describe('SNS subscription messages', () => {
   const SUBSCRIBE_URL =
     'https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:eu-west-1:111122223333:exports&Token=confirm-token-77a';
-  const sns = (type: string, body: Record<string, unknown>) =>
+  /** An SNS message of `type` with `body`'s fields, as SNS posts it. */
+  const snsMessage = (type: string, body: Record<string, string>) => ({
+    Type: type,
+    MessageId: 'm-1',
+    TopicArn: TOPIC,
+    Timestamp: '2026-12-07T06:00:00.000Z',
+    Message: type === 'Notification' ? EVENT : `You have chosen to subscribe to the topic ${TOPIC}.`,
+    ...(type === 'Notification' ? {} : { Token: 'confirm-token-77a', SubscribeURL: SUBSCRIBE_URL }),
+    ...body,
+  });
+  /** POSTs a message as SNS does: Basic credentials, text/plain, its type header; signed unless `raw`. */
+  const postSns = (type: string, message: Record<string, string>) =>
     post(
       {
         authorization: `Basic ${Buffer.from(`sns:${TOKEN}`).toString('base64')}`,
         'content-type': 'text/plain; charset=UTF-8',
         'x-amz-sns-message-type': type,
       },
-      JSON.stringify({ Type: type, MessageId: 'm-1', TopicArn: TOPIC, ...body }),
+      JSON.stringify(message),
     );
+  const sns = (type: string, body: Record<string, string>) =>
+    postSns(type, signer.sign(snsMessage(type, body)));
   const noConfirmToken = () => expect(JSON.stringify(logged)).not.toContain('confirm-token');
 
   it('confirms a subscription by GETting its AWS SubscribeURL, and logs the topic', async () => {
@@ -285,7 +320,7 @@ describe('SNS subscription messages', () => {
   it('answers 400 when the body is not the message the header names', async () => {
     const res = await post(
       { authorization: `Bearer ${TOKEN}`, 'x-amz-sns-message-type': 'SubscriptionConfirmation' },
-      JSON.stringify({ Type: 'Notification', TopicArn: TOPIC, Message: '{}' }),
+      JSON.stringify(signer.sign(snsMessage('Notification', { Message: '{}' }))),
     );
     expect(res.status).toBe(400);
     expect(confirmed).toEqual([]);
@@ -304,5 +339,138 @@ describe('SNS subscription messages', () => {
     const res = await sns('Notification', { Message: EVENT });
     expect(res.status).toBe(202);
     expect(checked.map((c) => c.events)).toEqual([[{ bucket: 'b', key: 'a b.csv', etag: 'e' }]]);
+  });
+
+  it('verifies the signature with the certificate fetched once for several messages', async () => {
+    // A certificate URL of this test's own: the router keeps the others' certificates.
+    const certUrl = 'https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-cached.pem';
+    for (const id of ['m-2', 'm-3']) {
+      const res = await postSns(
+        'Notification',
+        signer.sign(snsMessage('Notification', { MessageId: id }), { certUrl }),
+      );
+      expect(res.status).toBe(202);
+    }
+    expect(signer.fetched).toEqual([certUrl]);
+    expect(checked).toHaveLength(2);
+  });
+
+  it.each([
+    ['an unsigned Notification', () => snsMessage('Notification', {}), 'SNS Notification has no Signature'],
+    [
+      'a Notification whose Message was changed after signing',
+      () => ({
+        ...signer.sign(snsMessage('Notification', {})),
+        Message: EVENT.replace('a+b.csv', 'other.csv'),
+      }),
+      "SNS Notification signature does not verify with sns.eu-west-1.amazonaws.com's certificate",
+    ],
+    [
+      'a Notification whose certificate is not on SNS',
+      () => signer.sign(snsMessage('Notification', {}), { certUrl: 'https://evil.example/cert.pem' }),
+      'SigningCertURL host is not sns.<region>.amazonaws.com',
+    ],
+  ])(
+    'refuses %s with 403, doing nothing, logging the topic and the reason',
+    async (_label, message, problem) => {
+      const res = await postSns('Notification', message());
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: string }).error).toBe(`${problem} (code ERR_SNS_SIGNATURE)`);
+      expect(checked).toEqual([]);
+      expect(logged).toEqual([
+        {
+          level: 'warn',
+          obj: expect.objectContaining({ topicArn: TOPIC, code: 'ERR_SNS_SIGNATURE', problem }) as unknown,
+          msg: 'SNS message refused: its signature does not verify, nothing done',
+        },
+      ]);
+    },
+  );
+
+  it('refuses an unsigned SubscriptionConfirmation with 403 and GETs nothing', async () => {
+    const res = await postSns('SubscriptionConfirmation', snsMessage('SubscriptionConfirmation', {}));
+    expect(res.status).toBe(403);
+    expect(confirmed).toEqual([]);
+    expect(signer.fetched).toEqual([]);
+    noConfirmToken();
+  });
+
+  it('refuses a signed Notification presented as another type (Type is signed)', async () => {
+    // Type is signed: a Notification's signature does not make it an UnsubscribeConfirmation.
+    const signed = signer.sign(snsMessage('Notification', {}));
+    const res = await postSns('UnsubscribeConfirmation', { ...signed, Type: 'UnsubscribeConfirmation' });
+    expect(res.status).toBe(403);
+    expect(logged.map((l) => l.msg)).toEqual([
+      'SNS message refused: its signature does not verify, nothing done',
+    ]);
+  });
+
+  it('checks an SNS envelope sent without x-amz-sns-message-type too: the body decides', async () => {
+    const res = await post(
+      { authorization: `Bearer ${TOKEN}` },
+      JSON.stringify(snsMessage('Notification', {})),
+    );
+    expect(res.status).toBe(403);
+    expect(checked).toEqual([]);
+  });
+
+  it('answers 502 when the certificate cannot be fetched, so SNS sends the message again', async () => {
+    certFails = true;
+    const certUrl = 'https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-unreachable.pem';
+    const res = await postSns('Notification', signer.sign(snsMessage('Notification', {}), { certUrl }));
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: string }).error).toMatch(
+      /SNS answered 503 \(code ERR_SNS_CERTIFICATE\)/,
+    );
+    expect(checked).toEqual([]);
+    expect(logged.map((l) => [l.level, l.msg, l.obj.code, l.obj.topicArn])).toEqual([
+      [
+        'warn',
+        'SNS message not checked: its signing certificate could not be fetched',
+        'ERR_SNS_CERTIFICATE',
+        TOPIC,
+      ],
+    ]);
+  });
+});
+
+describe('with http.events.snsSignatures: off', () => {
+  it('reads an unsigned SNS Notification as the S3 event it wraps, fetching no certificate', async () => {
+    const app = express().use(
+      '/api/events',
+      createEventsRouter({
+        ...snsParts(),
+        snsSignatures: 'off',
+        tokens: fixedEventsTokens([TOKEN]),
+        header: 'x-ferry-events-key',
+        maxBodyBytes: 2048,
+        check: (events, ignored) => {
+          checked.push({ events, ignored });
+          return Promise.resolve({
+            events: events.length,
+            matched: 0,
+            enqueued: 0,
+            delayed: 0,
+            sweeps: 0,
+            ignored,
+          });
+        },
+      }),
+    );
+    const off = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${(off.address() as AddressInfo).port}/api/events/s3`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'x-amz-sns-message-type': 'Notification' },
+        body: JSON.stringify({ Type: 'Notification', TopicArn: TOPIC, Message: EVENT }),
+      });
+      expect(res.status).toBe(202);
+      expect(checked.map((c) => c.events)).toEqual([[{ bucket: 'b', key: 'a b.csv', etag: 'e' }]]);
+      expect(signer.fetched).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => off.close(() => resolve()));
+    }
   });
 });

@@ -9,7 +9,7 @@ const configs = useConfigDirs('events-config');
 const ferryYaml = (events: string) => `${MINIMAL_FERRY_YAML}http:\n  events:\n${events}`;
 
 describe('http.events', () => {
-  it('reads a token reference with the default header and body limit', async () => {
+  it('reads a token reference with the default header, body limit and snsSignatures (verify)', async () => {
     const { config, problems } = await configs.load({
       ferryYaml: ferryYaml('    tokenEnv: FERRY_EVENTS_TOKEN\n'),
     });
@@ -18,13 +18,14 @@ describe('http.events', () => {
       token: { env: 'FERRY_EVENTS_TOKEN' },
       header: 'x-ferry-events-key',
       maxBodyBytes: 1_048_576,
+      snsSignatures: 'verify',
     });
   });
 
-  it('reads a token file, its own header name and body limit', async () => {
+  it('reads a token file, its own header name, body limit and snsSignatures: off', async () => {
     const { config, problems } = await configs.load({
       ferryYaml: ferryYaml(
-        '    tokenFile: /run/secrets/events\n    header: X-Api-Key\n    maxBodyBytes: 65536\n',
+        '    tokenFile: /run/secrets/events\n    header: X-Api-Key\n    maxBodyBytes: 65536\n    snsSignatures: off\n',
       ),
     });
     expect(problems).toEqual([]);
@@ -32,6 +33,7 @@ describe('http.events', () => {
       token: { file: '/run/secrets/events' },
       header: 'x-api-key',
       maxBodyBytes: 65_536,
+      snsSignatures: 'off',
     });
   });
 
@@ -48,6 +50,7 @@ describe('http.events', () => {
     ['    tokenEnv: A\n    header: "x key"\n', 'ferry.yaml:5:13', 'must be an HTTP header name'],
     ['    tokenEnv: A\n    maxBodyBytes: 10\n', 'ferry.yaml:5:19', 'must be at least 1024'],
     ['    tokenEnv: A\n    oops: 1\n', 'ferry.yaml:5:5', 'oops'],
+    ['    tokenEnv: A\n    snsSignatures: skip\n', 'ferry.yaml:5:20', 'must be verify or off'],
   ])('refuses %j at its line and column', async (events, at, message) => {
     const { problems } = await configs.load({ ferryYaml: ferryYaml(events) });
     expect(problems).toEqual([expect.stringContaining(message)]);
