@@ -1,7 +1,7 @@
 // The operators' audit trail in Redis: who did what to which delivery or partner, and why.
 import type { Cluster, Redis } from 'ioredis';
-import { classifyError } from '../core/classify-error.js';
 import type { RedisKeys } from './redis-keys.js';
+import { redisCall } from './redis-call.js';
 
 export type AuditAction = 'redeliver' | 'pause' | 'resume' | 'upload' | 'retry';
 
@@ -52,13 +52,13 @@ export function createAuditLog(
       for (const id of new Set(deliveryIds)) {
         pipeline.rpush(keys.deliveryAudit(id), json).ltrim(keys.deliveryAudit(id), -PER_DELIVERY_MAX, -1);
       }
-      await guard(() => pipeline.exec());
+      await redisCall(() => pipeline.exec());
     },
     async forDelivery(deliveryId) {
-      return parseEntries(await guard(() => redis.lrange(keys.deliveryAudit(deliveryId), 0, -1)));
+      return parseEntries(await redisCall(() => redis.lrange(keys.deliveryAudit(deliveryId), 0, -1)));
     },
     async recent(limit = 100) {
-      return parseEntries(await guard(() => redis.lrange(keys.auditLog, 0, Math.max(0, limit - 1))));
+      return parseEntries(await redisCall(() => redis.lrange(keys.auditLog, 0, Math.max(0, limit - 1))));
     },
   };
 }
@@ -84,12 +84,4 @@ function parseEntries(values: readonly string[]): AuditEntry[] {
     }
   }
   return out;
-}
-
-async function guard<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw classifyError(err, 'redis');
-  }
 }

@@ -3,8 +3,8 @@
 // lease of a few hundred milliseconds of budget at a time (src/adapters/bandwidth-limiter.ts), so
 // Redis is asked a few times a second per busy process, not per write.
 import type { Cluster, Redis } from 'ioredis';
-import { classifyError } from '../core/classify-error.js';
 import { createLuaScript } from './lua-script.js';
+import { redisCall } from './redis-call.js';
 
 export interface BandwidthLease {
   /** Bytes granted now (0 when the bucket is empty). */
@@ -49,16 +49,11 @@ const takeScript = createLuaScript(TAKE_LUA);
 export function createBandwidthBucket(redis: Redis | Cluster): BandwidthBucket {
   return {
     async take(key, bytesPerSecond, want) {
-      try {
-        const reply = (await takeScript.run(redis, [key], [bytesPerSecond, BUCKET_DEPTH_MS, want])) as [
-          number,
-          number,
-        ];
-        const granted = Number(reply[0]);
-        return { granted, waitMs: granted > 0 ? 0 : Math.max(1, Number(reply[1])) };
-      } catch (err) {
-        throw classifyError(err, 'redis');
-      }
+      const reply = (await redisCall(() =>
+        takeScript.run(redis, [key], [bytesPerSecond, BUCKET_DEPTH_MS, want]),
+      )) as [number, number];
+      const granted = Number(reply[0]);
+      return { granted, waitMs: granted > 0 ? 0 : Math.max(1, Number(reply[1])) };
     },
   };
 }

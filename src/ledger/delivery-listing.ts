@@ -7,6 +7,7 @@ import type { AckStatus } from '../core/delivery-view.js';
 import type { DeliveryRecord, DeliveryStatus } from './delivery-record.js';
 import type { Ledger } from './redis-ledger.js';
 import type { RedisKeys } from './redis-keys.js';
+import { redisCall } from './redis-call.js';
 
 export interface DeliveryFilter {
   /** Whose deliveries (the configured partners when listing all). */
@@ -73,7 +74,7 @@ export function createDeliveryListing(
     for (const st of empty) {
       pipeline.zrevrangebyscore(st.key, scoreArg(st.s), min, 'WITHSCORES', 'LIMIT', st.k, size);
     }
-    const replies = await guard(() => pipeline.exec());
+    const replies = await redisCall(() => pipeline.exec());
     empty.forEach((st, i) => {
       const [err, reply] = replies?.[i] ?? [null, []];
       if (err) throw classifyError(err, 'redis');
@@ -175,7 +176,7 @@ export function createDeliveryListing(
           until === undefined ? '+inf' : String(until),
         );
       }
-      const replies = await guard(() => pipeline.exec());
+      const replies = await redisCall(() => pipeline.exec());
       return (replies ?? []).reduce((sum, [err, n]) => {
         if (err) throw classifyError(err, 'redis');
         return sum + Number(n);
@@ -193,7 +194,7 @@ export function createDeliveryListing(
     if (batch.length === 0) return [];
     const pipeline = redis.pipeline();
     for (const b of batch) pipeline.hmget(keys.delivery(b.entry.id), 'status', 'key', 'ack');
-    const replies = await guard(() => pipeline.exec());
+    const replies = await redisCall(() => pipeline.exec());
     return batch.filter((b, i) => {
       const [err, reply] = replies?.[i] ?? [null, null];
       if (err) throw classifyError(err, 'redis');
@@ -208,14 +209,6 @@ export function createDeliveryListing(
 
 function scoreArg(score: number): string {
   return score === Infinity ? '+inf' : String(score);
-}
-
-async function guard<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw classifyError(err, 'redis');
-  }
 }
 
 /** What the partners overview shows next to each partner's runtime state. */
@@ -245,14 +238,14 @@ export async function readPartnerStats(
   const weekAgo = now.getTime() - 7 * DAY_MS;
   const dayAgo = now.getTime() - DAY_MS;
   for (let offset = 0; offset < STATS_MAX_SCAN; offset += STATS_BATCH) {
-    const flat = await guard(() =>
+    const flat = await redisCall(() =>
       redis.zrevrange(keys.partnerDeliveries(partnerId), offset, offset + STATS_BATCH - 1, 'WITHSCORES'),
     );
     const entries: { id: string; score: number }[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ id: flat[i]!, score: Number(flat[i + 1]) });
     const pipeline = redis.pipeline();
     for (const e of entries) pipeline.hmget(keys.delivery(e.id), 'status', 'key', 'deliveredAt');
-    const replies = entries.length > 0 ? await guard(() => pipeline.exec()) : [];
+    const replies = entries.length > 0 ? await redisCall(() => pipeline.exec()) : [];
     let older = false;
     entries.forEach((e, i) => {
       const [err, reply] = replies?.[i] ?? [null, null];

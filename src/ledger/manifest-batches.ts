@@ -9,6 +9,7 @@ import { classifyError } from '../core/classify-error.js';
 import type { ManifestLine, ManifestRecord } from '../core/manifest-plan.js';
 import { createLuaScript } from './lua-script.js';
 import type { RedisKeys } from './redis-keys.js';
+import { redisCall } from './redis-call.js';
 
 /** At most this many files in one manifest; the rest go into the next one, taken right after. */
 export const MAX_MANIFEST_FILES = 10_000;
@@ -94,11 +95,11 @@ const takeScript = createLuaScript(TAKE_LUA);
 
 export function createManifestBatches(redis: Redis | Cluster, keys: RedisKeys): ManifestBatches {
   const read = async (partnerId: string, scope: string) =>
-    parse(await guard(() => redis.get(keys.manifest(partnerId, scope))));
+    parse(await redisCall(() => redis.get(keys.manifest(partnerId, scope))));
 
   return {
     async join(partnerId, deliveryId, deliveredAtMs) {
-      await guard(() =>
+      await redisCall(() =>
         joinScript.run(
           redis,
           [keys.delivery(deliveryId), keys.manifestOpen(partnerId)],
@@ -108,27 +109,29 @@ export function createManifestBatches(redis: Redis | Cluster, keys: RedisKeys): 
     },
 
     async oldestOpenMs(partnerId) {
-      const first = await guard(() => redis.zrange(keys.manifestOpen(partnerId), '0', '0', 'WITHSCORES'));
+      const first = await redisCall(() => redis.zrange(keys.manifestOpen(partnerId), '0', '0', 'WITHSCORES'));
       return first[1] === undefined ? undefined : Number(first[1]);
     },
 
     async waitFor(partnerId, deliveryIds) {
-      if (deliveryIds.length > 0) await guard(() => redis.sadd(keys.manifestWait(partnerId), ...deliveryIds));
+      if (deliveryIds.length > 0) {
+        await redisCall(() => redis.sadd(keys.manifestWait(partnerId), ...deliveryIds));
+      }
     },
 
-    waitingFor: (partnerId) => guard(() => redis.smembers(keys.manifestWait(partnerId))),
+    waitingFor: (partnerId) => redisCall(() => redis.smembers(keys.manifestWait(partnerId))),
 
     async stopWaiting(partnerId, deliveryIds) {
       const key = keys.manifestWait(partnerId);
-      if (deliveryIds.length > 0) await guard(() => redis.srem(key, ...deliveryIds));
-      return guard(() => redis.scard(key));
+      if (deliveryIds.length > 0) await redisCall(() => redis.srem(key, ...deliveryIds));
+      return redisCall(() => redis.scard(key));
     },
 
     async take(partnerId, scope, cutoffMs, describe, openedMs) {
       for (let attempt = 0; attempt < 5; attempt += 1) {
         const stored = await read(partnerId, scope);
         if (stored) return stored;
-        const ids = await guard(() =>
+        const ids = await redisCall(() =>
           redis.zrangebyscore(
             keys.manifestOpen(partnerId),
             '-inf',
@@ -141,7 +144,7 @@ export function createManifestBatches(redis: Redis | Cluster, keys: RedisKeys): 
         if (ids.length === 0) return undefined;
         const lines = await linesOf(redis, keys, ids);
         const record: ManifestRecord = { partnerId, scope, ...describe, lines };
-        const reply = await guard(() =>
+        const reply = await redisCall(() =>
           takeScript.run(
             redis,
             [
@@ -171,12 +174,12 @@ export function createManifestBatches(redis: Redis | Cluster, keys: RedisKeys): 
     },
 
     async lastOpenedMs(partnerId) {
-      const text = await guard(() => redis.get(keys.manifestLastOpened(partnerId)));
+      const text = await redisCall(() => redis.get(keys.manifestLastOpened(partnerId)));
       return text === null ? undefined : Number(text);
     },
 
     async unsent(partnerId) {
-      const scopes = await guard(() => redis.zrange(keys.manifestsUnsent(partnerId), '0', '-1'));
+      const scopes = await redisCall(() => redis.zrange(keys.manifestsUnsent(partnerId), '0', '-1'));
       const records: ManifestRecord[] = [];
       for (const scope of scopes) {
         const record = await read(partnerId, scope);
@@ -186,19 +189,19 @@ export function createManifestBatches(redis: Redis | Cluster, keys: RedisKeys): 
     },
 
     async settled(partnerId, scope) {
-      await guard(() => redis.zrem(keys.manifestsUnsent(partnerId), scope));
+      await redisCall(() => redis.zrem(keys.manifestsUnsent(partnerId), scope));
     },
 
     read,
 
     async noteDelivery(partnerId, scope, deliveryId) {
-      await guard(() => redis.hset(keys.manifestDeliveries(partnerId), scope, deliveryId));
+      await redisCall(() => redis.hset(keys.manifestDeliveries(partnerId), scope, deliveryId));
     },
 
     async recent(partnerId, count = 20) {
-      const scopes = await guard(() => redis.zrevrange(keys.manifestsTaken(partnerId), 0, count - 1));
+      const scopes = await redisCall(() => redis.zrevrange(keys.manifestsTaken(partnerId), 0, count - 1));
       if (scopes.length === 0) return [];
-      const ids = await guard(() => redis.hmget(keys.manifestDeliveries(partnerId), ...scopes));
+      const ids = await redisCall(() => redis.hmget(keys.manifestDeliveries(partnerId), ...scopes));
       const listed: ListedManifest[] = [];
       for (const [i, scope] of scopes.entries()) {
         const record = await read(partnerId, scope);
@@ -208,7 +211,7 @@ export function createManifestBatches(redis: Redis | Cluster, keys: RedisKeys): 
       return listed;
     },
 
-    countOpen: (partnerId) => guard(() => redis.zcard(keys.manifestOpen(partnerId))),
+    countOpen: (partnerId) => redisCall(() => redis.zcard(keys.manifestOpen(partnerId))),
   };
 }
 
@@ -222,7 +225,7 @@ async function linesOf(
   for (const id of ids) {
     pipeline.hmget(keys.delivery(id), 'remotePath', 'size', 'sha256', 'rows', 'deliveredAt');
   }
-  const replies = (await guard(() => pipeline.exec())) ?? [];
+  const replies = (await redisCall(() => pipeline.exec())) ?? [];
   return ids.map((deliveryId, i) => {
     const [err, fields] = replies[i] ?? [];
     if (err) throw classifyError(err, 'redis');
@@ -244,13 +247,5 @@ function parse(text: string | null): ManifestRecord | undefined {
     return JSON.parse(text) as ManifestRecord;
   } catch {
     return undefined; // not ours: the publisher treats the scope as never taken
-  }
-}
-
-async function guard<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw classifyError(err, 'redis');
   }
 }

@@ -3,9 +3,9 @@
 // so an older version is never published after a newer one, whatever order the workers run in.
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { classifyError } from '../core/classify-error.js';
 import { createLuaScript } from './lua-script.js';
 import type { RedisKeys } from './redis-keys.js';
+import { redisCall } from './redis-call.js';
 
 /** What Ferry knows of one remote path: the version last published there, a fragment left on it. */
 export interface PathRecord {
@@ -104,7 +104,7 @@ export function createPathLeases(redis: Redis | Cluster, keys: RedisKeys): PathL
   const record = (partnerId: string, path: string) => keys.pathRecord(partnerId, pathHash(path));
   return {
     async acquire(partnerId, remotePath, deliveryId, ttlMs) {
-      const reply = await guard(() =>
+      const reply = await redisCall(() =>
         acquireScript.run(
           redis,
           [lease(partnerId, remotePath), record(partnerId, remotePath)],
@@ -123,14 +123,14 @@ export function createPathLeases(redis: Redis | Cluster, keys: RedisKeys): PathL
     },
 
     async renew(partnerId, remotePath, deliveryId, fence, ttlMs) {
-      const reply = await guard(() =>
+      const reply = await redisCall(() =>
         renewScript.run(redis, [lease(partnerId, remotePath)], [`${deliveryId} ${fence}`, ttlMs]),
       );
       return reply === 1;
     },
 
     async notePublished(partnerId, remotePath, published) {
-      await guard(() =>
+      await redisCall(() =>
         notePublishedScript.run(
           redis,
           [record(partnerId, remotePath)],
@@ -141,13 +141,13 @@ export function createPathLeases(redis: Redis | Cluster, keys: RedisKeys): PathL
 
     async markFragment(partnerId, remotePath, deliveryId) {
       const key = record(partnerId, remotePath);
-      await guard(() =>
+      await redisCall(() =>
         redis.multi().hset(key, 'fragmentOf', deliveryId).pexpire(key, PATH_RECORD_TTL_MS).exec(),
       );
     },
 
     async release(partnerId, remotePath, deliveryId) {
-      await guard(() => releaseScript.run(redis, [lease(partnerId, remotePath)], [deliveryId]));
+      await redisCall(() => releaseScript.run(redis, [lease(partnerId, remotePath)], [deliveryId]));
     },
   };
 }
@@ -155,12 +155,4 @@ export function createPathLeases(redis: Redis | Cluster, keys: RedisKeys): PathL
 /** Remote paths can be long and hostile: keys name them by a digest. */
 function pathHash(remotePath: string): string {
   return createHash('sha256').update(remotePath).digest('hex').slice(0, 32);
-}
-
-async function guard<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw classifyError(err, 'redis');
-  }
 }

@@ -5,13 +5,13 @@ import type { ObjectSource } from '../core/ports.js';
 import type { ReceiptStore } from '../adapters/receipt-store.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
-import { classifyError } from '../core/classify-error.js';
 import { parseRedeliveryId, redeliveryIdFor } from '../core/redelivery.js';
 import type { DeliverJobData } from '../queues/payloads.js';
 import type { AuditLog } from './audit-log.js';
 import { lastModifiedOf } from './retries.js';
 import type { Ledger } from './redis-ledger.js';
 import type { RedisKeys } from './redis-keys.js';
+import { redisCall } from './redis-call.js';
 
 /** Who asked for a redelivery and why (kept at {ferry}:redelivery:<id>). */
 export interface RedeliveryRequest {
@@ -76,7 +76,7 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
   const { redis, keys, ledger } = deps;
   return {
     async get(redeliveryId) {
-      const hash = await guard(() => redis.hgetall(keys.redeliveryRequest(redeliveryId)));
+      const hash = await redisCall(() => redis.hgetall(keys.redeliveryRequest(redeliveryId)));
       const n = Number(hash.n);
       if (!hash.of || !hash.reason || !hash.by || !hash.at || !Number.isInteger(n) || n < 1) return undefined;
       return {
@@ -119,7 +119,7 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
       let n = 0;
       let id = '';
       for (let tries = 0; ; tries++) {
-        n = await guard(() => redis.incr(keys.redeliveryCount(baseId)));
+        n = await redisCall(() => redis.incr(keys.redeliveryCount(baseId)));
         id = redeliveryIdFor(baseId, n);
         const used =
           (await ledger.get(id)) !== undefined || (await deps.receipts.read(partner.id, id)) !== undefined;
@@ -127,7 +127,7 @@ export function createRedeliveries(deps: RedeliveriesDeps): Redeliveries {
       }
       const stored = await storedVersion(deps.source, original);
       const at = (deps.now?.() ?? new Date()).toISOString();
-      await guard(() =>
+      await redisCall(() =>
         redis.hset(keys.redeliveryRequest(id), {
           of: baseId,
           n: String(n),
@@ -175,12 +175,4 @@ async function storedVersion(
   const now = await source?.head(original.bucket, original.key);
   // Another version (or none): the redelivery fails reading it anyway (ERR_SOURCE_CHANGED / GONE).
   return now?.etag === original.etag ? { size: now.size, lastModified: now.lastModified } : undefined;
-}
-
-async function guard<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw classifyError(err, 'redis');
-  }
 }

@@ -7,6 +7,7 @@ import { FerryError } from '../errors.js';
 import { isDeliveryStatus, type DeliveryRecord, type DeliveryStatus } from './delivery-record.js';
 import { createLuaScript } from './lua-script.js';
 import type { RedisKeys } from './redis-keys.js';
+import { redisCall } from './redis-call.js';
 
 export type LedgerUpdate = Omit<Partial<DeliveryRecord>, 'createdAt' | 'updatedAt'> &
   Pick<DeliveryRecord, 'deliveryId' | 'partnerId' | 'bucket' | 'key' | 'etag' | 'status'>;
@@ -95,12 +96,12 @@ const noteAttemptScript = createLuaScript(NOTE_ATTEMPT_LUA);
 export function createRedisLedger(redis: Redis | Cluster, keys: RedisKeys): Ledger {
   return {
     async get(deliveryId) {
-      const hash = await guard(() => redis.hgetall(keys.delivery(deliveryId)));
+      const hash = await redisCall(() => redis.hgetall(keys.delivery(deliveryId)));
       return parseRecord(hash);
     },
 
     async getWithTrustEpoch(deliveryId) {
-      const reply = await guard(() =>
+      const reply = await redisCall(() =>
         getWithTrustEpochScript.run(redis, [keys.delivery(deliveryId), keys.ledgerTrust], []),
       );
       // [HGETALL pairs, epoch or nil]
@@ -118,7 +119,7 @@ export function createRedisLedger(redis: Redis | Cluster, keys: RedisKeys): Ledg
         const batch = deliveryIds.slice(start, start + STATUS_BATCH);
         const pipeline = redis.pipeline();
         for (const id of batch) pipeline.hget(keys.delivery(id), 'status');
-        const replies = await guard(() => pipeline.exec());
+        const replies = await redisCall(() => pipeline.exec());
         batch.forEach((id, i) => {
           const [err, value] = replies?.[i] ?? [null, null];
           if (err) throw classifyError(err, 'redis');
@@ -135,7 +136,7 @@ export function createRedisLedger(redis: Redis | Cluster, keys: RedisKeys): Ledg
         const value = update[field];
         if (value !== undefined) args.push(field, String(value));
       }
-      const reply = await guard(() =>
+      const reply = await redisCall(() =>
         recordScript.run(
           redis,
           [keys.delivery(update.deliveryId), keys.partnerDeliveries(update.partnerId)],
@@ -148,20 +149,11 @@ export function createRedisLedger(redis: Redis | Cluster, keys: RedisKeys): Ledg
     },
 
     async noteAttempt(deliveryId, error) {
-      await guard(() =>
+      await redisCall(() =>
         noteAttemptScript.run(redis, [keys.delivery(deliveryId)], [error?.code ?? '', error?.message ?? '']),
       );
     },
   };
-}
-
-/** Runs a Redis call and turns whatever it throws into a classified FerryError. */
-async function guard<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw classifyError(err, 'redis');
-  }
 }
 
 function pairsToObject(reply: unknown): Record<string, string> {

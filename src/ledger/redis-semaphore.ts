@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { classifyError } from '../core/classify-error.js';
 import {
   acquiredSlotLease,
   nextSlotLeaseState,
@@ -11,6 +10,7 @@ import {
 import { FerryError } from '../errors.js';
 import { createLuaScript } from './lua-script.js';
 import type { RedisKeys } from './redis-keys.js';
+import { redisCall } from './redis-call.js';
 
 export interface SlotLease {
   readonly holder: string;
@@ -192,7 +192,7 @@ export function createRedisSemaphore(
     const key = keys.slots(name);
     const holder = `${process.pid}:${randomUUID()}`;
     const sentAtMs = performance.now();
-    const taken = await runGuarded(() => acquireScript.run(redis, [key], [holder, leaseMs, max]));
+    const taken = await redisCall(() => acquireScript.run(redis, [key], [holder, leaseMs, max]));
     return taken === 1 ? startLease(name, key, holder, sentAtMs) : undefined;
   };
 
@@ -228,12 +228,12 @@ export function createRedisSemaphore(
     tryAcquire: takeNow,
 
     async wantedElsewhere(name) {
-      const by = await runGuarded(() => redis.get(keys.slotsWanted(name)));
+      const by = await redisCall(() => redis.get(keys.slotsWanted(name)));
       return by !== null && by !== processToken;
     },
 
     async count(name) {
-      const live = await runGuarded(() => countScript.run(redis, [keys.slots(name)], []));
+      const live = await redisCall(() => countScript.run(redis, [keys.slots(name)], []));
       return Number(live);
     },
 
@@ -247,14 +247,6 @@ export function createRedisSemaphore(
 /** Why a lease was lost, read from its `lost` signal's reason (an ERR_SLOT_LOST FerryError). */
 export function slotLossReasonOf(reason: unknown): SlotLossReason {
   return reason instanceof FerryError && reason.details.reason === 'not-held' ? 'not-held' : 'unconfirmed';
-}
-
-async function runGuarded<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw classifyError(err, 'redis');
-  }
 }
 
 /** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */

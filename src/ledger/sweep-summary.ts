@@ -1,9 +1,9 @@
 // What each partner's last sweep found, kept in Redis for the API and the web UI: counts, and the
 // objects left out as `stale` (older than `source.maxAgeDays`), which are sent only on request.
 import { z } from 'zod';
-import { classifyError } from '../core/classify-error.js';
 import type { RedisClient } from '../queues/redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
+import { redisCall } from './redis-call.js';
 
 /** At most this many stale objects are kept per sweep (the counts cover them all). */
 export const MAX_STALE_LISTED = 20;
@@ -41,10 +41,10 @@ export function createSweepSummaries(redis: RedisClient, keys: RedisKeys): Sweep
   return {
     async record(partnerId, summary) {
       const kept = { ...summary, stale: summary.stale.slice(0, MAX_STALE_LISTED) };
-      await guard(() => redis.set(keys.lastSweep(partnerId), JSON.stringify(kept)));
+      await redisCall(() => redis.set(keys.lastSweep(partnerId), JSON.stringify(kept)));
     },
     async read(partnerId) {
-      const text = await guard(() => redis.get(keys.lastSweep(partnerId)));
+      const text = await redisCall(() => redis.get(keys.lastSweep(partnerId)));
       if (text === null) return undefined;
       try {
         const parsed = SweepSummary.safeParse(JSON.parse(text));
@@ -54,12 +54,4 @@ export function createSweepSummaries(redis: RedisClient, keys: RedisKeys): Sweep
       }
     },
   };
-}
-
-async function guard<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw classifyError(err, 'redis');
-  }
 }

@@ -6,10 +6,10 @@
 // a path before it removes the file; whichever comes first makes the other fail.
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { classifyError } from '../core/classify-error.js';
 import { FerryError } from '../errors.js';
 import { createLuaScript } from './lua-script.js';
 import type { RedisKeys } from './redis-keys.js';
+import { redisCall } from './redis-call.js';
 
 /** The janitor's hold on one path: register() of that path is refused until it is released or expires. */
 export interface RemovalClaim {
@@ -92,7 +92,7 @@ const releaseClaimScript = createLuaScript(RELEASE_CLAIM_LUA);
 export function createTempRegistry(redis: Redis | Cluster, keys: RedisKeys): TempRegistry {
   return {
     async register(partnerId, remotePath, deliveryId) {
-      const done = await guard(() =>
+      const done = await redisCall(() =>
         registerScript.run(
           redis,
           [keys.tempRegistry(partnerId), keys.tempRemovalClaim(partnerId, remotePath)],
@@ -109,19 +109,19 @@ export function createTempRegistry(redis: Redis | Cluster, keys: RedisKeys): Tem
     },
 
     async release(partnerId, remotePath, deliveryId) {
-      const removed = await guard(() =>
+      const removed = await redisCall(() =>
         releaseScript.run(redis, [keys.tempRegistry(partnerId)], [remotePath, deliveryId]),
       );
       return removed === 1;
     },
 
     async listRegistered(partnerId) {
-      return new Map(Object.entries(await guard(() => redis.hgetall(keys.tempRegistry(partnerId)))));
+      return new Map(Object.entries(await redisCall(() => redis.hgetall(keys.tempRegistry(partnerId)))));
     },
 
     async claimForRemoval(partnerId, remotePath, ttlMs) {
       const claim: RemovalClaim = { partnerId, remotePath, token: randomUUID() };
-      const reply = await guard(() =>
+      const reply = await redisCall(() =>
         claimScript.run(
           redis,
           [keys.tempRegistry(partnerId), keys.tempRemovalClaim(partnerId, remotePath)],
@@ -133,7 +133,7 @@ export function createTempRegistry(redis: Redis | Cluster, keys: RedisKeys): Tem
     },
 
     async confirmClaim(claim, ttlMs) {
-      const reply = await guard(() =>
+      const reply = await redisCall(() =>
         confirmClaimScript.run(
           redis,
           [keys.tempRemovalClaim(claim.partnerId, claim.remotePath)],
@@ -144,7 +144,7 @@ export function createTempRegistry(redis: Redis | Cluster, keys: RedisKeys): Tem
     },
 
     async releaseClaim(claim) {
-      await guard(() =>
+      await redisCall(() =>
         releaseClaimScript.run(
           redis,
           [keys.tempRemovalClaim(claim.partnerId, claim.remotePath)],
@@ -154,19 +154,10 @@ export function createTempRegistry(redis: Redis | Cluster, keys: RedisKeys): Tem
     },
 
     async startJanitorRun(partnerId, intervalMs) {
-      const reply = await guard(() =>
+      const reply = await redisCall(() =>
         redis.set(keys.janitorRan(partnerId), new Date().toISOString(), 'PX', Math.max(1, intervalMs), 'NX'),
       );
       return reply === 'OK';
     },
   };
-}
-
-/** Runs a Redis call and turns whatever it throws into a classified FerryError. */
-async function guard<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw classifyError(err, 'redis');
-  }
 }
