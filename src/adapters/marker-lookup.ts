@@ -14,7 +14,7 @@
 // "_SUCCESS" sorts before lowercase names ("part-00000.csv"), so the usual layouts need no request.
 // Memory is bounded: past MAX_REMEMBERED directories the memory is cleared and rule 2 is switched off
 // for the rest of the sweep (every unknown directory then costs one request, still correct).
-import type { ObjectSource } from '../core/ports.js';
+import type { ObjectSource, SourceObject } from '../core/ports.js';
 import {
   directoriesAwaitingMarker,
   directoryOf,
@@ -119,9 +119,22 @@ async function objectExists(
   bucket: string,
   key: string,
 ): Promise<boolean> {
+  return (await findObject(source, bucket, key)) !== undefined;
+}
+
+/**
+ * One object as a listing gives it (ListObjectsV2 with the key as prefix, one key): its LastModified
+ * to the millisecond, which `source.identity: version` builds delivery ids from (HeadObject's is whole
+ * seconds). Undefined when the key is not there.
+ */
+export async function findObject(
+  source: Pick<ObjectSource, 'listPages'>,
+  bucket: string,
+  key: string,
+): Promise<SourceObject | undefined> {
   // The exact key is the first one its own prefix lists; stop after the first page.
-  for await (const page of source.listPages(bucket, key, 1)) return page.some((o) => o.key === key);
-  return false;
+  for await (const page of source.listPages(bucket, key, 1)) return page.find((o) => o.key === key);
+  return undefined;
 }
 
 async function runLimited<T>(

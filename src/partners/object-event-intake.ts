@@ -4,7 +4,7 @@
 // selection (include/exclude, settle age, requireMarker), the ledger's verdict and the job id are the
 // sweep's own, so an event and a sweep of the same object version add one job and deliver once.
 import type { Cluster, Redis } from 'ioredis';
-import { lookUpMarkers } from '../adapters/marker-lookup.js';
+import { findObject, lookUpMarkers } from '../adapters/marker-lookup.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
 import { isKeyUnderSource } from '../core/prefix-template.js';
@@ -89,7 +89,7 @@ export async function checkObjectEvents(
       counts.matched += partners.length;
       for (const p of partners) heard.add(p.id);
       const where = `${event.bucket}\n${event.key}`;
-      if (!current.has(where)) current.set(where, currentObject(deps.source, event.bucket, event.key));
+      if (!current.has(where)) current.set(where, findObject(deps.source, event.bucket, event.key));
       const object = await current.get(where);
       // Gone, or an older version than S3 holds now: that version can no longer be delivered.
       const stale = object === undefined || (event.etag !== undefined && event.etag !== object.etag);
@@ -155,21 +155,6 @@ async function checkForPartner(
     )
     .catch(() => undefined);
   return delayMs > 0 ? 'delayed' : 'enqueued';
-}
-
-/**
- * The object as a sweep lists it (ListObjectsV2 with the key as prefix, one key): its LastModified
- * to the millisecond, as `source.identity: version` builds the delivery id from (HeadObject's is whole
- * seconds). Undefined when the key is not there.
- */
-async function currentObject(
-  source: Pick<ObjectSource, 'listPages'>,
-  bucket: string,
-  key: string,
-): Promise<SourceObject | undefined> {
-  // The exact key sorts first among the keys it is a prefix of.
-  for await (const page of source.listPages(bucket, key, 1)) return page.find((o) => o.key === key);
-  return undefined;
 }
 
 /** Reads and writes each partner's last event time (a key per partner, no expiry). */
