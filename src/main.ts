@@ -58,8 +58,8 @@ import {
 } from './partners/partner-controls.js';
 import { createSlaTracker, startSlaChecker, type SlaChecker } from './partners/sla-tracker.js';
 import { slaStateGaugeValue } from './core/sla.js';
-import { JOB, QUEUE } from './queues/names.js';
-import { SWEEP_JOB_OPTIONS, createQueues, enqueueDeliveries } from './queues/queues.js';
+import { QUEUE } from './queues/names.js';
+import { createQueues, enqueueDeliveries, requestSweep } from './queues/queues.js';
 import { watchRedisAvailability } from './queues/redis-availability.js';
 import {
   assertRedisPolicy,
@@ -469,20 +469,10 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
       manifests: {
         join: (partnerId, id, at) => manifestBatches.join(partnerId, id, at),
         ended: async (partner, id) => {
-          // The last delivery the next manifest waited for: check now rather than at the next period.
           if ((await manifestBatches.stopWaiting(partner.id, [id])) > 0) return;
           if ((await manifestBatches.oldestOpenMs(partner.id)) === undefined) return;
-          await queues.sweep.add(
-            JOB.sweep,
-            { v: 1, partnerId: partner.id, reason: 'manifest' },
-            // Removed when done, failed too, so the next trigger is never taken for a duplicate of it.
-            {
-              ...SWEEP_JOB_OPTIONS,
-              jobId: `manifest-check-${partner.id}`,
-              removeOnComplete: true,
-              removeOnFail: true,
-            },
-          );
+          // The last delivery the next manifest waited for: check now rather than at the next period.
+          await requestSweep(queues.sweep, partner.id, 'manifest', `manifest-check-${partner.id}`);
         },
         sent: (partnerId, scope) => manifestBatches.settled(partnerId, scope),
       },
@@ -653,19 +643,9 @@ export async function startFerry(options: StartOptions): Promise<RunningFerry> {
                   ledger,
                   enqueueDeliveries: (partner, jobs, delayMs) =>
                     enqueueDeliveries(queues.deliver, partner, jobs, delayMs),
-                  enqueueSweep: async (partner) => {
-                    await queues.sweep.add(
-                      JOB.sweep,
-                      { v: 1, partnerId: partner.id, reason: 'schedule' },
-                      // One waiting sweep per partner however many events ask; removed when done.
-                      {
-                        ...SWEEP_JOB_OPTIONS,
-                        jobId: `events-sweep-${partner.id}`,
-                        removeOnComplete: true,
-                        removeOnFail: true,
-                      },
-                    );
-                  },
+                  // One waiting sweep per partner however many events ask.
+                  enqueueSweep: (partner) =>
+                    requestSweep(queues.sweep, partner.id, 'schedule', `events-sweep-${partner.id}`),
                   recordFound: (partner, ids) => slaTracker.recordFound(partner, ids, clock()),
                   recordEvent: (partnerId, at) => eventTimes.record(partnerId, at),
                   eventChecked: (partnerId, outcome) => metrics.eventChecked(partnerId, outcome),

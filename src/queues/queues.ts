@@ -19,6 +19,24 @@ export const SWEEP_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * DAY_S },
 };
 
+/**
+ * Asks for one sweep of the partner (`reason`), however many ask before it runs: the job id `jobId`
+ * is held while the sweep waits, and freed once it ends (failed too), so the next ask adds one again.
+ */
+export async function requestSweep(
+  queue: Queue,
+  partnerId: string,
+  reason: SweepJobData['reason'],
+  jobId: string,
+): Promise<void> {
+  await queue.add(JOB.sweep, { v: 1, partnerId, reason } satisfies SweepJobData, {
+    ...SWEEP_JOB_OPTIONS,
+    jobId,
+    removeOnComplete: true,
+    removeOnFail: true,
+  });
+}
+
 /** Deliver job options from the partner's retry policy; backoff is computed by the worker's strategy. */
 export function deliverJobOptions(partner: PartnerConfig, deliveryId: string): JobsOptions {
   return {
