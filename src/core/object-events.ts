@@ -33,13 +33,17 @@ export const MAX_EVENTS_PER_REQUEST = 10_000;
  * of the formats, or an object-created event lacks its bucket or key or has a malformed encoding.
  */
 export function parseObjectEvents(text: string): ObjectEventsParse {
-  let body: unknown;
+  const json = parseJsonBody(text);
+  return json.ok ? readObjectEvents(json.body) : json;
+}
+
+/** A request body as JSON, or the 400's message (the route parses once, then reads what it is). */
+export function parseJsonBody(text: string): { ok: true; body: unknown } | { ok: false; message: string } {
   try {
-    body = JSON.parse(text);
+    return { ok: true, body: JSON.parse(text) as unknown };
   } catch (err) {
     return { ok: false, message: `body is not JSON: ${(err as Error).message}` };
   }
-  return readObjectEvents(body);
 }
 
 /** parseObjectEvents for a body already parsed (the route parses once to look for an SNS signature). */

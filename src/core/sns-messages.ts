@@ -1,5 +1,5 @@
 // What POST /api/events/s3 does with an SNS HTTP(S) subscription's control messages. Pure: the message
-// type header and the body text come in, a decision goes out; the GET of a SubscribeURL is an adapter's.
+// type header and the parsed body come in, a decision goes out; the GET of a SubscribeURL is an adapter's.
 //
 // SNS posts `SubscriptionConfirmation` once, when the subscription is made: the subscription stays
 // pending until its SubscribeURL is fetched. Ferry fetches it only when it is an AWS SNS https URL, so a
@@ -38,19 +38,13 @@ export function isSnsControlType(header: string | undefined): header is SnsContr
 }
 
 /**
- * Reads a control message's body. Not ok (a 400 for the caller) when it is not JSON, its `Type` is not
- * the header's, or it lacks `TopicArn` (or `SubscribeURL` for a confirmation).
+ * Reads a control message's body (parsed). Not ok (a 400 for the caller) when it is not a JSON object,
+ * its `Type` is not the header's, or it lacks `TopicArn` (or `SubscribeURL` for a confirmation).
  */
 export function readSnsControlMessage(
   header: SnsControlType,
-  text: string,
+  body: unknown,
 ): { ok: true; message: SnsControlMessage } | { ok: false; problem: string } {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, problem: `SNS ${header} body is not JSON: ${(err as Error).message}` };
-  }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { ok: false, problem: `SNS ${header} body must be a JSON object` };
   }

@@ -10,7 +10,7 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { digestEventsToken, type EventsTokenSource } from '../adapters/events-token-source.js';
 import type { SnsCertificates } from '../adapters/sns-certificates.js';
 import type { SnsSubscriber } from '../adapters/sns-subscriber.js';
-import { parseObjectEvents, readObjectEvents, type ObjectEvent } from '../core/object-events.js';
+import { parseJsonBody, readObjectEvents, type ObjectEvent } from '../core/object-events.js';
 import {
   checkSubscribeUrl,
   isSnsControlType,
@@ -105,11 +105,11 @@ export function eventsAuth(tokens: EventsTokenSource, header: string, log?: Log)
 async function answerSnsControl(
   sns: SnsSubscriber,
   type: SnsControlType,
-  text: string,
+  body: unknown,
   res: express.Response,
   log?: Log,
 ): Promise<void> {
-  const read = readSnsControlMessage(type, text);
+  const read = readSnsControlMessage(type, body);
   if (!read.ok) {
     res.status(400).json({ error: read.problem });
     return;
@@ -195,15 +195,6 @@ async function checkSnsSignature(
   return true;
 }
 
-/** The body as JSON, or undefined when it is not (the parsers below then say why). */
-function jsonOf(text: string): { value: unknown } | undefined {
-  try {
-    return { value: JSON.parse(text) as unknown };
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * CSRF by refusal, not exemption: a browser says where it comes from (every modern one sends
  * Sec-Fetch-Site; every one sends Origin on a cross-origin POST); MinIO, EventBridge, SNS and curl
@@ -244,16 +235,20 @@ export function createEventsRouter(endpoint: EventsEndpoint | undefined, log?: L
     (req, res, next) => {
       const text = typeof req.body === 'string' ? req.body : '';
       const snsType = req.get('x-amz-sns-message-type');
-      const json = jsonOf(text);
+      const json = parseJsonBody(text);
       const answer = async (): Promise<void> => {
-        if (endpoint.snsSignatures === 'verify' && json !== undefined) {
-          if (!(await checkSnsSignature(endpoint.snsCertificates, json.value, res, log))) return;
-        }
-        if (isSnsControlType(snsType)) {
-          await answerSnsControl(endpoint.sns, snsType, text, res, log);
+        if (!json.ok) {
+          res.status(400).json({ error: json.message });
           return;
         }
-        const parsed = json === undefined ? parseObjectEvents(text) : readObjectEvents(json.value);
+        if (endpoint.snsSignatures === 'verify') {
+          if (!(await checkSnsSignature(endpoint.snsCertificates, json.body, res, log))) return;
+        }
+        if (isSnsControlType(snsType)) {
+          await answerSnsControl(endpoint.sns, snsType, json.body, res, log);
+          return;
+        }
+        const parsed = readObjectEvents(json.body);
         if (!parsed.ok) {
           res.status(400).json({ error: parsed.message });
           return;

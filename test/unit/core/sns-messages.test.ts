@@ -102,7 +102,7 @@ describe('readSnsControlMessage', () => {
   };
 
   it('reads a SubscriptionConfirmation', () => {
-    expect(readSnsControlMessage('SubscriptionConfirmation', JSON.stringify(confirmation))).toEqual({
+    expect(readSnsControlMessage('SubscriptionConfirmation', confirmation)).toEqual({
       ok: true,
       message: { type: 'SubscriptionConfirmation', topicArn: TOPIC, subscribeUrl: SUBSCRIBE_URL },
     });
@@ -110,24 +110,19 @@ describe('readSnsControlMessage', () => {
 
   it('reads an UnsubscribeConfirmation', () => {
     const body = { ...confirmation, Type: 'UnsubscribeConfirmation' };
-    expect(readSnsControlMessage('UnsubscribeConfirmation', JSON.stringify(body))).toEqual({
+    expect(readSnsControlMessage('UnsubscribeConfirmation', body)).toEqual({
       ok: true,
       message: { type: 'UnsubscribeConfirmation', topicArn: TOPIC },
     });
   });
 
   it.each([
-    ['not JSON', '{"Type":', /body is not JSON/],
-    ['an array', '[]', /must be a JSON object/],
-    [
-      'a Type other than the header',
-      JSON.stringify({ ...confirmation, Type: 'Notification' }),
-      /does not match/,
-    ],
-    ['no TopicArn', JSON.stringify({ ...confirmation, TopicArn: undefined }), /lacks TopicArn/],
-    ['no SubscribeURL', JSON.stringify({ ...confirmation, SubscribeURL: '' }), /lacks SubscribeURL/],
-  ])('refuses %s', (_label, text, problem) => {
-    const read = readSnsControlMessage('SubscriptionConfirmation', text);
+    ['an array', [], /must be a JSON object/],
+    ['a Type other than the header', { ...confirmation, Type: 'Notification' }, /does not match/],
+    ['no TopicArn', { ...confirmation, TopicArn: undefined }, /lacks TopicArn/],
+    ['no SubscribeURL', { ...confirmation, SubscribeURL: '' }, /lacks SubscribeURL/],
+  ])('refuses %s', (_label, body, problem) => {
+    const read = readSnsControlMessage('SubscriptionConfirmation', body);
     expect(read.ok).toBe(false);
     expect(read.ok ? '' : read.problem).toMatch(problem);
   });

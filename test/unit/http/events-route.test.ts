@@ -190,6 +190,13 @@ describe('POST /api/events/s3', () => {
     const bad = await post({ authorization: `Bearer ${TOKEN}` }, '{"Records": [');
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/^body is not JSON/);
+    // An SNS control message too: the body is read as JSON once, before what it is decides the rest.
+    const control = await post(
+      { authorization: `Bearer ${TOKEN}`, 'x-amz-sns-message-type': 'SubscriptionConfirmation' },
+      '{"Type":',
+    );
+    expect(control.status).toBe(400);
+    expect(((await control.json()) as { error: string }).error).toMatch(/body is not JSON/);
     const other = await post({ authorization: `Bearer ${TOKEN}` }, '{"hello": 1}');
     expect(other.status).toBe(400);
     expect(checked).toEqual([]);
