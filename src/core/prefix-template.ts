@@ -203,7 +203,13 @@ function daysInMonth(year: number | undefined, month: number | undefined): numbe
 /** What a source says about where its keys are: the plain prefix, or the static part and template. */
 export interface PrefixedSource {
   prefix: string;
-  prefixTemplate?: PrefixTemplate;
+  prefixTemplate?: PrefixTemplate | undefined;
+}
+
+/** The prefix `key` is under: its partition under a template, else the plain prefix; undefined when neither. */
+export function prefixOfKey(source: PrefixedSource, key: string): string | undefined {
+  if (source.prefixTemplate === undefined) return key.startsWith(source.prefix) ? source.prefix : undefined;
+  return partitionOfKey(source.prefixTemplate, key);
 }
 
 /**
@@ -211,14 +217,12 @@ export interface PrefixedSource {
  * A key under no partition gets the static prefix back (the safe-name rules then refuse the rest).
  */
 export function keyPrefixFor(source: PrefixedSource, key: string): string {
-  if (source.prefixTemplate === undefined) return source.prefix;
-  return partitionOfKey(source.prefixTemplate, key) ?? source.prefix;
+  return prefixOfKey(source, key) ?? source.prefix;
 }
 
 /** True when `key` is under the source's prefix (under a template: under one of its partitions). */
 export function isKeyUnderSource(source: PrefixedSource, key: string): boolean {
-  if (source.prefixTemplate === undefined) return key.startsWith(source.prefix);
-  return partitionOfKey(source.prefixTemplate, key) !== undefined;
+  return prefixOfKey(source, key) !== undefined;
 }
 
 /** The prefixes a sweep lists at `now`: the partitions of the last `days` days, or the plain prefix. */

@@ -1,6 +1,6 @@
 // Which listed objects a sweep should consider delivering. Pure: the listing and the clock come in.
 import picomatch from 'picomatch';
-import { partitionOfKey, type PrefixTemplate } from './prefix-template.js';
+import { prefixOfKey, type PrefixTemplate } from './prefix-template.js';
 
 /** The fields selection needs from a listed object (the adapters' SourceObject fits). */
 export interface ListedObject {
@@ -145,16 +145,10 @@ function compileRules(rules: SelectionRules, now: Date): Check {
   const isExcluded = exclude.length === 0 ? () => false : picomatch([...exclude], GLOB_OPTIONS);
   const settledBefore = now.getTime() - rules.minAgeSeconds * 1000;
   const staleBefore = rules.maxAgeDays === undefined ? -Infinity : now.getTime() - rules.maxAgeDays * DAY_MS;
-  const { prefix, prefixTemplate, requireMarker } = rules;
-  const prefixOf = (key: string): string | undefined =>
-    prefixTemplate === undefined
-      ? key.startsWith(prefix)
-        ? prefix
-        : undefined
-      : partitionOfKey(prefixTemplate, key);
+  const { requireMarker } = rules;
 
   return (object, markers) => {
-    const under = prefixOf(object.key);
+    const under = prefixOfKey(rules, object.key);
     if (under === undefined) return 'outside-prefix';
     if (object.key.endsWith('/')) return 'directory-marker';
     if (isMarkerKey(object.key, rules)) return 'marker';
