@@ -57,7 +57,8 @@ export interface DeliverDeps {
   housekeepingPending?: HousekeepingPendingStore;
   /**
    * Bandwidth caps (target.maxBytesPerSecond, defaults.target.maxBytesPerSecond): a stream that spaces
-   * the partner's bytes out under its caps, or undefined when none applies. Default: uncapped.
+   * the partner's bytes out under the caps the live config names at each chunk (a pass-through under
+   * none, so a cap a reload adds applies in flight). Default: none, uncapped.
    */
   throttle?(partner: PartnerConfig, signal: AbortSignal): Transform | undefined;
   /** Partners with `manifest:` (jobs/manifest-publish.ts); default: no manifests. */

@@ -33,12 +33,7 @@ export async function acceptJob(deps: DeliverDeps, job: Job): Promise<AcceptedJo
   if (!configured) {
     throw new PermanentError('ERR_PARTNER_UNKNOWN', `partner ${data.partnerId} is not configured`);
   }
-  // A manifest is told by where its object is (so a redelivery made from its record is one too).
-  const receipts = config.service.receipts;
-  const manifest =
-    data.bucket === receipts.bucket
-      ? manifestScopeOfKey(receipts.prefix, configured.id, data.key)
-      : undefined;
+  const manifest = manifestScopeOfJob(deps, configured.id, data);
   if (data.manifest !== undefined && data.manifest !== manifest) {
     throw new PermanentError('ERR_PAYLOAD_INVALID', `manifest ${data.manifest} does not match the key`);
   }
@@ -105,7 +100,7 @@ export function withHold<R>(
     const found = partner && job.token !== undefined ? await holdFor(partner, deps.now()) : undefined;
     // A manifest closes its window: it goes out after the window's last delivery, even past the end
     // (told by its key, so a redelivery of one, whose job has no `manifest`, is one too).
-    const manifest = partner !== undefined && isManifestJob(deps, partner, job.data);
+    const manifest = partner !== undefined && manifestScopeOfJob(deps, partner.id, job.data) !== undefined;
     const hold = manifest && found?.reason === 'window' ? undefined : found;
     if (!hold) return processor(job);
     const until = Date.now() + hold.delayMs;
@@ -125,12 +120,15 @@ export function withHold<R>(
   };
 }
 
-function isManifestJob(deps: DeliverDeps, partner: PartnerConfig, data: unknown): boolean {
+/**
+ * The scope of the manifest a job delivers, or undefined for a data file. A manifest is told by where
+ * its object is (beside the receipts), so a redelivery made from its record, without `manifest` in its
+ * job data, is one too.
+ */
+function manifestScopeOfJob(deps: DeliverDeps, partnerId: string, data: unknown): string | undefined {
   const { bucket, key } = (data ?? {}) as { bucket?: unknown; key?: unknown };
   const receipts = deps.getConfig().service.receipts;
-  return (
-    bucket === receipts.bucket &&
-    typeof key === 'string' &&
-    manifestScopeOfKey(receipts.prefix, partner.id, key) !== undefined
-  );
+  return bucket === receipts.bucket && typeof key === 'string'
+    ? manifestScopeOfKey(receipts.prefix, partnerId, key)
+    : undefined;
 }

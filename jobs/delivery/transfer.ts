@@ -1,6 +1,6 @@
 // Step 3: the bytes. S3 (pinned to the ETag) → optional CSV check / escape / gzip / PGP → the partner,
 // with a stall watchdog and the job's ownership checked while it runs, then the server's size verified.
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline as pipeStreams, type Readable } from 'node:stream';
 import type { ReceiptCsv, ReceiptTransform } from '../../src/adapters/receipt-store.js';
 import {
   checkCsvStream,
@@ -135,7 +135,7 @@ async function uploadWithWatchdog(d: Delivery, session: SftpConnection, stream: 
   });
   // Bandwidth caps: the bytes are spaced out before the writer, which keeps its pipeline full.
   const throttle = deps.throttle?.(partner, controller.signal);
-  const sent = throttle ? pipeline(stream, throttle, () => undefined) : stream;
+  const sent = throttle ? pipeStreams(stream, throttle, () => undefined) : stream;
   try {
     const result = await session.upload(tempPath, sent, {
       mode: partner.target.fileMode,
