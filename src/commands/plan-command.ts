@@ -22,7 +22,7 @@ import { namesUseSequence, remoteNameFor } from '../core/filename-template.js';
 import { selectObjects } from '../core/select-objects.js';
 import { isSettled } from '../ledger/delivery-record.js';
 import { createRedisKeys } from '../ledger/redis-keys.js';
-import { createEventTimes, type EventTimes } from '../partners/object-event-intake.js';
+import { createEventTimes, type EventTimes } from '../ledger/event-times.js';
 import { createRedisLedger, type Ledger } from '../ledger/redis-ledger.js';
 import { createPartnerControls, windowStateFor, type PartnerControls } from '../partners/partner-controls.js';
 import { connectProducer } from './connect-producer.js';

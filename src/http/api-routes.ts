@@ -26,7 +26,7 @@ import type { Ledger } from '../ledger/redis-ledger.js';
 import type { RedisKeys } from '../ledger/redis-keys.js';
 import { requestObjectDelivery } from '../ledger/request-object-delivery.js';
 import type { SweepSummaries } from '../ledger/sweep-summary.js';
-import type { EventTimes } from '../partners/object-event-intake.js';
+import type { EventTimes } from '../ledger/event-times.js';
 import type { PartnerControls } from '../partners/partner-controls.js';
 import { enqueueDeliveries, type FerryQueues } from '../queues/queues.js';
 import type { RedisClient } from '../queues/redis-connection.js';

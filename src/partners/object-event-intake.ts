@@ -3,7 +3,6 @@
 // where the object comes from (one listing request for the key instead of the whole prefix); the
 // selection (include/exclude, settle age, requireMarker), the ledger's verdict and the job id are the
 // sweep's own, so an event and a sweep of the same object version add one job and deliver once.
-import type { Cluster, Redis } from 'ioredis';
 import { findObject, lookUpMarkers } from '../adapters/marker-lookup.js';
 import type { FerryConfig } from '../config/load-config.js';
 import type { PartnerConfig } from '../config/schema.js';
@@ -11,7 +10,6 @@ import { isKeyUnderSource } from '../core/prefix-template.js';
 import type { ObjectEvent } from '../core/object-events.js';
 import type { ObjectSource, SourceObject } from '../core/ports.js';
 import { isMarkerKey, selectObjects } from '../core/select-objects.js';
-import type { RedisKeys } from '../ledger/redis-keys.js';
 import type { Ledger } from '../ledger/redis-ledger.js';
 import { sortByLedger } from '../ledger/unsettled-deliveries.js';
 import type { DeliverJobData } from '../queues/payloads.js';
@@ -156,16 +154,3 @@ async function checkForPartner(
     .catch(() => undefined);
   return delayMs > 0 ? 'delayed' : 'enqueued';
 }
-
-/** Reads and writes each partner's last event time (a key per partner, no expiry). */
-export function createEventTimes(redis: Redis | Cluster, keys: RedisKeys) {
-  return {
-    async record(partnerId: string, at: Date): Promise<void> {
-      await redis.set(keys.partnerLastEvent(partnerId), at.toISOString());
-    },
-    async last(partnerId: string): Promise<string | undefined> {
-      return (await redis.get(keys.partnerLastEvent(partnerId))) ?? undefined;
-    },
-  };
-}
-export type EventTimes = ReturnType<typeof createEventTimes>;
