@@ -4,13 +4,10 @@
 // host), a size cap (a certificate is ~2 KiB). A failed fetch is not cached: SNS retries the message.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { FerryError } from '../errors.js';
-import { networkProblem } from './sns-subscriber.js';
+import { getFromSns, type SnsGet } from './sns-get.js';
 
 /** The part of the global fetch used here, so tests pass a fake (a `new Response(pem)`) and need no network. */
-export type CertFetchLike = (
-  url: string,
-  init: { method: 'GET'; redirect: 'error'; signal: AbortSignal },
-) => Promise<Response>;
+export type CertFetchLike = SnsGet<Response>;
 
 export interface SnsCertificates {
   /**
@@ -44,26 +41,19 @@ export function createSnsCertificates(options: SnsCertificatesOptions = {}): Sns
         ...(cause === undefined ? {} : { cause }),
         details: { host: url.hostname },
       });
-    let pem: string;
-    try {
-      const answer = await fetchFn(url.href, {
-        method: 'GET',
-        redirect: 'error',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      if (!answer.ok) {
-        await answer.body?.cancel();
-        throw fail(`SNS answered ${answer.status}`);
-      }
-      pem = await readCapped(answer, maxBytes, () => fail(`larger than ${maxBytes} bytes`));
-    } catch (err) {
-      if (err instanceof FerryError) throw err;
-      const why =
-        err instanceof Error && err.name === 'TimeoutError'
-          ? `no answer within ${timeoutMs} ms`
-          : networkProblem(err);
-      throw fail(why, err);
-    }
+    const pem = await getFromSns(
+      fetchFn,
+      url,
+      timeoutMs,
+      async (answer) => {
+        if (!answer.ok) {
+          await answer.body?.cancel();
+          throw fail(`SNS answered ${answer.status}`);
+        }
+        return readCapped(answer, maxBytes, () => fail(`larger than ${maxBytes} bytes`));
+      },
+      fail,
+    );
     try {
       return createPublicKey(pem);
     } catch (err) {

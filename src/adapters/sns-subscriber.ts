@@ -1,14 +1,11 @@
-// The one outbound request of the events endpoint: the GET of an SNS SubscribeURL that confirms an
-// HTTP(S) subscription. Which URLs may be fetched is decided before (core/sns-messages.ts); this only
-// fetches, with a deadline and without following redirects (a redirect could lead off the SNS host).
+// The GET of an SNS SubscribeURL that confirms an HTTP(S) subscription. Which URLs may be fetched is
+// decided before (core/sns-messages.ts); how the GET is made is sns-get.ts'.
 import { subscriptionArnIn } from '../core/sns-messages.js';
 import { FerryError } from '../errors.js';
+import { getFromSns, type SnsGet } from './sns-get.js';
 
 /** The part of the global fetch used here, so tests pass a fake and need no network. */
-export type FetchLike = (
-  url: string,
-  init: { method: 'GET'; redirect: 'error'; signal: AbortSignal },
-) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
+export type FetchLike = SnsGet<{ ok: boolean; status: number; text(): Promise<string> }>;
 
 export interface SnsSubscriber {
   /**
@@ -23,25 +20,18 @@ export function createSnsSubscriber(options: { fetch?: FetchLike; timeoutMs?: nu
   const timeoutMs = options.timeoutMs ?? 10_000;
   return {
     confirm: async (url) => {
-      let answer: { ok: boolean; status: number; text(): Promise<string> };
-      let text: string;
-      try {
-        answer = await fetchFn(url.href, {
-          method: 'GET',
-          redirect: 'error',
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        text = await answer.text();
-      } catch (err) {
-        const why =
-          err instanceof Error && err.name === 'TimeoutError'
-            ? `no answer within ${timeoutMs} ms`
-            : networkProblem(err);
-        throw new FerryError('ERR_SNS_CONFIRMATION', `SNS subscription confirmation failed: ${why}`, {
-          cause: err,
+      const fail = (why: string, cause?: unknown) =>
+        new FerryError('ERR_SNS_CONFIRMATION', `SNS subscription confirmation failed: ${why}`, {
+          ...(cause === undefined ? {} : { cause }),
           details: { host: url.hostname },
         });
-      }
+      const answer = await getFromSns(
+        fetchFn,
+        url,
+        timeoutMs,
+        async (a) => ({ ok: a.ok, status: a.status, text: await a.text() }),
+        fail,
+      );
       if (!answer.ok) {
         throw new FerryError(
           'ERR_SNS_CONFIRMATION',
@@ -51,15 +41,8 @@ export function createSnsSubscriber(options: { fetch?: FetchLike; timeoutMs?: nu
           },
         );
       }
-      const subscriptionArn = subscriptionArnIn(text);
+      const subscriptionArn = subscriptionArnIn(answer.text);
       return subscriptionArn === undefined ? {} : { subscriptionArn };
     },
   };
-}
-
-/** Node's fetch says "fetch failed" and keeps the reason (ENOTFOUND, ECONNREFUSED, …) in its cause. */
-export function networkProblem(err: unknown): string {
-  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
-  if (cause !== undefined && typeof cause.code === 'string') return cause.code;
-  return err instanceof Error ? err.message : String(err);
 }
