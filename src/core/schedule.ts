@@ -3,47 +3,34 @@
 import { CronExpressionParser } from 'cron-parser';
 import { FerryError } from '../errors.js';
 
-const SCHEDULER_PREFIX = 'sweep-';
-
-/** The BullMQ job-scheduler id of a partner's sweep; stable, so upserts from many processes converge. */
-export function schedulerIdFor(partnerId: string): string {
-  return `${SCHEDULER_PREFIX}${partnerId}`;
+/**
+ * A kind of per-partner job scheduler: its id for a partner (`<prefix><partnerId>`, stable, so upserts
+ * from many processes converge) and the partner an id of that kind belongs to (undefined for others).
+ */
+function schedulerIds(prefix: string) {
+  return {
+    idFor: (partnerId: string): string => `${prefix}${partnerId}`,
+    partnerIdOf: (id: string): string | undefined =>
+      id.startsWith(prefix) && id.length > prefix.length ? id.slice(prefix.length) : undefined,
+  };
 }
 
-const ACK_SCHEDULER_PREFIX = 'acks-';
+const SWEEPS = schedulerIds('sweep-');
+const ACKS = schedulerIds('acks-');
+const MANIFESTS = schedulerIds('manifests-');
 
+/** The BullMQ job-scheduler id of a partner's sweep. */
+export const schedulerIdFor = SWEEPS.idFor;
+/** The partner a sweep scheduler id belongs to, or undefined for ids Ferry did not create. */
+export const partnerIdFromSchedulerId = SWEEPS.partnerIdOf;
 /** The job-scheduler id of a partner's answer reads (`ack.pollEveryMinutes`), beside its sweeps'. */
-export function ackSchedulerIdFor(partnerId: string): string {
-  return `${ACK_SCHEDULER_PREFIX}${partnerId}`;
-}
-
+export const ackSchedulerIdFor = ACKS.idFor;
 /** The partner an answer-read scheduler id belongs to, or undefined. */
-export function partnerIdFromAckSchedulerId(id: string): string | undefined {
-  return id.startsWith(ACK_SCHEDULER_PREFIX) && id.length > ACK_SCHEDULER_PREFIX.length
-    ? id.slice(ACK_SCHEDULER_PREFIX.length)
-    : undefined;
-}
-
-const MANIFEST_SCHEDULER_PREFIX = 'manifests-';
-
+export const partnerIdFromAckSchedulerId = ACKS.partnerIdOf;
 /** The job-scheduler id of a partner's manifest checks (`manifest.checkEveryMinutes`). */
-export function manifestSchedulerIdFor(partnerId: string): string {
-  return `${MANIFEST_SCHEDULER_PREFIX}${partnerId}`;
-}
-
+export const manifestSchedulerIdFor = MANIFESTS.idFor;
 /** The partner a manifest-check scheduler id belongs to, or undefined. */
-export function partnerIdFromManifestSchedulerId(id: string): string | undefined {
-  return id.startsWith(MANIFEST_SCHEDULER_PREFIX) && id.length > MANIFEST_SCHEDULER_PREFIX.length
-    ? id.slice(MANIFEST_SCHEDULER_PREFIX.length)
-    : undefined;
-}
-
-/** The partner a scheduler id belongs to, or undefined for ids Ferry did not create. */
-export function partnerIdFromSchedulerId(id: string): string | undefined {
-  return id.startsWith(SCHEDULER_PREFIX) && id.length > SCHEDULER_PREFIX.length
-    ? id.slice(SCHEDULER_PREFIX.length)
-    : undefined;
-}
+export const partnerIdFromManifestSchedulerId = MANIFESTS.partnerIdOf;
 
 /** True when the runtime knows `timezone` as an IANA zone (e.g. "Europe/Berlin"). */
 export function isValidTimeZone(timezone: string): boolean {
