@@ -20,6 +20,7 @@ import {
   renderPattern,
   scanTemplate,
   templateFailure,
+  timePartIn,
   type DatePart,
   type DatePattern,
   type DateSegment,
@@ -67,8 +68,6 @@ export interface TemplateInput {
 
 const TOKENS = 'name, ext, key, partner, date:<pattern>, partition:<pattern>, seq, seq:<width>';
 const PARTITION_LETTERS = 'yyyy, yy, MM, dd';
-// A partition is a day at its finest: its date has no time to show.
-const TIME_PARTS: readonly DatePart[] = ['HH', 'mm', 'ss'];
 // Stands for the number in a counter's scope. A NUL never survives the safe-name rules, so in the
 // scope of a valid name it marks exactly where the number goes: equal scopes with different numbers
 // are different names.
@@ -158,7 +157,7 @@ function parseToken(token: string, at: number): Token | TemplateFailure {
 function parsePartitionToken(token: string, at: number): PartitionSegment | TemplateFailure {
   const pattern = parseDatePattern(token, at, PARTITION_LETTERS);
   if ('ok' in pattern) return pattern;
-  const time = pattern.find((p): p is DatePart => typeof p === 'string' && TIME_PARTS.includes(p));
+  const time = timePartIn(pattern);
   if (time !== undefined) {
     return fail(
       `{${token}}: a partition is a day, month or year and has no time (use ${PARTITION_LETTERS}; not ${time}; {date:…} is the object's LastModified)`,

@@ -7,6 +7,7 @@ import {
   renderDate,
   scanTemplate,
   templateFailure,
+  timePartIn,
   type DatePart,
   type DateSegment,
   type TemplateFailure,
@@ -25,9 +26,6 @@ export type ParsePrefixTemplateResult = { ok: true; template: PrefixTemplate } |
 
 /** The default `source.lookbackDays`: today and the 3 days before it. */
 export const DEFAULT_LOOKBACK_DAYS = 3;
-
-// A partition is a calendar day at its finest: the sweep steps through days, not hours.
-const TIME_PARTS: readonly DatePart[] = ['HH', 'mm', 'ss'];
 
 const DIGITS: Record<DatePart, string> = {
   yyyy: '\\d{4}',
@@ -55,7 +53,7 @@ export function parsePrefixTemplate(source: string): ParsePrefixTemplateResult {
     }
     const date = parseDateToken(token, at);
     if ('ok' in date) return date;
-    const time = date.pattern.find((p): p is DatePart => typeof p === 'string' && TIME_PARTS.includes(p));
+    const time = timePartIn(date.pattern);
     if (time !== undefined) {
       return templateFailure(
         `{${token}}: a prefix partition is a day, month or year (use yyyy, yy, MM, dd; not ${time})`,

@@ -10,6 +10,12 @@ export type DatePattern = (DatePart | { text: string })[];
 export type DateSegment = { kind: 'date'; pattern: DatePattern };
 
 const DATE_PARTS: readonly DatePart[] = ['yyyy', 'yy', 'MM', 'dd', 'HH', 'mm', 'ss'];
+const TIME_PARTS: readonly DatePart[] = ['HH', 'mm', 'ss'];
+
+/** The first time-of-day letter (HH mm ss) of a pattern: a partition's date has none (a day at its finest). */
+export function timePartIn(pattern: DatePattern): DatePart | undefined {
+  return pattern.find((p): p is DatePart => typeof p === 'string' && TIME_PARTS.includes(p));
+}
 
 export function templateFailure(message: string, index: number): TemplateFailure {
   return { ok: false, message, index };
