@@ -39,7 +39,7 @@ import { s3ClientFor, startServices, type Services } from '../support/services.j
 const MiB = 1024 * 1024;
 const PARTNERS = {
   // Three files in flight at once, from both processes (one connection each carries its deliveries).
-  capped: { id: 'capped', maxBytesPerSecond: '1MB', maxFilesInFlight: 3, maxConnections: 2 },
+  capped: { id: 'capped', maxBytesPerSecond: '4MB', maxFilesInFlight: 3, maxConnections: 2 },
   free: { id: 'free' },
   reload: { id: 'reload', maxBytesPerSecond: '4MB' },
   added: { id: 'added', maxBytesPerSecond: '4MB' },
@@ -148,7 +148,7 @@ describe('bandwidth caps across two worker processes', () => {
     const cap = rate(PARTNERS.capped.maxBytesPerSecond);
     const cappedFiles = ['a', 'b', 'c'];
     const seeded = await putObjects(s3, fixture.bucket, [
-      ...cappedFiles.map((n) => ({ key: `capped/${n}.bin`, size: 2 * MiB })),
+      ...cappedFiles.map((n) => ({ key: `capped/${n}.bin`, size: 8 * MiB })),
       { key: 'free/big.bin', size: 4 * MiB },
     ]);
     const sampler = watchDir(fixture.partnerDirs.capped!);
@@ -158,7 +158,7 @@ describe('bandwidth caps across two worker processes', () => {
     let cappedSwept = false;
     const capped = sweep('capped').finally(() => (cappedSwept = true));
     const free = await sweep('free');
-    // Ordering, not timing: three 2 MiB files at 1 MB/s take seconds whatever the machine does.
+    // Ordering, not timing: three 8 MiB files at 4 MB/s (the issue's cap) take seconds whatever the machine does.
     const cappedStillGoing = !cappedSwept;
     const { summary } = await capped;
     const samples = await sampler.stop();
