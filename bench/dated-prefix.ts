@@ -6,20 +6,19 @@
 // the sweep's own durationMs and what it listed and enqueued. Seeding writes s3rver's on-disk store
 // directly, as bench/sweep.ts does (s3rver's listing cost grows with the square of the keys under the
 // listed prefix, so a flat sweep of 100,000 keys takes minutes on s3rver: `--objects 20000` for a quick run).
-import { Job, QueueEvents } from 'bullmq';
+import type { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { posix } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runSweepCommand } from '../src/commands/sweep-command.js';
-import type { FerryConfig } from '../src/config/load-config.js';
 import { addDays, zonedParts } from '../src/core/zoned-time.js';
 import type { SweepResult } from '../src/queues/payloads.js';
-import { createQueues, type FerryQueues } from '../src/queues/queues.js';
+import type { FerryQueues } from '../src/queues/queues.js';
 import { writeFerryConfig } from '../test/support/ferry-fixture.js';
 import { loadConfigOrThrow } from '../test/support/pipeline.js';
 import { s3ClientFor, startServices } from '../test/support/services.js';
 import { startFerryWorker, stopFerryWorker, syncDisks } from './baselines.js';
 import { putVersion, recordDelivered, seedS3rverStore } from './seed-store.js';
+import { openSweepQueues, sweepOnce } from './sweep-queues.js';
 
 const PER_DAY = 200;
 const LOOKBACK = 3;
@@ -96,14 +95,7 @@ export async function runDatedPrefixBench(args: string[]): Promise<number> {
       `seeded ${historical} historical keys over ${Math.ceil(historical / PER_DAY)} days (recorded as delivered) and ${fresh} new ones, per layout, in ${seconds(t0).toFixed(1)} s`,
     );
 
-    queues = createQueues(redis, config.service.redis.prefix);
-    await queues.deliver.pause();
-    const url = new URL(services.redis.url);
-    events = new QueueEvents(queues.sweep.name, {
-      connection: { host: url.hostname, port: Number(url.port) },
-      prefix: config.service.redis.prefix,
-    });
-    await events.waitUntilReady();
+    ({ queues, events } = await openSweepQueues(services, redis, config.service.redis.prefix));
     await syncDisks();
     const worker = await startFerryWorker(fixture.dir, { ...process.env });
     const runs: Record<string, SweepResult[]> = { flat: [], dated: [] };
@@ -137,28 +129,6 @@ export async function runDatedPrefixBench(args: string[]): Promise<number> {
     s3.destroy();
     await services.stop();
   }
-}
-
-async function sweepOnce(
-  config: FerryConfig,
-  partnerId: string,
-  queues: FerryQueues,
-  events: QueueEvents,
-): Promise<SweepResult> {
-  const out: string[] = [];
-  const code = await runSweepCommand({
-    config,
-    partnerId,
-    wait: false,
-    timeoutSeconds: 1800,
-    out: (l) => out.push(l),
-    err: (l) => out.push(l),
-  });
-  const jobId = /\(job (.+)\)$/.exec(out[0] ?? '')?.[1];
-  if (code !== 0 || jobId === undefined) throw new Error(`ferry sweep exited ${code}: ${out.join('\n')}`);
-  const job = await Job.fromId(queues.sweep, jobId);
-  if (!job) throw new Error(`sweep job ${jobId} not found`);
-  return (await job.waitUntilFinished(events)) as SweepResult;
 }
 
 function seconds(since: number): number {

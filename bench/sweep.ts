@@ -8,20 +8,20 @@
 // 100,000 here): against s3rver the ratio sweep/listing is the figure that speaks about Ferry.
 // Seeding writes s3rver's on-disk store directly (100,000 PutObjects take ~5 min; `--seed put` does it).
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
-import { Job, QueueEvents } from 'bullmq';
+import type { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { posix } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runSweepCommand } from '../src/commands/sweep-command.js';
 import type { FerryConfig } from '../src/config/load-config.js';
 import { computeDeliveryId } from '../src/core/delivery-id.js';
 import type { SweepResult } from '../src/queues/payloads.js';
-import { createQueues, type FerryQueues } from '../src/queues/queues.js';
+import type { FerryQueues } from '../src/queues/queues.js';
 import { writeFerryConfig } from '../test/support/ferry-fixture.js';
 import { loadConfigOrThrow } from '../test/support/pipeline.js';
 import { s3ClientFor, startServices, type Services } from '../test/support/services.js';
 import { cpuMsOf, memoryOf, startFerryWorker, stopFerryWorker, syncDisks, verdict } from './baselines.js';
 import { putVersion, recordDelivered, seedS3rverStore, type Seeded } from './seed-store.js';
+import { openSweepQueues, sweepOnce } from './sweep-queues.js';
 
 const PARTNER = 'sweep';
 const PREFIX = 'sweep/';
@@ -87,14 +87,7 @@ export async function runSweepBench(args: string[]): Promise<number> {
     progress(`ledger: ${count} deliveries recorded as delivered in ${seconds(t0).toFixed(1)} s`);
 
     // No delivery may run: the job count must be exactly what the sweep enqueued.
-    queues = createQueues(redis, prefix);
-    await queues.deliver.pause();
-    const url = new URL(services.redis.url);
-    events = new QueueEvents(queues.sweep.name, {
-      connection: { host: url.hostname, port: Number(url.port) },
-      prefix,
-    });
-    await events.waitUntilReady();
+    ({ queues, events } = await openSweepQueues(services, redis, prefix));
     const env = { ...process.env };
 
     const label = (n: number) => `sweep ${count} keys (${n} new)`;
@@ -179,20 +172,7 @@ async function measureRun(
     const s3cpu0 = await cpuMsOf(services.s3.pid);
     progress('ferry sweep…');
     const t0 = performance.now();
-    const out: string[] = [];
-    const code = await runSweepCommand({
-      config,
-      partnerId: PARTNER,
-      wait: false,
-      timeoutSeconds: 600,
-      out: (l) => out.push(l),
-      err: (l) => out.push(l),
-    });
-    const jobId = /\(job (.+)\)$/.exec(out[0] ?? '')?.[1];
-    if (code !== 0 || jobId === undefined) throw new Error(`ferry sweep exited ${code}: ${out.join('\n')}`);
-    const job = await Job.fromId(queues.sweep, jobId);
-    if (!job) throw new Error(`sweep job ${jobId} not found`);
-    const result = (await job.waitUntilFinished(events)) as SweepResult;
+    const result = await sweepOnce(config, PARTNER, queues, events);
     const elapsed = seconds(t0);
     const cpuS = ((await cpuMsOf(worker.pid)) - cpu0) / 1000;
     const s3rverCpuS = ((await cpuMsOf(services.s3.pid)) - s3cpu0) / 1000;
